@@ -1,0 +1,345 @@
+// Package manifest reads Kubernetes objects from YAML or JSON streams, files,
+// directories and standard input, remembering where each object came from so
+// that every later error can name the file and line.
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// MaxDocumentBytes bounds one YAML/JSON document; larger ones are rejected
+// rather than read into memory without limit.
+const MaxDocumentBytes = 16 << 20
+
+// Document is one Kubernetes object read from a stream.
+type Document struct {
+	// Source is the file the object was read from, or "-" for standard input.
+	Source string
+	// Line is the 1-based line on which the object's document starts.
+	Line int
+	// Item is the index of the object inside a List document, or -1.
+	Item int
+
+	APIVersion string
+	Kind       string
+	Name       string
+	Namespace  string
+
+	// JSON is the object, converted to JSON.
+	JSON []byte
+}
+
+// Position returns "file:line", with the list item when there is one.
+func (d *Document) Position() string {
+	if d.Item >= 0 {
+		return fmt.Sprintf("%s:%d (items[%d])", d.Source, d.Line, d.Item)
+	}
+	return fmt.Sprintf("%s:%d", d.Source, d.Line)
+}
+
+// Identity returns "Kind namespace/name" (or "Kind name" for cluster-scoped objects).
+func (d *Document) Identity() string {
+	if d.Namespace != "" {
+		return fmt.Sprintf("%s %s/%s", d.Kind, d.Namespace, d.Name)
+	}
+	return fmt.Sprintf("%s %s", d.Kind, d.Name)
+}
+
+// Group returns the API group of the document's apiVersion ("" for the core group).
+func (d *Document) Group() string {
+	if i := strings.Index(d.APIVersion, "/"); i >= 0 {
+		return d.APIVersion[:i]
+	}
+	return ""
+}
+
+// Errorf returns an *Error positioned at this document.
+func (d *Document) Errorf(format string, args ...any) error {
+	return &Error{Source: d.Source, Line: d.Line, Item: d.Item, Err: fmt.Errorf(format, args...)}
+}
+
+// Decode decodes the document strictly into obj: unknown and duplicated
+// fields are errors, so a misspelt policy field is never silently ignored.
+func (d *Document) Decode(obj any) error {
+	strictErrs, err := sigsjson.UnmarshalStrict(d.JSON, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return d.Errorf("decoding %s: %v", d.Kind, err)
+	}
+	if len(strictErrs) > 0 {
+		msgs := make([]string, len(strictErrs))
+		for i, e := range strictErrs {
+			msgs[i] = e.Error()
+		}
+		return d.Errorf("decoding %s: %s", d.Kind, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// Error is an input error with its position.
+type Error struct {
+	Source string
+	Line   int
+	Item   int
+	Err    error
+}
+
+func (e *Error) Error() string {
+	pos := fmt.Sprintf("%s:%d", e.Source, e.Line)
+	if e.Item >= 0 {
+		pos += fmt.Sprintf(" (items[%d])", e.Item)
+	}
+	return pos + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrInput is matched (errors.Is) by every error that reading input returns.
+var ErrInput = errors.New("invalid input")
+
+// Is makes every *Error match ErrInput.
+func (e *Error) Is(target error) bool { return target == ErrInput }
+
+// ReadPaths reads every object in the given files and directories. "-" reads
+// stdin. Directories are walked recursively for *.yaml, *.yml and *.json files,
+// in lexical order.
+func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
+	var docs []Document
+	for _, p := range paths {
+		if p == "-" {
+			if stdin == nil {
+				return nil, &Error{Source: "-", Line: 0, Item: -1, Err: errors.New("standard input is not available")}
+			}
+			ds, err := Read(stdin, "-")
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, ds...)
+			continue
+		}
+		files, err := expand(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			ds, err := ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, ds...)
+		}
+	}
+	return docs, nil
+}
+
+func expand(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, &Error{Source: p, Item: -1, Err: unwrapPathError(err)}
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, &Error{Source: p, Item: -1, Err: unwrapPathError(err)}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+// ReadFile reads every object in one file.
+func ReadFile(path string) ([]Document, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{Source: path, Item: -1, Err: unwrapPathError(err)}
+	}
+	defer f.Close()
+	return Read(f, path)
+}
+
+// Read reads a multi-document YAML (or JSON) stream.
+func Read(r io.Reader, source string) ([]Document, error) {
+	var docs []Document
+	err := split(r, func(start int, raw []byte) error {
+		ds, err := parse(source, start, raw)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, ds...)
+		return nil
+	})
+	if err != nil {
+		var me *Error
+		if errors.As(err, &me) {
+			return nil, err
+		}
+		return nil, &Error{Source: source, Item: -1, Err: err}
+	}
+	return docs, nil
+}
+
+// split calls fn for each "---"-separated document with its first line number.
+func split(r io.Reader, fn func(start int, raw []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), MaxDocumentBytes)
+	var buf bytes.Buffer
+	line, start := 0, 1
+	flush := func() error {
+		if buf.Len() > 0 {
+			raw := append([]byte(nil), buf.Bytes()...)
+			buf.Reset()
+			return fn(start, raw)
+		}
+		return nil
+	}
+	for sc.Scan() {
+		line++
+		text := sc.Bytes()
+		if isSeparator(text) {
+			if err := flush(); err != nil {
+				return err
+			}
+			start = line + 1
+			continue
+		}
+		if buf.Len()+len(text) > MaxDocumentBytes {
+			return fmt.Errorf("line %d: document larger than %d bytes", line, MaxDocumentBytes)
+		}
+		buf.Write(text)
+		buf.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("line %d: line longer than %d bytes", line+1, MaxDocumentBytes)
+		}
+		return err
+	}
+	return flush()
+}
+
+func isSeparator(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	rest := line[3:]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r'
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// parse converts one document to JSON and expands Lists.
+func parse(source string, start int, raw []byte) ([]Document, error) {
+	if len(bytes.TrimSpace(stripComments(raw))) == 0 {
+		return nil, nil
+	}
+	js, err := yaml.YAMLToJSONStrict(raw)
+	if err != nil {
+		// Make the YAML parser's line numbers absolute.
+		msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
+			n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
+			return fmt.Sprintf("line %d", n+start-1)
+		})
+		return nil, &Error{Source: source, Line: start, Item: -1, Err: fmt.Errorf("invalid YAML: %s", msg)}
+	}
+	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+		return nil, nil
+	}
+	var head struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   json.RawMessage   `json:"metadata"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(js, &head); err != nil {
+		return nil, &Error{Source: source, Line: start, Item: -1, Err: fmt.Errorf("not a Kubernetes object: %v", err)}
+	}
+	if head.Kind == "List" || (strings.HasSuffix(head.Kind, "List") && head.Items != nil) {
+		var out []Document
+		for i, item := range head.Items {
+			d, err := document(source, start, i, item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	d, err := document(source, start, -1, js)
+	if err != nil {
+		return nil, err
+	}
+	return []Document{d}, nil
+}
+
+func document(source string, line, item int, js []byte) (Document, error) {
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	d := Document{Source: source, Line: line, Item: item, JSON: js}
+	if err := json.Unmarshal(js, &head); err != nil {
+		return d, d.Errorf("not a Kubernetes object: %v", err)
+	}
+	d.APIVersion, d.Kind = head.APIVersion, head.Kind
+	d.Name, d.Namespace = head.Metadata.Name, head.Metadata.Namespace
+	switch {
+	case d.APIVersion == "":
+		return d, d.Errorf("object has no apiVersion (e.g. apiVersion: v1)")
+	case d.Kind == "":
+		return d, d.Errorf("object has no kind (e.g. kind: Pod)")
+	}
+	return d, nil
+}
+
+func stripComments(raw []byte) []byte {
+	var out bytes.Buffer
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		t := bytes.TrimSpace(l)
+		if len(t) == 0 || t[0] == '#' {
+			continue
+		}
+		out.Write(l)
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
+}

@@ -1,0 +1,131 @@
+// Package policy turns manifests into typed policy objects. A Set is built
+// once and never modified afterwards, so it can be shared by concurrent
+// requests and swapped atomically when policies are reloaded.
+package policy
+
+import (
+	"fmt"
+	"io"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/kguard/kguard/internal/manifest"
+)
+
+// Set is every policy object read from some inputs.
+type Set struct {
+	Roles               []*rbacv1.Role
+	ClusterRoles        []*rbacv1.ClusterRole
+	RoleBindings        []*rbacv1.RoleBinding
+	ClusterRoleBindings []*rbacv1.ClusterRoleBinding
+	Namespaces          []*corev1.Namespace
+	ServiceAccounts     []*corev1.ServiceAccount
+
+	// Others are the documents that are not policy objects (workloads, ...),
+	// in input order.
+	Others []manifest.Document
+}
+
+// rbacVersions are the RBAC API versions accepted; they share one schema.
+var rbacVersions = map[string]bool{
+	"rbac.authorization.k8s.io/v1":       true,
+	"rbac.authorization.k8s.io/v1beta1":  true,
+	"rbac.authorization.k8s.io/v1alpha1": true,
+}
+
+// decoders maps "apiVersion|kind" → how to add the document to a Set.
+type decoder func(s *Set, d *manifest.Document) error
+
+func rbacDecoder[T any](add func(s *Set, obj *T)) decoder {
+	return func(s *Set, d *manifest.Document) error {
+		obj := new(T)
+		if err := d.Decode(obj); err != nil {
+			return err
+		}
+		add(s, obj)
+		return nil
+	}
+}
+
+var rbacKinds = map[string]decoder{
+	"Role":               rbacDecoder(func(s *Set, o *rbacv1.Role) { s.Roles = append(s.Roles, o) }),
+	"ClusterRole":        rbacDecoder(func(s *Set, o *rbacv1.ClusterRole) { s.ClusterRoles = append(s.ClusterRoles, o) }),
+	"RoleBinding":        rbacDecoder(func(s *Set, o *rbacv1.RoleBinding) { s.RoleBindings = append(s.RoleBindings, o) }),
+	"ClusterRoleBinding": rbacDecoder(func(s *Set, o *rbacv1.ClusterRoleBinding) { s.ClusterRoleBindings = append(s.ClusterRoleBindings, o) }),
+}
+
+var coreKinds = map[string]decoder{
+	"Namespace":      rbacDecoder(func(s *Set, o *corev1.Namespace) { s.Namespaces = append(s.Namespaces, o) }),
+	"ServiceAccount": rbacDecoder(func(s *Set, o *corev1.ServiceAccount) { s.ServiceAccounts = append(s.ServiceAccounts, o) }),
+}
+
+// FromDocuments sorts documents into a Set. Policy objects are decoded
+// strictly; an unknown field is an error naming the file and line.
+func FromDocuments(docs []manifest.Document) (*Set, error) {
+	s := &Set{}
+	for i := range docs {
+		d := &docs[i]
+		var dec decoder
+		switch {
+		case rbacVersions[d.APIVersion]:
+			dec = rbacKinds[d.Kind]
+			if dec == nil {
+				return nil, d.Errorf("unknown RBAC kind %q (expected Role, ClusterRole, RoleBinding or ClusterRoleBinding)", d.Kind)
+			}
+		case d.APIVersion == "v1":
+			dec = coreKinds[d.Kind]
+		}
+		if dec == nil {
+			s.Others = append(s.Others, *d)
+			continue
+		}
+		if err := dec(s, d); err != nil {
+			return nil, err
+		}
+		if err := checkName(d); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func checkName(d *manifest.Document) error {
+	if d.Name == "" {
+		return d.Errorf("%s has no metadata.name", d.Kind)
+	}
+	switch d.Kind {
+	case "Role", "RoleBinding", "ServiceAccount":
+		if d.Namespace == "" {
+			return d.Errorf("%s %q has no metadata.namespace", d.Kind, d.Name)
+		}
+	}
+	return nil
+}
+
+// Load reads paths (files, directories, "-") into a Set.
+func Load(paths []string, stdin io.Reader) (*Set, error) {
+	docs, err := manifest.ReadPaths(paths, stdin)
+	if err != nil {
+		return nil, err
+	}
+	return FromDocuments(docs)
+}
+
+// Merge returns a new Set holding the objects of both.
+func Merge(a, b *Set) *Set {
+	return &Set{
+		Roles:               append(append([]*rbacv1.Role(nil), a.Roles...), b.Roles...),
+		ClusterRoles:        append(append([]*rbacv1.ClusterRole(nil), a.ClusterRoles...), b.ClusterRoles...),
+		RoleBindings:        append(append([]*rbacv1.RoleBinding(nil), a.RoleBindings...), b.RoleBindings...),
+		ClusterRoleBindings: append(append([]*rbacv1.ClusterRoleBinding(nil), a.ClusterRoleBindings...), b.ClusterRoleBindings...),
+		Namespaces:          append(append([]*corev1.Namespace(nil), a.Namespaces...), b.Namespaces...),
+		ServiceAccounts:     append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
+		Others:              append(append([]manifest.Document(nil), a.Others...), b.Others...),
+	}
+}
+
+func (s *Set) String() string {
+	return fmt.Sprintf("%d roles, %d clusterroles, %d rolebindings, %d clusterrolebindings, %d namespaces",
+		len(s.Roles), len(s.ClusterRoles), len(s.RoleBindings), len(s.ClusterRoleBindings), len(s.Namespaces))
+}
