@@ -1,0 +1,177 @@
+package manifest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestRead(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []string // Identity@line
+		wantErr string
+	}{
+		{
+			name: "multi document with comments and empty documents",
+			in: `# leading comment
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: a
+---
+# only a comment
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: r
+  namespace: a
+`,
+			want: []string{"Namespace a@3", "Role a/r@10"},
+		},
+		{
+			name: "list expands items",
+			in: `apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: first}
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: second}
+`,
+			want: []string{"Namespace first@1", "Namespace second@1"},
+		},
+		{
+			name: "typed list (kubectl get roles -o yaml)",
+			in:   `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleList","items":[{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r","namespace":"n"}}]}`,
+			want: []string{"Role n/r@1"},
+		},
+		{
+			name:    "missing kind",
+			in:      "apiVersion: v1\nmetadata: {name: x}\n",
+			wantErr: "in.yaml:1: object has no kind",
+		},
+		{
+			name:    "missing apiVersion in second document",
+			in:      "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\nkind: Pod\n",
+			wantErr: "in.yaml:5: object has no apiVersion",
+		},
+		{
+			name:    "yaml syntax error has absolute line",
+			in:      "apiVersion: v1\nkind: Namespace\n---\napiVersion: v1\nkind: [\n",
+			wantErr: "in.yaml:4: invalid YAML",
+		},
+		{
+			name:    "duplicate keys are rejected",
+			in:      "apiVersion: v1\nkind: Namespace\nkind: Pod\n",
+			wantErr: "in.yaml:1: invalid YAML",
+		},
+		{
+			name:    "scalar document",
+			in:      "hello\n",
+			wantErr: "in.yaml:1: not a Kubernetes object",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			docs, err := Read(strings.NewReader(tc.in), "in.yaml")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
+				}
+				if !errors.Is(err, ErrInput) {
+					t.Errorf("error %v does not match ErrInput", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range docs {
+				got = append(got, d.Identity()+"@"+strconv.Itoa(d.Line))
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeStrict(t *testing.T) {
+	docs, err := Read(strings.NewReader("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\nspce: {}\n"), "ns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj struct {
+		APIVersion string         `json:"apiVersion"`
+		Kind       string         `json:"kind"`
+		Metadata   map[string]any `json:"metadata"`
+		Spec       map[string]any `json:"spec"`
+	}
+	err = docs[0].Decode(&obj)
+	if err == nil || !strings.Contains(err.Error(), `unknown field "spce"`) || !strings.HasPrefix(err.Error(), "ns.yaml:1:") {
+		t.Fatalf("Decode error = %v, want an unknown-field error at ns.yaml:1", err)
+	}
+}
+
+func TestReadPaths(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("b.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n")
+	write("a/a.json", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}`)
+	write("notes.txt", "not read")
+
+	docs, err := ReadPaths([]string{dir, "-"}, strings.NewReader("apiVersion: v1\nkind: Namespace\nmetadata: {name: stdin}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range docs {
+		names = append(names, d.Name)
+	}
+	if got := strings.Join(names, ","); got != "a,b,stdin" {
+		t.Errorf("names = %s, want a,b,stdin (directory in lexical order, then stdin)", got)
+	}
+
+	_, err = ReadPaths([]string{filepath.Join(dir, "missing.yaml")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "missing.yaml") || !errors.Is(err, ErrInput) {
+		t.Errorf("missing file error = %v", err)
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	f.Add("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\nitems: []\n")
+	f.Add(`{"apiVersion":"v1","kind":"PodList","items":[{"apiVersion":"v1","kind":"Pod"}]}`)
+	f.Add("---\n--- \n\t- [\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		docs, err := Read(strings.NewReader(in), "fuzz")
+		if err != nil {
+			if !errors.Is(err, ErrInput) {
+				t.Fatalf("error %v does not match ErrInput", err)
+			}
+			return
+		}
+		for _, d := range docs {
+			if d.APIVersion == "" || d.Kind == "" {
+				t.Fatalf("document without apiVersion/kind accepted: %+v", d)
+			}
+		}
+	})
+}
