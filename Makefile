@@ -4,7 +4,7 @@
 GO ?= go
 BIN := bin/kguard
 
-.PHONY: all build demo test test-unit test-upstream fuzz bench clean
+.PHONY: all build demo test test-unit test-upstream e2e cluster-up cluster-down bench clean
 
 all: build
 
@@ -18,10 +18,24 @@ test:
 	@bash hack/test.sh
 
 test-unit:
-	$(GO) test -race ./...
+	$(GO) test -race $$($(GO) list ./... | grep -v /test/e2e)
 
 test-upstream:
 	cd test/upstream && $(GO) test -race ./...
+
+# The end-to-end suite alone (starts and stops its own cluster).
+e2e:
+	bash hack/e2e-cluster.sh install
+	env_file=$$(bash hack/e2e-cluster.sh up) && \
+	  KGUARD_E2E_ENV=$$env_file $(GO) test -race -count=1 -timeout 30m ./test/e2e/...; \
+	  rc=$$?; bash hack/e2e-cluster.sh down; exit $$rc
+
+# A local control plane to try kguard by hand: source the env file it prints.
+cluster-up:
+	@bash hack/e2e-cluster.sh up
+
+cluster-down:
+	@bash hack/e2e-cluster.sh down
 
 bench:
 	@bash hack/bench.sh
