@@ -1,0 +1,179 @@
+// Package authz chains kguard's authorizers the way kube-apiserver's
+// --authorization-mode does, and answers SubjectAccessReviews with the chain.
+// The authorizers themselves live in rbac/ and abac/; analysis/ walks grants.
+package authz
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/apiserver/pkg/authorization/union"
+
+	"github.com/kguard/kguard/internal/authz/abac"
+	"github.com/kguard/kguard/internal/authz/defaultroles"
+	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/policy"
+)
+
+// Authorization modes, spelt as kube-apiserver's --authorization-mode values.
+const (
+	ModeRBAC        = "RBAC"
+	ModeABAC        = "ABAC"
+	ModeAlwaysAllow = "AlwaysAllow"
+	ModeAlwaysDeny  = "AlwaysDeny"
+)
+
+// Modes lists the modes kguard evaluates.
+var Modes = []string{ModeAlwaysAllow, ModeAlwaysDeny, ModeABAC, ModeRBAC}
+
+// ErrConfig is matched (errors.Is) by every configuration error.
+var ErrConfig = errors.New("invalid authorization configuration")
+
+// Config says which authorizers to chain and what they read.
+type Config struct {
+	// Modes in evaluation order; empty means RBAC alone.
+	Modes []string
+	// ABACFile is the policy file of mode ABAC (--authorization-policy-file).
+	ABACFile string
+	// Objects are the RBAC objects (may be nil).
+	Objects *policy.Set
+	// DefaultRoles adds the Kubernetes default ClusterRoles and ClusterRoleBindings.
+	DefaultRoles bool
+}
+
+// Chain is an immutable authorizer chain.
+type Chain struct {
+	// Authorizer is the union of the modes: the first Allow or Deny wins and
+	// NoOpinion falls through; when every mode has no opinion the request is not allowed.
+	Authorizer authorizer.Authorizer
+	// RuleResolver lists a user's rules across the modes (can-i --list).
+	RuleResolver authorizer.RuleResolver
+	// Objects are the input objects plus, with DefaultRoles, the default roles.
+	Objects *policy.Set
+	// RBAC is the RBAC authorizer, nil when RBAC is not a mode.
+	RBAC *rbac.Authorizer
+	// ABAC is the ABAC authorizer, nil when ABAC is not a mode.
+	ABAC *abac.Authorizer
+	// Warnings are what was ignored while building (bindings to missing roles, unknown ABAC fields).
+	Warnings []string
+}
+
+func configErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// New validates cfg as kube-apiserver validates its authorization flags and builds the chain.
+func New(cfg Config) (*Chain, error) {
+	modes := cfg.Modes
+	if len(modes) == 0 {
+		modes = []string{ModeRBAC}
+	}
+	seen := map[string]bool{}
+	for _, m := range modes {
+		switch m {
+		case ModeRBAC, ModeABAC, ModeAlwaysAllow, ModeAlwaysDeny:
+		case "Node", "Webhook":
+			return nil, configErrorf("authorization mode %q is not evaluated offline by kguard (supported: %s)", m, strings.Join(Modes, ","))
+		default:
+			return nil, configErrorf("unknown authorization mode %q (supported: %s)", m, strings.Join(Modes, ","))
+		}
+		if seen[m] {
+			return nil, configErrorf("authorization mode %q is specified more than once", m)
+		}
+		seen[m] = true
+	}
+	if seen[ModeABAC] && cfg.ABACFile == "" {
+		return nil, configErrorf("authorization mode ABAC requires an ABAC policy file (--authorization-policy-file)")
+	}
+	if !seen[ModeABAC] && cfg.ABACFile != "" {
+		return nil, configErrorf("an ABAC policy file is given but ABAC is not an authorization mode")
+	}
+
+	objects := cfg.Objects
+	if objects == nil {
+		objects = &policy.Set{}
+	}
+	if cfg.DefaultRoles {
+		defaults, err := defaultroles.Set()
+		if err != nil {
+			return nil, fmt.Errorf("loading the default roles: %w", err)
+		}
+		objects = policy.Merge(withoutOverridden(defaults, objects), objects)
+	}
+
+	c := &Chain{Objects: objects}
+	var authorizers []union.NamedAuthorizer
+	var resolvers []authorizer.RuleResolver
+	for _, m := range modes {
+		switch m {
+		case ModeAlwaysAllow:
+			a := authorizerfactory.NewAlwaysAllowAuthorizer()
+			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
+			resolvers = append(resolvers, a)
+		case ModeAlwaysDeny:
+			a := authorizerfactory.NewAlwaysDenyAuthorizer()
+			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
+			resolvers = append(resolvers, a)
+		case ModeABAC:
+			a, err := abac.NewFromFile(cfg.ABACFile)
+			if err != nil {
+				return nil, err
+			}
+			c.ABAC = a
+			c.Warnings = append(c.Warnings, a.Warnings()...)
+			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
+			resolvers = append(resolvers, a)
+		case ModeRBAC:
+			a := rbac.New(objects)
+			c.RBAC = a
+			c.Warnings = append(c.Warnings, a.Warnings()...)
+			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
+			resolvers = append(resolvers, a)
+		}
+	}
+	u, err := union.New(authorizers...)
+	if err != nil {
+		return nil, configErrorf("%v", err)
+	}
+	c.Authorizer = u
+	c.RuleResolver = union.NewRuleResolvers(resolvers...)
+	return c, nil
+}
+
+// withoutOverridden drops the default ClusterRoles and ClusterRoleBindings that
+// the input also defines: a dump of a live cluster already holds them, possibly
+// edited, and the cluster's version wins.
+func withoutOverridden(defaults, input *policy.Set) *policy.Set {
+	roles := map[string]bool{}
+	for _, r := range input.ClusterRoles {
+		roles[r.Name] = true
+	}
+	bindings := map[string]bool{}
+	for _, b := range input.ClusterRoleBindings {
+		bindings[b.Name] = true
+	}
+	out := &policy.Set{}
+	for _, r := range defaults.ClusterRoles {
+		if !roles[r.Name] {
+			out.ClusterRoles = append(out.ClusterRoles, r)
+		}
+	}
+	for _, b := range defaults.ClusterRoleBindings {
+		if !bindings[b.Name] {
+			out.ClusterRoleBindings = append(out.ClusterRoleBindings, b)
+		}
+	}
+	return out
+}
+
+func marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the review: %w", err)
+	}
+	return b, nil
+}
