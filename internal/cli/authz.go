@@ -7,9 +7,12 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/kguard/kguard/internal/authz"
+	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/policy"
 )
 
@@ -30,6 +33,7 @@ type authzEnv struct {
 	Set        *policy.Set
 	Authorizer authorizer.Authorizer
 	Rules      authorizer.RuleResolver
+	RBAC       *rbac.Authorizer // nil when RBAC is not a mode
 	Warnings   []string
 }
 
@@ -95,8 +99,48 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 	for _, w := range chain.Warnings {
 		fmt.Fprintln(s.Err, "warning:", w)
 	}
-	return &authzEnv{Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, Warnings: chain.Warnings}, nil
+	return &authzEnv{Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, RBAC: chain.RBAC, Warnings: chain.Warnings}, nil
 }
 
 // modesString is how a chain is shown to people.
 func (o *authzOptions) modesString() string { return strings.Join(o.modes, ",") }
+
+// subjectFlags are --as and --as-group, shared by commands that ask about a user.
+type subjectFlags struct {
+	user   string
+	groups []string
+}
+
+func (f *subjectFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&f.user, "as", "", "the user to ask about (e.g. jane, system:serviceaccount:NS:NAME, system:anonymous)")
+	c.Flags().StringArrayVar(&f.groups, "as-group", nil, "a group of the user (repeatable)")
+}
+
+// info returns the user as the API server would see it after authentication:
+// any user but system:anonymous is in system:authenticated, anonymous is in
+// system:unauthenticated, and a ServiceAccount is also in system:serviceaccounts
+// and system:serviceaccounts:NS.
+func (f *subjectFlags) info() (user.Info, error) {
+	if f.user == "" && len(f.groups) == 0 {
+		return nil, usageError(errors.New("say who is asking: --as USER (and --as-group GROUP...)"))
+	}
+	groups := append([]string(nil), f.groups...)
+	add := func(g string) {
+		for _, x := range groups {
+			if x == g {
+				return
+			}
+		}
+		groups = append(groups, g)
+	}
+	if ns, _, err := serviceaccount.SplitUsername(f.user); err == nil {
+		add(serviceaccount.AllServiceAccountsGroup)
+		add(serviceaccount.MakeNamespaceGroupName(ns))
+	}
+	if f.user == user.Anonymous {
+		add(user.AllUnauthenticated)
+	} else {
+		add(user.AllAuthenticated)
+	}
+	return &user.DefaultInfo{Name: f.user, Groups: groups}, nil
+}

@@ -23,9 +23,11 @@ import (
 
 // Authorizer is immutable and safe for concurrent use.
 type Authorizer struct {
-	cluster    index
-	namespaces map[string]*index
-	warnings   []string
+	cluster      index
+	namespaces   map[string]*index
+	warnings     []string
+	clusterRoles map[string][]rbacv1.PolicyRule
+	roles        map[string][]rbacv1.PolicyRule
 }
 
 var (
@@ -87,7 +89,8 @@ func (ix *index) add(b *binding, subjects []rbacv1.Subject, namespace string) {
 // whose role is missing grant nothing and are reported by Warnings.
 func New(s *policy.Set) *Authorizer {
 	r := resolve(s)
-	a := &Authorizer{cluster: *newIndex(), namespaces: map[string]*index{}, warnings: r.warnings}
+	a := &Authorizer{cluster: *newIndex(), namespaces: map[string]*index{}, warnings: r.warnings,
+		clusterRoles: r.clusterRoles, roles: r.roles}
 	for _, g := range r.bindings {
 		b := &binding{order: g.order, rules: g.rules, err: g.err}
 		for i := range g.subjects {

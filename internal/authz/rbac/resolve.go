@@ -75,8 +75,10 @@ func (b *resolvedBinding) describe(subject int) string {
 }
 
 type resolution struct {
-	bindings []*resolvedBinding
-	warnings []string
+	bindings     []*resolvedBinding
+	warnings     []string
+	clusterRoles map[string][]rbacv1.PolicyRule // effective rules by name
+	roles        map[string][]rbacv1.PolicyRule // by "namespace/name"
 }
 
 func resolve(s *policy.Set) *resolution {
@@ -98,6 +100,11 @@ func resolve(s *policy.Set) *resolution {
 	}
 	clusterRules, warns := aggregate(clusterRoles)
 	r.warnings = append(r.warnings, warns...)
+	r.clusterRoles = clusterRules
+	r.roles = make(map[string][]rbacv1.PolicyRule, len(roles))
+	for k, ro := range roles {
+		r.roles[k] = ro.Rules
+	}
 
 	rules := func(ref rbacv1.RoleRef, namespace string) ([]rbacv1.PolicyRule, string) {
 		switch ref.Kind {

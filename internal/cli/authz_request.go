@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+// resourceGroups maps the built-in resources (and kubectl's short names) to
+// their API group and scope, so that `can-i create deployments` means
+// deployments.apps as it does in kubectl. Resources not listed are taken as
+// written: "widgets.example.com" is resource widgets in group example.com.
+var resourceGroups = map[string]struct {
+	resource, group string
+	cluster         bool
+}{}
+
+func init() {
+	add := func(group string, cluster bool, names ...string) {
+		for _, n := range names {
+			short := ""
+			if i := strings.IndexByte(n, '='); i >= 0 {
+				n, short = n[:i], n[i+1:]
+			}
+			resourceGroups[n] = struct {
+				resource, group string
+				cluster         bool
+			}{n, group, cluster}
+			for _, s := range strings.Split(short, ",") {
+				if s != "" {
+					resourceGroups[s] = resourceGroups[n]
+				}
+			}
+		}
+	}
+	add("", false, "pods=po", "services=svc", "configmaps=cm", "secrets", "serviceaccounts=sa", "endpoints=ep",
+		"events=ev", "persistentvolumeclaims=pvc", "replicationcontrollers=rc", "resourcequotas=quota",
+		"limitranges=limits", "podtemplates", "bindings")
+	add("", true, "nodes=no", "namespaces=ns", "persistentvolumes=pv", "componentstatuses=cs")
+	add("apps", false, "deployments=deploy", "replicasets=rs", "statefulsets=sts", "daemonsets=ds", "controllerrevisions")
+	add("batch", false, "jobs", "cronjobs=cj")
+	add("autoscaling", false, "horizontalpodautoscalers=hpa")
+	add("policy", false, "poddisruptionbudgets=pdb")
+	add("policy", true, "podsecuritypolicies=psp")
+	add("networking.k8s.io", false, "ingresses=ing", "networkpolicies=netpol")
+	add("networking.k8s.io", true, "ingressclasses")
+	add("rbac.authorization.k8s.io", false, "roles", "rolebindings")
+	add("rbac.authorization.k8s.io", true, "clusterroles", "clusterrolebindings")
+	add("storage.k8s.io", true, "storageclasses=sc", "csidrivers", "csinodes", "volumeattachments")
+	add("apiextensions.k8s.io", true, "customresourcedefinitions=crd,crds")
+	add("admissionregistration.k8s.io", true, "mutatingwebhookconfigurations", "validatingwebhookconfigurations",
+		"validatingadmissionpolicies", "validatingadmissionpolicybindings")
+	add("certificates.k8s.io", true, "certificatesigningrequests=csr")
+	add("coordination.k8s.io", false, "leases")
+	add("discovery.k8s.io", false, "endpointslices")
+	add("scheduling.k8s.io", true, "priorityclasses=pc")
+	add("node.k8s.io", true, "runtimeclasses")
+	add("authentication.k8s.io", true, "tokenreviews")
+	add("authorization.k8s.io", true, "subjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews")
+	add("authorization.k8s.io", false, "localsubjectaccessreviews")
+	add("apiregistration.k8s.io", true, "apiservices")
+}
+
+// requestFlags describe one request: VERB RESOURCE[/SUBRESOURCE] [NAME], or VERB /URL.
+type requestFlags struct {
+	namespace     string
+	allNamespaces bool
+	subresource   string
+}
+
+// parse builds the attributes of the request args describe, for user u.
+func (f *requestFlags) parse(args []string, u user.Info) (authorizer.AttributesRecord, error) {
+	if len(args) < 2 || len(args) > 3 {
+		return authorizer.AttributesRecord{}, usageError(fmt.Errorf("want VERB RESOURCE[/SUBRESOURCE] [NAME] or VERB /NONRESOURCE-URL, got %d arguments", len(args)))
+	}
+	verb, what := args[0], args[1]
+	if strings.HasPrefix(what, "/") {
+		if len(args) == 3 {
+			return authorizer.AttributesRecord{}, usageError(fmt.Errorf("a non-resource URL takes no name"))
+		}
+		return authorizer.AttributesRecord{User: u, Verb: verb, Path: what}, nil
+	}
+	resource, sub, _ := strings.Cut(what, "/")
+	if f.subresource != "" {
+		if sub != "" {
+			return authorizer.AttributesRecord{}, usageError(fmt.Errorf("subresource given twice: %q and --subresource %q", sub, f.subresource))
+		}
+		sub = f.subresource
+	}
+	if resource == "" || strings.Contains(sub, "/") {
+		return authorizer.AttributesRecord{}, usageError(fmt.Errorf("invalid resource %q (e.g. pods, pods/log, deployments.apps)", what))
+	}
+	group := ""
+	cluster := false
+	if known, ok := resourceGroups[resource]; ok {
+		resource, group, cluster = known.resource, known.group, known.cluster
+	} else if r, g, ok := strings.Cut(resource, "."); ok {
+		resource, group = r, g
+		if known, ok := resourceGroups[r]; ok && known.group == g {
+			cluster = known.cluster
+		}
+	}
+	ns := f.namespace
+	if ns == "" {
+		ns = "default"
+	}
+	if cluster || f.allNamespaces {
+		ns = ""
+	}
+	attrs := authorizer.AttributesRecord{User: u, Verb: verb, Namespace: ns, APIGroup: group, APIVersion: "*",
+		Resource: resource, Subresource: sub, ResourceRequest: true}
+	if len(args) == 3 {
+		attrs.Name = args[2]
+	}
+	return attrs, nil
+}
+
+// describe renders a request for people: `get pods/log "web" in namespace "default"`.
+func describeRequest(a authorizer.AttributesRecord) string {
+	if !a.ResourceRequest {
+		return fmt.Sprintf("%s %s", a.Verb, a.Path)
+	}
+	r := a.Resource
+	if a.APIGroup != "" {
+		r += "." + a.APIGroup
+	}
+	if a.Subresource != "" {
+		r += "/" + a.Subresource
+	}
+	s := a.Verb + " " + r
+	if a.Name != "" {
+		s += fmt.Sprintf(" %q", a.Name)
+	}
+	if a.Namespace != "" {
+		return s + fmt.Sprintf(" in namespace %q", a.Namespace)
+	}
+	return s + " cluster-wide"
+}
