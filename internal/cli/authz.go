@@ -12,6 +12,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/kguard/kguard/internal/authz"
+	"github.com/kguard/kguard/internal/authz/abac"
 	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/policy"
 )
@@ -34,6 +35,7 @@ type authzEnv struct {
 	Authorizer authorizer.Authorizer
 	Rules      authorizer.RuleResolver
 	RBAC       *rbac.Authorizer // nil when RBAC is not a mode
+	ABAC       *abac.Authorizer // nil when ABAC is not a mode
 	Warnings   []string
 }
 
@@ -99,7 +101,7 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 	for _, w := range chain.Warnings {
 		fmt.Fprintln(s.Err, "warning:", w)
 	}
-	return &authzEnv{Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, RBAC: chain.RBAC, Warnings: chain.Warnings}, nil
+	return &authzEnv{Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, RBAC: chain.RBAC, ABAC: chain.ABAC, Warnings: chain.Warnings}, nil
 }
 
 // modesString is how a chain is shown to people.

@@ -25,6 +25,20 @@ type Set struct {
 	// Others are the documents that are not policy objects (workloads, ...),
 	// in input order.
 	Others []manifest.Document
+
+	// sources maps each decoded object (by pointer) to "file:line".
+	sources map[any]string
+}
+
+// Source returns where obj (a pointer held by the set) was read: "file:line",
+// or "" when it was not read from a file.
+func (s *Set) Source(obj any) string { return s.sources[obj] }
+
+func (s *Set) setSource(obj any, pos string) {
+	if s.sources == nil {
+		s.sources = map[any]string{}
+	}
+	s.sources[obj] = pos
 }
 
 // rbacVersions are the RBAC API versions accepted; they share one schema.
@@ -44,6 +58,7 @@ func rbacDecoder[T any](add func(s *Set, obj *T)) decoder {
 			return err
 		}
 		add(s, obj)
+		s.setSource(obj, d.Position())
 		return nil
 	}
 }
@@ -122,7 +137,22 @@ func Merge(a, b *Set) *Set {
 		Namespaces:          append(append([]*corev1.Namespace(nil), a.Namespaces...), b.Namespaces...),
 		ServiceAccounts:     append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
 		Others:              append(append([]manifest.Document(nil), a.Others...), b.Others...),
+		sources:             mergeSources(a.sources, b.sources),
 	}
+}
+
+func mergeSources(a, b map[any]string) map[any]string {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	out := make(map[any]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 func (s *Set) String() string {

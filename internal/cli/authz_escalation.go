@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/policy"
+)
+
+func init() { registerAuthz(newCheckEscalationCommand) }
+
+type escalationResult struct {
+	Object  string   `json:"object"`
+	Source  string   `json:"source"`
+	Allowed bool     `json:"allowed"`
+	Reason  string   `json:"reason"`
+	Missing []string `json:"missing,omitempty"`
+}
+
+func newCheckEscalationCommand(o *authzOptions, s Streams) *cobra.Command {
+	var who subjectFlags
+	var output string
+	c := &cobra.Command{
+		Use:   "check-escalation OBJECT_FILE|DIR|-...",
+		Short: "Check whether a user may create the Roles, ClusterRoles and bindings in files (escalation prevention)",
+		Long: `Answer, for every Role, ClusterRole, RoleBinding and ClusterRoleBinding in the files,
+whether the user may create or update it under the API server's escalation prevention
+(seed 002 §6):
+
+  - a Role or ClusterRole: the user must already hold every rule it grants, in the same
+    scope (the Role's namespace, or cluster-wide), or be allowed the verb "escalate" on it;
+    setting an aggregationRule requires holding everything;
+  - a RoleBinding or ClusterRoleBinding: the user must be allowed the verb "bind" on the
+    referenced role, or already hold its rules in the binding's scope;
+  - members of system:masters may do anything.
+
+The user's existing permissions come from -f/--kubeconfig. Exit 0 if everything is
+allowed, 1 if something would be refused, 2 for bad input.`,
+		Example: `  kguard authz check-escalation -f examples/rbac --default-roles --as user-1 new-binding.yaml`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError(fmt.Errorf("unknown output format %q (text, json)", output))
+			}
+			u, err := who.info()
+			if err != nil {
+				return err
+			}
+			objects, err := policy.Load(args, s.In)
+			if err != nil {
+				return usageError(err)
+			}
+			if len(objects.Others) > 0 {
+				d := objects.Others[0]
+				return usageError(d.Errorf("%s %s is not an RBAC object", d.APIVersion, d.Kind))
+			}
+			env, err := o.build(c.Context(), s)
+			if err != nil {
+				return err
+			}
+			if env.RBAC == nil {
+				return usageError(fmt.Errorf("check-escalation needs RBAC among the authorization modes"))
+			}
+			// The roles being written count for the bindings being written, as
+			// they would once created; the user's rights come from the existing set only.
+			written := rbac.New(policy.Merge(env.Set, objects))
+			var results []escalationResult
+			add := func(obj, src string, e rbac.Escalation) {
+				r := escalationResult{Object: obj, Source: src, Allowed: e.Allowed, Reason: e.Reason}
+				for _, m := range e.Missing {
+					r.Missing = append(r.Missing, rbac.CompactString(m))
+				}
+				results = append(results, r)
+			}
+			ctx := c.Context()
+			for _, r := range objects.Roles {
+				add("Role "+r.Namespace+"/"+r.Name, objects.Source(r), env.RBAC.CheckRole(ctx, env.Authorizer, u, r.Namespace, r.Name, r.Rules, false))
+			}
+			for _, r := range objects.ClusterRoles {
+				add("ClusterRole "+r.Name, objects.Source(r), env.RBAC.CheckRole(ctx, env.Authorizer, u, "", r.Name, r.Rules, r.AggregationRule != nil))
+			}
+			for _, b := range objects.RoleBindings {
+				rules, found := written.RoleRules(b.RoleRef.Kind, b.Namespace, b.RoleRef.Name)
+				add("RoleBinding "+b.Namespace+"/"+b.Name, objects.Source(b), env.RBAC.CheckBinding(ctx, env.Authorizer, u, b.Namespace, b.RoleRef, rules, found))
+			}
+			for _, b := range objects.ClusterRoleBindings {
+				rules, found := written.RoleRules(b.RoleRef.Kind, "", b.RoleRef.Name)
+				if b.RoleRef.Kind != "ClusterRole" {
+					found = false
+				}
+				add("ClusterRoleBinding "+b.Name, objects.Source(b), env.RBAC.CheckBinding(ctx, env.Authorizer, u, "", b.RoleRef, rules, found))
+			}
+			refused := 0
+			for _, r := range results {
+				if !r.Allowed {
+					refused++
+				}
+			}
+			if output == "json" {
+				enc := json.NewEncoder(s.Out)
+				enc.SetIndent("", "  ")
+				if results == nil {
+					results = []escalationResult{}
+				}
+				if err := enc.Encode(map[string]any{"user": u.GetName(), "groups": u.GetGroups(), "results": results}); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range results {
+					verdict := "allowed"
+					if !r.Allowed {
+						verdict = "REFUSED"
+					}
+					fmt.Fprintf(s.Out, "%s: %s %s: %s\n", r.Source, r.Object, verdict, r.Reason)
+				}
+				fmt.Fprintf(s.Out, "%d objects, %d refused for %s\n", len(results), refused, describeUser(u))
+			}
+			if refused > 0 {
+				return denied()
+			}
+			return nil
+		},
+	}
+	who.add(c)
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+func describeUser(u user.Info) string {
+	return fmt.Sprintf("user %q (groups %q)", u.GetName(), u.GetGroups())
+}
