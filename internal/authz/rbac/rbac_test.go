@@ -37,7 +37,9 @@ func url(u user.Info, verb, path string) authorizer.AttributesRecord {
 	return authorizer.AttributesRecord{User: u, Verb: verb, Path: path}
 }
 
-func who(name string, groups ...string) user.Info { return &user.DefaultInfo{Name: name, Groups: groups} }
+func who(name string, groups ...string) user.Info {
+	return &user.DefaultInfo{Name: name, Groups: groups}
+}
 
 const fixture = `
 kind: ClusterRole
