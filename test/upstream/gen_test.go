@@ -160,4 +160,6 @@ func randomRequest(r *rand.Rand) authorizer.AttributesRecord {
 	return a
 }
 
-func userInfo(name string, groups []string) user.Info { return &user.DefaultInfo{Name: name, Groups: groups} }
+func userInfo(name string, groups []string) user.Info {
+	return &user.DefaultInfo{Name: name, Groups: groups}
+}

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	upstreamrbac "k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac"
 	"k8s.io/kubernetes/pkg/registry/rbac/validation"
+	upstreamrbac "k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac"
 
 	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/policy"
