@@ -71,7 +71,7 @@ func convertLine(p Policy, out *policy.Set) LineConversion {
 	}
 
 	// Resource part: ABAC compares only the resource, so "pods" also covers
-	// every subresource of pods; RBAC needs "pods" and "pods/*" for that.
+	// every subresource of pods; RBAC must list them ("pods/*" is not a wildcard).
 	var clusterRules []rbacv1.PolicyRule
 	switch {
 	case s.Resource == "":
@@ -80,7 +80,15 @@ func convertLine(p Policy, out *policy.Set) LineConversion {
 	default:
 		resources := []string{rbacv1.ResourceAll}
 		if s.Resource != rbacv1.ResourceAll {
-			resources = []string{s.Resource, s.Resource + "/*"}
+			resources = []string{s.Resource}
+			subs, known := subresources[s.Resource]
+			for _, sub := range subs {
+				resources = append(resources, s.Resource+"/"+sub)
+			}
+			if !known {
+				lc.Exact = false
+				lc.Notes = append(lc.Notes, fmt.Sprintf("ABAC also grants every subresource of %q; RBAC has no wildcard for them and kguard does not know this resource's subresources: add %s/SUBRESOURCE entries if needed", s.Resource, s.Resource))
+			}
 		}
 		rule := rbacv1.PolicyRule{Verbs: verbs, APIGroups: []string{s.APIGroup}, Resources: resources}
 		switch s.Namespace {
@@ -132,4 +140,46 @@ func addCluster(out *policy.Set, name string, labels map[string]string, rules []
 		Subjects:   subjects,
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
 	})
+}
+
+// subresources are the subresources of the built-in resources of Kubernetes
+// v1.37, which an ABAC line naming the resource also grants. A resource listed
+// with none has no subresources.
+var subresources = map[string][]string{
+	"pods":                       {"attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "resize", "status"},
+	"deployments":                {"scale", "status"},
+	"replicasets":                {"scale", "status"},
+	"statefulsets":               {"scale", "status"},
+	"replicationcontrollers":     {"scale", "status"},
+	"daemonsets":                 {"status"},
+	"jobs":                       {"status"},
+	"cronjobs":                   {"status"},
+	"services":                   {"proxy", "status"},
+	"nodes":                      {"proxy", "status"},
+	"namespaces":                 {"finalize", "status"},
+	"serviceaccounts":            {"token"},
+	"persistentvolumeclaims":     {"status"},
+	"persistentvolumes":          {"status"},
+	"resourcequotas":             {"status"},
+	"horizontalpodautoscalers":   {"status"},
+	"poddisruptionbudgets":       {"status"},
+	"ingresses":                  {"status"},
+	"certificatesigningrequests": {"approval", "status"},
+	"customresourcedefinitions":  {"status"},
+	"apiservices":                {"status"},
+	"secrets":                    nil,
+	"configmaps":                 nil,
+	"endpoints":                  nil,
+	"events":                     nil,
+	"limitranges":                nil,
+	"podtemplates":               nil,
+	"roles":                      nil,
+	"rolebindings":               nil,
+	"clusterroles":               nil,
+	"clusterrolebindings":        nil,
+	"networkpolicies":            nil,
+	"storageclasses":             nil,
+	"leases":                     nil,
+	"endpointslices":             nil,
+	"priorityclasses":            nil,
 }
