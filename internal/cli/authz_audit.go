@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kguard/kguard/internal/authz/analysis"
+)
+
+func init() { registerAuthz(newAuditCommand) }
+
+func newAuditCommand(o *authzOptions, s Streams) *cobra.Command {
+	var output, failOn, minSeverity string
+	var includeDefaults bool
+	c := &cobra.Command{
+		Use:   "audit",
+		Short: "Find risky RBAC grants, with the binding chain behind each",
+		Long: `Report risky grants: reading secrets, escalate, bind, impersonate, pods/exec and
+pods/attach, nodes/proxy, serviceaccounts/token, workloads in kube-system, wildcards,
+grants to system:authenticated, system:unauthenticated or all ServiceAccounts, default
+ServiceAccounts holding grants, and cluster-admin. Each finding names the subject, the
+binding, the role and the rule (subject → binding → role → rule), with the binding's file
+and line when read from files. Matching uses the authorizer's own rule evaluation, so
+wildcards, subresources and aggregated roles count exactly as they grant.
+
+The Kubernetes default bindings (label kubernetes.io/bootstrapping=rbac-defaults) are left
+out unless --include-defaults. Exit status: 0 when nothing at or above --fail-on, 1 when
+something is, 2 for bad input.`,
+		Example: `  kguard authz audit -f examples/audit/risky.yaml
+  kubectl get roles,rolebindings,clusterroles,clusterrolebindings -A -o yaml | kguard authz audit -f - -o sarif > rbac.sarif
+  kguard authz audit --kubeconfig ~/.kube/config --min-severity high`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			fail, err := analysis.ParseSeverity(failOn)
+			if err != nil {
+				return usageError(fmt.Errorf("--fail-on: %w", err))
+			}
+			min, err := analysis.ParseSeverity(minSeverity)
+			if err != nil {
+				return usageError(fmt.Errorf("--min-severity: %w", err))
+			}
+			if output != "text" && output != "json" && output != "sarif" {
+				return usageError(fmt.Errorf("unknown output format %q (text, json, sarif)", output))
+			}
+			env, err := o.build(c.Context(), s)
+			if err != nil {
+				return err
+			}
+			findings, _, err := analysis.Audit(env.Set, analysis.Options{IncludeDefaults: includeDefaults, MinSeverity: min})
+			if err != nil {
+				return err
+			}
+			switch output {
+			case "json":
+				err = writeAuditJSON(s.Out, findings)
+			case "sarif":
+				err = writeAuditSARIF(s.Out, findings)
+			default:
+				err = writeAuditText(s.Out, findings)
+			}
+			if err != nil {
+				return err
+			}
+			for _, f := range findings {
+				if f.Severity >= fail {
+					return denied()
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sarif")
+	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a finding has at least this severity (low, medium, high, critical)")
+	c.Flags().StringVar(&minSeverity, "min-severity", "low", "report only findings of at least this severity")
+	c.Flags().BoolVar(&includeDefaults, "include-defaults", false, "include the Kubernetes default bindings (kubernetes.io/bootstrapping=rbac-defaults)")
+	return c
+}
+
+func ruleString(f analysis.Finding) string {
+	if f.Rule == nil {
+		return "(the whole role)"
+	}
+	r := *f.Rule
+	var parts []string
+	if len(r.APIGroups) > 0 {
+		parts = append(parts, "apiGroups="+strings.Join(quoteAll(r.APIGroups), ","))
+	}
+	if len(r.Resources) > 0 {
+		parts = append(parts, "resources="+strings.Join(r.Resources, ","))
+	}
+	if len(r.ResourceNames) > 0 {
+		parts = append(parts, "resourceNames="+strings.Join(r.ResourceNames, ","))
+	}
+	if len(r.NonResourceURLs) > 0 {
+		parts = append(parts, "nonResourceURLs="+strings.Join(r.NonResourceURLs, ","))
+	}
+	parts = append(parts, "verbs="+strings.Join(r.Verbs, ","))
+	return strings.Join(parts, " ")
+}
+
+func quoteAll(v []string) []string {
+	out := make([]string, len(v))
+	for i, s := range v {
+		if s == "" {
+			s = `""`
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func writeAuditText(w io.Writer, findings []analysis.Finding) error {
+	if len(findings) == 0 {
+		_, err := fmt.Fprintln(w, "no risky grants found")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 1, ' ', 0)
+	counts := map[analysis.Severity]int{}
+	for _, f := range findings {
+		counts[f.Severity]++
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.ToUpper(f.Severity.String()), f.ID, f.Message)
+		chain := fmt.Sprintf("%s → %s → %s → %s", analysis.SubjectString(f.Subject, f.Binding.Namespace), f.Binding, f.Role, ruleString(f))
+		if f.Source != "" {
+			chain += "  (" + f.Source + ")"
+		}
+		fmt.Fprintf(tw, "\t\t  %s\n", chain)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d findings: %d critical, %d high, %d medium, %d low\n", len(findings),
+		counts[analysis.Critical], counts[analysis.High], counts[analysis.Medium], counts[analysis.Low])
+	return err
+}
+
+func writeAuditJSON(w io.Writer, findings []analysis.Finding) error {
+	if findings == nil {
+		findings = []analysis.Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"findings": findings})
+}
+
+// writeAuditSARIF writes SARIF 2.1.0 for code-scanning tools: one rule per
+// check, one result per finding, located at the binding's file and line.
+func writeAuditSARIF(w io.Writer, findings []analysis.Finding) error {
+	checks, err := analysis.Checks()
+	if err != nil {
+		return err
+	}
+	level := map[analysis.Severity]string{analysis.Low: "note", analysis.Medium: "warning", analysis.High: "error", analysis.Critical: "error"}
+	type obj = map[string]any
+	var rules []obj
+	for _, c := range checks {
+		rules = append(rules, obj{
+			"id": c.ID, "name": strings.ReplaceAll(strings.Title(c.Title), " ", ""), //nolint:staticcheck // ASCII titles
+			"shortDescription":     obj{"text": c.Title},
+			"fullDescription":      obj{"text": c.Help},
+			"help":                 obj{"text": c.Help},
+			"defaultConfiguration": obj{"level": level[c.Severity]},
+			"properties":           obj{"security-severity": map[analysis.Severity]string{analysis.Low: "3.0", analysis.Medium: "5.0", analysis.High: "7.5", analysis.Critical: "9.5"}[c.Severity]},
+		})
+	}
+	results := []obj{}
+	for _, f := range findings {
+		r := obj{
+			"ruleId":  f.ID,
+			"level":   level[f.Severity],
+			"message": obj{"text": f.Message + " (" + f.Binding.String() + " → " + f.Role.String() + ")"},
+			"properties": obj{"severity": f.Severity.String(), "subject": analysis.SubjectString(f.Subject, f.Binding.Namespace),
+				"binding": f.Binding.String(), "role": f.Role.String(), "rule": ruleString(f), "scope": f.Scope},
+		}
+		loc := obj{"logicalLocations": []obj{{"name": f.Binding.Name, "fullyQualifiedName": f.Binding.String(), "kind": "resource"}}}
+		if file, line, ok := splitSource(f.Source); ok {
+			loc["physicalLocation"] = obj{"artifactLocation": obj{"uri": file}, "region": obj{"startLine": line}}
+		}
+		r["locations"] = []obj{loc}
+		results = append(results, r)
+	}
+	doc := obj{
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+		"version": "2.1.0",
+		"runs": []obj{{
+			"tool":    obj{"driver": obj{"name": "kguard", "informationUri": "https://github.com/kguard/kguard", "version": kguardVersion(), "rules": rules}},
+			"results": results,
+		}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func kguardVersion() string { v, _ := buildVersion(); return v }
+
+// splitSource splits "file:line" (a position may carry " (items[N])").
+func splitSource(src string) (string, int, bool) {
+	src, _, _ = strings.Cut(src, " ")
+	i := strings.LastIndexByte(src, ':')
+	if i <= 0 {
+		return "", 0, false
+	}
+	var line int
+	if _, err := fmt.Sscanf(src[i+1:], "%d", &line); err != nil || line <= 0 {
+		return "", 0, false
+	}
+	return src[:i], line, true
+}
