@@ -234,6 +234,8 @@ func request(g *rbac.Grant, verb, group, resource, sub string) authorizer.Attrib
 type target struct {
 	verbs                []string
 	group, resource, sub string
+	// cluster marks cluster-scoped resources, which a RoleBinding never grants.
+	cluster bool
 }
 
 func (t target) String() string {
@@ -269,6 +271,9 @@ func hits(g *rbac.Grant, targets ...target) []Hit {
 	for i := range g.Rules {
 		var what []string
 		for _, t := range targets {
+			if t.cluster && g.Namespace != "" {
+				continue
+			}
 			if vs := allowedVerbs(g, &g.Rules[i], t); len(vs) > 0 {
 				what = append(what, strings.Join(vs, ",")+" "+t.String())
 			}

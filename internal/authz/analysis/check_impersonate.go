@@ -9,10 +9,10 @@ func init() {
 		Evaluate: func(g *rbac.Grant) []Hit {
 			imp := []string{"impersonate"}
 			return hits(g,
-				target{verbs: imp, resource: "users"}, target{verbs: imp, resource: "groups"},
+				target{verbs: imp, resource: "users", cluster: true}, target{verbs: imp, resource: "groups", cluster: true},
 				target{verbs: imp, resource: "serviceaccounts"},
-				target{verbs: imp, group: "authentication.k8s.io", resource: "uids"},
-				target{verbs: imp, group: "authentication.k8s.io", resource: "userextras"})
+				target{verbs: imp, group: "authentication.k8s.io", resource: "uids", cluster: true},
+				target{verbs: imp, group: "authentication.k8s.io", resource: "userextras", cluster: true})
 		},
 	})
 }
