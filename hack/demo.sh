@@ -13,3 +13,28 @@ run() {
   if [ "$rc" -gt 1 ]; then printf 'demo failed: exit status %d\n' "$rc" >&2; exit "$rc"; fi
 }
 run version
+
+echo
+echo "### Authorization: the RBAC objects of seeds 001/002 (examples/rbac)"
+run authz can-i get pods -n default --as jane -f examples/rbac --reason
+run authz can-i delete pods -n default --as jane -f examples/rbac --reason
+run authz can-i get secrets -n development --as dave -f examples/rbac --reason
+run authz can-i get /healthz --as system:anonymous -f examples/rbac --reason
+run authz can-i list pods -n qa --as system:serviceaccount:qa:builder -f examples/rbac --default-roles --reason
+run authz can-i --list -n default --as jane -f examples/rbac
+run authz who-can get secrets -n development -f examples/rbac
+
+echo
+echo "### ABAC of seed 001 chained after RBAC, like --authorization-mode=RBAC,ABAC"
+run authz can-i list pods -n projectCaribou --as bob --authorization-mode RBAC,ABAC --authorization-policy-file examples/abac/policy.jsonl -f examples/rbac --reason
+run authz can-i create pods -n projectCaribou --as bob --authorization-mode RBAC,ABAC --authorization-policy-file examples/abac/policy.jsonl -f examples/rbac
+run authz review --authorization-mode RBAC,ABAC --authorization-policy-file examples/abac/policy.jsonl -f examples/rbac examples/sar/bob-list-pods-caribou.json
+run authz abac-to-rbac examples/abac/policy.jsonl
+
+echo
+echo "### Escalation prevention (seed 002 §6): user-1 may bind view in its namespace, not cluster-admin"
+run authz check-escalation -f examples/rbac --default-roles --as user-1 examples/escalation/bindings.yaml
+
+echo
+echo "### Risky grants"
+run authz audit -f examples/audit/risky.yaml
