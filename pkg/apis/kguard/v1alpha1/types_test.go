@@ -1,0 +1,116 @@
+package v1alpha1
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+func decodeStrict(t *testing.T, path string, into any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := sigsjson.UnmarshalStrict(j, into)
+	if err != nil || len(strict) > 0 {
+		t.Fatalf("%s: %v %v", path, err, strict)
+	}
+}
+
+// The seed's policy/v1beta1 manifests decode into kguard's type without a
+// single unknown field, and survive a round trip.
+func TestPolicyV1beta1ManifestsDecode(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "..", "examples", "psp", "*-psp.yaml"))
+	if len(files) < 3 {
+		t.Fatalf("examples missing: %v", files)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var p PodSecurityPolicy
+			decodeStrict(t, f, &p)
+			if p.Kind != "PodSecurityPolicy" || p.Name == "" || p.Spec.SELinux.Rule == "" || p.Spec.RunAsUser.Rule == "" {
+				t.Fatalf("decoded %+v", p)
+			}
+			b, err := yaml.Marshal(&p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var again PodSecurityPolicy
+			if err := yaml.UnmarshalStrict(b, &again); err != nil || !reflect.DeepEqual(p, again) {
+				t.Fatalf("round trip: %v", err)
+			}
+		})
+	}
+	var r PodSecurityPolicy
+	decodeStrict(t, filepath.Join("..", "..", "..", "..", "examples", "psp", "restricted-psp.yaml"), &r)
+	if r.Spec.RunAsUser.Rule != RunAsUserStrategyMustRunAsNonRoot || r.Spec.FSGroup.Ranges[0] != (IDRange{Min: 1, Max: 65535}) ||
+		*r.Spec.AllowPrivilegeEscalation || r.Spec.RequiredDropCapabilities[0] != "ALL" || len(r.Spec.Volumes) != 8 ||
+		r.Annotations[AppArmorDefaultProfileAnnotation] != "runtime/default" {
+		t.Fatalf("restricted decoded wrongly: %+v", r.Spec)
+	}
+}
+
+func TestDeepCopyIsIndependent(t *testing.T) {
+	yes := true
+	p := &PodSecurityPolicy{Spec: PodSecurityPolicySpec{
+		AllowedCapabilities:      []corev1.Capability{"NET_ADMIN"},
+		AllowPrivilegeEscalation: &yes,
+		RunAsGroup:               &RunAsGroupStrategyOptions{Rule: RunAsGroupStrategyMustRunAs, Ranges: []IDRange{{1, 2}}},
+	}}
+	c := p.DeepCopy()
+	c.Spec.AllowedCapabilities[0] = "SYS_ADMIN"
+	*c.Spec.AllowPrivilegeEscalation = false
+	c.Spec.RunAsGroup.Ranges[0].Min = 9
+	if p.Spec.AllowedCapabilities[0] != "NET_ADMIN" || !*p.Spec.AllowPrivilegeEscalation || p.Spec.RunAsGroup.Ranges[0].Min != 1 {
+		t.Fatal("DeepCopy shares memory with the original")
+	}
+}
+
+// Every field of the Go type is in the generated CRD's schema: the CRD is
+// current with the type (run hack/generate.sh after changing types.go).
+func TestCRDCoversEveryField(t *testing.T) {
+	var crd apiextensionsv1.CustomResourceDefinition
+	decodeStrict(t, filepath.Join("..", "..", "..", "..", "deploy", "crds", "kguard.io_podsecuritypolicies.yaml"), &crd)
+	if crd.Spec.Group != GroupName || crd.Spec.Scope != apiextensionsv1.ClusterScoped || crd.Spec.Versions[0].Name != "v1alpha1" {
+		t.Fatalf("crd = %s %s %s", crd.Spec.Group, crd.Spec.Scope, crd.Spec.Versions[0].Name)
+	}
+	spec := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+	var walk func(typ reflect.Type, schema apiextensionsv1.JSONSchemaProps, path string)
+	walk = func(typ reflect.Type, schema apiextensionsv1.JSONSchemaProps, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+			if schema.Items != nil && schema.Items.Schema != nil {
+				schema = *schema.Items.Schema
+			}
+		}
+		if typ.Kind() != reflect.Struct || !strings.Contains(typ.PkgPath(), "kguard") {
+			return
+		}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				continue
+			}
+			sub, ok := schema.Properties[name]
+			if !ok {
+				t.Errorf("CRD lacks %s.%s", path, name)
+				continue
+			}
+			walk(f.Type, sub, path+"."+name)
+		}
+	}
+	walk(reflect.TypeOf(PodSecurityPolicySpec{}), spec, "spec")
+}
