@@ -11,6 +11,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/kguard/kguard/internal/manifest"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
 )
 
 // Set is every policy object read from some inputs.
@@ -21,6 +23,9 @@ type Set struct {
 	ClusterRoleBindings []*rbacv1.ClusterRoleBinding
 	Namespaces          []*corev1.Namespace
 	ServiceAccounts     []*corev1.ServiceAccount
+	// PodSecurityPolicies are read from policy/v1beta1 (verbatim) or
+	// kguard.io/v1alpha1, defaulted and validated.
+	PodSecurityPolicies []*v1alpha1.PodSecurityPolicy
 
 	// Others are the documents that are not policy objects (workloads, ...),
 	// in input order.
@@ -90,6 +95,8 @@ func FromDocuments(docs []manifest.Document) (*Set, error) {
 			}
 		case d.APIVersion == "v1":
 			dec = coreKinds[d.Kind]
+		case d.Kind == "PodSecurityPolicy" && (d.APIVersion == "policy/v1beta1" || d.APIVersion == "kguard.io/v1alpha1"):
+			dec = decodePSP
 		}
 		if dec == nil {
 			s.Others = append(s.Others, *d)
@@ -103,6 +110,22 @@ func FromDocuments(docs []manifest.Document) (*Set, error) {
 		}
 	}
 	return s, nil
+}
+
+// decodePSP reads a PodSecurityPolicy strictly, applies the policy/v1beta1
+// defaults and refuses an invalid policy with every field error.
+func decodePSP(s *Set, d *manifest.Document) error {
+	p := &v1alpha1.PodSecurityPolicy{}
+	if err := d.Decode(p); err != nil {
+		return err
+	}
+	v1alpha1.SetDefaults(p)
+	if errs := validation.Validate(p); len(errs) > 0 {
+		return d.Errorf("invalid PodSecurityPolicy %q: %v", p.Name, errs.ToAggregate())
+	}
+	s.PodSecurityPolicies = append(s.PodSecurityPolicies, p)
+	s.setSource(p, d.Position())
+	return nil
 }
 
 func checkName(d *manifest.Document) error {
@@ -136,6 +159,7 @@ func Merge(a, b *Set) *Set {
 		ClusterRoleBindings: append(append([]*rbacv1.ClusterRoleBinding(nil), a.ClusterRoleBindings...), b.ClusterRoleBindings...),
 		Namespaces:          append(append([]*corev1.Namespace(nil), a.Namespaces...), b.Namespaces...),
 		ServiceAccounts:     append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
+		PodSecurityPolicies: append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
 		Others:              append(append([]manifest.Document(nil), a.Others...), b.Others...),
 		sources:             mergeSources(a.sources, b.sources),
 	}
@@ -156,6 +180,6 @@ func mergeSources(a, b map[any]string) map[any]string {
 }
 
 func (s *Set) String() string {
-	return fmt.Sprintf("%d roles, %d clusterroles, %d rolebindings, %d clusterrolebindings, %d namespaces",
-		len(s.Roles), len(s.ClusterRoles), len(s.RoleBindings), len(s.ClusterRoleBindings), len(s.Namespaces))
+	return fmt.Sprintf("%d roles, %d clusterroles, %d rolebindings, %d clusterrolebindings, %d namespaces, %d podsecuritypolicies",
+		len(s.Roles), len(s.ClusterRoles), len(s.RoleBindings), len(s.ClusterRoleBindings), len(s.Namespaces), len(s.PodSecurityPolicies))
 }

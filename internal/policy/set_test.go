@@ -71,3 +71,33 @@ func TestFromDocumentsErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPodSecurityPolicies(t *testing.T) {
+	s, err := Load([]string{"../../examples/psp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, p := range s.PodSecurityPolicies {
+		names[p.Name] = true
+		if p.Spec.AllowPrivilegeEscalation == nil {
+			t.Errorf("%s: allowPrivilegeEscalation not defaulted", p.Name)
+		}
+	}
+	if !names["example"] || !names["privileged"] || !names["restricted"] {
+		t.Fatalf("policies = %v", names)
+	}
+	v1alpha1PSP := "apiVersion: kguard.io/v1alpha1\nkind: PodSecurityPolicy\nmetadata: {name: k}\nspec:\n  seLinux: {rule: RunAsAny}\n  runAsUser: {rule: RunAsAny}\n  supplementalGroups: {rule: RunAsAny}\n  fsGroup: {rule: RunAsAny}\n"
+	k, err := read(t, v1alpha1PSP)
+	if err != nil || len(k.PodSecurityPolicies) != 1 || !*k.PodSecurityPolicies[0].Spec.AllowPrivilegeEscalation {
+		t.Fatalf("kguard.io/v1alpha1: %v", err)
+	}
+	_, err = read(t, "# invalid\napiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec:\n  seLinux: {rule: RunAsAny}\n  runAsUser: {rule: MustRunAs}\n  supplementalGroups: {rule: RunAsAny}\n  fsGroup: {rule: RunAsAny}\n")
+	if err == nil || !strings.Contains(err.Error(), "in.yaml:") || !strings.Contains(err.Error(), "spec.runAsUser.ranges") || !errors.Is(err, manifest.ErrInput) {
+		t.Fatalf("err = %v, want file:line and the field path", err)
+	}
+	_, err = read(t, "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: typo}\nspec:\n  privilegd: true\n")
+	if err == nil || !strings.Contains(err.Error(), "privilegd") {
+		t.Fatalf("unknown field accepted: %v", err)
+	}
+}

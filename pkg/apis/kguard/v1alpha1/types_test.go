@@ -67,7 +67,7 @@ func TestDeepCopyIsIndependent(t *testing.T) {
 	p := &PodSecurityPolicy{Spec: PodSecurityPolicySpec{
 		AllowedCapabilities:      []corev1.Capability{"NET_ADMIN"},
 		AllowPrivilegeEscalation: &yes,
-		RunAsGroup:               &RunAsGroupStrategyOptions{Rule: RunAsGroupStrategyMustRunAs, Ranges: []IDRange{{1, 2}}},
+		RunAsGroup:               &RunAsGroupStrategyOptions{Rule: RunAsGroupStrategyMustRunAs, Ranges: []IDRange{{Min: 1, Max: 2}}},
 	}}
 	c := p.DeepCopy()
 	c.Spec.AllowedCapabilities[0] = "SYS_ADMIN"

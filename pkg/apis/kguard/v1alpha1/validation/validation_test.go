@@ -44,7 +44,7 @@ func TestValidate(t *testing.T) {
 			p.Spec.FSGroup = v1alpha1.FSGroupStrategyOptions{Rule: "MustRunAs", Ranges: []v1alpha1.IDRange{{Min: -1, Max: 5}}}
 		}, "spec.fsGroup.ranges[0].min", "negative"},
 		{"runAsGroup RunAsAny with ranges", func(p *v1alpha1.PodSecurityPolicy) {
-			p.Spec.RunAsGroup = &v1alpha1.RunAsGroupStrategyOptions{Rule: "RunAsAny", Ranges: []v1alpha1.IDRange{{1, 2}}}
+			p.Spec.RunAsGroup = &v1alpha1.RunAsGroupStrategyOptions{Rule: "RunAsAny", Ranges: []v1alpha1.IDRange{{Min: 1, Max: 2}}}
 		}, "spec.runAsGroup.ranges", "must be empty"},
 		{"runAsGroup MustRunAs without ranges", func(p *v1alpha1.PodSecurityPolicy) {
 			p.Spec.RunAsGroup = &v1alpha1.RunAsGroupStrategyOptions{Rule: "MustRunAs"}
