@@ -72,7 +72,9 @@ func TestValidate(t *testing.T) {
 			p.Spec.AllowedHostPaths = []v1alpha1.AllowedHostPath{{PathPrefix: "/var/../etc"}}
 		}, "spec.allowedHostPaths[0]", "'..'"},
 		{"flex without driver", func(p *v1alpha1.PodSecurityPolicy) { p.Spec.AllowedFlexVolumes = []v1alpha1.AllowedFlexVolume{{}} }, "spec.allowedFlexVolumes[0].driver", ""},
-		{"csi driver name", func(p *v1alpha1.PodSecurityPolicy) { p.Spec.AllowedCSIDrivers = []v1alpha1.AllowedCSIDriver{{Name: "bad name"}} }, "spec.allowedCSIDrivers[0].name", ""},
+		{"csi driver name", func(p *v1alpha1.PodSecurityPolicy) {
+			p.Spec.AllowedCSIDrivers = []v1alpha1.AllowedCSIDriver{{Name: "bad name"}}
+		}, "spec.allowedCSIDrivers[0].name", ""},
 		{"bad sysctl pattern", func(p *v1alpha1.PodSecurityPolicy) { p.Spec.ForbiddenSysctls = []string{"kernel.*.x"} }, "spec.forbiddenSysctls[0]", "match regex"},
 		{"star with others", func(p *v1alpha1.PodSecurityPolicy) { p.Spec.AllowedUnsafeSysctls = []string{"*", "kernel.msg*"} }, "spec.allowedUnsafeSysctls.items", ""},
 		{"allowed and forbidden overlap", func(p *v1alpha1.PodSecurityPolicy) {

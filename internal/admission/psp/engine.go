@@ -1,0 +1,208 @@
+// Package psp is kguard's PodSecurityPolicy admission engine, with the
+// semantics of the Kubernetes v1.24 admission controller: each policy defaults
+// (mutates) and validates the pod; a pod is admitted by a policy that the
+// requesting user or the pod's ServiceAccount may "use"; policies that admit the
+// pod unchanged are preferred, in name order, then the first that admits it
+// with changes; an UPDATE may never change the pod.
+package psp
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+)
+
+// Messages of denials, as the API server words them.
+const (
+	MessageNoProviders = "no providers available to validate pod request"
+	messageNoPolicy    = "unable to validate against any pod security policy: "
+)
+
+// UseAPIGroups are the API groups in which RBAC may grant "use" on a policy:
+// policy (so that the ClusterRoles written for the built-in PSP keep working),
+// extensions (as the built-in also honoured) and kguard.io.
+var UseAPIGroups = []string{"policy", "extensions", v1alpha1.GroupName}
+
+// Engine is immutable and safe for concurrent use.
+type Engine struct {
+	providers []*provider // by name
+	authz     authorizer.Authorizer
+}
+
+// NewEngine builds an engine over valid policies (see the validation
+// package); authz decides who may use which policy.
+func NewEngine(policies []*v1alpha1.PodSecurityPolicy, authz authorizer.Authorizer) (*Engine, error) {
+	if authz == nil {
+		return nil, fmt.Errorf("an authorizer is required to select policies")
+	}
+	e := &Engine{authz: authz}
+	seen := map[string]bool{}
+	for _, p := range policies {
+		if seen[p.Name] {
+			return nil, fmt.Errorf("PodSecurityPolicy %q is defined more than once", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Spec.AllowPrivilegeEscalation == nil {
+			p = p.DeepCopy()
+			v1alpha1.SetDefaults(p)
+		}
+		e.providers = append(e.providers, newProvider(p))
+	}
+	sort.Slice(e.providers, func(i, j int) bool { return e.providers[i].psp.Name < e.providers[j].psp.Name })
+	return e, nil
+}
+
+// Attributes describe one pod admission.
+type Attributes struct {
+	Operation string      // "CREATE" or "UPDATE"
+	Pod       *corev1.Pod // not modified
+	OldPod    *corev1.Pod // UPDATE only
+	Namespace string
+	User      user.Info
+	// FieldRoot is where the pod sits in the admitted object (nil: the object is
+	// the pod; field.NewPath("spec", "template") for a Deployment), so that
+	// errors name the object's own fields.
+	FieldRoot *field.Path
+}
+
+// Result is the decision.
+type Result struct {
+	Allowed bool
+	// Pod is the admitted pod with the policy's defaults applied and the
+	// kubernetes.io/psp annotation set (a copy); nil when denied.
+	Pod *corev1.Pod
+	// Policy is the policy that admitted the pod.
+	Policy string
+	// Errors are the field errors of every policy the request may use, when denied.
+	Errors field.ErrorList
+	// Message is the denial, worded as the API server's.
+	Message string
+}
+
+// Admit decides whether the pod may be created (or updated) and how it is defaulted.
+func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
+	if a.Pod == nil {
+		return Result{Message: "no pod to admit"}
+	}
+	mutationAllowed := a.Operation != "UPDATE"
+	hint := ""
+	if !mutationAllowed {
+		hint = a.Pod.Annotations[v1alpha1.PodAnnotation]
+	}
+	order := e.providers
+	if hint != "" {
+		order = make([]*provider, 0, len(e.providers))
+		for _, p := range e.providers {
+			if p.psp.Name == hint {
+				order = append([]*provider{p}, order...)
+			} else {
+				order = append(order, p)
+			}
+		}
+	}
+	if len(order) == 0 {
+		return Result{Message: MessageNoProviders}
+	}
+
+	sa := a.Pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default" // what the ServiceAccount admission plugin sets before PSP runs
+	}
+	saInfo := serviceaccount.UserInfo(a.Namespace, sa, "")
+	authorized := map[string]bool{}
+	anyAuthorized := false
+	for _, p := range order {
+		ok := e.mayUse(ctx, a.User, a.Namespace, p.psp.Name) || e.mayUse(ctx, saInfo, a.Namespace, p.psp.Name)
+		authorized[p.psp.Name] = ok
+		anyAuthorized = anyAuthorized || ok
+	}
+	if !anyAuthorized {
+		return Result{Message: MessageNoProviders}
+	}
+
+	var mutatedPod *corev1.Pod
+	var mutatingPolicy string
+	failures := map[string]field.ErrorList{}
+	for _, p := range order {
+		pod := a.Pod.DeepCopy()
+		p.mutate(pod)
+		if errs := p.validate(pod); len(errs) > 0 {
+			failures[p.psp.Name] = errs
+			continue
+		}
+		mutated := !equality.Semantic.DeepEqual(a.Pod, pod)
+		if (mutated && !mutationAllowed) || !authorized[p.psp.Name] {
+			continue
+		}
+		if !mutated {
+			return e.admitted(a, pod, p.psp.Name)
+		}
+		if mutatedPod == nil {
+			mutatedPod, mutatingPolicy = pod, p.psp.Name
+		}
+	}
+	if mutatedPod != nil {
+		return e.admitted(a, mutatedPod, mutatingPolicy)
+	}
+	var errs field.ErrorList
+	for _, p := range order {
+		if authorized[p.psp.Name] {
+			errs = append(errs, rebase(failures[p.psp.Name], a.FieldRoot)...)
+		}
+	}
+	return Result{Errors: errs, Message: messageNoPolicy + fmt.Sprintf("%v", []*field.Error(errs))}
+}
+
+func (e *Engine) admitted(a Attributes, pod *corev1.Pod, name string) Result {
+	if a.Operation != "UPDATE" {
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[v1alpha1.PodAnnotation] = name
+	}
+	return Result{Allowed: true, Pod: pod, Policy: name}
+}
+
+// mayUse asks the authorizer whether u may "use" the policy, in any of UseAPIGroups.
+func (e *Engine) mayUse(ctx context.Context, u user.Info, namespace, name string) bool {
+	if u == nil {
+		return false
+	}
+	for _, g := range UseAPIGroups {
+		d, _, _ := e.authz.Authorize(ctx, authorizer.AttributesRecord{
+			User: u, Verb: "use", Namespace: namespace, APIGroup: g, APIVersion: "*",
+			Resource: "podsecuritypolicies", Name: name, ResourceRequest: true,
+		})
+		if d == authorizer.DecisionAllow {
+			return true
+		}
+	}
+	return false
+}
+
+// rebase moves errors from the pod's paths ("spec...", "pod.spec...",
+// "pod.metadata...") under root when the pod is a template inside another object.
+func rebase(errs field.ErrorList, root *field.Path) field.ErrorList {
+	if root == nil {
+		return errs
+	}
+	out := make(field.ErrorList, 0, len(errs))
+	prefix := root.String() + "."
+	for _, err := range errs {
+		c := *err
+		f := strings.TrimPrefix(c.Field, "pod.")
+		c.Field = prefix + f
+		out = append(out, &c)
+	}
+	return out
+}

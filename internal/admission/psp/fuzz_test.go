@@ -1,0 +1,64 @@
+package psp
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/policy"
+)
+
+// FuzzAdmit runs random pods through the seed's example, privileged and
+// restricted policies: never a panic, and an admitted pod passes its policy
+// again unchanged (what the validating phase checks).
+func FuzzAdmit(f *testing.F) {
+	for _, s := range []string{
+		`{"spec":{"containers":[{"name":"c","image":"i"}]}}`,
+		`{"spec":{"hostNetwork":true,"containers":[{"name":"c","image":"i","securityContext":{"privileged":true,"capabilities":{"add":["SYS_ADMIN"]}}}]}}`,
+		`{"spec":{"securityContext":{"seccompProfile":{"type":"RuntimeDefault"},"fsGroup":0},"volumes":[{"name":"v","hostPath":{"path":"/"}}],"containers":[{"name":"c","image":"i","volumeMounts":[{"name":"v","mountPath":"/x"}]}]}}`,
+		`{"metadata":{"annotations":{"seccomp.security.alpha.kubernetes.io/pod":"unconfined"}},"spec":{"initContainers":[{"name":"i"}],"ephemeralContainers":[{"name":"e"}]}}`,
+		`{"spec":{"securityContext":{"sysctls":[{"name":"kernel.msgmax","value":"1"}]},"containers":[{"name":"c","ports":[{"containerPort":1,"hostPort":80}]}]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	set, err := policy.Load([]string{"../../../examples/psp"}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	all := loadSetForFuzz(f)
+	e, err := NewEngine(set.PodSecurityPolicies, rbac.New(all))
+	if err != nil {
+		f.Fatal(err)
+	}
+	u := &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var pod corev1.Pod
+		if json.Unmarshal(data, &pod) != nil {
+			return
+		}
+		r := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: &pod, Namespace: "ns", User: u})
+		if !r.Allowed {
+			if r.Message == "" || r.Pod != nil {
+				t.Fatalf("a denial must say why and carry no pod: %+v", r)
+			}
+			return
+		}
+		again := e.Admit(context.Background(), Attributes{Operation: "UPDATE", Pod: r.Pod, Namespace: "ns", User: u})
+		if !again.Allowed {
+			t.Fatalf("admitted pod fails re-validation: %s", again.Message)
+		}
+	})
+}
+
+func loadSetForFuzz(f *testing.F) *policy.Set {
+	f.Helper()
+	s, err := policy.Load([]string{"-"}, stringsReader(useAll))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s
+}

@@ -1,0 +1,282 @@
+package psp
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+)
+
+// provider applies one policy to pods: mutate fills in what the policy
+// defaults, validate lists what it forbids. The semantics, field paths and
+// messages are those of the Kubernetes v1.24 PodSecurityPolicy provider.
+type provider struct {
+	psp      *v1alpha1.PodSecurityPolicy
+	fsGroup  groupStrategy
+	supGroup groupStrategy
+	runAsGrp groupStrategy
+	seccomp  seccompStrategy
+	apparmor appArmorStrategy
+}
+
+func newProvider(p *v1alpha1.PodSecurityPolicy) *provider {
+	return &provider{
+		psp:      p,
+		fsGroup:  groupStrategy{rule: string(p.Spec.FSGroup.Rule), ranges: p.Spec.FSGroup.Ranges},
+		supGroup: groupStrategy{rule: string(p.Spec.SupplementalGroups.Rule), ranges: p.Spec.SupplementalGroups.Ranges},
+		runAsGrp: runAsGroupStrategy(p),
+		seccomp:  newSeccomp(p),
+		apparmor: newAppArmor(p),
+	}
+}
+
+// containers visits init containers, containers and ephemeral containers, in
+// that order, with their field paths.
+func containers(spec *corev1.PodSpec, visit func(c *corev1.Container, path *field.Path)) {
+	s := field.NewPath("spec")
+	for i := range spec.InitContainers {
+		visit(&spec.InitContainers[i], s.Child("initContainers").Index(i))
+	}
+	for i := range spec.Containers {
+		visit(&spec.Containers[i], s.Child("containers").Index(i))
+	}
+	for i := range spec.EphemeralContainers {
+		visit((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon), s.Child("ephemeralContainers").Index(i))
+	}
+}
+
+// mutate applies the policy's defaults to pod (which it modifies).
+func (p *provider) mutate(pod *corev1.Pod) {
+	psc := pod.Spec.SecurityContext
+	ensure := func() {
+		if psc == nil {
+			psc = &corev1.PodSecurityContext{}
+		}
+	}
+	if psc == nil || psc.SupplementalGroups == nil {
+		if g := p.supGroup.generate(); g != nil {
+			ensure()
+			psc.SupplementalGroups = g
+		}
+	}
+	if psc == nil || psc.FSGroup == nil {
+		if g := p.fsGroup.generateSingle(); g != nil {
+			ensure()
+			psc.FSGroup = g
+		}
+	}
+	if (psc == nil || psc.SELinuxOptions == nil) && p.psp.Spec.SELinux.Rule == v1alpha1.SELinuxStrategyMustRunAs {
+		ensure()
+		psc.SELinuxOptions = p.psp.Spec.SELinux.SELinuxOptions.DeepCopy()
+	}
+	if profile := p.seccomp.generate(pod); profile != "" {
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[seccompPodAnnotation] = profile
+	}
+	pod.Spec.SecurityContext = psc
+	if rc := p.psp.Spec.RuntimeClass; rc != nil && pod.Spec.RuntimeClassName == nil && rc.DefaultRuntimeClassName != nil {
+		name := *rc.DefaultRuntimeClassName
+		pod.Spec.RuntimeClassName = &name
+	}
+	containers(&pod.Spec, func(c *corev1.Container, _ *field.Path) { p.mutateContainer(pod, c) })
+}
+
+func (p *provider) mutateContainer(pod *corev1.Pod, c *corev1.Container) {
+	psc := pod.Spec.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	sc := c.SecurityContext
+	ensure := func() {
+		if sc == nil {
+			sc = &corev1.SecurityContext{}
+		}
+	}
+	runAsUser := func() *int64 {
+		if sc != nil && sc.RunAsUser != nil {
+			return sc.RunAsUser
+		}
+		return psc.RunAsUser
+	}
+	if runAsUser() == nil {
+		if uid := userGenerate(p.psp); uid != nil {
+			ensure()
+			sc.RunAsUser = uid
+		}
+	}
+	if (sc == nil || sc.RunAsGroup == nil) && psc.RunAsGroup == nil {
+		if gid := p.runAsGrp.generateSingle(); gid != nil {
+			ensure()
+			sc.RunAsGroup = gid
+		}
+	}
+	if (sc == nil || sc.SELinuxOptions == nil) && psc.SELinuxOptions == nil && p.psp.Spec.SELinux.Rule == v1alpha1.SELinuxStrategyMustRunAs {
+		ensure()
+		sc.SELinuxOptions = p.psp.Spec.SELinux.SELinuxOptions.DeepCopy()
+	}
+	p.apparmor.generate(pod, c)
+	runAsNonRoot := psc.RunAsNonRoot
+	if sc != nil && sc.RunAsNonRoot != nil {
+		runAsNonRoot = sc.RunAsNonRoot
+	}
+	if runAsNonRoot == nil && runAsUser() == nil && p.psp.Spec.RunAsUser.Rule == v1alpha1.RunAsUserStrategyMustRunAsNonRoot {
+		ensure()
+		t := true
+		sc.RunAsNonRoot = &t
+	}
+	if caps := capsGenerate(p.psp, c); caps != nil {
+		ensure()
+		sc.Capabilities = caps
+	}
+	if p.psp.Spec.ReadOnlyRootFilesystem && (sc == nil || sc.ReadOnlyRootFilesystem == nil) {
+		ensure()
+		t := true
+		sc.ReadOnlyRootFilesystem = &t
+	}
+	if d := p.psp.Spec.DefaultAllowPrivilegeEscalation; d != nil && (sc == nil || sc.AllowPrivilegeEscalation == nil) {
+		ensure()
+		v := *d
+		sc.AllowPrivilegeEscalation = &v
+	}
+	if a := p.psp.Spec.AllowPrivilegeEscalation; a != nil && !*a && (sc == nil || sc.AllowPrivilegeEscalation == nil) {
+		ensure()
+		f := false
+		sc.AllowPrivilegeEscalation = &f
+	}
+	c.SecurityContext = sc
+}
+
+// validate lists every way pod breaks the policy.
+func (p *provider) validate(pod *corev1.Pod) field.ErrorList {
+	var errs field.ErrorList
+	psc := pod.Spec.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	scPath := field.NewPath("spec", "securityContext")
+	var fsGroups []int64
+	if psc.FSGroup != nil {
+		fsGroups = []int64{*psc.FSGroup}
+	}
+	errs = append(errs, p.fsGroup.validate(scPath.Child("fsGroup"), fsGroups)...)
+	errs = append(errs, p.supGroup.validate(scPath.Child("supplementalGroups"), psc.SupplementalGroups)...)
+	errs = append(errs, p.seccomp.validatePod(pod)...)
+	errs = append(errs, seLinuxValidate(p.psp, scPath.Child("seLinuxOptions"), psc.SELinuxOptions)...)
+	if !p.psp.Spec.HostNetwork && pod.Spec.HostNetwork {
+		errs = append(errs, field.Invalid(scPath.Child("hostNetwork"), true, "Host network is not allowed to be used"))
+	}
+	if !p.psp.Spec.HostPID && pod.Spec.HostPID {
+		errs = append(errs, field.Invalid(scPath.Child("hostPID"), true, "Host PID is not allowed to be used"))
+	}
+	if !p.psp.Spec.HostIPC && pod.Spec.HostIPC {
+		errs = append(errs, field.Invalid(scPath.Child("hostIPC"), true, "Host IPC is not allowed to be used"))
+	}
+	errs = append(errs, sysctlsValidate(p.psp, pod)...)
+	errs = append(errs, p.validateVolumes(pod)...)
+	if rc := p.psp.Spec.RuntimeClass; rc != nil && pod.Spec.RuntimeClassName != nil {
+		ok := false
+		for _, n := range rc.AllowedRuntimeClassNames {
+			ok = ok || n == v1alpha1.AllowAllRuntimeClassNames || n == *pod.Spec.RuntimeClassName
+		}
+		if !ok {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "runtimeClassName"), *pod.Spec.RuntimeClassName, ""))
+		}
+	}
+	containers(&pod.Spec, func(c *corev1.Container, path *field.Path) {
+		errs = append(errs, p.validateContainer(pod, psc, c, path)...)
+	})
+	return errs
+}
+
+func (p *provider) validateContainer(pod *corev1.Pod, psc *corev1.PodSecurityContext, c *corev1.Container, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	sc := c.SecurityContext
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	scPath := path.Child("securityContext")
+	runAsUser, runAsNonRoot, runAsGroup, seLinux := psc.RunAsUser, psc.RunAsNonRoot, psc.RunAsGroup, psc.SELinuxOptions
+	if sc.RunAsUser != nil {
+		runAsUser = sc.RunAsUser
+	}
+	if sc.RunAsNonRoot != nil {
+		runAsNonRoot = sc.RunAsNonRoot
+	}
+	if sc.RunAsGroup != nil {
+		runAsGroup = sc.RunAsGroup
+	}
+	if sc.SELinuxOptions != nil {
+		seLinux = sc.SELinuxOptions
+	}
+	errs = append(errs, userValidate(p.psp, scPath, runAsNonRoot, runAsUser)...)
+	var groups []int64
+	if runAsGroup != nil {
+		groups = []int64{*runAsGroup}
+	}
+	errs = append(errs, p.runAsGrp.validate(scPath, groups)...)
+	errs = append(errs, seLinuxValidate(p.psp, scPath.Child("seLinuxOptions"), seLinux)...)
+	errs = append(errs, p.apparmor.validate(pod, c)...)
+	errs = append(errs, p.seccomp.validateContainer(pod, c)...)
+	if !p.psp.Spec.Privileged && sc.Privileged != nil && *sc.Privileged {
+		errs = append(errs, field.Invalid(scPath.Child("privileged"), true, "Privileged containers are not allowed"))
+	}
+	procMount := corev1.DefaultProcMount
+	if sc.ProcMount != nil {
+		procMount = *sc.ProcMount
+	}
+	allowedProcMounts := p.psp.Spec.AllowedProcMountTypes
+	if len(allowedProcMounts) == 0 {
+		allowedProcMounts = []corev1.ProcMountType{corev1.DefaultProcMount}
+	}
+	found := false
+	for _, pm := range allowedProcMounts {
+		found = found || pm == procMount
+	}
+	if !found {
+		errs = append(errs, field.Invalid(scPath.Child("procMount"), procMount, "ProcMountType is not allowed"))
+	}
+	errs = append(errs, capsValidate(p.psp, scPath.Child("capabilities"), sc.Capabilities)...)
+	for _, port := range c.Ports {
+		if port.HostPort > 0 && !p.hostPortAllowed(port.HostPort) {
+			errs = append(errs, field.Invalid(path.Child("hostPort"), port.HostPort,
+				fmt.Sprintf("Host port %d is not allowed to be used. Allowed ports: [%s]", port.HostPort, p.hostPortRanges())))
+		}
+	}
+	if p.psp.Spec.ReadOnlyRootFilesystem {
+		if sc.ReadOnlyRootFilesystem == nil {
+			errs = append(errs, field.Invalid(scPath.Child("readOnlyRootFilesystem"), sc.ReadOnlyRootFilesystem, "ReadOnlyRootFilesystem may not be nil and must be set to true"))
+		} else if !*sc.ReadOnlyRootFilesystem {
+			errs = append(errs, field.Invalid(scPath.Child("readOnlyRootFilesystem"), false, "ReadOnlyRootFilesystem must be set to true"))
+		}
+	}
+	if a := p.psp.Spec.AllowPrivilegeEscalation; a != nil && !*a && (sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation) {
+		errs = append(errs, field.Invalid(scPath.Child("allowPrivilegeEscalation"), sc.AllowPrivilegeEscalation, "Allowing privilege escalation for containers is not allowed"))
+	}
+	return errs
+}
+
+func (p *provider) hostPortAllowed(port int32) bool {
+	for _, r := range p.psp.Spec.HostPorts {
+		if port >= r.Min && port <= r.Max {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *provider) hostPortRanges() string {
+	var parts []string
+	for _, r := range p.psp.Spec.HostPorts {
+		if r.Min == r.Max {
+			parts = append(parts, fmt.Sprint(r.Min))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", r.Min, r.Max))
+		}
+	}
+	return strings.Join(parts, ",")
+}

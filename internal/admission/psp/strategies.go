@@ -1,0 +1,413 @@
+package psp
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+)
+
+// Pod annotations that carry seccomp and AppArmor profiles.
+const (
+	seccompPodAnnotation              = "seccomp.security.alpha.kubernetes.io/pod"
+	seccompContainerAnnotationPrefix  = "container.seccomp.security.alpha.kubernetes.io/"
+	appArmorContainerAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
+)
+
+// safeSysctls are the sysctls every pod may set (Kubernetes v1.24).
+var safeSysctls = map[string]bool{
+	"kernel.shm_rmid_forced":              true,
+	"net.ipv4.ip_local_port_range":        true,
+	"net.ipv4.tcp_syncookies":             true,
+	"net.ipv4.ping_group_range":           true,
+	"net.ipv4.ip_unprivileged_port_start": true,
+}
+
+func inRanges(id int64, ranges []v1alpha1.IDRange) bool {
+	for _, r := range ranges {
+		if id >= r.Min && id <= r.Max {
+			return true
+		}
+	}
+	return false
+}
+
+// rangesString prints ranges as upstream does (%v of the IDRange slice).
+func rangesString(ranges []v1alpha1.IDRange) string {
+	parts := make([]string, len(ranges))
+	for i, r := range ranges {
+		parts[i] = fmt.Sprintf("{%d %d}", r.Min, r.Max)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// groupStrategy is the shared logic of fsGroup, supplementalGroups and runAsGroup.
+type groupStrategy struct {
+	rule   string // MustRunAs, MayRunAs, RunAsAny
+	ranges []v1alpha1.IDRange
+}
+
+func (g groupStrategy) generate() []int64 {
+	if g.rule == "MustRunAs" && len(g.ranges) > 0 {
+		return []int64{g.ranges[0].Min}
+	}
+	return nil
+}
+
+func (g groupStrategy) generateSingle() *int64 {
+	if v := g.generate(); v != nil {
+		return &v[0]
+	}
+	return nil
+}
+
+func (g groupStrategy) validate(fld *field.Path, groups []int64) field.ErrorList {
+	var errs field.ErrorList
+	switch g.rule {
+	case "MustRunAs":
+		if len(groups) == 0 {
+			errs = append(errs, field.Invalid(fld, groups, "unable to validate empty groups against required ranges"))
+		}
+	case "MayRunAs":
+	default:
+		return nil
+	}
+	for _, id := range groups {
+		if !inRanges(id, g.ranges) {
+			errs = append(errs, field.Invalid(fld, groups, fmt.Sprintf("group %d must be in the ranges: %s", id, rangesString(g.ranges))))
+		}
+	}
+	return errs
+}
+
+func runAsGroupStrategy(p *v1alpha1.PodSecurityPolicy) groupStrategy {
+	if p.Spec.RunAsGroup == nil {
+		return groupStrategy{rule: "RunAsAny"}
+	}
+	return groupStrategy{rule: string(p.Spec.RunAsGroup.Rule), ranges: p.Spec.RunAsGroup.Ranges}
+}
+
+// userGenerate is the RunAsUser default: MustRunAs gives the first range's min.
+func userGenerate(p *v1alpha1.PodSecurityPolicy) *int64 {
+	if p.Spec.RunAsUser.Rule == v1alpha1.RunAsUserStrategyMustRunAs && len(p.Spec.RunAsUser.Ranges) > 0 {
+		v := p.Spec.RunAsUser.Ranges[0].Min
+		return &v
+	}
+	return nil
+}
+
+func userValidate(p *v1alpha1.PodSecurityPolicy, sc *field.Path, runAsNonRoot *bool, runAsUser *int64) field.ErrorList {
+	switch p.Spec.RunAsUser.Rule {
+	case v1alpha1.RunAsUserStrategyMustRunAs:
+		if runAsUser == nil {
+			return field.ErrorList{field.Required(sc.Child("runAsUser"), "")}
+		}
+		if !inRanges(*runAsUser, p.Spec.RunAsUser.Ranges) {
+			return field.ErrorList{field.Invalid(sc.Child("runAsUser"), *runAsUser, "must be in the ranges: "+rangesString(p.Spec.RunAsUser.Ranges))}
+		}
+	case v1alpha1.RunAsUserStrategyMustRunAsNonRoot:
+		switch {
+		case runAsNonRoot == nil && runAsUser == nil:
+			return field.ErrorList{field.Required(sc.Child("runAsNonRoot"), "must be true")}
+		case runAsNonRoot != nil && !*runAsNonRoot:
+			return field.ErrorList{field.Invalid(sc.Child("runAsNonRoot"), *runAsNonRoot, "must be true")}
+		case runAsUser != nil && *runAsUser == 0:
+			return field.ErrorList{field.Invalid(sc.Child("runAsUser"), *runAsUser, "running with the root UID is forbidden")}
+		}
+	}
+	return nil
+}
+
+func seLinuxValidate(p *v1alpha1.PodSecurityPolicy, fld *field.Path, got *corev1.SELinuxOptions) field.ErrorList {
+	if p.Spec.SELinux.Rule != v1alpha1.SELinuxStrategyMustRunAs {
+		return nil
+	}
+	want := p.Spec.SELinux.SELinuxOptions
+	if got == nil {
+		return field.ErrorList{field.Required(fld, "")}
+	}
+	var errs field.ErrorList
+	if !equalLevels(want.Level, got.Level) {
+		errs = append(errs, field.Invalid(fld.Child("level"), got.Level, "must be "+want.Level))
+	}
+	if got.Role != want.Role {
+		errs = append(errs, field.Invalid(fld.Child("role"), got.Role, "must be "+want.Role))
+	}
+	if got.Type != want.Type {
+		errs = append(errs, field.Invalid(fld.Child("type"), got.Type, "must be "+want.Type))
+	}
+	if got.User != want.User {
+		errs = append(errs, field.Invalid(fld.Child("user"), got.User, "must be "+want.User))
+	}
+	return errs
+}
+
+// equalLevels compares MLS levels ("s0:c1,c2"), categories in any order.
+func equalLevels(want, got string) bool {
+	if want == got {
+		return true
+	}
+	w, g := strings.SplitN(want, ":", 2), strings.SplitN(got, ":", 2)
+	if len(w) != 2 || len(g) != 2 || w[0] != g[0] {
+		return false
+	}
+	wc, gc := strings.Split(w[1], ","), strings.Split(g[1], ",")
+	sort.Strings(wc)
+	sort.Strings(gc)
+	return strings.Join(wc, ",") == strings.Join(gc, ",")
+}
+
+func capSet(caps []corev1.Capability) map[string]bool {
+	s := make(map[string]bool, len(caps))
+	for _, c := range caps {
+		s[string(c)] = true
+	}
+	return s
+}
+
+func sortedCaps(s map[string]bool) []corev1.Capability {
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]corev1.Capability, 0, len(s))
+	for c := range s {
+		out = append(out, corev1.Capability(c))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// capsGenerate adds the default capabilities the container does not drop and
+// the required drops; it returns the container's own capabilities unchanged when
+// there is nothing to add.
+func capsGenerate(p *v1alpha1.PodSecurityPolicy, c *corev1.Container) *corev1.Capabilities {
+	var own *corev1.Capabilities
+	add, drop := map[string]bool{}, map[string]bool{}
+	if c.SecurityContext != nil && c.SecurityContext.Capabilities != nil {
+		own = c.SecurityContext.Capabilities
+		add, drop = capSet(own.Add), capSet(own.Drop)
+	}
+	combinedAdd, combinedDrop := map[string]bool{}, map[string]bool{}
+	for k := range add {
+		combinedAdd[k] = true
+	}
+	for _, d := range p.Spec.DefaultAddCapabilities {
+		if !drop[string(d)] {
+			combinedAdd[string(d)] = true
+		}
+	}
+	for k := range drop {
+		combinedDrop[k] = true
+	}
+	for _, d := range p.Spec.RequiredDropCapabilities {
+		combinedDrop[string(d)] = true
+	}
+	if len(combinedAdd) == len(add) && len(combinedDrop) == len(drop) {
+		return own
+	}
+	return &corev1.Capabilities{Add: sortedCaps(combinedAdd), Drop: sortedCaps(combinedDrop)}
+}
+
+func capsValidate(p *v1alpha1.PodSecurityPolicy, fld *field.Path, caps *corev1.Capabilities) field.ErrorList {
+	if caps == nil {
+		if len(p.Spec.DefaultAddCapabilities) == 0 && len(p.Spec.RequiredDropCapabilities) == 0 {
+			return nil
+		}
+		return field.ErrorList{field.Invalid(fld, caps, "required capabilities are not set on the securityContext")}
+	}
+	allowed := capSet(p.Spec.AllowedCapabilities)
+	if allowed[string(v1alpha1.AllowAllCapabilities)] {
+		return nil
+	}
+	var errs field.ErrorList
+	defaults := capSet(p.Spec.DefaultAddCapabilities)
+	for _, c := range caps.Add {
+		if !defaults[string(c)] && !allowed[string(c)] {
+			errs = append(errs, field.Invalid(fld.Child("add"), string(c), "capability may not be added"))
+		}
+	}
+	drops := capSet(caps.Drop)
+	for _, d := range p.Spec.RequiredDropCapabilities {
+		if !drops[string(d)] {
+			errs = append(errs, field.Invalid(fld.Child("drop"), caps.Drop, fmt.Sprintf("%s is required to be dropped but was not found", d)))
+		}
+	}
+	return errs
+}
+
+func matchesPattern(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(name, prefix) {
+				return true
+			}
+		} else if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+func sysctlsValidate(p *v1alpha1.PodSecurityPolicy, pod *corev1.Pod) field.ErrorList {
+	if pod.Spec.SecurityContext == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	fld := field.NewPath("pod", "spec", "securityContext", "sysctls")
+	for i, s := range pod.Spec.SecurityContext.Sysctls {
+		switch {
+		case matchesPattern(s.Name, p.Spec.ForbiddenSysctls):
+			errs = append(errs, field.Forbidden(fld.Index(i), fmt.Sprintf("sysctl %q is not allowed", s.Name)))
+		case safeSysctls[s.Name], matchesPattern(s.Name, p.Spec.AllowedUnsafeSysctls):
+		default:
+			errs = append(errs, field.Forbidden(fld.Index(i), fmt.Sprintf("unsafe sysctl %q is not allowed", s.Name)))
+		}
+	}
+	return errs
+}
+
+// seccompProfileName renders a seccompProfile field as its annotation value.
+func seccompProfileName(sp *corev1.SeccompProfile) string {
+	switch sp.Type {
+	case corev1.SeccompProfileTypeRuntimeDefault:
+		return "runtime/default"
+	case corev1.SeccompProfileTypeUnconfined:
+		return "unconfined"
+	case corev1.SeccompProfileTypeLocalhost:
+		if sp.LocalhostProfile != nil {
+			return "localhost/" + *sp.LocalhostProfile
+		}
+	}
+	return ""
+}
+
+type seccompStrategy struct {
+	defaultProfile string
+	allowed        map[string]bool
+	allowedString  string
+	allowAny       bool
+}
+
+func newSeccomp(p *v1alpha1.PodSecurityPolicy) seccompStrategy {
+	s := seccompStrategy{defaultProfile: p.Annotations[v1alpha1.SeccompDefaultProfileAnnotation]}
+	if list, ok := p.Annotations[v1alpha1.SeccompAllowedProfilesAnnotation]; ok {
+		s.allowedString = list
+		s.allowed = map[string]bool{}
+		for _, name := range strings.Split(list, ",") {
+			if name == "*" {
+				s.allowAny = true
+				continue
+			}
+			if name == "docker/default" || name == "runtime/default" {
+				s.allowed["runtime/default"], s.allowed["docker/default"] = true, true
+			}
+			s.allowed[name] = true
+		}
+	}
+	return s
+}
+
+func (s seccompStrategy) generate(pod *corev1.Pod) string {
+	if v := pod.Annotations[seccompPodAnnotation]; v != "" {
+		return v
+	}
+	if pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.SeccompProfile != nil {
+		return seccompProfileName(pod.Spec.SecurityContext.SeccompProfile)
+	}
+	return s.defaultProfile
+}
+
+func (s seccompStrategy) allowedProfile(profile string) bool {
+	if len(s.allowed) == 0 && profile == "" {
+		return true
+	}
+	return s.allowAny || s.allowed[profile]
+}
+
+func (s seccompStrategy) check(fld *field.Path, profile string) field.ErrorList {
+	if !s.allowAny && len(s.allowed) == 0 && profile != "" {
+		return field.ErrorList{field.Forbidden(fld, "seccomp may not be set")}
+	}
+	if !s.allowedProfile(profile) {
+		return field.ErrorList{field.Forbidden(fld, fmt.Sprintf("%s is not an allowed seccomp profile. Valid values are %v", profile, s.allowedString))}
+	}
+	return nil
+}
+
+func (s seccompStrategy) validatePod(pod *corev1.Pod) field.ErrorList {
+	profile := pod.Annotations[seccompPodAnnotation]
+	if profile == "" && pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.SeccompProfile != nil {
+		profile = seccompProfileName(pod.Spec.SecurityContext.SeccompProfile)
+	}
+	return s.check(field.NewPath("pod", "metadata", "annotations").Key(seccompPodAnnotation), profile)
+}
+
+func (s seccompStrategy) validateContainer(pod *corev1.Pod, c *corev1.Container) field.ErrorList {
+	var profile string
+	switch {
+	case c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil:
+		profile = seccompProfileName(c.SecurityContext.SeccompProfile)
+	default:
+		if v, ok := pod.Annotations[seccompContainerAnnotationPrefix+c.Name]; ok {
+			profile = v
+		} else if pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.SeccompProfile != nil {
+			profile = seccompProfileName(pod.Spec.SecurityContext.SeccompProfile)
+		} else {
+			profile = pod.Annotations[seccompPodAnnotation]
+		}
+	}
+	return s.check(field.NewPath("pod", "metadata", "annotations").Key(seccompContainerAnnotationPrefix+c.Name), profile)
+}
+
+type appArmorStrategy struct {
+	defaultProfile string
+	allowed        map[string]bool // nil: no restriction
+	allowedString  string
+}
+
+func newAppArmor(p *v1alpha1.PodSecurityPolicy) appArmorStrategy {
+	s := appArmorStrategy{defaultProfile: p.Annotations[v1alpha1.AppArmorDefaultProfileAnnotation]}
+	if list, ok := p.Annotations[v1alpha1.AppArmorAllowedProfilesAnnotation]; ok {
+		s.allowedString = list
+		s.allowed = map[string]bool{}
+		for _, name := range strings.Split(list, ",") {
+			s.allowed[name] = true
+		}
+	}
+	return s
+}
+
+// generate sets the default profile for a container that has none.
+func (s appArmorStrategy) generate(pod *corev1.Pod, c *corev1.Container) {
+	key := appArmorContainerAnnotationPrefix + c.Name
+	if pod.Annotations[key] != "" || s.defaultProfile == "" {
+		return
+	}
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[key] = s.defaultProfile
+}
+
+func (s appArmorStrategy) validate(pod *corev1.Pod, c *corev1.Container) field.ErrorList {
+	if s.allowed == nil {
+		return nil
+	}
+	key := appArmorContainerAnnotationPrefix + c.Name
+	fld := field.NewPath("pod", "metadata", "annotations").Key(key)
+	profile := pod.Annotations[key]
+	if profile == "" {
+		if len(s.allowed) > 0 {
+			return field.ErrorList{field.Forbidden(fld, "AppArmor profile must be set")}
+		}
+		return nil
+	}
+	if !s.allowed[profile] {
+		return field.ErrorList{field.Forbidden(fld, fmt.Sprintf("%s is not an allowed profile. Allowed values: %q", profile, s.allowedString))}
+	}
+	return nil
+}
