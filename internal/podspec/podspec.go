@@ -1,0 +1,160 @@
+// Package podspec finds the pod inside every workload kind — Pod, PodTemplate,
+// ReplicationController, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job,
+// CronJob — with the JSON path to it, lets admission change that pod and
+// writes the change back, as a JSON Patch against the object.
+package podspec
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"gomodules.xyz/jsonpatch/v2"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kguard/kguard/internal/manifest"
+)
+
+// Workload is an object that carries a pod (template).
+type Workload struct {
+	// Object is the decoded object (*corev1.Pod, *appsv1.Deployment, ...).
+	Object runtime.Object
+	// Root is the path of the pod inside the object: nil for a Pod,
+	// spec.template, spec.jobTemplate.spec.template, or template (PodTemplate).
+	Root *field.Path
+	// template is the pod template inside Object (nil for a Pod).
+	template *corev1.PodTemplateSpec
+	original []byte // Object as JSON before any change
+}
+
+// kinds maps "apiVersion/kind" to a constructor and the pod template accessor.
+var kinds = map[string]struct {
+	new      func() runtime.Object
+	template func(runtime.Object) *corev1.PodTemplateSpec
+	root     *field.Path
+}{
+	"v1/Pod":         {func() runtime.Object { return &corev1.Pod{} }, nil, nil},
+	"v1/PodTemplate": {func() runtime.Object { return &corev1.PodTemplate{} }, func(o runtime.Object) *corev1.PodTemplateSpec { return &o.(*corev1.PodTemplate).Template }, field.NewPath("template")},
+	"v1/ReplicationController": {func() runtime.Object { return &corev1.ReplicationController{} }, func(o runtime.Object) *corev1.PodTemplateSpec {
+		rc := o.(*corev1.ReplicationController)
+		if rc.Spec.Template == nil {
+			rc.Spec.Template = &corev1.PodTemplateSpec{}
+		}
+		return rc.Spec.Template
+	}, field.NewPath("spec", "template")},
+	"apps/v1/ReplicaSet":  {func() runtime.Object { return &appsv1.ReplicaSet{} }, func(o runtime.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.ReplicaSet).Spec.Template }, field.NewPath("spec", "template")},
+	"apps/v1/Deployment":  {func() runtime.Object { return &appsv1.Deployment{} }, func(o runtime.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.Deployment).Spec.Template }, field.NewPath("spec", "template")},
+	"apps/v1/StatefulSet": {func() runtime.Object { return &appsv1.StatefulSet{} }, func(o runtime.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.StatefulSet).Spec.Template }, field.NewPath("spec", "template")},
+	"apps/v1/DaemonSet":   {func() runtime.Object { return &appsv1.DaemonSet{} }, func(o runtime.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.DaemonSet).Spec.Template }, field.NewPath("spec", "template")},
+	"batch/v1/Job":        {func() runtime.Object { return &batchv1.Job{} }, func(o runtime.Object) *corev1.PodTemplateSpec { return &o.(*batchv1.Job).Spec.Template }, field.NewPath("spec", "template")},
+	"batch/v1/CronJob": {func() runtime.Object { return &batchv1.CronJob{} }, func(o runtime.Object) *corev1.PodTemplateSpec {
+		return &o.(*batchv1.CronJob).Spec.JobTemplate.Spec.Template
+	}, field.NewPath("spec", "jobTemplate", "spec", "template")},
+}
+
+// podKinds are the kinds that carry pods, whatever their apiVersion, so that an
+// unsupported version of one is an error rather than "no pod".
+var podKinds = map[string]bool{"Pod": true, "PodTemplate": true, "ReplicationController": true, "ReplicaSet": true,
+	"Deployment": true, "StatefulSet": true, "DaemonSet": true, "Job": true, "CronJob": true}
+
+// HasPod reports whether a document is of a kind that carries a pod.
+func HasPod(d *manifest.Document) bool { return podKinds[d.Kind] }
+
+// Decode reads a workload strictly. It returns (nil, nil) for kinds without a
+// pod, and an error (file:line) for a pod-carrying kind in an unsupported
+// version or a malformed object.
+func Decode(d *manifest.Document) (*Workload, error) {
+	k, ok := kinds[d.APIVersion+"/"+d.Kind]
+	if !ok {
+		if podKinds[d.Kind] {
+			return nil, d.Errorf("%s %s is not supported (use %s)", d.APIVersion, d.Kind, supportedVersion(d.Kind))
+		}
+		return nil, nil
+	}
+	obj := k.new()
+	if err := d.Decode(obj); err != nil {
+		return nil, err
+	}
+	w := &Workload{Object: obj, Root: k.root}
+	if k.template != nil {
+		w.template = k.template(obj)
+	}
+	var err error
+	if w.original, err = json.Marshal(obj); err != nil {
+		return nil, d.Errorf("encoding: %v", err)
+	}
+	return w, nil
+}
+
+func supportedVersion(kind string) string {
+	for key := range kinds {
+		var gv, k string
+		if i := lastSlash(key); i >= 0 {
+			gv, k = key[:i], key[i+1:]
+		}
+		if k == kind {
+			return gv
+		}
+	}
+	return ""
+}
+
+func lastSlash(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+// Pod returns the pod to admit: the Pod itself (a copy), or a pod made of the
+// template's metadata and spec, in the object's namespace.
+func (w *Workload) Pod() *corev1.Pod {
+	if p, ok := w.Object.(*corev1.Pod); ok {
+		return p.DeepCopy()
+	}
+	meta := w.Object.(metav1.Object)
+	t := w.template.DeepCopy()
+	pod := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: t.ObjectMeta, Spec: t.Spec}
+	if pod.Namespace == "" {
+		pod.Namespace = meta.GetNamespace()
+	}
+	if pod.Name == "" && pod.GenerateName == "" {
+		pod.GenerateName = meta.GetName() + "-"
+	}
+	return pod
+}
+
+// SetPod writes a changed pod back into the object (metadata labels and
+// annotations, and the spec, for templates).
+func (w *Workload) SetPod(pod *corev1.Pod) {
+	if p, ok := w.Object.(*corev1.Pod); ok {
+		*p = *pod.DeepCopy()
+		return
+	}
+	w.template.Labels = pod.Labels
+	w.template.Annotations = pod.Annotations
+	w.template.Spec = *pod.Spec.DeepCopy()
+}
+
+// Patch returns the RFC 6902 JSON Patch from the object as decoded to the
+// object now (after SetPod), or nil when nothing changed.
+func (w *Workload) Patch() ([]byte, error) {
+	now, err := json.Marshal(w.Object)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := jsonpatch.CreatePatch(w.original, now)
+	if err != nil {
+		return nil, fmt.Errorf("computing the patch: %w", err)
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(ops)
+}
