@@ -116,7 +116,9 @@ func lastSlash(s string) int {
 // template's metadata and spec, in the object's namespace.
 func (w *Workload) Pod() *corev1.Pod {
 	if p, ok := w.Object.(*corev1.Pod); ok {
-		return p.DeepCopy()
+		pod := p.DeepCopy()
+		ApplyDefaults(&pod.Spec)
+		return pod
 	}
 	meta := w.Object.(metav1.Object)
 	t := w.template.DeepCopy()
@@ -127,6 +129,7 @@ func (w *Workload) Pod() *corev1.Pod {
 	if pod.Name == "" && pod.GenerateName == "" {
 		pod.GenerateName = meta.GetName() + "-"
 	}
+	ApplyDefaults(&pod.Spec)
 	return pod
 }
 
@@ -157,4 +160,15 @@ func (w *Workload) Patch() ([]byte, error) {
 		return nil, nil
 	}
 	return json.Marshal(ops)
+}
+
+// ApplyDefaults applies the API server's defaulting that admission depends
+// on: a volume that names no source is an emptyDir volume.
+func ApplyDefaults(spec *corev1.PodSpec) {
+	for i := range spec.Volumes {
+		v := &spec.Volumes[i]
+		if (v.VolumeSource == corev1.VolumeSource{}) {
+			v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+		}
+	}
 }

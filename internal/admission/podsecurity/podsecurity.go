@@ -1,0 +1,127 @@
+// Package podsecurity evaluates Pod Security Standards exactly as the
+// built-in PodSecurity admission controller does, by running its own code
+// (k8s.io/pod-security-admission/admission): Namespace labels
+// pod-security.kubernetes.io/{enforce,audit,warn}[-version], a cluster default,
+// and exemptions. kguard only supplies the namespaces (from a policy snapshot)
+// and the requests.
+package podsecurity
+
+import (
+	"context"
+	"fmt"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	psadmission "k8s.io/pod-security-admission/admission"
+	psapi "k8s.io/pod-security-admission/admission/api"
+	"k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/metrics"
+	"k8s.io/pod-security-admission/policy"
+)
+
+// Config is the cluster-wide part of the PodSecurity configuration.
+type Config struct {
+	// Default level and version ("latest" or "v1.x") for enforce, audit and
+	// warn in namespaces without labels; empty means privileged/latest.
+	Enforce, EnforceVersion string
+	Audit, AuditVersion     string
+	Warn, WarnVersion       string
+	// Exemptions, as in the built-in controller's configuration.
+	ExemptUsernames, ExemptNamespaces, ExemptRuntimeClasses []string
+}
+
+// Evaluator is immutable and safe for concurrent use.
+type Evaluator struct {
+	admission *psadmission.Admission
+}
+
+// New builds an evaluator over the namespaces (their labels hold the levels).
+func New(cfg Config, namespaces []*corev1.Namespace) (*Evaluator, error) {
+	defaults := psapi.PodSecurityDefaults{
+		Enforce: orDefault(cfg.Enforce, "privileged"), EnforceVersion: orDefault(cfg.EnforceVersion, "latest"),
+		Audit: orDefault(cfg.Audit, "privileged"), AuditVersion: orDefault(cfg.AuditVersion, "latest"),
+		Warn: orDefault(cfg.Warn, "privileged"), WarnVersion: orDefault(cfg.WarnVersion, "latest"),
+	}
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		return nil, err
+	}
+	ns := namespaceGetter{}
+	for _, n := range namespaces {
+		ns[n.Name] = n
+	}
+	a := &psadmission.Admission{
+		Configuration: &psapi.PodSecurityConfiguration{
+			Defaults: defaults,
+			Exemptions: psapi.PodSecurityExemptions{
+				Usernames: cfg.ExemptUsernames, Namespaces: cfg.ExemptNamespaces, RuntimeClasses: cfg.ExemptRuntimeClasses,
+			},
+		},
+		Evaluator:       evaluator,
+		Metrics:         noMetrics{},
+		NamespaceGetter: ns,
+		PodLister:       noPods{},
+	}
+	if err := a.CompleteConfiguration(); err != nil {
+		return nil, fmt.Errorf("pod security configuration: %w", err)
+	}
+	if err := a.ValidateConfiguration(); err != nil {
+		return nil, fmt.Errorf("pod security configuration: %w", err)
+	}
+	return &Evaluator{admission: a}, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// Request is one pod admission.
+type Request struct {
+	Operation admissionv1.Operation
+	Pod       *corev1.Pod
+	OldPod    *corev1.Pod
+	Namespace string
+	Username  string
+}
+
+// Evaluate answers as the built-in controller: allowed or denied (enforce),
+// with warnings (warn) and audit annotations (audit).
+func (e *Evaluator) Evaluate(ctx context.Context, r Request) *admissionv1.AdmissionResponse {
+	attrs := &api.AttributesRecord{
+		Name: r.Pod.Name, Namespace: r.Namespace, Operation: r.Operation, Username: r.Username,
+		Kind:     schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Resource: schema.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Object:   r.Pod,
+	}
+	if r.OldPod != nil {
+		attrs.OldObject = r.OldPod
+	}
+	return e.admission.Validate(ctx, attrs)
+}
+
+// namespaceGetter serves the snapshot's namespaces; a namespace it does not
+// know has no labels, so the cluster defaults apply to it.
+type namespaceGetter map[string]*corev1.Namespace
+
+func (g namespaceGetter) GetNamespace(_ context.Context, name string) (*corev1.Namespace, error) {
+	if ns, ok := g[name]; ok {
+		return ns, nil
+	}
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil
+}
+
+type noPods struct{}
+
+func (noPods) ListPods(context.Context, string) ([]*corev1.Pod, error) { return nil, nil }
+
+type noMetrics struct{}
+
+func (noMetrics) RecordEvaluation(_ metrics.Decision, _ api.LevelVersion, _ metrics.Mode, _ api.Attributes) {
+}
+func (noMetrics) RecordExemption(api.Attributes)   {}
+func (noMetrics) RecordError(bool, api.Attributes) {}
