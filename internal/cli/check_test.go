@@ -70,3 +70,18 @@ func TestCheckRestrictedPSPPatch(t *testing.T) {
 		}
 	}
 }
+
+func TestPSPMigrateCommand(t *testing.T) {
+	code, out, errText := run(t, "", "psp", "migrate", "examples/psp/tenant", "--workloads", "examples/psp/pods")
+	if code != 0 || !strings.Contains(out, `PodSecurityPolicy tenant → Pod Security Standard "privileged"`) ||
+		!strings.Contains(out, "Pod psp-example/hardened (examples/psp/pods/restricted-ok.yaml:1): meets restricted") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errText)
+	}
+	code, out, _ = run(t, "", "psp", "migrate", "-o", "json", "examples/psp/policies/restricted-psp.yaml")
+	if code != 0 || !strings.Contains(out, `"policy": "restricted"`) || !strings.Contains(out, `"check": "seLinuxOptions"`) {
+		t.Fatalf("json: exit %d\n%s", code, out)
+	}
+	if code, _, errText := run(t, "", "psp", "migrate", "examples/rbac"); code != 2 || !strings.Contains(errText, "no PodSecurityPolicy") {
+		t.Fatalf("no policies: exit %d %s", code, errText)
+	}
+}

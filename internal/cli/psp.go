@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kguard/kguard/internal/manifest"
+	"github.com/kguard/kguard/internal/migrate"
+	"github.com/kguard/kguard/internal/podspec"
+	"github.com/kguard/kguard/internal/policy"
+)
+
+func init() { register(newPSPCommand) }
+
+func newPSPCommand(s Streams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "psp",
+		Short: "PodSecurityPolicy tools: migration to Pod Security Standards",
+	}
+	c.AddCommand(newPSPMigrateCommand(s))
+	return c
+}
+
+func newPSPMigrateCommand(s Streams) *cobra.Command {
+	var workloads []string
+	var version, output string
+	c := &cobra.Command{
+		Use:   "migrate POLICY_FILE|DIR|-...",
+		Short: "Plan the move from PodSecurityPolicies to Pod Security Standards",
+		Long: `For each PodSecurityPolicy: the strictest Pod Security Standard (restricted, baseline,
+privileged) that admits everything the policy admits — the namespace label to set
+(pod-security.kubernetes.io/enforce) — with, for each stricter standard, what the policy
+admits that it forbids; and the fields the policy defaulted, which Pod Security admission
+never does, so that manifests must set them before the policy goes away.
+
+With --workloads, also the strictest standard each pod and workload template already meets.
+
+The answer comes from kguard's PSP engine and pod-security-admission's evaluator run on
+probe pods, each with one feature a Pod Security Standards check looks at.`,
+		Example: `  kguard psp migrate examples/psp/policies --workloads examples/psp/pods`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError(fmt.Errorf("unknown output format %q (text, json)", output))
+			}
+			set, err := policy.Load(args, s.In)
+			if err != nil {
+				return usageError(err)
+			}
+			if len(set.PodSecurityPolicies) == 0 {
+				return usageError(fmt.Errorf("no PodSecurityPolicy in %v", args))
+			}
+			planner, err := migrate.NewPlanner(version)
+			if err != nil {
+				return usageError(fmt.Errorf("--pss-version: %w", err))
+			}
+			var plans []*migrate.PolicyPlan
+			for _, p := range set.PodSecurityPolicies {
+				plan, err := planner.PlanPolicy(c.Context(), p)
+				if err != nil {
+					return err
+				}
+				plans = append(plans, plan)
+			}
+			var levels []migrate.WorkloadLevel
+			if len(workloads) > 0 {
+				docs, err := manifest.ReadPaths(workloads, s.In)
+				if err != nil {
+					return usageError(err)
+				}
+				for i := range docs {
+					w, err := podspec.Decode(&docs[i])
+					if err != nil {
+						return usageError(err)
+					}
+					if w == nil {
+						continue
+					}
+					pod := w.Pod()
+					level, fails := planner.PlanWorkload(&metav1.ObjectMeta{Labels: pod.Labels, Annotations: pod.Annotations}, &pod.Spec)
+					levels = append(levels, migrate.WorkloadLevel{Object: docs[i].Identity(), Source: docs[i].Position(), Level: level, Fails: fails})
+				}
+			}
+			if output == "json" {
+				enc := json.NewEncoder(s.Out)
+				enc.SetIndent("", "  ")
+				if levels == nil {
+					levels = []migrate.WorkloadLevel{}
+				}
+				return enc.Encode(map[string]any{"policies": plans, "workloads": levels})
+			}
+			for _, p := range plans {
+				fmt.Fprint(s.Out, p.Summary())
+			}
+			if len(levels) > 0 {
+				fmt.Fprintln(s.Out, "\nWorkloads, as written:")
+				for _, l := range levels {
+					fmt.Fprintf(s.Out, "  %s (%s): meets %s\n", l.Object, l.Source, l.Level)
+					if l.Level != "restricted" {
+						for _, f := range l.Fails {
+							fmt.Fprintf(s.Out, "      for restricted: %s\n", f)
+						}
+					}
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&workloads, "workloads", nil, "pods and workloads to grade: file, directory or - (repeatable)")
+	c.Flags().StringVar(&version, "pss-version", "latest", "Pod Security Standards version: latest or v1.x")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}

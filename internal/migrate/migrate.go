@@ -1,0 +1,333 @@
+// Package migrate plans the move from PodSecurityPolicies to Pod Security
+// Standards, as seed 000 recommends: for each policy, the strictest standard
+// that admits everything the policy admits, and what the policy defaulted that
+// the standards will not (so manifests must set it themselves); for workloads,
+// which standard each already meets.
+//
+// It decides with both real engines and no reimplementation of either: probe
+// pods, each carrying one feature a Pod Security Standards check looks at,
+// go through kguard's PSP engine (with its defaulting) and, when the policy
+// admits them, through pod-security-admission's evaluator at each level.
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+)
+
+// Levels from the strictest.
+var levels = []api.Level{api.LevelRestricted, api.LevelBaseline, api.LevelPrivileged}
+
+// PolicyPlan is the migration of one PodSecurityPolicy.
+type PolicyPlan struct {
+	Policy string `json:"policy"`
+	// Level is the strictest Pod Security Standard that admits every probe pod
+	// the policy admits.
+	Level string `json:"level"`
+	// Stricter explains, per stricter level, what the policy admits that it
+	// forbids: each failing check with the probe pods that showed it.
+	Stricter map[string][]Gap `json:"stricter,omitempty"`
+	// Defaults are the fields the policy set on a pod that set none (JSON paths):
+	// Pod Security admission never mutates, so manifests must set them.
+	Defaults []string `json:"defaults,omitempty"`
+}
+
+// Gap is one Pod Security Standards check a policy does not uphold.
+type Gap struct {
+	Check  string   `json:"check"`  // the standard's reason, e.g. "hostPath volumes"
+	Probes []string `json:"probes"` // the admitted probe pods it rejects
+	Detail string   `json:"detail"` // the standard's detail for the first probe
+}
+
+// WorkloadLevel is the strictest standard one pod (template) meets.
+type WorkloadLevel struct {
+	Object string   `json:"object"`
+	Source string   `json:"source,omitempty"`
+	Level  string   `json:"level"`
+	Fails  []string `json:"fails,omitempty"` // why the next stricter level fails
+}
+
+// Planner is built once and reused.
+type Planner struct {
+	evaluator policy.Evaluator
+	version   api.Version
+}
+
+// NewPlanner evaluates the standards at version ("latest" or "v1.x").
+func NewPlanner(version string) (*Planner, error) {
+	e, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		return nil, err
+	}
+	v := api.LatestVersion()
+	if version != "" && version != "latest" {
+		if v, err = api.ParseVersion(version); err != nil {
+			return nil, err
+		}
+	}
+	return &Planner{evaluator: e, version: v}, nil
+}
+
+func boolPtr(b bool) *bool    { return &b }
+func int64Ptr(i int64) *int64 { return &i }
+
+// probe is a pod with one feature a check looks at.
+type probe struct {
+	name  string
+	tweak func(p *corev1.Pod)
+	// unset probes leave a field to the policy: what the policy sets on
+	// them is what it defaults.
+	unset bool
+}
+
+func container(p *corev1.Pod) *corev1.SecurityContext {
+	c := &p.Spec.Containers[0]
+	if c.SecurityContext == nil {
+		c.SecurityContext = &corev1.SecurityContext{}
+	}
+	return c.SecurityContext
+}
+
+func podSC(p *corev1.Pod) *corev1.PodSecurityContext {
+	if p.Spec.SecurityContext == nil {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{}
+	}
+	return p.Spec.SecurityContext
+}
+
+func volume(name string, src corev1.VolumeSource) probe {
+	return probe{name: "a " + name + " volume", tweak: func(p *corev1.Pod) {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "v", VolumeSource: src})
+	}}
+}
+
+var probes = []probe{
+	{name: "a pod that sets nothing", tweak: func(*corev1.Pod) {}, unset: true},
+	{name: "runAsNonRoot unset", tweak: func(p *corev1.Pod) { podSC(p).RunAsNonRoot = nil }, unset: true},
+	{name: "allowPrivilegeEscalation unset", tweak: func(p *corev1.Pod) { container(p).AllowPrivilegeEscalation = nil }, unset: true},
+	{name: "no capabilities dropped", tweak: func(p *corev1.Pod) { container(p).Capabilities = nil }, unset: true},
+	{name: "a privileged container", tweak: func(p *corev1.Pod) { container(p).Privileged = boolPtr(true) }},
+	{name: "the host network", tweak: func(p *corev1.Pod) { p.Spec.HostNetwork = true }},
+	{name: "the host PID namespace", tweak: func(p *corev1.Pod) { p.Spec.HostPID = true }},
+	{name: "the host IPC namespace", tweak: func(p *corev1.Pod) { p.Spec.HostIPC = true }},
+	{name: "a host port", tweak: func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 80}}
+	}},
+	volume("hostPath", corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib"}}),
+	volume("nfs", corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/"}}),
+	volume("gitRepo", corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "r"}}),
+	volume("flexVolume", corev1.VolumeSource{FlexVolume: &corev1.FlexVolumeSource{Driver: "d"}}),
+	volume("iscsi", corev1.VolumeSource{ISCSI: &corev1.ISCSIVolumeSource{TargetPortal: "t", IQN: "i"}}),
+	{name: "capability SYS_ADMIN", tweak: func(p *corev1.Pod) {
+		container(p).Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}
+	}},
+	{name: "capability NET_RAW", tweak: func(p *corev1.Pod) {
+		container(p).Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"NET_RAW"}}
+	}},
+	{name: "capability CHOWN", tweak: func(p *corev1.Pod) {
+		container(p).Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"CHOWN"}}
+	}},
+	{name: "an unsafe sysctl", tweak: func(p *corev1.Pod) { podSC(p).Sysctls = []corev1.Sysctl{{Name: "kernel.msgmax", Value: "65536"}} }},
+	{name: "an unmasked /proc", tweak: func(p *corev1.Pod) { pm := corev1.UnmaskedProcMount; container(p).ProcMount = &pm }},
+	{name: "seccomp Unconfined", tweak: func(p *corev1.Pod) {
+		podSC(p).SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+	}},
+	{name: "seccomp unconfined (annotation)", tweak: func(p *corev1.Pod) {
+		p.Annotations = map[string]string{"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}
+	}},
+	{name: "AppArmor unconfined", tweak: func(p *corev1.Pod) {
+		p.Annotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/c": "unconfined"}
+	}},
+	{name: "a custom SELinux type", tweak: func(p *corev1.Pod) { podSC(p).SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"} }},
+	{name: "running as root (runAsUser 0)", tweak: func(p *corev1.Pod) { container(p).RunAsUser = int64Ptr(0) }},
+	{name: "runAsNonRoot false", tweak: func(p *corev1.Pod) { container(p).RunAsNonRoot = boolPtr(false) }},
+	{name: "allowPrivilegeEscalation true", tweak: func(p *corev1.Pod) { container(p).AllowPrivilegeEscalation = boolPtr(true) }},
+}
+
+func basePod() *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "migrate"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+	}
+}
+
+// compliantPod meets the restricted standard, so that a policy that requires
+// (say) a seccomp profile still gets probes it can admit.
+func compliantPod() *corev1.Pod {
+	p := basePod()
+	podSC(p).RunAsNonRoot = boolPtr(true)
+	podSC(p).SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	p.Annotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/c": "runtime/default"}
+	sc := container(p)
+	sc.AllowPrivilegeEscalation = boolPtr(false)
+	sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
+	return p
+}
+
+// PlanPolicy analyses one (valid, defaulted) policy.
+func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy) (*PolicyPlan, error) {
+	engine, err := psp.NewEngine([]*v1alpha1.PodSecurityPolicy{p}, authorizerfactory.NewAlwaysAllowAuthorizer())
+	if err != nil {
+		return nil, err
+	}
+	u := &user.DefaultInfo{Name: "kguard:migrate"}
+	plan := &PolicyPlan{Policy: p.Name, Stricter: map[string][]Gap{}}
+	failing := map[api.Level]map[string]*Gap{}
+	admittedProbes := 0
+	defaults := map[string]bool{}
+	for _, pr := range probes {
+		for i, base := range []func() *corev1.Pod{basePod, compliantPod} {
+			label := pr.name
+			if i == 1 {
+				label += " (on an otherwise restricted pod)"
+			}
+			pod := base()
+			pr.tweak(pod)
+			res := engine.Admit(ctx, psp.Attributes{Operation: "CREATE", Pod: pod, Namespace: pod.Namespace, User: u})
+			if !res.Allowed {
+				continue // the policy refuses it: nothing to fear from stricter standards
+			}
+			admittedProbes++
+			admitted := res.Pod
+			delete(admitted.Annotations, v1alpha1.PodAnnotation)
+			if len(admitted.Annotations) == 0 {
+				admitted.Annotations = nil
+			}
+			if pr.unset {
+				before := base()
+				pr.tweak(before)
+				for _, d := range changedPaths(before, admitted) {
+					defaults[d] = true
+				}
+			}
+			for _, lv := range levels[:2] {
+				for _, r := range pl.evaluator.EvaluatePod(api.LevelVersion{Level: lv, Version: pl.version}, &admitted.ObjectMeta, &admitted.Spec) {
+					if r.Allowed {
+						continue
+					}
+					if failing[lv] == nil {
+						failing[lv] = map[string]*Gap{}
+					}
+					g := failing[lv][r.ForbiddenReason]
+					if g == nil {
+						g = &Gap{Check: r.ForbiddenReason, Detail: r.ForbiddenDetail}
+						failing[lv][r.ForbiddenReason] = g
+					}
+					if len(g.Probes) == 0 || g.Probes[len(g.Probes)-1] != label {
+						g.Probes = append(g.Probes, label)
+					}
+				}
+			}
+		}
+	}
+	// Keep the most precise paths: "/spec/securityContext {...}" is dropped
+	// when "/spec/securityContext/fsGroup 1" is there.
+	for d := range defaults {
+		path, _, _ := strings.Cut(d, " ")
+		covered := false
+		for other := range defaults {
+			covered = covered || strings.HasPrefix(other, path+"/")
+		}
+		if !covered {
+			plan.Defaults = append(plan.Defaults, d)
+		}
+	}
+	sort.Strings(plan.Defaults)
+	if admittedProbes == 0 {
+		return nil, fmt.Errorf("PodSecurityPolicy %s admits none of kguard's probe pods, not even a restricted one: its requirements cannot be compared", p.Name)
+	}
+	plan.Level = string(api.LevelPrivileged)
+	for _, lv := range levels[:2] {
+		if len(failing[lv]) == 0 {
+			plan.Level = string(lv)
+			break
+		}
+	}
+	for lv, gaps := range failing {
+		for _, g := range gaps {
+			plan.Stricter[string(lv)] = append(plan.Stricter[string(lv)], *g)
+		}
+		sort.Slice(plan.Stricter[string(lv)], func(i, j int) bool { return plan.Stricter[string(lv)][i].Check < plan.Stricter[string(lv)][j].Check })
+	}
+	return plan, nil
+}
+
+// changedPaths lists the JSON paths the policy set on an empty pod.
+func changedPaths(before, after *corev1.Pod) []string {
+	a, _ := json.Marshal(before)
+	b, _ := json.Marshal(after)
+	ops, err := jsonpatch.CreatePatch(a, b)
+	if err != nil {
+		return []string{"(could not compute: " + err.Error() + ")"}
+	}
+	var out []string
+	for _, op := range ops {
+		v, _ := json.Marshal(op.Value)
+		out = append(out, fmt.Sprintf("%s %s", op.Path, v))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PlanWorkload reports the strictest standard a pod meets as written.
+func (pl *Planner) PlanWorkload(meta *metav1.ObjectMeta, spec *corev1.PodSpec) (level string, fails []string) {
+	for i, lv := range levels[:2] {
+		var reasons []string
+		for _, r := range pl.evaluator.EvaluatePod(api.LevelVersion{Level: lv, Version: pl.version}, meta, spec) {
+			if !r.Allowed {
+				reasons = append(reasons, r.ForbiddenReason+" ("+r.ForbiddenDetail+")")
+			}
+		}
+		if len(reasons) == 0 {
+			if i > 0 {
+				return string(lv), fails
+			}
+			return string(lv), nil
+		}
+		if i == 0 {
+			fails = reasons
+		}
+	}
+	return string(api.LevelPrivileged), fails
+}
+
+// Summary renders a plan for people.
+func (p *PolicyPlan) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "PodSecurityPolicy %s → Pod Security Standard %q\n", p.Policy, p.Level)
+	for _, lv := range []string{"restricted", "baseline"} {
+		if gaps := p.Stricter[lv]; len(gaps) > 0 && lv != p.Level {
+			fmt.Fprintf(&b, "  not %s, which forbids what it admits:\n", lv)
+			for _, g := range gaps {
+				examples := g.Probes
+				more := ""
+				if len(examples) > 2 {
+					examples, more = examples[:2], fmt.Sprintf(" and %d more", len(g.Probes)-2)
+				}
+				fmt.Fprintf(&b, "    - %s (%s), e.g. %s%s\n", g.Check, g.Detail, strings.Join(examples, "; "), more)
+			}
+		}
+	}
+	if len(p.Defaults) > 0 {
+		fmt.Fprintf(&b, "  it defaults these fields, which Pod Security admission will not; set them in manifests:\n")
+		for _, d := range p.Defaults {
+			fmt.Fprintf(&b, "    - %s\n", d)
+		}
+	}
+	return b.String()
+}
