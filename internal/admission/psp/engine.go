@@ -119,48 +119,123 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 		sa = "default" // what the ServiceAccount admission plugin sets before PSP runs
 	}
 	saInfo := serviceaccount.UserInfo(a.Namespace, sa, "")
-	authorized := map[string]bool{}
+	// Authorization is asked lazily, once per policy: most requests are
+	// decided by the first policies that admit the pod.
+	authorized := make(map[string]bool, len(order))
+	mayUse := func(name string) bool {
+		ok, known := authorized[name]
+		if !known {
+			ok = e.mayUse(ctx, a.User, a.Namespace, name) || e.mayUse(ctx, saInfo, a.Namespace, name)
+			authorized[name] = ok
+		}
+		return ok
+	}
+
+	var mutating *provider
+	failures := make([]field.ErrorList, len(order))
+	for i, p := range order {
+		pod := mutableCopy(a.Pod)
+		p.mutate(pod)
+		if errs := p.validate(pod); len(errs) > 0 {
+			failures[i] = errs
+			continue
+		}
+		mutated := changed(a.Pod, pod)
+		if (mutated && !mutationAllowed) || !mayUse(p.psp.Name) {
+			continue
+		}
+		if !mutated {
+			return e.admitted(a, a.Pod.DeepCopy(), p.psp.Name)
+		}
+		if mutating == nil {
+			mutating = p
+		}
+	}
+	if mutating != nil {
+		// The result must not share memory with the request's pod.
+		pod := a.Pod.DeepCopy()
+		mutating.mutate(pod)
+		return e.admitted(a, pod, mutating.psp.Name)
+	}
+	var errs field.ErrorList
 	anyAuthorized := false
-	for _, p := range order {
-		ok := e.mayUse(ctx, a.User, a.Namespace, p.psp.Name) || e.mayUse(ctx, saInfo, a.Namespace, p.psp.Name)
-		authorized[p.psp.Name] = ok
-		anyAuthorized = anyAuthorized || ok
+	for i, p := range order {
+		if mayUse(p.psp.Name) {
+			anyAuthorized = true
+			errs = append(errs, rebase(failures[i], a.FieldRoot)...)
+		}
 	}
 	if !anyAuthorized {
 		return Result{Message: MessageNoProviders}
 	}
-
-	var mutatedPod *corev1.Pod
-	var mutatingPolicy string
-	failures := map[string]field.ErrorList{}
-	for _, p := range order {
-		pod := a.Pod.DeepCopy()
-		p.mutate(pod)
-		if errs := p.validate(pod); len(errs) > 0 {
-			failures[p.psp.Name] = errs
-			continue
-		}
-		mutated := !equality.Semantic.DeepEqual(a.Pod, pod)
-		if (mutated && !mutationAllowed) || !authorized[p.psp.Name] {
-			continue
-		}
-		if !mutated {
-			return e.admitted(a, pod, p.psp.Name)
-		}
-		if mutatedPod == nil {
-			mutatedPod, mutatingPolicy = pod, p.psp.Name
-		}
-	}
-	if mutatedPod != nil {
-		return e.admitted(a, mutatedPod, mutatingPolicy)
-	}
-	var errs field.ErrorList
-	for _, p := range order {
-		if authorized[p.psp.Name] {
-			errs = append(errs, rebase(failures[p.psp.Name], a.FieldRoot)...)
-		}
-	}
 	return Result{Errors: errs, Message: messageNoPolicy + fmt.Sprintf("%v", []*field.Error(errs))}
+}
+
+// mutableCopy copies what a provider's mutate may change — annotations, the
+// pod and container security contexts, the runtime class — and shares the rest
+// of the pod, which mutate never writes.
+func mutableCopy(in *corev1.Pod) *corev1.Pod {
+	out := *in
+	if in.Annotations != nil {
+		out.Annotations = make(map[string]string, len(in.Annotations)+2)
+		for k, v := range in.Annotations {
+			out.Annotations[k] = v
+		}
+	}
+	out.Spec.SecurityContext = in.Spec.SecurityContext.DeepCopy()
+	if in.Spec.RuntimeClassName != nil {
+		rc := *in.Spec.RuntimeClassName
+		out.Spec.RuntimeClassName = &rc
+	}
+	out.Spec.InitContainers = copyContainers(in.Spec.InitContainers)
+	out.Spec.Containers = copyContainers(in.Spec.Containers)
+	if in.Spec.EphemeralContainers != nil {
+		out.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(in.Spec.EphemeralContainers))
+		for i := range in.Spec.EphemeralContainers {
+			out.Spec.EphemeralContainers[i] = in.Spec.EphemeralContainers[i]
+			out.Spec.EphemeralContainers[i].SecurityContext = in.Spec.EphemeralContainers[i].SecurityContext.DeepCopy()
+		}
+	}
+	return &out
+}
+
+func copyContainers(in []corev1.Container) []corev1.Container {
+	if in == nil {
+		return nil
+	}
+	out := make([]corev1.Container, len(in))
+	for i := range in {
+		out[i] = in[i]
+		out[i].SecurityContext = in[i].SecurityContext.DeepCopy()
+	}
+	return out
+}
+
+// changed reports whether mutate changed anything (the fields mutableCopy copies).
+func changed(a, b *corev1.Pod) bool {
+	if !equality.Semantic.DeepEqual(a.Annotations, b.Annotations) ||
+		!equality.Semantic.DeepEqual(a.Spec.SecurityContext, b.Spec.SecurityContext) ||
+		!equality.Semantic.DeepEqual(a.Spec.RuntimeClassName, b.Spec.RuntimeClassName) ||
+		len(a.Spec.Containers) != len(b.Spec.Containers) || len(a.Spec.InitContainers) != len(b.Spec.InitContainers) ||
+		len(a.Spec.EphemeralContainers) != len(b.Spec.EphemeralContainers) {
+		return true
+	}
+	for i := range a.Spec.Containers {
+		if !equality.Semantic.DeepEqual(a.Spec.Containers[i].SecurityContext, b.Spec.Containers[i].SecurityContext) {
+			return true
+		}
+	}
+	for i := range a.Spec.InitContainers {
+		if !equality.Semantic.DeepEqual(a.Spec.InitContainers[i].SecurityContext, b.Spec.InitContainers[i].SecurityContext) {
+			return true
+		}
+	}
+	for i := range a.Spec.EphemeralContainers {
+		if !equality.Semantic.DeepEqual(a.Spec.EphemeralContainers[i].SecurityContext, b.Spec.EphemeralContainers[i].SecurityContext) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) admitted(a Attributes, pod *corev1.Pod, name string) Result {
