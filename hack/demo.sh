@@ -38,3 +38,22 @@ run authz check-escalation -f examples/rbac --default-roles --as user-1 examples
 echo
 echo "### Risky grants"
 run authz audit -f examples/audit/risky.yaml
+
+echo
+echo "### PodSecurityPolicy walkthrough of seed 000, offline (examples/psp)"
+echo "# fake-user may not use any policy yet: the pause pod is forbidden"
+run check --policy examples/psp/policies --as system:serviceaccount:psp-example:fake-user examples/psp/pods/pause.yaml
+echo "# after the Role/RoleBindings granting 'use' on the example policy, it is admitted and annotated"
+run check --policy examples/psp/policies --policy examples/psp/grant --as system:serviceaccount:psp-example:fake-user examples/psp/pods/pause.yaml
+echo "# the privileged pod is still denied, with the field error"
+run check --policy examples/psp/policies --policy examples/psp/grant --as system:serviceaccount:psp-example:fake-user examples/psp/pods/privileged.yaml
+echo "# workloads are checked through their pod template"
+run check --policy examples/psp/policies --policy examples/psp/grant --as system:serviceaccount:psp-example:fake-user examples/psp/pods/deployment.yaml
+
+echo
+echo "### Pod Security Standards (the built-in PodSecurity controller's own checks)"
+run check --pss restricted examples/psp/pods
+
+echo
+echo "### PSP -> PSS migration"
+run psp migrate examples/psp/tenant/tenant-psp.yaml --workloads examples/psp/pods
