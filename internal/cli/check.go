@@ -21,12 +21,13 @@ import (
 func init() { register(newCheckCommand) }
 
 type checkOptions struct {
-	policies  []string
-	who       subjectFlags
-	namespace string
-	pss       string
-	plugins   []string
-	output    string
+	exemptUsers, exemptNamespaces, exemptRuntimeClasses []string
+	policies                                            []string
+	who                                                 subjectFlags
+	namespace                                           string
+	pss                                                 string
+	plugins                                             []string
+	output                                              string
 }
 
 // checkResult is one object's outcome, printed by -o json.
@@ -74,6 +75,9 @@ are listed as not evaluated.`,
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of objects that name none")
 	f.StringVar(&o.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION] (privileged, baseline, restricted; version latest or v1.x); default privileged:latest, as the built-in")
 	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil, "ordered admission plugins: PodSecurityPolicy, PodSecurity")
+	f.StringSliceVar(&o.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
+	f.StringSliceVar(&o.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
+	f.StringSliceVar(&o.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or sarif")
 	return c
 }
@@ -98,7 +102,8 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	}
 	level, version, _ := strings.Cut(o.pss, ":")
 	pss, err := podsecurity.New(podsecurity.Config{Enforce: level, EnforceVersion: version, Warn: level, WarnVersion: version,
-		Audit: level, AuditVersion: version}, set.Namespaces)
+		Audit: level, AuditVersion: version, ExemptUsernames: o.exemptUsers, ExemptNamespaces: o.exemptNamespaces,
+		ExemptRuntimeClasses: o.exemptRuntimeClasses}, set.Namespaces)
 	if err != nil {
 		return usageError(fmt.Errorf("--pss %q: %w", o.pss, err))
 	}

@@ -26,6 +26,7 @@ func TestCheckCommand(t *testing.T) {
 		{"pss restricted", []string{"check", "--pss", "restricted", "examples/psp/pods/restricted-ok.yaml"}, 0, "Pod psp-example/hardened: admitted", ""},
 		{"not evaluated kinds", []string{"check", "--pss", "restricted", "examples/psp/pods/restricted-ok.yaml"}, 0, "ConfigMap psp-example/app-config: not evaluated (no pod)", ""},
 		{"pss denies", []string{"check", "--pss", "baseline:v1.30", "examples/psp/pods/privileged.yaml"}, 1, `violates PodSecurity "baseline:v1.30"`, ""},
+		{"pss exempt namespace", []string{"check", "--pss", "restricted", "--pss-exempt-namespace", "psp-example", "examples/psp/pods/privileged.yaml"}, 0, "admitted", ""},
 		{"bad pss level", []string{"check", "--pss", "paranoid", "examples/psp/pods"}, 2, "", "--pss"},
 		{"unknown plugin", []string{"check", "--enable-admission-plugins", "AlwaysPullImages", "examples/psp/pods"}, 2, "", "unknown admission plugin"},
 		{"old workload version", []string{"check", "-"}, 2, "", "use apps/v1"},
