@@ -20,31 +20,40 @@ type provider struct {
 	runAsGrp groupStrategy
 	seccomp  seccompStrategy
 	apparmor appArmorStrategy
+	// Sets precomputed from the policy.
+	volumes                  map[v1alpha1.FSType]bool
+	allowedCaps, defaultCaps map[string]bool
 }
 
 func newProvider(p *v1alpha1.PodSecurityPolicy) *provider {
-	return &provider{
-		psp:      p,
-		fsGroup:  groupStrategy{rule: string(p.Spec.FSGroup.Rule), ranges: p.Spec.FSGroup.Ranges},
-		supGroup: groupStrategy{rule: string(p.Spec.SupplementalGroups.Rule), ranges: p.Spec.SupplementalGroups.Ranges},
-		runAsGrp: runAsGroupStrategy(p),
-		seccomp:  newSeccomp(p),
-		apparmor: newAppArmor(p),
+	pr := &provider{
+		psp:         p,
+		fsGroup:     groupStrategy{rule: string(p.Spec.FSGroup.Rule), ranges: p.Spec.FSGroup.Ranges},
+		supGroup:    groupStrategy{rule: string(p.Spec.SupplementalGroups.Rule), ranges: p.Spec.SupplementalGroups.Ranges},
+		runAsGrp:    runAsGroupStrategy(p),
+		seccomp:     newSeccomp(p),
+		apparmor:    newAppArmor(p),
+		volumes:     map[v1alpha1.FSType]bool{},
+		allowedCaps: capSet(p.Spec.AllowedCapabilities),
+		defaultCaps: capSet(p.Spec.DefaultAddCapabilities),
 	}
+	for _, t := range p.Spec.Volumes {
+		pr.volumes[t] = true
+	}
+	return pr
 }
 
 // containers visits init containers, containers and ephemeral containers, in
 // that order, with their field paths.
 func containers(spec *corev1.PodSpec, visit func(c *corev1.Container, path *field.Path)) {
-	s := field.NewPath("spec")
 	for i := range spec.InitContainers {
-		visit(&spec.InitContainers[i], s.Child("initContainers").Index(i))
+		visit(&spec.InitContainers[i], containerPath(initContainersDir, i))
 	}
 	for i := range spec.Containers {
-		visit(&spec.Containers[i], s.Child("containers").Index(i))
+		visit(&spec.Containers[i], containerPath(containersDir, i))
 	}
 	for i := range spec.EphemeralContainers {
-		visit((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon), s.Child("ephemeralContainers").Index(i))
+		visit((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon), containerPath(ephemeralDir, i))
 	}
 }
 
@@ -158,15 +167,15 @@ func (p *provider) validate(pod *corev1.Pod) field.ErrorList {
 	if psc == nil {
 		psc = &corev1.PodSecurityContext{}
 	}
-	scPath := field.NewPath("spec", "securityContext")
+	scPath := podSCPath
 	var fsGroups []int64
 	if psc.FSGroup != nil {
 		fsGroups = []int64{*psc.FSGroup}
 	}
-	errs = append(errs, p.fsGroup.validate(scPath.Child("fsGroup"), fsGroups)...)
-	errs = append(errs, p.supGroup.validate(scPath.Child("supplementalGroups"), psc.SupplementalGroups)...)
+	errs = append(errs, p.fsGroup.validate(fsGroupPath, fsGroups)...)
+	errs = append(errs, p.supGroup.validate(supGroupsPath, psc.SupplementalGroups)...)
 	errs = append(errs, p.seccomp.validatePod(pod)...)
-	errs = append(errs, seLinuxValidate(p.psp, scPath.Child("seLinuxOptions"), psc.SELinuxOptions)...)
+	errs = append(errs, seLinuxValidate(p.psp, podSELinuxPath, psc.SELinuxOptions)...)
 	if !p.psp.Spec.HostNetwork && pod.Spec.HostNetwork {
 		errs = append(errs, field.Invalid(scPath.Child("hostNetwork"), true, "Host network is not allowed to be used"))
 	}
@@ -199,7 +208,7 @@ func (p *provider) validateContainer(pod *corev1.Pod, psc *corev1.PodSecurityCon
 	if sc == nil {
 		sc = &corev1.SecurityContext{}
 	}
-	scPath := path.Child("securityContext")
+	scPath := securityContextPath(path)
 	runAsUser, runAsNonRoot, runAsGroup, seLinux := psc.RunAsUser, psc.RunAsNonRoot, psc.RunAsGroup, psc.SELinuxOptions
 	if sc.RunAsUser != nil {
 		runAsUser = sc.RunAsUser
@@ -219,7 +228,9 @@ func (p *provider) validateContainer(pod *corev1.Pod, psc *corev1.PodSecurityCon
 		groups = []int64{*runAsGroup}
 	}
 	errs = append(errs, p.runAsGrp.validate(scPath, groups)...)
-	errs = append(errs, seLinuxValidate(p.psp, scPath.Child("seLinuxOptions"), seLinux)...)
+	if p.psp.Spec.SELinux.Rule == v1alpha1.SELinuxStrategyMustRunAs {
+		errs = append(errs, seLinuxValidate(p.psp, scPath.Child("seLinuxOptions"), seLinux)...)
+	}
 	errs = append(errs, p.apparmor.validate(pod, c)...)
 	errs = append(errs, p.seccomp.validateContainer(pod, c)...)
 	if !p.psp.Spec.Privileged && sc.Privileged != nil && *sc.Privileged {
@@ -240,7 +251,7 @@ func (p *provider) validateContainer(pod *corev1.Pod, psc *corev1.PodSecurityCon
 	if !found {
 		errs = append(errs, field.Invalid(scPath.Child("procMount"), procMount, "ProcMountType is not allowed"))
 	}
-	errs = append(errs, capsValidate(p.psp, scPath.Child("capabilities"), sc.Capabilities)...)
+	errs = append(errs, p.capsValidate(scPath, sc.Capabilities)...)
 	for _, port := range c.Ports {
 		if port.HostPort > 0 && !p.hostPortAllowed(port.HostPort) {
 			errs = append(errs, field.Invalid(path.Child("hostPort"), port.HostPort,

@@ -212,28 +212,31 @@ func capsGenerate(p *v1alpha1.PodSecurityPolicy, c *corev1.Container) *corev1.Ca
 	return &corev1.Capabilities{Add: sortedCaps(combinedAdd), Drop: sortedCaps(combinedDrop)}
 }
 
-func capsValidate(p *v1alpha1.PodSecurityPolicy, fld *field.Path, caps *corev1.Capabilities) field.ErrorList {
+// capsValidate checks a container's capabilities; scPath is its securityContext.
+func (p *provider) capsValidate(scPath *field.Path, caps *corev1.Capabilities) field.ErrorList {
+	spec := &p.psp.Spec
 	if caps == nil {
-		if len(p.Spec.DefaultAddCapabilities) == 0 && len(p.Spec.RequiredDropCapabilities) == 0 {
+		if len(spec.DefaultAddCapabilities) == 0 && len(spec.RequiredDropCapabilities) == 0 {
 			return nil
 		}
-		return field.ErrorList{field.Invalid(fld, caps, "required capabilities are not set on the securityContext")}
+		return field.ErrorList{field.Invalid(scPath.Child("capabilities"), caps, "required capabilities are not set on the securityContext")}
 	}
-	allowed := capSet(p.Spec.AllowedCapabilities)
-	if allowed[string(v1alpha1.AllowAllCapabilities)] {
+	if p.allowedCaps[string(v1alpha1.AllowAllCapabilities)] {
 		return nil
 	}
 	var errs field.ErrorList
-	defaults := capSet(p.Spec.DefaultAddCapabilities)
 	for _, c := range caps.Add {
-		if !defaults[string(c)] && !allowed[string(c)] {
-			errs = append(errs, field.Invalid(fld.Child("add"), string(c), "capability may not be added"))
+		if !p.defaultCaps[string(c)] && !p.allowedCaps[string(c)] {
+			errs = append(errs, field.Invalid(scPath.Child("capabilities", "add"), string(c), "capability may not be added"))
 		}
 	}
-	drops := capSet(caps.Drop)
-	for _, d := range p.Spec.RequiredDropCapabilities {
-		if !drops[string(d)] {
-			errs = append(errs, field.Invalid(fld.Child("drop"), caps.Drop, fmt.Sprintf("%s is required to be dropped but was not found", d)))
+	for _, d := range spec.RequiredDropCapabilities {
+		found := false
+		for _, c := range caps.Drop {
+			found = found || c == d
+		}
+		if !found {
+			errs = append(errs, field.Invalid(scPath.Child("capabilities", "drop"), caps.Drop, fmt.Sprintf("%s is required to be dropped but was not found", d)))
 		}
 	}
 	return errs
@@ -257,7 +260,7 @@ func sysctlsValidate(p *v1alpha1.PodSecurityPolicy, pod *corev1.Pod) field.Error
 		return nil
 	}
 	var errs field.ErrorList
-	fld := field.NewPath("pod", "spec", "securityContext", "sysctls")
+	fld := sysctlsPath
 	for i, s := range pod.Spec.SecurityContext.Sysctls {
 		switch {
 		case matchesPattern(s.Name, p.Spec.ForbiddenSysctls):
@@ -328,12 +331,13 @@ func (s seccompStrategy) allowedProfile(profile string) bool {
 	return s.allowAny || s.allowed[profile]
 }
 
-func (s seccompStrategy) check(fld *field.Path, profile string) field.ErrorList {
+// check validates a profile; the annotation key is built only for an error.
+func (s seccompStrategy) check(keyPrefix, name, profile string) field.ErrorList {
 	if !s.allowAny && len(s.allowed) == 0 && profile != "" {
-		return field.ErrorList{field.Forbidden(fld, "seccomp may not be set")}
+		return field.ErrorList{field.Forbidden(annotationsPath.Key(keyPrefix+name), "seccomp may not be set")}
 	}
 	if !s.allowedProfile(profile) {
-		return field.ErrorList{field.Forbidden(fld, fmt.Sprintf("%s is not an allowed seccomp profile. Valid values are %v", profile, s.allowedString))}
+		return field.ErrorList{field.Forbidden(annotationsPath.Key(keyPrefix+name), fmt.Sprintf("%s is not an allowed seccomp profile. Valid values are %v", profile, s.allowedString))}
 	}
 	return nil
 }
@@ -343,7 +347,7 @@ func (s seccompStrategy) validatePod(pod *corev1.Pod) field.ErrorList {
 	if profile == "" && pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.SeccompProfile != nil {
 		profile = seccompProfileName(pod.Spec.SecurityContext.SeccompProfile)
 	}
-	return s.check(field.NewPath("pod", "metadata", "annotations").Key(seccompPodAnnotation), profile)
+	return s.check(seccompPodAnnotation, "", profile)
 }
 
 func (s seccompStrategy) validateContainer(pod *corev1.Pod, c *corev1.Container) field.ErrorList {
@@ -360,7 +364,7 @@ func (s seccompStrategy) validateContainer(pod *corev1.Pod, c *corev1.Container)
 			profile = pod.Annotations[seccompPodAnnotation]
 		}
 	}
-	return s.check(field.NewPath("pod", "metadata", "annotations").Key(seccompContainerAnnotationPrefix+c.Name), profile)
+	return s.check(seccompContainerAnnotationPrefix, c.Name, profile)
 }
 
 type appArmorStrategy struct {
@@ -398,16 +402,15 @@ func (s appArmorStrategy) validate(pod *corev1.Pod, c *corev1.Container) field.E
 		return nil
 	}
 	key := appArmorContainerAnnotationPrefix + c.Name
-	fld := field.NewPath("pod", "metadata", "annotations").Key(key)
 	profile := pod.Annotations[key]
 	if profile == "" {
 		if len(s.allowed) > 0 {
-			return field.ErrorList{field.Forbidden(fld, "AppArmor profile must be set")}
+			return field.ErrorList{field.Forbidden(annotationsPath.Key(key), "AppArmor profile must be set")}
 		}
 		return nil
 	}
 	if !s.allowed[profile] {
-		return field.ErrorList{field.Forbidden(fld, fmt.Sprintf("%s is not an allowed profile. Allowed values: %q", profile, s.allowedString))}
+		return field.ErrorList{field.Forbidden(annotationsPath.Key(key), fmt.Sprintf("%s is not an allowed profile. Allowed values: %q", profile, s.allowedString))}
 	}
 	return nil
 }

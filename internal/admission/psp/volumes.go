@@ -129,11 +129,8 @@ func (p *provider) hostPathAllowed(path string) (allowed, readOnly bool) {
 
 func (p *provider) validateVolumes(pod *corev1.Pod) field.ErrorList {
 	var errs field.ErrorList
-	allowed := map[v1alpha1.FSType]bool{}
-	for _, t := range p.psp.Spec.Volumes {
-		allowed[t] = true
-	}
-	vols := field.NewPath("spec", "volumes")
+	allowed := p.volumes
+	vols := volumesPath
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		t := volumeType(v)
