@@ -14,7 +14,6 @@ import (
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/manifest"
-	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/internal/policy"
 )
 
@@ -136,26 +135,18 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	outcomes, err := chain.AdmitDocuments(c.Context(), docs, o.namespace, u)
+	if err != nil {
+		return usageError(err)
+	}
 	var results []checkResult
 	anyDenied := false
 	for i := range docs {
 		d := &docs[i]
-		ns := d.Namespace
-		if ns == "" {
-			ns = o.namespace
-		}
-		r := checkResult{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name, File: d.Source, Line: d.Line}
-		w, err := podspec.Decode(d)
-		if err != nil {
-			return usageError(err)
-		}
-		if w != nil {
-			r.Evaluated = true
-			r.Response = chain.Admit(c.Context(), &admission.Request{Operation: admissionv1.Create, Workload: w,
-				Resource: admission.Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: u})
-			anyDenied = anyDenied || !r.Response.Allowed
-		} else {
-			r.Namespace = d.Namespace
+		r := checkResult{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, File: d.Source, Line: d.Line}
+		if oc := outcomes[i]; oc.Response != nil {
+			r.Evaluated, r.Namespace, r.Response = true, oc.Namespace, oc.Response
+			anyDenied = anyDenied || !oc.Response.Allowed
 		}
 		results = append(results, r)
 	}

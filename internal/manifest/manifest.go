@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	sigsjson "sigs.k8s.io/json"
+
+	"github.com/kguard/kguard/internal/parallel"
 	"sigs.k8s.io/yaml"
 )
 
@@ -195,23 +197,40 @@ func ReadFile(path string) ([]Document, error) {
 
 // Read reads a multi-document YAML (or JSON) stream.
 func Read(r io.Reader, source string) ([]Document, error) {
-	var docs []Document
+	type chunk struct {
+		start int
+		raw   []byte
+	}
+	var chunks []chunk
 	err := split(r, func(start int, raw []byte) error {
-		ds, err := parse(source, start, raw)
-		if err != nil {
-			return err
-		}
-		docs = append(docs, ds...)
+		chunks = append(chunks, chunk{start, raw})
 		return nil
 	})
-	if err != nil {
-		var me *Error
-		if errors.As(err, &me) {
-			return nil, err
+	if err == nil {
+		// Parsing YAML is most of the cost of reading; documents are
+		// independent, so they are parsed on every core, in order.
+		parsed := make([][]Document, len(chunks))
+		errs := make([]error, len(chunks))
+		parallel.Do(len(chunks), func(i int) {
+			parsed[i], errs[i] = parse(source, chunks[i].start, chunks[i].raw)
+		})
+		var docs []Document
+		for i := range chunks {
+			if errs[i] != nil {
+				err = errs[i]
+				break
+			}
+			docs = append(docs, parsed[i]...)
 		}
-		return nil, &Error{Source: source, Item: -1, Err: err}
+		if err == nil {
+			return docs, nil
+		}
 	}
-	return docs, nil
+	var me *Error
+	if errors.As(err, &me) {
+		return nil, err
+	}
+	return nil, &Error{Source: source, Item: -1, Err: err}
 }
 
 // split calls fn for each "---"-separated document with its first line number.
