@@ -48,11 +48,7 @@ spec:
 
 func plans(t *testing.T, yaml string) map[string]*PolicyPlan {
 	t.Helper()
-	docs, err := manifest.Read(strings.NewReader(yaml), "p.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := policy.FromDocuments(docs)
+	s, err := policy.Read(strings.NewReader(yaml), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,6 +141,15 @@ func checkName(d *manifest.Document) error {
 	return nil
 }
 
+// Read reads one YAML/JSON stream into a Set; source names it in errors.
+func Read(r io.Reader, source string) (*Set, error) {
+	docs, err := manifest.Read(r, source)
+	if err != nil {
+		return nil, err
+	}
+	return FromDocuments(docs)
+}
+
 // Load reads paths (files, directories, "-") into a Set.
 func Load(paths []string, stdin io.Reader) (*Set, error) {
 	docs, err := manifest.ReadPaths(paths, stdin)

@@ -11,18 +11,13 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kguard/kguard/internal/authz/rbac"
-	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
 func loadSet(t *testing.T, docs ...string) *policy.Set {
 	t.Helper()
-	d, err := manifest.Read(strings.NewReader(strings.Join(docs, "\n---\n")), "t.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := policy.FromDocuments(d)
+	s, err := policy.Read(strings.NewReader(strings.Join(docs, "\n---\n")), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,17 +5,12 @@ import (
 	"testing"
 
 	"github.com/kguard/kguard/internal/authz/defaultroles"
-	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 )
 
 func load(t *testing.T, yaml string) *policy.Set {
 	t.Helper()
-	docs, err := manifest.Read(strings.NewReader(yaml), "t.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := policy.FromDocuments(docs)
+	s, err := policy.Read(strings.NewReader(yaml), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

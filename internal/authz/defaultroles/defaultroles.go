@@ -8,7 +8,6 @@ import (
 	_ "embed"
 	"sync"
 
-	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 )
 
@@ -22,11 +21,7 @@ const Source = "defaultroles.yaml"
 var data []byte
 
 var load = sync.OnceValues(func() (*policy.Set, error) {
-	docs, err := manifest.Read(bytes.NewReader(data), Source)
-	if err != nil {
-		return nil, err
-	}
-	return policy.FromDocuments(docs)
+	return policy.Read(bytes.NewReader(data), Source)
 })
 
 // Set returns the default roles as a fresh policy set. The slices are new on

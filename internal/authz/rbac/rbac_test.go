@@ -11,17 +11,12 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 )
 
 func load(t *testing.T, yaml string) *policy.Set {
 	t.Helper()
-	docs, err := manifest.Read(strings.NewReader(yaml), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := policy.FromDocuments(docs)
+	s, err := policy.Read(strings.NewReader(yaml), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
