@@ -36,6 +36,8 @@ install() {
   command -v etcd >/dev/null || { log "installing etcd-server"; apt_install etcd-server; }
   command -v kubectl >/dev/null || { log "installing kubectl"; apt_install kubectl; }
   command -v openssl >/dev/null || { log "installing openssl"; apt_install openssl; }
+  command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
+  command -v python3 >/dev/null || { log "installing python3 (free ports)"; apt_install python3; }
   mkdir -p "$BIN"
   for cmd in kube-apiserver kube-controller-manager; do
     if [ -x "$BIN/$cmd" ]; then continue; fi
