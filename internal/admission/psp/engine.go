@@ -132,12 +132,10 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	}
 
 	var mutating *provider
-	failures := make([]field.ErrorList, len(order))
-	for i, p := range order {
+	for _, p := range order {
 		pod := mutableCopy(a.Pod)
 		p.mutate(pod)
-		if errs := p.validate(pod); len(errs) > 0 {
-			failures[i] = errs
+		if !p.admits(pod) {
 			continue
 		}
 		mutated := changed(a.Pod, pod)
@@ -157,12 +155,15 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 		mutating.mutate(pod)
 		return e.admitted(a, pod, mutating.psp.Name)
 	}
+	// Denied: now build the field errors of every policy the request may use.
 	var errs field.ErrorList
 	anyAuthorized := false
-	for i, p := range order {
+	for _, p := range order {
 		if mayUse(p.psp.Name) {
 			anyAuthorized = true
-			errs = append(errs, rebase(failures[i], a.FieldRoot)...)
+			pod := mutableCopy(a.Pod)
+			p.mutate(pod)
+			errs = append(errs, rebase(p.validate(pod), a.FieldRoot)...)
 		}
 	}
 	if !anyAuthorized {

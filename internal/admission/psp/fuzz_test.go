@@ -40,6 +40,14 @@ func FuzzAdmit(f *testing.F) {
 		if json.Unmarshal(data, &pod) != nil {
 			return
 		}
+		// The quick check and the full validation agree on every policy.
+		for _, p := range e.providers {
+			m := mutableCopy(&pod)
+			p.mutate(m)
+			if quick, errs := p.admits(m), p.validate(m); quick != (len(errs) == 0) {
+				t.Fatalf("policy %s: admits=%v but validate=%v", p.psp.Name, quick, errs)
+			}
+		}
 		r := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: &pod, Namespace: "ns", User: u})
 		if !r.Allowed {
 			if r.Message == "" || r.Pod != nil {

@@ -160,50 +160,84 @@ func (p *provider) mutateContainer(pod *corev1.Pod, c *corev1.Container) {
 	c.SecurityContext = sc
 }
 
+// report collects validation failures. In quick mode (full false) it only
+// records that something failed and builds no error — most policies refuse
+// most pods, and the errors are shown only when every usable policy refuses.
+type report struct {
+	full   bool
+	failed bool
+	errs   field.ErrorList
+}
+
+// fail records a failure; mk builds the error only when errors are wanted.
+func (r *report) fail(mk func() *field.Error) {
+	r.failed = true
+	if r.full {
+		r.errs = append(r.errs, mk())
+	}
+}
+
 // validate lists every way pod breaks the policy.
 func (p *provider) validate(pod *corev1.Pod) field.ErrorList {
-	var errs field.ErrorList
+	r := &report{full: true}
+	p.check(r, pod)
+	return r.errs
+}
+
+// admits reports whether the pod passes the policy, building no error.
+func (p *provider) admits(pod *corev1.Pod) bool {
+	var r report
+	p.check(&r, pod)
+	return !r.failed
+}
+
+func (p *provider) check(r *report, pod *corev1.Pod) {
 	psc := pod.Spec.SecurityContext
 	if psc == nil {
 		psc = &corev1.PodSecurityContext{}
 	}
-	scPath := podSCPath
 	var fsGroups []int64
 	if psc.FSGroup != nil {
 		fsGroups = []int64{*psc.FSGroup}
 	}
-	errs = append(errs, p.fsGroup.validate(fsGroupPath, fsGroups)...)
-	errs = append(errs, p.supGroup.validate(supGroupsPath, psc.SupplementalGroups)...)
-	errs = append(errs, p.seccomp.validatePod(pod)...)
-	errs = append(errs, seLinuxValidate(p.psp, podSELinuxPath, psc.SELinuxOptions)...)
+	p.fsGroup.validate(r, fsGroupPath, fsGroups)
+	p.supGroup.validate(r, supGroupsPath, psc.SupplementalGroups)
+	p.seccomp.validatePod(r, pod)
+	seLinuxValidate(r, p.psp, podSELinuxPath, psc.SELinuxOptions)
 	if !p.psp.Spec.HostNetwork && pod.Spec.HostNetwork {
-		errs = append(errs, field.Invalid(scPath.Child("hostNetwork"), true, "Host network is not allowed to be used"))
+		r.fail(func() *field.Error {
+			return field.Invalid(podSCPath.Child("hostNetwork"), true, "Host network is not allowed to be used")
+		})
 	}
 	if !p.psp.Spec.HostPID && pod.Spec.HostPID {
-		errs = append(errs, field.Invalid(scPath.Child("hostPID"), true, "Host PID is not allowed to be used"))
+		r.fail(func() *field.Error {
+			return field.Invalid(podSCPath.Child("hostPID"), true, "Host PID is not allowed to be used")
+		})
 	}
 	if !p.psp.Spec.HostIPC && pod.Spec.HostIPC {
-		errs = append(errs, field.Invalid(scPath.Child("hostIPC"), true, "Host IPC is not allowed to be used"))
+		r.fail(func() *field.Error {
+			return field.Invalid(podSCPath.Child("hostIPC"), true, "Host IPC is not allowed to be used")
+		})
 	}
-	errs = append(errs, sysctlsValidate(p.psp, pod)...)
-	errs = append(errs, p.validateVolumes(pod)...)
+	sysctlsValidate(r, p.psp, pod)
+	p.validateVolumes(r, pod)
 	if rc := p.psp.Spec.RuntimeClass; rc != nil && pod.Spec.RuntimeClassName != nil {
 		ok := false
 		for _, n := range rc.AllowedRuntimeClassNames {
 			ok = ok || n == v1alpha1.AllowAllRuntimeClassNames || n == *pod.Spec.RuntimeClassName
 		}
 		if !ok {
-			errs = append(errs, field.Invalid(field.NewPath("spec", "runtimeClassName"), *pod.Spec.RuntimeClassName, ""))
+			r.fail(func() *field.Error {
+				return field.Invalid(specPath.Child("runtimeClassName"), *pod.Spec.RuntimeClassName, "")
+			})
 		}
 	}
 	containers(&pod.Spec, func(c *corev1.Container, path *field.Path) {
-		errs = append(errs, p.validateContainer(pod, psc, c, path)...)
+		p.validateContainer(r, pod, psc, c, path)
 	})
-	return errs
 }
 
-func (p *provider) validateContainer(pod *corev1.Pod, psc *corev1.PodSecurityContext, c *corev1.Container, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
+func (p *provider) validateContainer(r *report, pod *corev1.Pod, psc *corev1.PodSecurityContext, c *corev1.Container, path *field.Path) {
 	sc := c.SecurityContext
 	if sc == nil {
 		sc = &corev1.SecurityContext{}
@@ -222,53 +256,60 @@ func (p *provider) validateContainer(pod *corev1.Pod, psc *corev1.PodSecurityCon
 	if sc.SELinuxOptions != nil {
 		seLinux = sc.SELinuxOptions
 	}
-	errs = append(errs, userValidate(p.psp, scPath, runAsNonRoot, runAsUser)...)
+	userValidate(r, p.psp, scPath, runAsNonRoot, runAsUser)
 	var groups []int64
 	if runAsGroup != nil {
 		groups = []int64{*runAsGroup}
 	}
-	errs = append(errs, p.runAsGrp.validate(scPath, groups)...)
+	p.runAsGrp.validate(r, scPath, groups)
 	if p.psp.Spec.SELinux.Rule == v1alpha1.SELinuxStrategyMustRunAs {
-		errs = append(errs, seLinuxValidate(p.psp, scPath.Child("seLinuxOptions"), seLinux)...)
+		seLinuxValidate(r, p.psp, scPath.Child("seLinuxOptions"), seLinux)
 	}
-	errs = append(errs, p.apparmor.validate(pod, c)...)
-	errs = append(errs, p.seccomp.validateContainer(pod, c)...)
+	p.apparmor.validate(r, pod, c)
+	p.seccomp.validateContainer(r, pod, c)
 	if !p.psp.Spec.Privileged && sc.Privileged != nil && *sc.Privileged {
-		errs = append(errs, field.Invalid(scPath.Child("privileged"), true, "Privileged containers are not allowed"))
+		r.fail(func() *field.Error {
+			return field.Invalid(scPath.Child("privileged"), true, "Privileged containers are not allowed")
+		})
 	}
 	procMount := corev1.DefaultProcMount
 	if sc.ProcMount != nil {
 		procMount = *sc.ProcMount
 	}
-	allowedProcMounts := p.psp.Spec.AllowedProcMountTypes
-	if len(allowedProcMounts) == 0 {
-		allowedProcMounts = []corev1.ProcMountType{corev1.DefaultProcMount}
-	}
-	found := false
-	for _, pm := range allowedProcMounts {
+	found := len(p.psp.Spec.AllowedProcMountTypes) == 0 && procMount == corev1.DefaultProcMount
+	for _, pm := range p.psp.Spec.AllowedProcMountTypes {
 		found = found || pm == procMount
 	}
 	if !found {
-		errs = append(errs, field.Invalid(scPath.Child("procMount"), procMount, "ProcMountType is not allowed"))
+		r.fail(func() *field.Error {
+			return field.Invalid(scPath.Child("procMount"), procMount, "ProcMountType is not allowed")
+		})
 	}
-	errs = append(errs, p.capsValidate(scPath, sc.Capabilities)...)
+	p.capsValidate(r, scPath, sc.Capabilities)
 	for _, port := range c.Ports {
 		if port.HostPort > 0 && !p.hostPortAllowed(port.HostPort) {
-			errs = append(errs, field.Invalid(path.Child("hostPort"), port.HostPort,
-				fmt.Sprintf("Host port %d is not allowed to be used. Allowed ports: [%s]", port.HostPort, p.hostPortRanges())))
+			r.fail(func() *field.Error {
+				return field.Invalid(path.Child("hostPort"), port.HostPort,
+					fmt.Sprintf("Host port %d is not allowed to be used. Allowed ports: [%s]", port.HostPort, p.hostPortRanges()))
+			})
 		}
 	}
 	if p.psp.Spec.ReadOnlyRootFilesystem {
 		if sc.ReadOnlyRootFilesystem == nil {
-			errs = append(errs, field.Invalid(scPath.Child("readOnlyRootFilesystem"), sc.ReadOnlyRootFilesystem, "ReadOnlyRootFilesystem may not be nil and must be set to true"))
+			r.fail(func() *field.Error {
+				return field.Invalid(scPath.Child("readOnlyRootFilesystem"), sc.ReadOnlyRootFilesystem, "ReadOnlyRootFilesystem may not be nil and must be set to true")
+			})
 		} else if !*sc.ReadOnlyRootFilesystem {
-			errs = append(errs, field.Invalid(scPath.Child("readOnlyRootFilesystem"), false, "ReadOnlyRootFilesystem must be set to true"))
+			r.fail(func() *field.Error {
+				return field.Invalid(scPath.Child("readOnlyRootFilesystem"), false, "ReadOnlyRootFilesystem must be set to true")
+			})
 		}
 	}
 	if a := p.psp.Spec.AllowPrivilegeEscalation; a != nil && !*a && (sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation) {
-		errs = append(errs, field.Invalid(scPath.Child("allowPrivilegeEscalation"), sc.AllowPrivilegeEscalation, "Allowing privilege escalation for containers is not allowed"))
+		r.fail(func() *field.Error {
+			return field.Invalid(scPath.Child("allowPrivilegeEscalation"), sc.AllowPrivilegeEscalation, "Allowing privilege escalation for containers is not allowed")
+		})
 	}
-	return errs
 }
 
 func (p *provider) hostPortAllowed(port int32) bool {

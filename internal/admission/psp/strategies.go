@@ -65,23 +65,25 @@ func (g groupStrategy) generateSingle() *int64 {
 	return nil
 }
 
-func (g groupStrategy) validate(fld *field.Path, groups []int64) field.ErrorList {
-	var errs field.ErrorList
+func (g groupStrategy) validate(r *report, fld *field.Path, groups []int64) {
 	switch g.rule {
 	case "MustRunAs":
 		if len(groups) == 0 {
-			errs = append(errs, field.Invalid(fld, groups, "unable to validate empty groups against required ranges"))
+			r.fail(func() *field.Error {
+				return field.Invalid(fld, groups, "unable to validate empty groups against required ranges")
+			})
 		}
 	case "MayRunAs":
 	default:
-		return nil
+		return
 	}
 	for _, id := range groups {
 		if !inRanges(id, g.ranges) {
-			errs = append(errs, field.Invalid(fld, groups, fmt.Sprintf("group %d must be in the ranges: %s", id, rangesString(g.ranges))))
+			r.fail(func() *field.Error {
+				return field.Invalid(fld, groups, fmt.Sprintf("group %d must be in the ranges: %s", id, rangesString(g.ranges)))
+			})
 		}
 	}
-	return errs
 }
 
 func runAsGroupStrategy(p *v1alpha1.PodSecurityPolicy) groupStrategy {
@@ -100,50 +102,51 @@ func userGenerate(p *v1alpha1.PodSecurityPolicy) *int64 {
 	return nil
 }
 
-func userValidate(p *v1alpha1.PodSecurityPolicy, sc *field.Path, runAsNonRoot *bool, runAsUser *int64) field.ErrorList {
+func userValidate(r *report, p *v1alpha1.PodSecurityPolicy, sc *field.Path, runAsNonRoot *bool, runAsUser *int64) {
 	switch p.Spec.RunAsUser.Rule {
 	case v1alpha1.RunAsUserStrategyMustRunAs:
 		if runAsUser == nil {
-			return field.ErrorList{field.Required(sc.Child("runAsUser"), "")}
-		}
-		if !inRanges(*runAsUser, p.Spec.RunAsUser.Ranges) {
-			return field.ErrorList{field.Invalid(sc.Child("runAsUser"), *runAsUser, "must be in the ranges: "+rangesString(p.Spec.RunAsUser.Ranges))}
+			r.fail(func() *field.Error { return field.Required(sc.Child("runAsUser"), "") })
+		} else if !inRanges(*runAsUser, p.Spec.RunAsUser.Ranges) {
+			r.fail(func() *field.Error {
+				return field.Invalid(sc.Child("runAsUser"), *runAsUser, "must be in the ranges: "+rangesString(p.Spec.RunAsUser.Ranges))
+			})
 		}
 	case v1alpha1.RunAsUserStrategyMustRunAsNonRoot:
 		switch {
 		case runAsNonRoot == nil && runAsUser == nil:
-			return field.ErrorList{field.Required(sc.Child("runAsNonRoot"), "must be true")}
+			r.fail(func() *field.Error { return field.Required(sc.Child("runAsNonRoot"), "must be true") })
 		case runAsNonRoot != nil && !*runAsNonRoot:
-			return field.ErrorList{field.Invalid(sc.Child("runAsNonRoot"), *runAsNonRoot, "must be true")}
+			r.fail(func() *field.Error { return field.Invalid(sc.Child("runAsNonRoot"), false, "must be true") })
 		case runAsUser != nil && *runAsUser == 0:
-			return field.ErrorList{field.Invalid(sc.Child("runAsUser"), *runAsUser, "running with the root UID is forbidden")}
+			r.fail(func() *field.Error {
+				return field.Invalid(sc.Child("runAsUser"), *runAsUser, "running with the root UID is forbidden")
+			})
 		}
 	}
-	return nil
 }
 
-func seLinuxValidate(p *v1alpha1.PodSecurityPolicy, fld *field.Path, got *corev1.SELinuxOptions) field.ErrorList {
+func seLinuxValidate(r *report, p *v1alpha1.PodSecurityPolicy, fld *field.Path, got *corev1.SELinuxOptions) {
 	if p.Spec.SELinux.Rule != v1alpha1.SELinuxStrategyMustRunAs {
-		return nil
+		return
 	}
 	want := p.Spec.SELinux.SELinuxOptions
 	if got == nil {
-		return field.ErrorList{field.Required(fld, "")}
+		r.fail(func() *field.Error { return field.Required(fld, "") })
+		return
 	}
-	var errs field.ErrorList
 	if !equalLevels(want.Level, got.Level) {
-		errs = append(errs, field.Invalid(fld.Child("level"), got.Level, "must be "+want.Level))
+		r.fail(func() *field.Error { return field.Invalid(fld.Child("level"), got.Level, "must be "+want.Level) })
 	}
 	if got.Role != want.Role {
-		errs = append(errs, field.Invalid(fld.Child("role"), got.Role, "must be "+want.Role))
+		r.fail(func() *field.Error { return field.Invalid(fld.Child("role"), got.Role, "must be "+want.Role) })
 	}
 	if got.Type != want.Type {
-		errs = append(errs, field.Invalid(fld.Child("type"), got.Type, "must be "+want.Type))
+		r.fail(func() *field.Error { return field.Invalid(fld.Child("type"), got.Type, "must be "+want.Type) })
 	}
 	if got.User != want.User {
-		errs = append(errs, field.Invalid(fld.Child("user"), got.User, "must be "+want.User))
+		r.fail(func() *field.Error { return field.Invalid(fld.Child("user"), got.User, "must be "+want.User) })
 	}
-	return errs
 }
 
 // equalLevels compares MLS levels ("s0:c1,c2"), categories in any order.
@@ -213,21 +216,24 @@ func capsGenerate(p *v1alpha1.PodSecurityPolicy, c *corev1.Container) *corev1.Ca
 }
 
 // capsValidate checks a container's capabilities; scPath is its securityContext.
-func (p *provider) capsValidate(scPath *field.Path, caps *corev1.Capabilities) field.ErrorList {
+func (p *provider) capsValidate(r *report, scPath *field.Path, caps *corev1.Capabilities) {
 	spec := &p.psp.Spec
 	if caps == nil {
-		if len(spec.DefaultAddCapabilities) == 0 && len(spec.RequiredDropCapabilities) == 0 {
-			return nil
+		if len(spec.DefaultAddCapabilities) != 0 || len(spec.RequiredDropCapabilities) != 0 {
+			r.fail(func() *field.Error {
+				return field.Invalid(scPath.Child("capabilities"), caps, "required capabilities are not set on the securityContext")
+			})
 		}
-		return field.ErrorList{field.Invalid(scPath.Child("capabilities"), caps, "required capabilities are not set on the securityContext")}
+		return
 	}
 	if p.allowedCaps[string(v1alpha1.AllowAllCapabilities)] {
-		return nil
+		return
 	}
-	var errs field.ErrorList
 	for _, c := range caps.Add {
 		if !p.defaultCaps[string(c)] && !p.allowedCaps[string(c)] {
-			errs = append(errs, field.Invalid(scPath.Child("capabilities", "add"), string(c), "capability may not be added"))
+			r.fail(func() *field.Error {
+				return field.Invalid(scPath.Child("capabilities", "add"), string(c), "capability may not be added")
+			})
 		}
 	}
 	for _, d := range spec.RequiredDropCapabilities {
@@ -236,10 +242,11 @@ func (p *provider) capsValidate(scPath *field.Path, caps *corev1.Capabilities) f
 			found = found || c == d
 		}
 		if !found {
-			errs = append(errs, field.Invalid(scPath.Child("capabilities", "drop"), caps.Drop, fmt.Sprintf("%s is required to be dropped but was not found", d)))
+			r.fail(func() *field.Error {
+				return field.Invalid(scPath.Child("capabilities", "drop"), caps.Drop, fmt.Sprintf("%s is required to be dropped but was not found", d))
+			})
 		}
 	}
-	return errs
 }
 
 func matchesPattern(name string, patterns []string) bool {
@@ -255,22 +262,23 @@ func matchesPattern(name string, patterns []string) bool {
 	return false
 }
 
-func sysctlsValidate(p *v1alpha1.PodSecurityPolicy, pod *corev1.Pod) field.ErrorList {
+func sysctlsValidate(r *report, p *v1alpha1.PodSecurityPolicy, pod *corev1.Pod) {
 	if pod.Spec.SecurityContext == nil {
-		return nil
+		return
 	}
-	var errs field.ErrorList
-	fld := sysctlsPath
 	for i, s := range pod.Spec.SecurityContext.Sysctls {
 		switch {
 		case matchesPattern(s.Name, p.Spec.ForbiddenSysctls):
-			errs = append(errs, field.Forbidden(fld.Index(i), fmt.Sprintf("sysctl %q is not allowed", s.Name)))
+			r.fail(func() *field.Error {
+				return field.Forbidden(sysctlsPath.Index(i), fmt.Sprintf("sysctl %q is not allowed", s.Name))
+			})
 		case safeSysctls[s.Name], matchesPattern(s.Name, p.Spec.AllowedUnsafeSysctls):
 		default:
-			errs = append(errs, field.Forbidden(fld.Index(i), fmt.Sprintf("unsafe sysctl %q is not allowed", s.Name)))
+			r.fail(func() *field.Error {
+				return field.Forbidden(sysctlsPath.Index(i), fmt.Sprintf("unsafe sysctl %q is not allowed", s.Name))
+			})
 		}
 	}
-	return errs
 }
 
 // seccompProfileName renders a seccompProfile field as its annotation value.
@@ -332,25 +340,29 @@ func (s seccompStrategy) allowedProfile(profile string) bool {
 }
 
 // check validates a profile; the annotation key is built only for an error.
-func (s seccompStrategy) check(keyPrefix, name, profile string) field.ErrorList {
+func (s seccompStrategy) check(r *report, keyPrefix, name, profile string) {
 	if !s.allowAny && len(s.allowed) == 0 && profile != "" {
-		return field.ErrorList{field.Forbidden(annotationsPath.Key(keyPrefix+name), "seccomp may not be set")}
+		r.fail(func() *field.Error {
+			return field.Forbidden(annotationsPath.Key(keyPrefix+name), "seccomp may not be set")
+		})
+		return
 	}
 	if !s.allowedProfile(profile) {
-		return field.ErrorList{field.Forbidden(annotationsPath.Key(keyPrefix+name), fmt.Sprintf("%s is not an allowed seccomp profile. Valid values are %v", profile, s.allowedString))}
+		r.fail(func() *field.Error {
+			return field.Forbidden(annotationsPath.Key(keyPrefix+name), fmt.Sprintf("%s is not an allowed seccomp profile. Valid values are %v", profile, s.allowedString))
+		})
 	}
-	return nil
 }
 
-func (s seccompStrategy) validatePod(pod *corev1.Pod) field.ErrorList {
+func (s seccompStrategy) validatePod(r *report, pod *corev1.Pod) {
 	profile := pod.Annotations[seccompPodAnnotation]
 	if profile == "" && pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.SeccompProfile != nil {
 		profile = seccompProfileName(pod.Spec.SecurityContext.SeccompProfile)
 	}
-	return s.check(seccompPodAnnotation, "", profile)
+	s.check(r, seccompPodAnnotation, "", profile)
 }
 
-func (s seccompStrategy) validateContainer(pod *corev1.Pod, c *corev1.Container) field.ErrorList {
+func (s seccompStrategy) validateContainer(r *report, pod *corev1.Pod, c *corev1.Container) {
 	var profile string
 	switch {
 	case c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil:
@@ -364,7 +376,7 @@ func (s seccompStrategy) validateContainer(pod *corev1.Pod, c *corev1.Container)
 			profile = pod.Annotations[seccompPodAnnotation]
 		}
 	}
-	return s.check(seccompContainerAnnotationPrefix, c.Name, profile)
+	s.check(r, seccompContainerAnnotationPrefix, c.Name, profile)
 }
 
 type appArmorStrategy struct {
@@ -397,20 +409,21 @@ func (s appArmorStrategy) generate(pod *corev1.Pod, c *corev1.Container) {
 	pod.Annotations[key] = s.defaultProfile
 }
 
-func (s appArmorStrategy) validate(pod *corev1.Pod, c *corev1.Container) field.ErrorList {
+func (s appArmorStrategy) validate(r *report, pod *corev1.Pod, c *corev1.Container) {
 	if s.allowed == nil {
-		return nil
+		return
 	}
 	key := appArmorContainerAnnotationPrefix + c.Name
 	profile := pod.Annotations[key]
 	if profile == "" {
 		if len(s.allowed) > 0 {
-			return field.ErrorList{field.Forbidden(annotationsPath.Key(key), "AppArmor profile must be set")}
+			r.fail(func() *field.Error { return field.Forbidden(annotationsPath.Key(key), "AppArmor profile must be set") })
 		}
-		return nil
+		return
 	}
 	if !s.allowed[profile] {
-		return field.ErrorList{field.Forbidden(annotationsPath.Key(key), fmt.Sprintf("%s is not an allowed profile. Allowed values: %q", profile, s.allowedString))}
+		r.fail(func() *field.Error {
+			return field.Forbidden(annotationsPath.Key(key), fmt.Sprintf("%s is not an allowed profile. Allowed values: %q", profile, s.allowedString))
+		})
 	}
-	return nil
 }

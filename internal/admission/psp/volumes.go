@@ -127,31 +127,37 @@ func (p *provider) hostPathAllowed(path string) (allowed, readOnly bool) {
 	return allowed, readOnly
 }
 
-func (p *provider) validateVolumes(pod *corev1.Pod) field.ErrorList {
-	var errs field.ErrorList
+func (p *provider) validateVolumes(r *report, pod *corev1.Pod) {
 	allowed := p.volumes
-	vols := volumesPath
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		t := volumeType(v)
 		if t == "" && !allowed[v1alpha1.All] {
-			errs = append(errs, field.Invalid(vols.Index(i), "", fmt.Sprintf("unknown volume type for volume: %q", v.Name)))
+			r.fail(func() *field.Error {
+				return field.Invalid(volumesPath.Index(i), "", fmt.Sprintf("unknown volume type for volume: %q", v.Name))
+			})
 			continue
 		}
 		if !allowed[v1alpha1.All] && !allowed[t] && !(allowed[v1alpha1.Secret] && t == v1alpha1.Projected && onlyServiceAccountToken(v.Projected)) {
-			errs = append(errs, field.Invalid(vols.Index(i), string(t), fmt.Sprintf("%s volumes are not allowed to be used", t)))
+			r.fail(func() *field.Error {
+				return field.Invalid(volumesPath.Index(i), string(t), fmt.Sprintf("%s volumes are not allowed to be used", t))
+			})
 			continue
 		}
 		switch t {
 		case v1alpha1.HostPath:
 			ok, readOnly := p.hostPathAllowed(v.HostPath.Path)
 			if !ok {
-				errs = append(errs, field.Invalid(vols.Index(i).Child("hostPath", "pathPrefix"), v.HostPath.Path, "is not allowed to be used"))
+				r.fail(func() *field.Error {
+					return field.Invalid(volumesPath.Index(i).Child("hostPath", "pathPrefix"), v.HostPath.Path, "is not allowed to be used")
+				})
 			} else if readOnly {
 				containers(&pod.Spec, func(c *corev1.Container, path *field.Path) {
 					for j, m := range c.VolumeMounts {
 						if m.Name == v.Name && !m.ReadOnly {
-							errs = append(errs, field.Invalid(path.Child("volumeMounts").Index(j).Child("readOnly"), false, "must be read-only"))
+							r.fail(func() *field.Error {
+								return field.Invalid(path.Child("volumeMounts").Index(j).Child("readOnly"), false, "must be read-only")
+							})
 						}
 					}
 				})
@@ -163,7 +169,9 @@ func (p *provider) validateVolumes(pod *corev1.Pod) field.ErrorList {
 					found = found || d.Driver == v.FlexVolume.Driver
 				}
 				if !found {
-					errs = append(errs, field.Invalid(vols.Index(i).Child("driver"), v.FlexVolume.Driver, "Flexvolume driver is not allowed to be used"))
+					r.fail(func() *field.Error {
+						return field.Invalid(volumesPath.Index(i).Child("driver"), v.FlexVolume.Driver, "Flexvolume driver is not allowed to be used")
+					})
 				}
 			}
 		case v1alpha1.CSI:
@@ -173,10 +181,11 @@ func (p *provider) validateVolumes(pod *corev1.Pod) field.ErrorList {
 					found = found || d.Name == v.CSI.Driver
 				}
 				if !found {
-					errs = append(errs, field.Invalid(vols.Index(i).Child("csi", "driver"), v.CSI.Driver, "Inline CSI driver is not allowed to be used"))
+					r.fail(func() *field.Error {
+						return field.Invalid(volumesPath.Index(i).Child("csi", "driver"), v.CSI.Driver, "Inline CSI driver is not allowed to be used")
+					})
 				}
 			}
 		}
 	}
-	return errs
 }
