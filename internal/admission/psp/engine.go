@@ -133,6 +133,9 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 
 	var mutating *provider
 	for _, p := range order {
+		if p.refusesUnchanged(a.Pod) {
+			continue
+		}
 		pod := mutableCopy(a.Pod)
 		p.mutate(pod)
 		if !p.admits(pod) {

@@ -47,6 +47,9 @@ func FuzzAdmit(f *testing.F) {
 			if quick, errs := p.admits(m), p.validate(m); quick != (len(errs) == 0) {
 				t.Fatalf("policy %s: admits=%v but validate=%v", p.psp.Name, quick, errs)
 			}
+			if p.refusesUnchanged(&pod) && p.admits(m) {
+				t.Fatalf("policy %s: the shortcut refuses a pod the policy admits", p.psp.Name)
+			}
 		}
 		r := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: &pod, Namespace: "ns", User: u})
 		if !r.Allowed {

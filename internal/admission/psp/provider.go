@@ -267,20 +267,12 @@ func (p *provider) validateContainer(r *report, pod *corev1.Pod, psc *corev1.Pod
 	}
 	p.apparmor.validate(r, pod, c)
 	p.seccomp.validateContainer(r, pod, c)
-	if !p.psp.Spec.Privileged && sc.Privileged != nil && *sc.Privileged {
+	if p.privilegedForbidden(sc) {
 		r.fail(func() *field.Error {
 			return field.Invalid(scPath.Child("privileged"), true, "Privileged containers are not allowed")
 		})
 	}
-	procMount := corev1.DefaultProcMount
-	if sc.ProcMount != nil {
-		procMount = *sc.ProcMount
-	}
-	found := len(p.psp.Spec.AllowedProcMountTypes) == 0 && procMount == corev1.DefaultProcMount
-	for _, pm := range p.psp.Spec.AllowedProcMountTypes {
-		found = found || pm == procMount
-	}
-	if !found {
+	if procMount, ok := p.procMountAllowed(sc); !ok {
 		r.fail(func() *field.Error {
 			return field.Invalid(scPath.Child("procMount"), procMount, "ProcMountType is not allowed")
 		})
@@ -310,6 +302,61 @@ func (p *provider) validateContainer(r *report, pod *corev1.Pod, psc *corev1.Pod
 			return field.Invalid(scPath.Child("allowPrivilegeEscalation"), sc.AllowPrivilegeEscalation, "Allowing privilege escalation for containers is not allowed")
 		})
 	}
+}
+
+func (p *provider) privilegedForbidden(sc *corev1.SecurityContext) bool {
+	return !p.psp.Spec.Privileged && sc != nil && sc.Privileged != nil && *sc.Privileged
+}
+
+// procMountAllowed returns the container's procMount and whether the policy allows it.
+func (p *provider) procMountAllowed(sc *corev1.SecurityContext) (corev1.ProcMountType, bool) {
+	procMount := corev1.DefaultProcMount
+	if sc != nil && sc.ProcMount != nil {
+		procMount = *sc.ProcMount
+	}
+	found := len(p.psp.Spec.AllowedProcMountTypes) == 0 && procMount == corev1.DefaultProcMount
+	for _, pm := range p.psp.Spec.AllowedProcMountTypes {
+		found = found || pm == procMount
+	}
+	return procMount, found
+}
+
+// refusesUnchanged reports whether the policy refuses the pod for a field its
+// defaulting never writes — host namespaces, sysctls, volumes, the runtime
+// class when set, privileged, procMount, host ports — so that the pod need not
+// be copied and defaulted to know the policy refuses it.
+func (p *provider) refusesUnchanged(pod *corev1.Pod) bool {
+	s := &p.psp.Spec
+	if (!s.HostNetwork && pod.Spec.HostNetwork) || (!s.HostPID && pod.Spec.HostPID) || (!s.HostIPC && pod.Spec.HostIPC) {
+		return true
+	}
+	var r report
+	sysctlsValidate(&r, p.psp, pod)
+	p.validateVolumes(&r, pod)
+	if r.failed {
+		return true
+	}
+	if rc := s.RuntimeClass; rc != nil && pod.Spec.RuntimeClassName != nil {
+		ok := false
+		for _, n := range rc.AllowedRuntimeClassNames {
+			ok = ok || n == v1alpha1.AllowAllRuntimeClassNames || n == *pod.Spec.RuntimeClassName
+		}
+		if !ok {
+			return true
+		}
+	}
+	refused := false
+	containers(&pod.Spec, func(c *corev1.Container, _ *field.Path) {
+		if _, ok := p.procMountAllowed(c.SecurityContext); !ok || p.privilegedForbidden(c.SecurityContext) {
+			refused = true
+		}
+		for _, port := range c.Ports {
+			if port.HostPort > 0 && !p.hostPortAllowed(port.HostPort) {
+				refused = true
+			}
+		}
+	})
+	return refused
 }
 
 func (p *provider) hostPortAllowed(port int32) bool {
