@@ -256,3 +256,52 @@ func BenchmarkPSPEngine20Policies(b *testing.B) {
 		}
 	}
 }
+
+// The DESIGN target: a decoded pod through the PSP engine (20 policies) and
+// restricted PSS, without YAML decoding or the JSON Patch.
+func BenchmarkEngines20PSPsRestrictedPSS(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		pod  func(*corev1.Pod)
+	}{
+		// The 19 policies refuse the pod's emptyDir volume, a field defaulting never writes.
+		{"refused-on-volumes", func(*corev1.Pod) {}},
+		// Here they refuse it only after defaulting: its runAsUser is outside their ranges.
+		{"refused-after-defaulting", func(p *corev1.Pod) {
+			p.Spec.Volumes = p.Spec.Volumes[:1]
+			p.Spec.Containers[0].VolumeMounts = p.Spec.Containers[0].VolumeMounts[:1]
+			uid, yes := int64(1000), true
+			p.Spec.SecurityContext.RunAsUser, p.Spec.SecurityContext.RunAsNonRoot = &uid, &yes
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := twentyPolicies(b)
+			ns := []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}}
+			e, err := psp.NewEngine(s.PodSecurityPolicies, rbac.New(s))
+			if err != nil {
+				b.Fatal(err)
+			}
+			pss, err := podsecurity.New(podsecurity.Config{}, ns)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pod := workload(b, typicalPod).Pod()
+			pod.Namespace = "shop"
+			tc.pod(pod)
+			run := func() bool {
+				r := e.Admit(context.Background(), psp.Attributes{Operation: "CREATE", Pod: pod, Namespace: "shop", User: alice})
+				if !r.Allowed || r.Policy != "z-restricted" {
+					b.Fatalf("PSP: %+v", r)
+				}
+				return pss.Evaluate(context.Background(), podsecurity.Request{Operation: admissionv1.Create, Pod: r.Pod, Namespace: "shop", Username: "alice"}).Allowed
+			}
+			if !run() {
+				b.Fatal("restricted PSS denied the defaulted pod")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				run()
+			}
+		})
+	}
+}
