@@ -177,7 +177,8 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 
 // mutableCopy copies what a provider's mutate may change — annotations, the
 // pod and container security contexts, the runtime class — and shares the rest
-// of the pod, which mutate never writes.
+// of the pod. The security contexts are copied shallowly: mutate only assigns
+// their fields (pointers, slices), it never writes through them.
 func mutableCopy(in *corev1.Pod) *corev1.Pod {
 	out := *in
 	if in.Annotations != nil {
@@ -186,10 +187,9 @@ func mutableCopy(in *corev1.Pod) *corev1.Pod {
 			out.Annotations[k] = v
 		}
 	}
-	out.Spec.SecurityContext = in.Spec.SecurityContext.DeepCopy()
-	if in.Spec.RuntimeClassName != nil {
-		rc := *in.Spec.RuntimeClassName
-		out.Spec.RuntimeClassName = &rc
+	if in.Spec.SecurityContext != nil {
+		sc := *in.Spec.SecurityContext
+		out.Spec.SecurityContext = &sc
 	}
 	out.Spec.InitContainers = copyContainers(in.Spec.InitContainers)
 	out.Spec.Containers = copyContainers(in.Spec.Containers)
@@ -197,7 +197,10 @@ func mutableCopy(in *corev1.Pod) *corev1.Pod {
 		out.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(in.Spec.EphemeralContainers))
 		for i := range in.Spec.EphemeralContainers {
 			out.Spec.EphemeralContainers[i] = in.Spec.EphemeralContainers[i]
-			out.Spec.EphemeralContainers[i].SecurityContext = in.Spec.EphemeralContainers[i].SecurityContext.DeepCopy()
+			if sc := in.Spec.EphemeralContainers[i].SecurityContext; sc != nil {
+				c := *sc
+				out.Spec.EphemeralContainers[i].SecurityContext = &c
+			}
 		}
 	}
 	return &out
@@ -210,7 +213,10 @@ func copyContainers(in []corev1.Container) []corev1.Container {
 	out := make([]corev1.Container, len(in))
 	for i := range in {
 		out[i] = in[i]
-		out[i].SecurityContext = in[i].SecurityContext.DeepCopy()
+		if sc := in[i].SecurityContext; sc != nil {
+			c := *sc
+			out[i].SecurityContext = &c
+		}
 	}
 	return out
 }

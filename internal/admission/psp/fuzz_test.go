@@ -51,7 +51,11 @@ func FuzzAdmit(f *testing.F) {
 				t.Fatalf("policy %s: the shortcut refuses a pod the policy admits", p.psp.Name)
 			}
 		}
+		before, _ := json.Marshal(&pod)
 		r := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: &pod, Namespace: "ns", User: u})
+		if after, _ := json.Marshal(&pod); string(before) != string(after) {
+			t.Fatalf("Admit modified the request's pod:\n%s\n%s", before, after)
+		}
 		if !r.Allowed {
 			if r.Message == "" || r.Pod != nil {
 				t.Fatalf("a denial must say why and carry no pod: %+v", r)
