@@ -221,16 +221,10 @@ func (p *provider) check(r *report, pod *corev1.Pod) {
 	}
 	sysctlsValidate(r, p.psp, pod)
 	p.validateVolumes(r, pod)
-	if rc := p.psp.Spec.RuntimeClass; rc != nil && pod.Spec.RuntimeClassName != nil {
-		ok := false
-		for _, n := range rc.AllowedRuntimeClassNames {
-			ok = ok || n == v1alpha1.AllowAllRuntimeClassNames || n == *pod.Spec.RuntimeClassName
-		}
-		if !ok {
-			r.fail(func() *field.Error {
-				return field.Invalid(specPath.Child("runtimeClassName"), *pod.Spec.RuntimeClassName, "")
-			})
-		}
+	if !p.runtimeClassAllowed(pod) {
+		r.fail(func() *field.Error {
+			return field.Invalid(specPath.Child("runtimeClassName"), *pod.Spec.RuntimeClassName, "")
+		})
 	}
 	containers(&pod.Spec, func(c *corev1.Container, path *field.Path) {
 		p.validateContainer(r, pod, psc, c, path)
@@ -304,6 +298,20 @@ func (p *provider) validateContainer(r *report, pod *corev1.Pod, psc *corev1.Pod
 	}
 }
 
+// runtimeClassAllowed: an unset runtimeClassName is always allowed.
+func (p *provider) runtimeClassAllowed(pod *corev1.Pod) bool {
+	rc := p.psp.Spec.RuntimeClass
+	if rc == nil || pod.Spec.RuntimeClassName == nil {
+		return true
+	}
+	for _, n := range rc.AllowedRuntimeClassNames {
+		if n == v1alpha1.AllowAllRuntimeClassNames || n == *pod.Spec.RuntimeClassName {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *provider) privilegedForbidden(sc *corev1.SecurityContext) bool {
 	return !p.psp.Spec.Privileged && sc != nil && sc.Privileged != nil && *sc.Privileged
 }
@@ -336,14 +344,8 @@ func (p *provider) refusesUnchanged(pod *corev1.Pod) bool {
 	if r.failed {
 		return true
 	}
-	if rc := s.RuntimeClass; rc != nil && pod.Spec.RuntimeClassName != nil {
-		ok := false
-		for _, n := range rc.AllowedRuntimeClassNames {
-			ok = ok || n == v1alpha1.AllowAllRuntimeClassNames || n == *pod.Spec.RuntimeClassName
-		}
-		if !ok {
-			return true
-		}
+	if !p.runtimeClassAllowed(pod) {
+		return true
 	}
 	refused := false
 	containers(&pod.Spec, func(c *corev1.Container, _ *field.Path) {
