@@ -368,7 +368,7 @@ func (s seccompStrategy) validateContainer(r *report, pod *corev1.Pod, c *corev1
 	case c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil:
 		profile = seccompProfileName(c.SecurityContext.SeccompProfile)
 	default:
-		if v, ok := pod.Annotations[seccompContainerAnnotationPrefix+c.Name]; ok {
+		if v, ok := containerAnnotation(pod.Annotations, seccompContainerAnnotationPrefix, c.Name); ok {
 			profile = v
 		} else if pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.SeccompProfile != nil {
 			profile = seccompProfileName(pod.Spec.SecurityContext.SeccompProfile)
@@ -399,8 +399,11 @@ func newAppArmor(p *v1alpha1.PodSecurityPolicy) appArmorStrategy {
 
 // generate sets the default profile for a container that has none.
 func (s appArmorStrategy) generate(pod *corev1.Pod, c *corev1.Container) {
+	if s.defaultProfile == "" {
+		return
+	}
 	key := appArmorContainerAnnotationPrefix + c.Name
-	if pod.Annotations[key] != "" || s.defaultProfile == "" {
+	if pod.Annotations[key] != "" {
 		return
 	}
 	if pod.Annotations == nil {
@@ -426,4 +429,16 @@ func (s appArmorStrategy) validate(r *report, pod *corev1.Pod, c *corev1.Contain
 			return field.Forbidden(annotationsPath.Key(key), fmt.Sprintf("%s is not an allowed profile. Allowed values: %q", profile, s.allowedString))
 		})
 	}
+}
+
+// containerAnnotation looks up annotations[prefix+name] without building the
+// key: it runs for every container under every policy, and pods carry few
+// annotations.
+func containerAnnotation(annotations map[string]string, prefix, name string) (string, bool) {
+	for k, v := range annotations {
+		if len(k) == len(prefix)+len(name) && strings.HasPrefix(k, prefix) && k[len(prefix):] == name {
+			return v, true
+		}
+	}
+	return "", false
 }
