@@ -266,8 +266,9 @@ func BenchmarkEngines20PSPsRestrictedPSS(b *testing.B) {
 	}{
 		// The 19 policies refuse the pod's emptyDir volume, a field defaulting never writes.
 		{"refused-on-volumes", func(*corev1.Pod) {}},
-		// Here they refuse it only after defaulting: its runAsUser is outside their ranges.
-		{"refused-after-defaulting", func(p *corev1.Pod) {
+		// Here they refuse its runAsUser, outside their ranges — a field the pod
+		// sets but whose container values are what defaulting looks at.
+		{"refused-on-user-id", func(p *corev1.Pod) {
 			p.Spec.Volumes = p.Spec.Volumes[:1]
 			p.Spec.Containers[0].VolumeMounts = p.Spec.Containers[0].VolumeMounts[:1]
 			uid, yes := int64(1000), true

@@ -132,6 +132,7 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	}
 
 	var mutating *provider
+	var mutatedPod *corev1.Pod
 	for _, p := range order {
 		if p.refusesUnchanged(a.Pod) {
 			continue
@@ -149,14 +150,12 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 			return e.admitted(a, a.Pod.DeepCopy(), p.psp.Name)
 		}
 		if mutating == nil {
-			mutating = p
+			mutating, mutatedPod = p, pod
 		}
 	}
 	if mutating != nil {
 		// The result must not share memory with the request's pod.
-		pod := a.Pod.DeepCopy()
-		mutating.mutate(pod)
-		return e.admitted(a, pod, mutating.psp.Name)
+		return e.admitted(a, mutatedPod.DeepCopy(), mutating.psp.Name)
 	}
 	// Denied: now build the field errors of every policy the request may use.
 	var errs field.ErrorList

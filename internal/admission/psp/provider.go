@@ -331,8 +331,11 @@ func (p *provider) procMountAllowed(sc *corev1.SecurityContext) (corev1.ProcMoun
 
 // refusesUnchanged reports whether the policy refuses the pod for a field its
 // defaulting never writes — host namespaces, sysctls, volumes, the runtime
-// class when set, privileged, procMount, host ports — so that the pod need not
-// be copied and defaulted to know the policy refuses it.
+// class when set, privileged, procMount, host ports — or for a value already
+// set, which defaulting keeps (user and group ids, added capabilities,
+// readOnlyRootFilesystem false, allowPrivilegeEscalation true), or for the
+// seccomp profile defaulting would choose, so that the pod need not be copied
+// and defaulted to know the policy refuses it.
 func (p *provider) refusesUnchanged(pod *corev1.Pod) bool {
 	s := &p.psp.Spec
 	if (!s.HostNetwork && pod.Spec.HostNetwork) || (!s.HostPID && pod.Spec.HostPID) || (!s.HostIPC && pod.Spec.HostIPC) {
@@ -347,10 +350,65 @@ func (p *provider) refusesUnchanged(pod *corev1.Pod) bool {
 	if !p.runtimeClassAllowed(pod) {
 		return true
 	}
+	// Defaulting fills only unset fields: ids and groups already set are
+	// validated as they are.
+	psc := pod.Spec.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	if psc.FSGroup != nil {
+		p.fsGroup.validate(&r, fsGroupPath, []int64{*psc.FSGroup})
+	}
+	if psc.SupplementalGroups != nil {
+		p.supGroup.validate(&r, supGroupsPath, psc.SupplementalGroups)
+	}
+	// The pod's seccomp profile after defaulting is what generate returns.
+	p.seccomp.check(&r, seccompPodAnnotation, "", p.seccomp.generate(pod))
+	if r.failed {
+		return true
+	}
 	refused := false
-	containers(&pod.Spec, func(c *corev1.Container, _ *field.Path) {
-		if _, ok := p.procMountAllowed(c.SecurityContext); !ok || p.privilegedForbidden(c.SecurityContext) {
+	containers(&pod.Spec, func(c *corev1.Container, path *field.Path) {
+		if refused {
+			return
+		}
+		sc := c.SecurityContext
+		if _, ok := p.procMountAllowed(sc); !ok || p.privilegedForbidden(sc) {
 			refused = true
+			return
+		}
+		if sc == nil {
+			sc = &corev1.SecurityContext{}
+		}
+		runAsUser, runAsNonRoot, runAsGroup := psc.RunAsUser, psc.RunAsNonRoot, psc.RunAsGroup
+		if sc.RunAsUser != nil {
+			runAsUser = sc.RunAsUser
+		}
+		if sc.RunAsNonRoot != nil {
+			runAsNonRoot = sc.RunAsNonRoot
+		}
+		if sc.RunAsGroup != nil {
+			runAsGroup = sc.RunAsGroup
+		}
+		var q report
+		if runAsUser != nil { // then defaulting sets neither runAsUser nor runAsNonRoot
+			userValidate(&q, p.psp, path, runAsNonRoot, runAsUser)
+		}
+		if runAsGroup != nil {
+			p.runAsGrp.validate(&q, path, []int64{*runAsGroup})
+		}
+		if sc.Capabilities != nil && !p.allowedCaps[string(v1alpha1.AllowAllCapabilities)] {
+			for _, c := range sc.Capabilities.Add { // defaulting keeps the container's own adds
+				if !p.defaultCaps[string(c)] && !p.allowedCaps[string(c)] {
+					q.failed = true
+				}
+			}
+		}
+		if q.failed ||
+			(s.ReadOnlyRootFilesystem && sc.ReadOnlyRootFilesystem != nil && !*sc.ReadOnlyRootFilesystem) ||
+			(s.AllowPrivilegeEscalation != nil && !*s.AllowPrivilegeEscalation && sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation) {
+			refused = true
+			return
 		}
 		for _, port := range c.Ports {
 			if port.HostPort > 0 && !p.hostPortAllowed(port.HostPort) {
