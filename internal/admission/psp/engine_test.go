@@ -392,3 +392,40 @@ func TestNewEngine(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// The shortcut that refuses a policy before copying and defaulting the pod
+// fires for each kind of value defaulting keeps, agrees with the full
+// evaluation, and stays silent when defaulting makes the pod pass.
+func TestRefusesUnchanged(t *testing.T) {
+	const base = "  seLinux: {rule: RunAsAny}\n  supplementalGroups: {rule: MustRunAs, ranges: [{min: 100, max: 200}]}\n  fsGroup: {rule: MustRunAs, ranges: [{min: 100, max: 200}]}\n  runAsUser: {rule: MustRunAs, ranges: [{min: 1000, max: 2000}]}\n  runAsGroup: {rule: MustRunAs, ranges: [{min: 1000, max: 2000}]}\n  volumes: ['*']\n  readOnlyRootFilesystem: true\n  allowPrivilegeEscalation: false\n  allowedCapabilities: [NET_BIND_SERVICE]\n"
+	e := engine(t, psp("p", base))
+	p := e.providers[0]
+	for _, tc := range []struct {
+		name, pod string
+		refused   bool
+	}{
+		{"defaults make it pass", "spec: {containers: [{name: c, image: i}]}", false},
+		{"allowed values set", "spec: {securityContext: {runAsUser: 1500, fsGroup: 150}, containers: [{name: c, image: i, securityContext: {capabilities: {add: [NET_BIND_SERVICE]}}}]}", false},
+		{"pod runAsUser", "spec: {securityContext: {runAsUser: 10}, containers: [{name: c, image: i}]}", true},
+		{"container runAsUser", "spec: {containers: [{name: c, image: i, securityContext: {runAsUser: 10}}]}", true},
+		{"runAsGroup", "spec: {containers: [{name: c, image: i, securityContext: {runAsGroup: 10}}]}", true},
+		{"fsGroup", "spec: {securityContext: {fsGroup: 10}, containers: [{name: c, image: i}]}", true},
+		{"supplementalGroups", "spec: {securityContext: {supplementalGroups: [150, 10]}, containers: [{name: c, image: i}]}", true},
+		{"capability add", "spec: {containers: [{name: c, image: i, securityContext: {capabilities: {add: [SYS_ADMIN]}}}]}", true},
+		{"readOnlyRootFilesystem false", "spec: {containers: [{name: c, image: i, securityContext: {readOnlyRootFilesystem: false}}]}", true},
+		{"allowPrivilegeEscalation true", "spec: {containers: [{name: c, image: i, securityContext: {allowPrivilegeEscalation: true}}]}", true},
+		{"seccomp not allowed", "spec: {securityContext: {seccompProfile: {type: Unconfined}}, containers: [{name: c, image: i}]}", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pd := pod(t, tc.pod)
+			if got := p.refusesUnchanged(pd); got != tc.refused {
+				t.Fatalf("refusesUnchanged = %v, want %v", got, tc.refused)
+			}
+			m := mutableCopy(pd)
+			p.mutate(m)
+			if errs := p.validate(m); (len(errs) > 0) != tc.refused {
+				t.Fatalf("full evaluation disagrees: %v", errs)
+			}
+		})
+	}
+}
