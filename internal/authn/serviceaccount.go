@@ -1,0 +1,330 @@
+package authn
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/client-go/util/keyutil"
+)
+
+// LegacyIssuer is the issuer of the Secret-based tokens kube-controller-manager mints.
+const LegacyIssuer = "kubernetes/serviceaccount"
+
+// legacyInvalidSinceLabel marks a legacy token Secret kube-controller-manager has invalidated.
+const legacyInvalidSinceLabel = "kubernetes.io/legacy-token-invalid-since"
+
+// deletionGrace is how long a token outlives the deletion of the object it is
+// bound to, as in kube-apiserver (the object may still be finalizing).
+const deletionGrace = 60 * time.Second
+
+var algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512}
+
+// Lookup finds the objects a ServiceAccount token names; kube-apiserver's
+// --service-account-lookup. A missing object is an apierrors NotFound error.
+type Lookup interface {
+	GetServiceAccount(namespace, name string) (*corev1.ServiceAccount, error)
+	GetPod(namespace, name string) (*corev1.Pod, error)
+	GetSecret(namespace, name string) (*corev1.Secret, error)
+}
+
+// ServiceAccountConfig configures ServiceAccount token authentication.
+type ServiceAccountConfig struct {
+	// KeyFiles hold the PEM public (or private) keys that verify token
+	// signatures (--service-account-key-file).
+	KeyFiles []string
+	// Issuers accepted in bound tokens (--service-account-issuer); legacy
+	// Secret-based tokens carry LegacyIssuer and are always accepted.
+	Issuers []string
+	// APIAudiences are the audiences a token must hold one of when the review
+	// names none (--api-audiences); empty means the first issuer.
+	APIAudiences []string
+	// Lookup, when set, rejects a token whose ServiceAccount, Secret or Pod is
+	// gone or was replaced (another UID); nil accepts any validly signed token.
+	Lookup Lookup
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// ServiceAccountTokens authenticates ServiceAccount JWTs as kube-apiserver does.
+type ServiceAccountTokens struct {
+	keys         []any
+	issuers      map[string]bool
+	implicitAuds authenticator.Audiences
+	lookup       Lookup
+	now          func() time.Time
+}
+
+var _ authenticator.Token = &ServiceAccountTokens{}
+
+// NewServiceAccountTokens reads the keys and checks the configuration.
+func NewServiceAccountTokens(cfg ServiceAccountConfig) (*ServiceAccountTokens, error) {
+	if len(cfg.KeyFiles) == 0 {
+		return nil, fmt.Errorf("%w: ServiceAccount tokens need at least one --service-account-key-file", ErrConfig)
+	}
+	s := &ServiceAccountTokens{issuers: map[string]bool{LegacyIssuer: true}, lookup: cfg.Lookup, now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, f := range cfg.KeyFiles {
+		keys, err := keyutil.PublicKeysFromFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading ServiceAccount key file %s: %v", ErrConfig, f, err)
+		}
+		s.keys = append(s.keys, keys...)
+	}
+	for _, iss := range cfg.Issuers {
+		if iss == "" {
+			return nil, fmt.Errorf("%w: an empty --service-account-issuer", ErrConfig)
+		}
+		s.issuers[iss] = true
+	}
+	s.implicitAuds = cfg.APIAudiences
+	if len(s.implicitAuds) == 0 && len(cfg.Issuers) > 0 {
+		s.implicitAuds = authenticator.Audiences{cfg.Issuers[0]}
+	}
+	return s, nil
+}
+
+// boundClaims are the private claims of a bound (TokenRequest) token.
+type boundClaims struct {
+	Kubernetes struct {
+		Namespace      string           `json:"namespace,omitempty"`
+		ServiceAccount ref              `json:"serviceaccount,omitempty"`
+		Pod            *ref             `json:"pod,omitempty"`
+		Secret         *ref             `json:"secret,omitempty"`
+		Node           *ref             `json:"node,omitempty"`
+		WarnAfter      *jwt.NumericDate `json:"warnafter,omitempty"`
+	} `json:"kubernetes.io,omitempty"`
+}
+
+type ref struct {
+	Name string `json:"name,omitempty"`
+	UID  string `json:"uid,omitempty"`
+}
+
+// legacyClaims are the private claims of a Secret-based token.
+type legacyClaims struct {
+	ServiceAccountName string `json:"kubernetes.io/serviceaccount/service-account.name"`
+	ServiceAccountUID  string `json:"kubernetes.io/serviceaccount/service-account.uid"`
+	SecretName         string `json:"kubernetes.io/serviceaccount/secret.name"`
+	Namespace          string `json:"kubernetes.io/serviceaccount/namespace"`
+}
+
+// AuthenticateToken implements authenticator.Token. A token that is not a JWT
+// of a known issuer is not this authenticator's (false, nil): the next one in
+// the union is asked. A token of a known issuer that fails a check is an error.
+func (s *ServiceAccountTokens) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	iss, ok := unverifiedIssuer(token)
+	if !ok || !s.issuers[iss] {
+		return nil, false, nil
+	}
+	tok, err := jwt.ParseSigned(token, algorithms)
+	if err != nil {
+		return nil, false, nil
+	}
+	var public jwt.Claims
+	var raw map[string]json.RawMessage
+	verified := false
+	var errs []string
+	for _, key := range s.keys {
+		if err := tok.Claims(key, &public, &raw); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		verified = true
+		break
+	}
+	if !verified {
+		return nil, false, fmt.Errorf("ServiceAccount token signature: %s", strings.Join(errs, "; "))
+	}
+	if !s.issuers[public.Issuer] {
+		return nil, false, fmt.Errorf("token issuer %q is invalid", public.Issuer)
+	}
+
+	tokenAuds := authenticator.Audiences(public.Audience)
+	if len(tokenAuds) == 0 {
+		tokenAuds = s.implicitAuds
+	}
+	requested, ok := authenticator.AudiencesFrom(ctx)
+	if !ok {
+		requested = s.implicitAuds
+	}
+	auds := tokenAuds.Intersect(requested)
+	if len(auds) == 0 && len(s.implicitAuds) != 0 {
+		return nil, false, fmt.Errorf("token audiences %q is invalid for the target audiences %q", tokenAuds, requested)
+	}
+
+	body, err := json.Marshal(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	var info *serviceaccount.ServiceAccountInfo
+	if public.Issuer == LegacyIssuer {
+		info, err = s.validateLegacy(token, &public, body)
+	} else {
+		info, err = s.validateBound(&public, body)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return &authenticator.Response{User: info.UserInfo(), Audiences: auds}, true, nil
+}
+
+// unverifiedIssuer reads the iss claim before the signature is checked, to
+// tell the tokens of this authenticator from others (kube-apiserver does the same).
+func unverifiedIssuer(token string) (string, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", false
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return "", false
+	}
+	return claims.Issuer, true
+}
+
+func (s *ServiceAccountTokens) validateBound(public *jwt.Claims, body []byte) (*serviceaccount.ServiceAccountInfo, error) {
+	var private boundClaims
+	if err := json.Unmarshal(body, &private); err != nil {
+		return nil, fmt.Errorf("ServiceAccount token claims: %v", err)
+	}
+	now := s.now()
+	if err := public.ValidateWithLeeway(jwt.Expected{Time: now}, jwt.DefaultLeeway); err != nil {
+		switch {
+		case errors.Is(err, jwt.ErrExpired):
+			return nil, errors.New("service account token has expired")
+		case errors.Is(err, jwt.ErrNotValidYet):
+			return nil, errors.New("service account token is not valid yet")
+		case errors.Is(err, jwt.ErrIssuedInTheFuture):
+			return nil, errors.New("service account token is issued in the future")
+		default:
+			return nil, fmt.Errorf("service account token: %v", err)
+		}
+	}
+	k := private.Kubernetes
+	if k.Namespace == "" || k.ServiceAccount.Name == "" || k.ServiceAccount.UID == "" {
+		return nil, errors.New("service account token claims lack the namespace or the service account name and uid")
+	}
+	if public.Subject != serviceaccount.MakeUsername(k.Namespace, k.ServiceAccount.Name) {
+		return nil, fmt.Errorf("service account token subject %q does not match its claims", public.Subject)
+	}
+	info := &serviceaccount.ServiceAccountInfo{Namespace: k.Namespace, Name: k.ServiceAccount.Name, UID: k.ServiceAccount.UID}
+	if k.Pod != nil {
+		info.PodName, info.PodUID = k.Pod.Name, k.Pod.UID
+	}
+	if k.Node != nil {
+		info.NodeName, info.NodeUID = k.Node.Name, k.Node.UID
+	}
+	if public.ID != "" {
+		info.CredentialID = "JTI=" + public.ID
+	}
+	if s.lookup == nil {
+		return info, nil
+	}
+	sa, err := s.lookup.GetServiceAccount(k.Namespace, k.ServiceAccount.Name)
+	if err := gone(err, sa, "service account", k.Namespace, k.ServiceAccount.Name, now); err != nil {
+		return nil, err
+	}
+	if string(sa.UID) != k.ServiceAccount.UID {
+		return nil, fmt.Errorf("service account UID (%s) does not match claim (%s)", sa.UID, k.ServiceAccount.UID)
+	}
+	if k.Secret != nil {
+		secret, err := s.lookup.GetSecret(k.Namespace, k.Secret.Name)
+		if err := gone(err, secret, "secret", k.Namespace, k.Secret.Name, now); err != nil {
+			return nil, err
+		}
+		if string(secret.UID) != k.Secret.UID {
+			return nil, fmt.Errorf("secret UID (%s) does not match service account secret ref claim (%s)", secret.UID, k.Secret.UID)
+		}
+	}
+	if k.Pod != nil {
+		pod, err := s.lookup.GetPod(k.Namespace, k.Pod.Name)
+		if err := gone(err, pod, "pod", k.Namespace, k.Pod.Name, now); err != nil {
+			return nil, err
+		}
+		if string(pod.UID) != k.Pod.UID {
+			return nil, fmt.Errorf("pod UID (%s) does not match service account pod ref claim (%s)", pod.UID, k.Pod.UID)
+		}
+	}
+	return info, nil
+}
+
+func (s *ServiceAccountTokens) validateLegacy(token string, public *jwt.Claims, body []byte) (*serviceaccount.ServiceAccountInfo, error) {
+	var private legacyClaims
+	if err := json.Unmarshal(body, &private); err != nil {
+		return nil, fmt.Errorf("ServiceAccount token claims: %v", err)
+	}
+	switch {
+	case private.Namespace == "":
+		return nil, errors.New("token does not contain the namespace claim")
+	case private.ServiceAccountName == "" || private.ServiceAccountUID == "":
+		return nil, errors.New("token does not contain the service account name and uid claims")
+	case private.SecretName == "":
+		return nil, errors.New("token does not contain the secret name claim")
+	case public.Subject != serviceaccount.MakeUsername(private.Namespace, private.ServiceAccountName):
+		return nil, fmt.Errorf("token subject %q does not match its claims", public.Subject)
+	}
+	info := &serviceaccount.ServiceAccountInfo{Namespace: private.Namespace, Name: private.ServiceAccountName, UID: private.ServiceAccountUID}
+	if s.lookup == nil {
+		return info, nil
+	}
+	now := s.now()
+	secret, err := s.lookup.GetSecret(private.Namespace, private.SecretName)
+	if err := gone(err, secret, "secret", private.Namespace, private.SecretName, now); err != nil {
+		return nil, errors.New("token has been invalidated")
+	}
+	if _, invalid := secret.Labels[legacyInvalidSinceLabel]; invalid {
+		return nil, errors.New("token has been invalidated")
+	}
+	if subtle.ConstantTimeCompare(secret.Data[corev1.ServiceAccountTokenKey], []byte(token)) != 1 {
+		return nil, errors.New("token does not match the server's copy")
+	}
+	sa, err := s.lookup.GetServiceAccount(private.Namespace, private.ServiceAccountName)
+	if err := gone(err, sa, "service account", private.Namespace, private.ServiceAccountName, now); err != nil {
+		return nil, err
+	}
+	if string(sa.UID) != private.ServiceAccountUID {
+		return nil, fmt.Errorf("service account UID (%s) does not match claim (%s)", sa.UID, private.ServiceAccountUID)
+	}
+	return info, nil
+}
+
+// gone explains why a looked-up object no longer backs a token: missing, or
+// deleted for longer than the grace period. Lookup errors other than NotFound
+// fail the token too: nothing is authenticated on an error.
+func gone(err error, obj metav1.Object, what, namespace, name string, now time.Time) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s %s/%s has been deleted", what, namespace, name)
+	}
+	if err != nil {
+		return fmt.Errorf("looking up %s %s/%s: %v", what, namespace, name, err)
+	}
+	if reflect.ValueOf(obj).IsNil() {
+		return fmt.Errorf("%s %s/%s has been deleted", what, namespace, name)
+	}
+	if ts := obj.GetDeletionTimestamp(); ts != nil && ts.Time.Before(now.Add(-deletionGrace)) {
+		return fmt.Errorf("%s %s/%s has been deleted", what, namespace, name)
+	}
+	return nil
+}
