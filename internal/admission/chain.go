@@ -79,7 +79,23 @@ type Request struct {
 	Resource, Name string
 	Namespace      string
 	User           user.Info
+	// Phase is the webhook pass; the zero value runs both, as `kguard check` does.
+	Phase Phase
 }
+
+// Phase is a pass of the webhook admission: kube-apiserver calls the mutating
+// webhooks, then, after every mutation, the validating ones.
+type Phase int
+
+const (
+	// PhaseBoth mutates and validates in one call (offline checks).
+	PhaseBoth Phase = iota
+	// PhaseMutate runs the mutating plugin (PodSecurityPolicy's defaulting).
+	PhaseMutate
+	// PhaseValidate re-validates the final object: PodSecurityPolicy without
+	// mutation (as upstream validates again after other mutations) and PodSecurity.
+	PhaseValidate
+)
 
 // Admit runs the chain. The Workload is changed in place by mutating plugins.
 func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionResponse {
@@ -90,13 +106,22 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 		switch plugin {
 		case PluginPodSecurityPolicy:
 			res := c.snap.PSP.Admit(ctx, psp.Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
-				Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root})
+				Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: r.Phase == PhaseValidate})
 			if !res.Allowed {
 				return forbidden(r, res.Message)
 			}
 			pod = res.Pod
-			addAudit(resp, "podsecuritypolicy.policy.k8s.io/admit-policy", res.Policy)
+			if res.Policy != "" {
+				key := "podsecuritypolicy.policy.k8s.io/admit-policy"
+				if r.Phase == PhaseValidate {
+					key = "podsecuritypolicy.policy.k8s.io/validate-policy"
+				}
+				addAudit(resp, key, res.Policy)
+			}
 		case PluginPodSecurity:
+			if r.Phase == PhaseMutate {
+				continue // a validating plugin
+			}
 			username := ""
 			if r.User != nil {
 				username = r.User.GetName()
@@ -121,6 +146,9 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 				return denied
 			}
 		}
+	}
+	if r.Phase == PhaseValidate {
+		return resp // a validating webhook returns no patch
 	}
 	r.Workload.SetPod(pod)
 	patch, err := r.Workload.Patch()

@@ -119,12 +119,21 @@ func decodePSP(s *Set, d *manifest.Document) error {
 	if err := d.Decode(p); err != nil {
 		return err
 	}
-	v1alpha1.SetDefaults(p)
-	if errs := validation.Validate(p); len(errs) > 0 {
-		return d.Errorf("invalid PodSecurityPolicy %q: %v", p.Name, errs.ToAggregate())
+	if err := CheckPodSecurityPolicy(p); err != nil {
+		return d.Errorf("%v", err)
 	}
 	s.PodSecurityPolicies = append(s.PodSecurityPolicies, p)
 	s.setSource(p, d.Position())
+	return nil
+}
+
+// CheckPodSecurityPolicy applies the policy/v1beta1 defaults to p and
+// validates it as the API server did, with every field error.
+func CheckPodSecurityPolicy(p *v1alpha1.PodSecurityPolicy) error {
+	v1alpha1.SetDefaults(p)
+	if errs := validation.Validate(p); len(errs) > 0 {
+		return fmt.Errorf("invalid PodSecurityPolicy %q: %v", p.Name, errs.ToAggregate())
+	}
 	return nil
 }
 

@@ -73,6 +73,10 @@ type Attributes struct {
 	// the pod; field.NewPath("spec", "template") for a Deployment), so that
 	// errors name the object's own fields.
 	FieldRoot *field.Path
+	// Validate is the validating pass that follows every mutation (upstream's
+	// Validate): no policy may change the pod any more, and the policy named in
+	// its kubernetes.io/psp annotation is tried first.
+	Validate bool
 }
 
 // Result is the decision.
@@ -94,7 +98,12 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	if a.Pod == nil {
 		return Result{Message: "no pod to admit"}
 	}
-	mutationAllowed := a.Operation != "UPDATE"
+	if a.Operation == "UPDATE" && onlyGCFieldsChanged(a.Pod, a.OldPod) {
+		// The garbage collector's updates (owner references, finalizers) are
+		// not re-evaluated: whoever may update and delete the pod may make them.
+		return Result{Allowed: true, Pod: a.Pod.DeepCopy()}
+	}
+	mutationAllowed := a.Operation != "UPDATE" && !a.Validate
 	hint := ""
 	if !mutationAllowed {
 		hint = a.Pod.Annotations[v1alpha1.PodAnnotation]
@@ -247,8 +256,19 @@ func changed(a, b *corev1.Pod) bool {
 	return false
 }
 
+// onlyGCFieldsChanged reports whether an update changes nothing but owner
+// references, finalizers and the bookkeeping fields that go with them.
+func onlyGCFieldsChanged(pod, old *corev1.Pod) bool {
+	if old == nil {
+		return false
+	}
+	c := *pod
+	c.OwnerReferences, c.Finalizers, c.ManagedFields, c.SelfLink = old.OwnerReferences, old.Finalizers, old.ManagedFields, old.SelfLink
+	return equality.Semantic.DeepEqual(&c, old)
+}
+
 func (e *Engine) admitted(a Attributes, pod *corev1.Pod, name string) Result {
-	if a.Operation != "UPDATE" {
+	if a.Operation != "UPDATE" && !a.Validate {
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}

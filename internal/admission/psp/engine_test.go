@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"sigs.k8s.io/yaml"
@@ -132,9 +133,26 @@ func TestSelectionOrder(t *testing.T) {
 		t.Fatalf("first mutating policy: %+v", r)
 	}
 	// UPDATE may not mutate: only a policy admitting the pod unchanged.
-	u := e.Admit(context.Background(), Attributes{Operation: "UPDATE", Pod: pod(t, pausePod), OldPod: pod(t, pausePod), Namespace: "ns", User: alice})
+	oldPod := pod(t, pausePod)
+	oldPod.Labels = map[string]string{"v": "1"}
+	u := e.Admit(context.Background(), Attributes{Operation: "UPDATE", Pod: pod(t, pausePod), OldPod: oldPod, Namespace: "ns", User: alice})
 	if u.Allowed {
 		t.Fatalf("update admitted through a mutating policy: %+v", u)
+	}
+	// Nor may the validating pass after mutation.
+	if v := e.Admit(context.Background(), Attributes{Operation: "CREATE", Validate: true, Pod: pod(t, pausePod), Namespace: "ns", User: alice}); v.Allowed {
+		t.Fatalf("validating pass admitted through a mutating policy: %+v", v)
+	}
+	// The defaulted pod passes the validating pass, through the policy its annotation names.
+	if v := e.Admit(context.Background(), Attributes{Operation: "CREATE", Validate: true, Pod: r.Pod, Namespace: "ns", User: alice}); !v.Allowed || v.Policy != "a-mutating" {
+		t.Fatalf("validating pass of the defaulted pod: %+v", v)
+	}
+	// An update of owner references and finalizers only (the garbage collector's) is not evaluated.
+	gc := pod(t, pausePod)
+	gc.Finalizers = []string{"example.com/cleanup"}
+	gc.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: "u"}}
+	if g := e.Admit(context.Background(), Attributes{Operation: "UPDATE", Pod: gc, OldPod: pod(t, pausePod), Namespace: "ns", User: alice}); !g.Allowed || g.Policy != "" {
+		t.Fatalf("garbage collector update: %+v", g)
 	}
 	// A policy not authorized is never chosen, even if it would admit.
 	restricted := psp("a-strict", "  requiredDropCapabilities: [ALL]\n"+anyRules)
