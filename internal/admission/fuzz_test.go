@@ -3,6 +3,7 @@ package admission
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -47,6 +48,34 @@ func FuzzCheck(f *testing.F) {
 			if r.Allowed && r.Result != nil {
 				t.Fatal("allowed with a failure status")
 			}
+		}
+	})
+}
+
+// FuzzReview: any AdmissionReview body is answered (with the request's uid)
+// or refused as malformed; never a panic, and an undecodable pod is never allowed.
+func FuzzReview(f *testing.F) {
+	c := chainFor(f, PluginPodSecurityPolicy, PluginPodSecurity)
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE","userInfo":{"username":"alice","groups":["system:authenticated"]},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`), uint8(1))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u2","resource":{"version":"v1","resource":"pods"},"operation":"UPDATE","object":{"spec":{}},"oldObject":{"spec":{"containers":[]}}}}`), uint8(2))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u3","resource":{"version":"v1","resource":"pods"},"operation":"CREATE","object":{"spec":{"containers":"x"}}}}`), uint8(0))
+	f.Fuzz(func(t *testing.T, body []byte, phase uint8) {
+		out, err := c.Review(context.Background(), body, Phase(phase%3))
+		if err != nil {
+			if !errors.Is(err, ErrReview) {
+				t.Fatalf("error not matching ErrReview: %v", err)
+			}
+			return
+		}
+		var in, got admissionv1.AdmissionReview
+		if json.Unmarshal(out, &got) != nil || got.Response == nil {
+			t.Fatalf("answer is not an AdmissionReview: %s", out)
+		}
+		if json.Unmarshal(body, &in) == nil && in.Request != nil && got.Response.UID != in.Request.UID {
+			t.Fatalf("uid %q answered as %q", in.Request.UID, got.Response.UID)
+		}
+		if got.Response.Allowed && got.Response.Result != nil {
+			t.Fatalf("allowed with a failure status: %s", out)
 		}
 	})
 }

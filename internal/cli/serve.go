@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/authn"
+	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/source"
+)
+
+func init() { register(newServeCommand) }
+
+type serveOptions struct {
+	listen                      string
+	certFile, keyFile, clientCA string
+	policyDirs                  []string
+	kubeconfig                  string
+	inCluster                   bool
+	modes                       []string
+	abacFile                    string
+	defaultRoles                bool
+	tokenFile                   string
+	saKeyFiles, saIssuers       []string
+	apiAudiences                []string
+	saLookup                    bool
+	plugins                     []string
+	pss                         string
+	exemptUsers                 []string
+	exemptNamespaces            []string
+	exemptRuntimeClasses        []string
+	maxRequestBytes             int64
+	requestTimeout              time.Duration
+	shutdownTimeout             time.Duration
+	reloadInterval              time.Duration
+	logFormat, logLevel         string
+}
+
+func newServeCommand(s Streams) *cobra.Command {
+	o := &serveOptions{}
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the authentication, authorization and admission webhooks over HTTPS",
+		Long: `Serve kube-apiserver's webhooks from one HTTPS listener:
+
+  POST /authenticate  TokenReview (authentication.k8s.io/v1, v1beta1): the token file and ServiceAccount JWTs
+  POST /authorize     SubjectAccessReview (authorization.k8s.io/v1, v1beta1): the --authorization-mode chain
+  POST /mutate        AdmissionReview v1: PodSecurityPolicy defaulting as a JSON Patch
+  POST /validate      AdmissionReview v1: PodSecurityPolicy re-validation and Pod Security Standards
+  GET  /healthz /readyz /metrics
+
+Policies come from files (--policy-dir, reloaded atomically when they change;
+a broken version is reported and the last good one keeps serving) or from a
+cluster (--kubeconfig or --in-cluster: informers on RBAC, kguard.io
+PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
+		Example: `  # Files: the bundled examples
+  kguard serve --tls-cert-file tls.crt --tls-private-key-file tls.key --policy-dir examples/psp/policies --policy-dir examples/psp/grant
+
+  # In a cluster, as deploy/ runs it
+  kguard serve --in-cluster --tls-cert-file /etc/kguard/tls/tls.crt --tls-private-key-file /etc/kguard/tls/tls.key`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return o.run(c.Context(), s)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.listen, "listen-address", ":8443", "address to serve HTTPS on")
+	f.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM, with intermediates); reloaded when it changes")
+	f.StringVar(&o.keyFile, "tls-private-key-file", "", "serving private key (PEM); reloaded when it changes")
+	f.StringVar(&o.clientCA, "client-ca-file", "", "require callers of the review endpoints to present a client certificate signed by this CA")
+	f.StringArrayVar(&o.policyDirs, "policy-dir", nil, "files mode: PodSecurityPolicies, RBAC objects and Namespaces, file or directory (repeatable)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "cluster mode: watch the cluster of this kubeconfig")
+	f.BoolVar(&o.inCluster, "in-cluster", false, "cluster mode: watch the cluster kguard runs in (its ServiceAccount)")
+	f.StringSliceVar(&o.modes, "authorization-mode", []string{"RBAC"}, "ordered authorizers: RBAC, ABAC, AlwaysAllow, AlwaysDeny")
+	f.StringVar(&o.abacFile, "authorization-policy-file", "", "ABAC policy file (JSON lines) for --authorization-mode=ABAC")
+	f.BoolVar(&o.defaultRoles, "default-roles", false, "files mode: add the Kubernetes default ClusterRoles and bindings (v1.37)")
+	f.StringVar(&o.tokenFile, "token-auth-file", "", "static tokens, CSV: token,user,uid,\"group1,group2\"")
+	f.StringArrayVar(&o.saKeyFiles, "service-account-key-file", nil, "PEM keys verifying ServiceAccount tokens (repeatable)")
+	f.StringArrayVar(&o.saIssuers, "service-account-issuer", nil, "issuer of bound ServiceAccount tokens (repeatable)")
+	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences tokens must hold when a review names none (default: the first issuer)")
+	f.BoolVar(&o.saLookup, "service-account-lookup", true, "cluster mode: reject ServiceAccount tokens whose ServiceAccount, Secret or Pod is gone")
+	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil, "ordered admission plugins (default PodSecurityPolicy,PodSecurity)")
+	f.StringVar(&o.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION]; default privileged:latest, as the built-in")
+	f.StringSliceVar(&o.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
+	f.StringSliceVar(&o.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
+	f.StringSliceVar(&o.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
+	f.Int64Var(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest review body accepted (larger ones are refused)")
+	f.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "deadline of one decision; past it the answer is no")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, how long to drain requests in flight")
+	f.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often to look for changed files (policies, tokens, keys, certificate)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return c
+}
+
+func (o *serveOptions) logger(s Streams) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(s.Err, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(s.Err, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+}
+
+func (o *serveOptions) run(ctx context.Context, s Streams) error {
+	log, err := o.logger(s)
+	if err != nil {
+		return usageError(err)
+	}
+	cluster := o.kubeconfig != "" || o.inCluster
+	switch {
+	case cluster && len(o.policyDirs) > 0:
+		return usageError(errors.New("--policy-dir (files) and --kubeconfig/--in-cluster (cluster) are exclusive: policies come from one source"))
+	case o.kubeconfig != "" && o.inCluster:
+		return usageError(errors.New("--kubeconfig and --in-cluster are exclusive"))
+	case !cluster && len(o.policyDirs) == 0:
+		return usageError(source.ErrNoSource)
+	case cluster && o.defaultRoles:
+		return usageError(errors.New("--default-roles is for files mode: a cluster holds its own default roles"))
+	}
+	level, version, _ := strings.Cut(o.pss, ":")
+	cfg := source.Config{
+		AuthorizationModes: o.modes, ABACFile: o.abacFile, DefaultRoles: o.defaultRoles, AdmissionPlugins: o.plugins,
+		PSS: podsecurity.Config{Enforce: level, EnforceVersion: version, Audit: level, AuditVersion: version, Warn: level, WarnVersion: version,
+			ExemptUsernames: o.exemptUsers, ExemptNamespaces: o.exemptNamespaces, ExemptRuntimeClasses: o.exemptRuntimeClasses},
+		Authn: authn.Config{TokenFile: o.tokenFile, APIAudiences: o.apiAudiences,
+			ServiceAccount: authn.ServiceAccountConfig{KeyFiles: o.saKeyFiles, Issuers: o.saIssuers}},
+	}
+	// Check the configuration once before listening: a bad flag is a usage error.
+	if !cluster {
+		files := &source.Files{Config: cfg, Paths: o.policyDirs}
+		if _, err := files.Load(); err != nil {
+			return usageError(err)
+		}
+	}
+	srv, err := server.New(server.Config{CertFile: o.certFile, KeyFile: o.keyFile, ClientCAFile: o.clientCA,
+		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, Logger: log})
+	if err != nil {
+		return usageError(err)
+	}
+	var rc *rest.Config
+	if cluster {
+		if o.inCluster {
+			rc, err = rest.InClusterConfig()
+		} else {
+			rc, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+		}
+		if err != nil {
+			return usageError(fmt.Errorf("cluster configuration: %w", err))
+		}
+		rc.UserAgent = "kguard"
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return usageError(err)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+	g.Go(func() error { srv.WatchCertificate(gctx, o.reloadInterval); return nil })
+	g.Go(func() error {
+		var err error
+		if cluster {
+			if !o.saLookup {
+				log.Warn("--service-account-lookup=false: tokens of deleted ServiceAccounts, Secrets and Pods stay valid until they expire")
+			}
+			c := &source.Cluster{Config: cfg, REST: rc, Logger: log, NoLookup: !o.saLookup}
+			err = c.Run(gctx, srv)
+		} else {
+			err = (&source.Files{Config: cfg, Paths: o.policyDirs, Interval: o.reloadInterval}).Run(gctx, srv)
+		}
+		if err != nil {
+			return fmt.Errorf("policy source: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
+}

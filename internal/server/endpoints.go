@@ -1,0 +1,182 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"os"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/authn"
+	"github.com/kguard/kguard/internal/authz"
+)
+
+func (s *Server) authenticate(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error) {
+	if snap.Authenticator == nil {
+		return nil, "", fmt.Errorf("%w: authentication (start kguard with --token-auth-file or --service-account-key-file)", errNotConfigured)
+	}
+	out, err := authn.Review(ctx, snap.Authenticator, body)
+	if err != nil {
+		return nil, "", err
+	}
+	var st struct {
+		Status struct {
+			Authenticated bool `json:"authenticated"`
+		} `json:"status"`
+	}
+	return out, verdict(out, &st, &st.Status.Authenticated), nil
+}
+
+func (s *Server) authorize(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error) {
+	if snap.Authorizer == nil {
+		return nil, "", fmt.Errorf("%w: authorization", errNotConfigured)
+	}
+	out, err := authz.Review(ctx, snap.Authorizer, body)
+	if err != nil {
+		return nil, "", err
+	}
+	var st struct {
+		Status struct {
+			Allowed bool `json:"allowed"`
+		} `json:"status"`
+	}
+	return out, verdict(out, &st, &st.Status.Allowed), nil
+}
+
+func (s *Server) admit(phase admission.Phase) answer {
+	return func(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error) {
+		if snap.Admission == nil {
+			return nil, "", fmt.Errorf("%w: admission (--enable-admission-plugins)", errNotConfigured)
+		}
+		out, err := snap.Admission.Review(ctx, body, phase)
+		if err != nil {
+			return nil, "", err
+		}
+		var st struct {
+			Response struct {
+				Allowed bool `json:"allowed"`
+			} `json:"response"`
+		}
+		return out, verdict(out, &st, &st.Response.Allowed), nil
+	}
+}
+
+func verdict(out []byte, into any, yes *bool) string {
+	if json.Unmarshal(out, into) != nil {
+		return decisionError
+	}
+	if *yes {
+		return "allowed"
+	}
+	return "denied"
+}
+
+// reviewHead reads what a fail-closed answer must echo.
+func reviewHead(body []byte) (metav1.TypeMeta, types.UID, bool) {
+	var head struct {
+		metav1.TypeMeta `json:",inline"`
+		Request         *struct {
+			UID types.UID `json:"uid"`
+		} `json:"request"`
+	}
+	if sigsjson.UnmarshalCaseSensitivePreserveInts(body, &head) != nil {
+		return metav1.TypeMeta{}, "", false
+	}
+	uid := types.UID("")
+	if head.Request != nil {
+		uid = head.Request.UID
+	}
+	return head.TypeMeta, uid, true
+}
+
+func tokenReviewFailure(body []byte, message string) []byte {
+	tm, _, ok := reviewHead(body)
+	if !ok || tm.Kind != "TokenReview" || (tm.APIVersion != "authentication.k8s.io/v1" && tm.APIVersion != "authentication.k8s.io/v1beta1") {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]any{"apiVersion": tm.APIVersion, "kind": tm.Kind,
+		"status": map[string]any{"authenticated": false, "error": message}})
+	return b
+}
+
+func accessReviewFailure(body []byte, message string) []byte {
+	tm, _, ok := reviewHead(body)
+	if !ok || tm.Kind != "SubjectAccessReview" || (tm.APIVersion != "authorization.k8s.io/v1" && tm.APIVersion != "authorization.k8s.io/v1beta1") {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]any{"apiVersion": tm.APIVersion, "kind": tm.Kind,
+		"status": map[string]any{"allowed": false, "evaluationError": message}})
+	return b
+}
+
+func admissionFailure(body []byte, message string) []byte {
+	tm, uid, ok := reviewHead(body)
+	if !ok || tm.Kind != "AdmissionReview" || tm.APIVersion != admissionv1.SchemeGroupVersion.String() || uid == "" {
+		return nil
+	}
+	b, _ := json.Marshal(admissionv1.AdmissionReview{TypeMeta: tm, Response: &admissionv1.AdmissionResponse{UID: uid, Allowed: false,
+		Result: &metav1.Status{Status: metav1.StatusFailure, Code: 500, Reason: metav1.StatusReasonInternalError, Message: message}}})
+	return b
+}
+
+func mimeType(ct string) (string, map[string]string, error) { return mime.ParseMediaType(ct) }
+
+// fileStamp identifies the contents of the certificate and key last loaded.
+type fileStamp struct{ sum [sha256.Size]byte }
+
+// ReloadCertificate loads the serving certificate again when the files
+// changed, and reports whether it did. A pair that does not load is an error
+// and the previous certificate keeps serving.
+func (s *Server) ReloadCertificate() (bool, error) {
+	certPEM, err := os.ReadFile(s.cfg.CertFile)
+	if err != nil {
+		return false, fmt.Errorf("reading --tls-cert-file: %w", err)
+	}
+	keyPEM, err := os.ReadFile(s.cfg.KeyFile)
+	if err != nil {
+		return false, fmt.Errorf("reading --tls-private-key-file: %w", err)
+	}
+	sum := sha256.Sum256(bytes.Join([][]byte{certPEM, keyPEM}, []byte{0}))
+	if s.cert.Load() != nil && sum == s.certSeen.sum {
+		return false, nil
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return false, fmt.Errorf("loading the serving certificate %s: %w", s.cfg.CertFile, err)
+	}
+	s.cert.Store(&cert)
+	s.certSeen.sum = sum
+	if cert.Leaf != nil {
+		s.metrics.certificateOK.Set(float64(cert.Leaf.NotAfter.Unix()))
+		s.log.Info("serving certificate loaded", "subject", cert.Leaf.Subject.String(), "dns_names", cert.Leaf.DNSNames, "not_after", cert.Leaf.NotAfter)
+	}
+	return true, nil
+}
+
+// WatchCertificate reloads the serving certificate every interval when its
+// files changed, until ctx ends; a pair that does not load keeps the old one.
+func (s *Server) WatchCertificate(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.ReloadCertificate(); err != nil {
+			s.metrics.reloadErrors.Inc()
+			s.log.Error("serving certificate reload failed; the previous one keeps serving", "error", err)
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are kguard's Prometheus series, in a registry of their own.
+type metrics struct {
+	registry      *prometheus.Registry
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	decisions     *prometheus.CounterVec
+	generation    prometheus.Gauge
+	reloadErrors  prometheus.Counter
+	lastReload    prometheus.Gauge
+	inflight      prometheus.Gauge
+	certificateOK prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kguard_requests_total",
+			Help: "Requests by endpoint and HTTP status code."}, []string{"endpoint", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kguard_request_duration_seconds",
+			Help:    "Time to answer a review, by endpoint.",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}}, []string{"endpoint"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kguard_decisions_total",
+			Help: "Review answers by endpoint and decision (allowed, denied, error)."}, []string{"endpoint", "decision"}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kguard_policy_generation",
+			Help: "Generation of the policy snapshot being served (0: none loaded yet)."}),
+		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "kguard_policy_reload_errors_total",
+			Help: "Policy reloads that failed; the last good snapshot kept serving."}),
+		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kguard_policy_last_reload_timestamp_seconds",
+			Help: "Unix time of the last successful policy load."}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kguard_requests_in_flight",
+			Help: "Reviews being answered."}),
+		certificateOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kguard_serving_certificate_expiry_timestamp_seconds",
+			Help: "Unix time at which the serving certificate expires."}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.decisions, m.generation, m.reloadErrors, m.lastReload, m.inflight, m.certificateOK,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

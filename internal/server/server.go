@@ -1,0 +1,332 @@
+// Package server is `kguard serve`: one HTTPS listener answering the
+// TokenReview, SubjectAccessReview and AdmissionReview webhooks of
+// kube-apiserver from an immutable policy snapshot that sources swap
+// atomically, with health, readiness and Prometheus metrics. Every error path
+// answers "no": not authenticated, not allowed, not admitted.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/authn"
+	"github.com/kguard/kguard/internal/authz"
+)
+
+// Endpoints.
+const (
+	PathAuthenticate = "/authenticate"
+	PathAuthorize    = "/authorize"
+	PathMutate       = "/mutate"
+	PathValidate     = "/validate"
+)
+
+// Snapshot is one generation of everything a decision reads. It is never
+// modified once stored; a reload stores a new one.
+type Snapshot struct {
+	Authenticator authenticator.Token   // nil: /authenticate is not configured
+	Authorizer    authorizer.Authorizer // nil: /authorize is not configured
+	Admission     *admission.Chain      // nil: /mutate and /validate are not configured
+	// Describe says what was loaded, for the log (counts, never contents).
+	Describe string
+	// Generation is set by Store.
+	Generation uint64
+}
+
+// Config configures the listener.
+type Config struct {
+	CertFile, KeyFile string // serving certificate, reloaded by ReloadCertificate
+	ClientCAFile      string // when set, review callers must present a certificate it signed
+	MaxRequestBytes   int64  // review bodies above this are refused (413)
+	RequestTimeout    time.Duration
+	ShutdownTimeout   time.Duration
+	Logger            *slog.Logger
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultMaxRequestBytes = 3 << 20
+	DefaultRequestTimeout  = 10 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// Server answers the webhooks. Create it with New.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics
+	snap     atomic.Pointer[Snapshot]
+	gen      atomic.Uint64
+	cert     atomic.Pointer[tls.Certificate]
+	certSeen fileStamp
+	clientCA *x509.CertPool
+	stopping atomic.Bool
+}
+
+// New loads the serving certificate and the client CA.
+func New(cfg Config) (*Server, error) {
+	if cfg.CertFile == "" || cfg.KeyFile == "" {
+		return nil, errors.New("serving needs --tls-cert-file and --tls-private-key-file (kguard serves HTTPS only)")
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	if _, err := s.ReloadCertificate(); err != nil {
+		return nil, err
+	}
+	if cfg.ClientCAFile != "" {
+		pem, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --client-ca-file: %w", err)
+		}
+		s.clientCA = x509.NewCertPool()
+		if !s.clientCA.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--client-ca-file %s holds no PEM certificate", cfg.ClientCAFile)
+		}
+	}
+	return s, nil
+}
+
+// Store makes snap the snapshot every following request reads.
+func (s *Server) Store(snap *Snapshot) {
+	snap.Generation = s.gen.Add(1)
+	s.snap.Store(snap)
+	s.metrics.generation.Set(float64(snap.Generation))
+	s.metrics.lastReload.SetToCurrentTime()
+	s.log.Info("policy snapshot loaded", "generation", snap.Generation, "policies", snap.Describe)
+}
+
+// ReloadFailed reports a source that could not build a new snapshot: the last
+// good one keeps serving.
+func (s *Server) ReloadFailed(err error) {
+	s.metrics.reloadErrors.Inc()
+	gen := uint64(0)
+	if cur := s.snap.Load(); cur != nil {
+		gen = cur.Generation
+	}
+	s.log.Error("policy reload failed; the last good snapshot keeps serving", "error", err, "serving_generation", gen)
+}
+
+// Ready reports whether a snapshot is loaded and the server is not stopping.
+func (s *Server) Ready() bool { return s.snap.Load() != nil && !s.stopping.Load() }
+
+// TLSConfig is the listener's TLS configuration: TLS 1.2+, the certificate
+// as last reloaded, client certificates verified against the client CA when given.
+func (s *Server) TLSConfig() *tls.Config {
+	c := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+	}
+	if s.clientCA != nil {
+		// Verified when given; the review endpoints require one, the probes do not.
+		c.ClientAuth, c.ClientCAs = tls.VerifyClientCertIfGiven, s.clientCA
+	}
+	return c
+}
+
+// Handler routes the endpoints.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(PathAuthenticate, s.review("authenticate", s.authenticate, tokenReviewFailure))
+	mux.Handle(PathAuthorize, s.review("authorize", s.authorize, accessReviewFailure))
+	mux.Handle(PathMutate, s.review("mutate", s.admit(admission.PhaseMutate), admissionFailure))
+	mux.Handle(PathValidate, s.review("validate", s.admit(admission.PhaseValidate), admissionFailure))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case s.stopping.Load():
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		case s.snap.Load() == nil:
+			http.Error(w, "policies not loaded yet", http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintf(w, "ok: policy generation %d\n", s.snap.Load().Generation)
+		}
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Serve answers on ln until ctx is cancelled, then stops accepting, reports
+// not ready, and drains the requests in flight (up to ShutdownTimeout).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       s.cfg.RequestTimeout + 5*time.Second,
+		WriteTimeout:      s.cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	s.log.Info("serving", "address", ln.Addr().String(), "client_certificates_required", s.clientCA != nil)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.stopping.Store(true)
+	s.log.Info("shutting down: draining requests in flight", "timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// answer computes a review's answer and reports its decision.
+type answer func(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error)
+
+// failure builds the fail-closed answer of an endpoint for a body that could
+// be read (same apiVersion and kind, and uid for admission), or nil.
+type failure func(body []byte, message string) []byte
+
+func (s *Server) review(endpoint string, fn answer, fail failure) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		s.metrics.inflight.Inc()
+		defer s.metrics.inflight.Dec()
+		code, decision := s.serveReview(w, r, endpoint, fn, fail)
+		s.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+		s.metrics.decisions.WithLabelValues(endpoint, decision).Inc()
+		s.metrics.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+	})
+}
+
+const decisionError = "error"
+
+func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, endpoint string, fn answer, fail failure) (int, string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return s.httpError(w, endpoint, http.StatusMethodNotAllowed, "use POST"), decisionError
+	}
+	if s.clientCA != nil && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		return s.httpError(w, endpoint, http.StatusForbidden, "a client certificate signed by --client-ca-file is required"), decisionError
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
+		return s.httpError(w, endpoint, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want application/json", ct)), decisionError
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return s.httpError(w, endpoint, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.cfg.MaxRequestBytes)), decisionError
+		}
+		return s.httpError(w, endpoint, http.StatusBadRequest, "reading the request body: "+err.Error()), decisionError
+	}
+	snap := s.snap.Load()
+	if snap == nil {
+		return s.failed(w, endpoint, http.StatusServiceUnavailable, fail, body, "kguard has not loaded its policies yet"), decisionError
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	type result struct {
+		out      []byte
+		decision string
+		err      error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic answering a review", "endpoint", endpoint, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- result{err: errPanic}
+			}
+		}()
+		out, decision, err := fn(ctx, snap, body)
+		done <- result{out, decision, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		s.log.Warn("review not answered in time", "endpoint", endpoint, "timeout", s.cfg.RequestTimeout.String())
+		return s.failed(w, endpoint, http.StatusGatewayTimeout, fail, body, "kguard did not decide within "+s.cfg.RequestTimeout.String()), decisionError
+	}
+	switch {
+	case errors.Is(res.err, errPanic):
+		return s.failed(w, endpoint, http.StatusInternalServerError, fail, body, "internal error in kguard (recovered); denied"), decisionError
+	case errors.Is(res.err, errNotConfigured):
+		return s.failed(w, endpoint, http.StatusNotFound, fail, body, res.err.Error()), decisionError
+	case isMalformed(res.err):
+		return s.httpError(w, endpoint, http.StatusBadRequest, res.err.Error()), decisionError
+	case res.err != nil:
+		return s.failed(w, endpoint, http.StatusInternalServerError, fail, body, res.err.Error()), decisionError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(res.out)
+	return http.StatusOK, res.decision
+}
+
+var (
+	errPanic         = errors.New("panic")
+	errNotConfigured = errors.New("not configured")
+)
+
+func isMalformed(err error) bool {
+	return errors.Is(err, authn.ErrReview) || errors.Is(err, authz.ErrReview) || errors.Is(err, admission.ErrReview)
+}
+
+func isJSON(ct string) bool {
+	mt, _, _ := mimeType(ct)
+	return mt == "application/json"
+}
+
+// failed answers no: with a review of the request's own apiVersion and kind
+// that says so (HTTP 200, the message in its status) when the body is a
+// readable review, else with an HTTP error carrying the message.
+func (s *Server) failed(w http.ResponseWriter, endpoint string, code int, fail failure, body []byte, message string) int {
+	review := fail(body, message)
+	if review == nil {
+		return s.httpError(w, endpoint, code, message)
+	}
+	s.log.Warn("review denied on an error", "endpoint", endpoint, "reason", message)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(review)
+	return http.StatusOK
+}
+
+// httpError answers with a metav1.Status-shaped JSON error: kube-apiserver
+// treats any non-200 webhook answer as a failed call, which denies.
+func (s *Server) httpError(w http.ResponseWriter, endpoint string, code int, message string) int {
+	s.log.Warn("review refused", "endpoint", endpoint, "code", code, "reason", message)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": code})
+	return code
+}

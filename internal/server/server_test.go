@@ -1,0 +1,603 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/kguard/kguard/internal/authn"
+	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/source"
+)
+
+// pki is a CA with a serving certificate for 127.0.0.1 and a client certificate.
+type pki struct {
+	dir               string
+	caPool            *x509.CertPool
+	ca                *x509.Certificate
+	caKey             *ecdsa.PrivateKey
+	clientCA          string
+	certFile, keyFile string
+	clientCert        tls.Certificate
+	serial            int64
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	p := &pki{dir: t.TempDir()}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kguard-test-ca"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ca, _ = x509.ParseCertificate(der)
+	p.caKey = key
+	p.caPool = x509.NewCertPool()
+	p.caPool.AddCert(p.ca)
+	p.clientCA = filepath.Join(p.dir, "ca.crt")
+	os.WriteFile(p.clientCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	p.certFile, p.keyFile = filepath.Join(p.dir, "tls.crt"), filepath.Join(p.dir, "tls.key")
+	p.issueServing(t)
+	cert, key2 := p.issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "kube-apiserver"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	p.clientCert = tls.Certificate{Certificate: [][]byte{cert}, PrivateKey: key2}
+	return p
+}
+
+func (p *pki) issue(t *testing.T, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serial++
+	tmpl.SerialNumber = big.NewInt(100 + p.serial)
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
+}
+
+// issueServing writes a new serving certificate and returns its serial number.
+func (p *pki) issueServing(t *testing.T) *big.Int {
+	t.Helper()
+	der, key := p.issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "kguard"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written as a kubelet updates a Secret volume: whole files replaced.
+	writeAtomic(t, p.keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+	writeAtomic(t, p.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	c, _ := x509.ParseCertificate(der)
+	return c.SerialNumber
+}
+
+func writeAtomic(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *pki) client(withCert bool) *http.Client {
+	cfg := &tls.Config{RootCAs: p.caPool, MinVersion: tls.VersionTLS12}
+	if withCert {
+		cfg.Certificates = []tls.Certificate{p.clientCert}
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+}
+
+const policies = `apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: example}
+spec:
+  privileged: false
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  runAsUser: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: psp-use, namespace: apps}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], resourceNames: [example], verbs: [use]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: psp-use, namespace: apps}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: psp-use}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: apps}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: pod-reader, namespace: apps}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: psp-use-example}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], resourceNames: [example], verbs: [use]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: psp-use, namespace: strict}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: psp-use-example}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: strict, labels: {pod-security.kubernetes.io/enforce: restricted, pod-security.kubernetes.io/warn: restricted}}
+`
+
+// env is a running kguard serve over files in a temporary directory.
+type env struct {
+	pki    *pki
+	url    string
+	srv    *server.Server
+	dir    string
+	cancel context.CancelFunc
+	done   chan error
+	client *http.Client
+	files  *source.Files
+}
+
+func start(t *testing.T, cfg server.Config, clientCA bool) *env {
+	t.Helper()
+	e := &env{pki: newPKI(t), dir: t.TempDir(), done: make(chan error, 2)}
+	if err := os.WriteFile(filepath.Join(e.dir, "policies.yaml"), []byte(policies), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(t.TempDir(), "tokens.csv")
+	os.WriteFile(tokens, []byte("alice-token,alice,1000,\"dev\"\n"), 0o600)
+	cfg.CertFile, cfg.KeyFile = e.pki.certFile, e.pki.keyFile
+	if clientCA {
+		cfg.ClientCAFile = e.pki.clientCA
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.url = "https://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.client = e.pki.client(true)
+	go func() { e.done <- srv.Serve(ctx, ln) }()
+	e.files = &source.Files{Paths: []string{e.dir}, Interval: 50 * time.Millisecond,
+		Config: source.Config{Authn: authn.Config{TokenFile: tokens}}}
+	go func() { e.done <- e.files.Run(ctx, srv) }()
+	go srv.WatchCertificate(ctx, 50*time.Millisecond)
+	t.Cleanup(cancel)
+	e.waitReady(t)
+	return e
+}
+
+func (e *env) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if code, _ := e.get(t, "/readyz"); code == 200 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("never ready")
+}
+
+func (e *env) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := e.client.Get(e.url + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *env) post(t *testing.T, c *http.Client, path, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *env) postJSON(t *testing.T, path string, body any) (int, string) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.post(t, e.client, path, "application/json", b)
+}
+
+func sar(user, verb, resource, ns string) map[string]any {
+	return map[string]any{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+		"spec": map[string]any{"user": user, "groups": []string{"system:authenticated"},
+			"resourceAttributes": map[string]any{"verb": verb, "resource": resource, "namespace": ns}}}
+}
+
+func admissionReview(uid, user, ns string, op admissionv1.Operation, pod string, old string) map[string]any {
+	req := map[string]any{"uid": uid, "kind": map[string]string{"version": "v1", "kind": "Pod"},
+		"resource": map[string]string{"version": "v1", "resource": "pods"}, "namespace": ns, "operation": string(op),
+		"userInfo": map[string]any{"username": user, "groups": []string{"system:authenticated"}}, "object": json.RawMessage(pod)}
+	if old != "" {
+		req["oldObject"] = json.RawMessage(old)
+	}
+	return map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
+}
+
+const (
+	pausePod      = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"pause","namespace":"apps"},"spec":{"serviceAccountName":"default","containers":[{"name":"pause","image":"k8s.gcr.io/pause"}]}}`
+	privilegedPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"priv","namespace":"apps"},"spec":{"containers":[{"name":"pause","image":"k8s.gcr.io/pause","securityContext":{"privileged":true}}]}}`
+)
+
+func decodeAdmission(t *testing.T, body string) *admissionv1.AdmissionResponse {
+	t.Helper()
+	var r admissionv1.AdmissionReview
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.Response == nil {
+		t.Fatalf("not an AdmissionReview answer: %s (%v)", body, err)
+	}
+	return r.Response
+}
+
+func TestEndpoints(t *testing.T) {
+	e := start(t, server.Config{}, false)
+
+	// Authentication.
+	code, body := e.postJSON(t, server.PathAuthenticate, map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": map[string]string{"token": "alice-token"}})
+	if code != 200 || !strings.Contains(body, `"authenticated":true`) || !strings.Contains(body, `"username":"alice"`) || strings.Contains(body, "alice-token") {
+		t.Fatalf("token review: %d %s", code, body)
+	}
+	code, body = e.postJSON(t, server.PathAuthenticate, map[string]any{"apiVersion": "authentication.k8s.io/v1beta1", "kind": "TokenReview", "spec": map[string]string{"token": "mallory"}})
+	if code != 200 || strings.Contains(body, `"authenticated":true`) {
+		t.Fatalf("unknown token: %d %s", code, body)
+	}
+
+	// Authorization.
+	for _, tc := range []struct {
+		user, verb, ns string
+		allowed        bool
+	}{{"alice", "list", "apps", true}, {"alice", "delete", "apps", false}, {"alice", "list", "other", false}, {"bob", "get", "apps", false}} {
+		code, body := e.postJSON(t, server.PathAuthorize, sar(tc.user, tc.verb, "pods", tc.ns))
+		var got authorizationv1.SubjectAccessReview
+		if code != 200 || json.Unmarshal([]byte(body), &got) != nil || got.Status.Allowed != tc.allowed {
+			t.Errorf("%s %s pods in %s: %d %s", tc.user, tc.verb, tc.ns, code, body)
+		}
+	}
+
+	// Admission: mutate then validate, as kube-apiserver calls them.
+	code, body = e.postJSON(t, server.PathMutate, admissionReview("u1", "alice", "apps", admissionv1.Create, pausePod, ""))
+	r := decodeAdmission(t, body)
+	if code != 200 || !r.Allowed || r.UID != "u1" || !strings.Contains(string(r.Patch), `"kubernetes.io~1psp"`) && !strings.Contains(string(r.Patch), "kubernetes.io/psp") {
+		t.Fatalf("mutate pause: %d %s", code, body)
+	}
+	annotated := strings.Replace(pausePod, `"namespace":"apps"}`, `"namespace":"apps","annotations":{"kubernetes.io/psp":"example"}}`, 1)
+	code, body = e.postJSON(t, server.PathValidate, admissionReview("u2", "alice", "apps", admissionv1.Create, annotated, ""))
+	if r := decodeAdmission(t, body); code != 200 || !r.Allowed || r.Patch != nil || r.AuditAnnotations["podsecuritypolicy.policy.k8s.io/validate-policy"] != "example" {
+		t.Fatalf("validate pause: %d %s", code, body)
+	}
+	code, body = e.postJSON(t, server.PathMutate, admissionReview("u3", "alice", "apps", admissionv1.Create, privilegedPod, ""))
+	if r := decodeAdmission(t, body); r.Allowed || !strings.Contains(r.Result.Message, `pods "priv" is forbidden: unable to validate against any pod security policy`) ||
+		!strings.Contains(r.Result.Message, "spec.containers[0].securityContext.privileged") {
+		t.Fatalf("privileged pod: %d %s", code, body)
+	}
+	code, body = e.postJSON(t, server.PathMutate, admissionReview("u4", "bob", "apps", admissionv1.Create, pausePod, ""))
+	if r := decodeAdmission(t, body); r.Allowed || !strings.Contains(r.Result.Message, "no providers available to validate pod request") {
+		t.Fatalf("bob without use: %d %s", code, body)
+	}
+	// Pod Security Standards in the validating pass: enforce denies, warn warns.
+	strictPod := strings.ReplaceAll(annotated, `"namespace":"apps"`, `"namespace":"strict"`)
+	code, body = e.postJSON(t, server.PathValidate, admissionReview("u5", "alice", "strict", admissionv1.Create, strictPod, ""))
+	if r := decodeAdmission(t, body); r.Allowed || !strings.Contains(r.Result.Message, `violates PodSecurity "restricted:latest"`) {
+		t.Fatalf("restricted namespace: %d %s", code, body)
+	}
+	// Not a pod, a subresource, a DELETE: not evaluated.
+	other := admissionReview("u6", "bob", "apps", admissionv1.Create, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}`, "")
+	other["request"].(map[string]any)["resource"] = map[string]string{"version": "v1", "resource": "configmaps"}
+	if code, body = e.postJSON(t, server.PathValidate, other); !decodeAdmission(t, body).Allowed {
+		t.Fatalf("configmap: %d %s", code, body)
+	}
+
+	// Health and metrics.
+	if code, body := e.get(t, "/healthz"); code != 200 {
+		t.Fatalf("healthz %d %s", code, body)
+	}
+	code, body = e.get(t, "/metrics")
+	for _, want := range []string{`kguard_requests_total{code="200",endpoint="authorize"} 4`, `kguard_decisions_total{decision="denied",endpoint="mutate"} 2`,
+		`kguard_policy_generation 1`, "kguard_request_duration_seconds_bucket", "kguard_serving_certificate_expiry_timestamp_seconds"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// Every malformed or unanswerable request gets no.
+func TestFailClosed(t *testing.T) {
+	e := start(t, server.Config{MaxRequestBytes: 64 << 10}, false)
+	big := bytes.Repeat([]byte("a"), 65<<10)
+	for _, tc := range []struct {
+		name, path, contentType string
+		body                    []byte
+		code                    int
+		want                    string
+	}{
+		{"oversize body", server.PathMutate, "application/json", big, 413, "exceeds the limit"},
+		{"not JSON", server.PathAuthorize, "application/json", []byte(`{"apiVersion":`), 400, "malformed JSON"},
+		{"wrong content type", server.PathAuthorize, "application/yaml", []byte(`{}`), 415, "want application/json"},
+		{"wrong kind", server.PathAuthorize, "application/json", []byte(`{"apiVersion":"authorization.k8s.io/v1","kind":"TokenReview"}`), 400, "want SubjectAccessReview"},
+		{"wrong apiVersion", server.PathMutate, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`), 400, "want admission.k8s.io/v1"},
+		{"no request", server.PathValidate, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), 400, "no request"},
+		{"no uid", server.PathValidate, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}`), 400, "no uid"},
+		{"SAR without user", server.PathAuthorize, "application/json", []byte(`{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"resourceAttributes":{"verb":"get"}}}`), 400, "invalid SubjectAccessReview"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := e.post(t, e.client, tc.path, tc.contentType, tc.body)
+			if code != tc.code || !strings.Contains(body, tc.want) || strings.Contains(body, `"allowed":true`) {
+				t.Fatalf("%d %s, want %d with %q", code, body, tc.code, tc.want)
+			}
+		})
+	}
+	resp, err := e.client.Get(e.url + server.PathAuthorize)
+	if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// A pod that does not decode is denied, with the reason.
+	code, body := e.postJSON(t, server.PathMutate, admissionReview("u1", "alice", "apps", admissionv1.Create, `{"apiVersion":"v1","kind":"Pod","spec":{"containers":"nope"}}`, ""))
+	if r := decodeAdmission(t, body); code != 200 || r.Allowed || r.UID != "u1" || r.Result.Code != 400 {
+		t.Fatalf("undecodable pod: %d %s", code, body)
+	}
+	// An UPDATE without its old object is denied.
+	code, body = e.postJSON(t, server.PathMutate, admissionReview("u2", "alice", "apps", admissionv1.Update, pausePod, ""))
+	if r := decodeAdmission(t, body); r.Allowed {
+		t.Fatalf("update without oldObject: %d %s", code, body)
+	}
+}
+
+// blocking is an authorizer that waits for release (or the request's end) and
+// can panic: it injects the slow and broken evaluations real engines do not have.
+type blocking struct {
+	release chan struct{}
+	panics  bool
+	entered chan struct{}
+}
+
+func (b *blocking) Authorize(ctx context.Context, _ authorizer.Attributes) (authorizer.Decision, string, error) {
+	if b.panics {
+		panic("injected")
+	}
+	if b.entered != nil {
+		b.entered <- struct{}{}
+	}
+	select {
+	case <-b.release:
+		return authorizer.DecisionAllow, "released", nil
+	case <-time.After(30 * time.Second):
+		return authorizer.DecisionAllow, "too late", nil
+	}
+}
+
+func TestDeadlinePanicAndNotReady(t *testing.T) {
+	p := newPKI(t)
+	srv, err := server.New(server.Config{CertFile: p.certFile, KeyFile: p.keyFile, RequestTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, ln)
+	e := &env{pki: p, url: "https://" + ln.Addr().String(), client: p.client(false)}
+	body, _ := json.Marshal(sar("alice", "get", "pods", "apps"))
+
+	// No snapshot yet: not ready, and every review says no.
+	if code, _ := e.get(t, "/readyz"); code != 503 {
+		t.Fatalf("ready without policies: %d", code)
+	}
+	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "not loaded its policies") {
+		t.Fatalf("before load: %d %s", code, out)
+	}
+	// A decision that outlives the deadline is no.
+	slow := &blocking{release: make(chan struct{})}
+	defer close(slow.release)
+	srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc(slow.Authorize)})
+	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "did not decide within 200ms") {
+		t.Fatalf("deadline: %d %s", code, out)
+	}
+	// A panic is recovered and answered no; the server keeps serving.
+	srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc((&blocking{panics: true}).Authorize)})
+	for range 2 {
+		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "internal error") {
+			t.Fatalf("panic: %d %s", code, out)
+		}
+	}
+	// An endpoint without a configured engine says so, and no.
+	tr := []byte(`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"x"}}`)
+	if code, out := e.post(t, e.client, server.PathAuthenticate, "application/json", tr); code != 200 || !strings.Contains(out, `"authenticated":false`) || !strings.Contains(out, "not configured") {
+		t.Fatalf("authn not configured: %d %s", code, out)
+	}
+}
+
+func TestClientCertificateRequired(t *testing.T) {
+	e := start(t, server.Config{}, true)
+	body, _ := json.Marshal(sar("alice", "list", "pods", "apps"))
+	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":true`) {
+		t.Fatalf("with a client certificate: %d %s", code, out)
+	}
+	anonymous := e.pki.client(false)
+	if code, out := e.post(t, anonymous, server.PathAuthorize, "application/json", body); code != 403 || !strings.Contains(out, "client certificate") {
+		t.Fatalf("without a client certificate: %d %s", code, out)
+	}
+	// Probes need none.
+	resp, err := anonymous.Get(e.url + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz without a client certificate: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// A certificate from another CA is refused during the handshake.
+	other := newPKI(t)
+	stranger := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.pki.caPool, Certificates: []tls.Certificate{other.clientCert}}}}
+	if resp, err := stranger.Post(e.url+server.PathAuthorize, "application/json", bytes.NewReader(body)); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a certificate of another CA was accepted: %d", resp.StatusCode)
+	}
+}
+
+func TestHotReload(t *testing.T) {
+	e := start(t, server.Config{}, false)
+	list := sar("alice", "delete", "pods", "apps")
+	allowed := func() bool {
+		_, body := e.postJSON(t, server.PathAuthorize, list)
+		return strings.Contains(body, `"allowed":true`)
+	}
+	if allowed() {
+		t.Fatal("delete allowed before the change")
+	}
+	path := filepath.Join(e.dir, "policies.yaml")
+	writeAtomic(t, path, []byte(strings.Replace(policies, "verbs: [get, list]", "verbs: [get, list, delete]", 1)))
+	eventually(t, allowed, "the new RoleBinding rule is served")
+
+	// A broken version is reported; the last good snapshot keeps serving.
+	writeAtomic(t, path, []byte(policies+"---\napiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec: {runAsUser: {rule: MustRunAs}}\n"))
+	eventually(t, func() bool {
+		_, m := e.get(t, "/metrics")
+		return strings.Contains(m, "kguard_policy_reload_errors_total 1")
+	}, "the broken version is reported")
+	if !allowed() {
+		t.Fatal("the last good snapshot stopped serving")
+	}
+	if code, _ := e.get(t, "/readyz"); code != 200 {
+		t.Fatal("not ready after a failed reload")
+	}
+
+	// The serving certificate is reloaded when its files change.
+	serial := e.pki.issueServing(t)
+	eventually(t, func() bool {
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(e.url, "https://"), &tls.Config{RootCAs: e.pki.caPool})
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.Cmp(serial) == 0
+	}, "the new serving certificate is presented")
+}
+
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting until %s", what)
+}
+
+// Shutdown stops accepting, reports not ready, and lets the request in flight finish.
+func TestGracefulShutdown(t *testing.T) {
+	p := newPKI(t)
+	srv, err := server.New(server.Config{CertFile: p.certFile, KeyFile: p.keyFile, ShutdownTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	slow := &blocking{release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc(slow.Authorize)})
+	e := &env{pki: p, url: "https://" + ln.Addr().String(), client: p.client(false)}
+	body, _ := json.Marshal(sar("alice", "get", "pods", "apps"))
+	var wg sync.WaitGroup
+	var code int
+	var out string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		code, out = e.post(t, e.client, server.PathAuthorize, "application/json", body)
+	}()
+	<-slow.entered // the request is in flight
+	cancel()
+	eventually(t, func() bool { return !srv.Ready() }, "not ready while draining")
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned before the request in flight finished: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(slow.release)
+	wg.Wait()
+	if code != 200 || !strings.Contains(out, `"allowed":true`) {
+		t.Fatalf("request in flight: %d %s", code, out)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Fatal("still accepting connections after shutdown")
+	}
+}

@@ -1,0 +1,136 @@
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/server"
+)
+
+// Files builds snapshots from policy files and directories, the ABAC file,
+// the token file and the ServiceAccount keys, and rebuilds when any of them
+// changes. Changes are found by hashing the files' contents every interval,
+// which also sees a Kubernetes ConfigMap or Secret volume swap its symlink.
+type Files struct {
+	Config   Config
+	Paths    []string      // --policy-dir: files and directories of YAML/JSON objects
+	Interval time.Duration // how often to look for changes
+
+	last [sha256.Size]byte
+}
+
+// Load builds a snapshot from the files as they are now.
+func (f *Files) Load() (*server.Snapshot, error) {
+	set := &policy.Set{}
+	if len(f.Paths) > 0 {
+		var err error
+		if set, err = policy.Load(f.Paths, nil); err != nil {
+			return nil, err
+		}
+	}
+	return Build(f.Config, set)
+}
+
+// watched lists every input file.
+func (f *Files) watched() []string {
+	paths := append([]string(nil), f.Paths...)
+	for _, p := range []string{f.Config.ABACFile, f.Config.Authn.TokenFile} {
+		if p != "" {
+			paths = append(paths, p)
+		}
+	}
+	return append(paths, f.Config.Authn.ServiceAccount.KeyFiles...)
+}
+
+// fingerprint hashes the names and contents of every input file. A file that
+// cannot be read changes the fingerprint too, so that the reload reports it.
+func (f *Files) fingerprint() [sha256.Size]byte {
+	h := sha256.New()
+	for _, root := range f.watched() {
+		var files []string
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && (path == root || isManifest(path)) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintf(h, "error %s %v\n", root, err)
+			continue
+		}
+		sort.Strings(files)
+		for _, p := range files {
+			fmt.Fprintf(h, "file %s\n", p)
+			file, err := os.Open(p)
+			if err != nil {
+				fmt.Fprintf(h, "error %v\n", err)
+				continue
+			}
+			io.Copy(h, file)
+			file.Close()
+		}
+	}
+	var sum [sha256.Size]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+func isManifest(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// Run loads the files into srv, then reloads them whenever they change, until
+// ctx ends. A change that does not load is reported and the last good
+// snapshot keeps serving. The first load must succeed.
+func (f *Files) Run(ctx context.Context, srv *server.Server) error {
+	f.last = f.fingerprint()
+	snap, err := f.Load()
+	if err != nil {
+		return err
+	}
+	srv.Store(snap)
+	interval := f.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		sum := f.fingerprint()
+		if sum == f.last {
+			continue
+		}
+		f.last = sum
+		snap, err := f.Load()
+		if err != nil {
+			srv.ReloadFailed(err)
+			continue
+		}
+		srv.Store(snap)
+	}
+}
+
+// ErrNoSource is returned when neither files nor a cluster are configured.
+var ErrNoSource = errors.New("no policy source: give --policy-dir (files) or --kubeconfig / --in-cluster (cluster)")
