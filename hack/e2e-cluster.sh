@@ -9,9 +9,14 @@
 #   hack/e2e-cluster.sh down      stop everything and remove the cluster directory
 #   hack/e2e-cluster.sh env       print the env file path of the running cluster
 #
+# kube-apiserver is set up to call kguard on 127.0.0.1:$KGUARD_PORT (in the env file) as its
+# token and authorization webhook (--authorization-mode=Node,Webhook,RBAC), with its built-in
+# PodSecurity admission disabled; start `kguard serve` there with the env file's
+# KGUARD_TLS_CERT/KGUARD_TLS_KEY (test/e2e does; docs/e2e.md shows it by hand).
+#
 # Environment: KGUARD_CACHE (default $HOME/.cache/kguard), KGUARD_CLUSTER_DIR (default
-# $KGUARD_CACHE/cluster), KGUARD_APISERVER_FLAGS (extra kube-apiserver flags, e.g. webhook
-# configuration files), KGUARD_AUTHORIZATION_MODE (default Node,RBAC).
+# $KGUARD_CACHE/cluster), KGUARD_APISERVER_FLAGS (extra kube-apiserver flags),
+# KGUARD_AUTHORIZATION_MODE (default Node,Webhook,RBAC).
 set -euo pipefail
 
 K8S_VERSION=v1.37.2
@@ -66,8 +71,32 @@ certs() {
   printf 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >"$d/apiserver.ext"
   openssl x509 -req -in "$d/apiserver.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
     -days 2 -extfile "$d/apiserver.ext" -out "$d/apiserver.crt" 2>/dev/null
+  # kguard's serving certificate: kube-apiserver calls its webhooks on 127.0.0.1.
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kguard" \
+    -keyout "$d/kguard.key" -out "$d/kguard.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/kguard.ext"
+  openssl x509 -req -in "$d/kguard.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/kguard.ext" -out "$d/kguard.crt" 2>/dev/null
   openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
   openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
+}
+
+webhook_kubeconfig() { # file path: how kube-apiserver reaches a kguard endpoint
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: kguard
+  cluster:
+    server: https://127.0.0.1:$KGUARD_PORT$2
+    certificate-authority: $DIR/pki/ca.crt
+users:
+- name: kube-apiserver
+contexts:
+- name: kguard
+  context: {cluster: kguard, user: kube-apiserver}
+current-context: kguard
+EOF
 }
 
 kubeconfig() { # file user token
@@ -110,7 +139,13 @@ up() {
   ADMIN_TOKEN="$(openssl rand -hex 16)"
   KCM_TOKEN="$(openssl rand -hex 16)"
   printf '%s,admin,admin,"system:masters"\n%s,system:kube-controller-manager,kcm,\n' "$ADMIN_TOKEN" "$KCM_TOKEN" >"$DIR/tokens.csv"
-  ETCD_PORT="$(free_port)"; ETCD_PEER_PORT="$(free_port)"; APISERVER_PORT="$(free_port)"
+  ETCD_PORT="$(free_port)"; ETCD_PEER_PORT="$(free_port)"; APISERVER_PORT="$(free_port)"; KGUARD_PORT="$(free_port)"
+  # kguard (started by the tests on KGUARD_PORT) is the token and authorization
+  # webhook, as in seed 001; short caches so that its decisions show at once.
+  # While it is not running the webhooks fail fast: no token is authenticated by
+  # it and the authorizer chain falls through to RBAC.
+  webhook_kubeconfig "$DIR/kguard-authn.kubeconfig" /authenticate
+  webhook_kubeconfig "$DIR/kguard-authz.kubeconfig" /authorize
 
   etcd --data-dir "$DIR/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -126,7 +161,12 @@ up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
-    --authorization-mode "${KGUARD_AUTHORIZATION_MODE:-Node,RBAC}" \
+    --authentication-token-webhook-config-file "$DIR/kguard-authn.kubeconfig" \
+    --authentication-token-webhook-version v1 --authentication-token-webhook-cache-ttl 1s \
+    --authorization-mode "${KGUARD_AUTHORIZATION_MODE:-Node,Webhook,RBAC}" \
+    --authorization-webhook-config-file "$DIR/kguard-authz.kubeconfig" --authorization-webhook-version v1 \
+    --authorization-webhook-cache-authorized-ttl 1s --authorization-webhook-cache-unauthorized-ttl 1s \
+    --disable-admission-plugins PodSecurity \
     --endpoint-reconciler-type none --enable-priority-and-fairness=false --profiling=false \
     ${KGUARD_APISERVER_FLAGS:-} >"$DIR/kube-apiserver.log" 2>&1 &
   APISERVER_PID=$!
@@ -153,6 +193,11 @@ ETCD_PORT=$ETCD_PORT
 CA_CERT=$DIR/pki/ca.crt
 CA_KEY=$DIR/pki/ca.key
 ADMIN_TOKEN=$ADMIN_TOKEN
+KGUARD_PORT=$KGUARD_PORT
+KGUARD_TLS_CERT=$DIR/pki/kguard.crt
+KGUARD_TLS_KEY=$DIR/pki/kguard.key
+SA_PUBLIC_KEY=$DIR/pki/sa.pub
+SA_ISSUER=https://kubernetes.default.svc.cluster.local
 ETCD_PID=$ETCD_PID
 APISERVER_PID=$APISERVER_PID
 KCM_PID=$KCM_PID
@@ -195,5 +240,5 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) [ -f "$ENV_FILE" ] && echo "$ENV_FILE" || { log "no cluster running"; exit 1; } ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
 esac

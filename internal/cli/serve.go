@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -26,6 +25,7 @@ func init() { register(newServeCommand) }
 
 type serveOptions struct {
 	listen                      string
+	reusePort                   bool
 	certFile, keyFile, clientCA string
 	policyDirs                  []string
 	kubeconfig                  string
@@ -78,6 +78,7 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.listen, "listen-address", ":8443", "address to serve HTTPS on")
+	f.BoolVar(&o.reusePort, "reuse-port", false, "share the port with other kguard processes on this host (SO_REUSEPORT), for restarts without a gap")
 	f.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM, with intermediates); reloaded when it changes")
 	f.StringVar(&o.keyFile, "tls-private-key-file", "", "serving private key (PEM); reloaded when it changes")
 	f.StringVar(&o.clientCA, "client-ca-file", "", "require callers of the review endpoints to present a client certificate signed by this CA")
@@ -169,7 +170,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		}
 		rc.UserAgent = "kguard"
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := listen(o.listen, o.reusePort)
 	if err != nil {
 		return usageError(err)
 	}

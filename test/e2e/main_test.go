@@ -41,8 +41,25 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	live = c
-	os.Exit(m.Run())
+	first, err := setupWebhook()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: starting kguard:", err)
+		os.Exit(1)
+	}
+	current = first
+	code := m.Run()
+	if err := current.stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: stopping kguard:", err)
+		code = 1
+	}
+	// The webhooks would refuse every pod once kguard is gone.
+	kubectlRaw(nil, "delete", "mutatingwebhookconfiguration,validatingwebhookconfiguration", "kguard", "--ignore-not-found")
+	os.RemoveAll(kg.dir)
+	os.Exit(code)
 }
+
+// current is the replica serving between tests (the failure test replaces it).
+var current *replica
 
 func load(path string) (*cluster, error) {
 	f, err := os.Open(path)

@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// webhook is the kguard of the suite: `kguard serve` in cluster mode, the
+// cluster's token, authorization and admission webhook on KGUARD_PORT.
+type webhook struct {
+	bin, dir string
+	tokens   map[string]string // user -> token in kguard's token file
+	caPool   *x509.CertPool
+}
+
+var kg *webhook
+
+// replica is one running `kguard serve` process.
+type replica struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan error
+}
+
+// setupWebhook builds kguard, writes its token file, installs the CRD and the
+// webhook configurations, and starts the first replica.
+func setupWebhook() (*replica, error) {
+	dir, err := os.MkdirTemp("", "kguard-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	w := &webhook{dir: dir, bin: filepath.Join(dir, "kguard"), tokens: map[string]string{}}
+	if out, err := exec.Command("go", "build", "-o", w.bin, "github.com/kguard/kguard/cmd/kguard").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building kguard: %v\n%s", err, out)
+	}
+	// The users of seed 001, with fresh random tokens.
+	var csv strings.Builder
+	for i, u := range []string{"alice", "bob", "kubelet"} {
+		b := make([]byte, 16)
+		rand.Read(b)
+		w.tokens[u] = hex.EncodeToString(b)
+		fmt.Fprintf(&csv, "%s,%s,%d\n", w.tokens[u], u, 1001+i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(csv.String()), 0o600); err != nil {
+		return nil, err
+	}
+	ca, err := os.ReadFile(live.env["CA_CERT"])
+	if err != nil {
+		return nil, err
+	}
+	w.caPool = x509.NewCertPool()
+	w.caPool.AppendCertsFromPEM(ca)
+	kg = w
+	if out, err := kubectlRaw(nil, "apply", "-f", "../../deploy/crds/"); err != nil {
+		return nil, fmt.Errorf("installing the CRD: %v\n%s", err, out)
+	}
+	if out, err := kubectlRaw(nil, "wait", "--for=condition=Established", "--timeout=60s", "crd/podsecuritypolicies.kguard.io"); err != nil {
+		return nil, fmt.Errorf("CRD not established: %v\n%s", err, out)
+	}
+	r, err := w.start("a")
+	if err != nil {
+		return nil, err
+	}
+	if out, err := kubectlRaw(strings.NewReader(w.webhookConfigurations(base64.StdEncoding.EncodeToString(ca))), "apply", "-f", "-"); err != nil {
+		return nil, fmt.Errorf("registering the webhooks: %v\n%s", err, out)
+	}
+	return r, nil
+}
+
+// webhookConfigurations are deploy/webhooks.yaml with a URL instead of a
+// Service: kube-apiserver runs outside any cluster network here.
+func (w *webhook) webhookConfigurations(caBundle string) string {
+	var b strings.Builder
+	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		path, name := "/mutate", "mutate.kguard.io"
+		if kind == "ValidatingWebhookConfiguration" {
+			path, name = "/validate", "validate.kguard.io"
+		}
+		fmt.Fprintf(&b, `apiVersion: admissionregistration.k8s.io/v1
+kind: %s
+metadata: {name: kguard}
+webhooks:
+- name: %s
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: 10
+  clientConfig: {url: "https://127.0.0.1:%s%s", caBundle: %s}
+  rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced}]
+---
+`, kind, name, live.env["KGUARD_PORT"], path, caBundle)
+	}
+	return b.String()
+}
+
+// start runs one replica and waits until it is ready.
+func (w *webhook) start(name string) (*replica, error) {
+	log := filepath.Join(w.dir, "kguard-"+name+".log")
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(w.bin, "serve",
+		"--kubeconfig", live.kubeconfig, "--reuse-port",
+		"--listen-address", "127.0.0.1:"+live.env["KGUARD_PORT"],
+		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
+		"--authorization-mode", "ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
+		"--token-auth-file", filepath.Join(w.dir, "tokens.csv"),
+		"--service-account-key-file", live.env["SA_PUBLIC_KEY"], "--service-account-issuer", live.env["SA_ISSUER"],
+		"--shutdown-timeout", "20s", "--log-format", "json")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	r := &replica{cmd: cmd, log: log, done: make(chan error, 1)}
+	go func() { r.done <- cmd.Wait(); f.Close() }()
+	client := w.client()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-r.done:
+			out, _ := os.ReadFile(log)
+			return nil, fmt.Errorf("kguard %s exited: %v\n%s", name, err, out)
+		default:
+		}
+		if resp, err := client.Get("https://127.0.0.1:" + live.env["KGUARD_PORT"] + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && r.ready(client) {
+				return r, nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r.stop()
+	out, _ := os.ReadFile(log)
+	return nil, fmt.Errorf("kguard %s not ready within a minute\n%s", name, out)
+}
+
+// ready: with several replicas on the port, /readyz may be answered by
+// another one; this replica logs its first snapshot.
+func (r *replica) ready(*http.Client) bool {
+	b, _ := os.ReadFile(r.log)
+	return strings.Contains(string(b), "policy snapshot loaded")
+}
+
+func (w *webhook) client() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: w.caPool}}}
+}
+
+// stop sends SIGTERM and waits for the graceful shutdown.
+func (r *replica) stop() error {
+	if r == nil {
+		return nil
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(40 * time.Second):
+		r.cmd.Process.Kill()
+		return fmt.Errorf("kguard did not stop within 40s")
+	}
+}
+
+// kubectlRaw runs kubectl as the admin with optional stdin, outside a test.
+func kubectlRaw(stdin *strings.Reader, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", live.kubeconfig}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// kubectlIn runs kubectl with stdin inside a test.
+func kubectlIn(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	return kubectlRaw(strings.NewReader(stdin), args...)
+}
+
+// eventually polls cond every 250ms for up to timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	start := time.Now()
+	last := ""
+	for time.Since(start) < timeout {
+		ok, detail := cond()
+		if ok {
+			t.Logf("%s after %v", what, time.Since(start).Round(10*time.Millisecond))
+			return
+		}
+		last = detail
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting until %s; last: %s", timeout, what, last)
+}
+
+// kguardLogs prints the replica logs when a test failed.
+func kguardLogs(t *testing.T) {
+	t.Helper()
+	if !t.Failed() || kg == nil {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(kg.dir, "kguard-*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		t.Logf("%s (last lines):\n%s", filepath.Base(l), strings.Join(lines, "\n"))
+	}
+}
