@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -339,6 +340,35 @@ func FuzzReview(f *testing.F) {
 		}
 		if tr.Status.Authenticated && tr.Status.User.Username == "" {
 			t.Fatal("authenticated without a user")
+		}
+	})
+}
+
+// FuzzParseTokenFile: any CSV is read or refused with a configuration error;
+// every token read authenticates its own user and nothing else does.
+func FuzzParseTokenFile(f *testing.F) {
+	f.Add([]byte(tokenCSV))
+	f.Add([]byte("t,u,1,\"a,b\"\nt,v,2\n"))
+	f.Add([]byte("\"unterminated,u,1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tf, err := ParseTokenFile(bytes.NewReader(data), "fuzz.csv")
+		if err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("error not matching ErrConfig: %v", err)
+			}
+			return
+		}
+		if _, ok, err := tf.AuthenticateToken(context.Background(), ""); ok || err != nil {
+			t.Fatal("the empty token authenticated")
+		}
+		for _, rec := range strings.Split(string(data), "\n") {
+			tok, _, _ := strings.Cut(rec, ",")
+			if tok == "" || strings.ContainsAny(tok, "\"\r") {
+				continue
+			}
+			if resp, ok, _ := tf.AuthenticateToken(context.Background(), tok); ok && resp.User.GetName() == "" {
+				t.Fatalf("token %q authenticated without a user name", tok)
+			}
 		}
 	})
 }

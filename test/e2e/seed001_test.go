@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"io"
@@ -86,7 +87,7 @@ func TestServiceAccountTokenLookup(t *testing.T) {
 	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
 	mustKubectl(t, "create", "serviceaccount", "-n", ns, "robot")
 	token := strings.TrimSpace(mustKubectl(t, "create", "token", "-n", ns, "robot", "--duration=10m"))
-	review := func() authenticationv1.TokenReviewStatus {
+	review := func(token string) authenticationv1.TokenReviewStatus {
 		body, _ := json.Marshal(authenticationv1.TokenReview{TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
 			Spec: authenticationv1.TokenReviewSpec{Token: token}})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -106,12 +107,37 @@ func TestServiceAccountTokenLookup(t *testing.T) {
 		return tr.Status
 	}
 	eventually(t, 30*time.Second, "kguard authenticates the bound token", func() (bool, string) {
-		st := review()
+		st := review(token)
 		return st.Authenticated && st.User.Username == "system:serviceaccount:"+ns+":robot", st.Error
 	})
 	mustKubectl(t, "delete", "serviceaccount", "-n", ns, "robot")
 	eventually(t, 30*time.Second, "the token of the deleted ServiceAccount is rejected", func() (bool, string) {
-		st := review()
+		st := review(token)
 		return !st.Authenticated && strings.Contains(st.Error, "has been deleted"), st.Error
+	})
+
+	// A legacy Secret-based token, filled in by kube-controller-manager's token
+	// controller: valid while its Secret exists.
+	mustKubectl(t, "create", "serviceaccount", "-n", ns, "legacy")
+	secret := `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"legacy-token","namespace":"` + ns + `",
+"annotations":{"kubernetes.io/service-account.name":"legacy"}},"type":"kubernetes.io/service-account-token"}`
+	if out, err := kubectlIn(t, secret, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var legacy string
+	eventually(t, 60*time.Second, "the token controller fills the Secret", func() (bool, string) {
+		out, _ := kubectl(t, "-n", ns, "get", "secret", "legacy-token", "-o", "jsonpath={.data.token}")
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+		legacy = string(b)
+		return err == nil && legacy != "", out
+	})
+	eventually(t, 30*time.Second, "kguard authenticates the legacy token", func() (bool, string) {
+		st := review(legacy)
+		return st.Authenticated && st.User.Username == "system:serviceaccount:"+ns+":legacy", st.Error
+	})
+	mustKubectl(t, "-n", ns, "delete", "secret", "legacy-token")
+	eventually(t, 30*time.Second, "the legacy token is rejected once its Secret is gone", func() (bool, string) {
+		st := review(legacy)
+		return !st.Authenticated && strings.Contains(st.Error, "invalidated"), st.Error
 	})
 }
