@@ -57,3 +57,40 @@ run check --pss restricted examples/psp/pods
 echo
 echo "### PSP -> PSS migration"
 run psp migrate examples/psp/tenant/tenant-psp.yaml --workloads examples/psp/pods
+
+echo
+echo "### kguard serve: the same engines as kube-apiserver's HTTPS webhooks (files mode, on loopback)"
+command -v curl >/dev/null || { echo "demo failed: curl is needed for the webhook part" >&2; exit 1; }
+tmp="$(mktemp -d)"
+port="$(go run ./hack/freeport 2>/dev/null || echo 18443)"
+go run ./hack/devcert "$tmp"
+printf 'alice-token,alice,1000,"dev"\n' >"$tmp/tokens.csv"
+"$kguard" serve --listen-address "127.0.0.1:$port" --tls-cert-file "$tmp/tls.crt" --tls-private-key-file "$tmp/tls.key" \
+  --policy-dir examples/psp/policies --policy-dir examples/psp/grant --policy-dir examples/rbac \
+  --authorization-mode RBAC,ABAC --authorization-policy-file examples/abac/policy.jsonl \
+  --token-auth-file "$tmp/tokens.csv" --log-level warn 2>"$tmp/serve.log" &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 100); do
+  curl -sf --cacert "$tmp/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; echo "demo failed: kguard serve exited" >&2; exit 1; }
+  sleep 0.1
+done
+post() { # path body: prints the request and kguard's answer
+  printf '\n$ curl -X POST https://127.0.0.1:%s%s -d %s\n' "$port" "$1" "$2"
+  curl -sS --fail-with-body --cacert "$tmp/ca.crt" -H 'Content-Type: application/json' -d "$2" "https://127.0.0.1:$port$1"
+  echo
+}
+post /authenticate '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"alice-token"}}'
+post /authorize "$(cat examples/sar/bob-list-pods-caribou.json)"
+pod='{"apiVersion":"v1","kind":"Pod","metadata":{"name":"pause","namespace":"psp-example"},"spec":{"containers":[{"name":"pause","image":"k8s.gcr.io/pause"}]}}'
+review() { # uid user pod
+  printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"psp-example","operation":"CREATE","userInfo":{"username":"%s","groups":["system:authenticated"]},"object":%s}}' "$1" "$2" "$3"
+}
+echo "# fake-user may use the example policy: admitted, with the policy's annotation as a JSON Patch (base64)"
+post /mutate "$(review 1 system:serviceaccount:psp-example:fake-user "$pod")"
+echo "# the privileged pod is denied with the field error"
+post /mutate "$(review 2 system:serviceaccount:psp-example:fake-user "${pod/\"image\":\"k8s.gcr.io\/pause\"/\"image\":\"k8s.gcr.io/pause\",\"securityContext\":{\"privileged\":true\}}")"
+echo "# a malformed review is refused, never allowed"
+printf '\n$ curl -X POST https://127.0.0.1:%s/authorize -d {"kind":\n' "$port"
+curl -sS --cacert "$tmp/ca.crt" -H 'Content-Type: application/json' -d '{"kind":' -w ' (HTTP %{http_code})\n' "https://127.0.0.1:$port/authorize"
