@@ -435,9 +435,12 @@ func (b *blocking) Authorize(ctx context.Context, _ authorizer.Attributes) (auth
 	}
 }
 
-func TestDeadlinePanicAndNotReady(t *testing.T) {
+// bare serves with no policy source: the test stores snapshots itself.
+func bare(t *testing.T, cfg server.Config) (*pki, *server.Server, net.Listener, context.Context, context.CancelFunc) {
+	t.Helper()
 	p := newPKI(t)
-	srv, err := server.New(server.Config{CertFile: p.certFile, KeyFile: p.keyFile, RequestTimeout: 200 * time.Millisecond})
+	cfg.CertFile, cfg.KeyFile = p.certFile, p.keyFile
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +449,12 @@ func TestDeadlinePanicAndNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
+	return p, srv, ln, ctx, cancel
+}
+
+func TestDeadlinePanicAndNotReady(t *testing.T) {
+	p, srv, ln, ctx, _ := bare(t, server.Config{RequestTimeout: 200 * time.Millisecond})
 	go srv.Serve(ctx, ln)
 	e := &env{pki: p, url: "https://" + ln.Addr().String(), client: p.client(false)}
 	body, _ := json.Marshal(sar("alice", "get", "pods", "apps"))
@@ -557,16 +565,7 @@ func eventually(t *testing.T, cond func() bool, what string) {
 
 // Shutdown stops accepting, reports not ready, and lets the request in flight finish.
 func TestGracefulShutdown(t *testing.T) {
-	p := newPKI(t)
-	srv, err := server.New(server.Config{CertFile: p.certFile, KeyFile: p.keyFile, ShutdownTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	p, srv, ln, ctx, cancel := bare(t, server.Config{ShutdownTimeout: 10 * time.Second})
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	slow := &blocking{release: make(chan struct{}), entered: make(chan struct{}, 1)}

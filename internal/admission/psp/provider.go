@@ -231,13 +231,9 @@ func (p *provider) check(r *report, pod *corev1.Pod) {
 	})
 }
 
-func (p *provider) validateContainer(r *report, pod *corev1.Pod, psc *corev1.PodSecurityContext, c *corev1.Container, path *field.Path) {
-	sc := c.SecurityContext
-	if sc == nil {
-		sc = &corev1.SecurityContext{}
-	}
-	scPath := securityContextPath(path)
-	runAsUser, runAsNonRoot, runAsGroup, seLinux := psc.RunAsUser, psc.RunAsNonRoot, psc.RunAsGroup, psc.SELinuxOptions
+// effective is a container's identity settings: its own, else the pod's.
+func effective(psc *corev1.PodSecurityContext, sc *corev1.SecurityContext) (runAsUser *int64, runAsNonRoot *bool, runAsGroup *int64, seLinux *corev1.SELinuxOptions) {
+	runAsUser, runAsNonRoot, runAsGroup, seLinux = psc.RunAsUser, psc.RunAsNonRoot, psc.RunAsGroup, psc.SELinuxOptions
 	if sc.RunAsUser != nil {
 		runAsUser = sc.RunAsUser
 	}
@@ -250,6 +246,16 @@ func (p *provider) validateContainer(r *report, pod *corev1.Pod, psc *corev1.Pod
 	if sc.SELinuxOptions != nil {
 		seLinux = sc.SELinuxOptions
 	}
+	return
+}
+
+func (p *provider) validateContainer(r *report, pod *corev1.Pod, psc *corev1.PodSecurityContext, c *corev1.Container, path *field.Path) {
+	sc := c.SecurityContext
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	scPath := securityContextPath(path)
+	runAsUser, runAsNonRoot, runAsGroup, seLinux := effective(psc, sc)
 	userValidate(r, p.psp, scPath, runAsNonRoot, runAsUser)
 	var groups []int64
 	if runAsGroup != nil {
@@ -380,16 +386,7 @@ func (p *provider) refusesUnchanged(pod *corev1.Pod) bool {
 		if sc == nil {
 			sc = &corev1.SecurityContext{}
 		}
-		runAsUser, runAsNonRoot, runAsGroup := psc.RunAsUser, psc.RunAsNonRoot, psc.RunAsGroup
-		if sc.RunAsUser != nil {
-			runAsUser = sc.RunAsUser
-		}
-		if sc.RunAsNonRoot != nil {
-			runAsNonRoot = sc.RunAsNonRoot
-		}
-		if sc.RunAsGroup != nil {
-			runAsGroup = sc.RunAsGroup
-		}
+		runAsUser, runAsNonRoot, runAsGroup, _ := effective(psc, sc)
 		var q report
 		if runAsUser != nil { // then defaulting sets neither runAsUser nor runAsNonRoot
 			userValidate(&q, p.psp, path, runAsNonRoot, runAsUser)
