@@ -11,6 +11,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/user"
 	sigsjson "sigs.k8s.io/json"
 
@@ -26,11 +28,11 @@ func reviewErrorf(format string, args ...any) error {
 }
 
 // Review answers an AdmissionReview (admission.k8s.io/v1, JSON) for the
-// webhook pass phase. Like the built-in PodSecurityPolicy plugin, it
-// evaluates pods — CREATE and UPDATE, not subresources — and lets every
-// other request through unevaluated (the webhook configuration sends only
-// pods). A review that cannot be read is an error matching ErrReview; a pod
-// that cannot be decoded is denied.
+// webhook pass phase. Like the built-in plugins, it admits pods — CREATE and
+// UPDATE, not subresources — through the chain, evaluates the pod template of
+// a pod controller for PodSecurity's warnings and audit annotations only, and
+// lets every other request through. A review that cannot be read is an error
+// matching ErrReview; an object that cannot be decoded is denied.
 func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, error) {
 	var tm metav1.TypeMeta
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &tm); err != nil {
@@ -61,11 +63,11 @@ func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, e
 }
 
 func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
-	if req.Resource.Group != "" || req.Resource.Resource != "pods" || req.SubResource != "" {
+	if req.SubResource != "" || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
 		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return &admissionv1.AdmissionResponse{Allowed: true}
+	if req.Resource.Group != "" || req.Resource.Resource != "pods" {
+		return c.workload(ctx, req, phase)
 	}
 	r := &Request{Operation: req.Operation, Resource: "pods", Name: req.Name, Namespace: req.Namespace, Phase: phase,
 		User: &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra(req.UserInfo.Extra)}}
@@ -111,4 +113,62 @@ func badRequest(r *Request, err error) *admissionv1.AdmissionResponse {
 		Status: metav1.StatusFailure, Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest,
 		Message: fmt.Sprintf("%s %q: %v", r.Resource, r.Name, err),
 	}}
+}
+
+// workload answers for a pod controller (Deployment, Job, ...) as the built-in
+// plugins do: PodSecurityPolicy does not look at it (its pods are admitted
+// when they are created), PodSecurity warns and audits its pod template in the
+// validating pass and never denies it. Other kinds are let through.
+func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
+	allowed := &admissionv1.AdmissionResponse{Allowed: true}
+	if phase == PhaseMutate || c.snap.PSS == nil || !c.enabled(PluginPodSecurity) {
+		return allowed
+	}
+	apiVersion := req.Kind.Version
+	if req.Kind.Group != "" {
+		apiVersion = req.Kind.Group + "/" + req.Kind.Version
+	}
+	r := &Request{Resource: Resource(apiVersion, req.Kind.Kind), Name: req.Name}
+	decode := func(raw []byte, source string) (*podspec.Workload, error) {
+		doc := manifest.Document{Source: source, Item: -1, APIVersion: apiVersion, Kind: req.Kind.Kind, JSON: raw}
+		return podspec.Decode(&doc)
+	}
+	w, err := decode(req.Object.Raw, "request.object")
+	if err != nil {
+		return badRequest(r, err)
+	}
+	if w == nil {
+		return allowed // not a kind that carries a pod
+	}
+	var old *podspec.Workload
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		if old, err = decode(req.OldObject.Raw, "request.oldObject"); err != nil {
+			return badRequest(r, err)
+		}
+	}
+	var oldObj runtime.Object
+	if old != nil {
+		oldObj = old.Object
+	}
+	res := c.snap.PSS.EvaluateWorkload(ctx, req.Operation, w.Object, oldObj,
+		schema.GroupVersionResource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource},
+		schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+		req.Name, req.Namespace, req.UserInfo.Username)
+	out := &admissionv1.AdmissionResponse{Allowed: res.Allowed, Warnings: append([]string(nil), res.Warnings...)}
+	for k, v := range res.AuditAnnotations {
+		addAudit(out, "pod-security.kubernetes.io/"+k, v)
+	}
+	if !res.Allowed {
+		out.Result = res.Result // the library's own error (e.g. an unreadable namespace)
+	}
+	return out
+}
+
+func (c *Chain) enabled(plugin string) bool {
+	for _, p := range c.plugins {
+		if p == plugin {
+			return true
+		}
+	}
+	return false
 }

@@ -348,6 +348,19 @@ func TestEndpoints(t *testing.T) {
 	if r := decodeAdmission(t, body); r.Allowed || !strings.Contains(r.Result.Message, `violates PodSecurity "restricted:latest"`) {
 		t.Fatalf("restricted namespace: %d %s", code, body)
 	}
+	// A Deployment: PodSecurity warns about its template (enforce never
+	// denies a controller, its pods are refused when created); no PSP verdict.
+	deploy := admissionReview("u7", "alice", "strict", admissionv1.Create,
+		`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"strict"},"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"hostNetwork":true,"containers":[{"name":"c","image":"i"}]}}}}`, "")
+	deploy["request"].(map[string]any)["kind"] = map[string]string{"group": "apps", "version": "v1", "kind": "Deployment"}
+	deploy["request"].(map[string]any)["resource"] = map[string]string{"group": "apps", "version": "v1", "resource": "deployments"}
+	code, body = e.postJSON(t, server.PathValidate, deploy)
+	if r := decodeAdmission(t, body); !r.Allowed || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], `would violate PodSecurity "restricted:latest": host namespaces (hostNetwork=true)`) {
+		t.Fatalf("deployment: %d %s", code, body)
+	}
+	if code, body = e.postJSON(t, server.PathMutate, deploy); !decodeAdmission(t, body).Allowed || strings.Contains(body, "warnings") {
+		t.Fatalf("deployment, mutating pass: %d %s", code, body)
+	}
 	// Not a pod, a subresource, a DELETE: not evaluated.
 	other := admissionReview("u6", "bob", "apps", admissionv1.Create, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}`, "")
 	other["request"].(map[string]any)["resource"] = map[string]string{"version": "v1", "resource": "configmaps"}

@@ -86,8 +86,12 @@ func (w *webhook) webhookConfigurations(caBundle string) string {
 	var b strings.Builder
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 		path, name := "/mutate", "mutate.kguard.io"
+		rules := `[{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced}]`
 		if kind == "ValidatingWebhookConfiguration" {
+			// Pod controllers too: PodSecurity warns about their templates.
 			path, name = "/validate", "validate.kguard.io"
+			rules = `[{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced},
+    {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments], scope: Namespaced}]`
 		}
 		fmt.Fprintf(&b, `apiVersion: admissionregistration.k8s.io/v1
 kind: %s
@@ -99,9 +103,9 @@ webhooks:
   failurePolicy: Fail
   timeoutSeconds: 10
   clientConfig: {url: "https://127.0.0.1:%s%s", caBundle: %s}
-  rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced}]
+  rules: %s
 ---
-`, kind, name, live.env["KGUARD_PORT"], path, caBundle)
+`, kind, name, live.env["KGUARD_PORT"], path, caBundle, rules)
 	}
 	return b.String()
 }

@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Scenario 3: Pod Security Standards through kguard (kube-apiserver's own
@@ -39,5 +44,15 @@ metadata: {name: pss-warn, labels: {pod-security.kubernetes.io/warn: baseline}}
 	out, err := kubectlIn(t, hostNet, "-n", "pss-warn", "create", "-f", "-")
 	if err != nil || !strings.Contains(out, `Warning: would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`) {
 		t.Fatalf("warn=baseline: %v\n%s", err, out)
+	}
+	// A Deployment gets the same warning, for its pod template, as with the built-in controller.
+	d := appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "c", Image: "k8s.gcr.io/pause"}}}}}}
+	b, _ := json.Marshal(d)
+	out, err = kubectlIn(t, string(b), "-n", "pss-warn", "create", "-f", "-")
+	if err != nil || !strings.Contains(out, `Warning: would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`) {
+		t.Fatalf("deployment with warn=baseline: %v\n%s", err, out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	psadmission "k8s.io/pod-security-admission/admission"
 	psapi "k8s.io/pod-security-admission/admission/api"
@@ -87,6 +88,16 @@ type Request struct {
 	OldPod    *corev1.Pod
 	Namespace string
 	Username  string
+}
+
+// EvaluateWorkload answers for a pod controller (Deployment, Job, ...) as the
+// built-in controller does: never denied, with the warnings and audit
+// annotations its pod template earns. resource names it (deployments in apps/v1).
+func (e *Evaluator) EvaluateWorkload(ctx context.Context, op admissionv1.Operation, obj, old runtime.Object, resource schema.GroupVersionResource,
+	kind schema.GroupVersionKind, name, namespace, username string) *admissionv1.AdmissionResponse {
+	attrs := &api.AttributesRecord{Name: name, Namespace: namespace, Operation: op, Username: username,
+		Kind: kind, Resource: resource, Object: obj, OldObject: old}
+	return e.admission.Validate(ctx, attrs)
 }
 
 // Evaluate answers as the built-in controller: allowed or denied (enforce),
