@@ -4,7 +4,7 @@
 GO ?= go
 BIN := bin/kguard
 
-.PHONY: all build demo test test-unit test-upstream e2e cluster-up cluster-down bench clean
+.PHONY: all build demo test test-unit test-upstream e2e cluster-up cluster-down bench loadtest clean
 
 all: build
 
@@ -42,3 +42,7 @@ bench:
 
 clean:
 	rm -rf bin
+
+# kguard serve under load (docs/performance.md): loopback only, bounded in requests and time.
+loadtest:
+	@bash hack/loadtest.sh

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Load test of `kguard serve` (issue #4): a generated policy set of 10,000
+# RoleBindings over 1,000 namespaces, 500 PodSecurityPolicies and 1,000
+# Namespaces, then 1,000 req/s of SubjectAccessReviews and AdmissionReviews for
+# 30 s over HTTPS on 127.0.0.1, then kguard's resident memory.
+#
+#   bash hack/loadtest.sh [extra loadgen flags, e.g. --output json, --mix authorize=100]
+#
+# Environment: RATE (1000), DURATION (30s), SEED (1), PSPS (500 PodSecurityPolicies
+# generated), KEEP=1 keeps the work directory (policies, certificates, kguard's
+# log). Other variables reach kguard too (e.g. GOGC=400).
+# Progress and kguard's figures (readiness, RSS, CPU) go to stderr, the load
+# generator's report to stdout. Exit status: the load generator's (1 on any
+# error or late request).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+exec 3>&1 1>&2 # fd 3: the report only (--output json > report.json)
+RATE="${RATE:-1000}"
+DURATION="${DURATION:-30s}"
+SEED="${SEED:-1}"
+PSPS="${PSPS:-500}"
+GO="${GO:-go}"
+
+for tool in openssl curl "$GO"; do
+  command -v "$tool" >/dev/null || { echo "loadtest: $tool is required" >&2; exit 2; }
+done
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/kguard-loadtest.XXXXXX")"
+kguard_pid=""
+loadgen_pid=""
+cleanup() {
+  if [[ -n "$loadgen_pid" ]]; then kill "$loadgen_pid" 2>/dev/null || true; fi
+  if [[ -n "$kguard_pid" ]] && kill -0 "$kguard_pid" 2>/dev/null; then
+    kill "$kguard_pid" 2>/dev/null || true
+    wait "$kguard_pid" 2>/dev/null || true
+  fi
+  if [[ "${KEEP:-0}" == 1 ]]; then
+    echo "loadtest: work directory kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building kguard and the load generator"
+"$GO" build -o "$work/kguard" ./cmd/kguard
+"$GO" build -o "$work/loadgen" ./hack/loadgen
+
+echo "== generating the policy set (seed $SEED)"
+"$work/loadgen" -generate "$work/policies" -seed "$SEED" -psps "$PSPS"
+
+echo "== throwaway CA and serving certificate for 127.0.0.1"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj "/CN=kguard-loadtest-ca" -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -subj "/CN=kguard" -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n' >"$work/ext.cnf"
+openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+  -days 1 -extfile "$work/ext.cnf" -out "$work/tls.crt" 2>/dev/null
+
+# A free loopback port: bind port 0 and read what the kernel picked. (A race
+# with another process taking it meanwhile is possible but unlikely; kguard
+# then fails to listen and the script stops.)
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || true)"
+if [[ -z "$port" ]]; then
+  port=$(( 20000 + RANDOM % 20000 ))
+fi
+url="https://127.0.0.1:$port"
+
+echo "== starting kguard serve on $url"
+"$work/kguard" serve --listen-address "127.0.0.1:$port" \
+  --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
+  --policy-dir "$work/policies" --log-level warn 2>"$work/kguard.log" &
+kguard_pid=$!
+
+ready=0
+started=$(date +%s.%N)
+for _ in $(seq 1 600); do
+  if ! kill -0 "$kguard_pid" 2>/dev/null; then
+    echo "loadtest: kguard exited:" >&2; cat "$work/kguard.log" >&2; exit 2
+  fi
+  if curl -fsS --cacert "$work/ca.crt" "$url/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.1
+done
+[[ "$ready" == 1 ]] || { echo "loadtest: kguard not ready after 60 s" >&2; cat "$work/kguard.log" >&2; exit 2; }
+echo "ready after $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+
+rss() { awk '/^(VmRSS|VmHWM|RssAnon|RssFile):/ {printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$kguard_pid/status"; echo; }
+echo "kguard memory after loading: $(rss)"
+
+# CPU seconds kguard has used (user + system), from /proc/PID/stat.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$kguard_pid/stat"; }
+
+echo "== load: $RATE req/s for $DURATION ($(uptime | sed 's/.*load average/load average/'))"
+rc=0
+cpu0=$(cpu); t0=$(date +%s.%N)
+# In the background, so that a signal interrupts `wait` and the trap stops both.
+"$work/loadgen" --url "$url" --ca-file "$work/ca.crt" --rate "$RATE" --duration "$DURATION" \
+  --seed "$SEED" --psps "$PSPS" --max-requests 1000000 "$@" >&3 &
+loadgen_pid=$!
+wait "$loadgen_pid" || rc=$?
+loadgen_pid=""
+cpu1=$(cpu); t1=$(date +%s.%N)
+awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" \
+  'BEGIN{printf "== kguard CPU during the load (warm-up included): %.1f s in %.1f s = %.2f cores\n", c1-c0, t1-t0, (c1-c0)/(t1-t0)}'
+
+echo "== kguard memory after the load: $(rss)"
+curl -fsS --cacert "$work/ca.crt" "$url/metrics" 2>/dev/null |
+  awk '/^go_memstats_(heap_inuse|heap_alloc|sys)_bytes / {printf "  %s %.1f MiB\n", $1, $2/1048576}
+       /^go_gc_duration_seconds_count / {printf "  GC cycles %d\n", $2}' || true
+if grep -q 'level=ERROR' "$work/kguard.log"; then
+  echo "kguard logged errors:" >&2; grep 'level=ERROR' "$work/kguard.log" | head -5 >&2
+fi
+exit "$rc"
