@@ -114,6 +114,7 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	engine = engine.WithRuleResolver(az.RuleResolver)
 	plugins := o.plugins
 	if len(plugins) == 0 {
 		if len(set.PodSecurityPolicies) > 0 {

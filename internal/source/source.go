@@ -54,6 +54,7 @@ func Build(cfg Config, set *policy.Set) (*server.Snapshot, error) {
 			if engines.PSP, err = psp.NewEngine(set.PodSecurityPolicies, az.Authorizer); err != nil {
 				return nil, err
 			}
+			engines.PSP = engines.PSP.WithRuleResolver(az.RuleResolver)
 		case admission.PluginPodSecurity:
 			if engines.PSS, err = podsecurity.New(cfg.PSS, set.Namespaces); err != nil {
 				return nil, err

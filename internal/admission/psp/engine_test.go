@@ -447,3 +447,86 @@ func TestRefusesUnchanged(t *testing.T) {
 		})
 	}
 }
+
+// Narrowing selection with the rule resolver decides exactly as asking the
+// authorizer for every policy, whatever the grants.
+func TestRuleResolverSameDecisions(t *testing.T) {
+	policies := []string{
+		psp("a-mutating", "  defaultAddCapabilities: [NET_ADMIN]\n  allowedCapabilities: [NET_ADMIN]\n"+anyRules),
+		psp("b-plain", anyRules),
+		psp("c-privileged", "  privileged: true\n"+anyRules),
+		psp("d-strict", "  requiredDropCapabilities: [ALL]\n"+strings.Replace(anyRules, "volumes: ['*']", "volumes: [configMap]", 1)),
+	}
+	grants := map[string]string{
+		"nothing": "",
+		"all, cluster-wide": useAll,
+		"by name in the namespace": `kind: Role
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: r, namespace: ns}
+rules: [{apiGroups: [kguard.io], resources: [podsecuritypolicies], verbs: [use], resourceNames: [d-strict, c-privileged]}]
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: r, namespace: ns}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: Role, name: r, apiGroup: rbac.authorization.k8s.io}`,
+		"by name to the ServiceAccount, in another namespace too": `kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: r}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["use"], resourceNames: [a-mutating]}]
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: r, namespace: ns}
+subjects: [{kind: ServiceAccount, name: default, namespace: ns}]
+roleRef: {kind: ClusterRole, name: r, apiGroup: rbac.authorization.k8s.io}
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: r, namespace: other}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: r, apiGroup: rbac.authorization.k8s.io}`,
+		"wildcard verbs in a group": `kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: r}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: ["*"]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: r}
+subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: r, apiGroup: rbac.authorization.k8s.io}`,
+	}
+	pods := []string{pausePod,
+		"metadata: {name: p}\nspec: {containers: [{name: c, image: i, securityContext: {privileged: true}}]}",
+		"metadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {}}], containers: [{name: c, image: i}]}",
+		"metadata: {name: p}\nspec: {containers: [{name: c, image: i, securityContext: {capabilities: {drop: [ALL]}}}]}"}
+	for name, grant := range grants {
+		t.Run(name, func(t *testing.T) {
+			docs := append([]string(nil), policies...)
+			if grant != "" {
+				docs = append(docs, grant)
+			}
+			s := loadSet(t, docs...)
+			authz := rbac.New(s)
+			plain, err := NewEngine(s.PodSecurityPolicies, authz)
+			if err != nil {
+				t.Fatal(err)
+			}
+			narrowed := plain.WithRuleResolver(authz)
+			for i, y := range pods {
+				for _, op := range []string{"CREATE", "UPDATE"} {
+					a := Attributes{Operation: op, Pod: pod(t, y), Namespace: "ns", User: alice}
+					if op == "UPDATE" {
+						a.OldPod = pod(t, y)
+						a.OldPod.Labels = map[string]string{"v": "1"}
+					}
+					want, got := plain.Admit(context.Background(), a), narrowed.Admit(context.Background(), a)
+					if want.Allowed != got.Allowed || want.Policy != got.Policy || want.Message != got.Message {
+						t.Fatalf("pod %d %s: narrowed %+v, plain %+v", i, op, got, want)
+					}
+				}
+			}
+		})
+	}
+}

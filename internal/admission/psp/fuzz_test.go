@@ -34,6 +34,7 @@ func FuzzAdmit(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	narrowed := e.WithRuleResolver(rbac.New(all))
 	u := &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var pod corev1.Pod
@@ -53,6 +54,9 @@ func FuzzAdmit(f *testing.F) {
 		}
 		before, _ := json.Marshal(&pod)
 		r := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: &pod, Namespace: "ns", User: u})
+		if n := narrowed.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: &pod, Namespace: "ns", User: u}); n.Allowed != r.Allowed || n.Policy != r.Policy || n.Message != r.Message {
+			t.Fatalf("the rule resolver changed the decision: %+v, without it %+v", n, r)
+		}
 		if after, _ := json.Marshal(&pod); string(before) != string(after) {
 			t.Fatalf("Admit modified the request's pod:\n%s\n%s", before, after)
 		}
