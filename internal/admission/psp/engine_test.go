@@ -458,7 +458,7 @@ func TestRuleResolverSameDecisions(t *testing.T) {
 		psp("d-strict", "  requiredDropCapabilities: [ALL]\n"+strings.Replace(anyRules, "volumes: ['*']", "volumes: [configMap]", 1)),
 	}
 	grants := map[string]string{
-		"nothing": "",
+		"nothing":           "",
 		"all, cluster-wide": useAll,
 		"by name in the namespace": `kind: Role
 apiVersion: rbac.authorization.k8s.io/v1
