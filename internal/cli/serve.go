@@ -146,10 +146,10 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		Authn: authn.Config{TokenFile: o.tokenFile, APIAudiences: o.apiAudiences,
 			ServiceAccount: authn.ServiceAccountConfig{KeyFiles: o.saKeyFiles, Issuers: o.saIssuers}},
 	}
-	// Check the configuration once before listening: a bad flag is a usage error.
+	// Load once before listening: a bad flag or policy file is a usage error.
+	files := &source.Files{Config: cfg, Paths: o.policyDirs, Interval: o.reloadInterval}
 	if !cluster {
-		files := &source.Files{Config: cfg, Paths: o.policyDirs}
-		if _, err := files.Load(); err != nil {
+		if files.Initial, err = files.Load(); err != nil {
 			return usageError(err)
 		}
 	}
@@ -191,7 +191,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 			c := &source.Cluster{Config: cfg, REST: rc, Logger: log, NoLookup: !o.saLookup}
 			err = c.Run(gctx, srv)
 		} else {
-			err = (&source.Files{Config: cfg, Paths: o.policyDirs, Interval: o.reloadInterval}).Run(gctx, srv)
+			err = files.Run(gctx, srv)
 		}
 		if err != nil {
 			return fmt.Errorf("policy source: %w", err)

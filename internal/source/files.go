@@ -25,12 +25,18 @@ type Files struct {
 	Config   Config
 	Paths    []string      // --policy-dir: files and directories of YAML/JSON objects
 	Interval time.Duration // how often to look for changes
+	// Initial, when set, is served first instead of loading the files again:
+	// the snapshot the caller got from this Files' Load.
+	Initial *server.Snapshot
 
 	last [sha256.Size]byte
 }
 
-// Load builds a snapshot from the files as they are now.
+// Load builds a snapshot from the files as they are now, and remembers their
+// fingerprint (taken before reading them, so that a change made meanwhile is
+// seen by the next look).
 func (f *Files) Load() (*server.Snapshot, error) {
+	f.last = f.fingerprint()
 	set := &policy.Set{}
 	if len(f.Paths) > 0 {
 		var err error
@@ -100,10 +106,12 @@ func isManifest(path string) bool {
 // ctx ends. A change that does not load is reported and the last good
 // snapshot keeps serving. The first load must succeed.
 func (f *Files) Run(ctx context.Context, srv *server.Server) error {
-	f.last = f.fingerprint()
-	snap, err := f.Load()
-	if err != nil {
-		return err
+	snap := f.Initial
+	if snap == nil {
+		var err error
+		if snap, err = f.Load(); err != nil {
+			return err
+		}
 	}
 	srv.Store(snap)
 	interval := f.Interval
@@ -118,11 +126,9 @@ func (f *Files) Run(ctx context.Context, srv *server.Server) error {
 			return nil
 		case <-t.C:
 		}
-		sum := f.fingerprint()
-		if sum == f.last {
+		if f.fingerprint() == f.last {
 			continue
 		}
-		f.last = sum
 		snap, err := f.Load()
 		if err != nil {
 			srv.ReloadFailed(err)
