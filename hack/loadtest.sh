@@ -70,7 +70,9 @@ fi
 url="https://127.0.0.1:$port"
 
 echo "== starting kguard serve on $url"
-"$work/kguard" serve --listen-address "127.0.0.1:$port" \
+# KGUARD_CPUS / LOADGEN_CPUS (e.g. 1 and 0) pin the two to separate cores (taskset
+# execs the command, so $! stays the process measured and stopped).
+${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
   --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
   --policy-dir "$work/policies" --log-level warn 2>"$work/kguard.log" &
 kguard_pid=$!
@@ -97,7 +99,7 @@ echo "== load: $RATE req/s for $DURATION ($(uptime | sed 's/.*load average/load 
 rc=0
 cpu0=$(cpu); t0=$(date +%s.%N)
 # In the background, so that a signal interrupts `wait` and the trap stops both.
-"$work/loadgen" --url "$url" --ca-file "$work/ca.crt" --rate "$RATE" --duration "$DURATION" \
+${LOADGEN_CPUS:+taskset -c "$LOADGEN_CPUS"} "$work/loadgen" --url "$url" --ca-file "$work/ca.crt" --rate "$RATE" --duration "$DURATION" \
   --seed "$SEED" --psps "$PSPS" --max-requests 1000000 "$@" >&3 &
 loadgen_pid=$!
 wait "$loadgen_pid" || rc=$?
