@@ -107,6 +107,11 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 	defer dynf.Shutdown()
 	defer metaf.Shutdown()
 
+	if _, err := cs.Discovery().ServerResourcesForGroupVersion(PSPResource.GroupVersion().String()); err != nil {
+		// Readiness waits for every informer: say why it will not come.
+		log.Error("the kguard.io PodSecurityPolicy CRD is not served; kguard stays unready until it is (kubectl apply -f deploy/crds/)",
+			"error", err)
+	}
 	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, Pods, token Secrets)")
 	for name, synced := range map[string]bool{"typed": allSynced(typed.WaitForCacheSync(ctx.Done())),
 		"secrets": allSynced(tokens.WaitForCacheSync(ctx.Done())), "psp": allSynced(dynf.WaitForCacheSync(ctx.Done())),
