@@ -28,7 +28,8 @@ type Workload struct {
 	Root *field.Path
 	// template is the pod template inside Object (nil for a Pod).
 	template *corev1.PodTemplateSpec
-	original []byte // Object as JSON before any change
+	original []byte // Object as JSON before the first SetPod
+	err      error  // from encoding original
 }
 
 // kinds maps "apiVersion/kind" to a constructor and the pod template accessor.
@@ -83,10 +84,6 @@ func Decode(d *manifest.Document) (*Workload, error) {
 	if k.template != nil {
 		w.template = k.template(obj)
 	}
-	var err error
-	if w.original, err = json.Marshal(obj); err != nil {
-		return nil, d.Errorf("encoding: %v", err)
-	}
 	return w, nil
 }
 
@@ -136,6 +133,10 @@ func (w *Workload) Pod() *corev1.Pod {
 // SetPod writes a changed pod back into the object (metadata labels and
 // annotations, and the spec, for templates).
 func (w *Workload) SetPod(pod *corev1.Pod) {
+	if w.original == nil && w.err == nil {
+		// The object as decoded, for Patch; encoded only when it is about to change.
+		w.original, w.err = json.Marshal(w.Object)
+	}
 	if p, ok := w.Object.(*corev1.Pod); ok {
 		*p = *pod.DeepCopy()
 		return
@@ -148,6 +149,12 @@ func (w *Workload) SetPod(pod *corev1.Pod) {
 // Patch returns the RFC 6902 JSON Patch from the object as decoded to the
 // object now (after SetPod), or nil when nothing changed.
 func (w *Workload) Patch() ([]byte, error) {
+	if w.err != nil {
+		return nil, fmt.Errorf("encoding the object: %w", w.err)
+	}
+	if w.original == nil {
+		return nil, nil // SetPod was never called: nothing changed
+	}
 	now, err := json.Marshal(w.Object)
 	if err != nil {
 		return nil, err
