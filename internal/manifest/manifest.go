@@ -133,7 +133,7 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
 			docs = append(docs, ds...)
 			continue
 		}
-		files, err := expand(p)
+		files, err := Expand(p)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +148,9 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
 	return docs, nil
 }
 
-func expand(p string) ([]string, error) {
+// Expand lists the files a path stands for: the path itself, or for a
+// directory the *.yaml, *.yml and *.json files below it, in lexical order.
+func Expand(p string) ([]string, error) {
 	info, err := os.Stat(p)
 	if err != nil {
 		return nil, &Error{Source: p, Item: -1, Err: unwrapPathError(err)}

@@ -6,13 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
+	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/server"
 )
@@ -63,21 +60,11 @@ func (f *Files) watched() []string {
 func (f *Files) fingerprint() [sha256.Size]byte {
 	h := sha256.New()
 	for _, root := range f.watched() {
-		var files []string
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && (path == root || isManifest(path)) {
-				files = append(files, path)
-			}
-			return nil
-		})
+		files, err := manifest.Expand(root) // the files policy.Load reads
 		if err != nil {
 			fmt.Fprintf(h, "error %s %v\n", root, err)
 			continue
 		}
-		sort.Strings(files)
 		for _, p := range files {
 			fmt.Fprintf(h, "file %s\n", p)
 			file, err := os.Open(p)
@@ -92,14 +79,6 @@ func (f *Files) fingerprint() [sha256.Size]byte {
 	var sum [sha256.Size]byte
 	copy(sum[:], h.Sum(nil))
 	return sum
-}
-
-func isManifest(path string) bool {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }
 
 // Run loads the files into srv, then reloads them whenever they change, until
