@@ -7,8 +7,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"os"
+	"slices"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -84,25 +84,25 @@ func reviewHead(body []byte) (metav1.TypeMeta, types.UID, bool) {
 	return head.TypeMeta, uid, true
 }
 
-func tokenReviewFailure(body []byte, message string) []byte {
-	tm, _, ok := reviewHead(body)
-	if !ok || tm.Kind != "TokenReview" || (tm.APIVersion != "authentication.k8s.io/v1" && tm.APIVersion != "authentication.k8s.io/v1beta1") {
-		return nil
+// statusFailure answers no to a review of kind in one of versions with the
+// given status (the message under errorKey): the shape TokenReviews and
+// SubjectAccessReviews share.
+func statusFailure(kind string, versions []string, decision, errorKey string) failure {
+	return func(body []byte, message string) []byte {
+		tm, _, ok := reviewHead(body)
+		if !ok || tm.Kind != kind || !slices.Contains(versions, tm.APIVersion) {
+			return nil
+		}
+		b, _ := json.Marshal(map[string]any{"apiVersion": tm.APIVersion, "kind": tm.Kind,
+			"status": map[string]any{decision: false, errorKey: message}})
+		return b
 	}
-	b, _ := json.Marshal(map[string]any{"apiVersion": tm.APIVersion, "kind": tm.Kind,
-		"status": map[string]any{"authenticated": false, "error": message}})
-	return b
 }
 
-func accessReviewFailure(body []byte, message string) []byte {
-	tm, _, ok := reviewHead(body)
-	if !ok || tm.Kind != "SubjectAccessReview" || (tm.APIVersion != "authorization.k8s.io/v1" && tm.APIVersion != "authorization.k8s.io/v1beta1") {
-		return nil
-	}
-	b, _ := json.Marshal(map[string]any{"apiVersion": tm.APIVersion, "kind": tm.Kind,
-		"status": map[string]any{"allowed": false, "evaluationError": message}})
-	return b
-}
+var (
+	tokenReviewFailure  = statusFailure("TokenReview", []string{"authentication.k8s.io/v1", "authentication.k8s.io/v1beta1"}, "authenticated", "error")
+	accessReviewFailure = statusFailure("SubjectAccessReview", []string{"authorization.k8s.io/v1", "authorization.k8s.io/v1beta1"}, "allowed", "evaluationError")
+)
 
 func admissionFailure(body []byte, message string) []byte {
 	tm, uid, ok := reviewHead(body)
@@ -113,11 +113,6 @@ func admissionFailure(body []byte, message string) []byte {
 		Result: &metav1.Status{Status: metav1.StatusFailure, Code: 500, Reason: metav1.StatusReasonInternalError, Message: message}}})
 	return b
 }
-
-func mimeType(ct string) (string, map[string]string, error) { return mime.ParseMediaType(ct) }
-
-// fileStamp identifies the contents of the certificate and key last loaded.
-type fileStamp struct{ sum [sha256.Size]byte }
 
 // ReloadCertificate loads the serving certificate again when the files
 // changed, and reports whether it did. A pair that does not load is an error
@@ -132,7 +127,7 @@ func (s *Server) ReloadCertificate() (bool, error) {
 		return false, fmt.Errorf("reading --tls-private-key-file: %w", err)
 	}
 	sum := sha256.Sum256(bytes.Join([][]byte{certPEM, keyPEM}, []byte{0}))
-	if s.cert.Load() != nil && sum == s.certSeen.sum {
+	if s.cert.Load() != nil && sum == s.certSum {
 		return false, nil
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -140,7 +135,7 @@ func (s *Server) ReloadCertificate() (bool, error) {
 		return false, fmt.Errorf("loading the serving certificate %s: %w", s.cfg.CertFile, err)
 	}
 	s.cert.Store(&cert)
-	s.certSeen.sum = sum
+	s.certSum = sum
 	if cert.Leaf != nil {
 		s.metrics.certificateOK.Set(float64(cert.Leaf.NotAfter.Unix()))
 		s.log.Info("serving certificate loaded", "subject", cert.Leaf.Subject.String(), "dns_names", cert.Leaf.DNSNames, "not_after", cert.Leaf.NotAfter)

@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -76,7 +78,7 @@ type Server struct {
 	snap     atomic.Pointer[Snapshot]
 	gen      atomic.Uint64
 	cert     atomic.Pointer[tls.Certificate]
-	certSeen fileStamp
+	certSum  [sha256.Size]byte // of the certificate and key files last loaded
 	clientCA *x509.CertPool
 	stopping atomic.Bool
 }
@@ -303,7 +305,7 @@ func isMalformed(err error) bool {
 }
 
 func isJSON(ct string) bool {
-	mt, _, _ := mimeType(ct)
+	mt, _, _ := mime.ParseMediaType(ct)
 	return mt == "application/json"
 }
 
