@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -158,7 +157,6 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 			}
 			set.PodSecurityPolicies = append(set.PodSecurityPolicies, p)
 		}
-		sort.Slice(set.PodSecurityPolicies, func(i, j int) bool { return set.PodSecurityPolicies[i].Name < set.PodSecurityPolicies[j].Name })
 		return Build(cfg, set)
 	}
 	snap, err := build()
