@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,7 +63,8 @@ type options struct {
 	psps             int
 	poolSize         int
 	output           string
-	http1            bool
+	protocol         string
+	procs            int
 	noCheckDecisions bool
 	waitReady        time.Duration
 	printCases       int
@@ -87,7 +89,11 @@ func main() {
 	fs.IntVar(&o.psps, "psps", defaultPSPs, "PodSecurityPolicies in the generated world, 13 to 5000 (same as -generate's)")
 	fs.IntVar(&o.poolSize, "pool", 8192, "distinct prepared requests (each admission gets its own uid)")
 	fs.StringVar(&o.output, "output", "text", "report format: text or json")
-	fs.BoolVar(&o.http1, "http1", false, "use HTTP/1.1 (one connection per worker) instead of HTTP/2, which kube-apiserver uses")
+	fs.StringVar(&o.protocol, "protocol", protoAPIServer, "apiserver: HTTP/2 to /authorize and HTTP/1.1 to /mutate and /validate, as kube-apiserver calls its\n"+
+		"authorization webhook (a kubeconfig client) and its admission webhooks (forced to http/1.1 since kubernetes#75791);\n"+
+		"h2: HTTP/2 everywhere; http1: HTTP/1.1 everywhere (HTTP/1.1 uses one connection per request in flight)")
+	fs.BoolFunc("http1", "same as -protocol http1", func(string) error { o.protocol = protoHTTP1; return nil })
+	fs.IntVar(&o.procs, "procs", 1, "GOMAXPROCS of the load generator: one P keeps its wake-ups from competing with kguard's on a small machine")
 	fs.BoolVar(&o.noCheckDecisions, "no-check-decisions", false, "do not compare decisions with the generated world (for other policy sets)")
 	fs.DurationVar(&o.waitReady, "wait-ready", 0, "first wait up to this long for GET /readyz to answer 200")
 	fs.IntVar(&o.printCases, "print-cases", -1, "print the requests about this namespace (0-999) with their expected decisions, as JSON lines, and exit")
@@ -217,6 +223,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("--timeout %s: want 0 < timeout ≤ 1m", o.timeout)
 	case o.poolSize <= 0 || o.poolSize > 100_000:
 		return fmt.Errorf("--pool %d: want 0 < n ≤ 100000", o.poolSize)
+	case o.protocol != protoAPIServer && o.protocol != protoH2 && o.protocol != protoHTTP1:
+		return fmt.Errorf("--protocol %q: want %s, %s or %s", o.protocol, protoAPIServer, protoH2, protoHTTP1)
+	case o.procs <= 0 || o.procs > 256:
+		return fmt.Errorf("--procs %d: want 1 to 256", o.procs)
 	case o.output != "text" && o.output != "json":
 		return fmt.Errorf("--output %q: want text or json", o.output)
 	case o.caFile == "":
@@ -230,7 +240,44 @@ func (o *options) validate() error {
 	return nil
 }
 
-func httpClient(o options) (*http.Client, error) {
+// Protocols (-protocol).
+const (
+	protoAPIServer = "apiserver"
+	protoH2        = "h2"
+	protoHTTP1     = "http1"
+)
+
+// clients are the HTTP clients of each endpoint.
+type clients map[string]*http.Client
+
+// newClients builds the HTTP/2 and HTTP/1.1 clients -protocol asks for.
+// kube-apiserver calls admission webhooks over HTTP/1.1 (k8s.io/apiserver
+// pkg/util/webhook/client.go sets NextProtos to http/1.1 for every
+// non-loopback webhook, so that concurrent calls spread over the replicas
+// behind a Service) and its authentication and authorization webhooks
+// through a client-go REST client, which negotiates HTTP/2.
+func newClients(o options) (clients, error) {
+	h2, err := httpClient(o, false)
+	if err != nil {
+		return nil, err
+	}
+	h1, err := httpClient(o, true)
+	if err != nil {
+		return nil, err
+	}
+	cs := clients{epAuthorize: h2, epMutate: h1, epValidate: h1}
+	for ep := range cs {
+		switch o.protocol {
+		case protoH2:
+			cs[ep] = h2
+		case protoHTTP1:
+			cs[ep] = h1
+		}
+	}
+	return cs, nil
+}
+
+func httpClient(o options, http1 bool) (*http.Client, error) {
 	pem, err := os.ReadFile(o.caFile)
 	if err != nil {
 		return nil, err
@@ -261,10 +308,10 @@ func httpClient(o options) (*http.Client, error) {
 		return c, nil
 	}
 	tr := &http.Transport{TLSClientConfig: tc, DialContext: dial, MaxIdleConns: o.workers, MaxIdleConnsPerHost: o.workers,
-		IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: !o.http1,
+		IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: !http1,
 		// Never a proxy: the target is loopback.
 		Proxy: nil}
-	if o.http1 {
+	if http1 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	return &http.Client{Transport: tr, Timeout: o.timeout,
@@ -347,13 +394,14 @@ func run(o options) (*report, error) {
 		return nil, err
 	}
 	base := strings.TrimSuffix(u.String(), "/")
-	client, err := httpClient(o)
+	runtime.GOMAXPROCS(o.procs)
+	cs, err := newClients(o)
 	if err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
 	if o.waitReady > 0 {
-		if err := waitReady(ctx, client, base, o.waitReady); err != nil {
+		if err := waitReady(ctx, cs[epAuthorize], base, o.waitReady); err != nil {
 			return nil, err
 		}
 	}
@@ -380,7 +428,7 @@ func run(o options) (*report, error) {
 			defer wg.Done()
 			var buf bytes.Buffer
 			for j := range jobs {
-				do(client, base, j, st, &buf, !o.noCheckDecisions)
+				do(cs[j.c.endpoint], base, j, st, &buf, !o.noCheckDecisions)
 			}
 		}(stats[i])
 	}

@@ -76,14 +76,15 @@ func percentiles(d []time.Duration) latency {
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
+var protocolNames = map[string]string{
+	protoAPIServer: "as kube-apiserver: HTTP/2 to /authorize, HTTP/1.1 to /mutate and /validate",
+	protoH2:        "HTTP/2", protoHTTP1: "HTTP/1.1"}
+
 func buildReport(o options, stats []*workerStats, late, lateWarmup, measureN int, measureStart, dispatchEnd, end time.Time) *report {
 	rep := &report{URL: o.url, TargetRate: o.rate, Duration: o.duration.String(), Warmup: o.warmup.String(), Workers: o.workers,
-		Protocol: "HTTP/2", Mix: o.mix, Scheduled: measureN, Late: late, LateWarmup: lateWarmup, Sent: measureN - late,
+		Protocol: protocolNames[o.protocol], Mix: o.mix, Scheduled: measureN, Late: late, LateWarmup: lateWarmup, Sent: measureN - late,
 		Endpoints: map[string]*endpointReport{}, ErrorsByKind: map[string]int{}, ErrorExamples: map[string]string{},
 		DecisionsChecked: !o.noCheckDecisions}
-	if o.http1 {
-		rep.Protocol = "HTTP/1.1"
-	}
 	var all, lags []time.Duration
 	per := map[string][]time.Duration{}
 	for _, st := range stats {
