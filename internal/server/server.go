@@ -255,44 +255,43 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, endpoint st
 		return s.failed(w, endpoint, http.StatusServiceUnavailable, fail, body, "kguard has not loaded its policies yet"), decisionError
 	}
 
+	// The review is decided on this goroutine: the engines are in memory and
+	// bounded, and a second goroutine per request cost a thread wake-up each
+	// (docs/performance.md). An answer that comes after the deadline is not
+	// trusted and the review is denied; an evaluation that never returned would
+	// hold its request until kube-apiserver's own webhook timeout, which fails
+	// the call, closed too.
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	type result struct {
-		out      []byte
-		decision string
-		err      error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				s.log.Error("panic answering a review", "endpoint", endpoint, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				done <- result{err: errPanic}
-			}
-		}()
-		out, decision, err := fn(ctx, snap, body)
-		done <- result{out, decision, err}
-	}()
-	var res result
-	select {
-	case res = <-done:
-	case <-ctx.Done():
+	out, decision, err := s.evaluate(ctx, endpoint, fn, snap, body)
+	if ctx.Err() != nil {
 		s.log.Warn("review not answered in time", "endpoint", endpoint, "timeout", s.cfg.RequestTimeout.String())
 		return s.failed(w, endpoint, http.StatusGatewayTimeout, fail, body, "kguard did not decide within "+s.cfg.RequestTimeout.String()), decisionError
 	}
 	switch {
-	case errors.Is(res.err, errPanic):
+	case errors.Is(err, errPanic):
 		return s.failed(w, endpoint, http.StatusInternalServerError, fail, body, "internal error in kguard (recovered); denied"), decisionError
-	case errors.Is(res.err, errNotConfigured):
-		return s.failed(w, endpoint, http.StatusNotFound, fail, body, res.err.Error()), decisionError
-	case isMalformed(res.err):
-		return s.httpError(w, endpoint, http.StatusBadRequest, res.err.Error()), decisionError
-	case res.err != nil:
-		return s.failed(w, endpoint, http.StatusInternalServerError, fail, body, res.err.Error()), decisionError
+	case errors.Is(err, errNotConfigured):
+		return s.failed(w, endpoint, http.StatusNotFound, fail, body, err.Error()), decisionError
+	case isMalformed(err):
+		return s.httpError(w, endpoint, http.StatusBadRequest, err.Error()), decisionError
+	case err != nil:
+		return s.failed(w, endpoint, http.StatusInternalServerError, fail, body, err.Error()), decisionError
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(res.out)
-	return http.StatusOK, res.decision
+	w.Write(out)
+	return http.StatusOK, decision
+}
+
+// evaluate runs fn, turning a panic into errPanic (logged with its stack).
+func (s *Server) evaluate(ctx context.Context, endpoint string, fn answer, snap *Snapshot, body []byte) (out []byte, decision string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic answering a review", "endpoint", endpoint, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out, decision, err = nil, "", errPanic
+		}
+	}()
+	return fn(ctx, snap, body)
 }
 
 var (

@@ -427,10 +427,13 @@ func TestFailClosed(t *testing.T) {
 
 // blocking is an authorizer that waits for release (or the request's end) and
 // can panic: it injects the slow and broken evaluations real engines do not have.
+// With ignoreCtx it allows after sleep whatever the request's context says.
 type blocking struct {
-	release chan struct{}
-	panics  bool
-	entered chan struct{}
+	release   chan struct{}
+	panics    bool
+	entered   chan struct{}
+	ignoreCtx bool
+	sleep     time.Duration
 }
 
 func (b *blocking) Authorize(ctx context.Context, _ authorizer.Attributes) (authorizer.Decision, string, error) {
@@ -440,11 +443,15 @@ func (b *blocking) Authorize(ctx context.Context, _ authorizer.Attributes) (auth
 	if b.entered != nil {
 		b.entered <- struct{}{}
 	}
+	if b.ignoreCtx {
+		time.Sleep(b.sleep)
+		return authorizer.DecisionAllow, "too late", nil
+	}
 	select {
 	case <-b.release:
 		return authorizer.DecisionAllow, "released", nil
-	case <-time.After(30 * time.Second):
-		return authorizer.DecisionAllow, "too late", nil
+	case <-ctx.Done():
+		return authorizer.DecisionNoOpinion, "", ctx.Err()
 	}
 }
 
@@ -479,12 +486,15 @@ func TestDeadlinePanicAndNotReady(t *testing.T) {
 	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "not loaded its policies") {
 		t.Fatalf("before load: %d %s", code, out)
 	}
-	// A decision that outlives the deadline is no.
+	// A decision that outlives the deadline is no: one that gives up when the
+	// request's context ends, and one that ignores it and allows too late.
 	slow := &blocking{release: make(chan struct{})}
 	defer close(slow.release)
-	srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc(slow.Authorize)})
-	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "did not decide within 200ms") {
-		t.Fatalf("deadline: %d %s", code, out)
+	for _, a := range []*blocking{slow, {ignoreCtx: true, sleep: 400 * time.Millisecond}} {
+		srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc(a.Authorize)})
+		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "did not decide within 200ms") {
+			t.Fatalf("deadline (ignoring the context: %v): %d %s", a.ignoreCtx, code, out)
+		}
 	}
 	// A panic is recovered and answered no; the server keeps serving.
 	srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc((&blocking{panics: true}).Authorize)})
