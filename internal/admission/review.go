@@ -34,16 +34,18 @@ func reviewErrorf(format string, args ...any) error {
 // lets every other request through. A review that cannot be read is an error
 // matching ErrReview; an object that cannot be decoded is denied.
 func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, error) {
-	var tm metav1.TypeMeta
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &tm); err != nil {
-		return nil, reviewErrorf("malformed JSON: %v", err)
-	}
-	if tm.Kind != "AdmissionReview" || tm.APIVersion != admissionv1.SchemeGroupVersion.String() {
-		return nil, reviewErrorf("%s %s, want %s AdmissionReview", tm.APIVersion, tm.Kind, admissionv1.SchemeGroupVersion)
-	}
+	// One pass over the body; only a body that does not decode is read again,
+	// for its kind, so that a review of another kind is named as such.
 	var review admissionv1.AdmissionReview
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err != nil {
+		var tm metav1.TypeMeta
+		if sigsjson.UnmarshalCaseSensitivePreserveInts(body, &tm) == nil && !isAdmissionReview(tm) {
+			return nil, wrongKind(tm)
+		}
 		return nil, reviewErrorf("malformed JSON: %v", err)
+	}
+	if !isAdmissionReview(review.TypeMeta) {
+		return nil, wrongKind(review.TypeMeta)
 	}
 	req := review.Request
 	if req == nil {
@@ -60,6 +62,14 @@ func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, e
 		return nil, fmt.Errorf("encoding the review: %w", err)
 	}
 	return b, nil
+}
+
+func isAdmissionReview(tm metav1.TypeMeta) bool {
+	return tm.Kind == "AdmissionReview" && tm.APIVersion == admissionv1.SchemeGroupVersion.String()
+}
+
+func wrongKind(tm metav1.TypeMeta) error {
+	return reviewErrorf("%s %s, want %s AdmissionReview", tm.APIVersion, tm.Kind, admissionv1.SchemeGroupVersion)
 }
 
 func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
