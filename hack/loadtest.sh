@@ -9,6 +9,9 @@
 # Environment: RATE (1000), DURATION (30s), SEED (1), PSPS (500 PodSecurityPolicies
 # generated), KEEP=1 keeps the work directory (policies, certificates, kguard's
 # log). Other variables reach kguard too (e.g. GOGC=400).
+# TARGET=noop serves the same load with hack/noopwebhook instead of kguard: the
+# same HTTPS stack answering without deciding (decisions are then not checked),
+# the latency floor of the machine.
 # Progress and kguard's figures (readiness, RSS, CPU) go to stderr, the load
 # generator's report to stdout. Exit status: the load generator's (1 on any
 # error or late request).
@@ -21,6 +24,11 @@ DURATION="${DURATION:-30s}"
 SEED="${SEED:-1}"
 PSPS="${PSPS:-500}"
 GO="${GO:-go}"
+TARGET="${TARGET:-kguard}"
+case "$TARGET" in
+  kguard | noop) ;;
+  *) echo "loadtest: TARGET=$TARGET: want kguard or noop" >&2; exit 2 ;;
+esac
 
 for tool in openssl curl "$GO"; do
   command -v "$tool" >/dev/null || { echo "loadtest: $tool is required" >&2; exit 2; }
@@ -47,6 +55,7 @@ trap 'exit 130' INT TERM
 echo "== building kguard and the load generator"
 "$GO" build -o "$work/kguard" ./cmd/kguard
 "$GO" build -o "$work/loadgen" ./hack/loadgen
+"$GO" build -o "$work/noopwebhook" ./hack/noopwebhook
 
 echo "== generating the policy set (seed $SEED)"
 "$work/loadgen" -generate "$work/policies" -seed "$SEED" -psps "$PSPS"
@@ -69,12 +78,20 @@ if [[ -z "$port" ]]; then
 fi
 url="https://127.0.0.1:$port"
 
-echo "== starting kguard serve on $url"
 # KGUARD_CPUS / LOADGEN_CPUS (e.g. 1 and 0) pin the two to separate cores (taskset
 # execs the command, so $! stays the process measured and stopped).
-${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
-  --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
-  --policy-dir "$work/policies" --log-level warn 2>"$work/kguard.log" &
+check=()
+if [[ "$TARGET" == noop ]]; then
+  echo "== starting noopwebhook (no decisions: the floor) on $url"
+  ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/noopwebhook" --listen-address "127.0.0.1:$port" \
+    --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" 2>"$work/kguard.log" &
+  check=(--no-check-decisions)
+else
+  echo "== starting kguard serve on $url"
+  ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
+    --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
+    --policy-dir "$work/policies" --log-level warn 2>"$work/kguard.log" &
+fi
 kguard_pid=$!
 
 ready=0
@@ -90,7 +107,7 @@ done
 echo "ready after $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
 
 rss() { awk '/^(VmRSS|VmHWM|RssAnon|RssFile):/ {printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$kguard_pid/status"; echo; }
-echo "kguard memory after loading: $(rss)"
+echo "$TARGET memory after loading: $(rss)"
 
 # CPU seconds kguard has used (user + system), from /proc/PID/stat.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$kguard_pid/stat"; }
@@ -100,15 +117,15 @@ rc=0
 cpu0=$(cpu); t0=$(date +%s.%N)
 # In the background, so that a signal interrupts `wait` and the trap stops both.
 ${LOADGEN_CPUS:+taskset -c "$LOADGEN_CPUS"} "$work/loadgen" --url "$url" --ca-file "$work/ca.crt" --rate "$RATE" --duration "$DURATION" \
-  --seed "$SEED" --psps "$PSPS" --max-requests 1000000 "$@" >&3 &
+  --seed "$SEED" --psps "$PSPS" --max-requests 1000000 ${check[@]+"${check[@]}"} "$@" >&3 &
 loadgen_pid=$!
 wait "$loadgen_pid" || rc=$?
 loadgen_pid=""
 cpu1=$(cpu); t1=$(date +%s.%N)
-awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" \
-  'BEGIN{printf "== kguard CPU during the load (warm-up included): %.1f s in %.1f s = %.2f cores\n", c1-c0, t1-t0, (c1-c0)/(t1-t0)}'
+awk -v who="$TARGET" -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" \
+  'BEGIN{printf "== %s CPU during the load (warm-up included): %.1f s in %.1f s = %.2f cores\n", who, c1-c0, t1-t0, (c1-c0)/(t1-t0)}'
 
-echo "== kguard memory after the load: $(rss)"
+echo "== $TARGET memory after the load: $(rss)"
 curl -fsS --cacert "$work/ca.crt" "$url/metrics" 2>/dev/null |
   awk '/^go_memstats_(heap_inuse|heap_alloc|sys)_bytes / {printf "  %s %.1f MiB\n", $1, $2/1048576}
        /^go_gc_duration_seconds_count / {printf "  GC cycles %d\n", $2}' || true
