@@ -9,6 +9,7 @@ package psp
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,7 +36,8 @@ var UseAPIGroups = []string{"policy", "extensions", v1alpha1.GroupName}
 
 // Engine is immutable and safe for concurrent use.
 type Engine struct {
-	providers []*provider // by name
+	providers []*provider    // by name
+	index     map[string]int // name → position in providers
 	authz     authorizer.Authorizer
 	rules     authorizer.RuleResolver // optional, see WithRuleResolver
 }
@@ -74,6 +76,10 @@ func NewEngine(policies []*v1alpha1.PodSecurityPolicy, authz authorizer.Authoriz
 		e.providers = append(e.providers, newProvider(p))
 	}
 	sort.Slice(e.providers, func(i, j int) bool { return e.providers[i].psp.Name < e.providers[j].psp.Name })
+	e.index = make(map[string]int, len(e.providers))
+	for i, p := range e.providers {
+		e.index[p.psp.Name] = i
+	}
 	return e, nil
 }
 
@@ -123,18 +129,7 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	if !mutationAllowed {
 		hint = a.Pod.Annotations[v1alpha1.PodAnnotation]
 	}
-	order := e.providers
-	if hint != "" {
-		order = make([]*provider, 0, len(e.providers))
-		for _, p := range e.providers {
-			if p.psp.Name == hint {
-				order = append([]*provider{p}, order...)
-			} else {
-				order = append(order, p)
-			}
-		}
-	}
-	if len(order) == 0 {
+	if len(e.providers) == 0 {
 		return Result{Message: MessageNoProviders}
 	}
 
@@ -145,9 +140,12 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	saInfo := serviceaccount.UserInfo(a.Namespace, sa, "")
 	// Authorization is asked lazily, once per policy: most requests are
 	// decided by the first policies that admit the pod.
-	order, usesAll := e.narrow(ctx, order, []user.Info{a.User, saInfo}, a.Namespace)
+	order, usesAll := e.narrow(ctx, []user.Info{a.User, saInfo}, a.Namespace)
 	if len(order) == 0 {
 		return Result{Message: MessageNoProviders}
+	}
+	if hint != "" {
+		order = hintFirst(order, hint)
 	}
 	authorized := make(map[string]bool, min(len(order), 8))
 	mayUse := func(name string) bool {
@@ -300,11 +298,13 @@ func (e *Engine) admitted(a Attributes, pod *corev1.Pod, name string) Result {
 }
 
 // mayUse asks the authorizer whether u may "use" the policy, in any of UseAPIGroups.
-// narrow keeps the policies of order the subjects' rules can grant "use" on;
-// usesAll reports that a subject may use every policy (see WithRuleResolver).
-func (e *Engine) narrow(ctx context.Context, order []*provider, subjects []user.Info, namespace string) (_ []*provider, usesAll bool) {
-	if e.rules == nil || len(order) == 0 {
-		return order, false
+// narrow returns the policies, by name, that the subjects' rules can grant
+// "use" on; usesAll reports that a subject may use every policy (see
+// WithRuleResolver). Without a rule resolver, or with incomplete rules, it
+// returns every policy, each to be authorized in turn.
+func (e *Engine) narrow(ctx context.Context, subjects []user.Info, namespace string) (_ []*provider, usesAll bool) {
+	if e.rules == nil {
+		return e.providers, false
 	}
 	names := map[string]bool{}
 	for _, u := range subjects {
@@ -313,22 +313,42 @@ func (e *Engine) narrow(ctx context.Context, order []*provider, subjects []user.
 		}
 		all, granted, ok := e.grantedNames(ctx, u, namespace)
 		if !ok {
-			return order, false // the rules are not known completely: ask per policy
+			return e.providers, false // the rules are not known completely: ask per policy
 		}
 		if all {
-			return order, e.mayUse(ctx, u, namespace, order[0].psp.Name)
+			return e.providers, e.mayUse(ctx, u, namespace, e.providers[0].psp.Name)
 		}
 		for n := range granted {
 			names[n] = true
 		}
 	}
-	out := make([]*provider, 0, len(names))
+	// A handful of names, looked up, rather than every policy's name in the set.
+	at := make([]int, 0, len(names))
+	for n := range names {
+		if i, ok := e.index[n]; ok {
+			at = append(at, i)
+		}
+	}
+	slices.Sort(at)
+	out := make([]*provider, len(at))
+	for k, i := range at {
+		out[k] = e.providers[i]
+	}
+	return out, false
+}
+
+// hintFirst moves the policy named hint to the front, the others keeping
+// their order, in a new slice.
+func hintFirst(order []*provider, hint string) []*provider {
+	out := make([]*provider, 0, len(order))
 	for _, p := range order {
-		if names[p.psp.Name] {
+		if p.psp.Name == hint {
+			out = append([]*provider{p}, out...)
+		} else {
 			out = append(out, p)
 		}
 	}
-	return out, false
+	return out
 }
 
 // grantedNames reads from u's rules in namespace which policies "use" may be
