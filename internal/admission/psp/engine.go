@@ -297,7 +297,6 @@ func (e *Engine) admitted(a Attributes, pod *corev1.Pod, name string) Result {
 	return Result{Allowed: true, Pod: pod, Policy: name}
 }
 
-// mayUse asks the authorizer whether u may "use" the policy, in any of UseAPIGroups.
 // narrow returns the policies, by name, that the subjects' rules can grant
 // "use" on; usesAll reports that a subject may use every policy (see
 // WithRuleResolver). Without a rule resolver, or with incomplete rules, it
@@ -389,6 +388,7 @@ func hasAny(list []string, want ...string) bool {
 	return false
 }
 
+// mayUse asks the authorizer whether u may "use" the policy, in any of UseAPIGroups.
 func (e *Engine) mayUse(ctx context.Context, u user.Info, namespace, name string) bool {
 	if u == nil {
 		return false
