@@ -38,18 +38,24 @@ func Review(ctx context.Context, a authorizer.Authorizer, body []byte) ([]byte, 
 	if len(body) > MaxReviewBytes {
 		return nil, reviewErrorf("body of %d bytes exceeds the limit of %d", len(body), MaxReviewBytes)
 	}
-	var tm metav1.TypeMeta
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &tm); err != nil {
-		return nil, reviewErrorf("malformed JSON: %v", err)
+	// Read as v1, what kube-apiserver sends, in one pass; the kind is read on
+	// its own only when that fails.
+	var sar authorizationv1.SubjectAccessReview
+	v1err := decodeReview(body, &sar)
+	tm := sar.TypeMeta
+	if v1err != nil {
+		tm = metav1.TypeMeta{}
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &tm); err != nil {
+			return nil, reviewErrorf("malformed JSON: %v", err)
+		}
 	}
 	if tm.Kind != "SubjectAccessReview" {
 		return nil, reviewErrorf("kind %q, want SubjectAccessReview", tm.Kind)
 	}
 	switch tm.APIVersion {
 	case authorizationv1.SchemeGroupVersion.String():
-		var sar authorizationv1.SubjectAccessReview
-		if err := decodeReview(body, &sar); err != nil {
-			return nil, err
+		if v1err != nil {
+			return nil, v1err
 		}
 		attrs, err := AttributesFromSpec(sar.Spec)
 		if err != nil {

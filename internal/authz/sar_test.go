@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	authorizationv1beta1 "k8s.io/api/authorization/v1beta1"
 
 	"github.com/kguard/kguard/internal/policy"
 )
@@ -96,6 +97,8 @@ func TestReviewRejectsMalformed(t *testing.T) {
 		{"both attributes", `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"a","resourceAttributes":{"verb":"get"},"nonResourceAttributes":{"path":"/"}}}`, "exactly one of"},
 		{"no subject", `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"nonResourceAttributes":{"path":"/","verb":"get"}}}`, "at least one of user or group"},
 		{"type error", `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":5}}`, "malformed JSON"},
+		{"another kind that does not decode as a review", `{"apiVersion":"v1","kind":"Pod","spec":{"user":5}}`, `kind "Pod"`},
+		{"v1beta1 type error", `{"apiVersion":"authorization.k8s.io/v1beta1","kind":"SubjectAccessReview","spec":{"group":"not a list"}}`, "malformed JSON"},
 		{"too big", `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"` + strings.Repeat("a", MaxReviewBytes) + `"}}`, "exceeds the limit"},
 	}
 	for _, tc := range cases {
@@ -138,11 +141,20 @@ func FuzzReview(f *testing.F) {
 			}
 			return
 		}
+		// The answer is in the request's version; v1beta1 names the groups "group".
 		var sar authorizationv1.SubjectAccessReview
 		if err := json.Unmarshal(out, &sar); err != nil {
 			t.Fatalf("answer is not JSON: %v", err)
 		}
-		if sar.Status.Allowed && sar.Spec.User == "" && len(sar.Spec.Groups) == 0 {
+		groups := sar.Spec.Groups
+		if sar.APIVersion == authorizationv1beta1.SchemeGroupVersion.String() {
+			var old authorizationv1beta1.SubjectAccessReview
+			if err := json.Unmarshal(out, &old); err != nil {
+				t.Fatalf("answer is not JSON: %v", err)
+			}
+			groups = old.Spec.Groups
+		}
+		if sar.Status.Allowed && sar.Spec.User == "" && len(groups) == 0 {
 			t.Fatal("allowed a review without subject")
 		}
 	})
