@@ -28,8 +28,9 @@ type Workload struct {
 	Root *field.Path
 	// template is the pod template inside Object (nil for a Pod).
 	template *corev1.PodTemplateSpec
-	original []byte // Object as JSON before the first SetPod
-	err      error  // from encoding original
+	original []byte      // Object as JSON before the first SetPod (templates)
+	err      error       // from encoding original
+	before   *corev1.Pod // a Pod as it was before the first SetPod
 }
 
 // kinds maps "apiVersion/kind" to a constructor and the pod template accessor.
@@ -133,13 +134,19 @@ func (w *Workload) Pod() *corev1.Pod {
 // SetPod writes a changed pod back into the object (metadata labels and
 // annotations, and the spec, for templates).
 func (w *Workload) SetPod(pod *corev1.Pod) {
+	if p, ok := w.Object.(*corev1.Pod); ok {
+		if w.before == nil {
+			// The pod as decoded, for Patch. A shallow copy is enough: the pod
+			// is replaced below by a deep copy, never written through.
+			before := *p
+			w.before = &before
+		}
+		*p = *pod.DeepCopy()
+		return
+	}
 	if w.original == nil && w.err == nil {
 		// The object as decoded, for Patch; encoded only when it is about to change.
 		w.original, w.err = json.Marshal(w.Object)
-	}
-	if p, ok := w.Object.(*corev1.Pod); ok {
-		*p = *pod.DeepCopy()
-		return
 	}
 	w.template.Labels = pod.Labels
 	w.template.Annotations = pod.Annotations
@@ -149,6 +156,15 @@ func (w *Workload) SetPod(pod *corev1.Pod) {
 // Patch returns the RFC 6902 JSON Patch from the object as decoded to the
 // object now (after SetPod), or nil when nothing changed.
 func (w *Workload) Patch() ([]byte, error) {
+	if w.before != nil {
+		if ops, ok := podPatch(w.before, w.Object.(*corev1.Pod)); ok {
+			if len(ops) == 0 {
+				return nil, nil
+			}
+			return json.Marshal(ops)
+		}
+		w.original, w.err = json.Marshal(w.before)
+	}
 	if w.err != nil {
 		return nil, fmt.Errorf("encoding the object: %w", w.err)
 	}

@@ -1,0 +1,145 @@
+package podspec
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+)
+
+// podPatch returns the JSON Patch from before to after, operation by changed
+// field, when the two pods differ only where admission changes a pod: its
+// annotations and namespace, the pod's and each container's security
+// context, the runtime class, and volumes (a volume with no source becomes an
+// emptyDir). Anything else changed returns ok=false, and the caller diffs the
+// whole objects instead. It saves encoding both pods and diffing their JSON
+// on every mutated pod.
+func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
+	b, a := before.Spec, after.Spec
+	if len(a.Containers) != len(b.Containers) || len(a.InitContainers) != len(b.InitContainers) ||
+		len(a.EphemeralContainers) != len(b.EphemeralContainers) || len(a.Volumes) != len(b.Volumes) {
+		return nil, false
+	}
+	// Everything outside those fields must be equal.
+	rest := *after
+	rest.Annotations, rest.Namespace = before.Annotations, before.Namespace
+	rest.Spec.SecurityContext, rest.Spec.RuntimeClassName, rest.Spec.Volumes = b.SecurityContext, b.RuntimeClassName, b.Volumes
+	rest.Spec.Containers = withContexts(a.Containers, b.Containers)
+	rest.Spec.InitContainers = withContexts(a.InitContainers, b.InitContainers)
+	if a.EphemeralContainers != nil {
+		rest.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(a.EphemeralContainers))
+		for i := range a.EphemeralContainers {
+			rest.Spec.EphemeralContainers[i] = a.EphemeralContainers[i]
+			rest.Spec.EphemeralContainers[i].SecurityContext = b.EphemeralContainers[i].SecurityContext
+		}
+	}
+	if !equality.Semantic.DeepEqual(&rest, before) {
+		return nil, false
+	}
+
+	var p patch
+	p.value("/metadata/namespace", before.Namespace != "", after.Namespace != "", before.Namespace == after.Namespace, after.Namespace)
+	p.annotations(before.Annotations, after.Annotations)
+	pointer(&p, "/spec/securityContext", b.SecurityContext, a.SecurityContext)
+	pointer(&p, "/spec/runtimeClassName", b.RuntimeClassName, a.RuntimeClassName)
+	for i := range a.Volumes {
+		if !equality.Semantic.DeepEqual(&a.Volumes[i], &b.Volumes[i]) {
+			p.diff("/spec/volumes/"+strconv.Itoa(i), &b.Volumes[i], &a.Volumes[i])
+		}
+	}
+	for i := range a.InitContainers {
+		pointer(&p, "/spec/initContainers/"+strconv.Itoa(i)+"/securityContext", b.InitContainers[i].SecurityContext, a.InitContainers[i].SecurityContext)
+	}
+	for i := range a.Containers {
+		pointer(&p, "/spec/containers/"+strconv.Itoa(i)+"/securityContext", b.Containers[i].SecurityContext, a.Containers[i].SecurityContext)
+	}
+	for i := range a.EphemeralContainers {
+		pointer(&p, "/spec/ephemeralContainers/"+strconv.Itoa(i)+"/securityContext", b.EphemeralContainers[i].SecurityContext, a.EphemeralContainers[i].SecurityContext)
+	}
+	return p.ops, true
+}
+
+// withContexts copies cs with the security contexts of from.
+func withContexts(cs, from []corev1.Container) []corev1.Container {
+	if cs == nil {
+		return nil
+	}
+	out := make([]corev1.Container, len(cs))
+	for i := range cs {
+		out[i] = cs[i]
+		out[i].SecurityContext = from[i].SecurityContext
+	}
+	return out
+}
+
+type patch struct{ ops []jsonpatch.Operation }
+
+// value adds, replaces or removes the member at path, present (in the pod's
+// JSON, where empty values are omitted) before and after as told.
+func (p *patch) value(path string, before, after, equal bool, v any) {
+	switch {
+	case !before && after:
+		p.ops = append(p.ops, jsonpatch.NewOperation("add", path, v))
+	case before && !after:
+		p.ops = append(p.ops, jsonpatch.NewOperation("remove", path, nil))
+	case before && after && !equal:
+		p.ops = append(p.ops, jsonpatch.NewOperation("replace", path, v))
+	}
+}
+
+// pointer patches an optional field (nil is omitted from the JSON); a value
+// that changed is diffed member by member, as the whole-object diff does.
+func pointer[T any](p *patch, path string, before, after *T) {
+	if before != nil && after != nil {
+		if !equality.Semantic.DeepEqual(before, after) {
+			p.diff(path, before, after)
+		}
+		return
+	}
+	p.value(path, before != nil, after != nil, true, after)
+}
+
+// diff adds the JSON Patch from before to after, two small values, under path.
+func (p *patch) diff(path string, before, after any) {
+	b, errB := json.Marshal(before)
+	a, errA := json.Marshal(after)
+	ops, err := jsonpatch.CreatePatch(b, a)
+	if errB != nil || errA != nil || err != nil {
+		p.ops = append(p.ops, jsonpatch.NewOperation("replace", path, after))
+		return
+	}
+	for _, op := range ops {
+		op.Path = path + op.Path
+		p.ops = append(p.ops, op)
+	}
+}
+
+// annotations patches the annotations key by key (an empty map is omitted).
+func (p *patch) annotations(before, after map[string]string) {
+	if len(before) == 0 || len(after) == 0 {
+		p.value("/metadata/annotations", len(before) > 0, len(after) > 0, true, after)
+		return
+	}
+	keys := make([]string, 0, len(after))
+	for k := range after {
+		keys = append(keys, k)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		old, had := before[k]
+		v, has := after[k]
+		p.value("/metadata/annotations/"+escape(k), had, has, old == v, v)
+	}
+}
+
+// escape writes a map key as a JSON Pointer token (RFC 6901).
+var escape = strings.NewReplacer("~", "~0", "/", "~1").Replace

@@ -1,0 +1,188 @@
+package podspec
+
+import (
+	"encoding/json"
+	"testing"
+
+	evanphx "gopkg.in/evanphx/json-patch.v4"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// patched applies Patch (SetPod(after) over before) to before's JSON, the way
+// kube-apiserver applies a webhook's patch, and reports whether the result is
+// after, and whether the per-field patch was used.
+func patched(t testing.TB, before, after *corev1.Pod) (same, fast bool) {
+	t.Helper()
+	original, err := json.Marshal(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fast = podPatch(before, after)
+	w := &Workload{Object: before.DeepCopy()}
+	w.SetPod(after)
+	p, err := w.Patch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := original
+	if p != nil {
+		ops, err := evanphx.DecodePatch(p)
+		if err != nil {
+			t.Fatalf("patch %s: %v", p, err)
+		}
+		if got, err = ops.Apply(original); err != nil {
+			t.Fatalf("applying %s to %s: %v", p, original, err)
+		}
+	}
+	// Compare through JSON on both sides, so that only what the API server
+	// would store counts.
+	var g, want corev1.Pod
+	wantJSON, _ := json.Marshal(after)
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(wantJSON, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(&g, &want) {
+		t.Logf("patch %s\nbefore %s\ngot    %s\nwant   %s", p, original, got, wantJSON)
+		return false, fast
+	}
+	return true, fast
+}
+
+func basePod() *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{
+			Volumes:             []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}}, {Name: "tmp"}},
+			InitContainers:      []corev1.Container{{Name: "init", Image: "i"}},
+			Containers:          []corev1.Container{{Name: "a", Image: "a"}, {Name: "b", Image: "b", SecurityContext: &corev1.SecurityContext{Privileged: new(bool)}}},
+			EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "d"}}},
+		},
+	}
+}
+
+func TestPodPatch(t *testing.T) {
+	uid := int64(1000)
+	rc := "gvisor"
+	for _, tc := range []struct {
+		name   string
+		before func(*corev1.Pod)
+		change func(*corev1.Pod)
+		fast   bool
+	}{
+		{"nothing", nil, func(*corev1.Pod) {}, true},
+		{"first annotation", nil, func(p *corev1.Pod) { p.Annotations = map[string]string{"kubernetes.io/psp": "restricted"} }, true},
+		{"annotations added, changed, removed; keys with / and ~", func(p *corev1.Pod) {
+			p.Annotations = map[string]string{"a/b": "1", "c~d": "2", "gone": "3"}
+		}, func(p *corev1.Pod) {
+			p.Annotations = map[string]string{"a/b": "changed", "c~d": "2", "kubernetes.io/psp": "p", "x~/y": "4"}
+		}, true},
+		{"every annotation removed", func(p *corev1.Pod) { p.Annotations = map[string]string{"a": "1"} }, func(p *corev1.Pod) { p.Annotations = nil }, true},
+		{"namespace set", nil, func(p *corev1.Pod) { p.Namespace = "shop" }, true},
+		{"pod security context added", nil, func(p *corev1.Pod) { p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &uid} }, true},
+		{"pod security context changed", func(p *corev1.Pod) { p.Spec.SecurityContext = &corev1.PodSecurityContext{} }, func(p *corev1.Pod) {
+			p.Spec.SecurityContext.FSGroup = &uid
+		}, true},
+		{"pod security context removed", func(p *corev1.Pod) { p.Spec.SecurityContext = &corev1.PodSecurityContext{} }, func(p *corev1.Pod) { p.Spec.SecurityContext = nil }, true},
+		{"container contexts added and changed", nil, func(p *corev1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: &uid}
+			p.Spec.Containers[1].SecurityContext.RunAsUser = &uid
+			p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{RunAsNonRoot: new(bool)}
+			p.Spec.EphemeralContainers[0].SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: new(bool)}
+		}, true},
+		{"container context removed", nil, func(p *corev1.Pod) { p.Spec.Containers[1].SecurityContext = nil }, true},
+		{"runtime class", nil, func(p *corev1.Pod) { p.Spec.RuntimeClassName = &rc }, true},
+		{"volume defaulted", nil, func(p *corev1.Pod) { ApplyDefaults(&p.Spec) }, true},
+		{"an image changed: the whole objects are diffed", nil, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "other" }, false},
+		{"a label changed", nil, func(p *corev1.Pod) { p.Labels["app"] = "db" }, false},
+		{"a container added", nil, func(p *corev1.Pod) { p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "c"}) }, false},
+		{"a volume added", nil, func(p *corev1.Pod) { p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "v"}) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := basePod()
+			if tc.before != nil {
+				tc.before(before)
+			}
+			after := before.DeepCopy()
+			tc.change(after)
+			same, fast := patched(t, before, after)
+			if !same {
+				t.Fatal("the patch does not turn the pod into the admitted one")
+			}
+			if fast != tc.fast {
+				t.Fatalf("per-field patch used: %v, want %v", fast, tc.fast)
+			}
+		})
+	}
+}
+
+// FuzzPodPatch: whatever the pod and whichever fields admission changes, the
+// patch applied to the pod's JSON gives the admitted pod.
+func FuzzPodPatch(f *testing.F) {
+	seed, _ := json.Marshal(basePod())
+	f.Add(seed, uint16(0xffff))
+	f.Add([]byte(`{"metadata":{"annotations":{"a/b":"x"}},"spec":{"securityContext":{},"containers":[{"name":"c"}]}}`), uint16(0x5a5a))
+	uid := int64(7)
+	f.Fuzz(func(t *testing.T, data []byte, sel uint16) {
+		var before corev1.Pod
+		if json.Unmarshal(data, &before) != nil {
+			return
+		}
+		after := before.DeepCopy()
+		bit := func(i int) bool { return sel&(1<<i) != 0 }
+		if bit(0) {
+			if after.Annotations == nil {
+				after.Annotations = map[string]string{}
+			}
+			after.Annotations["kubernetes.io/psp"] = "p"
+		}
+		if bit(1) {
+			for k := range after.Annotations {
+				delete(after.Annotations, k)
+				break
+			}
+		}
+		if bit(2) {
+			after.Namespace = "ns"
+		}
+		if bit(3) {
+			after.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &uid}
+		}
+		if bit(4) {
+			after.Spec.SecurityContext = nil
+		}
+		for i := range after.Spec.Containers {
+			if bit(5 + i%4) {
+				after.Spec.Containers[i].SecurityContext = &corev1.SecurityContext{RunAsUser: &uid}
+			}
+		}
+		for i := range after.Spec.InitContainers {
+			if bit(9) {
+				after.Spec.InitContainers[i].SecurityContext = nil
+			}
+		}
+		for i := range after.Spec.EphemeralContainers {
+			if bit(10) {
+				after.Spec.EphemeralContainers[i].SecurityContext = &corev1.SecurityContext{}
+			}
+		}
+		if bit(11) {
+			ApplyDefaults(&after.Spec)
+		}
+		if bit(12) {
+			rc := "x"
+			after.Spec.RuntimeClassName = &rc
+		}
+		if bit(13) && len(after.Spec.Containers) > 0 {
+			after.Spec.Containers[0].Image += "-other" // outside admission's fields
+		}
+		if same, _ := patched(t, &before, after); !same {
+			t.Fatal("the patch does not turn the pod into the admitted one")
+		}
+	})
+}
