@@ -4,24 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/kguard/kguard/internal/server"
 	"github.com/kguard/kguard/internal/source"
@@ -68,26 +58,21 @@ type benchCase struct {
 	Body     json.RawMessage `json:"body"`
 }
 
-func benchCert(b *testing.B) (string, string) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// loadTestServer serves the load test's policy set, with a serving
+// certificate for 127.0.0.1 from a test CA, and returns its requests.
+func loadTestServer(b *testing.B) (*server.Server, *pki, []benchCase) {
+	dir, cases := loadTestInputs(b)
+	p := newPKI(b)
+	srv, err := server.New(server.Config{CertFile: p.certFile, KeyFile: p.keyFile})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kguard-bench"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	snap, err := (&source.Files{Paths: []string{dir}}).Load()
 	if err != nil {
 		b.Fatal(err)
 	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	crt, k := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	os.WriteFile(crt, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(k, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return crt, k
+	srv.Store(snap)
+	return srv, p, cases
 }
 
 // BenchmarkLoadTestLoad builds the snapshot of the load test's policy set and
@@ -119,17 +104,7 @@ func BenchmarkLoadTestLoad(b *testing.B) {
 // BenchmarkLoadTestReview answers each kind of request of the load test
 // through the server's handler (JSON in, decision, JSON out).
 func BenchmarkLoadTestReview(b *testing.B) {
-	dir, cases := loadTestInputs(b)
-	crt, key := benchCert(b)
-	srv, err := server.New(server.Config{CertFile: crt, KeyFile: key})
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap, err := (&source.Files{Paths: []string{dir}}).Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv.Store(snap)
+	srv, _, cases := loadTestServer(b)
 	h := srv.Handler()
 	byName := map[string][]benchCase{}
 	var names []string
@@ -167,17 +142,7 @@ func BenchmarkLoadTestReview(b *testing.B) {
 // requests in parallel (closed loop). Its CPU profile shows what a request
 // costs beyond the decision.
 func BenchmarkLoadTestHTTPS(b *testing.B) {
-	dir, cases := loadTestInputs(b)
-	crt, key := benchCert(b)
-	srv, err := server.New(server.Config{CertFile: crt, KeyFile: key})
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap, err := (&source.Files{Paths: []string{dir}}).Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv.Store(snap)
+	srv, p, cases := loadTestServer(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -185,11 +150,7 @@ func BenchmarkLoadTestHTTPS(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go srv.Serve(ctx, ln)
-	pool := x509.NewCertPool()
-	pemBytes, _ := os.ReadFile(crt)
-	pool.AppendCertsFromPEM(pemBytes)
-	client := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64,
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "kguard-bench", InsecureSkipVerify: true}}}
+	client := p.client(false) // HTTP/2, the serving certificate verified
 	var sars []benchCase
 	for _, c := range cases {
 		if c.Endpoint == server.PathAuthorize {

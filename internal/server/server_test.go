@@ -43,7 +43,7 @@ type pki struct {
 	serial            int64
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	p := &pki{dir: t.TempDir()}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -69,7 +69,7 @@ func newPKI(t *testing.T) *pki {
 	return p
 }
 
-func (p *pki) issue(t *testing.T, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
+func (p *pki) issue(t testing.TB, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -87,7 +87,7 @@ func (p *pki) issue(t *testing.T, tmpl *x509.Certificate) ([]byte, *ecdsa.Privat
 }
 
 // issueServing writes a new serving certificate and returns its serial number.
-func (p *pki) issueServing(t *testing.T) *big.Int {
+func (p *pki) issueServing(t testing.TB) *big.Int {
 	t.Helper()
 	der, key := p.issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "kguard"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
@@ -102,7 +102,7 @@ func (p *pki) issueServing(t *testing.T) *big.Int {
 	return c.SerialNumber
 }
 
-func writeAtomic(t *testing.T, path string, data []byte) {
+func writeAtomic(t testing.TB, path string, data []byte) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
