@@ -20,8 +20,7 @@ import (
 func TestFailure(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "e2e-failure"
-	mustKubectl(t, "create", "namespace", ns)
-	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+	testNamespace(t, ns)
 	if out, err := kubectlIn(t, crd(t, "../../examples/psp/policies/privileged-psp.yaml"), "apply", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -17,6 +17,13 @@ func crd(t *testing.T, path string) string {
 	return strings.Replace(string(b), "apiVersion: policy/v1beta1", "apiVersion: kguard.io/v1alpha1", 1)
 }
 
+// testNamespace creates namespace ns, deleted (without waiting) when the test ends.
+func testNamespace(t *testing.T, ns string) {
+	t.Helper()
+	mustKubectl(t, "create", "namespace", ns)
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+}
+
 func mustKubectl(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := kubectl(t, args...)
@@ -31,8 +38,7 @@ func mustKubectl(t *testing.T, args ...string) string {
 func TestPSPWalkthrough(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "psp-example"
-	mustKubectl(t, "create", "namespace", ns)
-	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+	testNamespace(t, ns)
 	mustKubectl(t, "create", "serviceaccount", "-n", ns, "fake-user")
 	mustKubectl(t, "create", "rolebinding", "-n", ns, "fake-editor", "--clusterrole=edit", "--serviceaccount="+ns+":fake-user")
 	admin := func(args ...string) (string, error) { return kubectl(t, append([]string{"-n", ns}, args...)...) }
@@ -113,8 +119,7 @@ rules: [{apiGroups: [policy, kguard.io], resources: [podsecuritypolicies], resou
 func TestHotReloadClusterMode(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "hot-reload"
-	mustKubectl(t, "create", "namespace", ns)
-	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+	testNamespace(t, ns)
 	mustKubectl(t, "create", "serviceaccount", "-n", ns, "dev")
 	mustKubectl(t, "create", "rolebinding", "-n", ns, "dev-edit", "--clusterrole=edit", "--serviceaccount="+ns+":dev")
 	policy := `apiVersion: kguard.io/v1alpha1

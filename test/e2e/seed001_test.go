@@ -83,8 +83,7 @@ func TestSeed001AuthnAuthz(t *testing.T) {
 func TestServiceAccountTokenLookup(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "e2e-tokens"
-	mustKubectl(t, "create", "namespace", ns)
-	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+	testNamespace(t, ns)
 	mustKubectl(t, "create", "serviceaccount", "-n", ns, "robot")
 	token := strings.TrimSpace(mustKubectl(t, "create", "token", "-n", ns, "robot", "--duration=10m"))
 	review := func(token string) authenticationv1.TokenReviewStatus {
