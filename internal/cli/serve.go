@@ -46,6 +46,7 @@ type serveOptions struct {
 	requestTimeout              time.Duration
 	shutdownTimeout             time.Duration
 	reloadInterval              time.Duration
+	enableHTTP2                 bool
 	logFormat, logLevel         string
 }
 
@@ -102,6 +103,7 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "deadline of one decision; past it the answer is no")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, how long to drain requests in flight")
 	f.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often to look for changed files (policies, tokens, keys, certificate)")
+	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "also offer HTTP/2; off by default against the HTTP/2 rapid reset attacks (CVE-2023-44487): kube-apiserver's webhook clients then use HTTP/1.1")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return c
@@ -154,7 +156,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		}
 	}
 	srv, err := server.New(server.Config{CertFile: o.certFile, KeyFile: o.keyFile, ClientCAFile: o.clientCA,
-		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, Logger: log})
+		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, EnableHTTP2: o.enableHTTP2, Logger: log})
 	if err != nil {
 		return usageError(err)
 	}

@@ -60,7 +60,14 @@ type Config struct {
 	MaxRequestBytes   int64  // review bodies above this are refused (413)
 	RequestTimeout    time.Duration
 	ShutdownTimeout   time.Duration
-	Logger            *slog.Logger
+	// EnableHTTP2 offers HTTP/2 besides HTTP/1.1. Off by default, as in
+	// controller-runtime's webhook servers since the HTTP/2 rapid reset and
+	// stream cancellation attacks (CVE-2023-44487, CVE-2023-39325): kguard's
+	// callers do not need it. kube-apiserver calls admission webhooks over
+	// HTTP/1.1 whatever the server offers, and its authentication and
+	// authorization webhook clients fall back to HTTP/1.1 through ALPN.
+	EnableHTTP2 bool
+	Logger      *slog.Logger
 }
 
 // Defaults for Config's zero values.
@@ -141,12 +148,16 @@ func (s *Server) ReloadFailed(err error) {
 func (s *Server) Ready() bool { return s.snap.Load() != nil && !s.stopping.Load() }
 
 // TLSConfig is the listener's TLS configuration: TLS 1.2+, the certificate
-// as last reloaded, client certificates verified against the client CA when given.
+// as last reloaded, client certificates verified against the client CA when
+// given, and the protocols offered through ALPN (h2 only with EnableHTTP2).
 func (s *Server) TLSConfig() *tls.Config {
 	c := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		NextProtos:     []string{"h2", "http/1.1"},
+		NextProtos:     []string{"http/1.1"},
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+	}
+	if s.cfg.EnableHTTP2 {
+		c.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if s.clientCA != nil {
 		// Verified when given; the review endpoints require one, the probes do not.
@@ -181,9 +192,13 @@ func (s *Server) Handler() http.Handler {
 // Serve answers on ln until ctx is cancelled, then stops accepting, reports
 // not ready, and drains the requests in flight (up to ShutdownTimeout).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(s.cfg.EnableHTTP2)
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		TLSConfig:         s.TLSConfig(),
+		Protocols:         &protocols,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       s.cfg.RequestTimeout + 5*time.Second,
 		WriteTimeout:      s.cfg.RequestTimeout + 5*time.Second,
@@ -193,7 +208,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	s.log.Info("serving", "address", ln.Addr().String(), "client_certificates_required", s.clientCA != nil)
+	s.log.Info("serving", "address", ln.Addr().String(), "client_certificates_required", s.clientCA != nil, "http2", s.cfg.EnableHTTP2)
 	select {
 	case err := <-errc:
 		return err

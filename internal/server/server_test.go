@@ -382,6 +382,37 @@ func TestEndpoints(t *testing.T) {
 }
 
 // Every malformed or unanswerable request gets no.
+// TestHTTP2OnlyWhenEnabled: a client that would use HTTP/2 (as kube-apiserver's
+// authorization and authentication webhook clients would) gets HTTP/1.1 unless
+// EnableHTTP2 is set, and its reviews are answered either way.
+func TestHTTP2OnlyWhenEnabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		e := start(t, server.Config{EnableHTTP2: enabled}, false)
+		body, _ := json.Marshal(sar("alice", "list", "pods", "apps"))
+		req, err := http.NewRequest(http.MethodPost, e.url+server.PathAuthorize, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := 1
+		if enabled {
+			want = 2
+		}
+		if resp.ProtoMajor != want || resp.StatusCode != 200 || !strings.Contains(string(b), `"allowed":true`) {
+			t.Errorf("EnableHTTP2=%v: %s %d %s, want HTTP/%d and allowed", enabled, resp.Proto, resp.StatusCode, b, want)
+		}
+		if resp.TLS == nil || resp.TLS.NegotiatedProtocol != map[bool]string{false: "http/1.1", true: "h2"}[enabled] {
+			t.Errorf("EnableHTTP2=%v: ALPN %+v", enabled, resp.TLS)
+		}
+	}
+}
+
 func TestFailClosed(t *testing.T) {
 	e := start(t, server.Config{MaxRequestBytes: 64 << 10}, false)
 	big := bytes.Repeat([]byte("a"), 65<<10)
