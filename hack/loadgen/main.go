@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,6 +69,7 @@ type options struct {
 	noCheckDecisions bool
 	waitReady        time.Duration
 	printCases       int
+	samplesFile      string
 }
 
 func main() {
@@ -89,14 +91,16 @@ func main() {
 	fs.IntVar(&o.psps, "psps", defaultPSPs, "PodSecurityPolicies in the generated world, 13 to 5000 (same as -generate's)")
 	fs.IntVar(&o.poolSize, "pool", 8192, "distinct prepared requests (each admission gets its own uid)")
 	fs.StringVar(&o.output, "output", "text", "report format: text or json")
-	fs.StringVar(&o.protocol, "protocol", protoAPIServer, "apiserver: HTTP/2 to /authorize and HTTP/1.1 to /mutate and /validate, as kube-apiserver calls its\n"+
-		"authorization webhook (a kubeconfig client) and its admission webhooks (forced to http/1.1 since kubernetes#75791);\n"+
+	fs.StringVar(&o.protocol, "protocol", protoAPIServer, "apiserver: HTTP/2 offered to /authorize and HTTP/1.1 to /mutate and /validate, as kube-apiserver calls its\n"+
+		"authorization webhook (a kubeconfig client: HTTP/2 when kguard runs with --enable-http2) and its admission webhooks\n"+
+		"(forced to http/1.1 since kubernetes#75791);\n"+
 		"h2: HTTP/2 everywhere; http1: HTTP/1.1 everywhere (HTTP/1.1 uses one connection per request in flight)")
 	fs.BoolFunc("http1", "same as -protocol http1", func(string) error { o.protocol = protoHTTP1; return nil })
 	fs.IntVar(&o.procs, "procs", 1, "GOMAXPROCS of the load generator: one P keeps its wake-ups from competing with kguard's on a small machine")
 	fs.BoolVar(&o.noCheckDecisions, "no-check-decisions", false, "do not compare decisions with the generated world (for other policy sets)")
 	fs.DurationVar(&o.waitReady, "wait-ready", 0, "first wait up to this long for GET /readyz to answer 200")
 	fs.IntVar(&o.printCases, "print-cases", -1, "print the requests about this namespace (0-999) with their expected decisions, as JSON lines, and exit")
+	fs.StringVar(&o.samplesFile, "samples", "", "also write every measured request to this CSV file (start_us after the measurement began, endpoint, latency_us), to look for patterns in the tail")
 	fs.Parse(os.Args[1:])
 	if o.psps < 3+tenantsPerGroup+1 || o.psps > 5000 {
 		fatal(fmt.Errorf("-psps %d: want 13 to 5000", o.psps))
@@ -124,9 +128,14 @@ func main() {
 		}
 		return
 	}
-	rep, err := run(o)
+	rep, samples, err := run(o)
 	if err != nil {
 		fatal(err)
+	}
+	if o.samplesFile != "" {
+		if err := writeSamples(o.samplesFile, samples); err != nil {
+			fatal(err)
+		}
 	}
 	switch o.output {
 	case "json":
@@ -355,8 +364,10 @@ type job struct {
 // sample is one answered request.
 type sample struct {
 	endpoint string
+	begin    time.Time
 	latency  time.Duration
 	lag      time.Duration // start − due
+	offset   time.Duration // start − the measurement's start (set for -samples)
 }
 
 // workerStats are kept per worker and merged at the end.
@@ -366,12 +377,13 @@ type workerStats struct {
 	errEx   map[string]string // one example per kind
 	allowed map[string]int    // endpoint → count
 	denied  map[string]int
+	protos  map[string]string // endpoint → protocol of its last answer
 	warmup  int
 }
 
 func newWorkerStats(capacity int) *workerStats {
 	return &workerStats{samples: make([]sample, 0, capacity), errors: map[string]int{}, errEx: map[string]string{},
-		allowed: map[string]int{}, denied: map[string]int{}}
+		allowed: map[string]int{}, denied: map[string]int{}, protos: map[string]string{}}
 }
 
 func (s *workerStats) fail(kind, example string) {
@@ -381,28 +393,28 @@ func (s *workerStats) fail(kind, example string) {
 	}
 }
 
-func run(o options) (*report, error) {
+func run(o options) (*report, []sample, error) {
 	if err := o.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u, err := checkLoopback(o.url)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, err := parseMix(o.mix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	base := strings.TrimSuffix(u.String(), "/")
 	runtime.GOMAXPROCS(o.procs)
 	cs, err := newClients(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx := context.Background()
 	if o.waitReady > 0 {
 		if err := waitReady(ctx, cs[epAuthorize], base, o.waitReady); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
@@ -471,7 +483,27 @@ func run(o options) (*report, error) {
 	rep := buildReport(o, stats, late, lateWarmup, measureN, measureStart, dispatchEnd, end)
 	rep.ClientCPU = math.Round((cpuTime()-cpu0).Seconds()*100) / 100
 	rep.ClientCores = math.Round(rep.ClientCPU/end.Sub(start).Seconds()*100) / 100
-	return rep, nil
+	var samples []sample
+	if o.samplesFile != "" {
+		for _, st := range stats {
+			samples = append(samples, st.samples...)
+		}
+		slices.SortFunc(samples, func(a, b sample) int { return a.begin.Compare(b.begin) })
+		for i := range samples {
+			samples[i].offset = samples[i].begin.Sub(measureStart)
+		}
+	}
+	return rep, samples, nil
+}
+
+// writeSamples writes the measured requests, in the order they began, as CSV.
+func writeSamples(path string, samples []sample) error {
+	var b bytes.Buffer
+	b.WriteString("start_us,endpoint,latency_us\n")
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%d,%s,%d\n", s.offset.Microseconds(), s.endpoint, s.latency.Microseconds())
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // cpuTime is the CPU time (user + system) the load generator has used.
@@ -524,12 +556,13 @@ func do(c *http.Client, base string, j job, st *workerStats, buf *bytes.Buffer, 
 	if !j.measure {
 		return
 	}
+	st.protos[j.c.endpoint] = resp.Proto
 	if allowed {
 		st.allowed[j.c.endpoint]++
 	} else {
 		st.denied[j.c.endpoint]++
 	}
-	st.samples = append(st.samples, sample{endpoint: j.c.endpoint, latency: latency, lag: begin.Sub(j.due)})
+	st.samples = append(st.samples, sample{endpoint: j.c.endpoint, begin: begin, latency: latency, lag: begin.Sub(j.due)})
 }
 
 func truncate(s string) string {

@@ -21,9 +21,10 @@ type latency struct {
 }
 
 type endpointReport struct {
-	Latency latency `json:"latency"`
-	Allowed int     `json:"allowed"`
-	Denied  int     `json:"denied"`
+	Latency  latency `json:"latency"`
+	Allowed  int     `json:"allowed"`
+	Denied   int     `json:"denied"`
+	Protocol string  `json:"protocol"` // as negotiated, e.g. HTTP/1.1
 }
 
 type report struct {
@@ -77,7 +78,7 @@ func percentiles(d []time.Duration) latency {
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 var protocolNames = map[string]string{
-	protoAPIServer: "as kube-apiserver: HTTP/2 to /authorize, HTTP/1.1 to /mutate and /validate",
+	protoAPIServer: "as kube-apiserver: HTTP/2 offered to /authorize, HTTP/1.1 to /mutate and /validate",
 	protoH2:        "HTTP/2", protoHTTP1: "HTTP/1.1"}
 
 func buildReport(o options, stats []*workerStats, late, lateWarmup, measureN int, measureStart, dispatchEnd, end time.Time) *report {
@@ -108,6 +109,13 @@ func buildReport(o options, stats []*workerStats, late, lateWarmup, measureN int
 		for ep, n := range st.denied {
 			rep.endpoint(ep).Denied += n
 			rep.Denied += n
+		}
+		for ep, proto := range st.protos {
+			if e := rep.endpoint(ep); e.Protocol == "" {
+				e.Protocol = proto
+			} else if !strings.Contains(e.Protocol, proto) {
+				e.Protocol += "," + proto
+			}
 		}
 	}
 	rep.Latency = percentiles(all)
@@ -158,6 +166,11 @@ func (r *report) print(w io.Writer) {
 		parts = append(parts, fmt.Sprintf("%s %d/%d", ep, r.Endpoints[ep].Allowed, r.Endpoints[ep].Denied))
 	}
 	fmt.Fprintf(w, " (%s; checked against the generated world: %v)\n", strings.Join(parts, ", "), r.DecisionsChecked)
+	parts = parts[:0]
+	for _, ep := range eps {
+		parts = append(parts, ep+" "+r.Endpoints[ep].Protocol)
+	}
+	fmt.Fprintf(w, "negotiated  %s\n", strings.Join(parts, ", "))
 	fmt.Fprintf(w, "loadgen CPU %.1f s (%.2f cores, warm-up included)\n", r.ClientCPU, r.ClientCores)
 	fmt.Fprintf(w, "errors      %d\n", r.Errors)
 	kinds := make([]string, 0, len(r.ErrorsByKind))
