@@ -9,6 +9,8 @@
 # Environment: RATE (1000), DURATION (30s), SEED (1), PSPS (500 PodSecurityPolicies
 # generated), KEEP=1 keeps the work directory (policies, certificates, kguard's
 # log). Other variables reach kguard too (e.g. GOGC=400).
+# HTTP2=1 starts kguard (or noopwebhook) with --enable-http2: /authorize is then
+# called over HTTP/2, as kube-apiserver's authorization webhook client would.
 # TARGET=noop serves the same load with hack/noopwebhook instead of kguard: the
 # same HTTPS stack answering without deciding (decisions are then not checked),
 # the latency floor of the machine.
@@ -25,6 +27,8 @@ SEED="${SEED:-1}"
 PSPS="${PSPS:-500}"
 GO="${GO:-go}"
 TARGET="${TARGET:-kguard}"
+h2flag=()
+if [[ "${HTTP2:-0}" == 1 ]]; then h2flag=(--enable-http2); fi
 case "$TARGET" in
   kguard | noop) ;;
   *) echo "loadtest: TARGET=$TARGET: want kguard or noop" >&2; exit 2 ;;
@@ -84,13 +88,13 @@ check=()
 if [[ "$TARGET" == noop ]]; then
   echo "== starting noopwebhook (no decisions: the floor) on $url"
   ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/noopwebhook" --listen-address "127.0.0.1:$port" \
-    --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" 2>"$work/kguard.log" &
+    --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
   check=(--no-check-decisions)
 else
   echo "== starting kguard serve on $url"
   ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
     --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
-    --policy-dir "$work/policies" --log-level warn 2>"$work/kguard.log" &
+    --policy-dir "$work/policies" --log-level warn ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
 fi
 kguard_pid=$!
 

@@ -70,6 +70,7 @@ type options struct {
 	waitReady        time.Duration
 	printCases       int
 	samplesFile      string
+	client           string
 }
 
 func main() {
@@ -95,6 +96,9 @@ func main() {
 		"authorization webhook (a kubeconfig client: HTTP/2 when kguard runs with --enable-http2) and its admission webhooks\n"+
 		"(forced to http/1.1 since kubernetes#75791);\n"+
 		"h2: HTTP/2 everywhere; http1: HTTP/1.1 everywhere (HTTP/1.1 uses one connection per request in flight)")
+	fs.StringVar(&o.client, "client", clientRaw, "HTTP/1.1 client: raw writes each request and reads its answer on the worker's goroutine, over\n"+
+		"the worker's own keep-alive TLS connection (the load generator's wake-ups stay off the cores kguard needs);\n"+
+		"nethttp: Go's net/http client, as kube-apiserver uses")
 	fs.BoolFunc("http1", "same as -protocol http1", func(string) error { o.protocol = protoHTTP1; return nil })
 	fs.IntVar(&o.procs, "procs", 1, "GOMAXPROCS of the load generator: one P keeps its wake-ups from competing with kguard's on a small machine")
 	fs.BoolVar(&o.noCheckDecisions, "no-check-decisions", false, "do not compare decisions with the generated world (for other policy sets)")
@@ -234,6 +238,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--pool %d: want 0 < n ≤ 100000", o.poolSize)
 	case o.protocol != protoAPIServer && o.protocol != protoH2 && o.protocol != protoHTTP1:
 		return fmt.Errorf("--protocol %q: want %s, %s or %s", o.protocol, protoAPIServer, protoH2, protoHTTP1)
+	case o.client != clientRaw && o.client != clientNetHTTP:
+		return fmt.Errorf("--client %q: want %s or %s", o.client, clientRaw, clientNetHTTP)
 	case o.procs <= 0 || o.procs > 256:
 		return fmt.Errorf("--procs %d: want 1 to 256", o.procs)
 	case o.output != "text" && o.output != "json":
@@ -254,39 +260,95 @@ const (
 	protoAPIServer = "apiserver"
 	protoH2        = "h2"
 	protoHTTP1     = "http1"
+
+	clientRaw     = "raw"
+	clientNetHTTP = "nethttp"
 )
 
-// clients are the HTTP clients of each endpoint.
-type clients map[string]*http.Client
+// transport says how each endpoint is sent: through a net/http client shared
+// by the workers, or over each worker's own raw HTTP/1.1 connection.
+type transport struct {
+	base   string
+	client map[string]*http.Client // endpoint → net/http client, when not raw
+	raw    map[string]bool
+	newRaw func() *rawHTTP1
+}
 
-// newClients builds the HTTP/2 and HTTP/1.1 clients -protocol asks for.
-// kube-apiserver calls admission webhooks over HTTP/1.1 (k8s.io/apiserver
+// newTransport builds what -protocol and -client ask for. kube-apiserver
+// calls admission webhooks over HTTP/1.1 (k8s.io/apiserver
 // pkg/util/webhook/client.go sets NextProtos to http/1.1 for every
 // non-loopback webhook, so that concurrent calls spread over the replicas
 // behind a Service) and its authentication and authorization webhooks
-// through a client-go REST client, which negotiates HTTP/2.
-func newClients(o options) (clients, error) {
-	h2, err := httpClient(o, false)
+// through a client-go REST client, which negotiates HTTP/2 when the server
+// offers it. With -protocol apiserver, /authorize therefore uses HTTP/2 when
+// kguard offers it (asked once, on /readyz) and HTTP/1.1 otherwise.
+func newTransport(o options, u *url.URL) (*transport, error) {
+	tc, err := tlsConfig(o)
 	if err != nil {
 		return nil, err
 	}
-	h1, err := httpClient(o, true)
-	if err != nil {
-		return nil, err
+	dial := loopbackDialer(o.timeout)
+	h2 := httpClient(o, tc, dial, false)
+	h1 := httpClient(o, tc, dial, true)
+	t := &transport{base: strings.TrimSuffix(u.String(), "/"), client: map[string]*http.Client{}, raw: map[string]bool{}}
+	h1tls := tc.Clone()
+	h1tls.NextProtos = []string{"http/1.1"}
+	h1tls.ServerName = u.Hostname() // verified against the serving certificate, as net/http does
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
-	cs := clients{epAuthorize: h2, epMutate: h1, epValidate: h1}
-	for ep := range cs {
-		switch o.protocol {
-		case protoH2:
-			cs[ep] = h2
-		case protoHTTP1:
-			cs[ep] = h1
+	t.newRaw = func() *rawHTTP1 {
+		return &rawHTTP1{dial: dial, tls: h1tls, addr: addr, host: u.Host, timeout: o.timeout}
+	}
+	authorizeH2 := o.protocol == protoH2
+	if o.protocol == protoAPIServer {
+		if authorizeH2, err = offersHTTP2(h2, t.base); err != nil {
+			return nil, err
 		}
 	}
-	return cs, nil
+	for _, ep := range []string{epAuthorize, epMutate, epValidate} {
+		switch {
+		case o.protocol == protoH2 || ep == epAuthorize && authorizeH2:
+			t.client[ep] = h2
+		case o.client == clientRaw:
+			t.raw[ep] = true
+		default:
+			t.client[ep] = h1
+		}
+	}
+	return t, nil
 }
 
-func httpClient(o options, http1 bool) (*http.Client, error) {
+// offersHTTP2 asks the server once, on /readyz, whether it speaks HTTP/2.
+func offersHTTP2(h2 *http.Client, base string) (bool, error) {
+	resp, err := h2.Get(base + "/readyz")
+	if err != nil {
+		return false, fmt.Errorf("asking %s which protocols it speaks: %w", base, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.ProtoMajor == 2, nil
+}
+
+// forWorker returns one worker's senders: its raw endpoints share one connection.
+func (t *transport) forWorker() map[string]sender {
+	m := map[string]sender{}
+	var raw *rawHTTP1
+	for _, ep := range []string{epAuthorize, epMutate, epValidate} {
+		if !t.raw[ep] {
+			m[ep] = netHTTP{c: t.client[ep], base: t.base}
+			continue
+		}
+		if raw == nil {
+			raw = t.newRaw()
+		}
+		m[ep] = raw
+	}
+	return m
+}
+
+func tlsConfig(o options) (*tls.Config, error) {
 	pem, err := os.ReadFile(o.caFile)
 	if err != nil {
 		return nil, err
@@ -303,9 +365,13 @@ func httpClient(o options, http1 bool) (*http.Client, error) {
 		}
 		tc.Certificates = []tls.Certificate{c}
 	}
-	// Whatever a name resolves to, only loopback connections are made.
-	dialer := &net.Dialer{Timeout: o.timeout}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return tc, nil
+}
+
+// loopbackDialer connects only to loopback addresses, whatever a name resolves to.
+func loopbackDialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dialer := &net.Dialer{Timeout: timeout}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dialer.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
@@ -316,7 +382,10 @@ func httpClient(o options, http1 bool) (*http.Client, error) {
 		}
 		return c, nil
 	}
-	tr := &http.Transport{TLSClientConfig: tc, DialContext: dial, MaxIdleConns: o.workers, MaxIdleConnsPerHost: o.workers,
+}
+
+func httpClient(o options, tc *tls.Config, dial func(context.Context, string, string) (net.Conn, error), http1 bool) *http.Client {
+	tr := &http.Transport{TLSClientConfig: tc.Clone(), DialContext: dial, MaxIdleConns: o.workers, MaxIdleConnsPerHost: o.workers,
 		IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: !http1,
 		// Never a proxy: the target is loopback.
 		Proxy: nil}
@@ -324,7 +393,7 @@ func httpClient(o options, http1 bool) (*http.Client, error) {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	return &http.Client{Transport: tr, Timeout: o.timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, nil
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func waitReady(ctx context.Context, c *http.Client, base string, d time.Duration) error {
@@ -405,17 +474,21 @@ func run(o options) (*report, []sample, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	base := strings.TrimSuffix(u.String(), "/")
 	runtime.GOMAXPROCS(o.procs)
-	cs, err := newClients(o)
+	tc, err := tlsConfig(o)
 	if err != nil {
 		return nil, nil, err
 	}
 	ctx := context.Background()
 	if o.waitReady > 0 {
-		if err := waitReady(ctx, cs[epAuthorize], base, o.waitReady); err != nil {
+		probe := httpClient(o, tc, loopbackDialer(o.timeout), true)
+		if err := waitReady(ctx, probe, strings.TrimSuffix(u.String(), "/"), o.waitReady); err != nil {
 			return nil, nil, err
 		}
+	}
+	tr, err := newTransport(o, u)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	w := newWorld(o.seed, o.psps)
@@ -439,8 +512,9 @@ func run(o options) (*report, []sample, error) {
 		go func(st *workerStats) {
 			defer wg.Done()
 			var buf bytes.Buffer
+			senders := tr.forWorker()
 			for j := range jobs {
-				do(cs[j.c.endpoint], base, j, st, &buf, !o.noCheckDecisions)
+				do(senders[j.c.endpoint], j, st, &buf, !o.noCheckDecisions)
 			}
 		}(stats[i])
 	}
@@ -516,22 +590,10 @@ func cpuTime() time.Duration {
 }
 
 // do sends one request and checks its answer.
-func do(c *http.Client, base string, j job, st *workerStats, buf *bytes.Buffer, checkDecision bool) {
+func do(snd sender, j job, st *workerStats, buf *bytes.Buffer, checkDecision bool) {
 	begin := time.Now()
 	uid := j.c.body(buf, j.seq)
-	req, err := http.NewRequest(http.MethodPost, base+j.c.endpoint, bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		st.fail("request", err.Error())
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.Do(req)
-	var body []byte
-	if err == nil {
-		body, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-	}
+	proto, status, body, err := snd.send(j.c.endpoint, buf.Bytes())
 	latency := time.Since(begin)
 	if !j.measure {
 		st.warmup++
@@ -540,8 +602,8 @@ func do(c *http.Client, base string, j job, st *workerStats, buf *bytes.Buffer, 
 		st.fail("transport", err.Error())
 		return
 	}
-	if resp.StatusCode != http.StatusOK {
-		st.fail(fmt.Sprintf("http-%d", resp.StatusCode), truncate(string(body)))
+	if status != http.StatusOK {
+		st.fail(fmt.Sprintf("http-%d", status), truncate(string(body)))
 		return
 	}
 	allowed, kind, detail := check(j.c.endpoint, uid, body)
@@ -556,7 +618,7 @@ func do(c *http.Client, base string, j job, st *workerStats, buf *bytes.Buffer, 
 	if !j.measure {
 		return
 	}
-	st.protos[j.c.endpoint] = resp.Proto
+	st.protos[j.c.endpoint] = proto
 	if allowed {
 		st.allowed[j.c.endpoint]++
 	} else {

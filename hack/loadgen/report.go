@@ -34,6 +34,7 @@ type report struct {
 	Warmup           string                     `json:"warmup"`
 	Workers          int                        `json:"workers"`
 	Protocol         string                     `json:"protocol"`
+	Client           string                     `json:"client"`
 	Mix              string                     `json:"mix"`
 	Scheduled        int                        `json:"scheduled"`
 	Sent             int                        `json:"sent"`
@@ -83,7 +84,7 @@ var protocolNames = map[string]string{
 
 func buildReport(o options, stats []*workerStats, late, lateWarmup, measureN int, measureStart, dispatchEnd, end time.Time) *report {
 	rep := &report{URL: o.url, TargetRate: o.rate, Duration: o.duration.String(), Warmup: o.warmup.String(), Workers: o.workers,
-		Protocol: protocolNames[o.protocol], Mix: o.mix, Scheduled: measureN, Late: late, LateWarmup: lateWarmup, Sent: measureN - late,
+		Protocol: protocolNames[o.protocol], Client: o.client, Mix: o.mix, Scheduled: measureN, Late: late, LateWarmup: lateWarmup, Sent: measureN - late,
 		Endpoints: map[string]*endpointReport{}, ErrorsByKind: map[string]int{}, ErrorExamples: map[string]string{},
 		DecisionsChecked: !o.noCheckDecisions}
 	var all, lags []time.Duration
@@ -142,8 +143,8 @@ func (r *report) endpoint(ep string) *endpointReport {
 }
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "target      %s  %.0f req/s for %s (after %s warm-up), %d workers, %s, mix %s\n",
-		r.URL, r.TargetRate, r.Duration, r.Warmup, r.Workers, r.Protocol, r.Mix)
+	fmt.Fprintf(w, "target      %s  %.0f req/s for %s (after %s warm-up), %d workers, %s (HTTP/1.1 client: %s), mix %s\n",
+		r.URL, r.TargetRate, r.Duration, r.Warmup, r.Workers, r.Protocol, r.Client, r.Mix)
 	fmt.Fprintf(w, "sent        %d of %d scheduled (late, not sent: %d; warm-up: %d sent, %d late)\n", r.Sent, r.Scheduled, r.Late, r.WarmupSent, r.LateWarmup)
 	fmt.Fprintf(w, "throughput  %.1f req/s sent, %.1f req/s answered correctly\n", r.SendRate, r.AnswerRate)
 	row := func(name string, l latency) {

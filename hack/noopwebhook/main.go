@@ -1,6 +1,6 @@
 // Command noopwebhook answers kguard's review endpoints without deciding
-// anything, over the same HTTPS stack (net/http, TLS 1.3, HTTP/2 and
-// HTTP/1.1): every SubjectAccessReview is allowed and every AdmissionReview is
+// anything, over the same HTTPS stack (net/http, TLS 1.3, HTTP/1.1, and
+// HTTP/2 with -enable-http2, as kguard): every SubjectAccessReview is allowed and every AdmissionReview is
 // admitted with its request's uid. It exists to measure the latency floor of
 // the machine under hack/loadgen (`TARGET=noop bash hack/loadtest.sh`): what
 // the transport, the kernel and the Go runtime cost before any policy is read.
@@ -24,14 +24,15 @@ func main() {
 	addr := flag.String("listen-address", "127.0.0.1:8443", "loopback address to listen on")
 	cert := flag.String("tls-cert-file", "", "serving certificate (PEM)")
 	key := flag.String("tls-private-key-file", "", "serving key (PEM)")
+	h2 := flag.Bool("enable-http2", false, "also offer HTTP/2, as kguard serve --enable-http2")
 	flag.Parse()
-	if err := run(*addr, *cert, *key); err != nil {
+	if err := run(*addr, *cert, *key, *h2); err != nil {
 		fmt.Fprintln(os.Stderr, "noopwebhook:", err)
 		os.Exit(2)
 	}
 }
 
-func run(addr, cert, key string) error {
+func run(addr, cert, key string, h2 bool) error {
 	if cert == "" || key == "" {
 		return fmt.Errorf("--tls-cert-file and --tls-private-key-file are required")
 	}
@@ -54,7 +55,11 @@ func run(addr, cert, key string) error {
 	}
 	mux.HandleFunc("/mutate", admit)
 	mux.HandleFunc("/validate", admit)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 90 * time.Second}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(h2)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 90 * time.Second,
+		Protocols: &protocols}
 	return srv.ListenAndServeTLS(cert, key)
 }
 
