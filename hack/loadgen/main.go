@@ -266,12 +266,12 @@ const (
 )
 
 // transport says how each endpoint is sent: through a net/http client shared
-// by the workers, or over each worker's own raw HTTP/1.1 connection.
+// by the workers, or over the raw HTTP/1.1 connection pool.
 type transport struct {
-	base   string
-	client map[string]*http.Client // endpoint → net/http client, when not raw
-	raw    map[string]bool
-	newRaw func() *rawHTTP1
+	base    string
+	client  map[string]*http.Client // endpoint → net/http client, when not raw
+	raw     map[string]bool
+	rawPool *rawHTTP1 // shared by the workers, as net/http's Transport is
 }
 
 // newTransport builds what -protocol and -client ask for. kube-apiserver
@@ -298,9 +298,7 @@ func newTransport(o options, u *url.URL) (*transport, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
-	t.newRaw = func() *rawHTTP1 {
-		return &rawHTTP1{dial: dial, tls: h1tls, addr: addr, host: u.Host, timeout: o.timeout}
-	}
+	t.rawPool = &rawHTTP1{dial: dial, tls: h1tls, addr: addr, host: u.Host, timeout: o.timeout}
 	authorizeH2 := o.protocol == protoH2
 	if o.protocol == protoAPIServer {
 		if authorizeH2, err = offersHTTP2(h2, t.base); err != nil {
@@ -331,21 +329,12 @@ func offersHTTP2(h2 *http.Client, base string) (bool, error) {
 	return resp.ProtoMajor == 2, nil
 }
 
-// forWorker returns one worker's senders: its raw endpoints share one connection.
-func (t *transport) forWorker() map[string]sender {
-	m := map[string]sender{}
-	var raw *rawHTTP1
-	for _, ep := range []string{epAuthorize, epMutate, epValidate} {
-		if !t.raw[ep] {
-			m[ep] = netHTTP{c: t.client[ep], base: t.base}
-			continue
-		}
-		if raw == nil {
-			raw = t.newRaw()
-		}
-		m[ep] = raw
+// sender returns what endpoint ep is sent with.
+func (t *transport) sender(ep string) sender {
+	if t.raw[ep] {
+		return t.rawPool
 	}
-	return m
+	return netHTTP{c: t.client[ep], base: t.base}
 }
 
 func tlsConfig(o options) (*tls.Config, error) {
@@ -512,9 +501,8 @@ func run(o options) (*report, []sample, error) {
 		go func(st *workerStats) {
 			defer wg.Done()
 			var buf bytes.Buffer
-			senders := tr.forWorker()
 			for j := range jobs {
-				do(senders[j.c.endpoint], j, st, &buf, !o.noCheckDecisions)
+				do(tr.sender(j.c.endpoint), j, st, &buf, !o.noCheckDecisions)
 			}
 		}(stats[i])
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -40,14 +41,16 @@ func (s netHTTP) send(path string, body []byte) (string, int, []byte, error) {
 	return resp.Proto, resp.StatusCode, b, err
 }
 
-// rawHTTP1 is one worker's keep-alive HTTP/1.1 connection: the request is
-// written and the answer read on the worker's goroutine. Go's net/http client
-// hands each request between the caller and two goroutines per connection;
-// on a machine whose two cores kguard shares with its load, those wake-ups
-// are the load generator's largest cost and delay the reading of answers.
-// The bytes kguard receives are the same: one POST per review on a reused
-// TLS connection. An error or a "Connection: close" answer drops the
-// connection; the next request dials again.
+// rawHTTP1 sends HTTP/1.1 requests over a pool of keep-alive TLS
+// connections, writing each request and reading its answer on the calling
+// worker's goroutine. Go's net/http client hands each request between the
+// caller and two goroutines per connection; on a machine whose two cores
+// kguard shares with its load, those wake-ups are CPU kguard could have had
+// and a chance for an answer to wait to be read. The bytes kguard receives
+// are the same: one POST per review on a reused TLS connection. As in
+// net/http's Transport, the connection used is the one idle most recently,
+// so a light load stays on few connections. An error or a "Connection:
+// close" answer drops the connection.
 type rawHTTP1 struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	tls     *tls.Config // offers http/1.1 only
@@ -55,47 +58,69 @@ type rawHTTP1 struct {
 	host    string      // Host header
 	timeout time.Duration
 
-	conn *tls.Conn
-	br   *bufio.Reader
-	out  bytes.Buffer
+	mu   sync.Mutex
+	idle []*rawConn // most recently used last
+}
+
+type rawConn struct {
+	tc  *tls.Conn
+	br  *bufio.Reader
+	out bytes.Buffer
 }
 
 func (s *rawHTTP1) send(path string, body []byte) (string, int, []byte, error) {
 	deadline := time.Now().Add(s.timeout)
-	if s.conn == nil {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		defer cancel()
-		c, err := s.dial(ctx, "tcp", s.addr)
-		if err != nil {
-			return "", 0, nil, err
-		}
-		tc := tls.Client(c, s.tls)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return "", 0, nil, err
-		}
-		s.conn, s.br = tc, bufio.NewReaderSize(tc, 16<<10)
+	c, err := s.get(deadline)
+	if err != nil {
+		return "", 0, nil, err
 	}
-	proto, status, answer, keep, err := s.roundTrip(path, body, deadline)
+	proto, status, answer, keep, err := c.roundTrip(s.host, path, body, deadline)
 	if err != nil || !keep {
-		s.conn.Close()
-		s.conn, s.br = nil, nil
+		c.tc.Close()
+	} else {
+		s.mu.Lock()
+		s.idle = append(s.idle, c)
+		s.mu.Unlock()
 	}
 	return proto, status, answer, err
 }
 
-func (s *rawHTTP1) roundTrip(path string, body []byte, deadline time.Time) (string, int, []byte, bool, error) {
-	if err := s.conn.SetDeadline(deadline); err != nil {
+// get takes the connection idle most recently, or dials one.
+func (s *rawHTTP1) get(deadline time.Time) (*rawConn, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	nc, err := s.dial(ctx, "tcp", s.addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(nc, s.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &rawConn{tc: tc, br: bufio.NewReaderSize(tc, 16<<10)}, nil
+}
+
+func (c *rawConn) roundTrip(host, path string, body []byte, deadline time.Time) (string, int, []byte, bool, error) {
+	if err := c.tc.SetDeadline(deadline); err != nil {
 		return "", 0, nil, false, err
 	}
-	s.out.Reset()
-	fmt.Fprintf(&s.out, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: %d\r\n\r\n",
-		path, s.host, len(body))
-	s.out.Write(body)
-	if _, err := s.conn.Write(s.out.Bytes()); err != nil {
+	c.out.Reset()
+	fmt.Fprintf(&c.out, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: %d\r\n\r\n",
+		path, host, len(body))
+	c.out.Write(body)
+	if _, err := c.tc.Write(c.out.Bytes()); err != nil {
 		return "", 0, nil, false, err
 	}
-	resp, err := http.ReadResponse(s.br, nil)
+	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
 		return "", 0, nil, false, err
 	}

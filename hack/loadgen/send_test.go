@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,7 +16,8 @@ import (
 
 // TestRawHTTP1 sends through the raw client to a TLS server: the answer and
 // its protocol come back, the connection is reused, a "Connection: close"
-// answer makes the next request dial again, and the certificate is verified.
+// answer makes the next request dial again, concurrent requests each get a
+// connection, and the certificate is verified.
 func TestRawHTTP1(t *testing.T) {
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +51,22 @@ func TestRawHTTP1(t *testing.T) {
 	}
 	if n := conns.Load(); n != 2 {
 		t.Errorf("%d connections, want 2: one reused until the server closed it, then one more", n)
+	}
+
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := fmt.Sprintf("/p%d", i)
+			if _, status, answer, err := raw.send(path, []byte(`{}`)); err != nil || status != 200 || string(answer) != path+" {}" {
+				t.Errorf("concurrent %s: %d %q %v", path, status, answer, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(raw.idle) < 1 || len(raw.idle) > 8 || int(conns.Load()) != 1+len(raw.idle) {
+		t.Errorf("%d idle connections of %d dialled, want every connection of the concurrent requests kept", len(raw.idle), conns.Load())
 	}
 
 	tc.ServerName = "kguard.invalid"
