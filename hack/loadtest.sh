@@ -8,7 +8,8 @@
 #
 # Environment: RATE (1000), DURATION (30s), SEED (1), PSPS (500 PodSecurityPolicies
 # generated), KEEP=1 keeps the work directory (policies, certificates, kguard's
-# log). Other variables reach kguard too (e.g. GOGC=400).
+# log). kguard runs with GOGC=400, as deploy/deployment.yaml sets it;
+# KGUARD_GOGC=100 measures Go's default. Other variables reach kguard too.
 # HTTP2=1 starts kguard (or noopwebhook) with --enable-http2: /authorize is then
 # called over HTTP/2, as kube-apiserver's authorization webhook client would.
 # TARGET=noop serves the same load with hack/noopwebhook instead of kguard: the
@@ -27,6 +28,7 @@ SEED="${SEED:-1}"
 PSPS="${PSPS:-500}"
 GO="${GO:-go}"
 TARGET="${TARGET:-kguard}"
+KGUARD_GOGC="${KGUARD_GOGC:-400}"
 h2flag=()
 if [[ "${HTTP2:-0}" == 1 ]]; then h2flag=(--enable-http2); fi
 case "$TARGET" in
@@ -87,12 +89,12 @@ url="https://127.0.0.1:$port"
 check=()
 if [[ "$TARGET" == noop ]]; then
   echo "== starting noopwebhook (no decisions: the floor) on $url"
-  ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/noopwebhook" --listen-address "127.0.0.1:$port" \
+  GOGC="$KGUARD_GOGC" ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/noopwebhook" --listen-address "127.0.0.1:$port" \
     --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
   check=(--no-check-decisions)
 else
   echo "== starting kguard serve on $url"
-  ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
+  GOGC="$KGUARD_GOGC" ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
     --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
     --policy-dir "$work/policies" --log-level warn ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
 fi
@@ -116,7 +118,7 @@ echo "$TARGET memory after loading: $(rss)"
 # CPU seconds kguard has used (user + system), from /proc/PID/stat.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$kguard_pid/stat"; }
 
-echo "== load: $RATE req/s for $DURATION ($(uptime | sed 's/.*load average/load average/'))"
+echo "== load: $RATE req/s for $DURATION, $TARGET with GOGC=$KGUARD_GOGC ($(uptime | sed 's/.*load average/load average/'))"
 rc=0
 cpu0=$(cpu); t0=$(date +%s.%N)
 # In the background, so that a signal interrupts `wait` and the trap stops both.
