@@ -97,8 +97,8 @@ func main() {
 		"(forced to http/1.1 since kubernetes#75791);\n"+
 		"h2: HTTP/2 everywhere; http1: HTTP/1.1 everywhere (HTTP/1.1 uses one connection per request in flight)")
 	fs.StringVar(&o.client, "client", clientRaw, "HTTP/1.1 client: raw writes each request and reads its answer on the worker's goroutine, over\n"+
-		"the worker's own keep-alive TLS connection (the load generator's wake-ups stay off the cores kguard needs);\n"+
-		"nethttp: Go's net/http client, as kube-apiserver uses")
+		"a pool of keep-alive TLS connections used most-recently-idle first (fewer of the load generator's wake-ups compete\n"+
+		"with kguard for the cores); nethttp: Go's net/http client, as kube-apiserver uses")
 	fs.BoolFunc("http1", "same as -protocol http1", func(string) error { o.protocol = protoHTTP1; return nil })
 	fs.IntVar(&o.procs, "procs", 1, "GOMAXPROCS of the load generator: one P keeps its wake-ups from competing with kguard's on a small machine")
 	fs.BoolVar(&o.noCheckDecisions, "no-check-decisions", false, "do not compare decisions with the generated world (for other policy sets)")
@@ -282,11 +282,8 @@ type transport struct {
 // through a client-go REST client, which negotiates HTTP/2 when the server
 // offers it. With -protocol apiserver, /authorize therefore uses HTTP/2 when
 // kguard offers it (asked once, on /readyz) and HTTP/1.1 otherwise.
-func newTransport(o options, u *url.URL) (*transport, error) {
-	tc, err := tlsConfig(o)
-	if err != nil {
-		return nil, err
-	}
+func newTransport(o options, u *url.URL, tc *tls.Config) (*transport, error) {
+	var err error
 	dial := loopbackDialer(o.timeout)
 	h2 := httpClient(o, tc, dial, false)
 	h1 := httpClient(o, tc, dial, true)
@@ -475,7 +472,7 @@ func run(o options) (*report, []sample, error) {
 			return nil, nil, err
 		}
 	}
-	tr, err := newTransport(o, u)
+	tr, err := newTransport(o, u, tc)
 	if err != nil {
 		return nil, nil, err
 	}

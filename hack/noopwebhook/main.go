@@ -1,9 +1,10 @@
 // Command noopwebhook answers kguard's review endpoints without deciding
 // anything, over the same HTTPS stack (net/http, TLS 1.3, HTTP/1.1, and
-// HTTP/2 with -enable-http2, as kguard): every SubjectAccessReview is allowed and every AdmissionReview is
-// admitted with its request's uid. It exists to measure the latency floor of
-// the machine under hack/loadgen (`TARGET=noop bash hack/loadtest.sh`): what
-// the transport, the kernel and the Go runtime cost before any policy is read.
+// HTTP/2 with -enable-http2, as kguard): every SubjectAccessReview is allowed
+// and every AdmissionReview is admitted with its request's uid. It exists to
+// measure the latency floor of the machine under hack/loadgen
+// (`TARGET=noop bash hack/loadtest.sh`): what the transport, the kernel and
+// the Go runtime cost before any policy is read.
 // It is a measuring tool, never a webhook to deploy; it listens on loopback only.
 //
 //	noopwebhook --listen-address 127.0.0.1:8443 --tls-cert-file tls.crt --tls-private-key-file tls.key

@@ -381,7 +381,6 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-// Every malformed or unanswerable request gets no.
 // TestHTTP2OnlyWhenEnabled: a client that would use HTTP/2 (as kube-apiserver's
 // authorization and authentication webhook clients would) gets HTTP/1.1 unless
 // EnableHTTP2 is set, and its reviews are answered either way.
@@ -413,6 +412,7 @@ func TestHTTP2OnlyWhenEnabled(t *testing.T) {
 	}
 }
 
+// Every malformed or unanswerable request gets no.
 func TestFailClosed(t *testing.T) {
 	e := start(t, server.Config{MaxRequestBytes: 64 << 10}, false)
 	big := bytes.Repeat([]byte("a"), 65<<10)
