@@ -269,9 +269,8 @@ const (
 // by the workers, or over the raw HTTP/1.1 connection pool.
 type transport struct {
 	base    string
-	client  map[string]*http.Client // endpoint → net/http client, when not raw
-	raw     map[string]bool
-	rawPool *rawHTTP1 // shared by the workers, as net/http's Transport is
+	client  map[string]*http.Client // endpoint → net/http client; the others use rawPool
+	rawPool *rawHTTP1               // shared by the workers, as net/http's Transport is
 }
 
 // newTransport builds what -protocol and -client ask for. kube-apiserver
@@ -287,7 +286,7 @@ func newTransport(o options, u *url.URL, tc *tls.Config) (*transport, error) {
 	dial := loopbackDialer(o.timeout)
 	h2 := httpClient(o, tc, dial, false)
 	h1 := httpClient(o, tc, dial, true)
-	t := &transport{base: strings.TrimSuffix(u.String(), "/"), client: map[string]*http.Client{}, raw: map[string]bool{}}
+	t := &transport{base: strings.TrimSuffix(u.String(), "/"), client: map[string]*http.Client{}}
 	h1tls := tc.Clone()
 	h1tls.NextProtos = []string{"http/1.1"}
 	h1tls.ServerName = u.Hostname() // verified against the serving certificate, as net/http does
@@ -306,9 +305,7 @@ func newTransport(o options, u *url.URL, tc *tls.Config) (*transport, error) {
 		switch {
 		case o.protocol == protoH2 || ep == epAuthorize && authorizeH2:
 			t.client[ep] = h2
-		case o.client == clientRaw:
-			t.raw[ep] = true
-		default:
+		case o.client == clientNetHTTP:
 			t.client[ep] = h1
 		}
 	}
@@ -328,10 +325,10 @@ func offersHTTP2(h2 *http.Client, base string) (bool, error) {
 
 // sender returns what endpoint ep is sent with.
 func (t *transport) sender(ep string) sender {
-	if t.raw[ep] {
-		return t.rawPool
+	if c, ok := t.client[ep]; ok {
+		return netHTTP{c: c, base: t.base}
 	}
-	return netHTTP{c: t.client[ep], base: t.base}
+	return t.rawPool
 }
 
 func tlsConfig(o options) (*tls.Config, error) {
