@@ -39,7 +39,10 @@ never does, so that manifests must set them before the policy goes away.
 With --workloads, also the strictest standard each pod and workload template already meets.
 
 The answer comes from kguard's PSP engine and pod-security-admission's evaluator run on
-probe pods, each with one feature a Pod Security Standards check looks at.`,
+probe pods, each with one feature a Pod Security Standards check looks at, with the values the
+policy itself allows (its host paths, host port range ends, capabilities, sysctls, volume types
+and drivers, seccomp and AppArmor profiles, SELinux options, procMount types). Where a lower
+standard was forced by a few controls, the plan names them ("restricted apart from ...").`,
 		Example: `  kguard psp migrate examples/psp/policies --workloads examples/psp/pods`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {

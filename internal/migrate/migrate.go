@@ -44,6 +44,12 @@ type PolicyPlan struct {
 	// Defaults are the fields the policy set on a pod that set none (JSON paths):
 	// Pod Security admission never mutates, so manifests must set them.
 	Defaults []string `json:"defaults,omitempty"`
+	// Because names the checks of the next stricter level that the policy
+	// fails: the controls that forced Level.
+	Because []string `json:"because,omitempty"`
+	// Otherwise is the strictest level the policy would meet but for the
+	// Because controls ("restricted apart from seLinuxOptions").
+	Otherwise string `json:"otherwise,omitempty"`
 }
 
 // Gap is one Pod Security Standards check a policy does not uphold.
@@ -119,6 +125,14 @@ var probes = []probe{
 	{name: "a pod that sets nothing", tweak: func(*corev1.Pod) {}, unset: true},
 	{name: "runAsNonRoot unset", tweak: func(p *corev1.Pod) { podSC(p).RunAsNonRoot = nil }, unset: true},
 	{name: "allowPrivilegeEscalation unset", tweak: func(p *corev1.Pod) { container(p).AllowPrivilegeEscalation = nil }, unset: true},
+	{name: "seccomp unset", tweak: func(p *corev1.Pod) {
+		if p.Spec.SecurityContext != nil {
+			p.Spec.SecurityContext.SeccompProfile = nil
+		}
+	}, unset: true},
+	{name: "AppArmor unset", tweak: func(p *corev1.Pod) {
+		delete(p.Annotations, "container.apparmor.security.beta.kubernetes.io/c")
+	}, unset: true},
 	{name: "no capabilities dropped", tweak: func(p *corev1.Pod) { container(p).Capabilities = nil }, unset: true},
 	{name: "a privileged container", tweak: func(p *corev1.Pod) { container(p).Privileged = boolPtr(true) }},
 	{name: "the host network", tweak: func(p *corev1.Pod) { p.Spec.HostNetwork = true }},
@@ -132,15 +146,9 @@ var probes = []probe{
 	volume("gitRepo", corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "r"}}),
 	volume("flexVolume", corev1.VolumeSource{FlexVolume: &corev1.FlexVolumeSource{Driver: "d"}}),
 	volume("iscsi", corev1.VolumeSource{ISCSI: &corev1.ISCSIVolumeSource{TargetPortal: "t", IQN: "i"}}),
-	{name: "capability SYS_ADMIN", tweak: func(p *corev1.Pod) {
-		container(p).Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}
-	}},
-	{name: "capability NET_RAW", tweak: func(p *corev1.Pod) {
-		container(p).Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"NET_RAW"}}
-	}},
-	{name: "capability CHOWN", tweak: func(p *corev1.Pod) {
-		container(p).Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"CHOWN"}}
-	}},
+	addCapability("SYS_ADMIN"),
+	addCapability("NET_RAW"),
+	addCapability("CHOWN"),
 	{name: "an unsafe sysctl", tweak: func(p *corev1.Pod) { podSC(p).Sysctls = []corev1.Sysctl{{Name: "kernel.msgmax", Value: "65536"}} }},
 	{name: "an unmasked /proc", tweak: func(p *corev1.Pod) { pm := corev1.UnmaskedProcMount; container(p).ProcMount = &pm }},
 	{name: "seccomp Unconfined", tweak: func(p *corev1.Pod) {
@@ -153,6 +161,8 @@ var probes = []probe{
 		p.Annotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/c": "unconfined"}
 	}},
 	{name: "a custom SELinux type", tweak: func(p *corev1.Pod) { podSC(p).SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"} }},
+	{name: "a custom SELinux user", tweak: func(p *corev1.Pod) { container(p).SELinuxOptions = &corev1.SELinuxOptions{User: "system_u"} }},
+	{name: "a custom SELinux role", tweak: func(p *corev1.Pod) { container(p).SELinuxOptions = &corev1.SELinuxOptions{Role: "system_r"} }},
 	{name: "running as root (runAsUser 0)", tweak: func(p *corev1.Pod) { container(p).RunAsUser = int64Ptr(0) }},
 	{name: "runAsNonRoot false", tweak: func(p *corev1.Pod) { container(p).RunAsNonRoot = boolPtr(false) }},
 	{name: "allowPrivilegeEscalation true", tweak: func(p *corev1.Pod) { container(p).AllowPrivilegeEscalation = boolPtr(true) }},
@@ -190,10 +200,11 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 	failing := map[api.Level]map[string]*Gap{}
 	admittedProbes := 0
 	defaults := map[string]bool{}
-	for _, pr := range probes {
-		for i, base := range []func() *corev1.Pod{basePod, compliantPod} {
+	all := append(append([]probe(nil), probes...), derivedProbes(p)...)
+	for _, pr := range all {
+		for i, base := range bases(p) {
 			label := pr.name
-			if i == 1 {
+			if i > 0 {
 				label += " (on an otherwise restricted pod)"
 			}
 			pod := base()
@@ -212,9 +223,15 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 				before := base()
 				pr.tweak(before)
 				for _, d := range changedPaths(before, admitted) {
+					// The engine mirrors securityContext.seccompProfile into
+					// the deprecated annotation: not a default of the policy.
+					if strings.HasPrefix(d, seccompPodAnnotationPath+" ") && hasSeccompField(before) {
+						continue
+					}
 					defaults[d] = true
 				}
 			}
+			syncSeccomp(admitted)
 			for _, lv := range levels[:2] {
 				for _, r := range pl.evaluator.EvaluatePod(api.LevelVersion{Level: lv, Version: pl.version}, &admitted.ObjectMeta, &admitted.Spec) {
 					if r.Allowed {
@@ -235,27 +252,40 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 			}
 		}
 	}
-	// Keep the most precise paths: "/spec/securityContext {...}" is dropped
-	// when "/spec/securityContext/fsGroup 1" is there.
 	for d := range defaults {
-		path, _, _ := strings.Cut(d, " ")
-		covered := false
-		for other := range defaults {
-			covered = covered || strings.HasPrefix(other, path+"/")
-		}
-		if !covered {
-			plan.Defaults = append(plan.Defaults, d)
-		}
+		plan.Defaults = append(plan.Defaults, d)
 	}
 	sort.Strings(plan.Defaults)
 	if admittedProbes == 0 {
 		return nil, fmt.Errorf("PodSecurityPolicy %s admits none of kguard's probe pods, not even a restricted one: its requirements cannot be compared", p.Name)
 	}
-	plan.Level = string(api.LevelPrivileged)
-	for _, lv := range levels[:2] {
+	graded := len(levels) - 1
+	for i, lv := range levels[:2] {
 		if len(failing[lv]) == 0 {
-			plan.Level = string(lv)
+			graded = i
 			break
+		}
+	}
+	plan.Level = string(levels[graded])
+	if graded > 0 {
+		// The controls that forced the grade are the next stricter level's
+		// failures; a still stricter level that fails on no others is what
+		// the policy would meet but for them.
+		next := failing[levels[graded-1]]
+		for c := range next {
+			plan.Because = append(plan.Because, c)
+		}
+		sort.Strings(plan.Because)
+		plan.Otherwise = string(levels[graded-1])
+		for i := graded - 2; i >= 0; i-- {
+			subset := true
+			for c := range failing[levels[i]] {
+				subset = subset && next[c] != nil
+			}
+			if !subset {
+				break
+			}
+			plan.Otherwise = string(levels[i])
 		}
 	}
 	for lv, gaps := range failing {
@@ -267,7 +297,55 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 	return plan, nil
 }
 
-// changedPaths lists the JSON paths the policy set on an empty pod.
+const seccompPodAnnotationPath = "/metadata/annotations/seccomp.security.alpha.kubernetes.io~1pod"
+
+func hasSeccompField(p *corev1.Pod) bool {
+	return p.Spec.SecurityContext != nil && p.Spec.SecurityContext.SeccompProfile != nil
+}
+
+// syncSeccomp does what the API server does to a pod it creates, before
+// validating admission (Pod Security admission) sees it: a seccomp annotation
+// with no field sets the field.
+func syncSeccomp(p *corev1.Pod) {
+	if v, ok := p.Annotations["seccomp.security.alpha.kubernetes.io/pod"]; ok && !hasSeccompField(p) {
+		if sp := seccompProfileOf(v); sp != nil {
+			podSC(p).SeccompProfile = sp
+		}
+	}
+	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range cs {
+			c := &cs[i]
+			v, ok := p.Annotations["container.seccomp.security.alpha.kubernetes.io/"+c.Name]
+			if !ok || (c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil) {
+				continue
+			}
+			if sp := seccompProfileOf(v); sp != nil {
+				if c.SecurityContext == nil {
+					c.SecurityContext = &corev1.SecurityContext{}
+				}
+				c.SecurityContext.SeccompProfile = sp
+			}
+		}
+	}
+}
+
+// seccompProfileOf is the field for an annotation value (nil: none).
+func seccompProfileOf(v string) *corev1.SeccompProfile {
+	switch {
+	case v == "runtime/default" || v == "docker/default":
+		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	case v == "unconfined":
+		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+	case strings.HasPrefix(v, "localhost/"):
+		name := strings.TrimPrefix(v, "localhost/")
+		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &name}
+	}
+	return nil
+}
+
+// changedPaths lists the JSON paths the policy set on a pod, down to the
+// leaves: a patch that adds "/metadata/annotations" on one pod and a key of
+// it on another must give the same entries.
 func changedPaths(before, after *corev1.Pod) []string {
 	a, _ := json.Marshal(before)
 	b, _ := json.Marshal(after)
@@ -276,9 +354,22 @@ func changedPaths(before, after *corev1.Pod) []string {
 		return []string{"(could not compute: " + err.Error() + ")"}
 	}
 	var out []string
+	var leaves func(path string, v any)
+	leaves = func(path string, v any) {
+		if m, ok := v.(map[string]any); ok && len(m) > 0 {
+			for k, sub := range m {
+				leaves(path+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), sub)
+			}
+			return
+		}
+		j, _ := json.Marshal(v)
+		out = append(out, fmt.Sprintf("%s %s", path, j))
+	}
 	for _, op := range ops {
-		v, _ := json.Marshal(op.Value)
-		out = append(out, fmt.Sprintf("%s %s", op.Path, v))
+		if op.Operation == "remove" {
+			continue
+		}
+		leaves(op.Path, op.Value)
 	}
 	sort.Strings(out)
 	return out
@@ -309,7 +400,11 @@ func (pl *Planner) PlanWorkload(meta *metav1.ObjectMeta, spec *corev1.PodSpec) (
 // Summary renders a plan for people.
 func (p *PolicyPlan) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "PodSecurityPolicy %s → Pod Security Standard %q\n", p.Policy, p.Level)
+	fmt.Fprintf(&b, "PodSecurityPolicy %s → Pod Security Standard %q", p.Policy, p.Level)
+	if len(p.Because) > 0 {
+		fmt.Fprintf(&b, " (%s apart from %s)", p.Otherwise, strings.Join(p.Because, ", "))
+	}
+	b.WriteString("\n")
 	for _, lv := range []string{"restricted", "baseline"} {
 		if gaps := p.Stricter[lv]; len(gaps) > 0 && lv != p.Level {
 			fmt.Fprintf(&b, "  not %s, which forbids what it admits:\n", lv)
