@@ -249,9 +249,14 @@ func (a *Authorizer) Policies() []Policy { return append([]Policy(nil), a.polici
 // Warnings returns what was ignored while reading the file (unknown fields).
 func (a *Authorizer) Warnings() []string { return append([]string(nil), a.warnings...) }
 
-// Authorize allows the request when a policy line matches it.
-func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+// Authorize allows the request when a policy line matches it. A request
+// whose context ends during the walk gets no opinion and the context's error
+// (a line costs time linear in the request's groups).
+func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
 	for i := range a.policies {
+		if i%64 == 63 && ctx.Err() != nil {
+			return authorizer.DecisionNoOpinion, "", fmt.Errorf("ABAC: %w", ctx.Err())
+		}
 		if matches(&a.policies[i].Spec, attrs) {
 			return authorizer.DecisionAllow, fmt.Sprintf("ABAC: allowed by %s line %d", a.source, a.policies[i].Line), nil
 		}

@@ -284,3 +284,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A walk interrupted by the end of the request's context never allows.
+func TestAuthorizeHonoursContext(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 200; i++ {
+		b.WriteString(`{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"group": "other", "namespace": "*", "resource": "*", "apiGroup": "*"}}` + "\n")
+	}
+	b.WriteString(`{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"user": "u", "namespace": "*", "resource": "*", "apiGroup": "*"}}` + "\n")
+	a := mustParse(t, b.String())
+	attrs := resource(userInfo("u", "g"), "get", "", "pods", "ns")
+	if d, _, err := a.Authorize(context.Background(), attrs); d != authorizer.DecisionAllow || err != nil {
+		t.Fatalf("Authorize = %v, %v; want the last line to allow", d, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d, _, err := a.Authorize(ctx, attrs)
+	if d == authorizer.DecisionAllow || !errors.Is(err, context.Canceled) {
+		t.Errorf("Authorize after cancel = %v, %v; want no opinion with context.Canceled", d, err)
+	}
+}

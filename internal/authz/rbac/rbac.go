@@ -8,8 +8,10 @@
 package rbac
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -116,21 +118,40 @@ func (a *Authorizer) Warnings() []string { return append([]string(nil), a.warnin
 
 // candidates returns the entries of ix that apply to u, in binding order,
 // each binding once with the first subject that applies (as upstream's
-// appliesTo picks it). buf avoids an allocation in the common case.
+// appliesTo picks it). buf avoids an allocation in the common case. A group
+// named more than once is looked up once, and the sort is O(n log n), so a
+// review's cost is linear-logarithmic in its size whatever it repeats.
 func (ix *index) candidates(u user.Info, buf []entry) []entry {
 	out := buf[:0]
 	out = append(out, ix.users[u.GetName()]...)
-	for _, g := range u.GetGroups() {
+	groups := u.GetGroups()
+	var seen map[string]struct{}
+	if len(groups) > smallGroups {
+		seen = make(map[string]struct{}, len(groups))
+	}
+	for i, g := range groups {
+		if seen != nil {
+			if _, dup := seen[g]; dup {
+				continue
+			}
+			seen[g] = struct{}{}
+		} else if slices.Contains(groups[:i], g) {
+			continue
+		}
 		out = append(out, ix.groups[g]...)
 	}
 	if len(out) < 2 {
 		return out
 	}
-	// Insertion sort by (binding order, subject): the lists are short.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && less(out[j], out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
+	if len(out) <= smallGroups {
+		// Insertion sort by (binding order, subject): the lists are short.
+		for i := 1; i < len(out); i++ {
+			for j := i; j > 0 && less(out[j], out[j-1]); j-- {
+				out[j], out[j-1] = out[j-1], out[j]
+			}
 		}
+	} else {
+		slices.SortFunc(out, compare)
 	}
 	n := 1
 	for i := 1; i < len(out); i++ {
@@ -142,18 +163,27 @@ func (ix *index) candidates(u user.Info, buf []entry) []entry {
 	return out[:n]
 }
 
-func less(x, y entry) bool {
+// smallGroups is the size up to which a quadratic scan beats a map or a
+// general sort (most users have a handful of groups and bindings).
+const smallGroups = 16
+
+func less(x, y entry) bool { return compare(x, y) < 0 }
+
+func compare(x, y entry) int {
 	if x.b.order != y.b.order {
-		return x.b.order < y.b.order
+		return cmp.Compare(x.b.order, y.b.order)
 	}
-	return x.subject < y.subject
+	return cmp.Compare(x.subject, y.subject)
 }
 
 // Authorize allows the request when a rule of a binding of the user, one of
 // its groups or its ServiceAccount allows it: ClusterRoleBindings first, then
 // the RoleBindings of the request's namespace. RBAC never denies: otherwise it
 // has no opinion, with the role resolution errors met on the way as reason.
-func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+//
+// A request whose context ends while its bindings are walked gets no opinion
+// and the context's error: evaluation never outlives the caller's deadline.
+func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
 	u := attrs.GetUser()
 	if u == nil {
 		return authorizer.DecisionNoOpinion, "RBAC: no user", nil
@@ -164,7 +194,10 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		if ix == nil {
 			continue
 		}
-		for _, e := range ix.candidates(u, buf[:]) {
+		for n, e := range ix.candidates(u, buf[:]) {
+			if n%ctxCheckEvery == ctxCheckEvery-1 && ctx.Err() != nil {
+				return authorizer.DecisionNoOpinion, "", fmt.Errorf("RBAC: %w", ctx.Err())
+			}
 			if e.b.err != "" {
 				errs = append(errs, e.b.err)
 				continue
@@ -185,6 +218,11 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		return authorizer.DecisionNoOpinion, "RBAC: [" + strings.Join(errs, ", ") + "]", nil
 	}
 }
+
+// ctxCheckEvery is how many bindings are walked between two looks at the
+// request's context: often enough to stop within microseconds, rarely enough
+// to cost nothing on the common short walk.
+const ctxCheckEvery = 64
 
 func (a *Authorizer) namespaceIndex(ns string) *index {
 	if ns == "" {

@@ -443,3 +443,87 @@ func TestNoUnrelatedWork(t *testing.T) {
 		t.Fatalf("candidates for a stranger = %d", got)
 	}
 }
+
+// repeatedGroups is the attack of a LocalSubjectAccessReview whose groups
+// repeat one group many times: several bindings name the group.
+func repeatedGroups(t testing.TB, bindings, repeats int) (*Authorizer, user.Info) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("kind: ClusterRole\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: viewer}\nrules: [{apiGroups: [\"\"], resources: [pods], verbs: [get]}]\n")
+	for i := range bindings {
+		b.WriteString("---\nkind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b" + strconv.Itoa(i) + "}\n")
+		b.WriteString("subjects: [{kind: Group, name: \"system:authenticated\", apiGroup: rbac.authorization.k8s.io}]\n")
+		b.WriteString("roleRef: {kind: ClusterRole, name: viewer, apiGroup: rbac.authorization.k8s.io}\n")
+	}
+	s, err := policy.Read(strings.NewReader(b.String()), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := make([]string, repeats)
+	for i := range groups {
+		groups[i] = user.AllAuthenticated
+	}
+	return New(s), &user.DefaultInfo{Name: "mallory", Groups: groups}
+}
+
+// A group named many times is looked up once: the candidate list holds each
+// binding once and never grows past the distinct bindings (before the fix it
+// held bindings × repeats entries and sorted them by insertion).
+func TestRepeatedGroupsAreLookedUpOnce(t *testing.T) {
+	a, u := repeatedGroups(t, 3, 10000)
+	var buf [16]entry
+	got := a.cluster.candidates(u, buf[:])
+	if len(got) != 3 {
+		t.Fatalf("candidates = %d entries, want the 3 bindings once each", len(got))
+	}
+	if &got[0] != &buf[0] {
+		t.Errorf("candidates outgrew the caller's buffer: repeated groups were looked up again")
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i-1].b.order >= got[i].b.order {
+			t.Errorf("candidates not in binding order: %d then %d", got[i-1].b.order, got[i].b.order)
+		}
+	}
+	d, reason, err := a.Authorize(context.Background(), res(u, "get", "", "pods", "", "ns", "p"))
+	if d != authorizer.DecisionAllow || err != nil || !strings.Contains(reason, `ClusterRoleBinding "b0"`) {
+		t.Errorf("Authorize = %v %q %v, want allowed by the first binding b0", d, reason, err)
+	}
+}
+
+// Evaluation stops when the request's context ends: no opinion and the
+// context's error, never an allow.
+func TestAuthorizeHonoursContext(t *testing.T) {
+	// 200 distinct groups each bound once: a walk long enough to be interrupted.
+	var b strings.Builder
+	b.WriteString("kind: ClusterRole\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: none}\nrules: []\n")
+	groups := make([]string, 200)
+	for i := range groups {
+		groups[i] = "g" + strconv.Itoa(i)
+		b.WriteString("---\nkind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b" + strconv.Itoa(i) + "}\n")
+		b.WriteString("subjects: [{kind: Group, name: " + groups[i] + ", apiGroup: rbac.authorization.k8s.io}]\n")
+		b.WriteString("roleRef: {kind: ClusterRole, name: none, apiGroup: rbac.authorization.k8s.io}\n")
+	}
+	a := New(load(t, b.String()))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d, _, err := a.Authorize(ctx, res(&user.DefaultInfo{Name: "u", Groups: groups}, "get", "", "pods", "", "ns", "p"))
+	if d == authorizer.DecisionAllow || err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("Authorize after cancel = %v, %v; want no opinion with the context's error", d, err)
+	}
+}
+
+// BenchmarkRepeatedGroups shows the cost of a review linear in its number of
+// groups (ns/op divided by the repeats stays flat).
+func BenchmarkRepeatedGroups(b *testing.B) {
+	for _, repeats := range []int{1000, 10000, 40000} {
+		b.Run(strconv.Itoa(repeats), func(b *testing.B) {
+			a, u := repeatedGroups(b, 5, repeats)
+			attrs := res(u, "list", "", "secrets", "", "ns", "")
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Authorize(context.Background(), attrs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(repeats), "ns/group")
+		})
+	}
+}
