@@ -4,6 +4,7 @@
 package authz
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,7 +132,7 @@ func New(cfg Config) (*Chain, error) {
 			a := rbac.New(objects)
 			c.RBAC = a
 			c.Warnings = append(c.Warnings, a.Warnings()...)
-			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
+			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: unprefixed{a, m + ": "}})
 			resolvers = append(resolvers, a)
 		}
 	}
@@ -142,6 +143,23 @@ func New(cfg Config) (*Chain, error) {
 	c.Authorizer = u
 	c.RuleResolver = union.NewRuleResolvers(resolvers...)
 	return c, nil
+}
+
+// unprefixed drops the mode name an authorizer puts at the start of its
+// no-opinion reasons ("RBAC: role ... not found"), because the union puts it
+// there again: kube-apiserver answers "RBAC: RBAC: ...". Allow and Deny
+// reasons pass through the union unprefixed and are left alone.
+type unprefixed struct {
+	authorizer.Authorizer
+	prefix string
+}
+
+func (u unprefixed) Authorize(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+	d, reason, err := u.Authorizer.Authorize(ctx, attrs)
+	if d == authorizer.DecisionNoOpinion {
+		reason = strings.TrimPrefix(reason, u.prefix)
+	}
+	return d, reason, err
 }
 
 // withoutOverridden drops the default ClusterRoles and ClusterRoleBindings that

@@ -138,3 +138,27 @@ func TestRuleResolverUnion(t *testing.T) {
 		t.Fatalf("rules = %v, want bob's ABAC rule", rr)
 	}
 }
+
+// The union names each mode once in a no-opinion reason; RBAC's own reason
+// already starts with "RBAC: " and used to read "RBAC: RBAC: ...".
+func TestReasonNamesModeOnce(t *testing.T) {
+	s, err := policy.Read(strings.NewReader(`
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: dangling, namespace: ns}
+subjects: [{kind: User, name: jane, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: Role, name: gone, apiGroup: rbac.authorization.k8s.io}
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Objects: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, reason, _ := c.Authorizer.Authorize(context.Background(), authorizer.AttributesRecord{
+		User: &user.DefaultInfo{Name: "jane"}, Verb: "get", Resource: "pods", Namespace: "ns", ResourceRequest: true})
+	if d == authorizer.DecisionAllow || !strings.HasPrefix(reason, "RBAC: ") || strings.Contains(reason, "RBAC: RBAC:") || !strings.Contains(reason, `"gone" not found`) {
+		t.Errorf("reason = %q, want one RBAC prefix and the missing role", reason)
+	}
+}

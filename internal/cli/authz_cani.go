@@ -77,8 +77,6 @@ system:serviceaccounts:NS for system:serviceaccount:NS:NAME.`,
 				if d == authorizer.DecisionDeny {
 					why = "denied: " + why
 				}
-				// The union prefixes each mode's reason with its name, as upstream does; once is enough here.
-				why = strings.ReplaceAll(why, "RBAC: RBAC: ", "RBAC: ")
 				fmt.Fprintf(s.Out, "%s - %s\n", answer, strings.ReplaceAll(why, "\n", "; "))
 			} else {
 				fmt.Fprintln(s.Out, answer)
