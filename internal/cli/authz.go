@@ -27,6 +27,9 @@ type authzOptions struct {
 	modes        []string
 	policyFile   string
 	defaultRoles bool
+	// namespace is given to namespaced objects of -f that name none, as
+	// kubectl apply -n does; set by the subcommands' -n.
+	namespace string
 }
 
 // authzEnv is what a subcommand works on.
@@ -37,6 +40,8 @@ type authzEnv struct {
 	RBAC       *rbac.Authorizer // nil when RBAC is not a mode
 	ABAC       *abac.Authorizer // nil when ABAC is not a mode
 	Warnings   []string
+	// Read is the number of objects read from -f or the cluster, of every kind.
+	Read int
 }
 
 // authzSubcommands register themselves from their own files.
@@ -65,6 +70,14 @@ or from a live cluster (--kubeconfig). Authorizers are chained like kube-apiserv
 	for _, add := range authzSubcommands {
 		c.AddCommand(add(o, s))
 	}
+	// A subcommand's -n (the request's namespace of can-i and who-can, the
+	// namespace of audit) is also the namespace of the objects of -f that
+	// name none, as kubectl apply -n gives them.
+	c.PersistentPreRun = func(c *cobra.Command, args []string) {
+		if f := c.Flags().Lookup("namespace"); f != nil && f.Changed {
+			o.namespace = f.Value.String()
+		}
+	}
 	return c
 }
 
@@ -79,15 +92,12 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 	case o.kubeconfig != "":
 		set, err = policy.FromCluster(ctx, o.kubeconfig)
 	case len(o.files) > 0:
-		set, err = policy.Load(o.files, s.In)
+		set, err = policy.Load(o.files, s.In, policy.WithNamespace(o.namespace))
 	}
 	if err != nil {
 		return nil, usageError(err)
 	}
-	if len(set.Others) > 0 {
-		d := set.Others[0]
-		return nil, usageError(d.Errorf("%s %s is not an RBAC object (expected Role, ClusterRole, RoleBinding, ClusterRoleBinding)", d.APIVersion, d.Kind))
-	}
+	printSetWarnings(s, set)
 	cfg := authz.Config{
 		Modes:        o.modes,
 		ABACFile:     o.policyFile,
@@ -101,7 +111,29 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 	for _, w := range chain.Warnings {
 		fmt.Fprintln(s.Err, "warning:", w)
 	}
-	return &authzEnv{Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, RBAC: chain.RBAC, ABAC: chain.ABAC, Warnings: chain.Warnings}, nil
+	return &authzEnv{Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, RBAC: chain.RBAC, ABAC: chain.ABAC,
+		Warnings: chain.Warnings, Read: set.Len()}, nil
+}
+
+// printSetWarnings prints the objects accepted with a change, and one line
+// for the objects of kinds authz does not use (an install bundle's
+// ConfigMaps, Deployments, CRDs...), which are skipped as check --policy skips them.
+func printSetWarnings(s Streams, set *policy.Set) {
+	for _, w := range set.Warnings {
+		fmt.Fprintln(s.Err, "warning:", w)
+	}
+	if len(set.Others) == 0 {
+		return
+	}
+	seen := map[string]bool{}
+	var kinds []string
+	for _, d := range set.Others {
+		if k := d.APIVersion + " " + d.Kind; !seen[k] {
+			seen[k] = true
+			kinds = append(kinds, k)
+		}
+	}
+	fmt.Fprintf(s.Err, "note: skipped %d objects of kinds authz does not use: %s\n", len(set.Others), strings.Join(kinds, ", "))
 }
 
 // modesString is how a chain is shown to people.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,10 +30,13 @@ and line when read from files. Matching uses the authorizer's own rule evaluatio
 wildcards, subresources and aggregated roles count exactly as they grant.
 
 The Kubernetes default bindings (label kubernetes.io/bootstrapping=rbac-defaults) are left
-out unless --include-defaults. Exit status: 0 when nothing at or above --fail-on, 1 when
-something is, 2 for bad input.`,
+out unless --include-defaults. Objects of other kinds (ConfigMaps, Deployments, CRDs... of
+an install bundle) are skipped; -n gives namespaced objects that name no namespace one, as
+kubectl apply -n does. Exit status: 0 when nothing at or above --fail-on, 1 when something
+is, 2 for bad input, including input with no objects at all.`,
 		Example: `  kguard authz audit -f examples/audit/risky.yaml
   kubectl get roles,rolebindings,clusterroles,clusterrolebindings -A -o yaml | kguard authz audit -f - -o sarif > rbac.sarif
+  kguard authz audit -n argocd -f install.yaml
   kguard authz audit --kubeconfig ~/.kube/config --min-severity high`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -47,9 +51,15 @@ something is, 2 for bad input.`,
 			if output != "text" && output != "json" && output != "sarif" {
 				return usageError(fmt.Errorf("unknown output format %q (text, json, sarif)", output))
 			}
+			if len(o.files) == 0 && o.kubeconfig == "" && !o.defaultRoles {
+				return usageError(errors.New("nothing to read: give the RBAC objects with -f FILE|DIR|- or --kubeconfig"))
+			}
 			env, err := o.build(c.Context(), s)
 			if err != nil {
 				return err
+			}
+			if env.Read == 0 && !o.defaultRoles {
+				return usageError(fmt.Errorf("nothing to read: no objects in %s", inputsString(o)))
 			}
 			findings, _, err := analysis.Audit(env.Set, analysis.Options{IncludeDefaults: includeDefaults, MinSeverity: min})
 			if err != nil {
@@ -77,8 +87,17 @@ something is, 2 for bad input.`,
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sarif")
 	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a finding has at least this severity (low, medium, high, critical)")
 	c.Flags().StringVar(&minSeverity, "min-severity", "low", "report only findings of at least this severity")
+	c.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the namespaced objects in -f that name none (as kubectl apply -n)")
 	c.Flags().BoolVar(&includeDefaults, "include-defaults", false, "include the Kubernetes default bindings (kubernetes.io/bootstrapping=rbac-defaults)")
 	return c
+}
+
+// inputsString names where the objects were read from, for messages.
+func inputsString(o *authzOptions) string {
+	if o.kubeconfig != "" {
+		return "the cluster of " + o.kubeconfig
+	}
+	return "-f " + strings.Join(o.files, ", -f ")
 }
 
 func ruleString(f analysis.Finding) string {

@@ -54,10 +54,7 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 			if err != nil {
 				return usageError(err)
 			}
-			if len(objects.Others) > 0 {
-				d := objects.Others[0]
-				return usageError(d.Errorf("%s %s is not an RBAC object", d.APIVersion, d.Kind))
-			}
+			printSetWarnings(s, objects)
 			env, err := o.build(c.Context(), s)
 			if err != nil {
 				return err

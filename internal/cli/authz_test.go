@@ -47,7 +47,7 @@ func TestAuthzCommands(t *testing.T) {
 		{"can-i without user", []string{"authz", "can-i", "get", "pods", "-f", "examples/rbac"}, "", 2, "", "--as"},
 		{"bad yaml names file and line", []string{"authz", "can-i", "get", "pods", "--as", "x", "-f", badYAML}, "", 2, "", "bad.yaml:1"},
 		{"missing file", []string{"authz", "can-i", "get", "pods", "--as", "x", "-f", "nope.yaml"}, "", 2, "", "nope.yaml"},
-		{"non-RBAC kind", []string{"authz", "can-i", "get", "pods", "--as", "x", "-f", "examples/sar/../abac/../rbac/roles.yaml", "-f", "-"}, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", 2, "", "not an RBAC object"},
+		{"non-RBAC kind is skipped", []string{"authz", "can-i", "get", "pods", "-n", "default", "--as", "jane", "-f", "examples/sar/../abac/../rbac/roles.yaml", "-f", "-"}, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", 1, "no", "note: skipped 1 objects of kinds authz does not use: v1 Pod"},
 		{"unknown flag", []string{"authz", "can-i", "--bogus"}, "", 2, "", "unknown flag"},
 		{"unknown mode", []string{"authz", "can-i", "get", "pods", "--as", "x", "--authorization-mode", "Magic"}, "", 2, "", `unknown authorization mode "Magic"`},
 		{"who-can", []string{"authz", "who-can", "get", "secrets", "-n", "development", "-f", "examples/rbac"}, "", 0, "User   dave", ""},

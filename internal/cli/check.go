@@ -54,8 +54,9 @@ as they are; workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Replicat
 Job, CronJob, PodTemplate) through their pod template, as the pods they will create, with
 error paths inside the object (spec.template.spec.containers[0]...).
 
---policy reads PodSecurityPolicies (policy/v1beta1 or kguard.io/v1alpha1), the RBAC objects
-that grant "use" on them, and Namespaces (their PSS labels). Without --enable-admission-plugins,
+--policy reads PodSecurityPolicies (policy/v1beta1, extensions/v1beta1 or kguard.io/v1alpha1),
+the RBAC objects that grant "use" on them, and Namespaces (their PSS labels); other kinds are
+skipped. -n is the namespace of the namespaced objects that name none, in --policy too. Without --enable-admission-plugins,
 PodSecurityPolicy runs when --policy holds policies, then PodSecurity.
 
 Exit status: 0 everything admitted, 1 something denied, 2 bad input. Objects without a pod
@@ -71,7 +72,7 @@ are listed as not evaluated.`,
 	f := c.Flags()
 	f.StringArrayVar(&o.policies, "policy", nil, "PodSecurityPolicies, RBAC objects and Namespaces: file, directory or - (repeatable)")
 	o.who.add(c)
-	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of objects that name none")
+	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the objects (manifests and --policy) that name none")
 	f.StringVar(&o.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION] (privileged, baseline, restricted; version latest or v1.x); default privileged:latest, as the built-in")
 	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil, "ordered admission plugins: PodSecurityPolicy, PodSecurity")
 	f.StringSliceVar(&o.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
@@ -88,8 +89,11 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	set := &policy.Set{}
 	if len(o.policies) > 0 {
 		var err error
-		if set, err = policy.Load(o.policies, s.In); err != nil {
+		if set, err = policy.Load(o.policies, s.In, policy.WithNamespace(o.namespace)); err != nil {
 			return usageError(err)
+		}
+		for _, w := range set.Warnings {
+			fmt.Fprintln(s.Err, "warning:", w)
 		}
 	}
 	if o.who.user == "" && len(o.who.groups) == 0 {

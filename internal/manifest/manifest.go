@@ -20,8 +20,10 @@ import (
 
 	sigsjson "sigs.k8s.io/json"
 
-	"github.com/kguard/kguard/internal/parallel"
+	goyaml "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kguard/kguard/internal/parallel"
 )
 
 // MaxDocumentBytes bounds one YAML/JSON document; larger ones are rejected
@@ -284,11 +286,123 @@ func isSeparator(line []byte) bool {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// parse converts one document to JSON and expands Lists.
+// parse converts one "---"-separated document to JSON and expands Lists. A
+// document that starts as JSON is read as a stream of JSON values, as kubectl
+// reads them (what yq -o json prints for multi-document YAML), so that no
+// object after the first is dropped.
 func parse(source string, start int, raw []byte) ([]Document, error) {
 	if len(bytes.TrimSpace(stripComments(raw))) == 0 {
 		return nil, nil
 	}
+	lead := significantStart(raw)
+	line := start + bytes.Count(raw[:lead], []byte("\n"))
+	if c := raw[lead]; c == '{' || c == '[' {
+		values, lines, isJSON, err := jsonStream(source, line, raw[lead:])
+		if err != nil {
+			return nil, err
+		}
+		if isJSON {
+			var out []Document
+			for i, v := range values {
+				ds, err := parseOne(source, lines[i], v)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, ds...)
+			}
+			return out, nil
+		}
+		// Not JSON: YAML in flow style, which the YAML parser reads only up
+		// to the end of its first node; anything after it is refused.
+		if err := singleYAMLDocument(raw); err != nil {
+			return nil, &Error{Source: source, Line: start, Item: -1, Err: err}
+		}
+	}
+	return parseOne(source, start, raw)
+}
+
+// significantStart returns the offset of the first line of raw that is
+// neither blank nor a comment.
+func significantStart(raw []byte) int {
+	off := 0
+	for off < len(raw) {
+		end := bytes.IndexByte(raw[off:], '\n')
+		if end < 0 {
+			end = len(raw) - off
+		}
+		t := bytes.TrimSpace(raw[off : off+end])
+		if len(t) > 0 && t[0] != '#' {
+			return off + bytes.Index(raw[off:], t[:1])
+		}
+		off += end + 1
+	}
+	return len(raw)
+}
+
+// jsonStream splits raw, which starts at line start, into JSON values. isJSON
+// is false when the first value is not JSON (it may be flow-style YAML);
+// after a first JSON value, anything that is not another JSON value is an
+// error naming its line.
+func jsonStream(source string, start int, raw []byte) (values []json.RawMessage, lines []int, isJSON bool, err error) {
+	lineAt := func(off int64) int {
+		if off > int64(len(raw)) {
+			off = int64(len(raw))
+		}
+		return start + bytes.Count(raw[:off], []byte("\n"))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		off := dec.InputOffset()
+		for off < int64(len(raw)) && isJSONSpace(raw[off]) {
+			off++
+		}
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return values, lines, true, nil
+		}
+		if err != nil {
+			if len(values) == 0 {
+				return nil, nil, false, nil
+			}
+			at := off
+			var se *json.SyntaxError
+			if errors.As(err, &se) && se.Offset > 0 {
+				at = se.Offset - 1
+			}
+			return nil, nil, true, &Error{Source: source, Line: lineAt(at), Item: -1,
+				Err: fmt.Errorf("invalid JSON after the object on line %d (expected another JSON object or the end of the input): %v", lines[len(lines)-1], err)}
+		}
+		values = append(values, v)
+		lines = append(lines, lineAt(off))
+	}
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// singleYAMLDocument refuses raw unless it holds exactly one YAML document.
+func singleYAMLDocument(raw []byte) error {
+	dec := goyaml.NewDecoder(bytes.NewReader(raw))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil // parseOne reports it with its line
+	}
+	switch err := dec.Decode(&v); {
+	case err == io.EOF:
+		return nil
+	case err != nil:
+		return fmt.Errorf("invalid YAML after the end of the first object: %v", err)
+	default:
+		return errors.New("invalid YAML: more than one object in one document (separate them with ---)")
+	}
+}
+
+// errTopLevelArray is the refusal of a document that is an array: kubectl
+// refuses it too, and its elements would otherwise be dropped.
+var errTopLevelArray = errors.New(`a top-level array is not a Kubernetes object: put the objects in a List ({"apiVersion":"v1","kind":"List","items":[...]}) or write them one after another`)
+
+// parseOne converts one YAML or JSON value to JSON and expands Lists.
+func parseOne(source string, start int, raw []byte) ([]Document, error) {
 	js, err := yaml.YAMLToJSONStrict(raw)
 	if err != nil {
 		// Make the YAML parser's line numbers absolute.
@@ -298,8 +412,12 @@ func parse(source string, start int, raw []byte) ([]Document, error) {
 		})
 		return nil, &Error{Source: source, Line: start, Item: -1, Err: fmt.Errorf("invalid YAML: %s", msg)}
 	}
-	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+	js = bytes.TrimSpace(js)
+	if bytes.Equal(js, []byte("null")) {
 		return nil, nil
+	}
+	if len(js) > 0 && js[0] == '[' {
+		return nil, &Error{Source: source, Line: start, Item: -1, Err: errTopLevelArray}
 	}
 	var head struct {
 		APIVersion string            `json:"apiVersion"`

@@ -79,6 +79,56 @@ items:
 			in:      "hello\n",
 			wantErr: "in.yaml:1: not a Kubernetes object",
 		},
+		{
+			name: "JSON stream of pretty-printed objects (yq -o json)",
+			in:   "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Namespace\",\n  \"metadata\": {\"name\": \"a\"}\n}\n{\n  \"apiVersion\": \"apps/v1\",\n  \"kind\": \"DaemonSet\",\n  \"metadata\": {\"name\": \"d\", \"namespace\": \"a\"}\n}\n",
+			want: []string{"Namespace a@1", "DaemonSet a/d@6"},
+		},
+		{
+			name: "JSON objects on one line and after comments",
+			in:   "# from a tool\n\n" + `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}} {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"b"}}` + "\n\n" + `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"c"}}`,
+			want: []string{"Namespace a@3", "Namespace b@3", "Namespace c@5"},
+		},
+		{
+			name: "JSON stream after a YAML document",
+			in:   "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n" + `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"b"}}` + "\n" + `{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"c"}}]}`,
+			want: []string{"Namespace a@1", "Namespace b@5", "Namespace c@6"},
+		},
+		{
+			name:    "trailing garbage after a JSON object",
+			in:      "{\"apiVersion\":\"v1\",\n\"kind\":\"Namespace\",\"metadata\":{\"name\":\"a\"}}\n\ngarbage\n",
+			wantErr: "in.yaml:4: invalid JSON after the object on line 1",
+		},
+		{
+			name:    "truncated second JSON object",
+			in:      `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}` + "\n" + `{"apiVersion":"v1",`,
+			wantErr: "in.yaml:2: invalid JSON after the object on line 1",
+		},
+		{
+			name:    "duplicate keys in the second JSON object",
+			in:      `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}` + "\n" + `{"apiVersion":"v1","kind":"Namespace","kind":"Pod"}`,
+			wantErr: "in.yaml:2: invalid YAML",
+		},
+		{
+			name:    "top-level JSON array is refused",
+			in:      `[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}]`,
+			wantErr: "in.yaml:1: a top-level array is not a Kubernetes object",
+		},
+		{
+			name:    "top-level YAML sequence is refused",
+			in:      "- apiVersion: v1\n  kind: Namespace\n  metadata: {name: a}\n",
+			wantErr: "in.yaml:1: a top-level array is not a Kubernetes object",
+		},
+		{
+			name:    "two flow-style YAML objects in one document",
+			in:      "{apiVersion: v1, kind: Namespace, metadata: {name: a}}\n{apiVersion: v1, kind: Namespace, metadata: {name: b}}\n",
+			wantErr: "in.yaml:1: invalid YAML after the end of the first object",
+		},
+		{
+			name: "one flow-style YAML object",
+			in:   "{apiVersion: v1, kind: Namespace, metadata: {name: a}}\n",
+			want: []string{"Namespace a@1"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,6 +210,10 @@ func FuzzRead(f *testing.F) {
 	f.Add("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\nitems: []\n")
 	f.Add(`{"apiVersion":"v1","kind":"PodList","items":[{"apiVersion":"v1","kind":"Pod"}]}`)
 	f.Add("---\n--- \n\t- [\n")
+	f.Add("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}\n{\"apiVersion\":\"v1\",\"kind\":\"Secret\"} x")
+	f.Add("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}{\"apiVersion\":\"v1\",\"kind\":\"Secret\"}")
+	f.Add("{apiVersion: v1, kind: Pod} {kind: Secret}")
+	f.Add("# c\n[{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}]")
 	f.Fuzz(func(t *testing.T, in string) {
 		docs, err := Read(strings.NewReader(in), "fuzz")
 		if err != nil {
@@ -168,9 +222,26 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
+		var stream strings.Builder
 		for _, d := range docs {
 			if d.APIVersion == "" || d.Kind == "" {
 				t.Fatalf("document without apiVersion/kind accepted: %+v", d)
+			}
+			stream.Write(d.JSON)
+			stream.WriteByte('\n')
+		}
+		// What was read, written back as a JSON stream, reads back whole:
+		// no object is dropped or invented.
+		again, err := Read(strings.NewReader(stream.String()), "again")
+		if err != nil {
+			t.Fatalf("re-reading the JSON stream of %d documents: %v", len(docs), err)
+		}
+		if len(again) != len(docs) {
+			t.Fatalf("read %d documents, the JSON stream of them reads as %d", len(docs), len(again))
+		}
+		for i := range docs {
+			if again[i].Identity() != docs[i].Identity() {
+				t.Fatalf("document %d: %s, re-read as %s", i, docs[i].Identity(), again[i].Identity())
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
@@ -23,13 +24,19 @@ type Set struct {
 	ClusterRoleBindings []*rbacv1.ClusterRoleBinding
 	Namespaces          []*corev1.Namespace
 	ServiceAccounts     []*corev1.ServiceAccount
-	// PodSecurityPolicies are read from policy/v1beta1 (verbatim) or
-	// kguard.io/v1alpha1, defaulted and validated.
+	// PodSecurityPolicies are read from policy/v1beta1 or
+	// extensions/v1beta1 (verbatim, the same schema) or kguard.io/v1alpha1,
+	// defaulted and validated.
 	PodSecurityPolicies []*v1alpha1.PodSecurityPolicy
 
 	// Others are the documents that are not policy objects (workloads, ...),
 	// in input order.
 	Others []manifest.Document
+
+	// Warnings are about objects accepted with a change, each "file:line: ...":
+	// a cluster-scoped object's metadata.namespace is cleared, as the API
+	// server clears it.
+	Warnings []string
 
 	// sources maps each decoded object (by pointer) to "file:line".
 	sources map[any]string
@@ -53,18 +60,20 @@ var rbacVersions = map[string]bool{
 	"rbac.authorization.k8s.io/v1alpha1": true,
 }
 
-// decoders maps "apiVersion|kind" → how to add the document to a Set.
-type decoder func(s *Set, d *manifest.Document) error
+// A decoder decodes a document strictly into its typed object and returns
+// the step that checks it and adds it to a Set.
+type decoder func(d *manifest.Document) (metav1.Object, func(s *Set) error, error)
 
-func rbacDecoder[T any](add func(s *Set, obj *T)) decoder {
-	return func(s *Set, d *manifest.Document) error {
-		obj := new(T)
+func rbacDecoder[T any, PT interface {
+	*T
+	metav1.Object
+}](add func(s *Set, obj PT)) decoder {
+	return func(d *manifest.Document) (metav1.Object, func(s *Set) error, error) {
+		obj := PT(new(T))
 		if err := d.Decode(obj); err != nil {
-			return err
+			return nil, nil, err
 		}
-		add(s, obj)
-		s.setSource(obj, d.Position())
-		return nil
+		return obj, func(s *Set) error { add(s, obj); return nil }, nil
 	}
 }
 
@@ -80,12 +89,46 @@ var coreKinds = map[string]decoder{
 	"ServiceAccount": rbacDecoder(func(s *Set, o *corev1.ServiceAccount) { s.ServiceAccounts = append(s.ServiceAccounts, o) }),
 }
 
+// pspVersions are the apiVersions a PodSecurityPolicy is read from: Kubernetes
+// served the same schema as extensions/v1beta1 (until v1.16) and
+// policy/v1beta1 (until v1.25); kguard.io/v1alpha1 keeps it.
+var pspVersions = map[string]bool{
+	"policy/v1beta1":     true,
+	"extensions/v1beta1": true,
+	"kguard.io/v1alpha1": true,
+}
+
+// clusterScoped are the policy kinds that have no namespace.
+var clusterScoped = map[string]bool{
+	"ClusterRole":        true,
+	"ClusterRoleBinding": true,
+	"Namespace":          true,
+	"PodSecurityPolicy":  true,
+}
+
+// An Option changes how documents are read into a Set.
+type Option func(*options)
+
+type options struct {
+	namespace string
+}
+
+// WithNamespace gives namespaced policy objects (Role, RoleBinding,
+// ServiceAccount) that name no namespace this one, as kubectl apply -n does.
+// Without it such an object is an error.
+func WithNamespace(ns string) Option { return func(o *options) { o.namespace = ns } }
+
 // FromDocuments sorts documents into a Set. Policy objects are decoded
 // strictly; an unknown field is an error naming the file and line.
-func FromDocuments(docs []manifest.Document) (*Set, error) {
+func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Set{}
 	for i := range docs {
-		d := &docs[i]
+		doc := docs[i]
+		d := &doc
 		var dec decoder
 		switch {
 		case rbacVersions[d.APIVersion]:
@@ -95,36 +138,60 @@ func FromDocuments(docs []manifest.Document) (*Set, error) {
 			}
 		case d.APIVersion == "v1":
 			dec = coreKinds[d.Kind]
-		case d.Kind == "PodSecurityPolicy" && (d.APIVersion == "policy/v1beta1" || d.APIVersion == "kguard.io/v1alpha1"):
+		case d.Kind == "PodSecurityPolicy" && pspVersions[d.APIVersion]:
 			dec = decodePSP
 		}
 		if dec == nil {
 			s.Others = append(s.Others, *d)
 			continue
 		}
-		if err := dec(s, d); err != nil {
+		obj, add, err := dec(d)
+		if err != nil {
 			return nil, err
 		}
+		s.scope(d, obj, o.namespace)
 		if err := checkName(d); err != nil {
 			return nil, err
 		}
+		if err := add(s); err != nil {
+			return nil, err
+		}
+		s.setSource(obj, d.Position())
 	}
 	return s, nil
 }
 
-// decodePSP reads a PodSecurityPolicy strictly, applies the policy/v1beta1
-// defaults and refuses an invalid policy with every field error.
-func decodePSP(s *Set, d *manifest.Document) error {
+// scope gives a namespaced object without a namespace the default one, and
+// clears the namespace of a cluster-scoped object, with a warning.
+func (s *Set) scope(d *manifest.Document, obj metav1.Object, namespace string) {
+	switch {
+	case clusterScoped[d.Kind]:
+		if ns := obj.GetNamespace(); ns != "" {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %s %q is cluster-scoped: its metadata.namespace %q is ignored, as the API server ignores it",
+				d.Position(), d.Kind, d.Name, ns))
+			obj.SetNamespace("")
+			d.Namespace = ""
+		}
+	case obj.GetNamespace() == "" && namespace != "":
+		obj.SetNamespace(namespace)
+		d.Namespace = namespace
+	}
+}
+
+// decodePSP reads a PodSecurityPolicy strictly; adding it applies the
+// policy/v1beta1 defaults and refuses an invalid policy with every field error.
+func decodePSP(d *manifest.Document) (metav1.Object, func(s *Set) error, error) {
 	p := &v1alpha1.PodSecurityPolicy{}
 	if err := d.Decode(p); err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := CheckPodSecurityPolicy(p); err != nil {
-		return d.Errorf("%v", err)
-	}
-	s.PodSecurityPolicies = append(s.PodSecurityPolicies, p)
-	s.setSource(p, d.Position())
-	return nil
+	return p, func(s *Set) error {
+		if err := CheckPodSecurityPolicy(p); err != nil {
+			return d.Errorf("%v", err)
+		}
+		s.PodSecurityPolicies = append(s.PodSecurityPolicies, p)
+		return nil
+	}, nil
 }
 
 // CheckPodSecurityPolicy applies the policy/v1beta1 defaults to p and
@@ -144,28 +211,34 @@ func checkName(d *manifest.Document) error {
 	switch d.Kind {
 	case "Role", "RoleBinding", "ServiceAccount":
 		if d.Namespace == "" {
-			return d.Errorf("%s %q has no metadata.namespace", d.Kind, d.Name)
+			return d.Errorf("%s %q has no metadata.namespace (give it one, or name the namespace with -n NAMESPACE)", d.Kind, d.Name)
 		}
 	}
 	return nil
 }
 
 // Read reads one YAML/JSON stream into a Set; source names it in errors.
-func Read(r io.Reader, source string) (*Set, error) {
+func Read(r io.Reader, source string, opts ...Option) (*Set, error) {
 	docs, err := manifest.Read(r, source)
 	if err != nil {
 		return nil, err
 	}
-	return FromDocuments(docs)
+	return FromDocuments(docs, opts...)
 }
 
 // Load reads paths (files, directories, "-") into a Set.
-func Load(paths []string, stdin io.Reader) (*Set, error) {
+func Load(paths []string, stdin io.Reader, opts ...Option) (*Set, error) {
 	docs, err := manifest.ReadPaths(paths, stdin)
 	if err != nil {
 		return nil, err
 	}
-	return FromDocuments(docs)
+	return FromDocuments(docs, opts...)
+}
+
+// Len is the number of documents read into the set, policy objects and others.
+func (s *Set) Len() int {
+	return len(s.Roles) + len(s.ClusterRoles) + len(s.RoleBindings) + len(s.ClusterRoleBindings) +
+		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.PodSecurityPolicies) + len(s.Others)
 }
 
 // Merge returns a new Set holding the objects of both.
@@ -179,6 +252,7 @@ func Merge(a, b *Set) *Set {
 		ServiceAccounts:     append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
 		PodSecurityPolicies: append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
 		Others:              append(append([]manifest.Document(nil), a.Others...), b.Others...),
+		Warnings:            append(append([]string(nil), a.Warnings...), b.Warnings...),
 		sources:             mergeSources(a.sources, b.sources),
 	}
 }
