@@ -77,8 +77,12 @@ type Request struct {
 	OldPod    *corev1.Pod // UPDATE of a Pod
 	// Resource and Name name the object in messages: pods "pause", deployments.apps "web".
 	Resource, Name string
-	Namespace      string
-	User           user.Info
+	// SubResource is the pod subresource updated ("ephemeralcontainers"), or
+	// "" for the pod itself. PodSecurityPolicy (v1.24) ignores subresources;
+	// PodSecurity evaluates them.
+	SubResource string
+	Namespace   string
+	User        user.Info
 	// Phase is the webhook pass; the zero value runs both, as `kguard check` does.
 	Phase Phase
 }
@@ -105,6 +109,9 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 	for _, plugin := range c.plugins {
 		switch plugin {
 		case PluginPodSecurityPolicy:
+			if r.SubResource != "" {
+				continue // as the v1.24 plugin: subresources are not its business
+			}
 			res := c.snap.PSP.Admit(ctx, psp.Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
 				Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: r.Phase == PhaseValidate})
 			if !res.Allowed {
@@ -127,7 +134,7 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 				username = r.User.GetName()
 			}
 			res := c.snap.PSS.Evaluate(ctx, podsecurity.Request{Operation: r.Operation, Pod: pod, OldPod: r.OldPod,
-				Namespace: r.Namespace, Username: username})
+				SubResource: r.SubResource, Namespace: r.Namespace, Username: username})
 			resp.Warnings = append(resp.Warnings, res.Warnings...)
 			for k, v := range res.AuditAnnotations {
 				addAudit(resp, "pod-security.kubernetes.io/"+k, v)

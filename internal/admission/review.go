@@ -72,14 +72,30 @@ func wrongKind(tm metav1.TypeMeta) error {
 	return reviewErrorf("%s %s, want %s AdmissionReview", tm.APIVersion, tm.Kind, admissionv1.SchemeGroupVersion)
 }
 
+// ignoredPodSubresources are the pod subresources whose requests carry no pod
+// to evaluate, as the built-in PodSecurity admission lists them. Any other pod
+// subresource (pods/ephemeralcontainers: `kubectl debug`) carries the whole
+// pod and is evaluated, so that an unknown subresource that can change the
+// pod spec is refused rather than let through.
+var ignoredPodSubresources = map[string]bool{
+	"exec": true, "attach": true, "binding": true, "eviction": true,
+	"log": true, "portforward": true, "proxy": true, "status": true,
+}
+
 func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
-	if req.SubResource != "" || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
 	if req.Resource.Group != "" || req.Resource.Resource != "pods" {
+		if req.SubResource != "" {
+			return &admissionv1.AdmissionResponse{Allowed: true} // scale, status: no pod template
+		}
 		return c.workload(ctx, req, phase)
 	}
-	r := &Request{Operation: req.Operation, Resource: "pods", Name: req.Name, Namespace: req.Namespace, Phase: phase,
+	if ignoredPodSubresources[req.SubResource] {
+		return &admissionv1.AdmissionResponse{Allowed: true}
+	}
+	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase,
 		User: &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra(req.UserInfo.Extra)}}
 	if len(req.Object.Raw) == 0 {
 		return errorResponse(r, errors.New("the request carries no object"))

@@ -2,9 +2,12 @@ package admission
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
 )
 
 // A body that is not an admission.k8s.io/v1 AdmissionReview is refused with an
@@ -27,5 +30,65 @@ func TestReviewRefusesOtherBodies(t *testing.T) {
 		if err == nil || !errors.Is(err, ErrReview) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: answer %s, error %v; want an ErrReview containing %q", tc.name, out, err, tc.want)
 		}
+	}
+}
+
+// reviewOf builds an AdmissionReview UPDATE of pod "web" in the restricted
+// namespace "shop" through subresource sub, the new pod carrying an
+// ephemeral container with the given security context.
+func reviewOf(sub, ephemeralSC string) []byte {
+	base := `"metadata":{"name":"web","namespace":"shop"},"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},` +
+		`"containers":[{"name":"app","image":"app","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]`
+	old := `{"apiVersion":"v1","kind":"Pod",` + base + `}}`
+	obj := `{"apiVersion":"v1","kind":"Pod",` + base + `,"ephemeralContainers":[{"name":"debugger","image":"busybox","securityContext":` + ephemeralSC + `}]}}`
+	return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",` +
+		`"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"subResource":"` + sub + `",` +
+		`"name":"web","namespace":"shop","operation":"UPDATE","userInfo":{"username":"alice"},"object":` + obj + `,"oldObject":` + old + `}}`)
+}
+
+// `kubectl debug --profile=sysadmin` adds a privileged ephemeral container
+// through pods/ephemeralcontainers: PodSecurity evaluates it as the built-in
+// does (it used to be admitted before evaluation); PodSecurityPolicy, as in
+// v1.24, ignores subresources; exec and the like carry no pod and pass.
+func TestReviewEphemeralContainers(t *testing.T) {
+	privileged := `{"privileged":true}`
+	restricted := `{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}`
+	for _, tc := range []struct {
+		name    string
+		plugins []string
+		sub, sc string
+		phase   Phase
+		allowed bool
+		want    string
+	}{
+		{"privileged debug container", []string{PluginPodSecurity}, "ephemeralcontainers", privileged, PhaseValidate, false, "privileged"},
+		{"privileged debug container, both plugins", []string{PluginPodSecurityPolicy, PluginPodSecurity}, "ephemeralcontainers", privileged, PhaseValidate, false, "privileged"},
+		{"restricted debug container", []string{PluginPodSecurity}, "ephemeralcontainers", restricted, PhaseValidate, true, ""},
+		{"an unknown pod subresource is evaluated", []string{PluginPodSecurity}, "futurething", privileged, PhaseValidate, false, "privileged"},
+		{"PodSecurityPolicy ignores subresources", []string{PluginPodSecurityPolicy}, "ephemeralcontainers", privileged, PhaseMutate, true, ""},
+		{"mutating pass of PodSecurity", []string{PluginPodSecurity}, "ephemeralcontainers", privileged, PhaseMutate, true, ""},
+		{"status carries no spec change", []string{PluginPodSecurity}, "status", privileged, PhaseValidate, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := chainFor(t, tc.plugins...)
+			out, err := c.Review(context.Background(), reviewOf(tc.sub, tc.sc), tc.phase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var review admissionv1.AdmissionReview
+			if err := json.Unmarshal(out, &review); err != nil {
+				t.Fatal(err)
+			}
+			r := review.Response
+			if r.Allowed != tc.allowed {
+				t.Fatalf("allowed = %v, want %v: %+v", r.Allowed, tc.allowed, r.Result)
+			}
+			if !tc.allowed && !strings.Contains(r.Result.Message, tc.want) {
+				t.Errorf("message %q does not mention %q", r.Result.Message, tc.want)
+			}
+			if r.Patch != nil {
+				t.Errorf("a subresource update got a patch: %s", r.Patch)
+			}
+		})
 	}
 }

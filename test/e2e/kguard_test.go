@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+
+	"github.com/kguard/kguard/internal/manifest"
 )
 
 // webhook is the kguard of the suite: `kguard serve` in cluster mode, the
@@ -74,40 +78,61 @@ func setupWebhook() (*replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	if out, err := kubectlRaw(strings.NewReader(w.webhookConfigurations(base64.StdEncoding.EncodeToString(ca))), "apply", "-f", "-"); err != nil {
+	configs, err := w.webhookConfigurations(ca)
+	if err != nil {
+		return nil, fmt.Errorf("reading deploy/webhooks.yaml: %w", err)
+	}
+	if out, err := kubectlRaw(strings.NewReader(configs), "apply", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("registering the webhooks: %v\n%s", err, out)
 	}
 	return r, nil
 }
 
-// webhookConfigurations are deploy/webhooks.yaml with a URL instead of a
-// Service: kube-apiserver runs outside any cluster network here.
-func (w *webhook) webhookConfigurations(caBundle string) string {
-	var b strings.Builder
-	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
-		path, name := "/mutate", "mutate.kguard.io"
-		rules := `[{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced}]`
-		if kind == "ValidatingWebhookConfiguration" {
-			// Pod controllers too: PodSecurity warns about their templates.
-			path, name = "/validate", "validate.kguard.io"
-			rules = `[{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced},
-    {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments], scope: Namespaced}]`
-		}
-		fmt.Fprintf(&b, `apiVersion: admissionregistration.k8s.io/v1
-kind: %s
-metadata: {name: kguard}
-webhooks:
-- name: %s
-  admissionReviewVersions: [v1]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 10
-  clientConfig: {url: "https://127.0.0.1:%s%s", caBundle: %s}
-  rules: %s
----
-`, kind, name, live.env["KGUARD_PORT"], path, caBundle, rules)
+// webhookConfigurations are deploy/webhooks.yaml, rules and selectors as
+// shipped, with a URL instead of a Service: kube-apiserver runs outside any
+// cluster network here.
+func (w *webhook) webhookConfigurations(caBundle []byte) (string, error) {
+	docs, err := manifest.ReadFile("../../deploy/webhooks.yaml")
+	if err != nil {
+		return "", err
 	}
-	return b.String()
+	var out []string
+	for _, d := range docs {
+		var obj any
+		switch d.Kind {
+		case "MutatingWebhookConfiguration":
+			var m admissionregistrationv1.MutatingWebhookConfiguration
+			if err := json.Unmarshal(d.JSON, &m); err != nil {
+				return "", err
+			}
+			for i := range m.Webhooks {
+				m.Webhooks[i].ClientConfig = w.clientConfig(m.Webhooks[i].ClientConfig, caBundle)
+			}
+			obj = &m
+		case "ValidatingWebhookConfiguration":
+			var v admissionregistrationv1.ValidatingWebhookConfiguration
+			if err := json.Unmarshal(d.JSON, &v); err != nil {
+				return "", err
+			}
+			for i := range v.Webhooks {
+				v.Webhooks[i].ClientConfig = w.clientConfig(v.Webhooks[i].ClientConfig, caBundle)
+			}
+			obj = &v
+		default:
+			return "", fmt.Errorf("deploy/webhooks.yaml: unexpected %s", d.Kind)
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return "", err
+		}
+		out = append(out, string(b))
+	}
+	return strings.Join(out, "\n---\n"), nil
+}
+
+func (w *webhook) clientConfig(c admissionregistrationv1.WebhookClientConfig, caBundle []byte) admissionregistrationv1.WebhookClientConfig {
+	url := "https://127.0.0.1:" + live.env["KGUARD_PORT"] + *c.Service.Path
+	return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle}
 }
 
 // start runs one replica and waits until it is ready.

@@ -56,3 +56,40 @@ metadata: {name: pss-warn, labels: {pod-security.kubernetes.io/warn: baseline}}
 		t.Fatalf("deployment with warn=baseline: %v\n%s", err, out)
 	}
 }
+
+// `kubectl debug --profile=sysadmin` adds a privileged ephemeral container
+// through pods/ephemeralcontainers; in a restricted namespace kguard refuses
+// it as the built-in PodSecurity does, and admits a restricted debug container.
+func TestDebugContainerInRestrictedNamespace(t *testing.T) {
+	defer kguardLogs(t)
+	if out, err := kubectlIn(t, crd(t, "../../examples/psp/policies/privileged-psp.yaml"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "privileged", "--ignore-not-found") })
+	ns := `apiVersion: v1
+kind: Namespace
+metadata: {name: pss-debug, labels: {pod-security.kubernetes.io/enforce: restricted}}
+`
+	if out, err := kubectlIn(t, ns, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", "pss-debug", "--wait=false") })
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},` +
+		`"containers":[{"name":"c","image":"k8s.gcr.io/pause","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`
+	eventually(t, 30*time.Second, "the restricted pod is created", func() (bool, string) {
+		out, err := kubectlIn(t, pod, "-n", "pss-debug", "create", "-f", "-")
+		return err == nil, out
+	})
+	out, err := kubectl(t, "-n", "pss-debug", "debug", "web", "--image=busybox", "--profile=sysadmin", "--container=sysadmin")
+	if err == nil || !strings.Contains(out, `violates PodSecurity "restricted:latest"`) || !strings.Contains(out, "privileged") {
+		t.Fatalf("kubectl debug --profile=sysadmin in a restricted namespace: %v\n%s", err, out)
+	}
+	out, err = kubectl(t, "-n", "pss-debug", "debug", "web", "--image=busybox", "--profile=restricted", "--container=restricted")
+	if err != nil {
+		t.Fatalf("kubectl debug --profile=restricted: %v\n%s", err, out)
+	}
+	got := mustKubectl(t, "-n", "pss-debug", "get", "pod", "web", "-o", "jsonpath={.spec.ephemeralContainers[*].name}")
+	if got != "restricted" {
+		t.Fatalf("ephemeral containers = %q, want only the restricted one", got)
+	}
+}

@@ -86,8 +86,12 @@ type Request struct {
 	Operation admissionv1.Operation
 	Pod       *corev1.Pod
 	OldPod    *corev1.Pod
-	Namespace string
-	Username  string
+	// SubResource is "" for the pod itself; the built-in controller ignores
+	// exec, attach, status and the like and evaluates the others
+	// (ephemeralcontainers) as pods.
+	SubResource string
+	Namespace   string
+	Username    string
 }
 
 // EvaluateWorkload answers for a pod controller (Deployment, Job, ...) as the
@@ -104,7 +108,7 @@ func (e *Evaluator) EvaluateWorkload(ctx context.Context, op admissionv1.Operati
 // with warnings (warn) and audit annotations (audit).
 func (e *Evaluator) Evaluate(ctx context.Context, r Request) *admissionv1.AdmissionResponse {
 	attrs := &api.AttributesRecord{
-		Name: r.Pod.Name, Namespace: r.Namespace, Operation: r.Operation, Username: r.Username,
+		Name: r.Pod.Name, Namespace: r.Namespace, Operation: r.Operation, Username: r.Username, Subresource: r.SubResource,
 		Kind:     schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
 		Resource: schema.GroupVersionResource{Version: "v1", Resource: "pods"},
 		Object:   r.Pod,
