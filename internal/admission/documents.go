@@ -6,6 +6,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 
+	"github.com/kguard/kguard/internal/apidefaults"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/parallel"
 	"github.com/kguard/kguard/internal/podspec"
@@ -39,6 +40,11 @@ func (c *Chain) AdmitDocuments(ctx context.Context, docs []manifest.Document, de
 		if w == nil {
 			return
 		}
+		// Offline, nobody has defaulted the object yet: do what the API server
+		// does before admission, or, say, a hostNetwork pod's ports would not
+		// be the host ports PodSecurityPolicy refuses. (The webhook receives
+		// objects the API server has already defaulted.)
+		apidefaults.Pod(w.PodParts())
 		out[i] = Outcome{Namespace: ns, Response: c.Admit(ctx, &Request{Operation: admissionv1.Create, Workload: w,
 			Resource: Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: u})}
 	})

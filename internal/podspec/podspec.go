@@ -131,6 +131,17 @@ func (w *Workload) Pod() *corev1.Pod {
 	return pod
 }
 
+// PodParts returns the metadata and spec of the pod inside the object (the
+// Pod's own, or the template's), to change in place before admission, such as
+// the API server's defaulting. Changes made through them before the first
+// SetPod are not part of Patch.
+func (w *Workload) PodParts() (*metav1.ObjectMeta, *corev1.PodSpec) {
+	if p, ok := w.Object.(*corev1.Pod); ok {
+		return &p.ObjectMeta, &p.Spec
+	}
+	return &w.template.ObjectMeta, &w.template.Spec
+}
+
 // SetPod writes a changed pod back into the object (metadata labels and
 // annotations, and the spec, for templates).
 func (w *Workload) SetPod(pod *corev1.Pod) {

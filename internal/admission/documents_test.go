@@ -1,0 +1,108 @@
+package admission
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/manifest"
+	kpolicy "github.com/kguard/kguard/internal/policy"
+)
+
+// A policy that allows the host's network but no host ports, usable by everyone.
+const hostNetworkPolicy = `apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: host-network}
+spec:
+  hostNetwork: true
+  %s
+  runAsUser: {rule: RunAsAny}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use}
+subjects: [{kind: Group, name: "system:authenticated"}]
+roleRef: {kind: ClusterRole, name: use, apiGroup: rbac.authorization.k8s.io}
+`
+
+// metallb's speaker: on the host's network, declaring ports without hostPort.
+const speaker = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: speaker, namespace: metallb-system}
+spec:
+  selector: {matchLabels: {app: speaker}}
+  template:
+    metadata: {labels: {app: speaker}}
+    spec:
+      hostNetwork: true
+      containers:
+      - name: speaker
+        image: quay.io/metallb/speaker:v0.13.7
+        ports: [{name: monitoring, containerPort: 7472}]
+`
+
+func pspChain(t *testing.T, hostPorts string) *Chain {
+	t.Helper()
+	docs, err := manifest.Read(strings.NewReader(strings.Replace(hostNetworkPolicy, "%s", hostPorts, 1)), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kpolicy.FromDocuments(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := psp.NewEngine(s.PodSecurityPolicies, rbac.New(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewChain([]string{PluginPodSecurityPolicy}, Snapshot{PSP: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The API server makes a hostNetwork pod's container ports host ports before
+// admission; `kguard check` must too, or it admits what the cluster refuses.
+func TestAdmitDocumentsDefaultsHostNetworkPorts(t *testing.T) {
+	for _, tc := range []struct {
+		name, hostPorts string
+		allowed         bool
+	}{
+		{"policy without host ports", "", false},
+		{"policy with the port in range", "hostPorts: [{min: 7000, max: 7999}]", true},
+		{"policy with another range", "hostPorts: [{min: 8000, max: 8999}]", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs, err := manifest.Read(strings.NewReader(speaker), "speaker.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := pspChain(t, tc.hostPorts).AdmitDocuments(context.Background(), docs, "default", alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := out[0].Response
+			if r.Allowed != tc.allowed {
+				t.Fatalf("allowed = %v, want %v: %+v", r.Allowed, tc.allowed, r.Result)
+			}
+			if !tc.allowed && !strings.Contains(r.Result.Message, "7472") {
+				t.Errorf("denial does not name the host port 7472: %s", r.Result.Message)
+			}
+			if strings.Contains(string(r.Patch), "hostPort") {
+				t.Errorf("defaulting shows as a mutation: %s", r.Patch)
+			}
+		})
+	}
+}
