@@ -22,9 +22,12 @@ func newAuditCommand(o *authzOptions, s Streams) *cobra.Command {
 		Use:   "audit",
 		Short: "Find risky RBAC grants, with the binding chain behind each",
 		Long: `Report risky grants: reading secrets, escalate, bind, impersonate, pods/exec and
-pods/attach, nodes/proxy, serviceaccounts/token, workloads in kube-system, wildcards,
-grants to system:authenticated, system:unauthenticated or all ServiceAccounts, default
-ServiceAccounts holding grants, and cluster-admin. Each finding names the subject, the
+pods/attach, nodes/proxy, serviceaccounts/token, workloads in kube-system, patch/update of
+workloads cluster-wide, pods/ephemeralcontainers, admission webhook configurations, approval
+of API client certificates, PersistentVolume creation, wildcards, grants to
+system:authenticated, system:unauthenticated or all ServiceAccounts (rated by what they
+grant: public health and discovery endpoints are low), default ServiceAccounts holding
+grants, and cluster-admin. Each finding names the subject, the
 binding, the role and the rule (subject → binding → role → rule), with the binding's file
 and line when read from files. Matching uses the authorizer's own rule evaluation, so
 wildcards, subresources and aggregated roles count exactly as they grant.

@@ -109,7 +109,7 @@ func TestAuditSARIF(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Version != "2.1.0" || len(doc.Runs) != 1 || len(doc.Runs[0].Tool.Driver.Rules) != 12 || len(doc.Runs[0].Results) != 12 {
+	if doc.Version != "2.1.0" || len(doc.Runs) != 1 || len(doc.Runs[0].Tool.Driver.Rules) != 17 || len(doc.Runs[0].Results) != 12 {
 		t.Fatalf("unexpected SARIF: %+v", doc)
 	}
 	r := doc.Runs[0].Results[0]

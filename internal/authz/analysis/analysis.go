@@ -1,6 +1,8 @@
 // Package analysis finds risky RBAC grants: who can read secrets, escalate,
 // bind, impersonate, exec into pods, reach the kubelet, mint tokens, run pods in
-// kube-system, hold wildcards or cluster-admin, and which broad groups or default
+// kube-system, rewrite workloads cluster-wide, debug running pods, change admission
+// webhooks, approve client certificates, create PersistentVolumes, hold wildcards
+// or cluster-admin, and which broad groups or default
 // ServiceAccounts hold grants. Each check lives in its own file and registers
 // itself; findings are data, formatted by the caller.
 package analysis

@@ -35,8 +35,8 @@ func TestRegistryIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(checks) != 12 {
-		t.Fatalf("%d checks registered, want 12", len(checks))
+	if len(checks) != 17 {
+		t.Fatalf("%d checks registered, want 17", len(checks))
 	}
 	saved := registry
 	defer func() { registry = saved }()
@@ -80,6 +80,24 @@ func TestChecks(t *testing.T) {
 		{"star on star", grant(`{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}`, alice, ""), "KG011 critical"},
 		{"star on star in a namespace", grant(`{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}`, alice, "ns"), "KG011 high"},
 		{"default ServiceAccount", grant(`{apiGroups: [""], resources: [configmaps], verbs: [get]}`, `{kind: ServiceAccount, name: default, namespace: ns}`, "ns"), "KG012 medium"},
+		{"patch deployments cluster-wide", grant(`{apiGroups: [apps], resources: [deployments], verbs: [patch]}`, alice, ""), "KG013 high"},
+		{"update cronjobs cluster-wide", grant(`{apiGroups: [batch], resources: [cronjobs], verbs: [update]}`, alice, ""), "KG013 high"},
+		{"patch daemonsets in a namespace", grant(`{apiGroups: [apps], resources: [daemonsets], verbs: [patch]}`, alice, "apps"), ""},
+		{"ephemeral containers in a namespace", grant(`{apiGroups: [""], resources: [pods/ephemeralcontainers], verbs: [patch]}`, alice, "ns"), "KG014 high"},
+		{"ephemeral containers cluster-wide", grant(`{apiGroups: [""], resources: [pods/ephemeralcontainers], verbs: [update]}`, alice, ""), "KG014 critical"},
+		{"create mutating webhooks", grant(`{apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [create]}`, alice, ""), "KG015 critical"},
+		{"delete validating webhooks", grant(`{apiGroups: [admissionregistration.k8s.io], resources: [validatingwebhookconfigurations], verbs: [delete]}`, alice, ""), "KG015 high"},
+		{"read webhooks", grant(`{apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [get, list]}`, alice, ""), ""},
+		{"approve client certificates", grant(`{apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]}, {apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: [kubernetes.io/kube-apiserver-client], verbs: [approve]}`, alice, ""), "KG016 critical"},
+		{"approve any kubernetes.io signer", grant(`{apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]}, {apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: ["kubernetes.io/*"], verbs: [approve]}`, alice, ""), "KG016 critical"},
+		{"approve every signer", grant(`{apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval, signers], verbs: [update, approve]}`, alice, ""), "KG016 critical"},
+		{"approve kubelet serving certificates only", grant(`{apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]}, {apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: [kubernetes.io/kubelet-serving], verbs: [approve]}`, alice, ""), ""},
+		{"approve without the approval subresource", grant(`{apiGroups: [certificates.k8s.io], resources: [signers], verbs: [approve]}`, alice, ""), ""},
+		{"create persistentvolumes", grant(`{apiGroups: [""], resources: [persistentvolumes], verbs: [create]}`, alice, ""), "KG017 high"},
+		{"everyone runs self-reviews", grant(`{apiGroups: [authorization.k8s.io], resources: [selfsubjectaccessreviews, selfsubjectrulesreviews], verbs: [create]}`, `{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 low"},
+		{"anonymous reads health sub-paths", grant(`{nonResourceURLs: [/healthz, "/livez/*", /version/], verbs: [get]}`, `{kind: User, name: "system:anonymous", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 low"},
+		{"anonymous reads metrics", grant(`{nonResourceURLs: [/metrics], verbs: [get]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 medium"},
+		{"anonymous reads health and secrets", grant(`{nonResourceURLs: [/healthz], verbs: [get]}, {apiGroups: [""], resources: [secrets], verbs: [list]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG001 critical,KG010 critical"},
 		{"harmless", grant(`{apiGroups: [""], resources: [configmaps], verbs: [get]}`, alice, "ns"), ""},
 	}
 	for _, tc := range cases {
