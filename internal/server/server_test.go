@@ -168,6 +168,10 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
 apiVersion: v1
 kind: Namespace
 metadata: {name: strict, labels: {pod-security.kubernetes.io/enforce: restricted, pod-security.kubernetes.io/warn: restricted}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
 `
 
 // env is a running kguard serve over files in a temporary directory.
@@ -603,6 +607,43 @@ func TestHotReload(t *testing.T) {
 		defer conn.Close()
 		return conn.ConnectionState().PeerCertificates[0].SerialNumber.Cmp(serial) == 0
 	}, "the new serving certificate is presented")
+}
+
+// Files mode: a Namespace file emptied for a moment (what `kubectl get ns -o
+// yaml > file` does) must not turn Pod Security off: a pod in a namespace the
+// snapshot does not know is refused, with the reason.
+func TestTruncatedNamespaceFileFailsClosed(t *testing.T) {
+	e := start(t, server.Config{}, false)
+	// alice may use the PodSecurityPolicy "example" in tenant, which admits
+	// the pause pod; only Pod Security (restricted) refuses it.
+	writeAtomic(t, filepath.Join(e.dir, "rbac.yaml"), []byte(`apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: psp-use, namespace: tenant}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: psp-use-example}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+`))
+	nsFile := filepath.Join(e.dir, "namespaces.yaml")
+	writeAtomic(t, nsFile, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: tenant, labels: {pod-security.kubernetes.io/enforce: restricted}}\n"))
+	pod := strings.Replace(pausePod, `"namespace":"apps"}`, `"namespace":"tenant","annotations":{"kubernetes.io/psp":"example"}}`, 1)
+	validate := func(uid string) *admissionv1.AdmissionResponse {
+		_, body := e.postJSON(t, server.PathValidate, admissionReview(uid, "alice", "tenant", admissionv1.Create, pod, ""))
+		return decodeAdmission(t, body)
+	}
+	eventually(t, func() bool {
+		r := validate("u1")
+		return !r.Allowed && strings.Contains(r.Result.Message, `violates PodSecurity "restricted:latest"`)
+	}, "the restricted namespace is enforced")
+	generation := func() string {
+		_, body := e.get(t, "/readyz")
+		return body
+	}
+	before := generation()
+	writeAtomic(t, nsFile, nil)
+	eventually(t, func() bool { return generation() != before }, "the emptied file is loaded")
+	r := validate("u2")
+	if r.Allowed || !strings.Contains(r.Result.Message, `cannot read the labels of namespace "tenant"`) {
+		t.Fatalf("restricted-violating pod in a namespace missing from the files: allowed=%v %+v", r.Allowed, r.Result)
+	}
 }
 
 func eventually(t *testing.T, cond func() bool, what string) {

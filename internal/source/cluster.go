@@ -47,6 +47,10 @@ type Cluster struct {
 	NoLookup bool
 }
 
+// namespaceLookupTimeout bounds the live read of a namespace the snapshot
+// does not hold yet (well inside the webhook's own timeout).
+const namespaceLookupTimeout = 2 * time.Second
+
 // Run syncs the informers, stores the first snapshot, then rebuilds on every
 // change until ctx ends.
 func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
@@ -123,6 +127,17 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 		}
 	}
 	cfg := c.Config
+	// A namespace created a moment ago may not be in the snapshot yet: read
+	// it from the informer, then from the API server, as the built-in
+	// PodSecurity does; a namespace that cannot be read refuses its pods.
+	cfg.PSS.UnknownNamespace = func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		if ns, err := namespaces.Lister().Get(name); err == nil {
+			return ns, nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, namespaceLookupTimeout)
+		defer cancel()
+		return cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	}
 	if !c.NoLookup {
 		cfg.Authn.ServiceAccount.Lookup = lookup
 	}

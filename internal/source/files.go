@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/server"
@@ -41,7 +43,19 @@ func (f *Files) Load() (*server.Snapshot, error) {
 			return nil, err
 		}
 	}
-	return Build(f.Config, set)
+	cfg := f.Config
+	cfg.PSS.UnknownNamespace = unknownNamespace
+	return Build(cfg, set)
+}
+
+// unknownNamespace refuses the pods of a namespace the files do not hold: its
+// Pod Security labels are unknown (a Namespace file emptied or truncated for a
+// moment, as `kubectl get ns -o yaml > file` does, must not turn Pod Security
+// off until the next reload). Refusing beats keeping the previous labels: a
+// namespace deleted from the files stops applying at once, and the answer
+// never depends on what was loaded before.
+func unknownNamespace(_ context.Context, name string) (*corev1.Namespace, error) {
+	return nil, fmt.Errorf("namespace %q is not among the Namespaces of --policy-dir (kguard refuses pods in namespaces whose labels it does not know; add the Namespace to the policy files)", name)
 }
 
 // watched lists every input file.

@@ -9,6 +9,7 @@ package podsecurity
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,11 +32,19 @@ type Config struct {
 	Warn, WarnVersion       string
 	// Exemptions, as in the built-in controller's configuration.
 	ExemptUsernames, ExemptNamespaces, ExemptRuntimeClasses []string
+	// UnknownNamespace is asked for a namespace the evaluator was not given.
+	// nil: the namespace has no labels, the cluster defaults apply (offline
+	// checks of manifests). An error refuses its pods, as the built-in
+	// controller refuses them when it cannot read the namespace: `kguard
+	// serve` never falls back to the defaults for a namespace whose labels it
+	// does not know (a truncated Namespace file would turn Pod Security off).
+	UnknownNamespace func(ctx context.Context, name string) (*corev1.Namespace, error)
 }
 
 // Evaluator is immutable and safe for concurrent use.
 type Evaluator struct {
-	admission *psadmission.Admission
+	admission  *psadmission.Admission
+	namespaces namespaceGetter
 }
 
 // New builds an evaluator over the namespaces (their labels hold the levels).
@@ -49,9 +58,9 @@ func New(cfg Config, namespaces []*corev1.Namespace) (*Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns := namespaceGetter{}
+	ns := namespaceGetter{known: make(map[string]*corev1.Namespace, len(namespaces)), unknown: cfg.UnknownNamespace}
 	for _, n := range namespaces {
-		ns[n.Name] = n
+		ns.known[n.Name] = n
 	}
 	a := &psadmission.Admission{
 		Configuration: &psapi.PodSecurityConfiguration{
@@ -71,7 +80,7 @@ func New(cfg Config, namespaces []*corev1.Namespace) (*Evaluator, error) {
 	if err := a.ValidateConfiguration(); err != nil {
 		return nil, fmt.Errorf("pod security configuration: %w", err)
 	}
-	return &Evaluator{admission: a}, nil
+	return &Evaluator{admission: a, namespaces: ns}, nil
 }
 
 func orDefault(s, d string) string {
@@ -116,19 +125,41 @@ func (e *Evaluator) Evaluate(ctx context.Context, r Request) *admissionv1.Admiss
 	if r.OldPod != nil {
 		attrs.OldObject = r.OldPod
 	}
-	return e.admission.Validate(ctx, attrs)
+	resp := e.admission.Validate(ctx, attrs)
+	if !resp.Allowed && resp.Result != nil && strings.Contains(resp.Result.Message, lookupFailed) {
+		// The library logs the cause and answers only "failed to lookup
+		// namespace"; the user needs the cause.
+		if _, err := e.namespaces.GetNamespace(ctx, r.Namespace); err != nil {
+			out := *resp
+			st := *resp.Result
+			st.Message = fmt.Sprintf("pods %q is forbidden: PodSecurity cannot read the labels of namespace %q: %v", r.Pod.Name, r.Namespace, err)
+			out.Result = &st
+			return &out
+		}
+	}
+	return resp
 }
 
 // namespaceGetter serves the snapshot's namespaces; a namespace it does not
-// know has no labels, so the cluster defaults apply to it.
-type namespaceGetter map[string]*corev1.Namespace
+// know is asked of unknown, or has no labels (the cluster defaults apply).
+type namespaceGetter struct {
+	known   map[string]*corev1.Namespace
+	unknown func(context.Context, string) (*corev1.Namespace, error)
+}
 
-func (g namespaceGetter) GetNamespace(_ context.Context, name string) (*corev1.Namespace, error) {
-	if ns, ok := g[name]; ok {
+func (g namespaceGetter) GetNamespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	if ns, ok := g.known[name]; ok {
 		return ns, nil
+	}
+	if g.unknown != nil {
+		return g.unknown(ctx, name)
 	}
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil
 }
+
+// lookupFailed is the start of the built-in controller's message for a
+// namespace it could not read; Evaluate says why instead.
+const lookupFailed = "failed to lookup namespace"
 
 type noPods struct{}
 

@@ -2,6 +2,7 @@ package podsecurity
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -118,5 +119,45 @@ func TestModesDefaultsAndExemptions(t *testing.T) {
 	}
 	if _, err := New(Config{Enforce: "paranoid"}, nil); err == nil {
 		t.Fatal("invalid level accepted")
+	}
+}
+
+// A namespace the evaluator was not given is asked of UnknownNamespace; when
+// that fails its pods are refused with the cause (kguard serve), instead of
+// falling back to the cluster default privileged.
+func TestUnknownNamespaceRefused(t *testing.T) {
+	known := []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "open", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}}}
+	e, err := New(Config{ExemptNamespaces: []string{"kube-system"}, UnknownNamespace: func(_ context.Context, name string) (*corev1.Namespace, error) {
+		if name == "fetched" {
+			return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}, nil
+		}
+		return nil, fmt.Errorf("namespace %q is not among the Namespaces of --policy-dir", name)
+	}}, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := func(ns string) *admissionv1.AdmissionResponse {
+		return e.Evaluate(context.Background(), Request{Operation: admissionv1.Create, Pod: privilegedPod(ns), Namespace: ns, Username: "u"})
+	}
+	r := eval("gone")
+	if r.Allowed || !strings.Contains(r.Result.Message, `cannot read the labels of namespace "gone": namespace "gone" is not among the Namespaces of --policy-dir`) {
+		t.Fatalf("unknown namespace: allowed=%v %+v", r.Allowed, r.Result)
+	}
+	if r := eval("fetched"); r.Allowed || !strings.Contains(r.Result.Message, "restricted:latest") {
+		t.Fatalf("a namespace found by the lookup was not enforced: %+v", r.Result)
+	}
+	if r := eval("open"); !r.Allowed {
+		t.Fatalf("a known privileged namespace denied: %+v", r.Result)
+	}
+	if r := eval("kube-system"); !r.Allowed {
+		t.Fatalf("an exempt namespace needs no lookup: %+v", r.Result)
+	}
+	// Offline (no UnknownNamespace): the cluster defaults apply, as before.
+	off, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := off.Evaluate(context.Background(), Request{Operation: admissionv1.Create, Pod: privilegedPod("x"), Namespace: "x"}); !r.Allowed {
+		t.Fatalf("offline default privileged denied: %+v", r.Result)
 	}
 }
