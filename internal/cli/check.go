@@ -2,12 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	psaapi "k8s.io/pod-security-admission/api"
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
@@ -22,6 +25,8 @@ func init() { register(newCheckCommand) }
 type checkOptions struct {
 	exemptUsers, exemptNamespaces, exemptRuntimeClasses []string
 	policies                                            []string
+	filenames                                           []string
+	showSkipped                                         bool
 	who                                                 subjectFlags
 	namespace                                           string
 	pss                                                 string
@@ -44,7 +49,7 @@ type checkResult struct {
 func newCheckCommand(s Streams) *cobra.Command {
 	o := &checkOptions{}
 	c := &cobra.Command{
-		Use:   "check [flags] FILE|DIR|-...",
+		Use:   "check [flags] FILE|DIR|-... (or -f FILE|DIR|-)",
 		Short: "Check manifests against PodSecurityPolicies and Pod Security Standards, as admission would",
 		Long: `Evaluate every object as its creation by a user would be admitted: PodSecurityPolicies
 (Kubernetes v1.24 semantics: defaulting, validation, selection by the RBAC "use" verb) and
@@ -59,17 +64,26 @@ the RBAC objects that grant "use" on them, and Namespaces (their PSS labels); ot
 skipped. -n is the namespace of the namespaced objects that name none, in --policy too. Without --enable-admission-plugins,
 PodSecurityPolicy runs when --policy holds policies, then PodSecurity.
 
-Exit status: 0 everything admitted, 1 something denied, 2 bad input. Objects without a pod
-are listed as not evaluated.`,
+Namespaces among the checked objects (an install bundle's own namespace, e.g. flannel's
+kube-flannel labelled privileged) give their Pod Security labels too, as if applied first.
+A Namespace given with --policy wins over one of the same name in the checked files:
+--policy describes the cluster as its operator sets it, and a bundle cannot loosen it.
+
+The manifests are the arguments or -f/--filename (repeatable), as with kubectl.
+Exit status: 0 everything admitted, 1 something denied, 2 bad input, including input with
+no objects at all. Objects without a pod are counted in one line; --show-skipped lists
+them (-o json and -o sarif always list every object).`,
 		Example: `  kguard check --policy examples/psp/policies examples/psp/pods
   kguard check --policy examples/psp/policies --as system:serviceaccount:psp-example:fake-user -n psp-example examples/psp/pods/pause.yaml
-  kguard check --pss restricted deploy/ -o json`,
-		Args: cobra.MinimumNArgs(1),
+  kguard check --pss restricted deploy/ -o json
+  kguard check --pss baseline -f kube-flannel.yml`,
 		RunE: func(c *cobra.Command, args []string) error {
-			return o.run(c, s, args)
+			return o.run(c, s, append(args, o.filenames...))
 		},
 	}
 	f := c.Flags()
+	f.StringArrayVarP(&o.filenames, "filename", "f", nil, "manifests to check: file, directory or - (repeatable; the same as the arguments)")
+	f.BoolVar(&o.showSkipped, "show-skipped", false, "list in text output each object that carries no pod and was not evaluated")
 	f.StringArrayVar(&o.policies, "policy", nil, "PodSecurityPolicies, RBAC objects and Namespaces: file, directory or - (repeatable)")
 	o.who.add(c)
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the objects (manifests and --policy) that name none")
@@ -85,6 +99,13 @@ are listed as not evaluated.`,
 func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if o.output != "text" && o.output != "json" && o.output != "sarif" {
 		return usageError(fmt.Errorf("unknown output format %q (text, json, sarif)", o.output))
+	}
+	if len(args) == 0 {
+		return usageError(errors.New("nothing to read: give the manifests as arguments or with -f FILE|DIR|-"))
+	}
+	level, version, err := parsePSS(o.pss)
+	if err != nil {
+		return usageError(err)
 	}
 	set := &policy.Set{}
 	if len(o.policies) > 0 {
@@ -103,10 +124,26 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	level, version, _ := strings.Cut(o.pss, ":")
+	stdin := s.In
+	for _, p := range o.policies {
+		if p == "-" {
+			stdin = strings.NewReader("") // already consumed by --policy
+		}
+	}
+	docs, err := manifest.ReadPaths(args, stdin)
+	if err != nil {
+		return usageError(err)
+	}
+	if len(docs) == 0 {
+		return usageError(fmt.Errorf("nothing to read: no objects in %s", strings.Join(args, ", ")))
+	}
+	namespaces, err := checkedNamespaces(docs, set)
+	if err != nil {
+		return usageError(err)
+	}
 	pss, err := podsecurity.New(podsecurity.Config{Enforce: level, EnforceVersion: version, Warn: level, WarnVersion: version,
 		Audit: level, AuditVersion: version, ExemptUsernames: o.exemptUsers, ExemptNamespaces: o.exemptNamespaces,
-		ExemptRuntimeClasses: o.exemptRuntimeClasses}, set.Namespaces)
+		ExemptRuntimeClasses: o.exemptRuntimeClasses}, namespaces)
 	if err != nil {
 		return usageError(fmt.Errorf("--pss %q: %w", o.pss, err))
 	}
@@ -127,16 +164,6 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 		plugins = append(plugins, admission.PluginPodSecurity)
 	}
 	chain, err := admission.NewChain(plugins, admission.Snapshot{PSP: engine, PSS: pss})
-	if err != nil {
-		return usageError(err)
-	}
-	stdin := s.In
-	for _, p := range o.policies {
-		if p == "-" {
-			stdin = strings.NewReader("") // already consumed by --policy
-		}
-	}
-	docs, err := manifest.ReadPaths(args, stdin)
 	if err != nil {
 		return usageError(err)
 	}
@@ -166,7 +193,7 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	case "sarif":
 		err = writeCheckSARIF(s.Out, results)
 	default:
-		err = writeCheckText(s.Out, chain.Plugins(), results)
+		err = writeCheckText(s.Out, chain.Plugins(), results, textOptions{showSkipped: o.showSkipped, user: u.GetName()})
 	}
 	if err != nil {
 		return err
@@ -177,7 +204,13 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	return nil
 }
 
-func writeCheckText(w io.Writer, plugins []string, results []checkResult) error {
+// textOptions shape the text output.
+type textOptions struct {
+	showSkipped bool   // list each object that carries no pod
+	user        string // the requesting user, for hints
+}
+
+func writeCheckText(w io.Writer, plugins []string, results []checkResult, o textOptions) error {
 	admitted, deniedCount, skipped := 0, 0, 0
 	for _, r := range results {
 		id := r.Kind + " " + r.Name
@@ -188,22 +221,29 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult) error 
 		switch {
 		case !r.Evaluated:
 			skipped++
-			fmt.Fprintf(w, "%s: %s: not evaluated (no pod)\n", pos, id)
+			if o.showSkipped {
+				fmt.Fprintf(w, "%s: %s: not evaluated (no pod)\n", pos, id)
+			}
 		case r.Response.Allowed:
 			admitted++
 			how := "admitted"
 			if p := r.Response.AuditAnnotations["podsecuritypolicy.policy.k8s.io/admit-policy"]; p != "" {
 				how += " by PodSecurityPolicy " + p
 			}
-			if r.Response.Patch != nil {
-				var ops []any
-				_ = json.Unmarshal(r.Response.Patch, &ops)
-				how += fmt.Sprintf(", JSON Patch of %d operations (-o json shows it)", len(ops))
-			}
 			fmt.Fprintf(w, "%s: %s: %s\n", pos, id, how)
+			if r.Response.Patch != nil {
+				for _, line := range patchLines(r.Response.Patch) {
+					fmt.Fprintf(w, "  mutated: %s\n", line)
+				}
+			}
 		default:
 			deniedCount++
 			fmt.Fprintf(w, "%s: %s: DENIED: %s\n", pos, id, r.Response.Result.Message)
+			if strings.Contains(r.Response.Result.Message, psp.MessageNoProviders) {
+				fmt.Fprintf(w, "    hint: no PodSecurityPolicy may be used by the requesting user (%s; set it with --as and --as-group) "+
+					"or by the pod's ServiceAccount (spec.serviceAccountName, \"default\" when unset, in namespace %s): "+
+					"grant \"use\" on a policy to one of them (--policy FILE with the Role and binding)\n", o.user, r.Namespace)
+			}
 		}
 		if r.Response != nil {
 			for _, warning := range r.Response.Warnings {
@@ -211,8 +251,89 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult) error 
 			}
 		}
 	}
+	if skipped > 0 && !o.showSkipped {
+		noun := "objects carry no pod and were"
+		if skipped == 1 {
+			noun = "object carries no pod and was"
+		}
+		fmt.Fprintf(w, "%d %s not evaluated; --show-skipped lists them\n", skipped, noun)
+	}
 	_, err := fmt.Fprintf(w, "%d admitted, %d denied, %d not evaluated (plugins: %s)\n", admitted, deniedCount, skipped, strings.Join(plugins, ","))
 	return err
+}
+
+// patchLines renders a JSON Patch one operation a line:
+// "add /spec/containers/0/securityContext/runAsUser = 1000".
+func patchLines(patch []byte) []string {
+	var ops []struct {
+		Op    string          `json:"op"`
+		Path  string          `json:"path"`
+		From  string          `json:"from"`
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(patch, &ops); err != nil {
+		return []string{fmt.Sprintf("JSON Patch not readable (%v): %s", err, patch)}
+	}
+	out := make([]string, 0, len(ops))
+	for _, op := range ops {
+		line := op.Op + " " + op.Path
+		switch {
+		case op.From != "":
+			line = op.Op + " " + op.From + " to " + op.Path
+		case len(op.Value) > 0:
+			line += " = " + string(op.Value)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// parsePSS reads --pss LEVEL[:VERSION] and reports a bad value once (the
+// evaluator would report it for each of enforce, audit and warn).
+func parsePSS(v string) (level, version string, err error) {
+	if v == "" {
+		return "", "", nil
+	}
+	level, version, _ = strings.Cut(v, ":")
+	if _, err := psaapi.ParseLevel(level); err != nil {
+		return "", "", fmt.Errorf("--pss %q: unknown level %q: use privileged, baseline or restricted, with an optional :VERSION (e.g. baseline:v1.30)", v, level)
+	}
+	if version != "" {
+		if _, err := psaapi.ParseVersion(version); err != nil {
+			return "", "", fmt.Errorf("--pss %q: unknown version %q: use latest or v1.x (e.g. restricted:v1.30)", v, version)
+		}
+	}
+	return level, version, nil
+}
+
+// checkedNamespaces merges the Namespaces among the checked objects with those
+// of --policy, which win on a name given in both.
+func checkedNamespaces(docs []manifest.Document, set *policy.Set) ([]*corev1.Namespace, error) {
+	var nsDocs []manifest.Document
+	for _, d := range docs {
+		if d.Kind == "Namespace" && d.APIVersion == "v1" {
+			nsDocs = append(nsDocs, d)
+		}
+	}
+	if len(nsDocs) == 0 {
+		return set.Namespaces, nil
+	}
+	checked, err := policy.FromDocuments(nsDocs)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]*corev1.Namespace(nil), set.Namespaces...)
+	given := map[string]bool{}
+	for _, ns := range set.Namespaces {
+		given[ns.Name] = true
+	}
+	for _, ns := range checked.Namespaces {
+		if !given[ns.Name] {
+			given[ns.Name] = true
+			out = append(out, ns)
+		}
+	}
+	return out, nil
 }
 
 func writeCheckSARIF(w io.Writer, results []checkResult) error {

@@ -24,7 +24,7 @@ func TestCheckCommand(t *testing.T) {
 		{"deployment checked through its template", []string{"check", "--policy", "examples/psp/policies", "--policy", "examples/psp/grant", "--as", fake, "-"}, 1,
 			"spec.template.spec.containers[0].securityContext.privileged", ""},
 		{"pss restricted", []string{"check", "--pss", "restricted", "examples/psp/pods/restricted-ok.yaml"}, 0, "Pod psp-example/hardened: admitted", ""},
-		{"not evaluated kinds", []string{"check", "--pss", "restricted", "examples/psp/pods/restricted-ok.yaml"}, 0, "ConfigMap psp-example/app-config: not evaluated (no pod)", ""},
+		{"not evaluated kinds", []string{"check", "--pss", "restricted", "--show-skipped", "examples/psp/pods/restricted-ok.yaml"}, 0, "ConfigMap psp-example/app-config: not evaluated (no pod)", ""},
 		{"pss denies", []string{"check", "--pss", "baseline:v1.30", "examples/psp/pods/privileged.yaml"}, 1, `violates PodSecurity "baseline:v1.30"`, ""},
 		{"pss exempt namespace", []string{"check", "--pss", "restricted", "--pss-exempt-namespace", "psp-example", "examples/psp/pods/privileged.yaml"}, 0, "admitted", ""},
 		{"bad pss level", []string{"check", "--pss", "paranoid", "examples/psp/pods"}, 2, "", "--pss"},
@@ -42,6 +42,116 @@ func TestCheckCommand(t *testing.T) {
 			code, out, errText := run(t, stdin[tc.name], tc.args...)
 			if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errText, tc.errText) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout %q, stderr %q", code, tc.code, out, errText, tc.out, tc.errText)
+			}
+		})
+	}
+}
+
+// TestCheckInstallBundles covers what a newcomer meets running check on real
+// install bundles (flannel, PSP-era charts): inputs in testdata/check.
+func TestCheckInstallBundles(t *testing.T) {
+	const dir = "internal/cli/testdata/check/"
+	cases := []struct {
+		name    string
+		args    []string
+		code    int
+		out     []string // substrings of stdout
+		notOut  []string // must not be in stdout
+		errText string   // substring of stderr
+		errOnce string   // must be in stderr exactly once
+	}{
+		{
+			name:   "objects without a pod are counted, not listed",
+			args:   []string{"check", "--pss", "baseline", dir + "flannel.yaml"},
+			out:    []string{"3 objects carry no pod and were not evaluated; --show-skipped lists them", "1 admitted, 0 denied, 3 not evaluated"},
+			notOut: []string{"not evaluated (no pod)"},
+		},
+		{
+			name:   "--show-skipped lists them",
+			args:   []string{"check", "--pss", "baseline", "--show-skipped", dir + "flannel.yaml"},
+			out:    []string{dir + "flannel.yaml:10: ServiceAccount kube-flannel/flannel: not evaluated (no pod)", "Namespace kube-flannel: not evaluated (no pod)"},
+			notOut: []string{"--show-skipped lists them"},
+		},
+		{
+			name: "-f is the positional argument, repeatable",
+			args: []string{"check", "--pss", "baseline", "-f", dir + "flannel.yaml", "--filename", dir + "pod.yaml"},
+			out:  []string{"DaemonSet kube-flannel/kube-flannel-ds: admitted", "Pod apps/app: admitted", "2 admitted"},
+		},
+		{
+			name:    "no manifests at all",
+			args:    []string{"check", "--pss", "baseline"},
+			code:    2,
+			errText: "nothing to read: give the manifests",
+		},
+		{
+			name:    "a directory without objects",
+			args:    []string{"check", "internal/cli/testdata/inputs/empty"},
+			code:    2,
+			errText: "nothing to read: no objects in internal/cli/testdata/inputs/empty",
+			notOut:  []string{"admitted"},
+		},
+		{
+			name: "the bundle's own Namespace gives its Pod Security labels",
+			args: []string{"check", "--pss", "baseline", dir + "flannel.yaml"},
+			out:  []string{"DaemonSet kube-flannel/kube-flannel-ds: admitted", `warning: would violate PodSecurity "baseline:latest"`},
+		},
+		{
+			name: "a --policy Namespace wins over the bundle's",
+			args: []string{"check", "--pss", "privileged", "--policy", dir + "baseline-namespace.yaml", dir + "flannel.yaml"},
+			code: 1,
+			out:  []string{`DaemonSet kube-flannel/kube-flannel-ds: DENIED: daemonsets.apps "kube-flannel-ds" is forbidden: violates PodSecurity "baseline:latest"`},
+		},
+		{
+			name: "PSP mutations are printed one operation a line",
+			args: []string{"check", "--policy", dir + "psp.yaml", dir + "pod.yaml"},
+			out: []string{"Pod apps/app: admitted by PodSecurityPolicy uid1000\n",
+				"  mutated: add /spec/containers/0/securityContext = {\"runAsUser\":1000}\n",
+				"  mutated: add /metadata/annotations = {\"kubernetes.io/psp\":\"uid1000\"}\n"},
+		},
+		{
+			name: "no providers says how to name who may use a policy",
+			args: []string{"check", "--policy", dir + "psp-only.yaml", "--as", "jane", dir + "pod.yaml"},
+			code: 1,
+			out:  []string{"no providers available to validate pod request", "hint:", "(jane; set it with --as and --as-group)", "spec.serviceAccountName", "in namespace apps"},
+		},
+		{
+			name:    "a bad --pss level is reported once",
+			args:    []string{"check", "--pss", "strict", dir + "pod.yaml"},
+			code:    2,
+			errOnce: `unknown level "strict"`,
+		},
+		{
+			name:    "a bad --pss version is reported once",
+			args:    []string{"check", "--pss", "baseline:1.30", dir + "pod.yaml"},
+			code:    2,
+			errOnce: `unknown version "1.30"`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errText := run(t, "", tc.args...)
+			fail := func(why string) {
+				t.Helper()
+				t.Fatalf("%s\nexit %d (want %d)\nstdout: %s\nstderr: %s", why, code, tc.code, out, errText)
+			}
+			if code != tc.code {
+				fail("wrong exit status")
+			}
+			for _, want := range tc.out {
+				if !strings.Contains(out, want) {
+					fail("stdout lacks " + want)
+				}
+			}
+			for _, unwanted := range tc.notOut {
+				if strings.Contains(out, unwanted) {
+					fail("stdout has " + unwanted)
+				}
+			}
+			if !strings.Contains(errText, tc.errText) {
+				fail("stderr lacks " + tc.errText)
+			}
+			if tc.errOnce != "" && strings.Count(errText, tc.errOnce) != 1 {
+				fail("stderr does not say " + tc.errOnce + " exactly once")
 			}
 		})
 	}
