@@ -20,6 +20,11 @@ if [ -d test/upstream ]; then
   (cd test/upstream && go vet ./... && go test -race -count=1 ./...)
 fi
 
+if [ -d test/upstream124 ]; then
+  echo "== differential tests against upstream Kubernetes v1.24 (race)"
+  (cd test/upstream124 && go vet ./... && go test -race -count=1 ./...)
+fi
+
 echo "== demo"
 make -s demo >/dev/null
 
