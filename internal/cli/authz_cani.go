@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -77,7 +78,7 @@ system:serviceaccounts:NS for system:serviceaccount:NS:NAME.`,
 				if d == authorizer.DecisionDeny {
 					why = "denied: " + why
 				}
-				fmt.Fprintf(s.Out, "%s - %s\n", answer, strings.ReplaceAll(why, "\n", "; "))
+				fmt.Fprintf(s.Out, "%s - %s\n", answer, strings.ReplaceAll(namespaceFirst(why), "\n", "; "))
 			} else {
 				fmt.Fprintln(s.Out, answer)
 			}
@@ -97,6 +98,18 @@ system:serviceaccounts:NS for system:serviceaccount:NS:NAME.`,
 	c.Flags().BoolVar(&list, "list", false, "list everything the user may do in the namespace")
 	c.Flags().BoolVar(&reason, "reason", false, "print why the answer is yes or no")
 	return c
+}
+
+// upstreamNames are the "name/namespace" spellings of upstream's RBAC reasons
+// (RoleBinding "read-secrets/development", ServiceAccount "robot/ns1"). Names
+// hold no "/", so the split is exact.
+var upstreamNames = regexp.MustCompile(`\b(RoleBinding|ServiceAccount) "([^"/]+)/([^"/]+)"`)
+
+// namespaceFirst rewrites a reason's bindings and ServiceAccounts as
+// namespace/name, the order audit, who-can and kubectl use. The authorizer keeps
+// upstream's wording, which SubjectAccessReview answers must match.
+func namespaceFirst(reason string) string {
+	return upstreamNames.ReplaceAllString(reason, `$1 "$3/$2"`)
 }
 
 // printRules prints rules as kubectl auth can-i --list does.

@@ -37,7 +37,7 @@ func TestAuthzCommands(t *testing.T) {
 	}{
 		{"can-i yes", []string{"authz", "can-i", "get", "pods", "-n", "default", "--as", "jane", "-f", "examples/rbac"}, "", 0, "yes\n", ""},
 		{"can-i no", []string{"authz", "can-i", "delete", "pods", "-n", "default", "--as", "jane", "-f", "examples/rbac"}, "", 1, "no\n", ""},
-		{"can-i reason", []string{"authz", "can-i", "get", "secrets", "-n", "development", "--as", "dave", "-f", "examples/rbac", "--reason"}, "", 0, `yes - RBAC: allowed by RoleBinding "read-secrets/development"`, ""},
+		{"can-i reason", []string{"authz", "can-i", "get", "secrets", "-n", "development", "--as", "dave", "-f", "examples/rbac", "--reason"}, "", 0, `yes - RBAC: allowed by RoleBinding "development/read-secrets"`, ""},
 		{"can-i subresource", []string{"authz", "can-i", "get", "pods/log", "web", "--as", "x", "-f", "examples/rbac"}, "", 1, "no", ""},
 		{"can-i service account groups", []string{"authz", "can-i", "list", "pods", "-n", "qa", "--as", "system:serviceaccount:qa:ci", "-f", "examples/rbac", "--default-roles"}, "", 0, "yes", ""},
 		{"can-i non-resource anonymous", []string{"authz", "can-i", "get", "/healthz", "--as", "system:anonymous", "-f", "examples/rbac"}, "", 0, "yes", ""},

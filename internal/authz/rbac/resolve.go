@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/kguard/kguard/internal/authz/defaultroles"
 	"github.com/kguard/kguard/internal/policy"
 )
 
@@ -129,7 +130,7 @@ func resolve(s *policy.Set) *resolution {
 		rb := &resolvedBinding{order: len(r.bindings), kind: "ClusterRoleBinding", name: b.Name, roleRef: b.RoleRef, subjects: b.Subjects, labels: b.Labels}
 		rb.rules, rb.err = rules(b.RoleRef, "")
 		if rb.err != "" {
-			r.warnings = append(r.warnings, fmt.Sprintf("ClusterRoleBinding %q grants nothing: %s", b.Name, rb.err))
+			r.warnings = append(r.warnings, fmt.Sprintf("ClusterRoleBinding %q grants nothing: %s%s", b.Name, rb.err, defaultRoleHint(b.RoleRef)))
 		}
 		r.bindings = append(r.bindings, rb)
 	}
@@ -144,7 +145,7 @@ func resolve(s *policy.Set) *resolution {
 		rb := &resolvedBinding{order: len(r.bindings), kind: "RoleBinding", namespace: b.Namespace, name: b.Name, roleRef: b.RoleRef, subjects: b.Subjects, labels: b.Labels}
 		rb.rules, rb.err = rules(b.RoleRef, b.Namespace)
 		if rb.err != "" {
-			r.warnings = append(r.warnings, fmt.Sprintf("RoleBinding %q grants nothing: %s", b.Namespace+"/"+b.Name, rb.err))
+			r.warnings = append(r.warnings, fmt.Sprintf("RoleBinding %q grants nothing: %s%s", b.Namespace+"/"+b.Name, rb.err, defaultRoleHint(b.RoleRef)))
 		}
 		r.bindings = append(r.bindings, rb)
 	}
@@ -223,4 +224,23 @@ func contains(rules []rbacv1.PolicyRule, rule rbacv1.PolicyRule) bool {
 		}
 	}
 	return false
+}
+
+// defaultRoleHint says, for a missing ClusterRole that Kubernetes creates
+// itself (system:auth-delegator, view...), how to add it. Only warnings carry
+// it: the authorizer's errors keep upstream's wording.
+func defaultRoleHint(ref rbacv1.RoleRef) string {
+	if ref.Kind != "ClusterRole" {
+		return ""
+	}
+	defaults, err := defaultroles.Set()
+	if err != nil {
+		return ""
+	}
+	for _, cr := range defaults.ClusterRoles {
+		if cr.Name == ref.Name {
+			return " (a Kubernetes default role: add --default-roles)"
+		}
+	}
+	return ""
 }
