@@ -217,8 +217,10 @@ func BenchmarkCheck10000Manifests(b *testing.B) {
 		if err != nil || len(docs) != 10000 {
 			b.Fatal(err, len(docs))
 		}
-		if _, err := c.AdmitDocuments(context.Background(), docs, "shop", alice); err != nil {
-			b.Fatal(err)
+		for _, oc := range c.AdmitDocuments(context.Background(), docs, "shop", alice) {
+			if oc.Err != nil {
+				b.Fatal(oc.Err)
+			}
 		}
 	}
 	b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "manifests/s")

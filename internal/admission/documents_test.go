@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -89,9 +90,9 @@ func TestAdmitDocumentsDefaultsHostNetworkPorts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := pspChain(t, tc.hostPorts).AdmitDocuments(context.Background(), docs, "default", alice)
-			if err != nil {
-				t.Fatal(err)
+			out := pspChain(t, tc.hostPorts).AdmitDocuments(context.Background(), docs, "default", alice)
+			if out[0].Err != nil {
+				t.Fatal(out[0].Err)
 			}
 			r := out[0].Response
 			if r.Allowed != tc.allowed {
@@ -105,4 +106,66 @@ func TestAdmitDocumentsDefaultsHostNetworkPorts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cert-manager v0.6.0 ships an apps/v1beta1 Deployment, which kguard does not
+// read: that object gets its error, and the objects around it are admitted
+// all the same.
+func TestAdmitDocumentsErrorPerDocument(t *testing.T) {
+	const input = `apiVersion: apps/v1beta1
+kind: Deployment
+metadata: {name: cert-manager, namespace: cert-manager}
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: quay.io/jetstack/cert-manager-controller:v0.6.0}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: i, securityContext: {privileged: true}}]
+`
+	docs, err := manifest.Read(strings.NewReader(input), "bundle.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := pspChain(t, "").AdmitDocuments(context.Background(), docs, "default", alice)
+	if len(out) != 3 {
+		t.Fatalf("%d outcomes for 3 documents", len(out))
+	}
+	t.Run("unreadable deployment", func(t *testing.T) {
+		oc := out[0]
+		if oc.Err == nil || oc.Response != nil {
+			t.Fatalf("want an error and no response, got %+v", oc)
+		}
+		if !errors.Is(oc.Err, manifest.ErrInput) || !strings.Contains(oc.Err.Error(), "bundle.yaml:1: ") ||
+			!strings.Contains(oc.Err.Error(), "use apps/v1") {
+			t.Errorf("error does not name the file, line and supported version: %v", oc.Err)
+		}
+		if oc.Namespace != "cert-manager" {
+			t.Errorf("namespace %q, want cert-manager", oc.Namespace)
+		}
+	})
+	t.Run("object without a pod", func(t *testing.T) {
+		if oc := out[1]; oc.Err != nil || oc.Response != nil {
+			t.Fatalf("want neither error nor response, got %+v", oc)
+		}
+	})
+	t.Run("privileged pod still judged", func(t *testing.T) {
+		oc := out[2]
+		if oc.Err != nil || oc.Response == nil {
+			t.Fatalf("want a response, got %+v", oc)
+		}
+		if oc.Response.Allowed {
+			t.Errorf("privileged pod admitted")
+		}
+		if oc.Namespace != "default" {
+			t.Errorf("namespace %q, want the default one", oc.Namespace)
+		}
+	})
 }

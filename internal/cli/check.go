@@ -44,6 +44,8 @@ type checkResult struct {
 	Line       int                            `json:"line"`
 	Evaluated  bool                           `json:"evaluated"`
 	Response   *admissionv1.AdmissionResponse `json:"response,omitempty"`
+	// Error is why kguard could not read this pod-carrying object (then not evaluated).
+	Error string `json:"error,omitempty"`
 }
 
 func newCheckCommand(s Streams) *cobra.Command {
@@ -71,7 +73,9 @@ A Namespace given with --policy wins over one of the same name in the checked fi
 
 The manifests are the arguments or -f/--filename (repeatable), as with kubectl.
 Exit status: 0 everything admitted, 1 something denied, 2 bad input, including input with
-no objects at all. Objects without a pod are counted in one line; --show-skipped lists
+no objects at all. A pod-carrying object kguard cannot read (a kind in an old version such as
+apps/v1beta1, a misspelt field) is reported as an ERROR for that object, the others are judged
+all the same, and the exit status is 2. Objects without a pod are counted in one line; --show-skipped lists
 them (-o json and -o sarif always list every object).`,
 		Example: `  kguard check --policy examples/psp/policies examples/psp/pods
   kguard check --policy examples/psp/policies --as system:serviceaccount:psp-example:fake-user -n psp-example examples/psp/pods/pause.yaml
@@ -167,16 +171,17 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	outcomes, err := chain.AdmitDocuments(c.Context(), docs, o.namespace, u)
-	if err != nil {
-		return usageError(err)
-	}
+	outcomes := chain.AdmitDocuments(c.Context(), docs, o.namespace, u)
 	var results []checkResult
-	anyDenied := false
+	anyDenied, unreadable := false, 0
 	for i := range docs {
 		d := &docs[i]
 		r := checkResult{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, File: d.Source, Line: d.Line}
-		if oc := outcomes[i]; oc.Response != nil {
+		switch oc := outcomes[i]; {
+		case oc.Err != nil:
+			r.Error = documentError(oc.Err)
+			unreadable++
+		case oc.Response != nil:
 			r.Evaluated, r.Namespace, r.Response = true, oc.Namespace, oc.Response
 			anyDenied = anyDenied || !oc.Response.Allowed
 		}
@@ -198,10 +203,22 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if err != nil {
 		return err
 	}
+	if unreadable > 0 { // bad input wins over a denial
+		return unreadableError(unreadable)
+	}
 	if anyDenied {
 		return denied()
 	}
 	return nil
+}
+
+// documentError is err without the file and line the result already names.
+func documentError(err error) string {
+	var me *manifest.Error
+	if errors.As(err, &me) {
+		return me.Err.Error()
+	}
+	return err.Error()
 }
 
 // textOptions shape the text output.
@@ -211,7 +228,7 @@ type textOptions struct {
 }
 
 func writeCheckText(w io.Writer, plugins []string, results []checkResult, o textOptions) error {
-	admitted, deniedCount, skipped := 0, 0, 0
+	admitted, deniedCount, skipped, unreadable := 0, 0, 0, 0
 	for _, r := range results {
 		id := r.Kind + " " + r.Name
 		if r.Namespace != "" {
@@ -219,6 +236,9 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult, o text
 		}
 		pos := fmt.Sprintf("%s:%d", r.File, r.Line)
 		switch {
+		case r.Error != "":
+			unreadable++
+			fmt.Fprintf(w, "ERROR %s %s: %s\n", pos, id, r.Error)
 		case !r.Evaluated:
 			skipped++
 			if o.showSkipped {
@@ -258,7 +278,11 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult, o text
 		}
 		fmt.Fprintf(w, "%d %s not evaluated; --show-skipped lists them\n", skipped, noun)
 	}
-	_, err := fmt.Fprintf(w, "%d admitted, %d denied, %d not evaluated (plugins: %s)\n", admitted, deniedCount, skipped, strings.Join(plugins, ","))
+	errorsPart := ""
+	if unreadable > 0 {
+		errorsPart = fmt.Sprintf(", %d unreadable", unreadable)
+	}
+	_, err := fmt.Fprintf(w, "%d admitted, %d denied%s, %d not evaluated (plugins: %s)\n", admitted, deniedCount, errorsPart, skipped, strings.Join(plugins, ","))
 	return err
 }
 
@@ -340,12 +364,15 @@ func writeCheckSARIF(w io.Writer, results []checkResult) error {
 	type obj = map[string]any
 	out := []obj{}
 	for _, r := range results {
-		if r.Response == nil {
-			continue
-		}
 		add := func(rule, level, msg string) {
 			out = append(out, obj{"ruleId": rule, "level": level, "message": obj{"text": r.Kind + " " + r.Name + ": " + msg},
 				"locations": []obj{{"physicalLocation": obj{"artifactLocation": obj{"uri": r.File}, "region": obj{"startLine": r.Line}}}}})
+		}
+		if r.Error != "" {
+			add("kguard.check.unreadable", "error", r.Error)
+		}
+		if r.Response == nil {
+			continue
 		}
 		if !r.Response.Allowed {
 			add("kguard.check.denied", "error", r.Response.Result.Message)
@@ -361,6 +388,7 @@ func writeCheckSARIF(w io.Writer, results []checkResult) error {
 				"rules": []obj{
 					{"id": "kguard.check.denied", "shortDescription": obj{"text": "admission would deny the object"}, "defaultConfiguration": obj{"level": "error"}},
 					{"id": "kguard.check.warning", "shortDescription": obj{"text": "admission would warn about the object"}, "defaultConfiguration": obj{"level": "warning"}},
+					{"id": "kguard.check.unreadable", "shortDescription": obj{"text": "kguard could not read the object, which was not judged"}, "defaultConfiguration": obj{"level": "error"}},
 				}}},
 			"results": out,
 		}},

@@ -29,7 +29,7 @@ func TestCheckCommand(t *testing.T) {
 		{"pss exempt namespace", []string{"check", "--pss", "restricted", "--pss-exempt-namespace", "psp-example", "examples/psp/pods/privileged.yaml"}, 0, "admitted", ""},
 		{"bad pss level", []string{"check", "--pss", "paranoid", "examples/psp/pods"}, 2, "", "--pss"},
 		{"unknown plugin", []string{"check", "--enable-admission-plugins", "AlwaysPullImages", "examples/psp/pods"}, 2, "", "unknown admission plugin"},
-		{"old workload version", []string{"check", "-"}, 2, "", "use apps/v1"},
+		{"old workload version", []string{"check", "-"}, 2, "ERROR -:1 Deployment d: extensions/v1beta1 Deployment is not supported (use apps/v1)", "1 object could not be read"},
 		{"invalid psp", []string{"check", "--policy", "-", "examples/psp/pods"}, 2, "", "spec.runAsUser.ranges"},
 	}
 	stdin := map[string]string{
@@ -195,4 +195,75 @@ func TestPSPMigrateCommand(t *testing.T) {
 	if code, _, errText := run(t, "", "psp", "migrate", "examples/rbac"); code != 2 || !strings.Contains(errText, "no PodSecurityPolicy") {
 		t.Fatalf("no policies: exit %d %s", code, errText)
 	}
+}
+
+// One object kguard cannot read (cert-manager v0.6.0's apps/v1beta1
+// Deployment) is an error for that object: the rest is judged all the same,
+// and the exit status is 2 even when something is also denied.
+func TestCheckUnreadableObject(t *testing.T) {
+	const file = "internal/cli/testdata/check/unreadable.yaml"
+	t.Run("text", func(t *testing.T) {
+		code, out, errText := run(t, "", "check", "--pss", "baseline", file)
+		for _, want := range []string{
+			"ERROR " + file + ":1 Deployment cert-manager/cert-manager: apps/v1beta1 Deployment is not supported (use apps/v1)\n",
+			file + ":19: Pod cert-manager/debug: DENIED: ",
+			"0 admitted, 1 denied, 1 unreadable, 0 not evaluated",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("stdout lacks %q", want)
+			}
+		}
+		if code != 2 || !strings.Contains(errText, "1 object could not be read") {
+			t.Errorf("exit %d (want 2), stderr %q", code, errText)
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s", out)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		code, out, errText := run(t, "", "check", "--pss", "baseline", "-o", "json", file)
+		if code != 2 {
+			t.Fatalf("exit %d (want 2)\n%s\n%s", code, out, errText)
+		}
+		var doc struct {
+			Results []struct {
+				Kind      string `json:"kind"`
+				Evaluated bool   `json:"evaluated"`
+				Error     string `json:"error"`
+				Response  *struct {
+					Allowed bool `json:"allowed"`
+				} `json:"response"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Results) != 2 {
+			t.Fatalf("%d results, want 2: %s", len(doc.Results), out)
+		}
+		if d := doc.Results[0]; d.Kind != "Deployment" || d.Evaluated || d.Response != nil || !strings.Contains(d.Error, "use apps/v1") {
+			t.Errorf("deployment: %+v", d)
+		}
+		if p := doc.Results[1]; p.Kind != "Pod" || !p.Evaluated || p.Error != "" || p.Response == nil || p.Response.Allowed {
+			t.Errorf("pod: %+v", p)
+		}
+	})
+	t.Run("sarif", func(t *testing.T) {
+		code, out, _ := run(t, "", "check", "--pss", "baseline", "-o", "sarif", file)
+		if code != 2 {
+			t.Fatalf("exit %d (want 2)\n%s", code, out)
+		}
+		for _, want := range []string{`"ruleId": "kguard.check.unreadable"`, `"ruleId": "kguard.check.denied"`, "Deployment cert-manager: apps/v1beta1 Deployment is not supported"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("sarif lacks %s:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("psp migrate --workloads", func(t *testing.T) {
+		code, out, errText := run(t, "", "psp", "migrate", "examples/psp/policies/restricted-psp.yaml", "--workloads", file)
+		if code != 2 || !strings.Contains(out, "ERROR Deployment cert-manager/cert-manager ("+file+":1): apps/v1beta1 Deployment is not supported") ||
+			!strings.Contains(out, "Pod cert-manager/debug ("+file+":19): meets privileged") {
+			t.Fatalf("exit %d (want 2)\n%s\n%s", code, out, errText)
+		}
+	})
 }

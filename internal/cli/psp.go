@@ -37,6 +37,8 @@ admits that it forbids; and the fields the policy defaulted, which Pod Security 
 never does, so that manifests must set them before the policy goes away.
 
 With --workloads, also the strictest standard each pod and workload template already meets.
+A pod-carrying object kguard cannot read (e.g. an apps/v1beta1 Deployment) is reported as an
+ERROR for that object, the others are graded all the same, and the exit status is 2.
 
 The answer comes from kguard's PSP engine and pod-security-admission's evaluator run on
 probe pods, each with one feature a Pod Security Standards check looks at, with the values the
@@ -69,6 +71,7 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 				plans = append(plans, plan)
 			}
 			var levels []migrate.WorkloadLevel
+			var unreadable []unreadableObject
 			if len(workloads) > 0 {
 				docs, err := manifest.ReadPaths(workloads, s.In)
 				if err != nil {
@@ -77,7 +80,8 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 				for i := range docs {
 					w, err := podspec.Decode(&docs[i])
 					if err != nil {
-						return usageError(err)
+						unreadable = append(unreadable, unreadableObject{Object: docs[i].Identity(), Source: docs[i].Position(), Error: documentError(err)})
+						continue
 					}
 					if w == nil {
 						continue
@@ -93,13 +97,23 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 				if levels == nil {
 					levels = []migrate.WorkloadLevel{}
 				}
-				return enc.Encode(map[string]any{"policies": plans, "workloads": levels})
+				doc := map[string]any{"policies": plans, "workloads": levels}
+				if len(unreadable) > 0 {
+					doc["unreadable"] = unreadable
+				}
+				if err := enc.Encode(doc); err != nil {
+					return err
+				}
+				return unreadableError(len(unreadable))
 			}
 			for _, p := range plans {
 				fmt.Fprint(s.Out, p.Summary())
 			}
-			if len(levels) > 0 {
+			if len(levels) > 0 || len(unreadable) > 0 {
 				fmt.Fprintln(s.Out, "\nWorkloads, as written:")
+				for _, u := range unreadable {
+					fmt.Fprintf(s.Out, "  ERROR %s (%s): %s\n", u.Object, u.Source, u.Error)
+				}
 				for _, l := range levels {
 					fmt.Fprintf(s.Out, "  %s (%s): meets %s\n", l.Object, l.Source, l.Level)
 					if l.Level != "restricted" {
@@ -109,11 +123,31 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 					}
 				}
 			}
-			return nil
+			return unreadableError(len(unreadable))
 		},
 	}
 	c.Flags().StringArrayVar(&workloads, "workloads", nil, "pods and workloads to grade: file, directory or - (repeatable)")
 	c.Flags().StringVar(&version, "pss-version", "latest", "Pod Security Standards version: latest or v1.x")
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
+}
+
+// unreadableObject is a pod-carrying object psp migrate could not read, listed
+// by -o json under "unreadable".
+type unreadableObject struct {
+	Object string `json:"object"`
+	Source string `json:"source"`
+	Error  string `json:"error"`
+}
+
+// unreadableError is the exit 2 after n objects could not be read (nil when n is 0).
+func unreadableError(n int) error {
+	if n == 0 {
+		return nil
+	}
+	noun := "objects"
+	if n == 1 {
+		noun = "object"
+	}
+	return usageError(fmt.Errorf("%d %s could not be read (reported above); the others were judged", n, noun))
 }
