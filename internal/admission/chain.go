@@ -36,8 +36,18 @@ type Snapshot struct {
 
 // Chain is immutable and safe for concurrent use.
 type Chain struct {
-	plugins []string
-	snap    Snapshot
+	plugins        []string
+	snap           Snapshot
+	strictDecoding bool
+}
+
+// WithStrictDecoding returns a copy of the chain that denies a reviewed pod
+// carrying fields kguard's Kubernetes types do not know (--strict-decoding),
+// instead of ignoring them with a warning. Pod controllers are never denied.
+func (c *Chain) WithStrictDecoding(strict bool) *Chain {
+	out := *c
+	out.strictDecoding = strict
+	return &out
 }
 
 // NewChain checks the plugin list against the snapshot.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync/atomic"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -101,7 +103,7 @@ func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, p
 		return errorResponse(r, errors.New("the request carries no object"))
 	}
 	doc := manifest.Document{Source: "request.object", Item: -1, APIVersion: "v1", Kind: "Pod", JSON: req.Object.Raw}
-	w, err := podspec.Decode(&doc)
+	w, unknown, err := c.decode(&doc)
 	if err != nil {
 		return badRequest(r, err)
 	}
@@ -119,7 +121,44 @@ func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, p
 		}
 		r.OldPod = &old
 	}
-	return c.Admit(ctx, r)
+	resp := c.Admit(ctx, r)
+	resp.Warnings = append(unknownFieldWarnings(unknown), resp.Warnings...)
+	return resp
+}
+
+// UnknownFieldObjects counts the reviewed objects that carried fields
+// kguard's Kubernetes types do not know (kguard_admission_unknown_fields_total).
+var UnknownFieldObjects atomic.Uint64
+
+// decode reads the reviewed object: leniently unless strict decoding was
+// asked for, as upstream webhooks do, so that a field of a Kubernetes newer
+// than kguard's types does not deny every pod. The unknown fields are
+// returned for a warning.
+func (c *Chain) decode(d *manifest.Document) (*podspec.Workload, []string, error) {
+	if c.strictDecoding {
+		w, err := podspec.Decode(d)
+		return w, nil, err
+	}
+	w, unknown, err := podspec.DecodeLenient(d)
+	if len(unknown) > 0 {
+		UnknownFieldObjects.Add(1)
+	}
+	return w, unknown, err
+}
+
+// unknownFieldWarnings words the fields kguard ignored, one warning.
+func unknownFieldWarnings(unknown []string) []string {
+	if len(unknown) == 0 {
+		return nil
+	}
+	const most = 5
+	shown := unknown
+	more := ""
+	if len(shown) > most {
+		shown, more = shown[:most], fmt.Sprintf(" and %d more", len(unknown)-most)
+	}
+	return []string{fmt.Sprintf("kguard ignored fields its Kubernetes types do not know: %s%s (a newer Kubernetes?); they were not evaluated",
+		strings.Join(shown, ", "), more)}
 }
 
 func extra(in map[string]authenticationv1.ExtraValue) map[string][]string {
@@ -155,21 +194,30 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 		apiVersion = req.Kind.Group + "/" + req.Kind.Version
 	}
 	r := &Request{Resource: Resource(apiVersion, req.Kind.Kind), Name: req.Name}
-	decode := func(raw []byte, source string) (*podspec.Workload, error) {
+	decode := func(raw []byte, source string) (*podspec.Workload, []string, error) {
 		doc := manifest.Document{Source: source, Item: -1, APIVersion: apiVersion, Kind: req.Kind.Kind, JSON: raw}
-		return podspec.Decode(&doc)
+		return c.decode(&doc)
 	}
-	w, err := decode(req.Object.Raw, "request.object")
+	// Pod Security never denies a pod controller, whatever its decoding: an
+	// object kguard cannot read is allowed with the error in a warning and an
+	// audit annotation, as the built-in controller answers.
+	unreadable := func(err error) *admissionv1.AdmissionResponse {
+		msg := fmt.Sprintf("%s %q: PodSecurity could not read the pod template: %v", r.Resource, r.Name, err)
+		out := &admissionv1.AdmissionResponse{Allowed: true, Warnings: []string{msg}}
+		addAudit(out, "pod-security.kubernetes.io/error", msg)
+		return out
+	}
+	w, unknown, err := decode(req.Object.Raw, "request.object")
 	if err != nil {
-		return badRequest(r, err)
+		return unreadable(err)
 	}
 	if w == nil {
 		return allowed // not a kind that carries a pod
 	}
 	var old *podspec.Workload
 	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
-		if old, err = decode(req.OldObject.Raw, "request.oldObject"); err != nil {
-			return badRequest(r, err)
+		if old, _, err = decode(req.OldObject.Raw, "request.oldObject"); err != nil {
+			return unreadable(err)
 		}
 	}
 	var oldObj runtime.Object
@@ -180,7 +228,7 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 		schema.GroupVersionResource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource},
 		schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
 		req.Name, req.Namespace, req.UserInfo.Username)
-	out := &admissionv1.AdmissionResponse{Allowed: res.Allowed, Warnings: append([]string(nil), res.Warnings...)}
+	out := &admissionv1.AdmissionResponse{Allowed: res.Allowed, Warnings: append(unknownFieldWarnings(unknown), res.Warnings...)}
 	for k, v := range res.AuditAnnotations {
 		addAudit(out, "pod-security.kubernetes.io/"+k, v)
 	}

@@ -92,3 +92,62 @@ func TestReviewEphemeralContainers(t *testing.T) {
 		})
 	}
 }
+
+// A field of a newer Kubernetes that kguard's types do not know: ignored with
+// a warning by default, as upstream webhooks decode; a pod is denied with
+// --strict-decoding; Pod Security never denies a pod controller either way.
+func TestReviewUnknownFields(t *testing.T) {
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"},"spec":{"futureField":{"x":1},` +
+		`"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},` +
+		`"containers":[{"name":"app","image":"app","futureContainerField":true,"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`
+	deployment := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"},"spec":{"futureField":1,` +
+		`"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"app","image":"app","securityContext":{"privileged":true}}]}}}}`
+	brokenDeployment := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"},"spec":{"replicas":"three"}}`
+	review := func(group, resource, kind, obj string) []byte {
+		return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",` +
+			`"kind":{"group":"` + group + `","version":"v1","kind":"` + kind + `"},"resource":{"group":"` + group + `","version":"v1","resource":"` + resource + `"},` +
+			`"name":"web","namespace":"shop","operation":"CREATE","userInfo":{"username":"alice"},"object":` + obj + `}}`)
+	}
+	before := UnknownFieldObjects.Load()
+	for _, tc := range []struct {
+		name       string
+		strict     bool
+		body       []byte
+		allowed    bool
+		warning    string
+		annotation string
+	}{
+		{"pod, lenient", false, review("", "pods", "Pod", pod), true, "spec.futureField, spec.containers[0].futureContainerField", ""},
+		{"pod, strict", true, review("", "pods", "Pod", pod), false, "", ""},
+		{"deployment, lenient", false, review("apps", "deployments", "Deployment", deployment), true, "spec.futureField", ""},
+		{"deployment, strict", true, review("apps", "deployments", "Deployment", deployment), true, "", "could not read the pod template"},
+		{"unreadable deployment", false, review("apps", "deployments", "Deployment", brokenDeployment), true, "could not read the pod template", "could not read the pod template"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := chainFor(t, PluginPodSecurity).WithStrictDecoding(tc.strict)
+			out, err := c.Review(context.Background(), tc.body, PhaseValidate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r admissionv1.AdmissionReview
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Response.Allowed != tc.allowed {
+				t.Fatalf("allowed = %v, want %v: %+v", r.Response.Allowed, tc.allowed, r.Response.Result)
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(r.Response.Warnings, "\n"), tc.warning) {
+				t.Errorf("warnings %q do not mention %q", r.Response.Warnings, tc.warning)
+			}
+			if tc.annotation != "" && !strings.Contains(r.Response.AuditAnnotations["pod-security.kubernetes.io/error"], tc.annotation) {
+				t.Errorf("audit annotations %v do not mention %q", r.Response.AuditAnnotations, tc.annotation)
+			}
+			if !tc.allowed && !strings.Contains(r.Response.Result.Message, `unknown field "spec.futureField"`) {
+				t.Errorf("strict denial does not name the field: %s", r.Response.Result.Message)
+			}
+		})
+	}
+	if got := UnknownFieldObjects.Load() - before; got != 2 {
+		t.Errorf("UnknownFieldObjects grew by %d, want 2 (the two lenient reviews carrying unknown fields)", got)
+	}
+}

@@ -47,6 +47,7 @@ type serveOptions struct {
 	shutdownTimeout             time.Duration
 	reloadInterval              time.Duration
 	enableHTTP2                 bool
+	strictDecoding              bool
 	logFormat, logLevel         string
 }
 
@@ -104,6 +105,7 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, how long to drain requests in flight")
 	f.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often to look for changed files (policies, tokens, keys, certificate)")
 	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "also offer HTTP/2; off by default against the HTTP/2 rapid reset attacks (CVE-2023-44487): kube-apiserver's webhook clients then use HTTP/1.1")
+	f.BoolVar(&o.strictDecoding, "strict-decoding", false, "deny a reviewed pod carrying fields kguard's Kubernetes types do not know, instead of ignoring them with a warning (pod controllers are never denied by Pod Security)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return c
@@ -142,7 +144,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	}
 	level, version, _ := strings.Cut(o.pss, ":")
 	cfg := source.Config{
-		AuthorizationModes: o.modes, ABACFile: o.abacFile, DefaultRoles: o.defaultRoles, AdmissionPlugins: o.plugins,
+		AuthorizationModes: o.modes, ABACFile: o.abacFile, DefaultRoles: o.defaultRoles, AdmissionPlugins: o.plugins, StrictDecoding: o.strictDecoding,
 		PSS: podsecurity.Config{Enforce: level, EnforceVersion: version, Audit: level, AuditVersion: version, Warn: level, WarnVersion: version,
 			ExemptUsernames: o.exemptUsers, ExemptNamespaces: o.exemptNamespaces, ExemptRuntimeClasses: o.exemptRuntimeClasses},
 		Authn: authn.Config{TokenFile: o.tokenFile, APIAudiences: o.apiAudiences,

@@ -94,6 +94,30 @@ func (d *Document) Decode(obj any) error {
 	return nil
 }
 
+// DecodeLenient decodes the document into obj as webhooks upstream read the
+// objects kube-apiserver sends them: fields the Go types do not know (those of
+// a newer Kubernetes) are ignored and returned as paths ("spec.futureField");
+// duplicated fields and malformed JSON are still errors.
+func (d *Document) DecodeLenient(obj any) (unknown []string, err error) {
+	strictErrs, err := sigsjson.UnmarshalStrict(d.JSON, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, d.Errorf("decoding %s: %v", d.Kind, err)
+	}
+	var fatal []string
+	for _, e := range strictErrs {
+		fp, ok := e.(interface{ FieldPath() string })
+		if ok && strings.HasPrefix(e.Error(), "unknown field ") {
+			unknown = append(unknown, fp.FieldPath())
+			continue
+		}
+		fatal = append(fatal, e.Error())
+	}
+	if len(fatal) > 0 {
+		return nil, d.Errorf("decoding %s: %s", d.Kind, strings.Join(fatal, "; "))
+	}
+	return unknown, nil
+}
+
 // Error is an input error with its position.
 type Error struct {
 	Source string

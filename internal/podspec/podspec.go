@@ -34,11 +34,7 @@ type Workload struct {
 }
 
 // kinds maps "apiVersion/kind" to a constructor and the pod template accessor.
-var kinds = map[string]struct {
-	new      func() runtime.Object
-	template func(runtime.Object) *corev1.PodTemplateSpec
-	root     *field.Path
-}{
+var kinds = map[string]kind{
 	"v1/Pod":         {func() runtime.Object { return &corev1.Pod{} }, nil, nil},
 	"v1/PodTemplate": {func() runtime.Object { return &corev1.PodTemplate{} }, func(o runtime.Object) *corev1.PodTemplateSpec { return &o.(*corev1.PodTemplate).Template }, field.NewPath("template")},
 	"v1/ReplicationController": {func() runtime.Object { return &corev1.ReplicationController{} }, func(o runtime.Object) *corev1.PodTemplateSpec {
@@ -70,22 +66,57 @@ func HasPod(d *manifest.Document) bool { return podKinds[d.Kind] }
 // pod, and an error (file:line) for a pod-carrying kind in an unsupported
 // version or a malformed object.
 func Decode(d *manifest.Document) (*Workload, error) {
-	k, ok := kinds[d.APIVersion+"/"+d.Kind]
-	if !ok {
-		if podKinds[d.Kind] {
-			return nil, d.Errorf("%s %s is not supported (use %s)", d.APIVersion, d.Kind, supportedVersion(d.Kind))
-		}
-		return nil, nil
+	k, obj, err := newObject(d)
+	if obj == nil {
+		return nil, err
 	}
-	obj := k.new()
 	if err := d.Decode(obj); err != nil {
 		return nil, err
 	}
+	return k.workload(obj), nil
+}
+
+// DecodeLenient reads a workload as webhooks read what kube-apiserver sends:
+// fields of a newer Kubernetes that kguard's types do not know are ignored and
+// returned (paths such as "spec.containers[0].futureField"); malformed JSON and
+// duplicated fields are errors as in Decode.
+func DecodeLenient(d *manifest.Document) (*Workload, []string, error) {
+	k, obj, err := newObject(d)
+	if obj == nil {
+		return nil, nil, err
+	}
+	unknown, err := d.DecodeLenient(obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.workload(obj), unknown, nil
+}
+
+type kind struct {
+	new      func() runtime.Object
+	template func(runtime.Object) *corev1.PodTemplateSpec
+	root     *field.Path
+}
+
+// newObject returns the kind of d and an empty object of it, or a nil object
+// (and an error for a pod-carrying kind in a version kguard does not read).
+func newObject(d *manifest.Document) (kind, runtime.Object, error) {
+	k, ok := kinds[d.APIVersion+"/"+d.Kind]
+	if !ok {
+		if podKinds[d.Kind] {
+			return k, nil, d.Errorf("%s %s is not supported (use %s)", d.APIVersion, d.Kind, supportedVersion(d.Kind))
+		}
+		return k, nil, nil
+	}
+	return k, k.new(), nil
+}
+
+func (k kind) workload(obj runtime.Object) *Workload {
 	w := &Workload{Object: obj, Root: k.root}
 	if k.template != nil {
 		w.template = k.template(obj)
 	}
-	return w, nil
+	return w
 }
 
 func supportedVersion(kind string) string {

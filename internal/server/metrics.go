@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kguard/kguard/internal/admission"
 )
 
 // metrics are kguard's Prometheus series, in a registry of their own.
@@ -39,7 +41,10 @@ func newMetrics() *metrics {
 		certificateOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kguard_serving_certificate_expiry_timestamp_seconds",
 			Help: "Unix time at which the serving certificate expires."}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.decisions, m.generation, m.reloadErrors, m.lastReload, m.inflight, m.certificateOK,
+	unknownFields := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kguard_admission_unknown_fields_total",
+		Help: "Reviewed objects carrying fields kguard's Kubernetes types do not know (ignored with a warning, or denied with --strict-decoding)."},
+		func() float64 { return float64(admission.UnknownFieldObjects.Load()) })
+	m.registry.MustRegister(m.requests, m.duration, m.decisions, m.generation, m.reloadErrors, m.lastReload, m.inflight, m.certificateOK, unknownFields,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

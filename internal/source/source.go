@@ -29,6 +29,9 @@ type Config struct {
 	// and the cluster-wide Pod Security configuration.
 	AdmissionPlugins []string
 	PSS              podsecurity.Config
+	// StrictDecoding denies reviewed pods with fields kguard's types do not
+	// know (--strict-decoding); by default they are ignored with a warning.
+	StrictDecoding bool
 }
 
 // DefaultAdmissionPlugins are the plugins of an empty --enable-admission-plugins.
@@ -64,6 +67,7 @@ func Build(cfg Config, set *policy.Set) (*server.Snapshot, error) {
 	if snap.Admission, err = admission.NewChain(plugins, engines); err != nil {
 		return nil, err
 	}
+	snap.Admission = snap.Admission.WithStrictDecoding(cfg.StrictDecoding)
 	if cfg.Authn.TokenFile != "" || len(cfg.Authn.ServiceAccount.KeyFiles) > 0 {
 		a, err := authn.New(cfg.Authn)
 		if err != nil {
