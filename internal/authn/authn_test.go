@@ -75,6 +75,7 @@ type cluster struct {
 	sas     map[string]*corev1.ServiceAccount
 	pods    map[string]*corev1.Pod
 	secrets map[string]*corev1.Secret
+	nodes   map[string]*corev1.Node
 }
 
 func notFound(res, name string) error {
@@ -98,6 +99,12 @@ func (c *cluster) GetSecret(ns, name string) (*corev1.Secret, error) {
 		return o, nil
 	}
 	return nil, notFound("secrets", name)
+}
+func (c *cluster) GetNode(name string) (*corev1.Node, error) {
+	if o, ok := c.nodes[name]; ok {
+		return o, nil
+	}
+	return nil, notFound("nodes", name)
 }
 
 type signer struct {

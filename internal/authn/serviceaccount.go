@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +41,9 @@ type Lookup interface {
 	GetServiceAccount(namespace, name string) (*corev1.ServiceAccount, error)
 	GetPod(namespace, name string) (*corev1.Pod, error)
 	GetSecret(namespace, name string) (*corev1.Secret, error)
+	// GetNode finds the Node a node-bound token names (kubectl create token
+	// --bound-object-kind Node); only its metadata is used.
+	GetNode(name string) (*corev1.Node, error)
 }
 
 // ServiceAccountConfig configures ServiceAccount token authentication.
@@ -52,8 +57,10 @@ type ServiceAccountConfig struct {
 	// APIAudiences are the audiences a token must hold one of when the review
 	// names none (--api-audiences); empty means the first issuer.
 	APIAudiences []string
-	// Lookup, when set, rejects a token whose ServiceAccount, Secret or Pod is
-	// gone or was replaced (another UID); nil accepts any validly signed token.
+	// Lookup, when set, rejects a token whose ServiceAccount, Secret, Pod or
+	// Node is gone or was replaced (another UID); nil accepts any validly
+	// signed token. A token bound to an object of another kind is refused
+	// either way (see boundObjectKeys).
 	Lookup Lookup
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -109,6 +116,39 @@ type boundClaims struct {
 		Node           *ref             `json:"node,omitempty"`
 		WarnAfter      *jwt.NumericDate `json:"warnafter,omitempty"`
 	} `json:"kubernetes.io,omitempty"`
+}
+
+// boundObjectKeys are the keys of the kubernetes.io claim kguard understands.
+// kube-apiserver also binds tokens to other objects (a
+// ValidatingWebhookConfiguration or MutatingWebhookConfiguration, with
+// attestations) and may add more; kguard cannot check those bindings, so a
+// token with any other key is refused rather than accepted with the binding
+// ignored.
+var boundObjectKeys = map[string]bool{
+	"namespace": true, "serviceaccount": true, "pod": true, "secret": true, "node": true, "warnafter": true,
+}
+
+// unknownBinding returns an error naming the kubernetes.io claim keys kguard
+// does not understand, in sorted order, or nil.
+func unknownBinding(body []byte) error {
+	var claims struct {
+		Kubernetes map[string]json.RawMessage `json:"kubernetes.io"`
+	}
+	if err := json.Unmarshal(body, &claims); err != nil {
+		return fmt.Errorf("ServiceAccount token claims: %v", err)
+	}
+	var unknown []string
+	for k := range claims.Kubernetes {
+		if !boundObjectKeys[k] {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("service account token carries kubernetes.io claims kguard cannot verify (%s): kguard accepts tokens bound to a pod, a secret or a node, or to nothing, and refuses tokens bound to other objects",
+		strings.Join(unknown, ", "))
 }
 
 type ref struct {
@@ -222,6 +262,9 @@ func (s *ServiceAccountTokens) validateBound(public *jwt.Claims, body []byte) (*
 			return nil, fmt.Errorf("service account token: %v", err)
 		}
 	}
+	if err := unknownBinding(body); err != nil {
+		return nil, err
+	}
 	k := private.Kubernetes
 	if k.Namespace == "" || k.ServiceAccount.Name == "" || k.ServiceAccount.UID == "" {
 		return nil, errors.New("service account token claims lack the namespace or the service account name and uid")
@@ -234,6 +277,10 @@ func (s *ServiceAccountTokens) validateBound(public *jwt.Claims, body []byte) (*
 		info.PodName, info.PodUID = k.Pod.Name, k.Pod.UID
 	}
 	if k.Node != nil {
+		// A pod-bound token also names the pod's node: like kube-apiserver
+		// (ServiceAccountTokenPodNodeInfo), kguard passes it on unchecked,
+		// the pod being the binding. A token bound to the node alone is
+		// checked against the Node below.
 		info.NodeName, info.NodeUID = k.Node.Name, k.Node.UID
 	}
 	if public.ID != "" {
@@ -265,6 +312,15 @@ func (s *ServiceAccountTokens) validateBound(public *jwt.Claims, body []byte) (*
 		}
 		if string(pod.UID) != k.Pod.UID {
 			return nil, fmt.Errorf("pod UID (%s) does not match service account pod ref claim (%s)", pod.UID, k.Pod.UID)
+		}
+	}
+	if k.Node != nil && k.Pod == nil {
+		node, err := s.lookup.GetNode(k.Node.Name)
+		if err := gone(err, node, "node", "", k.Node.Name, now); err != nil {
+			return nil, err
+		}
+		if string(node.UID) != k.Node.UID {
+			return nil, fmt.Errorf("node UID (%s) does not match service account node ref claim (%s)", node.UID, k.Node.UID)
 		}
 	}
 	return info, nil
@@ -313,18 +369,23 @@ func (s *ServiceAccountTokens) validateLegacy(token string, public *jwt.Claims, 
 // gone explains why a looked-up object no longer backs a token: missing, or
 // deleted for longer than the grace period. Lookup errors other than NotFound
 // fail the token too: nothing is authenticated on an error.
+// An empty namespace is a cluster-scoped object.
 func gone(err error, obj metav1.Object, what, namespace, name string, now time.Time) error {
+	id := name
+	if namespace != "" {
+		id = namespace + "/" + name
+	}
 	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("%s %s/%s has been deleted", what, namespace, name)
+		return fmt.Errorf("%s %s has been deleted", what, id)
 	}
 	if err != nil {
-		return fmt.Errorf("looking up %s %s/%s: %v", what, namespace, name, err)
+		return fmt.Errorf("looking up %s %s: %v", what, id, err)
 	}
 	if reflect.ValueOf(obj).IsNil() {
-		return fmt.Errorf("%s %s/%s has been deleted", what, namespace, name)
+		return fmt.Errorf("%s %s has been deleted", what, id)
 	}
 	if ts := obj.GetDeletionTimestamp(); ts != nil && ts.Time.Before(now.Add(-deletionGrace)) {
-		return fmt.Errorf("%s %s/%s has been deleted", what, namespace, name)
+		return fmt.Errorf("%s %s has been deleted", what, id)
 	}
 	return nil
 }

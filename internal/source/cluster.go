@@ -85,6 +85,7 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 		sas:     typed.Core().V1().ServiceAccounts().Lister(),
 		secrets: tokens.Core().V1().Secrets().Lister(),
 		pods:    metaf.ForResource(corev1.SchemeGroupVersion.WithResource("pods")).Lister(),
+		nodes:   metaf.ForResource(corev1.SchemeGroupVersion.WithResource("nodes")).Lister(),
 	}
 
 	changed := make(chan struct{}, 1)
@@ -237,6 +238,7 @@ type clusterLookup struct {
 	sas     corelisters.ServiceAccountLister
 	secrets corelisters.SecretLister
 	pods    cache.GenericLister // metadata only
+	nodes   cache.GenericLister // metadata only, for node-bound tokens
 }
 
 func (l *clusterLookup) GetServiceAccount(namespace, name string) (*corev1.ServiceAccount, error) {
@@ -257,4 +259,16 @@ func (l *clusterLookup) GetPod(namespace, name string) (*corev1.Pod, error) {
 		return nil, fmt.Errorf("unexpected %T in the pod metadata informer", o)
 	}
 	return &corev1.Pod{ObjectMeta: m.ObjectMeta}, nil
+}
+
+func (l *clusterLookup) GetNode(name string) (*corev1.Node, error) {
+	o, err := l.nodes.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := o.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return nil, fmt.Errorf("unexpected %T in the node metadata informer", o)
+	}
+	return &corev1.Node{ObjectMeta: m.ObjectMeta}, nil
 }
