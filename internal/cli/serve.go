@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -48,6 +49,11 @@ type serveOptions struct {
 	reloadInterval              time.Duration
 	enableHTTP2                 bool
 	strictDecoding              bool
+	probeAddress                string
+	maxConnections              int
+	maxInflight                 int
+	maxInflightBytes            int64
+	idleTimeout                 time.Duration
 	logFormat, logLevel         string
 }
 
@@ -83,7 +89,12 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.BoolVar(&o.reusePort, "reuse-port", false, "share the port with other kguard processes on this host (SO_REUSEPORT), for restarts without a gap")
 	f.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM, with intermediates); reloaded when it changes")
 	f.StringVar(&o.keyFile, "tls-private-key-file", "", "serving private key (PEM); reloaded when it changes")
-	f.StringVar(&o.clientCA, "client-ca-file", "", "require callers of the review endpoints to present a client certificate signed by this CA")
+	f.StringVar(&o.clientCA, "client-ca-file", "", "require every caller of --listen-address to present a client certificate signed by this CA (use --probe-address for the kubelet's probes)")
+	f.StringVar(&o.probeAddress, "probe-address", "", "also serve /healthz, /livez, /readyz and /metrics over plain HTTP on this address (e.g. :8081), for probes and scrapers without a client certificate")
+	f.IntVar(&o.maxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once on --listen-address; more are closed when accepted")
+	f.IntVar(&o.maxInflight, "max-inflight", server.DefaultMaxInflight, "reviews answered at once; more are refused at once with HTTP 429 (kube-apiserver then denies)")
+	f.Int64Var(&o.maxInflightBytes, "max-inflight-bytes", server.DefaultMaxInflightBytes, "total body bytes of the reviews answered at once (bounds memory); more are refused with HTTP 429")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close keep-alive connections idle this long")
 	f.StringArrayVar(&o.policyDirs, "policy-dir", nil, "files mode: PodSecurityPolicies, RBAC objects and Namespaces, file or directory (repeatable)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "cluster mode: watch the cluster of this kubeconfig")
 	f.BoolVar(&o.inCluster, "in-cluster", false, "cluster mode: watch the cluster kguard runs in (its ServiceAccount)")
@@ -158,7 +169,8 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		}
 	}
 	srv, err := server.New(server.Config{CertFile: o.certFile, KeyFile: o.keyFile, ClientCAFile: o.clientCA,
-		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, EnableHTTP2: o.enableHTTP2, Logger: log})
+		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, EnableHTTP2: o.enableHTTP2,
+		MaxConnections: o.maxConnections, MaxInflight: o.maxInflight, MaxInflightBytes: o.maxInflightBytes, IdleTimeout: o.idleTimeout, Logger: log})
 	if err != nil {
 		return usageError(err)
 	}
@@ -178,6 +190,12 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	if err != nil {
 		return usageError(err)
 	}
+	var probeLn net.Listener
+	if o.probeAddress != "" {
+		if probeLn, err = listen(o.probeAddress, o.reusePort); err != nil {
+			return usageError(fmt.Errorf("--probe-address: %w", err))
+		}
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -185,6 +203,9 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
+	if probeLn != nil {
+		g.Go(func() error { return srv.ServeProbes(gctx, probeLn) })
+	}
 	g.Go(func() error { srv.WatchCertificate(gctx, o.reloadInterval); return nil })
 	g.Go(func() error {
 		var err error

@@ -18,6 +18,10 @@ type metrics struct {
 	lastReload    prometheus.Gauge
 	inflight      prometheus.Gauge
 	certificateOK prometheus.Gauge
+	// Limits: connections open and refused, reviews refused (429).
+	connections         prometheus.Gauge
+	rejectedConnections prometheus.Counter
+	throttled           *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -40,11 +44,18 @@ func newMetrics() *metrics {
 			Help: "Reviews being answered."}),
 		certificateOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kguard_serving_certificate_expiry_timestamp_seconds",
 			Help: "Unix time at which the serving certificate expires."}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kguard_connections",
+			Help: "Connections open on the review listener."}),
+		rejectedConnections: prometheus.NewCounter(prometheus.CounterOpts{Name: "kguard_connections_rejected_total",
+			Help: "Connections closed on accept because --max-connections were open."}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kguard_requests_throttled_total",
+			Help: "Reviews refused with HTTP 429 because --max-inflight or --max-inflight-bytes was reached."}, []string{"endpoint"}),
 	}
 	unknownFields := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kguard_admission_unknown_fields_total",
 		Help: "Reviewed objects carrying fields kguard's Kubernetes types do not know (ignored with a warning, or denied with --strict-decoding)."},
 		func() float64 { return float64(admission.UnknownFieldObjects.Load()) })
 	m.registry.MustRegister(m.requests, m.duration, m.decisions, m.generation, m.reloadErrors, m.lastReload, m.inflight, m.certificateOK, unknownFields,
+		m.connections, m.rejectedConnections, m.throttled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -67,6 +67,16 @@ type Config struct {
 	// HTTP/1.1 whatever the server offers, and its authentication and
 	// authorization webhook clients fall back to HTTP/1.1 through ALPN.
 	EnableHTTP2 bool
+	// MaxConnections bounds the connections open at once; more are closed
+	// when accepted.
+	MaxConnections int
+	// MaxInflight and MaxInflightBytes bound the reviews being answered at
+	// once, by count and by the size of their bodies; a review over either is
+	// refused with HTTP 429 at once.
+	MaxInflight      int
+	MaxInflightBytes int64
+	// IdleTimeout closes keep-alive connections idle that long.
+	IdleTimeout time.Duration
 	Logger      *slog.Logger
 }
 
@@ -75,6 +85,13 @@ const (
 	DefaultMaxRequestBytes = 3 << 20
 	DefaultRequestTimeout  = 10 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+	// The limits are sized for deploy/'s 256Mi container: 512 idle
+	// connections cost about 20 MiB, and 24 MiB of review bodies about 10
+	// times that decoded (docs/performance.md has the measurements).
+	DefaultMaxConnections   = 512
+	DefaultMaxInflight      = 64
+	DefaultMaxInflightBytes = 24 << 20
+	DefaultIdleTimeout      = 30 * time.Second
 )
 
 // Server answers the webhooks. Create it with New.
@@ -88,6 +105,7 @@ type Server struct {
 	certSum  [sha256.Size]byte // of the certificate and key files last loaded
 	clientCA *x509.CertPool
 	stopping atomic.Bool
+	inflight *inflight
 }
 
 // New loads the serving certificate and the client CA.
@@ -104,10 +122,23 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.MaxInflight <= 0 {
+		cfg.MaxInflight = DefaultMaxInflight
+	}
+	if cfg.MaxInflightBytes <= 0 {
+		cfg.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(),
+		inflight: newInflight(cfg.MaxInflight, cfg.MaxInflightBytes, cfg.MaxRequestBytes)}
 	if _, err := s.ReloadCertificate(); err != nil {
 		return nil, err
 	}
@@ -160,8 +191,11 @@ func (s *Server) TLSConfig() *tls.Config {
 		c.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if s.clientCA != nil {
-		// Verified when given; the review endpoints require one, the probes do not.
-		c.ClientAuth, c.ClientCAs = tls.VerifyClientCertIfGiven, s.clientCA
+		// Required of every caller: a connection without a certificate of
+		// the client CA ends in the handshake, so it can neither hold a
+		// connection slot nor read /metrics. Probes without a certificate
+		// (the kubelet's) use the probe address (ProbeHandler).
+		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, s.clientCA
 	}
 	return c
 }
@@ -173,6 +207,20 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(PathAuthorize, s.review("authorize", s.authorize, accessReviewFailure))
 	mux.Handle(PathMutate, s.review("mutate", s.admit(admission.PhaseMutate), admissionFailure))
 	mux.Handle(PathValidate, s.review("validate", s.admit(admission.PhaseValidate), admissionFailure))
+	s.probes(mux)
+	return mux
+}
+
+// ProbeHandler serves only the health endpoints and the metrics, for a
+// plain-HTTP probe address (--probe-address): the kubelet's probes and
+// Prometheus present no client certificate.
+func (s *Server) ProbeHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.probes(mux)
+	return mux
+}
+
+func (s *Server) probes(mux *http.ServeMux) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -186,7 +234,6 @@ func (s *Server) Handler() http.Handler {
 		}
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	return mux
 }
 
 // Serve answers on ln until ctx is cancelled, then stops accepting, reports
@@ -202,13 +249,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       s.cfg.RequestTimeout + 5*time.Second,
 		WriteTimeout:      s.cfg.RequestTimeout + 5*time.Second,
-		IdleTimeout:       90 * time.Second,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	s.log.Info("serving", "address", ln.Addr().String(), "client_certificates_required", s.clientCA != nil, "http2", s.cfg.EnableHTTP2)
+	limited := newLimitListener(ln, s.cfg.MaxConnections, func(d int) { s.metrics.connections.Add(float64(d)) }, s.metrics.rejectedConnections.Inc)
+	go func() { errc <- srv.Serve(tls.NewListener(limited, srv.TLSConfig)) }()
+	s.log.Info("serving", "address", ln.Addr().String(), "client_certificates_required", s.clientCA != nil, "http2", s.cfg.EnableHTTP2,
+		"max_connections", s.cfg.MaxConnections, "max_inflight", s.cfg.MaxInflight, "max_inflight_bytes", s.cfg.MaxInflightBytes)
 	select {
 	case err := <-errc:
 		return err
@@ -224,6 +273,37 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("stopped")
 	return nil
 }
+
+// ServeProbes answers the health endpoints and the metrics over plain HTTP on
+// ln until ctx is cancelled. Nothing there decides anything, and nothing
+// there needs a client certificate: point the kubelet's probes and
+// Prometheus at it and keep it off the Service.
+func (s *Server) ServeProbes(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.ProbeHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(newLimitListener(ln, probeConnections, func(int) {}, func() {})) }()
+	s.log.Info("serving probes and metrics", "address", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// probeConnections bounds the probe listener's connections: the kubelet and
+// a scraper or two need a handful.
+const probeConnections = 32
 
 // answer computes a review's answer and reports its decision.
 type answer func(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error)
@@ -254,6 +334,13 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, endpoint st
 	if s.clientCA != nil && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
 		return s.httpError(w, endpoint, http.StatusForbidden, "a client certificate signed by --client-ca-file is required"), decisionError
 	}
+	release, err := s.inflight.acquire(r.ContentLength)
+	if err != nil {
+		s.metrics.throttled.WithLabelValues(endpoint).Inc()
+		w.Header().Set("Retry-After", "1")
+		return s.httpError(w, endpoint, http.StatusTooManyRequests, "kguard is answering too many reviews at once; refused, not admitted"), decisionError
+	}
+	defer release()
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
 		return s.httpError(w, endpoint, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want application/json", ct)), decisionError
 	}

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -551,16 +552,32 @@ func TestClientCertificateRequired(t *testing.T) {
 	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":true`) {
 		t.Fatalf("with a client certificate: %d %s", code, out)
 	}
+	// Without a certificate the handshake fails: no review, no health, no
+	// metrics, and no connection held open.
 	anonymous := e.pki.client(false)
-	if code, out := e.post(t, anonymous, server.PathAuthorize, "application/json", body); code != 403 || !strings.Contains(out, "client certificate") {
-		t.Fatalf("without a client certificate: %d %s", code, out)
+	for _, path := range []string{server.PathAuthorize, "/healthz", "/metrics"} {
+		resp, err := anonymous.Post(e.url+path, "application/json", bytes.NewReader(body))
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("%s without a client certificate: %d, want the handshake refused", path, resp.StatusCode)
+		}
+		if !strings.Contains(err.Error(), "certificate required") {
+			t.Errorf("%s without a client certificate: %v", path, err)
+		}
 	}
-	// Probes need none.
-	resp, err := anonymous.Get(e.url + "/readyz")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("readyz without a client certificate: %v %v", resp, err)
+	// The probe handler (--probe-address) needs none, and serves nothing else.
+	probe := httptest.NewServer(e.srv.ProbeHandler())
+	defer probe.Close()
+	for path, want := range map[string]int{"/readyz": 200, "/healthz": 200, "/metrics": 200, server.PathAuthorize: 404} {
+		resp, err := http.Post(probe.URL+path, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("probe address %s: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
-	resp.Body.Close()
 	// A certificate from another CA is refused during the handshake.
 	other := newPKI(t)
 	stranger := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.pki.caPool, Certificates: []tls.Certificate{other.clientCert}}}}
