@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -49,6 +50,9 @@ type Snapshot struct {
 	Admission     *admission.Chain      // nil: /mutate and /validate are not configured
 	// Describe says what was loaded, for the log (counts, never contents).
 	Describe string
+	// Warnings are what the load ignored or overrode (duplicate tokens,
+	// bindings to missing roles, unknown ABAC fields...), logged once per load.
+	Warnings []string
 	// Generation is set by Store.
 	Generation uint64
 }
@@ -106,6 +110,9 @@ type Server struct {
 	clientCA *x509.CertPool
 	stopping atomic.Bool
 	inflight *inflight
+	// staleSince is when a reload first failed since the sources were last
+	// all loaded (Unix nanoseconds; 0: fresh).
+	staleSince atomic.Int64
 }
 
 // New loads the serving certificate and the client CA.
@@ -139,6 +146,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(),
 		inflight: newInflight(cfg.MaxInflight, cfg.MaxInflightBytes, cfg.MaxRequestBytes)}
+	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kguard_snapshot_age_seconds",
+		Help: "How long the policy snapshot served has lagged behind its sources: 0 while every source loads; growing from the first failed reload until the sources load again."},
+		func() float64 { return s.staleness().Seconds() }))
 	if _, err := s.ReloadCertificate(); err != nil {
 		return nil, err
 	}
@@ -161,13 +171,35 @@ func (s *Server) Store(snap *Snapshot) {
 	s.snap.Store(snap)
 	s.metrics.generation.Set(float64(snap.Generation))
 	s.metrics.lastReload.SetToCurrentTime()
-	s.log.Info("policy snapshot loaded", "generation", snap.Generation, "policies", snap.Describe)
+	s.log.Info("policy snapshot loaded", "generation", snap.Generation, "policies", snap.Describe, "warnings", len(snap.Warnings))
+	for _, w := range snap.Warnings {
+		s.log.Warn("policy load warning", "generation", snap.Generation, "warning", w)
+	}
+}
+
+// Fresh reports that the snapshot served reflects every source as it is now.
+func (s *Server) Fresh() { s.staleSince.Store(0) }
+
+// staleness is how long the snapshot served has lagged behind its sources
+// (0 while fresh).
+func (s *Server) staleness() time.Duration {
+	since := s.staleSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
 }
 
 // ReloadFailed reports a source that could not build a new snapshot: the last
 // good one keeps serving.
+//
+// The snapshot is stale from the first failure until the source calls Fresh
+// (kguard_snapshot_age_seconds, /readyz): kguard keeps serving, because a
+// broken file shared by every replica must not take them all out of the
+// webhook's endpoints, but says so.
 func (s *Server) ReloadFailed(err error) {
 	s.metrics.reloadErrors.Inc()
+	s.staleSince.CompareAndSwap(0, time.Now().UnixNano())
 	gen := uint64(0)
 	if cur := s.snap.Load(); cur != nil {
 		gen = cur.Generation
@@ -230,6 +262,11 @@ func (s *Server) probes(mux *http.ServeMux) {
 		case s.snap.Load() == nil:
 			http.Error(w, "policies not loaded yet", http.StatusServiceUnavailable)
 		default:
+			// Ready even when stale: the last good policies keep answering.
+			if stale := s.staleness(); stale > 0 {
+				fmt.Fprintf(w, "ok: policy generation %d, stale for %s: a reload is failing (see the log)\n", s.snap.Load().Generation, stale.Round(time.Second))
+				return
+			}
 			fmt.Fprintf(w, "ok: policy generation %d\n", s.snap.Load().Generation)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -185,6 +186,7 @@ type env struct {
 	done   chan error
 	client *http.Client
 	files  *source.Files
+	tokens string // the token file
 }
 
 func start(t *testing.T, cfg server.Config, clientCA bool) *env {
@@ -195,6 +197,7 @@ func start(t *testing.T, cfg server.Config, clientCA bool) *env {
 	}
 	tokens := filepath.Join(t.TempDir(), "tokens.csv")
 	os.WriteFile(tokens, []byte("alice-token,alice,1000,\"dev\"\n"), 0o600)
+	e.tokens = tokens
 	cfg.CertFile, cfg.KeyFile = e.pki.certFile, e.pki.keyFile
 	if clientCA {
 		cfg.ClientCAFile = e.pki.clientCA
@@ -661,6 +664,66 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
 	if r.Allowed || !strings.Contains(r.Result.Message, `cannot read the labels of namespace "tenant"`) {
 		t.Fatalf("restricted-violating pod in a namespace missing from the files: allowed=%v %+v", r.Allowed, r.Result)
 	}
+}
+
+// A broken policy file must not keep a revoked token valid: the policies and
+// the authenticators reload on their own, and the snapshot says it is stale
+// (kguard_snapshot_age_seconds, /readyz) until everything loads again. Each
+// load logs what it ignored or overrode.
+func TestSourcesReloadIndependently(t *testing.T) {
+	var logs syncBuffer
+	e := start(t, server.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, false)
+	authenticated := func(token string) bool {
+		_, body := e.postJSON(t, server.PathAuthenticate, map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": map[string]string{"token": token}})
+		return strings.Contains(body, `"authenticated":true`)
+	}
+	metric := func(name string) string {
+		_, m := e.get(t, "/metrics")
+		for _, line := range strings.Split(m, "\n") {
+			if strings.HasPrefix(line, name+" ") {
+				return strings.TrimPrefix(line, name+" ")
+			}
+		}
+		return ""
+	}
+	if !authenticated("alice-token") || metric("kguard_snapshot_age_seconds") != "0" {
+		t.Fatal("not fresh and authenticating at start")
+	}
+	policyFile := filepath.Join(e.dir, "policies.yaml")
+	writeAtomic(t, policyFile, []byte(policies+"---\napiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec: {runAsUser: {rule: MustRunAs}}\n"))
+	eventually(t, func() bool { return metric("kguard_snapshot_age_seconds") != "0" }, "the broken policy file makes the snapshot stale")
+	// Revoke alice's token, add carol's twice (a load warning).
+	writeAtomic(t, e.tokens, []byte("carol-token,carol,1001\ncarol-token,carol2,1002\n"))
+	eventually(t, func() bool { return !authenticated("alice-token") && authenticated("carol-token") }, "the token file is reloaded while a policy file is broken")
+	if _, body := e.get(t, "/readyz"); !strings.Contains(body, "stale for") {
+		t.Errorf("/readyz does not say the policies are stale: %q", body)
+	}
+	if !strings.Contains(logs.String(), "policies.yaml") {
+		t.Errorf("the log does not name the failing file:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "duplicate token, this record wins") {
+		t.Errorf("the duplicate token was not logged:\n%s", logs.String())
+	}
+	writeAtomic(t, policyFile, []byte(policies))
+	eventually(t, func() bool { return metric("kguard_snapshot_age_seconds") == "0" }, "fresh again once the policies load")
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func eventually(t *testing.T, cond func() bool, what string) {

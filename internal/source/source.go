@@ -6,6 +6,9 @@ package source
 import (
 	"fmt"
 
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/psp"
@@ -40,11 +43,47 @@ var DefaultAdmissionPlugins = []string{admission.PluginPodSecurityPolicy, admiss
 // Build makes a snapshot of set. Any error leaves the caller's current
 // snapshot in place: nothing half-built is ever served.
 func Build(cfg Config, set *policy.Set) (*server.Snapshot, error) {
+	p, err := BuildPolicies(cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	a, err := BuildAuthn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Combine(p, a), nil
+}
+
+// Policies is the part of a snapshot built from policy objects and the ABAC
+// file: authorization and admission.
+type Policies struct {
+	Authorizer authorizer.Authorizer
+	Admission  *admission.Chain
+	Describe   string
+	Warnings   []string
+}
+
+// Authn is the part of a snapshot built from the token file and the
+// ServiceAccount keys; nil Token: /authenticate is not configured.
+type Authn struct {
+	Token    authenticator.Token
+	Warnings []string
+}
+
+// Combine makes one snapshot of the two parts, which sources reload on their
+// own: a broken policy file must not keep a revoked token valid.
+func Combine(p *Policies, a *Authn) *server.Snapshot {
+	return &server.Snapshot{Authorizer: p.Authorizer, Admission: p.Admission, Authenticator: a.Token,
+		Describe: p.Describe, Warnings: append(append([]string(nil), p.Warnings...), a.Warnings...)}
+}
+
+// BuildPolicies builds authorization and admission from set.
+func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 	az, err := authz.New(authz.Config{Modes: cfg.AuthorizationModes, ABACFile: cfg.ABACFile, Objects: set, DefaultRoles: cfg.DefaultRoles})
 	if err != nil {
 		return nil, err
 	}
-	snap := &server.Snapshot{Authorizer: az.Authorizer}
+	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...)}
 	plugins := cfg.AdmissionPlugins
 	if len(plugins) == 0 {
 		plugins = DefaultAdmissionPlugins
@@ -64,21 +103,27 @@ func Build(cfg Config, set *policy.Set) (*server.Snapshot, error) {
 			}
 		}
 	}
-	if snap.Admission, err = admission.NewChain(plugins, engines); err != nil {
+	if out.Admission, err = admission.NewChain(plugins, engines); err != nil {
 		return nil, err
 	}
-	snap.Admission = snap.Admission.WithStrictDecoding(cfg.StrictDecoding)
-	if cfg.Authn.TokenFile != "" || len(cfg.Authn.ServiceAccount.KeyFiles) > 0 {
-		a, err := authn.New(cfg.Authn)
-		if err != nil {
-			return nil, err
-		}
-		snap.Authenticator = a.Token
-	}
-	snap.Describe = fmt.Sprintf("%d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
+	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)
+	out.Describe = fmt.Sprintf("%d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
 		len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
 		orRBAC(cfg.AuthorizationModes), plugins)
-	return snap, nil
+	return out, nil
+}
+
+// BuildAuthn builds the token authenticators of cfg (none configured: an
+// empty Authn).
+func BuildAuthn(cfg Config) (*Authn, error) {
+	if cfg.Authn.TokenFile == "" && len(cfg.Authn.ServiceAccount.KeyFiles) == 0 {
+		return &Authn{}, nil
+	}
+	a, err := authn.New(cfg.Authn)
+	if err != nil {
+		return nil, err
+	}
+	return &Authn{Token: a.Token, Warnings: a.Warnings}, nil
 }
 
 func orRBAC(modes []string) []string {

@@ -48,16 +48,16 @@ func TestFilesReloadDetection(t *testing.T) {
 	write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
 	write("README.txt", "not a manifest")
 	f := &Files{Paths: []string{dir}}
-	first := f.fingerprint()
-	if f.fingerprint() != first {
+	first := f.fingerprint(f.policyFiles())
+	if f.fingerprint(f.policyFiles()) != first {
 		t.Fatal("fingerprint not stable")
 	}
 	write("README.txt", "changed, but not a manifest")
-	if f.fingerprint() != first {
+	if f.fingerprint(f.policyFiles()) != first {
 		t.Fatal("a non-manifest file changed the fingerprint")
 	}
 	write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n")
-	if f.fingerprint() == first {
+	if f.fingerprint(f.policyFiles()) == first {
 		t.Fatal("a changed manifest kept the fingerprint")
 	}
 	write("broken.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: [\n")
