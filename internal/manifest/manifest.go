@@ -176,6 +176,20 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
 
 // Expand lists the files a path stands for: the path itself, or for a
 // directory the *.yaml, *.yml and *.json files below it, in lexical order.
+//
+// A directory may be a Kubernetes ConfigMap, Secret or projected volume, which
+// the kubelet lays out as a hidden "..<timestamp>" directory holding the data,
+// a "..data" symlink to it, and one user-visible symlink per key ("name ->
+// ..data/name", or "sub -> ..data/sub" for a nested path). So that every file
+// is read once, and only in its current version:
+//   - entries whose name starts with ".." are skipped (the kubelet reserves
+//     those names), below the given path; the path itself may be one;
+//   - a symlink to a file is read, under the symlink's own name; a symlink
+//     whose target is missing is an error if its name is that of a manifest;
+//   - a symlink to a directory is walked like a directory. A symlink that leads
+//     back to a directory it is inside is an error, not a loop. A directory
+//     reached twice by different links is read twice, as its objects would
+//     then be defined twice.
 func Expand(p string) ([]string, error) {
 	info, err := os.Stat(p)
 	if err != nil {
@@ -184,25 +198,81 @@ func Expand(p string) ([]string, error) {
 	if !info.IsDir() {
 		return []string{p}, nil
 	}
-	var files []string
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".yaml", ".yml", ".json":
-			files = append(files, path)
-		}
-		return nil
-	})
+	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		return nil, &Error{Source: p, Item: -1, Err: unwrapPathError(err)}
 	}
+	real, err = filepath.Abs(real)
+	if err != nil {
+		return nil, &Error{Source: p, Item: -1, Err: err}
+	}
+	var files []string
+	if err := expandDir(p, []string{real}, &files); err != nil {
+		return nil, err
+	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// isManifest says whether a file name is read as a manifest.
+func isManifest(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// expandDir adds the manifests below dir to files. stack holds the absolute,
+// symlink-free paths of dir and of the directories it is inside, the last one
+// being dir's own.
+func expandDir(dir string, stack []string, files *[]string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return &Error{Source: dir, Item: -1, Err: unwrapPathError(err)}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, "..") {
+			continue // the kubelet's data: read through the user-visible links
+		}
+		path := filepath.Join(dir, name)
+		mode := e.Type()
+		real := filepath.Join(stack[len(stack)-1], name)
+		if mode&fs.ModeSymlink != 0 {
+			info, err := os.Stat(path)
+			if err != nil {
+				if !isManifest(name) {
+					continue // a broken link to something kguard would not read
+				}
+				return &Error{Source: path, Item: -1, Err: fmt.Errorf("following symlink: %w", unwrapPathError(err))}
+			}
+			mode = info.Mode().Type()
+			if mode.IsDir() {
+				if real, err = filepath.EvalSymlinks(path); err != nil {
+					return &Error{Source: path, Item: -1, Err: fmt.Errorf("following symlink: %w", unwrapPathError(err))}
+				}
+				if real, err = filepath.Abs(real); err != nil {
+					return &Error{Source: path, Item: -1, Err: err}
+				}
+			}
+		}
+		if !mode.IsDir() {
+			if isManifest(name) {
+				*files = append(*files, path)
+			}
+			continue
+		}
+		for _, up := range stack {
+			if real == up {
+				return &Error{Source: path, Item: -1, Err: fmt.Errorf("symlink loop: this leads to %s, a directory it is inside", real)}
+			}
+		}
+		if err := expandDir(path, append(stack[:len(stack):len(stack)], real), files); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func unwrapPathError(err error) error {
