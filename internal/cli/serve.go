@@ -105,7 +105,7 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.StringArrayVar(&o.saKeyFiles, "service-account-key-file", nil, "PEM keys verifying ServiceAccount tokens (repeatable)")
 	f.StringArrayVar(&o.saIssuers, "service-account-issuer", nil, "issuer of bound ServiceAccount tokens (repeatable)")
 	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences tokens must hold when a review names none (default: the first issuer)")
-	f.BoolVar(&o.saLookup, "service-account-lookup", true, "cluster mode: reject ServiceAccount tokens whose ServiceAccount, Secret or Pod is gone")
+	f.BoolVar(&o.saLookup, "service-account-lookup", true, "reject ServiceAccount tokens whose ServiceAccount, Secret, Pod or Node is gone (cluster mode; files mode needs it false, said explicitly)")
 	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil, "ordered admission plugins (default PodSecurityPolicy,PodSecurity)")
 	f.StringVar(&o.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION]; default privileged:latest, as the built-in")
 	f.StringSliceVar(&o.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
@@ -152,6 +152,15 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		return usageError(source.ErrNoSource)
 	case cluster && o.defaultRoles:
 		return usageError(errors.New("--default-roles is for files mode: a cluster holds its own default roles"))
+	case !cluster && len(o.saKeyFiles) > 0 && o.saLookup:
+		// Files mode has nothing to look a token's ServiceAccount, Secret or
+		// Pod up in: say so rather than ignore the flag's default.
+		return usageError(errors.New("--service-account-key-file in files mode cannot check that a token's ServiceAccount, Secret and Pod still exist " +
+			"(--service-account-lookup, on by default): a legacy token of a deleted ServiceAccount would stay valid forever. " +
+			"Run in cluster mode (--kubeconfig or --in-cluster), or accept it with --service-account-lookup=false"))
+	}
+	if len(o.saKeyFiles) > 0 && !o.saLookup {
+		log.Warn("--service-account-lookup=false: tokens of deleted ServiceAccounts, Secrets and Pods stay valid until they expire (legacy tokens: forever)")
 	}
 	level, version, _ := strings.Cut(o.pss, ":")
 	cfg := source.Config{
@@ -210,9 +219,6 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	g.Go(func() error {
 		var err error
 		if cluster {
-			if !o.saLookup {
-				log.Warn("--service-account-lookup=false: tokens of deleted ServiceAccounts, Secrets and Pods stay valid until they expire")
-			}
 			c := &source.Cluster{Config: cfg, REST: rc, Logger: log, NoLookup: !o.saLookup}
 			err = c.Run(gctx, srv)
 		} else {
