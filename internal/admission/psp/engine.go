@@ -163,6 +163,9 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	var mutating *provider
 	var mutatedPod *corev1.Pod
 	for _, p := range order {
+		if err := ctx.Err(); err != nil {
+			return stopped(err)
+		}
 		if p.refusesUnchanged(a.Pod) {
 			continue
 		}
@@ -190,6 +193,9 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	var errs field.ErrorList
 	anyAuthorized := false
 	for _, p := range order {
+		if err := ctx.Err(); err != nil {
+			return stopped(err)
+		}
 		if mayUse(p.psp.Name) {
 			anyAuthorized = true
 			pod := mutableCopy(a.Pod)
@@ -301,6 +307,12 @@ func (e *Engine) admitted(a Attributes, pod *corev1.Pod, name string) Result {
 // "use" on; usesAll reports that a subject may use every policy (see
 // WithRuleResolver). Without a rule resolver, or with incomplete rules, it
 // returns every policy, each to be authorized in turn.
+// stopped denies a request whose context ended during evaluation: a policy
+// walk never outlives the caller's deadline, and never admits unfinished.
+func stopped(err error) Result {
+	return Result{Message: "evaluation stopped: " + err.Error()}
+}
+
 func (e *Engine) narrow(ctx context.Context, subjects []user.Info, namespace string) (_ []*provider, usesAll bool) {
 	if e.rules == nil {
 		return e.providers, false

@@ -530,3 +530,18 @@ roleRef: {kind: ClusterRole, name: r, apiGroup: rbac.authorization.k8s.io}`,
 		})
 	}
 }
+
+// A request whose context has ended is denied, never admitted: the policy walk
+// stops at the caller's deadline.
+func TestAdmitHonoursContext(t *testing.T) {
+	e := engine(t, psp("open", "  privileged: true\n"+anyRules), useAll)
+	if r := admit(t, e, pod(t, pausePod)); !r.Allowed {
+		t.Fatalf("the open policy does not admit the pause pod: %+v", r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := e.Admit(ctx, Attributes{Operation: "CREATE", Pod: pod(t, pausePod), Namespace: "ns", User: alice})
+	if r.Allowed || !strings.Contains(r.Message, "context canceled") {
+		t.Fatalf("after cancel: %+v; want denied with the context's error", r)
+	}
+}
