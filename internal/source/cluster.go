@@ -142,44 +142,56 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 	if !c.NoLookup {
 		cfg.Authn.ServiceAccount.Lookup = lookup
 	}
-	build := func() (*server.Snapshot, error) {
+	build := func() (*server.Snapshot, []error, error) {
 		set := &policy.Set{}
 		var err error
 		if set.Roles, err = roles.Lister().List(labels.Everything()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if set.ClusterRoles, err = clusterRoles.Lister().List(labels.Everything()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if set.RoleBindings, err = bindings.Lister().List(labels.Everything()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if set.ClusterRoleBindings, err = clusterBindings.Lister().List(labels.Everything()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if set.Namespaces, err = namespaces.Lister().List(labels.Everything()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		objs, err := psps.Lister().List(labels.Everything())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		var broken []error
 		for _, o := range objs {
 			p, err := toPSP(o)
 			if err != nil {
 				// Left out: a policy only ever admits, so without it fewer pods are admitted.
-				srv.ReloadFailed(fmt.Errorf("%w; the policy is not used until it is fixed", err))
+				broken = append(broken, fmt.Errorf("%w; the policy is not used until it is fixed", err))
 				continue
 			}
 			set.PodSecurityPolicies = append(set.PodSecurityPolicies, p)
 		}
-		return Build(cfg, set)
+		snap, err := Build(cfg, set)
+		return snap, broken, err
 	}
-	snap, err := build()
+	// store serves a new snapshot; it is stale while a policy was left out.
+	store := func(snap *server.Snapshot, broken []error) {
+		srv.Store(snap)
+		for _, err := range broken {
+			srv.ReloadFailed(err)
+		}
+		if len(broken) == 0 {
+			srv.Fresh()
+		}
+	}
+	snap, broken, err := build()
 	if err != nil {
 		return err
 	}
-	srv.Store(snap)
+	store(snap, broken)
 	debounce := c.Debounce
 	if debounce <= 0 {
 		debounce = 100 * time.Millisecond
@@ -199,12 +211,12 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 		case <-changed:
 		default:
 		}
-		snap, err := build()
+		snap, broken, err := build()
 		if err != nil {
 			srv.ReloadFailed(err)
 			continue
 		}
-		srv.Store(snap)
+		store(snap, broken)
 	}
 }
 
