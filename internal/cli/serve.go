@@ -19,6 +19,7 @@ import (
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
 )
 
@@ -163,7 +164,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		log.Warn("--service-account-lookup=false: tokens of deleted ServiceAccounts, Secrets and Pods stay valid until they expire (legacy tokens: forever)")
 	}
 	level, version, _ := strings.Cut(o.pss, ":")
-	cfg := source.Config{
+	cfg := snapshot.Config{
 		AuthorizationModes: o.modes, ABACFile: o.abacFile, DefaultRoles: o.defaultRoles, AdmissionPlugins: o.plugins, StrictDecoding: o.strictDecoding,
 		PSS: podsecurity.Config{Enforce: level, EnforceVersion: version, Audit: level, AuditVersion: version, Warn: level, WarnVersion: version,
 			ExemptUsernames: o.exemptUsers, ExemptNamespaces: o.exemptNamespaces, ExemptRuntimeClasses: o.exemptRuntimeClasses},

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
 )
 
@@ -79,7 +80,7 @@ func loadTestServer(b *testing.B) (*server.Server, *pki, []benchCase) {
 // reports the heap it keeps (live bytes after a GC, the snapshot held).
 func BenchmarkLoadTestLoad(b *testing.B) {
 	dir, _ := loadTestInputs(b)
-	var snap *server.Snapshot
+	var snap *snapshot.Snapshot
 	for b.Loop() {
 		var err error
 		if snap, err = (&source.Files{Paths: []string{dir}}).Load(); err != nil {

@@ -19,9 +19,10 @@ import (
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/authz"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
-func (s *Server) authenticate(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error) {
+func (s *Server) authenticate(ctx context.Context, snap *snapshot.Snapshot, body []byte) ([]byte, string, error) {
 	if snap.Authenticator == nil {
 		return nil, "", fmt.Errorf("%w: authentication (start kguard with --token-auth-file or --service-account-key-file)", errNotConfigured)
 	}
@@ -32,7 +33,7 @@ func (s *Server) authenticate(ctx context.Context, snap *Snapshot, body []byte) 
 	return out, verdict(out, `"authenticated":true`), nil
 }
 
-func (s *Server) authorize(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error) {
+func (s *Server) authorize(ctx context.Context, snap *snapshot.Snapshot, body []byte) ([]byte, string, error) {
 	if snap.Authorizer == nil {
 		return nil, "", fmt.Errorf("%w: authorization", errNotConfigured)
 	}
@@ -44,7 +45,7 @@ func (s *Server) authorize(ctx context.Context, snap *Snapshot, body []byte) ([]
 }
 
 func (s *Server) admit(phase admission.Phase) answer {
-	return func(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error) {
+	return func(ctx context.Context, snap *snapshot.Snapshot, body []byte) ([]byte, string, error) {
 		if snap.Admission == nil {
 			return nil, "", fmt.Errorf("%w: admission (--enable-admission-plugins)", errNotConfigured)
 		}

@@ -26,12 +26,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"k8s.io/apiserver/pkg/authentication/authenticator"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/authz"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
 // Endpoints.
@@ -41,21 +40,6 @@ const (
 	PathMutate       = "/mutate"
 	PathValidate     = "/validate"
 )
-
-// Snapshot is one generation of everything a decision reads. It is never
-// modified once stored; a reload stores a new one.
-type Snapshot struct {
-	Authenticator authenticator.Token   // nil: /authenticate is not configured
-	Authorizer    authorizer.Authorizer // nil: /authorize is not configured
-	Admission     *admission.Chain      // nil: /mutate and /validate are not configured
-	// Describe says what was loaded, for the log (counts, never contents).
-	Describe string
-	// Warnings are what the load ignored or overrode (duplicate tokens,
-	// bindings to missing roles, unknown ABAC fields...), logged once per load.
-	Warnings []string
-	// Generation is set by Store.
-	Generation uint64
-}
 
 // Config configures the listener.
 type Config struct {
@@ -103,7 +87,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	metrics  *metrics
-	snap     atomic.Pointer[Snapshot]
+	snap     atomic.Pointer[snapshot.Snapshot]
 	gen      atomic.Uint64
 	cert     atomic.Pointer[tls.Certificate]
 	certSum  [sha256.Size]byte // of the certificate and key files last loaded
@@ -166,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Store makes snap the snapshot every following request reads.
-func (s *Server) Store(snap *Snapshot) {
+func (s *Server) Store(snap *snapshot.Snapshot) {
 	snap.Generation = s.gen.Add(1)
 	s.snap.Store(snap)
 	s.metrics.generation.Set(float64(snap.Generation))
@@ -343,7 +327,7 @@ func (s *Server) ServeProbes(ctx context.Context, ln net.Listener) error {
 const probeConnections = 32
 
 // answer computes a review's answer and reports its decision.
-type answer func(ctx context.Context, snap *Snapshot, body []byte) ([]byte, string, error)
+type answer func(ctx context.Context, snap *snapshot.Snapshot, body []byte) ([]byte, string, error)
 
 // failure builds the fail-closed answer of an endpoint for a body that could
 // be read (same apiVersion and kind, and uid for admission), or nil.
@@ -423,7 +407,7 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, endpoint st
 }
 
 // evaluate runs fn, turning a panic into errPanic (logged with its stack).
-func (s *Server) evaluate(ctx context.Context, endpoint string, fn answer, snap *Snapshot, body []byte) (out []byte, decision string, err error) {
+func (s *Server) evaluate(ctx context.Context, endpoint string, fn answer, snap *snapshot.Snapshot, body []byte) (out []byte, decision string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic answering a review", "endpoint", endpoint, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))

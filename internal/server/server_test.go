@@ -30,6 +30,7 @@ import (
 
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
 )
 
@@ -217,7 +218,7 @@ func start(t *testing.T, cfg server.Config, clientCA bool) *env {
 	e.client = e.pki.client(true)
 	go func() { e.done <- srv.Serve(ctx, ln) }()
 	e.files = &source.Files{Paths: []string{e.dir}, Interval: 50 * time.Millisecond,
-		Config: source.Config{Authn: authn.Config{TokenFile: tokens}}}
+		Config: snapshot.Config{Authn: authn.Config{TokenFile: tokens}}}
 	go func() { e.done <- e.files.Run(ctx, srv) }()
 	go srv.WatchCertificate(ctx, 50*time.Millisecond)
 	t.Cleanup(cancel)
@@ -338,7 +339,7 @@ func TestEndpoints(t *testing.T) {
 	}
 	annotated := strings.Replace(pausePod, `"namespace":"apps"}`, `"namespace":"apps","annotations":{"kubernetes.io/psp":"example"}}`, 1)
 	code, body = e.postJSON(t, server.PathValidate, admissionReview("u2", "alice", "apps", admissionv1.Create, annotated, ""))
-	if r := decodeAdmission(t, body); code != 200 || !r.Allowed || r.Patch != nil || r.AuditAnnotations["podsecuritypolicy.policy.k8s.io/validate-policy"] != "example" {
+	if r := decodeAdmission(t, body); code != 200 || !r.Allowed || r.Patch != nil || r.AuditAnnotations["validate-policy"] != "example" {
 		t.Fatalf("validate pause: %d %s", code, body)
 	}
 	code, body = e.postJSON(t, server.PathMutate, admissionReview("u3", "alice", "apps", admissionv1.Create, privilegedPod, ""))
@@ -530,13 +531,13 @@ func TestDeadlinePanicAndNotReady(t *testing.T) {
 	slow := &blocking{release: make(chan struct{})}
 	defer close(slow.release)
 	for _, a := range []*blocking{slow, {ignoreCtx: true, sleep: 400 * time.Millisecond}} {
-		srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc(a.Authorize)})
+		srv.Store(&snapshot.Snapshot{Authorizer: authorizer.AuthorizerFunc(a.Authorize)})
 		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "did not decide within 200ms") {
 			t.Fatalf("deadline (ignoring the context: %v): %d %s", a.ignoreCtx, code, out)
 		}
 	}
 	// A panic is recovered and answered no; the server keeps serving.
-	srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc((&blocking{panics: true}).Authorize)})
+	srv.Store(&snapshot.Snapshot{Authorizer: authorizer.AuthorizerFunc((&blocking{panics: true}).Authorize)})
 	for range 2 {
 		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "internal error") {
 			t.Fatalf("panic: %d %s", code, out)
@@ -744,7 +745,7 @@ func TestGracefulShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	slow := &blocking{release: make(chan struct{}), entered: make(chan struct{}, 1)}
-	srv.Store(&server.Snapshot{Authorizer: authorizer.AuthorizerFunc(slow.Authorize)})
+	srv.Store(&snapshot.Snapshot{Authorizer: authorizer.AuthorizerFunc(slow.Authorize)})
 	e := &env{pki: p, url: "https://" + ln.Addr().String(), client: p.client(false)}
 	body, _ := json.Marshal(sar("alice", "get", "pods", "apps"))
 	var wg sync.WaitGroup

@@ -26,7 +26,7 @@ import (
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 
 	"github.com/kguard/kguard/internal/policy"
-	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
 // PSPResource is the kguard PodSecurityPolicy CRD.
@@ -38,7 +38,7 @@ var PSPResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version
 // and ServiceAccount token Secrets. Every change rebuilds the snapshot after a
 // short debounce; the server is ready once every informer has synced.
 type Cluster struct {
-	Config   Config
+	Config   snapshot.Config
 	REST     *rest.Config
 	Debounce time.Duration // coalesces bursts of events (default 100ms)
 	Logger   *slog.Logger
@@ -53,7 +53,7 @@ const namespaceLookupTimeout = 2 * time.Second
 
 // Run syncs the informers, stores the first snapshot, then rebuilds on every
 // change until ctx ends.
-func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
+func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 	cs, err := kubernetes.NewForConfig(c.REST)
 	if err != nil {
 		return err
@@ -142,7 +142,7 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 	if !c.NoLookup {
 		cfg.Authn.ServiceAccount.Lookup = lookup
 	}
-	build := func() (*server.Snapshot, []error, error) {
+	build := func() (*snapshot.Snapshot, []error, error) {
 		set := &policy.Set{}
 		var err error
 		if set.Roles, err = roles.Lister().List(labels.Everything()); err != nil {
@@ -174,17 +174,17 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 			}
 			set.PodSecurityPolicies = append(set.PodSecurityPolicies, p)
 		}
-		snap, err := Build(cfg, set)
+		snap, err := snapshot.Build(cfg, set)
 		return snap, broken, err
 	}
 	// store serves a new snapshot; it is stale while a policy was left out.
-	store := func(snap *server.Snapshot, broken []error) {
-		srv.Store(snap)
+	store := func(snap *snapshot.Snapshot, broken []error) {
+		pub.Store(snap)
 		for _, err := range broken {
-			srv.ReloadFailed(err)
+			pub.ReloadFailed(err)
 		}
 		if len(broken) == 0 {
-			srv.Fresh()
+			pub.Fresh()
 		}
 	}
 	snap, broken, err := build()
@@ -213,7 +213,7 @@ func (c *Cluster) Run(ctx context.Context, srv *server.Server) error {
 		}
 		snap, broken, err := build()
 		if err != nil {
-			srv.ReloadFailed(err)
+			pub.ReloadFailed(err)
 			continue
 		}
 		store(snap, broken)

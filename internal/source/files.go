@@ -13,7 +13,7 @@ import (
 
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
-	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
 // Files builds snapshots from policy files and directories, the ABAC file,
@@ -25,36 +25,36 @@ import (
 // keys) are reloaded on their own: a broken policy file keeps the last good
 // policies serving but does not keep a revoked token valid, and the reverse.
 type Files struct {
-	Config   Config
+	Config   snapshot.Config
 	Paths    []string      // --policy-dir: files and directories of YAML/JSON objects
 	Interval time.Duration // how often to look for changes
 	// Initial, when set, is served first instead of loading the files again:
 	// the snapshot the caller got from this Files' Load.
-	Initial *server.Snapshot
+	Initial *snapshot.Snapshot
 
 	policySum, authnSum [sha256.Size]byte
-	policies            *Policies
-	authn               *Authn
+	policies            *snapshot.Policies
+	authn               *snapshot.Authn
 }
 
 // Load builds a snapshot from the files as they are now, and remembers their
 // fingerprints (taken before reading them, so that a change made meanwhile is
 // seen by the next look). Both parts must load.
-func (f *Files) Load() (*server.Snapshot, error) {
+func (f *Files) Load() (*snapshot.Snapshot, error) {
 	f.policySum, f.authnSum = f.fingerprint(f.policyFiles()), f.fingerprint(f.authnFiles())
 	p, err := f.loadPolicies()
 	if err != nil {
 		return nil, err
 	}
-	a, err := BuildAuthn(f.Config)
+	a, err := snapshot.BuildAuthn(f.Config)
 	if err != nil {
 		return nil, err
 	}
 	f.policies, f.authn = p, a
-	return Combine(p, a), nil
+	return snapshot.Combine(p, a), nil
 }
 
-func (f *Files) loadPolicies() (*Policies, error) {
+func (f *Files) loadPolicies() (*snapshot.Policies, error) {
 	set := &policy.Set{}
 	if len(f.Paths) > 0 {
 		var err error
@@ -64,7 +64,7 @@ func (f *Files) loadPolicies() (*Policies, error) {
 	}
 	cfg := f.Config
 	cfg.PSS.UnknownNamespace = unknownNamespace
-	return BuildPolicies(cfg, set)
+	return snapshot.BuildPolicies(cfg, set)
 }
 
 // reload rebuilds the parts whose files changed, keeping the last good
@@ -81,7 +81,7 @@ func (f *Files) reload() (changed bool, errs []error) {
 	}
 	if sum := f.fingerprint(f.authnFiles()); sum != f.authnSum {
 		f.authnSum = sum
-		if a, err := BuildAuthn(f.Config); err != nil {
+		if a, err := snapshot.BuildAuthn(f.Config); err != nil {
 			errs = append(errs, fmt.Errorf("authentication (--token-auth-file, --service-account-key-file): %w", err))
 		} else {
 			f.authn, changed = a, true
@@ -136,7 +136,7 @@ func (f *Files) fingerprint(roots []string) [sha256.Size]byte {
 // ctx ends. A part that does not load is reported (with the failing file) and
 // its last good version keeps serving; the snapshot is stale until it loads.
 // The first load must succeed.
-func (f *Files) Run(ctx context.Context, srv *server.Server) error {
+func (f *Files) Run(ctx context.Context, pub Publisher) error {
 	snap := f.Initial
 	if snap == nil || f.policies == nil {
 		var err error
@@ -144,8 +144,8 @@ func (f *Files) Run(ctx context.Context, srv *server.Server) error {
 			return err
 		}
 	}
-	srv.Store(snap)
-	srv.Fresh()
+	pub.Store(snap)
+	pub.Fresh()
 	interval := f.Interval
 	if interval <= 0 {
 		interval = 2 * time.Second
@@ -161,10 +161,10 @@ func (f *Files) Run(ctx context.Context, srv *server.Server) error {
 		}
 		changed, errs := f.reload()
 		if changed {
-			srv.Store(Combine(f.policies, f.authn))
+			pub.Store(snapshot.Combine(f.policies, f.authn))
 		}
 		for _, err := range errs {
-			srv.ReloadFailed(err)
+			pub.ReloadFailed(err)
 		}
 		if len(errs) > 0 {
 			failing = true
@@ -173,10 +173,10 @@ func (f *Files) Run(ctx context.Context, srv *server.Server) error {
 			// another part still fails: look again at both next time.
 			if f.allLoad() {
 				failing = false
-				srv.Fresh()
+				pub.Fresh()
 			}
 		} else if changed {
-			srv.Fresh()
+			pub.Fresh()
 		}
 	}
 }
@@ -187,7 +187,7 @@ func (f *Files) allLoad() bool {
 	if _, err := f.loadPolicies(); err != nil {
 		return false
 	}
-	_, err := BuildAuthn(f.Config)
+	_, err := snapshot.BuildAuthn(f.Config)
 	return err == nil
 }
 

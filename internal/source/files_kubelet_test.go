@@ -22,6 +22,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/kguard/kguard/internal/server"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
 // kubeletWrite does what the kubelet's atomic writer does to publish a new
@@ -88,7 +89,7 @@ subjects: [{kind: User, name: ` + user + `, apiGroup: rbac.authorization.k8s.io}
 `
 }
 
-func canGetPods(t *testing.T, snap *server.Snapshot, name string) bool {
+func canGetPods(t *testing.T, snap *snapshot.Snapshot, name string) bool {
 	t.Helper()
 	d, _, err := snap.Authorizer.Authorize(context.Background(), authorizer.AttributesRecord{
 		User: &user.DefaultInfo{Name: name}, Verb: "get", Namespace: "apps", Resource: "pods", ResourceRequest: true})

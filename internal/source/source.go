@@ -1,134 +1,18 @@
 // Package source builds the policy snapshots `kguard serve` answers from —
 // out of files (watched and reloaded atomically) or out of a cluster
-// (client-go informers) — with the same engines as the offline commands.
+// (client-go informers) — with the builder every command uses
+// (internal/snapshot), and publishes them.
 package source
 
-import (
-	"fmt"
+import "github.com/kguard/kguard/internal/snapshot"
 
-	"k8s.io/apiserver/pkg/authentication/authenticator"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
-
-	"github.com/kguard/kguard/internal/admission"
-	"github.com/kguard/kguard/internal/admission/podsecurity"
-	"github.com/kguard/kguard/internal/admission/psp"
-	"github.com/kguard/kguard/internal/authn"
-	"github.com/kguard/kguard/internal/authz"
-	"github.com/kguard/kguard/internal/policy"
-	"github.com/kguard/kguard/internal/server"
-)
-
-// Config is what a snapshot is built from besides the policy objects.
-type Config struct {
-	// Authorization: kube-apiserver's --authorization-mode and --authorization-policy-file.
-	AuthorizationModes []string
-	ABACFile           string
-	// DefaultRoles adds the Kubernetes default roles (files mode: a cluster
-	// already holds them).
-	DefaultRoles bool
-	// Authentication; nothing configured leaves /authenticate unconfigured.
-	Authn authn.Config
-	// Admission: the ordered plugins (empty: PodSecurityPolicy,PodSecurity)
-	// and the cluster-wide Pod Security configuration.
-	AdmissionPlugins []string
-	PSS              podsecurity.Config
-	// StrictDecoding denies reviewed pods with fields kguard's types do not
-	// know (--strict-decoding); by default they are ignored with a warning.
-	StrictDecoding bool
-}
-
-// DefaultAdmissionPlugins are the plugins of an empty --enable-admission-plugins.
-var DefaultAdmissionPlugins = []string{admission.PluginPodSecurityPolicy, admission.PluginPodSecurity}
-
-// Build makes a snapshot of set. Any error leaves the caller's current
-// snapshot in place: nothing half-built is ever served.
-func Build(cfg Config, set *policy.Set) (*server.Snapshot, error) {
-	p, err := BuildPolicies(cfg, set)
-	if err != nil {
-		return nil, err
-	}
-	a, err := BuildAuthn(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return Combine(p, a), nil
-}
-
-// Policies is the part of a snapshot built from policy objects and the ABAC
-// file: authorization and admission.
-type Policies struct {
-	Authorizer authorizer.Authorizer
-	Admission  *admission.Chain
-	Describe   string
-	Warnings   []string
-}
-
-// Authn is the part of a snapshot built from the token file and the
-// ServiceAccount keys; nil Token: /authenticate is not configured.
-type Authn struct {
-	Token    authenticator.Token
-	Warnings []string
-}
-
-// Combine makes one snapshot of the two parts, which sources reload on their
-// own: a broken policy file must not keep a revoked token valid.
-func Combine(p *Policies, a *Authn) *server.Snapshot {
-	return &server.Snapshot{Authorizer: p.Authorizer, Admission: p.Admission, Authenticator: a.Token,
-		Describe: p.Describe, Warnings: append(append([]string(nil), p.Warnings...), a.Warnings...)}
-}
-
-// BuildPolicies builds authorization and admission from set.
-func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
-	az, err := authz.New(authz.Config{Modes: cfg.AuthorizationModes, ABACFile: cfg.ABACFile, Objects: set, DefaultRoles: cfg.DefaultRoles})
-	if err != nil {
-		return nil, err
-	}
-	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...)}
-	plugins := cfg.AdmissionPlugins
-	if len(plugins) == 0 {
-		plugins = DefaultAdmissionPlugins
-	}
-	engines := admission.Snapshot{}
-	for _, p := range plugins {
-		switch p {
-		case admission.PluginPodSecurityPolicy:
-			// `use` is authorized by the whole chain, as kube-apiserver authorizes it.
-			if engines.PSP, err = psp.NewEngine(set.PodSecurityPolicies, az.Authorizer); err != nil {
-				return nil, err
-			}
-			engines.PSP = engines.PSP.WithRuleResolver(az.RuleResolver)
-		case admission.PluginPodSecurity:
-			if engines.PSS, err = podsecurity.New(cfg.PSS, set.Namespaces); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if out.Admission, err = admission.NewChain(plugins, engines); err != nil {
-		return nil, err
-	}
-	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)
-	out.Describe = fmt.Sprintf("%d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
-		len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
-		orRBAC(cfg.AuthorizationModes), plugins)
-	return out, nil
-}
-
-// BuildAuthn builds the token authenticators of cfg (none configured: an
-// empty Authn).
-func BuildAuthn(cfg Config) (*Authn, error) {
-	if cfg.Authn.TokenFile == "" && len(cfg.Authn.ServiceAccount.KeyFiles) == 0 {
-		return &Authn{}, nil
-	}
-	a, err := authn.New(cfg.Authn)
-	if err != nil {
-		return nil, err
-	}
-	return &Authn{Token: a.Token, Warnings: a.Warnings}, nil
-}
-
-func orRBAC(modes []string) []string {
-	if len(modes) == 0 {
-		return []string{authz.ModeRBAC}
-	}
-	return modes
+// Publisher receives what a source builds: the server, in `kguard serve`.
+type Publisher interface {
+	// Store serves snap from now on.
+	Store(snap *snapshot.Snapshot)
+	// ReloadFailed reports a source that could not build a new snapshot (or
+	// part of one): the last good version keeps serving, and is stale.
+	ReloadFailed(err error)
+	// Fresh reports that the snapshot served reflects every source as it is.
+	Fresh()
 }
