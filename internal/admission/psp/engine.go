@@ -20,6 +20,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	"github.com/kguard/kguard/internal/apidefaults"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
@@ -39,7 +40,16 @@ type Engine struct {
 	providers []*provider    // by name
 	index     map[string]int // name → position in providers
 	authz     authorizer.Authorizer
-	rules     authorizer.RuleResolver // optional, see WithRuleResolver
+	rules     RuleResolver // optional, see WithRuleResolver
+}
+
+// RuleResolver lists the rules an authorizer grants a user in a namespace:
+// authorizer.RuleResolver as k8s.io/apiserver declares it today, declared
+// here so that the engine also builds against the v1.24 apiserver, whose
+// RulesFor took no context (the differential tests in test/upstream124
+// link the engine with upstream v1.24's admission plugin).
+type RuleResolver interface {
+	RulesFor(ctx context.Context, u user.Info, namespace string) ([]authorizer.ResourceRuleInfo, []authorizer.NonResourceRuleInfo, bool, error)
 }
 
 // WithRuleResolver returns an engine that uses rr — the rules authz grants —
@@ -50,7 +60,7 @@ type Engine struct {
 // it may use them all: authz must never answer DecisionDeny (kguard's RBAC,
 // ABAC, AlwaysAllow and AlwaysDeny chains never do). Decisions are the same
 // as without rr; with hundreds of policies they are much cheaper.
-func (e *Engine) WithRuleResolver(rr authorizer.RuleResolver) *Engine {
+func (e *Engine) WithRuleResolver(rr RuleResolver) *Engine {
 	c := *e
 	c.rules = rr
 	return &c
@@ -133,11 +143,18 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 		return Result{Message: MessageNoProviders}
 	}
 
+	// The pod's ServiceAccount may hold the grant too. Without a name, it is
+	// the one the ServiceAccount admission plugin sets before PSP runs —
+	// except on a kubelet's mirror pod, which that plugin leaves without one,
+	// and which v1.24 then authorizes for its requester only.
+	var saInfo user.Info
 	sa := a.Pod.Spec.ServiceAccountName
-	if sa == "" {
-		sa = "default" // what the ServiceAccount admission plugin sets before PSP runs
+	if _, mirror := a.Pod.Annotations[apidefaults.MirrorPodAnnotation]; sa == "" && !mirror {
+		sa = apidefaults.DefaultServiceAccountName
 	}
-	saInfo := serviceaccount.UserInfo(a.Namespace, sa, "")
+	if sa != "" {
+		saInfo = serviceaccount.UserInfo(a.Namespace, sa, "")
+	}
 	// Authorization is asked lazily, once per policy: most requests are
 	// decided by the first policies that admit the pod.
 	order, usesAll := e.narrow(ctx, []user.Info{a.User, saInfo}, a.Namespace)

@@ -545,3 +545,36 @@ func TestAdmitHonoursContext(t *testing.T) {
 		t.Fatalf("after cancel: %+v; want denied with the context's error", r)
 	}
 }
+
+// A mirror pod has no ServiceAccount (the ServiceAccount admission plugin
+// skips it): a grant to the namespace's default ServiceAccount does not let
+// it use a policy, as in v1.24; an ordinary pod without a name gets
+// "default", and the grant. Found by test/upstream124's differential test.
+func TestMirrorPodHasNoServiceAccount(t *testing.T) {
+	grant := `kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: default-sa, namespace: ns}
+roleRef: {kind: ClusterRole, name: use-all, apiGroup: rbac.authorization.k8s.io}
+subjects: [{kind: ServiceAccount, name: default, namespace: ns}]
+---
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use-all}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]`
+	e := engine(t, psp("any", anyRules), grant)
+	bob := &user.DefaultInfo{Name: "bob", Groups: []string{"system:authenticated"}}
+	for _, narrowed := range []bool{false, true} {
+		e := e
+		if narrowed {
+			e = e.WithRuleResolver(rbac.New(loadSet(t, psp("any", anyRules), grant)))
+		}
+		plain := pod(t, pausePod)
+		if r := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: plain, Namespace: "ns", User: bob}); !r.Allowed || r.Policy != "any" {
+			t.Errorf("narrowed=%v: a pod without ServiceAccount name is the default one's: %+v", narrowed, r)
+		}
+		mirror := pod(t, "metadata: {name: pause, annotations: {kubernetes.io/config.mirror: x}}\nspec: {containers: [{name: pause, image: k8s.gcr.io/pause}]}")
+		if r := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: mirror, Namespace: "ns", User: bob}); r.Allowed || r.Message != MessageNoProviders {
+			t.Errorf("narrowed=%v: a mirror pod got the default ServiceAccount's grant: %+v", narrowed, r)
+		}
+	}
+}
