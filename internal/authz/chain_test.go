@@ -3,6 +3,8 @@ package authz
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,5 +162,58 @@ roleRef: {kind: Role, name: gone, apiGroup: rbac.authorization.k8s.io}
 		User: &user.DefaultInfo{Name: "jane"}, Verb: "get", Resource: "pods", Namespace: "ns", ResourceRequest: true})
 	if d == authorizer.DecisionAllow || !strings.HasPrefix(reason, "RBAC: ") || strings.Contains(reason, "RBAC: RBAC:") || !strings.Contains(reason, `"gone" not found`) {
 		t.Errorf("reason = %q, want one RBAC prefix and the missing role", reason)
+	}
+}
+
+// WhoCan lists what RBAC and ABAC allow, with the ServiceAccount namespace
+// rule of the authorizer: a RoleBinding's ServiceAccount defaults to the
+// binding's namespace, a ClusterRoleBinding's without one matches nobody.
+func TestWhoCan(t *testing.T) {
+	s, err := policy.Read(strings.NewReader(`
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: everywhere}
+subjects: [{kind: Group, name: auditors, apiGroup: rbac.authorization.k8s.io}, {kind: ServiceAccount, name: nobody}]
+roleRef: {kind: ClusterRole, name: reader, apiGroup: rbac.authorization.k8s.io}
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: here, namespace: dev}
+subjects: [{kind: ServiceAccount, name: app}]
+roleRef: {kind: ClusterRole, name: reader, apiGroup: rbac.authorization.k8s.io}
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: there, namespace: prod}
+subjects: [{kind: User, name: jane, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: reader, apiGroup: rbac.authorization.k8s.io}
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abacFile := filepath.Join(t.TempDir(), "abac.jsonl")
+	lines := `{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"user": "bob", "group": "ops", "namespace": "*", "resource": "secrets", "apiGroup": "*", "readonly": true}}
+{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"user": "carol", "namespace": "prod", "resource": "*", "apiGroup": "*"}}
+`
+	if err := os.WriteFile(abacFile, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Modes: []string{"RBAC", "ABAC"}, ABACFile: abacFile, Objects: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.WhoCan(authorizer.AttributesRecord{Verb: "get", Resource: "secrets", Namespace: "dev", ResourceRequest: true})
+	want := []Subject{
+		{Kind: "Group", Name: "auditors", Via: "ClusterRoleBinding everywhere", Role: "ClusterRole reader"},
+		{Kind: "ServiceAccount", Name: "app", Namespace: "dev", Via: "RoleBinding dev/here", Role: "ClusterRole reader"},
+		{Kind: "User", Name: "bob (in group ops)", Via: "ABAC line 1"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("who can get secrets in dev:\n got %v\nwant %v", got, want)
 	}
 }

@@ -34,6 +34,7 @@ type authzOptions struct {
 
 // authzEnv is what a subcommand works on.
 type authzEnv struct {
+	Chain      *authz.Chain
 	Set        *policy.Set
 	Authorizer authorizer.Authorizer
 	Rules      authorizer.RuleResolver
@@ -111,7 +112,7 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 	for _, w := range chain.Warnings {
 		fmt.Fprintln(s.Err, "warning:", w)
 	}
-	return &authzEnv{Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, RBAC: chain.RBAC, ABAC: chain.ABAC,
+	return &authzEnv{Chain: chain, Set: chain.Objects, Authorizer: chain.Authorizer, Rules: chain.RuleResolver, RBAC: chain.RBAC, ABAC: chain.ABAC,
 		Warnings: chain.Warnings, Read: set.Len()}, nil
 }
 

@@ -3,28 +3,15 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"github.com/kguard/kguard/internal/authz/abac"
-	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/authz"
 )
 
 func init() { registerAuthz(newWhoCanCommand) }
-
-// whoCanEntry is one subject allowed, and what allows it.
-type whoCanEntry struct {
-	SubjectKind      string `json:"subjectKind"`
-	Subject          string `json:"subject"`
-	SubjectNamespace string `json:"subjectNamespace,omitempty"`
-	Via              string `json:"via"` // "ClusterRoleBinding x", "RoleBinding ns/x", "ABAC line N"
-	Role             string `json:"role,omitempty"`
-}
 
 func newWhoCanCommand(o *authzOptions, s Streams) *cobra.Command {
 	var req requestFlags
@@ -50,71 +37,12 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 			if err != nil {
 				return err
 			}
-			var out []whoCanEntry
-			if env.RBAC != nil {
-				grants, _ := rbac.Grants(env.Set)
-				for _, g := range grants {
-					if g.Namespace != "" && g.Namespace != attrs.Namespace {
-						continue
-					}
-					if !anyRuleAllows(g.Rules, attrs) {
-						continue
-					}
-					e := whoCanEntry{SubjectKind: g.Subject.Kind, Subject: g.Subject.Name, Role: g.RoleKind + " " + g.RoleName}
-					if g.Subject.Kind == rbacv1.ServiceAccountKind {
-						e.SubjectNamespace = g.Subject.Namespace
-						if e.SubjectNamespace == "" {
-							if g.BindingNamespace == "" {
-								continue // a ClusterRoleBinding's ServiceAccount without namespace matches nobody
-							}
-							e.SubjectNamespace = g.BindingNamespace
-						}
-					}
-					if g.BindingKind == "RoleBinding" {
-						e.Via = "RoleBinding " + g.BindingNamespace + "/" + g.BindingName
-					} else {
-						e.Via = "ClusterRoleBinding " + g.BindingName
-					}
-					out = append(out, e)
-				}
-			}
-			if env.ABAC != nil {
-				for _, p := range env.ABAC.Policies() {
-					spec := p.Spec
-					subjectKind, subject := "User", spec.User
-					if spec.User == "" {
-						subjectKind, subject = "Group", spec.Group
-					}
-					if subject == "" {
-						continue
-					}
-					// Match everything but the subject.
-					spec.User, spec.Group = "", "*"
-					if !abac.Matches(&spec, attrs) {
-						continue
-					}
-					e := whoCanEntry{SubjectKind: subjectKind, Subject: subject, Via: fmt.Sprintf("ABAC line %d", p.Line)}
-					if p.Spec.User != "" && p.Spec.Group != "" {
-						e.Subject = p.Spec.User + " (in group " + p.Spec.Group + ")"
-					}
-					out = append(out, e)
-				}
-			}
-			sort.SliceStable(out, func(i, j int) bool {
-				a, b := out[i], out[j]
-				if a.SubjectKind != b.SubjectKind {
-					return a.SubjectKind < b.SubjectKind
-				}
-				if a.SubjectNamespace != b.SubjectNamespace {
-					return a.SubjectNamespace < b.SubjectNamespace
-				}
-				return a.Subject < b.Subject
-			})
+			out := env.Chain.WhoCan(attrs)
 			if output == "json" {
 				enc := json.NewEncoder(s.Out)
 				enc.SetIndent("", "  ")
 				if out == nil {
-					out = []whoCanEntry{}
+					out = []authz.Subject{}
 				}
 				return enc.Encode(map[string]any{"request": describeRequest(attrs), "subjects": out})
 			}
@@ -126,11 +54,11 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 			w := tabwriter.NewWriter(s.Out, 0, 8, 2, ' ', 0)
 			fmt.Fprintln(w, "KIND\tSUBJECT\tVIA\tROLE")
 			for _, e := range out {
-				name := e.Subject
-				if e.SubjectNamespace != "" {
-					name = e.SubjectNamespace + "/" + e.Subject
+				name := e.Name
+				if e.Namespace != "" {
+					name = e.Namespace + "/" + e.Name
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.SubjectKind, name, e.Via, e.Role)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Kind, name, e.Via, e.Role)
 			}
 			return w.Flush()
 		},
@@ -140,13 +68,4 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 	c.Flags().StringVar(&req.subresource, "subresource", "", "subresource, e.g. log")
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
-}
-
-func anyRuleAllows(rules []rbacv1.PolicyRule, attrs authorizer.AttributesRecord) bool {
-	for i := range rules {
-		if rbac.RuleAllows(attrs, &rules[i]) {
-			return true
-		}
-	}
-	return false
 }

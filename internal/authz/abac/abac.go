@@ -274,13 +274,42 @@ func (a *Authorizer) EvaluateConditions(context.Context, authorizer.ConditionsAw
 	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
 }
 
-// Matches reports whether one policy line allows the request.
-func Matches(s *Spec, attrs authorizer.Attributes) bool { return matches(s, attrs) }
+// Allowed is a policy line that allows a request to its subject.
+type Allowed struct {
+	// Kind is "User" or "Group"; Name the line's user or group ("*": everyone).
+	Kind, Name string
+	// Group is the group a line naming both a user and a group requires too.
+	Group  string
+	Policy Policy
+}
+
+// AllowedSubjects lists the lines that allow attrs to their subject, in file
+// order: what the request is, not who asks, is matched (`who-can`). A line
+// with neither user nor group allows nobody and is left out.
+func (a *Authorizer) AllowedSubjects(attrs authorizer.Attributes) []Allowed {
+	var out []Allowed
+	for _, p := range a.policies {
+		if p.Spec.User == "" && p.Spec.Group == "" || !actionMatches(&p.Spec, attrs) {
+			continue
+		}
+		al := Allowed{Kind: "User", Name: p.Spec.User, Policy: p}
+		switch {
+		case p.Spec.User == "":
+			al.Kind, al.Name = "Group", p.Spec.Group
+		case p.Spec.Group != "":
+			al.Group = p.Spec.Group
+		}
+		out = append(out, al)
+	}
+	return out
+}
 
 func matches(s *Spec, a authorizer.Attributes) bool {
-	if !subjectMatches(s, a.GetUser()) {
-		return false
-	}
+	return subjectMatches(s, a.GetUser()) && actionMatches(s, a)
+}
+
+// actionMatches matches a line against everything but the subject.
+func actionMatches(s *Spec, a authorizer.Attributes) bool {
 	if s.Readonly && !a.IsReadOnly() {
 		return false
 	}

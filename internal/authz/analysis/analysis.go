@@ -145,7 +145,7 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 		if !o.IncludeDefaults && g.Labels["kubernetes.io/bootstrapping"] == "rbac-defaults" {
 			continue
 		}
-		if g.Subject.Kind == rbacv1.ServiceAccountKind && g.Subject.Namespace == "" && g.BindingNamespace == "" {
+		if _, ok := rbac.SubjectNamespace(g.Subject, g.BindingNamespace); !ok {
 			continue // matches nobody, as in the authorizer
 		}
 		full := len(fullControl.Evaluate(g)) > 0
@@ -205,10 +205,7 @@ func roleNamespace(g *rbac.Grant) string {
 // "ServiceAccount ns/name" (the namespace defaults to the binding's).
 func SubjectString(s rbacv1.Subject, bindingNamespace string) string {
 	if s.Kind == rbacv1.ServiceAccountKind {
-		ns := s.Namespace
-		if ns == "" {
-			ns = bindingNamespace
-		}
+		ns, _ := rbac.SubjectNamespace(s, bindingNamespace)
 		return "ServiceAccount " + ns + "/" + s.Name
 	}
 	return s.Kind + " " + s.Name

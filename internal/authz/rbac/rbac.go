@@ -70,13 +70,8 @@ func (ix *index) add(b *binding, subjects []rbacv1.Subject, namespace string) {
 		case rbacv1.GroupKind:
 			ix.groups[s.Name] = append(ix.groups[s.Name], entry{b, i})
 		case rbacv1.ServiceAccountKind:
-			// The namespace defaults to the binding's; a ClusterRoleBinding's
-			// ServiceAccount without namespace matches nobody.
-			ns := s.Namespace
-			if ns == "" {
-				ns = namespace
-			}
-			if ns == "" {
+			ns, ok := SubjectNamespace(s, namespace)
+			if !ok {
 				continue
 			}
 			name := serviceaccount.MakeUsername(ns, s.Name)

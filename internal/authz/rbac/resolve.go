@@ -63,10 +63,7 @@ func (b *resolvedBinding) describe(subject int) string {
 	s := &b.subjects[subject]
 	who := fmt.Sprintf("%s %q", s.Kind, s.Name)
 	if s.Kind == rbacv1.ServiceAccountKind {
-		ns := s.Namespace
-		if ns == "" {
-			ns = b.namespace
-		}
+		ns, _ := SubjectNamespace(*s, b.namespace)
 		who = fmt.Sprintf("%s %q", s.Kind, s.Name+"/"+ns)
 	}
 	if b.kind == "ClusterRoleBinding" {
