@@ -11,8 +11,9 @@
 #
 # kube-apiserver is set up to call kguard on 127.0.0.1:$KGUARD_PORT (in the env file) as its
 # token and authorization webhook (--authorization-mode=Node,Webhook,RBAC), with its built-in
-# PodSecurity admission disabled; start `kguard serve` there with the env file's
-# KGUARD_TLS_CERT/KGUARD_TLS_KEY (test/e2e does; docs/e2e.md shows it by hand).
+# PodSecurity admission disabled, and with an audit log of pod requests at Metadata level (where
+# the admission webhooks' annotations land; AUDIT_LOG in the env file); start `kguard serve`
+# there with the env file's KGUARD_TLS_CERT/KGUARD_TLS_KEY (test/e2e does; docs/e2e.md shows it by hand).
 #
 # Environment: KGUARD_CACHE (default $HOME/.cache/kguard), KGUARD_CLUSTER_DIR (default
 # $KGUARD_CACHE/cluster), KGUARD_APISERVER_FLAGS (extra kube-apiserver flags),
@@ -146,6 +147,17 @@ up() {
   # it and the authorizer chain falls through to RBAC.
   webhook_kubeconfig "$DIR/kguard-authn.kubeconfig" /authenticate
   webhook_kubeconfig "$DIR/kguard-authz.kubeconfig" /authorize
+  # An audit log of pod requests at Metadata level: where the annotations of
+  # kguard's admission webhooks land (mutate.kguard.io/admit-policy, ...).
+  cat >"$DIR/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  resources: [{group: "", resources: [pods]}]
+- level: None
+EOF
 
   etcd --data-dir "$DIR/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -167,6 +179,7 @@ up() {
     --authorization-webhook-config-file "$DIR/kguard-authz.kubeconfig" --authorization-webhook-version v1 \
     --authorization-webhook-cache-authorized-ttl 1s --authorization-webhook-cache-unauthorized-ttl 1s \
     --disable-admission-plugins PodSecurity \
+    --audit-policy-file "$DIR/audit-policy.yaml" --audit-log-path "$DIR/audit.log" \
     --endpoint-reconciler-type none --enable-priority-and-fairness=false --profiling=false \
     ${KGUARD_APISERVER_FLAGS:-} >"$DIR/kube-apiserver.log" 2>&1 &
   APISERVER_PID=$!
@@ -186,6 +199,8 @@ up() {
   cat >"$ENV_FILE" <<EOF
 KUBECONFIG=$DIR/admin.kubeconfig
 KGUARD_CLUSTER_DIR=$DIR
+APISERVER_LOG=$DIR/kube-apiserver.log
+AUDIT_LOG=$DIR/audit.log
 KGUARD_K8S_BIN=$BIN
 APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
 APISERVER_PORT=$APISERVER_PORT
@@ -240,5 +255,5 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) [ -f "$ENV_FILE" ] && echo "$ENV_FILE" || { log "no cluster running"; exit 1; } ;;
-  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac

@@ -127,7 +127,7 @@ func BenchmarkAdmitPod20PSPsRestricted(b *testing.B) {
 	c := chainFor(b, PluginPodSecurityPolicy, PluginPodSecurity)
 	w := workload(b, typicalPod)
 	r := c.Admit(context.Background(), &Request{Operation: admissionv1.Create, Workload: w, Resource: "pods", Name: "web", Namespace: "shop", User: alice})
-	if !r.Allowed || r.AuditAnnotations["podsecuritypolicy.policy.k8s.io/admit-policy"] != "z-restricted" {
+	if !r.Allowed || r.AuditAnnotations[AuditKeyAdmitPolicy] != "z-restricted" {
 		b.Fatalf("benchmark pod not admitted by the last policy: %+v", r)
 	}
 	b.ReportAllocs()

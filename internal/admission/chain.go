@@ -129,9 +129,9 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 			}
 			pod = res.Pod
 			if res.Policy != "" {
-				key := "podsecuritypolicy.policy.k8s.io/admit-policy"
+				key := AuditKeyAdmitPolicy
 				if r.Phase == PhaseValidate {
-					key = "podsecuritypolicy.policy.k8s.io/validate-policy"
+					key = AuditKeyValidatePolicy
 				}
 				addAudit(resp, key, res.Policy)
 			}
@@ -146,9 +146,7 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 			res := c.snap.PSS.Evaluate(ctx, podsecurity.Request{Operation: r.Operation, Pod: pod, OldPod: r.OldPod,
 				SubResource: r.SubResource, Namespace: r.Namespace, Username: username})
 			resp.Warnings = append(resp.Warnings, res.Warnings...)
-			for k, v := range res.AuditAnnotations {
-				addAudit(resp, "pod-security.kubernetes.io/"+k, v)
-			}
+			addPodSecurityAudit(resp, res.AuditAnnotations)
 			if !res.Allowed {
 				msg := "forbidden by PodSecurity"
 				if res.Result != nil {
@@ -177,13 +175,6 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 		resp.Patch, resp.PatchType = patch, &pt
 	}
 	return resp
-}
-
-func addAudit(resp *admissionv1.AdmissionResponse, k, v string) {
-	if resp.AuditAnnotations == nil {
-		resp.AuditAnnotations = map[string]string{}
-	}
-	resp.AuditAnnotations[k] = v
 }
 
 // forbidden is the API server's 403: `pods "pause" is forbidden: ...`.

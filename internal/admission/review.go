@@ -204,7 +204,7 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 	unreadable := func(err error) *admissionv1.AdmissionResponse {
 		msg := fmt.Sprintf("%s %q: PodSecurity could not read the pod template: %v", r.Resource, r.Name, err)
 		out := &admissionv1.AdmissionResponse{Allowed: true, Warnings: []string{msg}}
-		addAudit(out, "pod-security.kubernetes.io/error", msg)
+		addAudit(out, AuditKeyError, msg)
 		return out
 	}
 	w, unknown, err := decode(req.Object.Raw, "request.object")
@@ -229,9 +229,7 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 		schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
 		req.Name, req.Namespace, req.UserInfo.Username)
 	out := &admissionv1.AdmissionResponse{Allowed: res.Allowed, Warnings: append(unknownFieldWarnings(unknown), res.Warnings...)}
-	for k, v := range res.AuditAnnotations {
-		addAudit(out, "pod-security.kubernetes.io/"+k, v)
-	}
+	addPodSecurityAudit(out, res.AuditAnnotations)
 	if !res.Allowed {
 		out.Result = res.Result // the library's own error (e.g. an unreadable namespace)
 	}

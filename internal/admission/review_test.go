@@ -139,7 +139,7 @@ func TestReviewUnknownFields(t *testing.T) {
 			if tc.warning != "" && !strings.Contains(strings.Join(r.Response.Warnings, "\n"), tc.warning) {
 				t.Errorf("warnings %q do not mention %q", r.Response.Warnings, tc.warning)
 			}
-			if tc.annotation != "" && !strings.Contains(r.Response.AuditAnnotations["pod-security.kubernetes.io/error"], tc.annotation) {
+			if tc.annotation != "" && !strings.Contains(r.Response.AuditAnnotations[AuditKeyError], tc.annotation) {
 				t.Errorf("audit annotations %v do not mention %q", r.Response.AuditAnnotations, tc.annotation)
 			}
 			if !tc.allowed && !strings.Contains(r.Response.Result.Message, `unknown field "spec.futureField"`) {

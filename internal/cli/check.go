@@ -247,7 +247,7 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult, o text
 		case r.Response.Allowed:
 			admitted++
 			how := "admitted"
-			if p := r.Response.AuditAnnotations["podsecuritypolicy.policy.k8s.io/admit-policy"]; p != "" {
+			if p := r.Response.AuditAnnotations[admission.AuditKeyAdmitPolicy]; p != "" {
 				how += " by PodSecurityPolicy " + p
 			}
 			fmt.Fprintf(w, "%s: %s: %s\n", pos, id, how)
