@@ -7,19 +7,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apiserver/pkg/authentication/user"
 
-	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/policy"
 )
 
 func init() { registerAuthz(newCheckEscalationCommand) }
-
-type escalationResult struct {
-	Object  string   `json:"object"`
-	Source  string   `json:"source"`
-	Allowed bool     `json:"allowed"`
-	Reason  string   `json:"reason"`
-	Missing []string `json:"missing,omitempty"`
-}
 
 func newCheckEscalationCommand(o *authzOptions, s Streams) *cobra.Command {
 	var who subjectFlags
@@ -59,37 +51,9 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 			if err != nil {
 				return err
 			}
-			if env.RBAC == nil {
-				return usageError(fmt.Errorf("check-escalation needs RBAC among the authorization modes"))
-			}
-			// The roles being written count for the bindings being written, as
-			// they would once created; the user's rights come from the existing set only.
-			written := rbac.New(policy.Merge(env.Set, objects))
-			var results []escalationResult
-			add := func(obj, src string, e rbac.Escalation) {
-				r := escalationResult{Object: obj, Source: src, Allowed: e.Allowed, Reason: e.Reason}
-				for _, m := range e.Missing {
-					r.Missing = append(r.Missing, rbac.CompactString(m))
-				}
-				results = append(results, r)
-			}
-			ctx := c.Context()
-			for _, r := range objects.Roles {
-				add("Role "+r.Namespace+"/"+r.Name, objects.Source(r), env.RBAC.CheckRole(ctx, env.Authorizer, u, r.Namespace, r.Name, r.Rules, false))
-			}
-			for _, r := range objects.ClusterRoles {
-				add("ClusterRole "+r.Name, objects.Source(r), env.RBAC.CheckRole(ctx, env.Authorizer, u, "", r.Name, r.Rules, r.AggregationRule != nil))
-			}
-			for _, b := range objects.RoleBindings {
-				rules, found := written.RoleRules(b.RoleRef.Kind, b.Namespace, b.RoleRef.Name)
-				add("RoleBinding "+b.Namespace+"/"+b.Name, objects.Source(b), env.RBAC.CheckBinding(ctx, env.Authorizer, u, b.Namespace, b.RoleRef, rules, found))
-			}
-			for _, b := range objects.ClusterRoleBindings {
-				rules, found := written.RoleRules(b.RoleRef.Kind, "", b.RoleRef.Name)
-				if b.RoleRef.Kind != "ClusterRole" {
-					found = false
-				}
-				add("ClusterRoleBinding "+b.Name, objects.Source(b), env.RBAC.CheckBinding(ctx, env.Authorizer, u, "", b.RoleRef, rules, found))
+			results, err := env.Chain.CheckEscalation(c.Context(), u, objects)
+			if err != nil {
+				return usageError(err)
 			}
 			refused := 0
 			for _, r := range results {
@@ -101,7 +65,7 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 				enc := json.NewEncoder(s.Out)
 				enc.SetIndent("", "  ")
 				if results == nil {
-					results = []escalationResult{}
+					results = []authz.EscalationResult{}
 				}
 				if err := enc.Encode(map[string]any{"user": u.GetName(), "groups": u.GetGroups(), "results": results}); err != nil {
 					return err
