@@ -1,9 +1,11 @@
-package admission
+package admission_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/kguard/kguard/internal/admission"
+	kpolicy "github.com/kguard/kguard/internal/policy"
 	"sort"
 	"strings"
 	"testing"
@@ -37,31 +39,26 @@ func apiserverAccepts(key string) error {
 // auditChain has PodSecurityPolicy's twenty policies and a Pod Security
 // evaluator whose namespaces and exemptions produce every key the library
 // returns.
-func auditChain(t *testing.T, plugins ...string) *Chain {
+func auditChain(t *testing.T, plugins ...string) *admission.Chain {
 	t.Helper()
 	s := twentyPolicies(t)
 	ns := func(name string, labels map[string]string) *corev1.Namespace {
 		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	}
-	engine, err := psp.NewEngine(s.PodSecurityPolicies, rbac.New(s))
-	if err != nil {
-		t.Fatal(err)
+	authz := rbac.New(s)
+	s.Namespaces = []*corev1.Namespace{
+		ns("shop", map[string]string{psaapi.EnforceLevelLabel: "restricted"}),
+		ns("audited", map[string]string{psaapi.AuditLevelLabel: "restricted"}),
+		ns("exempt-ns", map[string]string{psaapi.EnforceLevelLabel: "restricted"}),
 	}
-	pss, err := podsecurity.New(podsecurity.Config{
+	pssConfig := podsecurity.Config{
 		ExemptUsernames:  []string{"exempt-user"},
 		ExemptNamespaces: []string{"exempt-ns"},
 		UnknownNamespace: func(context.Context, string) (*corev1.Namespace, error) {
 			return nil, errors.New("namespace lister not synced")
 		},
-	}, []*corev1.Namespace{
-		ns("shop", map[string]string{psaapi.EnforceLevelLabel: "restricted"}),
-		ns("audited", map[string]string{psaapi.AuditLevelLabel: "restricted"}),
-		ns("exempt-ns", map[string]string{psaapi.EnforceLevelLabel: "restricted"}),
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	c, err := NewChain(plugins, Snapshot{PSP: engine, PSS: pss})
+	c, err := admission.NewChain(plugins, admission.Inputs{Policies: s, Authorizer: authz, RuleResolver: authz}, map[string]any{podsecurity.PluginName: pssConfig})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,29 +75,29 @@ var unreadableDeployment = []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"A
 // Security's outcomes, is a key kube-apiserver accepts once it has put the
 // webhook's name in front; and the reviews together return every documented key.
 func TestAuditAnnotationKeysValidUnderWebhookName(t *testing.T) {
-	both := auditChain(t, PluginPodSecurityPolicy, PluginPodSecurity)
-	pss := auditChain(t, PluginPodSecurity)
-	admit := func(c *Chain, phase Phase, namespace, username string) func(t *testing.T) *admissionv1.AdmissionResponse {
+	both := auditChain(t, psp.PluginName, podsecurity.PluginName)
+	pss := auditChain(t, podsecurity.PluginName)
+	admit := func(c *admission.Chain, phase admission.Phase, namespace, username string) func(t *testing.T) *admissionv1.AdmissionResponse {
 		return func(t *testing.T) *admissionv1.AdmissionResponse {
-			r := &Request{Operation: admissionv1.Create, Workload: workload(t, typicalPod), Resource: "pods", Name: "web",
+			r := &admission.Request{Operation: admissionv1.Create, Workload: workload(t, typicalPod), Resource: "pods", Name: "web",
 				Namespace: namespace, User: alice, Phase: phase}
 			if username != "" {
 				r.User = &user.DefaultInfo{Name: username}
 			}
-			if phase == PhaseValidate && c == both {
+			if phase == admission.PhaseValidate && c == both {
 				// kube-apiserver validates the pod its mutating webhooks returned.
-				r.Phase = PhaseMutate
+				r.Phase = admission.PhaseMutate
 				if resp := c.Admit(context.Background(), r); !resp.Allowed {
 					t.Fatalf("mutating phase denied: %v", resp.Result)
 				}
-				r.Phase = PhaseValidate
+				r.Phase = admission.PhaseValidate
 			}
 			return c.Admit(context.Background(), r) // a denial carries its annotations too
 		}
 	}
 	reviewOf := func(body []byte) func(t *testing.T) *admissionv1.AdmissionResponse {
 		return func(t *testing.T) *admissionv1.AdmissionResponse {
-			out, err := pss.Review(context.Background(), body, PhaseValidate)
+			out, err := pss.Review(context.Background(), body, admission.PhaseValidate)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,14 +113,14 @@ func TestAuditAnnotationKeysValidUnderWebhookName(t *testing.T) {
 		run  func(t *testing.T) *admissionv1.AdmissionResponse
 		want []string
 	}{
-		{"offline check", admit(both, PhaseBoth, "shop", ""), []string{AuditKeyAdmitPolicy, AuditKeyEnforcePolicy}},
-		{"mutating webhook", admit(both, PhaseMutate, "shop", ""), []string{AuditKeyAdmitPolicy}},
-		{"validating webhook", admit(both, PhaseValidate, "shop", ""), []string{AuditKeyEnforcePolicy, AuditKeyValidatePolicy}},
-		{"audit level violated", admit(pss, PhaseValidate, "audited", ""), []string{AuditKeyAuditViolations, AuditKeyEnforcePolicy}},
-		{"exempt namespace", admit(pss, PhaseValidate, "exempt-ns", ""), []string{AuditKeyExempt}},
-		{"exempt user", admit(pss, PhaseValidate, "shop", "exempt-user"), []string{AuditKeyExempt}},
-		{"namespace unreadable", admit(pss, PhaseValidate, "elsewhere", ""), []string{AuditKeyError}},
-		{"pod template unreadable", reviewOf(unreadableDeployment), []string{AuditKeyError}},
+		{"offline check", admit(both, admission.PhaseBoth, "shop", ""), []string{psp.AuditKeyAdmitPolicy, podsecurity.AuditKeyEnforcePolicy}},
+		{"mutating webhook", admit(both, admission.PhaseMutate, "shop", ""), []string{psp.AuditKeyAdmitPolicy}},
+		{"validating webhook", admit(both, admission.PhaseValidate, "shop", ""), []string{podsecurity.AuditKeyEnforcePolicy, psp.AuditKeyValidatePolicy}},
+		{"audit level violated", admit(pss, admission.PhaseValidate, "audited", ""), []string{podsecurity.AuditKeyAuditViolations, podsecurity.AuditKeyEnforcePolicy}},
+		{"exempt namespace", admit(pss, admission.PhaseValidate, "exempt-ns", ""), []string{podsecurity.AuditKeyExempt}},
+		{"exempt user", admit(pss, admission.PhaseValidate, "shop", "exempt-user"), []string{podsecurity.AuditKeyExempt}},
+		{"namespace unreadable", admit(pss, admission.PhaseValidate, "elsewhere", ""), []string{admission.AuditKeyError}},
+		{"pod template unreadable", reviewOf(unreadableDeployment), []string{admission.AuditKeyError}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := tc.run(t)
@@ -153,18 +150,11 @@ func TestAPIServerRefusesPluginPrefixedKeys(t *testing.T) {
 	}
 }
 
-// PodSecurityPolicy's and Pod Security's keys share the webhook's name: none of
-// the library's keys may be one of PodSecurityPolicy's.
+// PodSecurityPolicy's and Pod Security's keys share the webhook's name: the
+// chain of both builds, so none of the library's keys is PodSecurityPolicy's
+// (NewChain refuses plugins declaring the same key; see plugin_test.go).
 func TestPodSecurityAuditKeysDoNotCollideWithPSP(t *testing.T) {
-	for _, k := range []string{psaapi.EnforcedPolicyAnnotationKey, psaapi.AuditViolationsAnnotationKey, psaapi.ExemptionReasonAnnotationKey, AuditKeyError} {
-		if pspAuditKeys[k] {
-			t.Errorf("Pod Security's key %q is also PodSecurityPolicy's", k)
-		}
-	}
-	resp := &admissionv1.AdmissionResponse{}
-	addAudit(resp, AuditKeyValidatePolicy, "restricted-psp")
-	addPodSecurityAudit(resp, map[string]string{AuditKeyValidatePolicy: "from pod security"})
-	if resp.AuditAnnotations[AuditKeyValidatePolicy] != "restricted-psp" || resp.AuditAnnotations["pod-security-"+AuditKeyValidatePolicy] != "from pod security" {
-		t.Errorf("a colliding Pod Security key overwrote PodSecurityPolicy's: %v", resp.AuditAnnotations)
+	if _, err := admission.NewChain([]string{psp.PluginName, podsecurity.PluginName}, admission.Inputs{Policies: &kpolicy.Set{}, Authorizer: rbac.New(&kpolicy.Set{})}, nil); err != nil {
+		t.Fatalf("PodSecurityPolicy and PodSecurity in one chain: %v", err)
 	}
 }

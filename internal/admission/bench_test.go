@@ -1,9 +1,10 @@
-package admission
+package admission_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/kguard/kguard/internal/admission"
 	"strings"
 	"testing"
 
@@ -90,18 +91,12 @@ spec:
     image: registry.example.com/proxy:2.0
 `
 
-func chainFor(b testing.TB, plugins ...string) *Chain {
+func chainFor(b testing.TB, plugins ...string) *admission.Chain {
 	s := twentyPolicies(b)
 	s.Namespaces = []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}}
-	engine, err := psp.NewEngine(s.PodSecurityPolicies, rbac.New(s))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pss, err := podsecurity.New(podsecurity.Config{}, s.Namespaces)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := NewChain(plugins, Snapshot{PSP: engine, PSS: pss})
+	authz := rbac.New(s)
+	pssConfig := podsecurity.Config{}
+	c, err := admission.NewChain(plugins, admission.Inputs{Policies: s, Authorizer: authz, RuleResolver: authz}, map[string]any{podsecurity.PluginName: pssConfig})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,16 +119,16 @@ var alice = &user.DefaultInfo{Name: "alice", Groups: []string{"system:authentica
 
 // One typical pod through 20 PSPs and restricted PSS (target ≤ 20 µs).
 func BenchmarkAdmitPod20PSPsRestricted(b *testing.B) {
-	c := chainFor(b, PluginPodSecurityPolicy, PluginPodSecurity)
+	c := chainFor(b, psp.PluginName, podsecurity.PluginName)
 	w := workload(b, typicalPod)
-	r := c.Admit(context.Background(), &Request{Operation: admissionv1.Create, Workload: w, Resource: "pods", Name: "web", Namespace: "shop", User: alice})
-	if !r.Allowed || r.AuditAnnotations[AuditKeyAdmitPolicy] != "z-restricted" {
+	r := c.Admit(context.Background(), &admission.Request{Operation: admissionv1.Create, Workload: w, Resource: "pods", Name: "web", Namespace: "shop", User: alice})
+	if !r.Allowed || r.AuditAnnotations[psp.AuditKeyAdmitPolicy] != "z-restricted" {
 		b.Fatalf("benchmark pod not admitted by the last policy: %+v", r)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		w := workload(b, typicalPod) // fresh: Admit writes the defaults back
-		c.Admit(context.Background(), &Request{Operation: admissionv1.Create, Workload: w, Resource: "pods", Name: "web", Namespace: "shop", User: alice})
+		c.Admit(context.Background(), &admission.Request{Operation: admissionv1.Create, Workload: w, Resource: "pods", Name: "web", Namespace: "shop", User: alice})
 	}
 }
 
@@ -196,7 +191,7 @@ func BenchmarkPSS(b *testing.B) {
 // What `kguard check` does per manifest — decode, find the pod, admit it
 // through PSP and PSS, compute the patch — over 10,000 manifests (target ≥ 10,000/s).
 func BenchmarkCheck10000Manifests(b *testing.B) {
-	c := chainFor(b, PluginPodSecurityPolicy, PluginPodSecurity)
+	c := chainFor(b, psp.PluginName, podsecurity.PluginName)
 	var buf bytes.Buffer
 	for i := range 10000 {
 		switch i % 3 {

@@ -1,6 +1,6 @@
-// Package admission is kguard's admission chain: the plugins of
-// --enable-admission-plugins (PodSecurityPolicy, PodSecurity), in order, over
-// an immutable snapshot, answering an AdmissionResponse exactly as the webhook
+// Package admission is kguard's admission chain: the registered plugins of
+// --enable-admission-plugins (plugin.go; PodSecurityPolicy and PodSecurity
+// register from their packages), in order, over an immutable snapshot, answering an AdmissionResponse exactly as the webhook
 // will: allowed or the API server's Forbidden status, a JSON Patch of what the
 // policies defaulted, warnings and audit annotations. `kguard check` and
 // `kguard serve` share it.
@@ -17,28 +17,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 
-	"github.com/kguard/kguard/internal/admission/podsecurity"
-	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/podspec"
 )
 
-// Plugin names, as kube-apiserver spells them.
-const (
-	PluginPodSecurityPolicy = "PodSecurityPolicy"
-	PluginPodSecurity       = "PodSecurity"
-)
-
-// Snapshot holds the engines of one policy generation.
-type Snapshot struct {
-	PSP *psp.Engine            // required by PodSecurityPolicy
-	PSS *podsecurity.Evaluator // required by PodSecurity
-}
-
 // Chain is immutable and safe for concurrent use.
 type Chain struct {
-	plugins        []string
-	snap           Snapshot
+	plugins        []namedPlugin
 	strictDecoding bool
+}
+
+// NewChain builds the registered plugins of names, in that order, from the
+// snapshot's inputs and each plugin's configuration (configs, by name). An
+// unknown or repeated name is an error that lists the registered ones.
+func NewChain(names []string, in Inputs, configs map[string]any) (*Chain, error) {
+	plugins, err := build(names, in, configs)
+	if err != nil {
+		return nil, err
+	}
+	return &Chain{plugins: plugins}, nil
 }
 
 // WithStrictDecoding returns a copy of the chain that denies a reviewed pod
@@ -50,35 +46,14 @@ func (c *Chain) WithStrictDecoding(strict bool) *Chain {
 	return &out
 }
 
-// NewChain checks the plugin list against the snapshot.
-func NewChain(plugins []string, snap Snapshot) (*Chain, error) {
-	seen := map[string]bool{}
-	for _, p := range plugins {
-		switch p {
-		case PluginPodSecurityPolicy:
-			if snap.PSP == nil {
-				return nil, fmt.Errorf("admission plugin %s needs a PodSecurityPolicy engine", p)
-			}
-		case PluginPodSecurity:
-			if snap.PSS == nil {
-				return nil, fmt.Errorf("admission plugin %s needs a Pod Security Standards evaluator", p)
-			}
-		default:
-			return nil, fmt.Errorf("unknown admission plugin %q (kguard runs %s and %s)", p, PluginPodSecurityPolicy, PluginPodSecurity)
-		}
-		if seen[p] {
-			return nil, fmt.Errorf("admission plugin %s is listed twice", p)
-		}
-		seen[p] = true
-	}
-	if len(plugins) == 0 {
-		return nil, fmt.Errorf("no admission plugins enabled")
-	}
-	return &Chain{plugins: append([]string(nil), plugins...), snap: snap}, nil
-}
-
 // Plugins returns the enabled plugins in order.
-func (c *Chain) Plugins() []string { return append([]string(nil), c.plugins...) }
+func (c *Chain) Plugins() []string {
+	names := make([]string, len(c.plugins))
+	for i, p := range c.plugins {
+		names[i] = p.name
+	}
+	return names
+}
 
 // Request is one admission of a pod-carrying object.
 type Request struct {
@@ -104,62 +79,42 @@ type Phase int
 const (
 	// PhaseBoth mutates and validates in one call (offline checks).
 	PhaseBoth Phase = iota
-	// PhaseMutate runs the mutating plugin (PodSecurityPolicy's defaulting).
+	// PhaseMutate runs the mutating plugins (PodSecurityPolicy's defaulting).
 	PhaseMutate
-	// PhaseValidate re-validates the final object: PodSecurityPolicy without
+	// PhaseValidate validates the final object: PodSecurityPolicy without
 	// mutation (as upstream validates again after other mutations) and PodSecurity.
 	PhaseValidate
 )
 
-// Admit runs the chain. The Workload is changed in place by mutating plugins.
+// Admit runs the chain over a pod-carrying object, as kube-apiserver runs
+// its admission plugins: in the mutating pass each Mutator in order, in the
+// validating pass each Validator, and offline (PhaseBoth) each plugin once,
+// mutating when it can. The first denial ends the chain with the warnings and
+// audit annotations gathered so far. The Workload is changed in place by
+// mutating plugins, and the response carries the JSON Patch.
 func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionResponse {
 	resp := &admissionv1.AdmissionResponse{Allowed: true}
 	pod := r.Workload.Pod()
 	pod.Namespace = r.Namespace
-	for _, plugin := range c.plugins {
-		switch plugin {
-		case PluginPodSecurityPolicy:
-			if r.SubResource != "" {
-				continue // as the v1.24 plugin: subresources are not its business
-			}
-			res := c.snap.PSP.Admit(ctx, psp.Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
-				Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: r.Phase == PhaseValidate})
-			if !res.Allowed {
-				return forbidden(r, res.Message)
-			}
-			pod = res.Pod
-			if res.Policy != "" {
-				key := AuditKeyAdmitPolicy
-				if r.Phase == PhaseValidate {
-					key = AuditKeyValidatePolicy
-				}
-				addAudit(resp, key, res.Policy)
-			}
-		case PluginPodSecurity:
-			if r.Phase == PhaseMutate {
-				continue // a validating plugin
-			}
-			username := ""
-			if r.User != nil {
-				username = r.User.GetName()
-			}
-			res := c.snap.PSS.Evaluate(ctx, podsecurity.Request{Operation: r.Operation, Pod: pod, OldPod: r.OldPod,
-				SubResource: r.SubResource, Namespace: r.Namespace, Username: username})
-			resp.Warnings = append(resp.Warnings, res.Warnings...)
-			addPodSecurityAudit(resp, res.AuditAnnotations)
-			if !res.Allowed {
-				msg := "forbidden by PodSecurity"
-				if res.Result != nil {
-					msg = res.Result.Message
-					// The evaluator words it for a pod; name the object admitted.
-					if i := strings.Index(msg, " is forbidden: "); i >= 0 {
-						msg = msg[i+len(" is forbidden: "):]
-					}
-				}
-				denied := forbidden(r, msg)
-				denied.Warnings, denied.AuditAnnotations = resp.Warnings, resp.AuditAnnotations
-				return denied
-			}
+	for _, p := range c.plugins {
+		if !p.Handles(r.Operation, r.SubResource) {
+			continue
+		}
+		d, ok := decide(ctx, p.Plugin, r, pod)
+		if !ok {
+			continue
+		}
+		resp.Warnings = append(resp.Warnings, d.Warnings...)
+		for k, v := range d.AuditAnnotations {
+			addAudit(resp, k, v)
+		}
+		if d.Denied {
+			denied := forbidden(r, d.Reason)
+			denied.Warnings, denied.AuditAnnotations = resp.Warnings, resp.AuditAnnotations
+			return denied
+		}
+		if d.Pod != nil {
+			pod = d.Pod
 		}
 	}
 	if r.Phase == PhaseValidate {
@@ -175,6 +130,20 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 		resp.Patch, resp.PatchType = patch, &pt
 	}
 	return resp
+}
+
+// decide asks p about the pod in r's phase; ok is false when p has no part
+// in that phase.
+func decide(ctx context.Context, p Plugin, r *Request, pod *corev1.Pod) (Decision, bool) {
+	m, mutates := p.(Mutator)
+	v, validates := p.(Validator)
+	switch {
+	case r.Phase == PhaseMutate && mutates, r.Phase == PhaseBoth && mutates:
+		return m.Mutate(ctx, r, pod), true
+	case r.Phase != PhaseMutate && validates:
+		return v.Validate(ctx, r, pod), true
+	}
+	return Decision{}, false
 }
 
 // forbidden is the API server's 403: `pods "pause" is forbidden: ...`.

@@ -1,8 +1,9 @@
-package admission
+package admission_test
 
 import (
 	"context"
 	"errors"
+	"github.com/kguard/kguard/internal/admission"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ spec:
         ports: [{name: monitoring, containerPort: 7472}]
 `
 
-func pspChain(t *testing.T, hostPorts string) *Chain {
+func pspChain(t *testing.T, hostPorts string) *admission.Chain {
 	t.Helper()
 	docs, err := manifest.Read(strings.NewReader(strings.Replace(hostNetworkPolicy, "%s", hostPorts, 1)), "policy.yaml")
 	if err != nil {
@@ -63,11 +64,8 @@ func pspChain(t *testing.T, hostPorts string) *Chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := psp.NewEngine(s.PodSecurityPolicies, rbac.New(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewChain([]string{PluginPodSecurityPolicy}, Snapshot{PSP: engine})
+	authz := rbac.New(s)
+	c, err := admission.NewChain([]string{psp.PluginName}, admission.Inputs{Policies: s, Authorizer: authz, RuleResolver: authz}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
-package admission
+package admission_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/psp"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -21,7 +24,7 @@ func FuzzCheck(f *testing.F) {
 	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {}, template: {spec: {hostPID: true, containers: [{name: c}]}}}\n"))
 	f.Add([]byte("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: x, jobTemplate: {spec: {template: {spec: {volumes: [{name: v}], containers: [{name: c, securityContext: {privileged: true}}]}}}}}\n"))
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: []}}]\n"))
-	c := chainFor(f, PluginPodSecurityPolicy, PluginPodSecurity)
+	c := chainFor(f, psp.PluginName, podsecurity.PluginName)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		docs, err := manifest.Read(bytes.NewReader(data), "fuzz.yaml")
 		if err != nil {
@@ -41,7 +44,7 @@ func FuzzCheck(f *testing.F) {
 			if w == nil {
 				continue
 			}
-			r := c.Admit(context.Background(), &Request{Operation: admissionv1.Create, Workload: w, Resource: "x", Name: docs[i].Name, Namespace: "shop", User: alice})
+			r := c.Admit(context.Background(), &admission.Request{Operation: admissionv1.Create, Workload: w, Resource: "x", Name: docs[i].Name, Namespace: "shop", User: alice})
 			if !r.Allowed && (r.Result == nil || r.Result.Message == "") {
 				t.Fatal("a denial without a status")
 			}
@@ -55,14 +58,14 @@ func FuzzCheck(f *testing.F) {
 // FuzzReview: any AdmissionReview body is answered (with the request's uid)
 // or refused as malformed; never a panic, and an undecodable pod is never allowed.
 func FuzzReview(f *testing.F) {
-	c := chainFor(f, PluginPodSecurityPolicy, PluginPodSecurity)
+	c := chainFor(f, psp.PluginName, podsecurity.PluginName)
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE","userInfo":{"username":"alice","groups":["system:authenticated"]},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`), uint8(1))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u2","resource":{"version":"v1","resource":"pods"},"operation":"UPDATE","object":{"spec":{}},"oldObject":{"spec":{"containers":[]}}}}`), uint8(2))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u3","resource":{"version":"v1","resource":"pods"},"operation":"CREATE","object":{"spec":{"containers":"x"}}}}`), uint8(0))
 	f.Fuzz(func(t *testing.T, body []byte, phase uint8) {
-		out, err := c.Review(context.Background(), body, Phase(phase%3))
+		out, err := c.Review(context.Background(), body, admission.Phase(phase%3))
 		if err != nil {
-			if !errors.Is(err, ErrReview) {
+			if !errors.Is(err, admission.ErrReview) {
 				t.Fatalf("error not matching ErrReview: %v", err)
 			}
 			return

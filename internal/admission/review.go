@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/user"
 	sigsjson "sigs.k8s.io/json"
 
@@ -186,7 +185,13 @@ func badRequest(r *Request, err error) *admissionv1.AdmissionResponse {
 // validating pass and never denies it. Other kinds are let through.
 func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
 	allowed := &admissionv1.AdmissionResponse{Allowed: true}
-	if phase == PhaseMutate || c.snap.PSS == nil || !c.enabled(PluginPodSecurity) {
+	var validators []WorkloadValidator
+	for _, p := range c.plugins {
+		if v, ok := p.Plugin.(WorkloadValidator); ok && phase != PhaseMutate && p.Handles(req.Operation, "") {
+			validators = append(validators, v)
+		}
+	}
+	if len(validators) == 0 {
 		return allowed
 	}
 	apiVersion := req.Kind.Version
@@ -198,9 +203,9 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 		doc := manifest.Document{Source: source, Item: -1, APIVersion: apiVersion, Kind: req.Kind.Kind, JSON: raw}
 		return c.decode(&doc)
 	}
-	// Pod Security never denies a pod controller, whatever its decoding: an
-	// object kguard cannot read is allowed with the error in a warning and an
-	// audit annotation, as the built-in controller answers.
+	// A pod controller is never denied for its decoding: an object kguard
+	// cannot read is allowed with the error in a warning and an audit
+	// annotation, as the built-in PodSecurity answers.
 	unreadable := func(err error) *admissionv1.AdmissionResponse {
 		msg := fmt.Sprintf("%s %q: PodSecurity could not read the pod template: %v", r.Resource, r.Name, err)
 		out := &admissionv1.AdmissionResponse{Allowed: true, Warnings: []string{msg}}
@@ -224,23 +229,19 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 	if old != nil {
 		oldObj = old.Object
 	}
-	res := c.snap.PSS.EvaluateWorkload(ctx, req.Operation, w.Object, oldObj,
-		schema.GroupVersionResource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource},
-		schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
-		req.Name, req.Namespace, req.UserInfo.Username)
-	out := &admissionv1.AdmissionResponse{Allowed: res.Allowed, Warnings: append(unknownFieldWarnings(unknown), res.Warnings...)}
-	addPodSecurityAudit(out, res.AuditAnnotations)
-	if !res.Allowed {
-		out.Result = res.Result // the library's own error (e.g. an unreadable namespace)
-	}
-	return out
-}
-
-func (c *Chain) enabled(plugin string) bool {
-	for _, p := range c.plugins {
-		if p == plugin {
-			return true
+	out := &admissionv1.AdmissionResponse{Allowed: true, Warnings: unknownFieldWarnings(unknown)}
+	wr := &WorkloadRequest{Operation: req.Operation, Object: w.Object, OldObject: oldObj, Request: req}
+	for _, v := range validators {
+		d := v.ValidateWorkload(ctx, wr)
+		out.Warnings = append(out.Warnings, d.Warnings...)
+		for k, val := range d.AuditAnnotations {
+			addAudit(out, k, val)
+		}
+		if d.Denied {
+			denied := forbidden(r, d.Reason)
+			denied.Warnings, denied.AuditAnnotations = out.Warnings, out.AuditAnnotations
+			return denied
 		}
 	}
-	return false
+	return out
 }

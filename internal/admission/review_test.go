@@ -1,9 +1,12 @@
-package admission
+package admission_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/psp"
 	"strings"
 	"testing"
 
@@ -13,7 +16,7 @@ import (
 // A body that is not an admission.k8s.io/v1 AdmissionReview is refused with an
 // error naming what it is, whether or not it decodes as an AdmissionReview.
 func TestReviewRefusesOtherBodies(t *testing.T) {
-	c := chainFor(t, PluginPodSecurityPolicy, PluginPodSecurity)
+	c := chainFor(t, psp.PluginName, podsecurity.PluginName)
 	for _, tc := range []struct{ name, body, want string }{
 		{"v1beta1", `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`,
 			"admission.k8s.io/v1beta1 AdmissionReview, want admission.k8s.io/v1 AdmissionReview"},
@@ -26,9 +29,9 @@ func TestReviewRefusesOtherBodies(t *testing.T) {
 		{"not JSON", `{"apiVersion":`, "malformed JSON"},
 		{"no request", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "no request"},
 	} {
-		out, err := c.Review(context.Background(), []byte(tc.body), PhaseBoth)
-		if err == nil || !errors.Is(err, ErrReview) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: answer %s, error %v; want an ErrReview containing %q", tc.name, out, err, tc.want)
+		out, err := c.Review(context.Background(), []byte(tc.body), admission.PhaseBoth)
+		if err == nil || !errors.Is(err, admission.ErrReview) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: answer %s, error %v; want an admission.ErrReview containing %q", tc.name, out, err, tc.want)
 		}
 	}
 }
@@ -57,17 +60,17 @@ func TestReviewEphemeralContainers(t *testing.T) {
 		name    string
 		plugins []string
 		sub, sc string
-		phase   Phase
+		phase   admission.Phase
 		allowed bool
 		want    string
 	}{
-		{"privileged debug container", []string{PluginPodSecurity}, "ephemeralcontainers", privileged, PhaseValidate, false, "privileged"},
-		{"privileged debug container, both plugins", []string{PluginPodSecurityPolicy, PluginPodSecurity}, "ephemeralcontainers", privileged, PhaseValidate, false, "privileged"},
-		{"restricted debug container", []string{PluginPodSecurity}, "ephemeralcontainers", restricted, PhaseValidate, true, ""},
-		{"an unknown pod subresource is evaluated", []string{PluginPodSecurity}, "futurething", privileged, PhaseValidate, false, "privileged"},
-		{"PodSecurityPolicy ignores subresources", []string{PluginPodSecurityPolicy}, "ephemeralcontainers", privileged, PhaseMutate, true, ""},
-		{"mutating pass of PodSecurity", []string{PluginPodSecurity}, "ephemeralcontainers", privileged, PhaseMutate, true, ""},
-		{"status carries no spec change", []string{PluginPodSecurity}, "status", privileged, PhaseValidate, true, ""},
+		{"privileged debug container", []string{podsecurity.PluginName}, "ephemeralcontainers", privileged, admission.PhaseValidate, false, "privileged"},
+		{"privileged debug container, both plugins", []string{psp.PluginName, podsecurity.PluginName}, "ephemeralcontainers", privileged, admission.PhaseValidate, false, "privileged"},
+		{"restricted debug container", []string{podsecurity.PluginName}, "ephemeralcontainers", restricted, admission.PhaseValidate, true, ""},
+		{"an unknown pod subresource is evaluated", []string{podsecurity.PluginName}, "futurething", privileged, admission.PhaseValidate, false, "privileged"},
+		{"PodSecurityPolicy ignores subresources", []string{psp.PluginName}, "ephemeralcontainers", privileged, admission.PhaseMutate, true, ""},
+		{"mutating pass of PodSecurity", []string{podsecurity.PluginName}, "ephemeralcontainers", privileged, admission.PhaseMutate, true, ""},
+		{"status carries no spec change", []string{podsecurity.PluginName}, "status", privileged, admission.PhaseValidate, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := chainFor(t, tc.plugins...)
@@ -108,7 +111,7 @@ func TestReviewUnknownFields(t *testing.T) {
 			`"kind":{"group":"` + group + `","version":"v1","kind":"` + kind + `"},"resource":{"group":"` + group + `","version":"v1","resource":"` + resource + `"},` +
 			`"name":"web","namespace":"shop","operation":"CREATE","userInfo":{"username":"alice"},"object":` + obj + `}}`)
 	}
-	before := UnknownFieldObjects.Load()
+	before := admission.UnknownFieldObjects.Load()
 	for _, tc := range []struct {
 		name       string
 		strict     bool
@@ -124,8 +127,8 @@ func TestReviewUnknownFields(t *testing.T) {
 		{"unreadable deployment", false, review("apps", "deployments", "Deployment", brokenDeployment), true, "could not read the pod template", "could not read the pod template"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := chainFor(t, PluginPodSecurity).WithStrictDecoding(tc.strict)
-			out, err := c.Review(context.Background(), tc.body, PhaseValidate)
+			c := chainFor(t, podsecurity.PluginName).WithStrictDecoding(tc.strict)
+			out, err := c.Review(context.Background(), tc.body, admission.PhaseValidate)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +142,7 @@ func TestReviewUnknownFields(t *testing.T) {
 			if tc.warning != "" && !strings.Contains(strings.Join(r.Response.Warnings, "\n"), tc.warning) {
 				t.Errorf("warnings %q do not mention %q", r.Response.Warnings, tc.warning)
 			}
-			if tc.annotation != "" && !strings.Contains(r.Response.AuditAnnotations[AuditKeyError], tc.annotation) {
+			if tc.annotation != "" && !strings.Contains(r.Response.AuditAnnotations[admission.AuditKeyError], tc.annotation) {
 				t.Errorf("audit annotations %v do not mention %q", r.Response.AuditAnnotations, tc.annotation)
 			}
 			if !tc.allowed && !strings.Contains(r.Response.Result.Message, `unknown field "spec.futureField"`) {
@@ -147,7 +150,7 @@ func TestReviewUnknownFields(t *testing.T) {
 			}
 		})
 	}
-	if got := UnknownFieldObjects.Load() - before; got != 2 {
+	if got := admission.UnknownFieldObjects.Load() - before; got != 2 {
 		t.Errorf("UnknownFieldObjects grew by %d, want 2 (the two lenient reviews carrying unknown fields)", got)
 	}
 }

@@ -22,11 +22,9 @@ func init() { register(newAuthzCommand) }
 // authzOptions are the flags every `kguard authz` subcommand shares: where the
 // RBAC objects come from and which authorizers are chained.
 type authzOptions struct {
-	files        []string
-	kubeconfig   string
-	modes        []string
-	policyFile   string
-	defaultRoles bool
+	files      []string
+	kubeconfig string
+	authorizationFlags
 	// namespace is given to namespaced objects of -f that name none, as
 	// kubectl apply -n does; set by the subcommands' -n.
 	namespace string
@@ -65,9 +63,7 @@ or from a live cluster (--kubeconfig). Authorizers are chained like kube-apiserv
 	f := c.PersistentFlags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "RBAC objects: YAML/JSON file, directory or - for stdin (repeatable)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "read RBAC objects from the cluster of this kubeconfig")
-	f.StringSliceVar(&o.modes, "authorization-mode", []string{"RBAC"}, "ordered authorizers: RBAC, ABAC, AlwaysAllow, AlwaysDeny")
-	f.StringVar(&o.policyFile, "authorization-policy-file", "", "ABAC policy file (JSON lines), required by --authorization-mode=ABAC")
-	f.BoolVar(&o.defaultRoles, "default-roles", false, "add the Kubernetes default ClusterRoles and ClusterRoleBindings (v1.37)")
+	o.authorizationFlags.add(f, "add the Kubernetes default ClusterRoles and ClusterRoleBindings (v1.37)")
 	for _, add := range authzSubcommands {
 		c.AddCommand(add(o, s))
 	}

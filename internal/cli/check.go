@@ -15,23 +15,22 @@ import (
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/psp"
-	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
 func init() { register(newCheckCommand) }
 
 type checkOptions struct {
-	exemptUsers, exemptNamespaces, exemptRuntimeClasses []string
-	policies                                            []string
-	filenames                                           []string
-	showSkipped                                         bool
-	who                                                 subjectFlags
-	namespace                                           string
-	pss                                                 string
-	plugins                                             []string
-	output                                              string
+	authz       authorizationFlags
+	admission   admissionFlags
+	policies    []string
+	filenames   []string
+	showSkipped bool
+	who         subjectFlags
+	namespace   string
+	output      string
 }
 
 // checkResult is one object's outcome, printed by -o json.
@@ -91,11 +90,8 @@ them (-o json and -o sarif always list every object).`,
 	f.StringArrayVar(&o.policies, "policy", nil, "PodSecurityPolicies, RBAC objects and Namespaces: file, directory or - (repeatable)")
 	o.who.add(c)
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the objects (manifests and --policy) that name none")
-	f.StringVar(&o.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION] (privileged, baseline, restricted; version latest or v1.x); default privileged:latest, as the built-in")
-	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil, "ordered admission plugins: PodSecurityPolicy, PodSecurity")
-	f.StringSliceVar(&o.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
-	f.StringSliceVar(&o.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
-	f.StringSliceVar(&o.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
+	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default: PodSecurityPolicy when --policy holds policies, then PodSecurity)")
+	o.authz.add(f, "add the Kubernetes default ClusterRoles and ClusterRoleBindings (v1.37) to --policy")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or sarif")
 	return c
 }
@@ -107,7 +103,7 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if len(args) == 0 {
 		return usageError(errors.New("nothing to read: give the manifests as arguments or with -f FILE|DIR|-"))
 	}
-	level, version, err := parsePSS(o.pss)
+	cfg, err := config(&o.authz, &o.admission)
 	if err != nil {
 		return usageError(err)
 	}
@@ -145,32 +141,20 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	pss, err := podsecurity.New(podsecurity.Config{Enforce: level, EnforceVersion: version, Warn: level, WarnVersion: version,
-		Audit: level, AuditVersion: version, ExemptUsernames: o.exemptUsers, ExemptNamespaces: o.exemptNamespaces,
-		ExemptRuntimeClasses: o.exemptRuntimeClasses}, namespaces)
-	if err != nil {
-		return usageError(fmt.Errorf("--pss %q: %w", o.pss, err))
-	}
-	az, err := authz.New(authz.Config{Objects: set})
-	if err != nil {
-		return usageError(err)
-	}
-	engine, err := psp.NewEngine(set.PodSecurityPolicies, az.Authorizer)
-	if err != nil {
-		return usageError(err)
-	}
-	engine = engine.WithRuleResolver(az.RuleResolver)
-	plugins := o.plugins
-	if len(plugins) == 0 {
+	if len(cfg.AdmissionPlugins) == 0 {
 		if len(set.PodSecurityPolicies) > 0 {
-			plugins = append(plugins, admission.PluginPodSecurityPolicy)
+			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, psp.PluginName)
 		}
-		plugins = append(plugins, admission.PluginPodSecurity)
+		cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecurity.PluginName)
 	}
-	chain, err := admission.NewChain(plugins, admission.Snapshot{PSP: engine, PSS: pss})
+	// The same builder as serve's: what check answers is what the webhook answers.
+	withNamespaces := *set
+	withNamespaces.Namespaces = namespaces
+	built, err := snapshot.BuildPolicies(cfg, &withNamespaces)
 	if err != nil {
 		return usageError(err)
 	}
+	chain := built.Admission
 	outcomes := chain.AdmitDocuments(c.Context(), docs, o.namespace, u)
 	var results []checkResult
 	anyDenied, unreadable := false, 0
@@ -247,7 +231,7 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult, o text
 		case r.Response.Allowed:
 			admitted++
 			how := "admitted"
-			if p := r.Response.AuditAnnotations[admission.AuditKeyAdmitPolicy]; p != "" {
+			if p := r.Response.AuditAnnotations[psp.AuditKeyAdmitPolicy]; p != "" {
 				how += " by PodSecurityPolicy " + p
 			}
 			fmt.Fprintf(w, "%s: %s: %s\n", pos, id, how)

@@ -16,34 +16,27 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/server"
-	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
 )
 
 func init() { register(newServeCommand) }
 
 type serveOptions struct {
+	authz                       authorizationFlags
+	admission                   admissionFlags
 	listen                      string
 	reusePort                   bool
 	certFile, keyFile, clientCA string
 	policyDirs                  []string
 	kubeconfig                  string
 	inCluster                   bool
-	modes                       []string
-	abacFile                    string
-	defaultRoles                bool
 	tokenFile                   string
 	saKeyFiles, saIssuers       []string
 	apiAudiences                []string
 	saLookup                    bool
-	plugins                     []string
-	pss                         string
-	exemptUsers                 []string
-	exemptNamespaces            []string
-	exemptRuntimeClasses        []string
 	maxRequestBytes             int64
 	requestTimeout              time.Duration
 	shutdownTimeout             time.Duration
@@ -99,19 +92,13 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.StringArrayVar(&o.policyDirs, "policy-dir", nil, "files mode: PodSecurityPolicies, RBAC objects and Namespaces, file or directory (repeatable)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "cluster mode: watch the cluster of this kubeconfig")
 	f.BoolVar(&o.inCluster, "in-cluster", false, "cluster mode: watch the cluster kguard runs in (its ServiceAccount)")
-	f.StringSliceVar(&o.modes, "authorization-mode", []string{"RBAC"}, "ordered authorizers: RBAC, ABAC, AlwaysAllow, AlwaysDeny")
-	f.StringVar(&o.abacFile, "authorization-policy-file", "", "ABAC policy file (JSON lines) for --authorization-mode=ABAC")
-	f.BoolVar(&o.defaultRoles, "default-roles", false, "files mode: add the Kubernetes default ClusterRoles and bindings (v1.37)")
+	o.authz.add(f, "files mode: add the Kubernetes default ClusterRoles and bindings (v1.37)")
+	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default PodSecurityPolicy,PodSecurity)")
 	f.StringVar(&o.tokenFile, "token-auth-file", "", "static tokens, CSV: token,user,uid,\"group1,group2\"")
 	f.StringArrayVar(&o.saKeyFiles, "service-account-key-file", nil, "PEM keys verifying ServiceAccount tokens (repeatable)")
 	f.StringArrayVar(&o.saIssuers, "service-account-issuer", nil, "issuer of bound ServiceAccount tokens (repeatable)")
 	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences tokens must hold when a review names none (default: the first issuer)")
 	f.BoolVar(&o.saLookup, "service-account-lookup", true, "reject ServiceAccount tokens whose ServiceAccount, Secret, Pod or Node is gone (cluster mode; files mode needs it false, said explicitly)")
-	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil, "ordered admission plugins (default PodSecurityPolicy,PodSecurity)")
-	f.StringVar(&o.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION]; default privileged:latest, as the built-in")
-	f.StringSliceVar(&o.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
-	f.StringSliceVar(&o.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
-	f.StringSliceVar(&o.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
 	f.Int64Var(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest review body accepted (larger ones are refused)")
 	f.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "deadline of one decision; past it the answer is no")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, how long to drain requests in flight")
@@ -151,7 +138,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		return usageError(errors.New("--kubeconfig and --in-cluster are exclusive"))
 	case !cluster && len(o.policyDirs) == 0:
 		return usageError(source.ErrNoSource)
-	case cluster && o.defaultRoles:
+	case cluster && o.authz.defaultRoles:
 		return usageError(errors.New("--default-roles is for files mode: a cluster holds its own default roles"))
 	case !cluster && len(o.saKeyFiles) > 0 && o.saLookup:
 		// Files mode has nothing to look a token's ServiceAccount, Secret or
@@ -163,14 +150,13 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	if len(o.saKeyFiles) > 0 && !o.saLookup {
 		log.Warn("--service-account-lookup=false: tokens of deleted ServiceAccounts, Secrets and Pods stay valid until they expire (legacy tokens: forever)")
 	}
-	level, version, _ := strings.Cut(o.pss, ":")
-	cfg := snapshot.Config{
-		AuthorizationModes: o.modes, ABACFile: o.abacFile, DefaultRoles: o.defaultRoles, AdmissionPlugins: o.plugins, StrictDecoding: o.strictDecoding,
-		PSS: podsecurity.Config{Enforce: level, EnforceVersion: version, Audit: level, AuditVersion: version, Warn: level, WarnVersion: version,
-			ExemptUsernames: o.exemptUsers, ExemptNamespaces: o.exemptNamespaces, ExemptRuntimeClasses: o.exemptRuntimeClasses},
-		Authn: authn.Config{TokenFile: o.tokenFile, APIAudiences: o.apiAudiences,
-			ServiceAccount: authn.ServiceAccountConfig{KeyFiles: o.saKeyFiles, Issuers: o.saIssuers}},
+	cfg, err := config(&o.authz, &o.admission)
+	if err != nil {
+		return usageError(err)
 	}
+	cfg.StrictDecoding = o.strictDecoding
+	cfg.Authn = authn.Config{TokenFile: o.tokenFile, APIAudiences: o.apiAudiences,
+		ServiceAccount: authn.ServiceAccountConfig{KeyFiles: o.saKeyFiles, Issuers: o.saIssuers}}
 	// Load once before listening: a bad flag or policy file is a usage error.
 	files := &source.Files{Config: cfg, Paths: o.policyDirs, Interval: o.reloadInterval}
 	if !cluster {

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/plugins"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
-	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/policy"
@@ -53,9 +53,6 @@ type Config struct {
 	// know (--strict-decoding); by default they are ignored with a warning.
 	StrictDecoding bool
 }
-
-// DefaultAdmissionPlugins are the plugins of an empty --enable-admission-plugins.
-var DefaultAdmissionPlugins = []string{admission.PluginPodSecurityPolicy, admission.PluginPodSecurity}
 
 // Build makes a snapshot of set. Any error leaves the caller's current
 // snapshot in place: nothing half-built is ever served.
@@ -101,32 +98,18 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		return nil, err
 	}
 	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...)}
-	plugins := cfg.AdmissionPlugins
-	if len(plugins) == 0 {
-		plugins = DefaultAdmissionPlugins
+	names := cfg.AdmissionPlugins
+	if len(names) == 0 {
+		names = plugins.Default
 	}
-	engines := admission.Snapshot{}
-	for _, p := range plugins {
-		switch p {
-		case admission.PluginPodSecurityPolicy:
-			// `use` is authorized by the whole chain, as kube-apiserver authorizes it.
-			if engines.PSP, err = psp.NewEngine(set.PodSecurityPolicies, az.Authorizer); err != nil {
-				return nil, err
-			}
-			engines.PSP = engines.PSP.WithRuleResolver(az.RuleResolver)
-		case admission.PluginPodSecurity:
-			if engines.PSS, err = podsecurity.New(cfg.PSS, set.Namespaces); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if out.Admission, err = admission.NewChain(plugins, engines); err != nil {
+	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver}
+	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS}); err != nil {
 		return nil, err
 	}
 	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)
 	out.Describe = fmt.Sprintf("%d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
 		len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
-		orRBAC(cfg.AuthorizationModes), plugins)
+		orRBAC(cfg.AuthorizationModes), names)
 	return out, nil
 }
 

@@ -1,0 +1,180 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/kguard/kguard/internal/policy"
+)
+
+// Plugin is one admission plugin of the chain, as k8s.io/apiserver's
+// admission.Interface: it says which requests it handles, and implements
+// Mutator, Validator or both (and WorkloadValidator to look at the pod
+// templates of pod controllers). Plugins are immutable and safe for
+// concurrent use; a plugin is built anew for every snapshot.
+type Plugin interface {
+	// Handles reports whether the plugin looks at the admission of a pod
+	// (subresource "" or one the chain lets through, such as
+	// "ephemeralcontainers") for this operation.
+	Handles(op admissionv1.Operation, subresource string) bool
+}
+
+// Mutator is a plugin of the mutating phase. Mutate decides on pod (a copy
+// it may change) and returns the pod to admit, mutated or not.
+type Mutator interface {
+	Plugin
+	Mutate(ctx context.Context, r *Request, pod *corev1.Pod) Decision
+}
+
+// Validator is a plugin of the validating phase: it decides on the final pod
+// and never changes it.
+type Validator interface {
+	Plugin
+	Validate(ctx context.Context, r *Request, pod *corev1.Pod) Decision
+}
+
+// WorkloadValidator looks at pod controllers (Deployment, Job, ...) in the
+// validating phase. Their pods are admitted when created; a workload answer
+// warns and audits, and denies only what the plugin's upstream denies.
+type WorkloadValidator interface {
+	Plugin
+	ValidateWorkload(ctx context.Context, w *WorkloadRequest) Decision
+}
+
+// WorkloadRequest is the admission of a pod controller.
+type WorkloadRequest struct {
+	Operation admissionv1.Operation
+	Object    runtime.Object // the decoded controller
+	OldObject runtime.Object // nil unless UPDATE
+	Request   *admissionv1.AdmissionRequest
+}
+
+// Decision is a plugin's answer. The zero value allows, changes nothing.
+type Decision struct {
+	// Denied refuses the request with Reason, worded to follow
+	// `<resource> "<name>" is forbidden: `.
+	Denied bool
+	Reason string
+	// Pod is the pod a Mutator admits (nil: the pod it was given).
+	Pod *corev1.Pod
+	// Warnings reach the client (kubectl prints them).
+	Warnings []string
+	// AuditAnnotations are keyed by bare names (no "/"): kube-apiserver files
+	// a webhook's keys under the webhook's name. The keys of the plugins of
+	// one chain must not overlap (NewChain checks the declared ones).
+	AuditAnnotations map[string]string
+}
+
+// AuditKeys is implemented by plugins that declare the audit annotation keys
+// they may return, so that NewChain can refuse a chain whose plugins would
+// overwrite each other's.
+type AuditKeys interface {
+	AuditKeys() []string
+}
+
+// Inputs are what a plugin is built from: the policy objects of the snapshot,
+// the authorization chain (PodSecurityPolicy's `use`), and the plugin's own
+// configuration (nil for its defaults), as kube-apiserver hands each plugin
+// its part of the admission configuration.
+type Inputs struct {
+	Policies     *policy.Set
+	Authorizer   authorizer.Authorizer
+	RuleResolver authorizer.RuleResolver
+	Config       any
+}
+
+// Factory builds a plugin for one snapshot.
+type Factory func(in Inputs) (Plugin, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a plugin available under name, as --enable-admission-plugins
+// spells it. Plugin packages call it from init; registering a name twice is a
+// programming error.
+func Register(name string, f Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("admission plugin %q registered twice", name))
+	}
+	if f == nil {
+		panic(fmt.Sprintf("admission plugin %q registered without a factory", name))
+	}
+	registry[name] = f
+}
+
+// Registered lists the registered plugin names, sorted.
+func Registered() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	return registeredLocked()
+}
+
+// build makes the plugins of names, in order, with their configuration from
+// configs (by name).
+func build(names []string, in Inputs, configs map[string]any) ([]namedPlugin, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no admission plugins enabled (kguard runs %s)", strings.Join(Registered(), ", "))
+	}
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	var out []namedPlugin
+	owner := map[string]string{} // audit key -> plugin
+	for i, name := range names {
+		f, ok := registry[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown admission plugin %q (kguard runs %s)", name, strings.Join(registeredLocked(), ", "))
+		}
+		if slices.Contains(names[:i], name) {
+			return nil, fmt.Errorf("admission plugin %s is listed twice", name)
+		}
+		pin := in
+		pin.Config = configs[name]
+		p, err := f(pin)
+		if err != nil {
+			return nil, fmt.Errorf("admission plugin %s: %w", name, err)
+		}
+		_, m := p.(Mutator)
+		_, v := p.(Validator)
+		_, wv := p.(WorkloadValidator)
+		if !m && !v && !wv {
+			return nil, fmt.Errorf("admission plugin %s neither mutates nor validates", name)
+		}
+		if ak, ok := p.(AuditKeys); ok {
+			for _, k := range ak.AuditKeys() {
+				if other, taken := owner[k]; taken {
+					return nil, fmt.Errorf("admission plugins %s and %s both return the audit annotation %q", other, name, k)
+				}
+				owner[k] = name
+			}
+		}
+		out = append(out, namedPlugin{name: name, Plugin: p})
+	}
+	return out, nil
+}
+
+func registeredLocked() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+type namedPlugin struct {
+	name string
+	Plugin
+}

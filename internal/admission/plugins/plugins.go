@@ -1,0 +1,13 @@
+// Package plugins links kguard's admission plugins into the binary: each
+// registers itself with internal/admission from its package's init. Adding a
+// plugin is its package plus one line here.
+package plugins
+
+import (
+	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/psp"
+)
+
+// Default is the chain of an empty --enable-admission-plugins, in
+// kube-apiserver's order.
+var Default = []string{psp.PluginName, podsecurity.PluginName}

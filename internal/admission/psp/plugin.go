@@ -1,0 +1,84 @@
+package psp
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/kguard/kguard/internal/admission"
+)
+
+// PluginName is the plugin's name in --enable-admission-plugins, as
+// kube-apiserver spelled it.
+const PluginName = "PodSecurityPolicy"
+
+// Audit annotation keys (bare names: kube-apiserver files them under the
+// webhook's name, e.g. "mutate.kguard.io/admit-policy").
+const (
+	// AuditKeyAdmitPolicy names the policy that admitted (and may have
+	// mutated) the pod: the mutating webhook and offline checks.
+	AuditKeyAdmitPolicy = "admit-policy"
+	// AuditKeyValidatePolicy names the policy that validated the final pod:
+	// the validating webhook.
+	AuditKeyValidatePolicy = "validate-policy"
+)
+
+func init() { admission.Register(PluginName, newPlugin) }
+
+// plugin is PodSecurityPolicy admission with the v1.24 plugin's behaviour: it
+// mutates (defaults) and validates pods, and ignores subresources and pod
+// controllers.
+type plugin struct{ engine *Engine }
+
+var (
+	_ admission.Mutator   = (*plugin)(nil)
+	_ admission.Validator = (*plugin)(nil)
+	_ admission.AuditKeys = (*plugin)(nil)
+)
+
+func newPlugin(in admission.Inputs) (admission.Plugin, error) {
+	e, err := NewEngine(in.Policies.PodSecurityPolicies, in.Authorizer)
+	if err != nil {
+		return nil, err
+	}
+	if in.RuleResolver != nil {
+		e = e.WithRuleResolver(in.RuleResolver)
+	}
+	return &plugin{engine: e}, nil
+}
+
+// Handles pods themselves: the v1.24 plugin ignored every subresource.
+func (p *plugin) Handles(_ admissionv1.Operation, subresource string) bool { return subresource == "" }
+
+func (p *plugin) AuditKeys() []string { return []string{AuditKeyAdmitPolicy, AuditKeyValidatePolicy} }
+
+// Mutate admits the pod under the first policy that admits it, applying the
+// policy's defaults.
+func (p *plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	return p.admit(ctx, r, pod, false)
+}
+
+// Validate checks the final pod without changing it, as upstream validates
+// again after every mutating plugin ran.
+func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	return p.admit(ctx, r, pod, true)
+}
+
+func (p *plugin) admit(ctx context.Context, r *admission.Request, pod *corev1.Pod, validate bool) admission.Decision {
+	res := p.engine.Admit(ctx, Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
+		Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: validate})
+	if !res.Allowed {
+		return admission.Decision{Denied: true, Reason: res.Message}
+	}
+	d := admission.Decision{Pod: res.Pod}
+	if res.Policy != "" {
+		key := AuditKeyAdmitPolicy
+		if validate {
+			key = AuditKeyValidatePolicy
+		}
+		d.AuditAnnotations = map[string]string{key: res.Policy}
+	}
+	return d
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/snapshot"
+)
+
+// authorizationFlags are kube-apiserver's authorization flags, shared by
+// `check`, the `authz` commands and `serve`.
+type authorizationFlags struct {
+	modes        []string
+	policyFile   string
+	defaultRoles bool
+}
+
+func (f *authorizationFlags) add(fs *pflag.FlagSet, defaultRolesHelp string) {
+	fs.StringSliceVar(&f.modes, "authorization-mode", []string{"RBAC"}, "ordered authorizers: RBAC, ABAC, AlwaysAllow, AlwaysDeny")
+	fs.StringVar(&f.policyFile, "authorization-policy-file", "", "ABAC policy file (JSON lines), required by --authorization-mode=ABAC")
+	fs.BoolVar(&f.defaultRoles, "default-roles", false, defaultRolesHelp)
+}
+
+// admissionFlags are the admission chain and Pod Security flags, shared by
+// `check` and `serve`.
+type admissionFlags struct {
+	plugins                                             []string
+	pss                                                 string
+	exemptUsers, exemptNamespaces, exemptRuntimeClasses []string
+}
+
+func (f *admissionFlags) add(fs *pflag.FlagSet, pluginsHelp string) {
+	fs.StringSliceVar(&f.plugins, "enable-admission-plugins", nil, pluginsHelp)
+	fs.StringVar(&f.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION] (privileged, baseline, restricted; version latest or v1.x); default privileged:latest, as the built-in")
+	fs.StringSliceVar(&f.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
+	fs.StringSliceVar(&f.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
+	fs.StringSliceVar(&f.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
+}
+
+// podSecurity is the cluster-wide Pod Security configuration of the flags:
+// --pss sets the enforce, audit and warn defaults alike.
+func (f *admissionFlags) podSecurity() (podsecurity.Config, error) {
+	level, version, err := parsePSS(f.pss)
+	if err != nil {
+		return podsecurity.Config{}, err
+	}
+	return podsecurity.Config{Enforce: level, EnforceVersion: version, Audit: level, AuditVersion: version, Warn: level, WarnVersion: version,
+		ExemptUsernames: f.exemptUsers, ExemptNamespaces: f.exemptNamespaces, ExemptRuntimeClasses: f.exemptRuntimeClasses}, nil
+}
+
+// config is the snapshot configuration of both flag sets.
+func config(az *authorizationFlags, ad *admissionFlags) (snapshot.Config, error) {
+	pss, err := ad.podSecurity()
+	if err != nil {
+		return snapshot.Config{}, err
+	}
+	return snapshot.Config{AuthorizationModes: az.modes, ABACFile: az.policyFile, DefaultRoles: az.defaultRoles,
+		AdmissionPlugins: ad.plugins, PSS: pss}, nil
+}
