@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs kguard against a real control plane: etcd, kube-apiserver
 // and kube-controller-manager started by hack/e2e-cluster.sh, driven with
 // client-go and the real kubectl. Run it with `make e2e`.
