@@ -16,8 +16,8 @@ import (
 )
 
 var (
-	abacFile = filepath.Join("..", "..", "examples", "abac", "policy.jsonl")
-	rbacDir  = filepath.Join("..", "..", "examples", "rbac")
+	abacFile = filepath.Join("testdata", "abac", "policy.jsonl")
+	rbacDir  = filepath.Join("testdata", "rbac")
 )
 
 func objects(t *testing.T) *policy.Set {

@@ -115,7 +115,7 @@ func TestReviewRejectsMalformed(t *testing.T) {
 }
 
 func FuzzReview(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "examples", "sar", "*.json"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "sar", "*.json"))
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -96,7 +96,7 @@ func TestPlanPolicy(t *testing.T) {
 }
 
 func TestSeedPolicies(t *testing.T) {
-	s, err := policy.Load([]string{"../../examples/psp/policies"}, nil)
+	s, err := policy.Load([]string{"testdata/psp-policies"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestSeedPolicies(t *testing.T) {
 }
 
 func TestPlanWorkload(t *testing.T) {
-	docs, err := manifest.ReadPaths([]string{"../../examples/psp/pods"}, nil)
+	docs, err := manifest.ReadPaths([]string{"testdata/psp-pods"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

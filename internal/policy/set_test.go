@@ -73,7 +73,7 @@ func TestFromDocumentsErrors(t *testing.T) {
 }
 
 func TestPodSecurityPolicies(t *testing.T) {
-	s, err := Load([]string{"../../examples/psp/policies"}, nil)
+	s, err := Load([]string{"testdata/psp-policies"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

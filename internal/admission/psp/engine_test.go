@@ -175,7 +175,7 @@ roleRef: {kind: ClusterRole, name: use-strict, apiGroup: rbac.authorization.k8s.
 
 func TestRestrictedDefaults(t *testing.T) {
 	s := loadSet(t, useAll)
-	ps, err := policy.Load([]string{"../../../examples/psp/policies/restricted-psp.yaml"}, nil)
+	ps, err := policy.Load([]string{"testdata/policies/restricted-psp.yaml"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func FuzzAdmit(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	set, err := policy.Load([]string{"../../../examples/psp/policies"}, nil)
+	set, err := policy.Load([]string{"testdata/policies"}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func mustParse(t *testing.T, text string) *Authorizer {
 }
 
 func TestSeedPolicy(t *testing.T) {
-	a, err := NewFromFile(filepath.Join("..", "..", "..", "examples", "abac", "policy.jsonl"))
+	a, err := NewFromFile(filepath.Join("testdata", "policy.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestNewFromFileMissing(t *testing.T) {
 }
 
 func TestRulesFor(t *testing.T) {
-	a, err := NewFromFile(filepath.Join("..", "..", "..", "examples", "abac", "policy.jsonl"))
+	a, err := NewFromFile(filepath.Join("testdata", "policy.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestRulesFor(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	seeds, _ := os.ReadFile(filepath.Join("..", "..", "..", "examples", "abac", "policy.jsonl"))
+	seeds, _ := os.ReadFile(filepath.Join("testdata", "policy.jsonl"))
 	for _, l := range strings.Split(string(seeds), "\n") {
 		f.Add(l)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func TestToRBACSeedPolicy(t *testing.T) {
-	a, err := NewFromFile("../../../examples/abac/policy.jsonl")
+	a, err := NewFromFile("testdata/policy.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

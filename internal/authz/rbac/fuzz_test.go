@@ -20,7 +20,7 @@ import (
 // and a request without user is never allowed.
 func FuzzDecodeAndAuthorize(f *testing.F) {
 	for _, name := range []string{"roles.yaml", "bindings.yaml"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "rbac", name))
+		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
 		}

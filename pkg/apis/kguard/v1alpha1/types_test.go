@@ -32,9 +32,9 @@ func decodeStrict(t *testing.T, path string, into any) {
 // The seed's policy/v1beta1 manifests decode into kguard's type without a
 // single unknown field, and survive a round trip.
 func TestPolicyV1beta1ManifestsDecode(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "..", "examples", "psp", "policies", "*-psp.yaml"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "policies", "*-psp.yaml"))
 	if len(files) < 3 {
-		t.Fatalf("examples missing: %v", files)
+		t.Fatalf("testdata missing: %v", files)
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
@@ -54,7 +54,7 @@ func TestPolicyV1beta1ManifestsDecode(t *testing.T) {
 		})
 	}
 	var r PodSecurityPolicy
-	decodeStrict(t, filepath.Join("..", "..", "..", "..", "examples", "psp", "policies", "restricted-psp.yaml"), &r)
+	decodeStrict(t, filepath.Join("testdata", "policies", "restricted-psp.yaml"), &r)
 	if r.Spec.RunAsUser.Rule != RunAsUserStrategyMustRunAsNonRoot || r.Spec.FSGroup.Ranges[0] != (IDRange{Min: 1, Max: 65535}) ||
 		*r.Spec.AllowPrivilegeEscalation || r.Spec.RequiredDropCapabilities[0] != "ALL" || len(r.Spec.Volumes) != 8 ||
 		r.Annotations[AppArmorDefaultProfileAnnotation] != "runtime/default" {
