@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kguard/kguard/internal/authz/analysis"
+	"github.com/kguard/kguard/internal/report"
 )
 
 func init() { registerAuthz(newAuditCommand) }
 
 func newAuditCommand(o *authzOptions, s Streams) *cobra.Command {
-	var output, failOn, minSeverity string
+	var failOn, minSeverity string
+	var output *report.FormatFlag
 	var includeDefaults bool
 	c := &cobra.Command{
 		Use:   "audit",
@@ -51,9 +52,6 @@ is, 2 for bad input, including input with no objects at all.`,
 			if err != nil {
 				return usageError(fmt.Errorf("--min-severity: %w", err))
 			}
-			if output != "text" && output != "json" && output != "sarif" {
-				return usageError(fmt.Errorf("unknown output format %q (text, json, sarif)", output))
-			}
 			if len(o.files) == 0 && o.kubeconfig == "" && !o.defaultRoles {
 				return usageError(errors.New("nothing to read: give the RBAC objects with -f FILE|DIR|- or --kubeconfig"))
 			}
@@ -68,10 +66,10 @@ is, 2 for bad input, including input with no objects at all.`,
 			if err != nil {
 				return err
 			}
-			switch output {
-			case "json":
+			switch output.Format() {
+			case report.JSON:
 				err = writeAuditJSON(s.Out, findings)
-			case "sarif":
+			case report.SARIF:
 				err = writeAuditSARIF(s.Out, findings)
 			default:
 				err = writeAuditText(s.Out, findings)
@@ -87,7 +85,7 @@ is, 2 for bad input, including input with no objects at all.`,
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sarif")
+	output = addOutputFlag(c, report.Text, report.JSON, report.SARIF)
 	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a finding has at least this severity (low, medium, high, critical)")
 	c.Flags().StringVar(&minSeverity, "min-severity", "low", "report only findings of at least this severity")
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the namespaced objects in -f that name none (as kubectl apply -n)")
@@ -164,9 +162,18 @@ func writeAuditJSON(w io.Writer, findings []analysis.Finding) error {
 	if findings == nil {
 		findings = []analysis.Finding{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"findings": findings})
+	return report.WriteJSON(w, map[string]any{"findings": findings})
+}
+
+// auditLevels are the SARIF levels of the severities.
+var auditLevels = map[analysis.Severity]report.Level{
+	analysis.Low: report.LevelNote, analysis.Medium: report.LevelWarning, analysis.High: report.LevelError, analysis.Critical: report.LevelError,
+}
+
+// auditSecuritySeverity is GitHub code scanning's security-severity (a CVSS-like
+// score) of the severities.
+var auditSecuritySeverity = map[analysis.Severity]string{
+	analysis.Low: "3.0", analysis.Medium: "5.0", analysis.High: "7.5", analysis.Critical: "9.5",
 }
 
 // writeAuditSARIF writes SARIF 2.1.0 for code-scanning tools: one rule per
@@ -176,46 +183,34 @@ func writeAuditSARIF(w io.Writer, findings []analysis.Finding) error {
 	if err != nil {
 		return err
 	}
-	level := map[analysis.Severity]string{analysis.Low: "note", analysis.Medium: "warning", analysis.High: "error", analysis.Critical: "error"}
-	type obj = map[string]any
-	var rules []obj
+	var rules []report.ReportingDescriptor
 	for _, c := range checks {
-		rules = append(rules, obj{
-			"id": c.ID, "name": strings.ReplaceAll(strings.Title(c.Title), " ", ""), //nolint:staticcheck // ASCII titles
-			"shortDescription":     obj{"text": c.Title},
-			"fullDescription":      obj{"text": c.Help},
-			"help":                 obj{"text": c.Help},
-			"defaultConfiguration": obj{"level": level[c.Severity]},
-			"properties":           obj{"security-severity": map[analysis.Severity]string{analysis.Low: "3.0", analysis.Medium: "5.0", analysis.High: "7.5", analysis.Critical: "9.5"}[c.Severity]},
+		rules = append(rules, report.ReportingDescriptor{
+			ID:                   c.ID,
+			Name:                 strings.ReplaceAll(strings.Title(c.Title), " ", ""), //nolint:staticcheck // ASCII titles
+			ShortDescription:     &report.Message{Text: c.Title},
+			FullDescription:      &report.Message{Text: c.Help},
+			Help:                 &report.Message{Text: c.Help},
+			DefaultConfiguration: &report.ReportingConfiguration{Level: auditLevels[c.Severity]},
+			Properties:           report.PropertyBag{"security-severity": auditSecuritySeverity[c.Severity]},
 		})
 	}
-	results := []obj{}
+	results := []report.Result{}
 	for _, f := range findings {
-		r := obj{
-			"ruleId":  f.ID,
-			"level":   level[f.Severity],
-			"message": obj{"text": f.Message + " (" + f.Binding.String() + " → " + f.Role.String() + ")"},
-			"properties": obj{"severity": f.Severity.String(), "subject": analysis.SubjectString(f.Subject, f.Binding.Namespace),
-				"binding": f.Binding.String(), "role": f.Role.String(), "rule": ruleString(f), "scope": f.Scope},
-		}
-		loc := obj{"logicalLocations": []obj{{"name": f.Binding.Name, "fullyQualifiedName": f.Binding.String(), "kind": "resource"}}}
+		loc := report.Location{LogicalLocations: []report.LogicalLocation{{Name: f.Binding.Name, FullyQualifiedName: f.Binding.String(), Kind: "resource"}}}
 		if file, line, ok := splitSource(f.Source); ok {
-			loc["physicalLocation"] = obj{"artifactLocation": obj{"uri": file}, "region": obj{"startLine": line}}
+			loc.PhysicalLocation = &report.PhysicalLocation{ArtifactLocation: report.ArtifactLocation{URI: file}, Region: &report.Region{StartLine: line}}
 		}
-		r["locations"] = []obj{loc}
-		results = append(results, r)
+		results = append(results, report.Result{
+			RuleID:  f.ID,
+			Level:   auditLevels[f.Severity],
+			Message: report.Message{Text: f.Message + " (" + f.Binding.String() + " → " + f.Role.String() + ")"},
+			Properties: report.PropertyBag{"severity": f.Severity.String(), "subject": analysis.SubjectString(f.Subject, f.Binding.Namespace),
+				"binding": f.Binding.String(), "role": f.Role.String(), "rule": ruleString(f), "scope": f.Scope},
+			Locations: []report.Location{loc},
+		})
 	}
-	doc := obj{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-		"version": "2.1.0",
-		"runs": []obj{{
-			"tool":    obj{"driver": obj{"name": "kguard", "informationUri": "https://github.com/kguard/kguard", "version": kguardVersion(), "rules": rules}},
-			"results": results,
-		}},
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return report.WriteSARIF(w, report.NewLog(report.Run{Tool: report.Tool{Driver: sarifDriver(rules)}, Results: results}))
 }
 
 func kguardVersion() string { v, _ := buildVersion(); return v }

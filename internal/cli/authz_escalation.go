@@ -9,13 +9,14 @@ import (
 
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/report"
 )
 
 func init() { registerAuthz(newCheckEscalationCommand) }
 
 func newCheckEscalationCommand(o *authzOptions, s Streams) *cobra.Command {
 	var who subjectFlags
-	var output string
+	var output *report.FormatFlag
 	c := &cobra.Command{
 		Use:   "check-escalation OBJECT_FILE|DIR|-...",
 		Short: "Check whether a user may create the Roles, ClusterRoles and bindings in files (escalation prevention)",
@@ -35,9 +36,6 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 		Example: `  kguard authz check-escalation -f examples/rbac --default-roles --as user-1 new-binding.yaml`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError(fmt.Errorf("unknown output format %q (text, json)", output))
-			}
 			u, err := who.info()
 			if err != nil {
 				return err
@@ -61,7 +59,7 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 					refused++
 				}
 			}
-			if output == "json" {
+			if output.Format() == report.JSON {
 				enc := json.NewEncoder(s.Out)
 				enc.SetIndent("", "  ")
 				if results == nil {
@@ -87,7 +85,7 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 		},
 	}
 	who.add(c)
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	output = addOutputFlag(c, report.Text, report.JSON)
 	return c
 }
 

@@ -9,13 +9,14 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/authz"
+	"github.com/kguard/kguard/internal/report"
 )
 
 func init() { registerAuthz(newWhoCanCommand) }
 
 func newWhoCanCommand(o *authzOptions, s Streams) *cobra.Command {
 	var req requestFlags
-	var output string
+	var output *report.FormatFlag
 	c := &cobra.Command{
 		Use:   "who-can VERB RESOURCE[/SUBRESOURCE] [NAME] | VERB /URL",
 		Short: "List every subject allowed an action, with the binding that allows it",
@@ -26,9 +27,6 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 		Example: `  kguard authz who-can get secrets -n development -f examples/rbac
   kguard authz who-can create pods -n kube-system -f cluster-dump.yaml --default-roles -o json`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError(fmt.Errorf("unknown output format %q (text, json)", output))
-			}
 			attrs, err := req.parse(args, &user.DefaultInfo{Name: "who-can"})
 			if err != nil {
 				return err
@@ -38,7 +36,7 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 				return err
 			}
 			out := env.Chain.WhoCan(attrs)
-			if output == "json" {
+			if output.Format() == report.JSON {
 				enc := json.NewEncoder(s.Out)
 				enc.SetIndent("", "  ")
 				if out == nil {
@@ -66,6 +64,6 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 	c.Flags().StringVarP(&req.namespace, "namespace", "n", "", "namespace of the request (default \"default\")")
 	c.Flags().BoolVarP(&req.allNamespaces, "all-namespaces", "A", false, "a cluster-wide request (only ClusterRoleBindings count)")
 	c.Flags().StringVar(&req.subresource, "subresource", "", "subresource, e.g. log")
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	output = addOutputFlag(c, report.Text, report.JSON)
 	return c
 }

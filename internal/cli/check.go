@@ -17,6 +17,7 @@ import (
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/report"
 	"github.com/kguard/kguard/internal/snapshot"
 )
 
@@ -30,7 +31,7 @@ type checkOptions struct {
 	showSkipped bool
 	who         subjectFlags
 	namespace   string
-	output      string
+	output      *report.FormatFlag
 }
 
 // checkResult is one object's outcome, printed by -o json.
@@ -92,14 +93,11 @@ them (-o json and -o sarif always list every object).`,
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the objects (manifests and --policy) that name none")
 	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default: PodSecurityPolicy when --policy holds policies, then PodSecurity)")
 	o.authz.add(f, "add the Kubernetes default ClusterRoles and ClusterRoleBindings (v1.37) to --policy")
-	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or sarif")
+	o.output = addOutputFlag(c, report.Text, report.JSON, report.SARIF)
 	return c
 }
 
 func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
-	if o.output != "text" && o.output != "json" && o.output != "sarif" {
-		return usageError(fmt.Errorf("unknown output format %q (text, json, sarif)", o.output))
-	}
 	if len(args) == 0 {
 		return usageError(errors.New("nothing to read: give the manifests as arguments or with -f FILE|DIR|-"))
 	}
@@ -171,15 +169,13 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 		}
 		results = append(results, r)
 	}
-	switch o.output {
-	case "json":
+	switch o.output.Format() {
+	case report.JSON:
 		if results == nil {
 			results = []checkResult{}
 		}
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(map[string]any{"plugins": chain.Plugins(), "user": u.GetName(), "results": results})
-	case "sarif":
+		err = report.WriteJSON(s.Out, map[string]any{"plugins": chain.Plugins(), "user": u.GetName(), "results": results})
+	case report.SARIF:
 		err = writeCheckSARIF(s.Out, results)
 	default:
 		err = writeCheckText(s.Out, chain.Plugins(), results, textOptions{showSkipped: o.showSkipped, user: u.GetName()})
@@ -344,40 +340,41 @@ func checkedNamespaces(docs []manifest.Document, set *policy.Set) ([]*corev1.Nam
 	return out, nil
 }
 
+// The SARIF rules of check: an object denied, warned about, or not read.
+const (
+	ruleCheckDenied     = "kguard.check.denied"
+	ruleCheckWarning    = "kguard.check.warning"
+	ruleCheckUnreadable = "kguard.check.unreadable"
+)
+
+var checkSARIFRules = []report.ReportingDescriptor{
+	{ID: ruleCheckDenied, ShortDescription: &report.Message{Text: "admission would deny the object"}, DefaultConfiguration: &report.ReportingConfiguration{Level: report.LevelError}},
+	{ID: ruleCheckWarning, ShortDescription: &report.Message{Text: "admission would warn about the object"}, DefaultConfiguration: &report.ReportingConfiguration{Level: report.LevelWarning}},
+	{ID: ruleCheckUnreadable, ShortDescription: &report.Message{Text: "kguard could not read the object, which was not judged"}, DefaultConfiguration: &report.ReportingConfiguration{Level: report.LevelError}},
+}
+
+// writeCheckSARIF writes SARIF 2.1.0: one result per denial, warning and
+// unreadable object, located at the object's file and line.
 func writeCheckSARIF(w io.Writer, results []checkResult) error {
-	type obj = map[string]any
-	out := []obj{}
+	out := []report.Result{}
 	for _, r := range results {
-		add := func(rule, level, msg string) {
-			out = append(out, obj{"ruleId": rule, "level": level, "message": obj{"text": r.Kind + " " + r.Name + ": " + msg},
-				"locations": []obj{{"physicalLocation": obj{"artifactLocation": obj{"uri": r.File}, "region": obj{"startLine": r.Line}}}}})
+		add := func(rule string, level report.Level, msg string) {
+			out = append(out, report.Result{RuleID: rule, Level: level, Message: report.Message{Text: r.Kind + " " + r.Name + ": " + msg},
+				Locations: []report.Location{{PhysicalLocation: &report.PhysicalLocation{
+					ArtifactLocation: report.ArtifactLocation{URI: r.File}, Region: &report.Region{StartLine: r.Line}}}}})
 		}
 		if r.Error != "" {
-			add("kguard.check.unreadable", "error", r.Error)
+			add(ruleCheckUnreadable, report.LevelError, r.Error)
 		}
 		if r.Response == nil {
 			continue
 		}
 		if !r.Response.Allowed {
-			add("kguard.check.denied", "error", r.Response.Result.Message)
+			add(ruleCheckDenied, report.LevelError, r.Response.Result.Message)
 		}
 		for _, warning := range r.Response.Warnings {
-			add("kguard.check.warning", "warning", warning)
+			add(ruleCheckWarning, report.LevelWarning, warning)
 		}
 	}
-	doc := obj{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-		"runs": []obj{{
-			"tool": obj{"driver": obj{"name": "kguard", "version": kguardVersion(), "informationUri": "https://github.com/kguard/kguard",
-				"rules": []obj{
-					{"id": "kguard.check.denied", "shortDescription": obj{"text": "admission would deny the object"}, "defaultConfiguration": obj{"level": "error"}},
-					{"id": "kguard.check.warning", "shortDescription": obj{"text": "admission would warn about the object"}, "defaultConfiguration": obj{"level": "warning"}},
-					{"id": "kguard.check.unreadable", "shortDescription": obj{"text": "kguard could not read the object, which was not judged"}, "defaultConfiguration": obj{"level": "error"}},
-				}}},
-			"results": out,
-		}},
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return report.WriteSARIF(w, report.NewLog(report.Run{Tool: report.Tool{Driver: sarifDriver(checkSARIFRules)}, Results: out}))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/kguard/kguard/internal/migrate"
 	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/report"
 )
 
 func init() { register(newPSPCommand) }
@@ -26,7 +27,8 @@ func newPSPCommand(s Streams) *cobra.Command {
 
 func newPSPMigrateCommand(s Streams) *cobra.Command {
 	var workloads []string
-	var version, output string
+	var version string
+	var output *report.FormatFlag
 	c := &cobra.Command{
 		Use:   "migrate POLICY_FILE|DIR|-...",
 		Short: "Plan the move from PodSecurityPolicies to Pod Security Standards",
@@ -48,9 +50,6 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 		Example: `  kguard psp migrate examples/psp/policies --workloads examples/psp/pods`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError(fmt.Errorf("unknown output format %q (text, json)", output))
-			}
 			set, err := policy.Load(args, s.In)
 			if err != nil {
 				return usageError(err)
@@ -91,7 +90,7 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 					levels = append(levels, migrate.WorkloadLevel{Object: docs[i].Identity(), Source: docs[i].Position(), Level: level, Fails: fails})
 				}
 			}
-			if output == "json" {
+			if output.Format() == report.JSON {
 				enc := json.NewEncoder(s.Out)
 				enc.SetIndent("", "  ")
 				if levels == nil {
@@ -128,7 +127,7 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 	}
 	c.Flags().StringArrayVar(&workloads, "workloads", nil, "pods and workloads to grade: file, directory or - (repeatable)")
 	c.Flags().StringVar(&version, "pss-version", "latest", "Pod Security Standards version: latest or v1.x")
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	output = addOutputFlag(c, report.Text, report.JSON)
 	return c
 }
 

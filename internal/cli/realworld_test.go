@@ -55,10 +55,10 @@ var realworldRuns = []struct {
 }
 
 // TestRealworldGolden compares kguard's outputs on real install bundles with
-// the frozen ones. KGUARD_UPDATE_GOLDEN=1 rewrites them (then read the diff as
-// a reviewer: a golden file is only as right as the output it froze).
+// the frozen ones. -update (or KGUARD_UPDATE_GOLDEN=1) rewrites them (then read
+// the diff as a reviewer: a golden file is only as right as the output it froze).
 func TestRealworldGolden(t *testing.T) {
-	update := os.Getenv("KGUARD_UPDATE_GOLDEN") == "1"
+	update := *updateGolden || os.Getenv("KGUARD_UPDATE_GOLDEN") == "1"
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -86,10 +86,10 @@ func TestRealworldGolden(t *testing.T) {
 			}
 			frozen, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (KGUARD_UPDATE_GOLDEN=1 writes it)", err)
+				t.Fatalf("%v (go test ./internal/cli/ -update writes it)", err)
 			}
 			if string(frozen) != got {
-				t.Errorf("output differs from %s (KGUARD_UPDATE_GOLDEN=1 rewrites it):\n%s", golden, lineDiff(string(frozen), got))
+				t.Errorf("output differs from %s (go test ./internal/cli/ -update rewrites it):\n%s", golden, lineDiff(string(frozen), got))
 			}
 		})
 	}
