@@ -186,3 +186,32 @@ func FuzzPodPatch(f *testing.F) {
 		}
 	})
 }
+
+// A patch is the same bytes every time: several pod security context members
+// changed at once (fsGroup, supplementalGroups, runAsUser...) used to come out
+// in map order, so `kguard check -o json` differed from run to run.
+func TestPodPatchDeterministic(t *testing.T) {
+	before := basePod()
+	before.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroups: []int64{5}}
+	after := before.DeepCopy()
+	one, two := int64(1), int64(2)
+	after.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: &one, RunAsUser: &two, RunAsGroup: &two,
+		SupplementalGroups: []int64{5, 7}, Sysctls: []corev1.Sysctl{{Name: "a", Value: "1"}}}
+	if same, _ := patched(t, before, after); !same {
+		t.Fatal("the patch does not produce the pod")
+	}
+	var first []byte
+	for i := 0; i < 50; i++ {
+		w := &Workload{Object: before.DeepCopy()}
+		w.SetPod(after)
+		p, err := w.Patch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = p
+		} else if string(p) != string(first) {
+			t.Fatalf("patch %d differs:\n%s\n%s", i, p, first)
+		}
+	}
+}
