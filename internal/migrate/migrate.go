@@ -131,7 +131,7 @@ var probes = []probe{
 		}
 	}, unset: true},
 	{name: "AppArmor unset", tweak: func(p *corev1.Pod) {
-		delete(p.Annotations, "container.apparmor.security.beta.kubernetes.io/c")
+		delete(p.Annotations, corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix+"c")
 	}, unset: true},
 	{name: "no capabilities dropped", tweak: func(p *corev1.Pod) { container(p).Capabilities = nil }, unset: true},
 	{name: "a privileged container", tweak: func(p *corev1.Pod) { container(p).Privileged = boolPtr(true) }},
@@ -155,10 +155,10 @@ var probes = []probe{
 		podSC(p).SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
 	}},
 	{name: "seccomp unconfined (annotation)", tweak: func(p *corev1.Pod) {
-		p.Annotations = map[string]string{"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}
+		p.Annotations = map[string]string{corev1.SeccompPodAnnotationKey: "unconfined"}
 	}},
 	{name: "AppArmor unconfined", tweak: func(p *corev1.Pod) {
-		p.Annotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/c": "unconfined"}
+		p.Annotations = map[string]string{corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + "c": "unconfined"}
 	}},
 	{name: "a custom SELinux type", tweak: func(p *corev1.Pod) { podSC(p).SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"} }},
 	{name: "a custom SELinux user", tweak: func(p *corev1.Pod) { container(p).SELinuxOptions = &corev1.SELinuxOptions{User: "system_u"} }},
@@ -182,7 +182,7 @@ func compliantPod() *corev1.Pod {
 	p := basePod()
 	podSC(p).RunAsNonRoot = boolPtr(true)
 	podSC(p).SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
-	p.Annotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/c": "runtime/default"}
+	p.Annotations = map[string]string{corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + "c": "runtime/default"}
 	sc := container(p)
 	sc.AllowPrivilegeEscalation = boolPtr(false)
 	sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
@@ -307,7 +307,7 @@ func hasSeccompField(p *corev1.Pod) bool {
 // validating admission (Pod Security admission) sees it: a seccomp annotation
 // with no field sets the field.
 func syncSeccomp(p *corev1.Pod) {
-	if v, ok := p.Annotations["seccomp.security.alpha.kubernetes.io/pod"]; ok && !hasSeccompField(p) {
+	if v, ok := p.Annotations[corev1.SeccompPodAnnotationKey]; ok && !hasSeccompField(p) {
 		if sp := seccompProfileOf(v); sp != nil {
 			podSC(p).SeccompProfile = sp
 		}
@@ -315,7 +315,7 @@ func syncSeccomp(p *corev1.Pod) {
 	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
 		for i := range cs {
 			c := &cs[i]
-			v, ok := p.Annotations["container.seccomp.security.alpha.kubernetes.io/"+c.Name]
+			v, ok := p.Annotations[corev1.SeccompContainerAnnotationKeyPrefix+c.Name]
 			if !ok || (c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil) {
 				continue
 			}

@@ -81,7 +81,7 @@ func seccompAnnotation(profile string) probe {
 		if p.Annotations == nil {
 			p.Annotations = map[string]string{}
 		}
-		p.Annotations["seccomp.security.alpha.kubernetes.io/pod"] = profile
+		p.Annotations[corev1.SeccompPodAnnotationKey] = profile
 		if p.Spec.SecurityContext != nil {
 			p.Spec.SecurityContext.SeccompProfile = nil
 		}
@@ -103,7 +103,7 @@ func appArmor(profile string) probe {
 		if p.Annotations == nil {
 			p.Annotations = map[string]string{}
 		}
-		p.Annotations["container.apparmor.security.beta.kubernetes.io/c"] = profile
+		p.Annotations[corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix+"c"] = profile
 	}}
 }
 
@@ -253,7 +253,7 @@ func bases(p *v1alpha1.PodSecurityPolicy) []func() *corev1.Pod {
 	for _, name := range appArmor {
 		out = append(out, func() *corev1.Pod {
 			pod := compliantPod()
-			pod.Annotations["container.apparmor.security.beta.kubernetes.io/c"] = name
+			pod.Annotations[corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix+"c"] = name
 			if len(seccomp) > 0 {
 				podSC(pod).SeccompProfile = seccomp[0].DeepCopy()
 			}

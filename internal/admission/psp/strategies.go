@@ -13,9 +13,9 @@ import (
 
 // Pod annotations that carry seccomp and AppArmor profiles.
 const (
-	seccompPodAnnotation              = "seccomp.security.alpha.kubernetes.io/pod"
-	seccompContainerAnnotationPrefix  = "container.seccomp.security.alpha.kubernetes.io/"
-	appArmorContainerAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
+	seccompPodAnnotation              = corev1.SeccompPodAnnotationKey
+	seccompContainerAnnotationPrefix  = corev1.SeccompContainerAnnotationKeyPrefix
+	appArmorContainerAnnotationPrefix = corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix
 )
 
 // safeSysctls are the sysctls every pod may set (Kubernetes v1.24).
