@@ -5,16 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/authz/abac"
 	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/source"
 )
 
 func init() { register(newAuthzCommand) }
@@ -87,7 +90,7 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 	var err error
 	switch {
 	case o.kubeconfig != "":
-		set, err = policy.FromCluster(ctx, o.kubeconfig)
+		set, err = readCluster(ctx, s, o.kubeconfig)
 	case len(o.files) > 0:
 		set, err = policy.Load(o.files, s.In, policy.WithNamespace(o.namespace))
 	}
@@ -175,3 +178,31 @@ func (f *subjectFlags) info() (user.Info, error) {
 	}
 	return &user.DefaultInfo{Name: f.user, Groups: groups}, nil
 }
+
+// readCluster reads the policy objects of the cluster of kubeconfig ("": the
+// usual loading rules, $KUBECONFIG then ~/.kube/config) with the reader
+// serve uses; objects it cannot convert are warnings.
+func readCluster(ctx context.Context, s Streams, kubeconfig string) (*policy.Set, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	rc.UserAgent = "kguard"
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterReadTimeout)
+	defer cancel()
+	set, broken, err := source.Read(ctx, rc)
+	for _, b := range broken {
+		fmt.Fprintln(s.Err, "warning:", b)
+	}
+	return set, err
+}
+
+// clusterReadTimeout bounds the offline commands' read of a cluster.
+const clusterReadTimeout = time.Minute

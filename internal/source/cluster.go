@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
@@ -16,6 +18,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	rbacinformers "k8s.io/client-go/informers/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/metadata"
@@ -54,137 +58,46 @@ const namespaceLookupTimeout = 2 * time.Second
 // Run syncs the informers, stores the first snapshot, then rebuilds on every
 // change until ctx ends.
 func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
-	cs, err := kubernetes.NewForConfig(c.REST)
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(c.REST)
-	if err != nil {
-		return err
-	}
-	meta, err := metadata.NewForConfig(c.REST)
-	if err != nil {
-		return err
-	}
 	log := c.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	typed := informers.NewSharedInformerFactory(cs, 0)
-	tokens := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.OneTermEqualSelector("type", string(corev1.SecretTypeServiceAccountToken)).String()
-	}))
-	dynf := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
-	metaf := metadatainformer.NewSharedInformerFactory(meta, 0)
-
-	roles, clusterRoles := typed.Rbac().V1().Roles(), typed.Rbac().V1().ClusterRoles()
-	bindings, clusterBindings := typed.Rbac().V1().RoleBindings(), typed.Rbac().V1().ClusterRoleBindings()
-	namespaces := typed.Core().V1().Namespaces()
-	psps := dynf.ForResource(PSPResource)
-	lookup := &clusterLookup{
-		sas:     typed.Core().V1().ServiceAccounts().Lister(),
-		secrets: tokens.Core().V1().Secrets().Lister(),
-		pods:    metaf.ForResource(corev1.SchemeGroupVersion.WithResource("pods")).Lister(),
-		nodes:   metaf.ForResource(corev1.SchemeGroupVersion.WithResource("nodes")).Lister(),
+	inf, err := newInformers(c.REST, true)
+	if err != nil {
+		return err
 	}
-
 	changed := make(chan struct{}, 1)
-	notify := func() {
+	if err := inf.onChange(func() {
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
+	}); err != nil {
+		return err
 	}
-	handler := cache.ResourceEventHandlerFuncs{AddFunc: func(any) { notify() }, UpdateFunc: func(any, any) { notify() }, DeleteFunc: func(any) { notify() }}
-	for _, inf := range []cache.SharedIndexInformer{roles.Informer(), clusterRoles.Informer(), bindings.Informer(),
-		clusterBindings.Informer(), namespaces.Informer(), psps.Informer()} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return err
-		}
-	}
-	typed.Start(ctx.Done())
-	tokens.Start(ctx.Done())
-	dynf.Start(ctx.Done())
-	metaf.Start(ctx.Done())
-	defer typed.Shutdown()
-	defer tokens.Shutdown()
-	defer dynf.Shutdown()
-	defer metaf.Shutdown()
-
-	if _, err := cs.Discovery().ServerResourcesForGroupVersion(PSPResource.GroupVersion().String()); err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer inf.shutdown() // after cancel: Shutdown waits for the informers to stop
+	defer cancel()
+	inf.start(ctx)
+	if !inf.pspServed() {
 		// Readiness waits for every informer: say why it will not come.
-		log.Error("the kguard.io PodSecurityPolicy CRD is not served; kguard stays unready until it is (kubectl apply -f deploy/crds/)",
-			"error", err)
+		log.Error("the kguard.io PodSecurityPolicy CRD is not served; kguard stays unready until it is (kubectl apply -f deploy/crds/)")
 	}
-	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, Pods, token Secrets)")
-	for name, synced := range map[string]bool{"typed": allSynced(typed.WaitForCacheSync(ctx.Done())),
-		"secrets": allSynced(tokens.WaitForCacheSync(ctx.Done())), "psp": allSynced(dynf.WaitForCacheSync(ctx.Done())),
-		"metadata": allSynced(metaf.WaitForCacheSync(ctx.Done()))} {
-		if !synced {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("informers %s did not sync", name)
+	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, Pods, Nodes, token Secrets)")
+	if err := inf.waitForSync(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
+		return err
 	}
-	cfg := c.Config
-	// A namespace created a moment ago may not be in the snapshot yet: read
-	// it from the informer, then from the API server, as the built-in
-	// PodSecurity does; a namespace that cannot be read refuses its pods.
-	cfg.PSS.UnknownNamespace = func(ctx context.Context, name string) (*corev1.Namespace, error) {
-		if ns, err := namespaces.Lister().Get(name); err == nil {
-			return ns, nil
-		}
-		ctx, cancel := context.WithTimeout(ctx, namespaceLookupTimeout)
-		defer cancel()
-		return cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-	}
-	if !c.NoLookup {
-		cfg.Authn.ServiceAccount.Lookup = lookup
-	}
-	build := func() (*snapshot.Snapshot, []error, error) {
-		set := &policy.Set{}
-		var err error
-		if set.Roles, err = roles.Lister().List(labels.Everything()); err != nil {
-			return nil, nil, err
-		}
-		if set.ClusterRoles, err = clusterRoles.Lister().List(labels.Everything()); err != nil {
-			return nil, nil, err
-		}
-		if set.RoleBindings, err = bindings.Lister().List(labels.Everything()); err != nil {
-			return nil, nil, err
-		}
-		if set.ClusterRoleBindings, err = clusterBindings.Lister().List(labels.Everything()); err != nil {
-			return nil, nil, err
-		}
-		if set.Namespaces, err = namespaces.Lister().List(labels.Everything()); err != nil {
-			return nil, nil, err
-		}
-		objs, err := psps.Lister().List(labels.Everything())
-		if err != nil {
-			return nil, nil, err
-		}
-		var broken []error
-		for _, o := range objs {
-			p, err := toPSP(o)
-			if err != nil {
-				// Left out: a policy only ever admits, so without it fewer pods are admitted.
-				broken = append(broken, fmt.Errorf("%w; the policy is not used until it is fixed", err))
-				continue
-			}
-			set.PodSecurityPolicies = append(set.PodSecurityPolicies, p)
-		}
-		snap, err := snapshot.Build(cfg, set)
-		return snap, broken, err
-	}
-	// store serves a new snapshot; it is stale while a policy was left out.
+	build := c.builder(inf)
 	store := func(snap *snapshot.Snapshot, broken []error) {
 		pub.Store(snap)
 		for _, err := range broken {
 			pub.ReloadFailed(err)
 		}
 		if len(broken) == 0 {
-			pub.Fresh()
+			pub.Fresh() // stale while a policy object is left out
 		}
 	}
 	snap, broken, err := build()
@@ -192,6 +105,48 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 		return err
 	}
 	store(snap, broken)
+	c.rebuildOnChange(ctx, changed, func() {
+		snap, broken, err := build()
+		if err != nil {
+			pub.ReloadFailed(err)
+			return
+		}
+		store(snap, broken)
+	})
+	return nil
+}
+
+// builder returns the function that builds a snapshot from the informers'
+// caches, with the token lookups and the live namespace read of cluster mode.
+func (c *Cluster) builder(inf *clusterInformers) func() (*snapshot.Snapshot, []error, error) {
+	cfg := c.Config
+	// A namespace created a moment ago may not be in the snapshot yet: read
+	// it from the informer, then from the API server, as the built-in
+	// PodSecurity does; a namespace that cannot be read refuses its pods.
+	cfg.PSS.UnknownNamespace = func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		if ns, err := inf.namespaces.Lister().Get(name); err == nil {
+			return ns, nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, namespaceLookupTimeout)
+		defer cancel()
+		return inf.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	}
+	if !c.NoLookup {
+		cfg.Authn.ServiceAccount.Lookup = inf.lookup
+	}
+	return func() (*snapshot.Snapshot, []error, error) {
+		set, broken, err := inf.policySet()
+		if err != nil {
+			return nil, nil, err
+		}
+		snap, err := snapshot.Build(cfg, set)
+		return snap, broken, err
+	}
+}
+
+// rebuildOnChange calls rebuild after each burst of changes (debounced), until
+// ctx ends.
+func (c *Cluster) rebuildOnChange(ctx context.Context, changed <-chan struct{}, rebuild func()) {
 	debounce := c.Debounce
 	if debounce <= 0 {
 		debounce = 100 * time.Millisecond
@@ -199,25 +154,246 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-changed:
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-time.After(debounce):
 		}
 		select { // events during the debounce are in this build
 		case <-changed:
 		default:
 		}
-		snap, broken, err := build()
+		rebuild()
+	}
+}
+
+// Read reads the policy objects of the cluster of rest once, through the same
+// informers as serve (RBAC objects, Namespaces, ServiceAccounts, and kguard
+// PodSecurityPolicies when their CRD is served): the one cluster reader of
+// kguard, for the offline commands' --kubeconfig. Objects kguard cannot
+// convert are returned as errors beside the set.
+func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) {
+	inf, err := newInformers(rest, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer inf.shutdown() // after cancel: Shutdown waits for the informers to stop
+	defer cancel()
+	// A list that fails (forbidden, unreachable) ends the read with its
+	// error, instead of being retried until the deadline; the watches that
+	// end when the read is done are not errors.
+	var mu sync.Mutex
+	var listErr error
+	if err := inf.onError(func(err error) {
+		if ctx.Err() != nil {
+			return
+		}
+		mu.Lock()
+		if listErr == nil {
+			listErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}); err != nil {
+		return nil, nil, err
+	}
+	inf.start(ctx)
+	if err := inf.waitForSync(ctx); err != nil {
+		mu.Lock()
+		defer mu.Unlock()
+		if listErr != nil {
+			err = listErr
+		}
+		return nil, nil, fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
+	}
+	return inf.policySet()
+}
+
+// clusterInformers are the informers of cluster mode.
+type clusterInformers struct {
+	client          kubernetes.Interface
+	typed, tokens   informers.SharedInformerFactory
+	dynf            dynamicinformer.DynamicSharedInformerFactory
+	metaf           metadatainformer.SharedInformerFactory
+	roles           rbacinformers.RoleInformer
+	clusterRoles    rbacinformers.ClusterRoleInformer
+	bindings        rbacinformers.RoleBindingInformer
+	clusterBindings rbacinformers.ClusterRoleBindingInformer
+	namespaces      coreinformers.NamespaceInformer
+	serviceAccounts coreinformers.ServiceAccountInformer
+	psps            informers.GenericInformer // nil when the CRD is not served (Read)
+	served          bool
+	lookup          *clusterLookup // nil without token lookups (Read)
+	withTokens      bool
+}
+
+// newInformers sets up the informers; withLookup adds those of token lookup
+// (token Secrets, Pods and Nodes metadata) and always watches the
+// PodSecurityPolicy CRD (serve waits until it is served); without, the CRD
+// is read only when served (a one-shot read must not wait for it).
+func newInformers(rc *rest.Config, withLookup bool) (*clusterInformers, error) {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	inf := &clusterInformers{client: cs, withTokens: withLookup,
+		typed: informers.NewSharedInformerFactory(cs, 0),
+		dynf:  dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)}
+	inf.roles, inf.clusterRoles = inf.typed.Rbac().V1().Roles(), inf.typed.Rbac().V1().ClusterRoles()
+	inf.bindings, inf.clusterBindings = inf.typed.Rbac().V1().RoleBindings(), inf.typed.Rbac().V1().ClusterRoleBindings()
+	inf.namespaces, inf.serviceAccounts = inf.typed.Core().V1().Namespaces(), inf.typed.Core().V1().ServiceAccounts()
+	_, err = cs.Discovery().ServerResourcesForGroupVersion(PSPResource.GroupVersion().String())
+	inf.served = err == nil
+	if err != nil && !withLookup && !apierrors.IsNotFound(err) {
+		return nil, err // a one-shot read of a cluster it cannot reach fails now
+	}
+	if withLookup || inf.served {
+		inf.psps = inf.dynf.ForResource(PSPResource)
+	}
+	// A factory starts only the informers asked for before Start.
+	inf.roles.Informer()
+	inf.clusterRoles.Informer()
+	inf.bindings.Informer()
+	inf.clusterBindings.Informer()
+	inf.namespaces.Informer()
+	inf.serviceAccounts.Informer()
+	if inf.psps != nil {
+		inf.psps.Informer()
+	}
+	if withLookup {
+		meta, err := metadata.NewForConfig(rc)
 		if err != nil {
-			pub.ReloadFailed(err)
+			return nil, err
+		}
+		inf.tokens = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("type", string(corev1.SecretTypeServiceAccountToken)).String()
+		}))
+		inf.metaf = metadatainformer.NewSharedInformerFactory(meta, 0)
+		inf.lookup = &clusterLookup{
+			sas:     inf.serviceAccounts.Lister(),
+			secrets: inf.tokens.Core().V1().Secrets().Lister(),
+			pods:    inf.metaf.ForResource(corev1.SchemeGroupVersion.WithResource("pods")).Lister(),
+			nodes:   inf.metaf.ForResource(corev1.SchemeGroupVersion.WithResource("nodes")).Lister(),
+		}
+	}
+	return inf, nil
+}
+
+func (inf *clusterInformers) pspServed() bool { return inf.served }
+
+// onChange calls notify on every change to an object a snapshot is built from.
+func (inf *clusterInformers) onChange(notify func()) error {
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: func(any) { notify() }, UpdateFunc: func(any, any) { notify() }, DeleteFunc: func(any) { notify() }}
+	list := []cache.SharedIndexInformer{inf.roles.Informer(), inf.clusterRoles.Informer(), inf.bindings.Informer(),
+		inf.clusterBindings.Informer(), inf.namespaces.Informer()}
+	if inf.psps != nil {
+		list = append(list, inf.psps.Informer())
+	}
+	for _, i := range list {
+		if _, err := i.AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onError replaces the informers' logging of list and watch errors with fn.
+func (inf *clusterInformers) onError(fn func(error)) error {
+	list := []cache.SharedIndexInformer{inf.roles.Informer(), inf.clusterRoles.Informer(), inf.bindings.Informer(),
+		inf.clusterBindings.Informer(), inf.namespaces.Informer(), inf.serviceAccounts.Informer()}
+	if inf.psps != nil {
+		list = append(list, inf.psps.Informer())
+	}
+	for _, i := range list {
+		if err := i.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { fn(err) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (inf *clusterInformers) start(ctx context.Context) {
+	inf.typed.Start(ctx.Done())
+	inf.dynf.Start(ctx.Done())
+	if inf.withTokens {
+		inf.tokens.Start(ctx.Done())
+		inf.metaf.Start(ctx.Done())
+	}
+}
+
+func (inf *clusterInformers) shutdown() {
+	inf.typed.Shutdown()
+	inf.dynf.Shutdown()
+	if inf.withTokens {
+		inf.tokens.Shutdown()
+		inf.metaf.Shutdown()
+	}
+}
+
+// waitForSync waits until every informer has listed its objects.
+func (inf *clusterInformers) waitForSync(ctx context.Context) error {
+	synced := map[string]bool{"typed": allSynced(inf.typed.WaitForCacheSync(ctx.Done())), "psp": allSynced(inf.dynf.WaitForCacheSync(ctx.Done()))}
+	if inf.withTokens {
+		synced["secrets"] = allSynced(inf.tokens.WaitForCacheSync(ctx.Done()))
+		synced["metadata"] = allSynced(inf.metaf.WaitForCacheSync(ctx.Done()))
+	}
+	for name, ok := range synced {
+		if !ok {
+			return fmt.Errorf("informers %s did not sync", name)
+		}
+	}
+	return nil
+}
+
+// policySet is the policy objects in the caches now. A PodSecurityPolicy
+// object that does not convert is left out (a policy only ever admits, so
+// without it fewer pods are admitted) and returned as an error.
+func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
+	set := &policy.Set{}
+	var err error
+	if set.Roles, err = inf.roles.Lister().List(labels.Everything()); err != nil {
+		return nil, nil, err
+	}
+	if set.ClusterRoles, err = inf.clusterRoles.Lister().List(labels.Everything()); err != nil {
+		return nil, nil, err
+	}
+	if set.RoleBindings, err = inf.bindings.Lister().List(labels.Everything()); err != nil {
+		return nil, nil, err
+	}
+	if set.ClusterRoleBindings, err = inf.clusterBindings.Lister().List(labels.Everything()); err != nil {
+		return nil, nil, err
+	}
+	if set.Namespaces, err = inf.namespaces.Lister().List(labels.Everything()); err != nil {
+		return nil, nil, err
+	}
+	if set.ServiceAccounts, err = inf.serviceAccounts.Lister().List(labels.Everything()); err != nil {
+		return nil, nil, err
+	}
+	if inf.psps == nil {
+		return set, nil, nil
+	}
+	objs, err := inf.psps.Lister().List(labels.Everything())
+	if err != nil {
+		return nil, nil, err
+	}
+	var broken []error
+	for _, o := range objs {
+		p, err := toPSP(o)
+		if err != nil {
+			broken = append(broken, fmt.Errorf("%w; the policy is not used until it is fixed", err))
 			continue
 		}
-		store(snap, broken)
+		set.PodSecurityPolicies = append(set.PodSecurityPolicies, p)
 	}
+	return set, broken, nil
 }
 
 func allSynced[K comparable](m map[K]bool) bool {
