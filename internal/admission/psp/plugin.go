@@ -43,8 +43,11 @@ func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.RuleResolver != nil {
-		e = e.WithRuleResolver(in.RuleResolver)
+	// Through any, not in.RuleResolver itself: the package must also build
+	// against v1.24's apiserver, whose RulesFor took no context (see
+	// RuleResolver); there the assertion fails and the engine decides alone.
+	if rr, ok := any(in.RuleResolver).(RuleResolver); ok {
+		e = e.WithRuleResolver(rr)
 	}
 	return &plugin{engine: e}, nil
 }

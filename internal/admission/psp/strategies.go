@@ -13,9 +13,12 @@ import (
 
 // Pod annotations that carry seccomp and AppArmor profiles.
 const (
-	seccompPodAnnotation              = corev1.SeccompPodAnnotationKey
-	seccompContainerAnnotationPrefix  = corev1.SeccompContainerAnnotationKeyPrefix
-	appArmorContainerAnnotationPrefix = corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix
+	seccompPodAnnotation             = corev1.SeccompPodAnnotationKey
+	seccompContainerAnnotationPrefix = corev1.SeccompContainerAnnotationKeyPrefix
+	// Spelled out: k8s.io/api v0.24, which test/upstream124 builds this
+	// package against, has no constant for it (the later one,
+	// corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix, is the same string).
+	appArmorContainerAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
 )
 
 // safeSysctls are the sysctls every pod may set (Kubernetes v1.24).
