@@ -265,6 +265,10 @@ func upstreamErrs(message string, want []string) []string {
 		return []string{"(unparsed) " + message}
 	}
 	rest := message[i+len(prefix) : len(message)-1]
+	// Longest first: one error may be the start of another ("Valid values
+	// are runtime/default" and "... runtime/default,unconfined").
+	want = append([]string(nil), want...)
+	sort.SliceStable(want, func(i, j int) bool { return len(want[i]) > len(want[j]) })
 	var out []string
 	for _, w := range want {
 		if j := strings.Index(rest, w); j >= 0 {
@@ -398,24 +402,7 @@ func TestPSPMatchesUpstream124(t *testing.T) {
 	for i := range n {
 		p := securePod(r)
 		u := users[r.IntN(len(users))]
-		got := kguardAdmit(t, narrowed, p, u)
-		want := upstreamAdmit(t, plugin, p, u, got.errs)
-		problem := ""
-		switch plainGot := kguardAdmit(t, plain, p, u); {
-		case !reflect.DeepEqual(plainGot, got):
-			problem = fmt.Sprintf("kguard's engine decides differently with and without the rule resolver: %+v, %+v", plainGot, got)
-		case want.allowed != got.allowed:
-			problem = fmt.Sprintf("upstream allowed=%v (%s%s), kguard allowed=%v (%s%s)",
-				want.allowed, want.policy, want.message, got.allowed, got.policy, got.message)
-		case want.allowed && want.policy != got.policy:
-			problem = fmt.Sprintf("upstream chose %q, kguard %q", want.policy, got.policy)
-		case want.allowed && !apiequality.Semantic.DeepEqual(want.pod, got.pod):
-			problem = fmt.Sprintf("admitted pods differ (- upstream, + kguard):\n%s", diff.ObjectReflectDiff(want.pod, got.pod))
-		case !want.allowed && got.message == psp.MessageNoProviders && len(want.errs) != 0:
-			problem = fmt.Sprintf("kguard found no usable policy, upstream denied with %q", want.message)
-		case !want.allowed && !equalStrings(want.errs, got.errs):
-			problem = fmt.Sprintf("denials differ:\nupstream: %s\nkguard:   %s", want.message, got.message)
-		}
+		got, problem := compare(t, plugin, plain, narrowed, p, u)
 		if problem != "" {
 			disagreements++
 			if disagreements <= 20 {
@@ -437,6 +424,32 @@ func TestPSPMatchesUpstream124(t *testing.T) {
 	if admitted < n/10 || n-admitted < n/10 || len(byPolicy) < len(pols) {
 		t.Errorf("the generator covers too little: %d admitted of %d, by %v", admitted, n, byPolicy)
 	}
+}
+
+// compare admits p by u with kguard's engine, with and without the rule
+// resolver (narrowed, plain), and with upstream's plugin, and says how they
+// disagree ("" when they agree).
+func compare(t *testing.T, plugin *podsecuritypolicy.Plugin, plain, narrowed *psp.Engine, p *corev1.Pod, u user.Info) (verdict, string) {
+	t.Helper()
+	got := kguardAdmit(t, narrowed, p, u)
+	want := upstreamAdmit(t, plugin, p, u, got.errs)
+	problem := ""
+	switch plainGot := kguardAdmit(t, plain, p, u); {
+	case !reflect.DeepEqual(plainGot, got):
+		problem = fmt.Sprintf("kguard's engine decides differently with and without the rule resolver: %+v, %+v", plainGot, got)
+	case want.allowed != got.allowed:
+		problem = fmt.Sprintf("upstream allowed=%v (%s%s), kguard allowed=%v (%s%s)",
+			want.allowed, want.policy, want.message, got.allowed, got.policy, got.message)
+	case want.allowed && want.policy != got.policy:
+		problem = fmt.Sprintf("upstream chose %q, kguard %q", want.policy, got.policy)
+	case want.allowed && !apiequality.Semantic.DeepEqual(want.pod, got.pod):
+		problem = fmt.Sprintf("admitted pods differ (- upstream, + kguard):\n%s", diff.ObjectReflectDiff(want.pod, got.pod))
+	case !want.allowed && got.message == psp.MessageNoProviders && len(want.errs) != 0:
+		problem = fmt.Sprintf("kguard found no usable policy, upstream denied with %q", want.message)
+	case !want.allowed && !equalStrings(want.errs, got.errs):
+		problem = fmt.Sprintf("denials differ:\nupstream: %s\nkguard:   %s", want.message, got.message)
+	}
+	return got, problem
 }
 
 // rulesFor is upstream v1.24's RBAC rule resolver with today's signature.
