@@ -35,35 +35,35 @@ func TestAuthzCommands(t *testing.T) {
 		out     string // substring of stdout
 		errText string // substring of stderr
 	}{
-		{"can-i yes", []string{"authz", "can-i", "get", "pods", "-n", "default", "--as", "jane", "-f", "examples/rbac"}, "", 0, "yes\n", ""},
-		{"can-i no", []string{"authz", "can-i", "delete", "pods", "-n", "default", "--as", "jane", "-f", "examples/rbac"}, "", 1, "no\n", ""},
-		{"can-i reason", []string{"authz", "can-i", "get", "secrets", "-n", "development", "--as", "dave", "-f", "examples/rbac", "--reason"}, "", 0, `yes - RBAC: allowed by RoleBinding "development/read-secrets"`, ""},
-		{"can-i subresource", []string{"authz", "can-i", "get", "pods/log", "web", "--as", "x", "-f", "examples/rbac"}, "", 1, "no", ""},
-		{"can-i service account groups", []string{"authz", "can-i", "list", "pods", "-n", "qa", "--as", "system:serviceaccount:qa:ci", "-f", "examples/rbac", "--default-roles"}, "", 0, "yes", ""},
-		{"can-i non-resource anonymous", []string{"authz", "can-i", "get", "/healthz", "--as", "system:anonymous", "-f", "examples/rbac"}, "", 0, "yes", ""},
-		{"can-i ABAC chain", []string{"authz", "can-i", "list", "pods", "-n", "projectCaribou", "--as", "bob", "--authorization-mode", "RBAC,ABAC", "--authorization-policy-file", "examples/abac/policy.jsonl"}, "", 0, "yes", ""},
-		{"can-i list", []string{"authz", "can-i", "--list", "--as", "jane", "-f", "examples/rbac"}, "", 0, "pods       []", ""},
+		{"can-i yes", []string{"authz", "can-i", "get", "pods", "-n", "default", "--as", "jane", "-f", "internal/cli/testdata/examples/rbac"}, "", 0, "yes\n", ""},
+		{"can-i no", []string{"authz", "can-i", "delete", "pods", "-n", "default", "--as", "jane", "-f", "internal/cli/testdata/examples/rbac"}, "", 1, "no\n", ""},
+		{"can-i reason", []string{"authz", "can-i", "get", "secrets", "-n", "development", "--as", "dave", "-f", "internal/cli/testdata/examples/rbac", "--reason"}, "", 0, `yes - RBAC: allowed by RoleBinding "development/read-secrets"`, ""},
+		{"can-i subresource", []string{"authz", "can-i", "get", "pods/log", "web", "--as", "x", "-f", "internal/cli/testdata/examples/rbac"}, "", 1, "no", ""},
+		{"can-i service account groups", []string{"authz", "can-i", "list", "pods", "-n", "qa", "--as", "system:serviceaccount:qa:ci", "-f", "internal/cli/testdata/examples/rbac", "--default-roles"}, "", 0, "yes", ""},
+		{"can-i non-resource anonymous", []string{"authz", "can-i", "get", "/healthz", "--as", "system:anonymous", "-f", "internal/cli/testdata/examples/rbac"}, "", 0, "yes", ""},
+		{"can-i ABAC chain", []string{"authz", "can-i", "list", "pods", "-n", "projectCaribou", "--as", "bob", "--authorization-mode", "RBAC,ABAC", "--authorization-policy-file", "internal/cli/testdata/examples/abac/policy.jsonl"}, "", 0, "yes", ""},
+		{"can-i list", []string{"authz", "can-i", "--list", "--as", "jane", "-f", "internal/cli/testdata/examples/rbac"}, "", 0, "pods       []", ""},
 		{"can-i stdin", []string{"authz", "can-i", "get", "pods", "--as", "jane", "-f", "-"}, "kind: Role\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: r, namespace: default}\nrules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n---\nkind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: r, namespace: default}\nsubjects: [{kind: User, name: jane}]\nroleRef: {kind: Role, name: r, apiGroup: rbac.authorization.k8s.io}\n", 0, "yes", ""},
-		{"can-i without user", []string{"authz", "can-i", "get", "pods", "-f", "examples/rbac"}, "", 2, "", "--as"},
+		{"can-i without user", []string{"authz", "can-i", "get", "pods", "-f", "internal/cli/testdata/examples/rbac"}, "", 2, "", "--as"},
 		{"bad yaml names file and line", []string{"authz", "can-i", "get", "pods", "--as", "x", "-f", badYAML}, "", 2, "", "bad.yaml:1"},
 		{"missing file", []string{"authz", "can-i", "get", "pods", "--as", "x", "-f", "nope.yaml"}, "", 2, "", "nope.yaml"},
-		{"non-RBAC kind is skipped", []string{"authz", "can-i", "get", "pods", "-n", "default", "--as", "jane", "-f", "examples/sar/../abac/../rbac/roles.yaml", "-f", "-"}, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", 1, "no", "note: skipped 1 objects of kinds authz does not use: v1 Pod"},
+		{"non-RBAC kind is skipped", []string{"authz", "can-i", "get", "pods", "-n", "default", "--as", "jane", "-f", "internal/cli/testdata/examples/sar/../abac/../rbac/roles.yaml", "-f", "-"}, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", 1, "no", "note: skipped 1 objects of kinds authz does not use: v1 Pod"},
 		{"unknown flag", []string{"authz", "can-i", "--bogus"}, "", 2, "", "unknown flag"},
 		{"unknown mode", []string{"authz", "can-i", "get", "pods", "--as", "x", "--authorization-mode", "Magic"}, "", 2, "", `unknown authorization mode "Magic"`},
-		{"who-can", []string{"authz", "who-can", "get", "secrets", "-n", "development", "-f", "examples/rbac"}, "", 0, "User   dave", ""},
-		{"who-can json", []string{"authz", "who-can", "get", "secrets", "-n", "development", "-f", "examples/rbac", "-o", "json"}, "", 0, `"subject": "manager"`, ""},
-		{"review allowed", []string{"authz", "review", "-f", "examples/rbac", "examples/sar/jane-get-pods.json"}, "", 0, `"allowed": true`, ""},
-		{"review denied", []string{"authz", "review", "-f", "examples/rbac", "examples/sar/jane-delete-pods.json"}, "", 1, `"allowed": false`, ""},
-		{"review v1beta1", []string{"authz", "review", "-f", "examples/rbac", "examples/sar/anonymous-healthz-v1beta1.json"}, "", 0, `"apiVersion": "authorization.k8s.io/v1beta1"`, ""},
+		{"who-can", []string{"authz", "who-can", "get", "secrets", "-n", "development", "-f", "internal/cli/testdata/examples/rbac"}, "", 0, "User   dave", ""},
+		{"who-can json", []string{"authz", "who-can", "get", "secrets", "-n", "development", "-f", "internal/cli/testdata/examples/rbac", "-o", "json"}, "", 0, `"subject": "manager"`, ""},
+		{"review allowed", []string{"authz", "review", "-f", "internal/cli/testdata/examples/rbac", "internal/cli/testdata/examples/sar/jane-get-pods.json"}, "", 0, `"allowed": true`, ""},
+		{"review denied", []string{"authz", "review", "-f", "internal/cli/testdata/examples/rbac", "internal/cli/testdata/examples/sar/jane-delete-pods.json"}, "", 1, `"allowed": false`, ""},
+		{"review v1beta1", []string{"authz", "review", "-f", "internal/cli/testdata/examples/rbac", "internal/cli/testdata/examples/sar/anonymous-healthz-v1beta1.json"}, "", 0, `"apiVersion": "authorization.k8s.io/v1beta1"`, ""},
 		{"review malformed", []string{"authz", "review", "-"}, `{"kind":"SubjectAccessReview"}`, 2, "", "invalid SubjectAccessReview"},
-		{"abac-to-rbac", []string{"authz", "abac-to-rbac", "examples/abac/policy.jsonl"}, "", 0, "kind: RoleBinding", "7 policy lines"},
+		{"abac-to-rbac", []string{"authz", "abac-to-rbac", "internal/cli/testdata/examples/abac/policy.jsonl"}, "", 0, "kind: RoleBinding", "7 policy lines"},
 		{"abac-to-rbac bad file", []string{"authz", "abac-to-rbac", badYAML}, "", 2, "", "line 1"},
-		{"audit", []string{"authz", "audit", "-f", "examples/audit/risky.yaml"}, "", 1, "CRITICAL KG011", ""},
-		{"audit below threshold", []string{"authz", "audit", "-f", "examples/audit/risky.yaml", "--fail-on", "critical", "--min-severity", "high", "-o", "json"}, "", 1, `"id": "KG011"`, ""},
-		{"audit clean", []string{"authz", "audit", "-f", "examples/rbac/roles.yaml"}, "", 0, "no risky grants found", ""},
+		{"audit", []string{"authz", "audit", "-f", "internal/cli/testdata/examples/audit/risky.yaml"}, "", 1, "CRITICAL KG011", ""},
+		{"audit below threshold", []string{"authz", "audit", "-f", "internal/cli/testdata/examples/audit/risky.yaml", "--fail-on", "critical", "--min-severity", "high", "-o", "json"}, "", 1, `"id": "KG011"`, ""},
+		{"audit clean", []string{"authz", "audit", "-f", "internal/cli/testdata/examples/rbac/roles.yaml"}, "", 0, "no risky grants found", ""},
 		{"audit bad severity", []string{"authz", "audit", "--fail-on", "severe"}, "", 2, "", "unknown severity"},
-		{"check-escalation bind allowed", []string{"authz", "check-escalation", "-f", "examples/rbac", "--default-roles", "--as", "user-1", "-"}, "kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b, namespace: user-1-namespace}\nsubjects: [{kind: User, name: x}]\nroleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}\n", 0, "allowed: may bind clusterroles view", ""},
-		{"check-escalation refused", []string{"authz", "check-escalation", "-f", "examples/rbac", "--default-roles", "--as", "user-1", "-"}, "kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b, namespace: user-1-namespace}\nsubjects: [{kind: User, name: x}]\nroleRef: {kind: ClusterRole, name: cluster-admin, apiGroup: rbac.authorization.k8s.io}\n", 1, "REFUSED", ""},
+		{"check-escalation bind allowed", []string{"authz", "check-escalation", "-f", "internal/cli/testdata/examples/rbac", "--default-roles", "--as", "user-1", "-"}, "kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b, namespace: user-1-namespace}\nsubjects: [{kind: User, name: x}]\nroleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}\n", 0, "allowed: may bind clusterroles view", ""},
+		{"check-escalation refused", []string{"authz", "check-escalation", "-f", "internal/cli/testdata/examples/rbac", "--default-roles", "--as", "user-1", "-"}, "kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b, namespace: user-1-namespace}\nsubjects: [{kind: User, name: x}]\nroleRef: {kind: ClusterRole, name: cluster-admin, apiGroup: rbac.authorization.k8s.io}\n", 1, "REFUSED", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestAuthzCommands(t *testing.T) {
 }
 
 func TestAuditSARIF(t *testing.T) {
-	code, out, _ := run(t, "", "authz", "audit", "-f", "examples/audit/risky.yaml", "-o", "sarif")
+	code, out, _ := run(t, "", "authz", "audit", "-f", "internal/cli/testdata/examples/audit/risky.yaml", "-o", "sarif")
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}
@@ -114,7 +114,7 @@ func TestAuditSARIF(t *testing.T) {
 	}
 	r := doc.Runs[0].Results[0]
 	loc := r.Locations[0].PhysicalLocation
-	if r.Level != "error" || loc.ArtifactLocation.URI != "examples/audit/risky.yaml" || loc.Region.StartLine <= 0 {
+	if r.Level != "error" || loc.ArtifactLocation.URI != "internal/cli/testdata/examples/audit/risky.yaml" || loc.Region.StartLine <= 0 {
 		t.Fatalf("first result: %+v", r)
 	}
 }

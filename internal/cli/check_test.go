@@ -15,22 +15,22 @@ func TestCheckCommand(t *testing.T) {
 		out     string
 		errText string
 	}{
-		{"walkthrough: no use grant", []string{"check", "--policy", "examples/psp/policies", "--as", fake, "examples/psp/pods/pause.yaml"}, 1,
+		{"walkthrough: no use grant", []string{"check", "--policy", "internal/cli/testdata/examples/psp/policies", "--as", fake, "internal/cli/testdata/examples/psp/pods/pause.yaml"}, 1,
 			`pods "pause" is forbidden: no providers available to validate pod request`, ""},
-		{"walkthrough: granted", []string{"check", "--policy", "examples/psp/policies", "--policy", "examples/psp/grant", "--as", fake, "examples/psp/pods/pause.yaml"}, 0,
+		{"walkthrough: granted", []string{"check", "--policy", "internal/cli/testdata/examples/psp/policies", "--policy", "internal/cli/testdata/examples/psp/grant", "--as", fake, "internal/cli/testdata/examples/psp/pods/pause.yaml"}, 0,
 			"admitted by PodSecurityPolicy example", ""},
-		{"walkthrough: privileged denied", []string{"check", "--policy", "examples/psp/policies", "--policy", "examples/psp/grant", "--as", fake, "examples/psp/pods/privileged.yaml"}, 1,
+		{"walkthrough: privileged denied", []string{"check", "--policy", "internal/cli/testdata/examples/psp/policies", "--policy", "internal/cli/testdata/examples/psp/grant", "--as", fake, "internal/cli/testdata/examples/psp/pods/privileged.yaml"}, 1,
 			`pods "privileged" is forbidden: unable to validate against any pod security policy: [spec.containers[0].securityContext.privileged: Invalid value: true: Privileged containers are not allowed]`, ""},
-		{"deployment checked through its template", []string{"check", "--policy", "examples/psp/policies", "--policy", "examples/psp/grant", "--as", fake, "-"}, 1,
+		{"deployment checked through its template", []string{"check", "--policy", "internal/cli/testdata/examples/psp/policies", "--policy", "internal/cli/testdata/examples/psp/grant", "--as", fake, "-"}, 1,
 			"spec.template.spec.containers[0].securityContext.privileged", ""},
-		{"pss restricted", []string{"check", "--pss", "restricted", "examples/psp/pods/restricted-ok.yaml"}, 0, "Pod psp-example/hardened: admitted", ""},
-		{"not evaluated kinds", []string{"check", "--pss", "restricted", "--show-skipped", "examples/psp/pods/restricted-ok.yaml"}, 0, "ConfigMap psp-example/app-config: not evaluated (no pod)", ""},
-		{"pss denies", []string{"check", "--pss", "baseline:v1.30", "examples/psp/pods/privileged.yaml"}, 1, `violates PodSecurity "baseline:v1.30"`, ""},
-		{"pss exempt namespace", []string{"check", "--pss", "restricted", "--pss-exempt-namespace", "psp-example", "examples/psp/pods/privileged.yaml"}, 0, "admitted", ""},
-		{"bad pss level", []string{"check", "--pss", "paranoid", "examples/psp/pods"}, 2, "", "--pss"},
-		{"unknown plugin", []string{"check", "--enable-admission-plugins", "AlwaysPullImages", "examples/psp/pods"}, 2, "", "unknown admission plugin"},
+		{"pss restricted", []string{"check", "--pss", "restricted", "internal/cli/testdata/examples/psp/pods/restricted-ok.yaml"}, 0, "Pod psp-example/hardened: admitted", ""},
+		{"not evaluated kinds", []string{"check", "--pss", "restricted", "--show-skipped", "internal/cli/testdata/examples/psp/pods/restricted-ok.yaml"}, 0, "ConfigMap psp-example/app-config: not evaluated (no pod)", ""},
+		{"pss denies", []string{"check", "--pss", "baseline:v1.30", "internal/cli/testdata/examples/psp/pods/privileged.yaml"}, 1, `violates PodSecurity "baseline:v1.30"`, ""},
+		{"pss exempt namespace", []string{"check", "--pss", "restricted", "--pss-exempt-namespace", "psp-example", "internal/cli/testdata/examples/psp/pods/privileged.yaml"}, 0, "admitted", ""},
+		{"bad pss level", []string{"check", "--pss", "paranoid", "internal/cli/testdata/examples/psp/pods"}, 2, "", "--pss"},
+		{"unknown plugin", []string{"check", "--enable-admission-plugins", "AlwaysPullImages", "internal/cli/testdata/examples/psp/pods"}, 2, "", "unknown admission plugin"},
 		{"old workload version", []string{"check", "-"}, 2, "ERROR -:1 Deployment d: extensions/v1beta1 Deployment is not supported (use apps/v1)", "1 object could not be read"},
-		{"invalid psp", []string{"check", "--policy", "-", "examples/psp/pods"}, 2, "", "spec.runAsUser.ranges"},
+		{"invalid psp", []string{"check", "--policy", "-", "internal/cli/testdata/examples/psp/pods"}, 2, "", "spec.runAsUser.ranges"},
 	}
 	stdin := map[string]string{
 		"deployment checked through its template": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: psp-example}\nspec:\n  selector: {}\n  template:\n    spec:\n      containers: [{name: c, image: i, securityContext: {privileged: true}}]\n",
@@ -159,7 +159,7 @@ func TestCheckInstallBundles(t *testing.T) {
 
 func TestCheckRestrictedPSPPatch(t *testing.T) {
 	grant := "kind: ClusterRole\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: u}\nrules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]\n---\nkind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: u}\nsubjects: [{kind: Group, name: 'system:authenticated'}]\nroleRef: {kind: ClusterRole, name: u, apiGroup: rbac.authorization.k8s.io}\n"
-	code, out, errText := run(t, grant, "check", "--policy", "examples/psp/policies/restricted-psp.yaml", "--policy", "-", "-o", "json", "examples/psp/pods/restricted-ok.yaml")
+	code, out, errText := run(t, grant, "check", "--policy", "internal/cli/testdata/examples/psp/policies/restricted-psp.yaml", "--policy", "-", "-o", "json", "internal/cli/testdata/examples/psp/pods/restricted-ok.yaml")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errText)
 	}
@@ -183,16 +183,16 @@ func TestCheckRestrictedPSPPatch(t *testing.T) {
 }
 
 func TestPSPMigrateCommand(t *testing.T) {
-	code, out, errText := run(t, "", "psp", "migrate", "examples/psp/tenant", "--workloads", "examples/psp/pods")
+	code, out, errText := run(t, "", "psp", "migrate", "internal/cli/testdata/examples/psp/tenant", "--workloads", "internal/cli/testdata/examples/psp/pods")
 	if code != 0 || !strings.Contains(out, `PodSecurityPolicy tenant → Pod Security Standard "privileged"`) ||
-		!strings.Contains(out, "Pod psp-example/hardened (examples/psp/pods/restricted-ok.yaml:1): meets restricted") {
+		!strings.Contains(out, "Pod psp-example/hardened (internal/cli/testdata/examples/psp/pods/restricted-ok.yaml:1): meets restricted") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errText)
 	}
-	code, out, _ = run(t, "", "psp", "migrate", "-o", "json", "examples/psp/policies/restricted-psp.yaml")
+	code, out, _ = run(t, "", "psp", "migrate", "-o", "json", "internal/cli/testdata/examples/psp/policies/restricted-psp.yaml")
 	if code != 0 || !strings.Contains(out, `"policy": "restricted"`) || !strings.Contains(out, `"check": "seLinuxOptions"`) {
 		t.Fatalf("json: exit %d\n%s", code, out)
 	}
-	if code, _, errText := run(t, "", "psp", "migrate", "examples/rbac"); code != 2 || !strings.Contains(errText, "no PodSecurityPolicy") {
+	if code, _, errText := run(t, "", "psp", "migrate", "internal/cli/testdata/examples/rbac"); code != 2 || !strings.Contains(errText, "no PodSecurityPolicy") {
 		t.Fatalf("no policies: exit %d %s", code, errText)
 	}
 }
@@ -260,7 +260,7 @@ func TestCheckUnreadableObject(t *testing.T) {
 		}
 	})
 	t.Run("psp migrate --workloads", func(t *testing.T) {
-		code, out, errText := run(t, "", "psp", "migrate", "examples/psp/policies/restricted-psp.yaml", "--workloads", file)
+		code, out, errText := run(t, "", "psp", "migrate", "internal/cli/testdata/examples/psp/policies/restricted-psp.yaml", "--workloads", file)
 		if code != 2 || !strings.Contains(out, "ERROR Deployment cert-manager/cert-manager ("+file+":1): apps/v1beta1 Deployment is not supported") ||
 			!strings.Contains(out, "Pod cert-manager/debug ("+file+":19): meets privileged") {
 			t.Fatalf("exit %d (want 2)\n%s\n%s", code, out, errText)
