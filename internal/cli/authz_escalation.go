@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -60,12 +59,10 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 				}
 			}
 			if output.Format() == report.JSON {
-				enc := json.NewEncoder(s.Out)
-				enc.SetIndent("", "  ")
 				if results == nil {
 					results = []authz.EscalationResult{}
 				}
-				if err := enc.Encode(map[string]any{"user": u.GetName(), "groups": u.GetGroups(), "results": results}); err != nil {
+				if err := report.WriteJSON(s.Out, map[string]any{"user": u.GetName(), "groups": u.GetGroups(), "results": results}); err != nil {
 					return err
 				}
 			} else {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -37,12 +36,10 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 			}
 			out := env.Chain.WhoCan(attrs)
 			if output.Format() == report.JSON {
-				enc := json.NewEncoder(s.Out)
-				enc.SetIndent("", "  ")
 				if out == nil {
 					out = []authz.Subject{}
 				}
-				return enc.Encode(map[string]any{"request": describeRequest(attrs), "subjects": out})
+				return report.WriteJSON(s.Out, map[string]any{"request": describeRequest(attrs), "subjects": out})
 			}
 			if len(out) == 0 {
 				fmt.Fprintf(s.Out, "nobody may %s\n", describeRequest(attrs))

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -91,8 +90,6 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 				}
 			}
 			if output.Format() == report.JSON {
-				enc := json.NewEncoder(s.Out)
-				enc.SetIndent("", "  ")
 				if levels == nil {
 					levels = []migrate.WorkloadLevel{}
 				}
@@ -100,7 +97,7 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 				if len(unreadable) > 0 {
 					doc["unreadable"] = unreadable
 				}
-				if err := enc.Encode(doc); err != nil {
+				if err := report.WriteJSON(s.Out, doc); err != nil {
 					return err
 				}
 				return unreadableError(len(unreadable))
