@@ -17,7 +17,10 @@
 #
 # Environment: KGUARD_CACHE (default $HOME/.cache/kguard), KGUARD_CLUSTER_DIR (default
 # $KGUARD_CACHE/cluster), KGUARD_APISERVER_FLAGS (extra kube-apiserver flags),
-# KGUARD_AUTHORIZATION_MODE (default Node,Webhook,RBAC).
+# KGUARD_AUTHORIZATION_MODE (default Node,Webhook,RBAC), KGUARD_BUILTIN_PODSECURITY=1
+# (keep kube-apiserver's built-in PodSecurity admission enabled, with its defaults, to
+# compare kguard with it: hack/bench-e2e.sh; a --disable-admission-plugins PodSecurity
+# of ours would otherwise conflict with --enable-admission-plugins=PodSecurity).
 set -euo pipefail
 
 K8S_VERSION=v1.37.2
@@ -159,6 +162,11 @@ rules:
 - level: None
 EOF
 
+  # kguard stands in for the built-in PodSecurity admission unless the comparison asks
+  # for the built-in (then it runs with its defaults: privileged, namespaces' labels decide).
+  local admission_flags=(--disable-admission-plugins PodSecurity)
+  if [ "${KGUARD_BUILTIN_PODSECURITY:-0}" = 1 ]; then admission_flags=(); fi
+
   etcd --data-dir "$DIR/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -178,7 +186,7 @@ EOF
     --authorization-mode "${KGUARD_AUTHORIZATION_MODE:-Node,Webhook,RBAC}" \
     --authorization-webhook-config-file "$DIR/kguard-authz.kubeconfig" --authorization-webhook-version v1 \
     --authorization-webhook-cache-authorized-ttl 1s --authorization-webhook-cache-unauthorized-ttl 1s \
-    --disable-admission-plugins PodSecurity \
+    "${admission_flags[@]}" \
     --audit-policy-file "$DIR/audit-policy.yaml" --audit-log-path "$DIR/audit.log" \
     --endpoint-reconciler-type none --enable-priority-and-fairness=false --profiling=false \
     ${KGUARD_APISERVER_FLAGS:-} >"$DIR/kube-apiserver.log" 2>&1 &
@@ -216,6 +224,7 @@ SA_ISSUER=https://kubernetes.default.svc.cluster.local
 ETCD_PID=$ETCD_PID
 APISERVER_PID=$APISERVER_PID
 KCM_PID=$KCM_PID
+KGUARD_BUILTIN_PODSECURITY=${KGUARD_BUILTIN_PODSECURITY:-0}
 EOF
   trap - ERR
   # The controller manager creates the default ServiceAccounts; wait for one so
@@ -255,5 +264,5 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) [ -f "$ENV_FILE" ] && echo "$ENV_FILE" || { log "no cluster running"; exit 1; } ;;
-  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
 esac
