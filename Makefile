@@ -4,7 +4,7 @@
 GO ?= go
 BIN := bin/kguard
 
-.PHONY: all build demo test test-unit test-upstream e2e cluster-up cluster-down bench loadtest clean
+.PHONY: all build demo test test-unit test-upstream e2e cluster-up cluster-down bench bench-e2e loadtest clean
 
 all: build
 
@@ -39,6 +39,11 @@ cluster-down:
 
 bench:
 	@bash hack/bench.sh
+
+# Pod creation through a real kube-apiserver: no webhook, no-op webhook, kguard, the
+# built-in PodSecurity (docs/performance.md). Starts and stops its own clusters; a few minutes.
+bench-e2e:
+	@bash hack/bench-e2e.sh
 
 clean:
 	rm -rf bin
