@@ -19,7 +19,7 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 
 	"github.com/kguard/kguard/internal/admission/podsecurity"
-	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/authz/rbac"
 )
 
@@ -75,7 +75,7 @@ var unreadableDeployment = []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"A
 // Security's outcomes, is a key kube-apiserver accepts once it has put the
 // webhook's name in front; and the reviews together return every documented key.
 func TestAuditAnnotationKeysValidUnderWebhookName(t *testing.T) {
-	both := auditChain(t, psp.PluginName, podsecurity.PluginName)
+	both := auditChain(t, podsecuritypolicy.PluginName, podsecurity.PluginName)
 	pss := auditChain(t, podsecurity.PluginName)
 	admit := func(c *admission.Chain, phase admission.Phase, namespace, username string) func(t *testing.T) *admissionv1.AdmissionResponse {
 		return func(t *testing.T) *admissionv1.AdmissionResponse {
@@ -113,9 +113,9 @@ func TestAuditAnnotationKeysValidUnderWebhookName(t *testing.T) {
 		run  func(t *testing.T) *admissionv1.AdmissionResponse
 		want []string
 	}{
-		{"offline check", admit(both, admission.PhaseBoth, "shop", ""), []string{psp.AuditKeyAdmitPolicy, podsecurity.AuditKeyEnforcePolicy}},
-		{"mutating webhook", admit(both, admission.PhaseMutate, "shop", ""), []string{psp.AuditKeyAdmitPolicy}},
-		{"validating webhook", admit(both, admission.PhaseValidate, "shop", ""), []string{podsecurity.AuditKeyEnforcePolicy, psp.AuditKeyValidatePolicy}},
+		{"offline check", admit(both, admission.PhaseBoth, "shop", ""), []string{podsecuritypolicy.AuditKeyAdmitPolicy, podsecurity.AuditKeyEnforcePolicy}},
+		{"mutating webhook", admit(both, admission.PhaseMutate, "shop", ""), []string{podsecuritypolicy.AuditKeyAdmitPolicy}},
+		{"validating webhook", admit(both, admission.PhaseValidate, "shop", ""), []string{podsecurity.AuditKeyEnforcePolicy, podsecuritypolicy.AuditKeyValidatePolicy}},
 		{"audit level violated", admit(pss, admission.PhaseValidate, "audited", ""), []string{podsecurity.AuditKeyAuditViolations, podsecurity.AuditKeyEnforcePolicy}},
 		{"exempt namespace", admit(pss, admission.PhaseValidate, "exempt-ns", ""), []string{podsecurity.AuditKeyExempt}},
 		{"exempt user", admit(pss, admission.PhaseValidate, "shop", "exempt-user"), []string{podsecurity.AuditKeyExempt}},
@@ -154,7 +154,7 @@ func TestAPIServerRefusesPluginPrefixedKeys(t *testing.T) {
 // chain of both builds, so none of the library's keys is PodSecurityPolicy's
 // (NewChain refuses plugins declaring the same key; see plugin_test.go).
 func TestPodSecurityAuditKeysDoNotCollideWithPSP(t *testing.T) {
-	if _, err := admission.NewChain([]string{psp.PluginName, podsecurity.PluginName}, admission.Inputs{Policies: &kpolicy.Set{}, Authorizer: rbac.New(&kpolicy.Set{})}, nil); err != nil {
+	if _, err := admission.NewChain([]string{podsecuritypolicy.PluginName, podsecurity.PluginName}, admission.Inputs{Policies: &kpolicy.Set{}, Authorizer: rbac.New(&kpolicy.Set{})}, nil); err != nil {
 		t.Fatalf("PodSecurityPolicy and PodSecurity in one chain: %v", err)
 	}
 }

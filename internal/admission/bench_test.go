@@ -20,6 +20,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/manifest"
@@ -119,10 +120,10 @@ var alice = &user.DefaultInfo{Name: "alice", Groups: []string{"system:authentica
 
 // One typical pod through 20 PSPs and restricted PSS (target ≤ 20 µs).
 func BenchmarkAdmitPod20PSPsRestricted(b *testing.B) {
-	c := chainFor(b, psp.PluginName, podsecurity.PluginName)
+	c := chainFor(b, podsecuritypolicy.PluginName, podsecurity.PluginName)
 	w := workload(b, typicalPod)
 	r := c.Admit(context.Background(), &admission.Request{Operation: admissionv1.Create, Workload: w, Resource: "pods", Name: "web", Namespace: "shop", User: alice})
-	if !r.Allowed || r.AuditAnnotations[psp.AuditKeyAdmitPolicy] != "z-restricted" {
+	if !r.Allowed || r.AuditAnnotations[podsecuritypolicy.AuditKeyAdmitPolicy] != "z-restricted" {
 		b.Fatalf("benchmark pod not admitted by the last policy: %+v", r)
 	}
 	b.ReportAllocs()
@@ -191,7 +192,7 @@ func BenchmarkPSS(b *testing.B) {
 // What `kguard check` does per manifest — decode, find the pod, admit it
 // through PSP and PSS, compute the patch — over 10,000 manifests (target ≥ 10,000/s).
 func BenchmarkCheck10000Manifests(b *testing.B) {
-	c := chainFor(b, psp.PluginName, podsecurity.PluginName)
+	c := chainFor(b, podsecuritypolicy.PluginName, podsecurity.PluginName)
 	var buf bytes.Buffer
 	for i := range 10000 {
 		switch i % 3 {

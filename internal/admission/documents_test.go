@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/manifest"
 	kpolicy "github.com/kguard/kguard/internal/policy"
@@ -65,7 +65,7 @@ func pspChain(t *testing.T, hostPorts string) *admission.Chain {
 		t.Fatal(err)
 	}
 	authz := rbac.New(s)
-	c, err := admission.NewChain([]string{psp.PluginName}, admission.Inputs{Policies: s, Authorizer: authz, RuleResolver: authz}, nil)
+	c, err := admission.NewChain([]string{podsecuritypolicy.PluginName}, admission.Inputs{Policies: s, Authorizer: authz, RuleResolver: authz}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

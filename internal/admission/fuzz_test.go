@@ -7,7 +7,7 @@ import (
 	"errors"
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
-	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -24,7 +24,7 @@ func FuzzCheck(f *testing.F) {
 	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {}, template: {spec: {hostPID: true, containers: [{name: c}]}}}\n"))
 	f.Add([]byte("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: x, jobTemplate: {spec: {template: {spec: {volumes: [{name: v}], containers: [{name: c, securityContext: {privileged: true}}]}}}}}\n"))
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: []}}]\n"))
-	c := chainFor(f, psp.PluginName, podsecurity.PluginName)
+	c := chainFor(f, podsecuritypolicy.PluginName, podsecurity.PluginName)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		docs, err := manifest.Read(bytes.NewReader(data), "fuzz.yaml")
 		if err != nil {
@@ -58,7 +58,7 @@ func FuzzCheck(f *testing.F) {
 // FuzzReview: any AdmissionReview body is answered (with the request's uid)
 // or refused as malformed; never a panic, and an undecodable pod is never allowed.
 func FuzzReview(f *testing.F) {
-	c := chainFor(f, psp.PluginName, podsecurity.PluginName)
+	c := chainFor(f, podsecuritypolicy.PluginName, podsecurity.PluginName)
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE","userInfo":{"username":"alice","groups":["system:authenticated"]},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`), uint8(1))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u2","resource":{"version":"v1","resource":"pods"},"operation":"UPDATE","object":{"spec":{}},"oldObject":{"spec":{"containers":[]}}}}`), uint8(2))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u3","resource":{"version":"v1","resource":"pods"},"operation":"CREATE","object":{"spec":{"containers":"x"}}}}`), uint8(0))

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
-	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"strings"
 	"testing"
 
@@ -16,7 +16,7 @@ import (
 // A body that is not an admission.k8s.io/v1 AdmissionReview is refused with an
 // error naming what it is, whether or not it decodes as an AdmissionReview.
 func TestReviewRefusesOtherBodies(t *testing.T) {
-	c := chainFor(t, psp.PluginName, podsecurity.PluginName)
+	c := chainFor(t, podsecuritypolicy.PluginName, podsecurity.PluginName)
 	for _, tc := range []struct{ name, body, want string }{
 		{"v1beta1", `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`,
 			"admission.k8s.io/v1beta1 AdmissionReview, want admission.k8s.io/v1 AdmissionReview"},
@@ -65,10 +65,10 @@ func TestReviewEphemeralContainers(t *testing.T) {
 		want    string
 	}{
 		{"privileged debug container", []string{podsecurity.PluginName}, "ephemeralcontainers", privileged, admission.PhaseValidate, false, "privileged"},
-		{"privileged debug container, both plugins", []string{psp.PluginName, podsecurity.PluginName}, "ephemeralcontainers", privileged, admission.PhaseValidate, false, "privileged"},
+		{"privileged debug container, both plugins", []string{podsecuritypolicy.PluginName, podsecurity.PluginName}, "ephemeralcontainers", privileged, admission.PhaseValidate, false, "privileged"},
 		{"restricted debug container", []string{podsecurity.PluginName}, "ephemeralcontainers", restricted, admission.PhaseValidate, true, ""},
 		{"an unknown pod subresource is evaluated", []string{podsecurity.PluginName}, "futurething", privileged, admission.PhaseValidate, false, "privileged"},
-		{"PodSecurityPolicy ignores subresources", []string{psp.PluginName}, "ephemeralcontainers", privileged, admission.PhaseMutate, true, ""},
+		{"PodSecurityPolicy ignores subresources", []string{podsecuritypolicy.PluginName}, "ephemeralcontainers", privileged, admission.PhaseMutate, true, ""},
 		{"mutating pass of PodSecurity", []string{podsecurity.PluginName}, "ephemeralcontainers", privileged, admission.PhaseMutate, true, ""},
 		{"status carries no spec change", []string{podsecurity.PluginName}, "status", privileged, admission.PhaseValidate, true, ""},
 	} {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
@@ -141,7 +142,7 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	}
 	if len(cfg.AdmissionPlugins) == 0 {
 		if len(set.PodSecurityPolicies) > 0 {
-			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, psp.PluginName)
+			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecuritypolicy.PluginName)
 		}
 		cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecurity.PluginName)
 	}
@@ -227,7 +228,7 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult, o text
 		case r.Response.Allowed:
 			admitted++
 			how := "admitted"
-			if p := r.Response.AuditAnnotations[psp.AuditKeyAdmitPolicy]; p != "" {
+			if p := r.Response.AuditAnnotations[podsecuritypolicy.AuditKeyAdmitPolicy]; p != "" {
 				how += " by PodSecurityPolicy " + p
 			}
 			fmt.Fprintf(w, "%s: %s: %s\n", pos, id, how)

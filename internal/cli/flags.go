@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/snapshot"
 )
 
@@ -26,6 +27,7 @@ func (f *authorizationFlags) add(fs *pflag.FlagSet, defaultRolesHelp string) {
 type admissionFlags struct {
 	plugins                                             []string
 	pss                                                 string
+	pspAppArmorAnnotationOnly                           bool
 	exemptUsers, exemptNamespaces, exemptRuntimeClasses []string
 }
 
@@ -35,6 +37,7 @@ func (f *admissionFlags) add(fs *pflag.FlagSet, pluginsHelp string) {
 	fs.StringSliceVar(&f.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
 	fs.StringSliceVar(&f.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
 	fs.StringSliceVar(&f.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
+	fs.BoolVar(&f.pspAppArmorAnnotationOnly, "psp-apparmor-annotation-only", false, "PodSecurityPolicy: set a policy's default AppArmor profile as the annotation only, as v1.24 did (by default the appArmorProfile field too, which spares Kubernetes >= 1.30's deprecation warning)")
 }
 
 // podSecurity is the cluster-wide Pod Security configuration of the flags:
@@ -55,5 +58,5 @@ func config(az *authorizationFlags, ad *admissionFlags) (snapshot.Config, error)
 		return snapshot.Config{}, err
 	}
 	return snapshot.Config{AuthorizationModes: az.modes, ABACFile: az.policyFile, DefaultRoles: az.defaultRoles,
-		AdmissionPlugins: ad.plugins, PSS: pss}, nil
+		AdmissionPlugins: ad.plugins, PSS: pss, PSP: podsecuritypolicy.Config{AppArmorAnnotationOnly: ad.pspAppArmorAnnotationOnly}}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/plugins"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/policy"
@@ -49,6 +50,8 @@ type Config struct {
 	// and the cluster-wide Pod Security configuration.
 	AdmissionPlugins []string
 	PSS              podsecurity.Config
+	// PSP configures the PodSecurityPolicy plugin (zero: the defaults).
+	PSP podsecuritypolicy.Config
 	// StrictDecoding denies reviewed pods with fields kguard's types do not
 	// know (--strict-decoding); by default they are ignored with a warning.
 	StrictDecoding bool
@@ -103,7 +106,7 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		names = plugins.Default
 	}
 	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver}
-	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS}); err != nil {
+	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP}); err != nil {
 		return nil, err
 	}
 	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)

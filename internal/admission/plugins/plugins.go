@@ -5,9 +5,9 @@ package plugins
 
 import (
 	"github.com/kguard/kguard/internal/admission/podsecurity"
-	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 )
 
 // Default is the chain of an empty --enable-admission-plugins, in
 // kube-apiserver's order.
-var Default = []string{psp.PluginName, podsecurity.PluginName}
+var Default = []string{podsecuritypolicy.PluginName, podsecurity.PluginName}

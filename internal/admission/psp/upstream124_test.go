@@ -7,9 +7,9 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
 
-// Today's authorizer.RuleResolver is this package's RuleResolver, so the
-// assertion in newPlugin, written that way only to build against v1.24's
-// apiserver too, always passes the rule resolver on.
+// Today's authorizer.RuleResolver is this package's RuleResolver (declared
+// here so that the engine builds against v1.24's apiserver too), so the
+// PodSecurityPolicy plugin can pass the chain's rule resolver on.
 var _ RuleResolver = authorizer.RuleResolver(nil)
 
 // TestAppArmorPrefixIsUpstreams: the prefix spelled out for k8s.io/api v0.24

@@ -1,13 +1,21 @@
-package psp
+// Package podsecuritypolicy is the PodSecurityPolicy admission plugin: the
+// v1.24 engine of internal/admission/psp, registered with the chain. It is a
+// package of its own because the engine builds against the v1.24 API too
+// (test/upstream124), and the plugin speaks the API of today: it also sets the
+// appArmorProfile field (Kubernetes >= 1.30) for the AppArmor annotations a
+// policy adds.
+package podsecuritypolicy
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/psp"
 )
 
 // PluginName is the plugin's name in --enable-admission-plugins, as
@@ -30,7 +38,20 @@ func init() { admission.Register(PluginName, newPlugin) }
 // plugin is PodSecurityPolicy admission with the v1.24 plugin's behaviour: it
 // mutates (defaults) and validates pods, and ignores subresources and pod
 // controllers.
-type plugin struct{ engine *Engine }
+type plugin struct {
+	engine *psp.Engine
+	cfg    Config
+}
+
+// Config configures the plugin; the zero value is the default.
+type Config struct {
+	// AppArmorAnnotationOnly keeps v1.24's behaviour exactly: a policy's
+	// default AppArmor profile is set as the container's annotation only.
+	// By default the appArmorProfile field is set beside it, as
+	// kube-apiserver >= 1.30 would sync it, so that the API server does not
+	// warn that the annotation is deprecated on every pod created.
+	AppArmorAnnotationOnly bool
+}
 
 var (
 	_ admission.Mutator   = (*plugin)(nil)
@@ -39,17 +60,22 @@ var (
 )
 
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
-	e, err := NewEngine(in.Policies.PodSecurityPolicies, in.Authorizer)
+	var cfg Config
+	switch c := in.Config.(type) {
+	case nil:
+	case Config:
+		cfg = c
+	default:
+		return nil, fmt.Errorf("configuration of type %T, want podsecuritypolicy.Config", in.Config)
+	}
+	e, err := psp.NewEngine(in.Policies.PodSecurityPolicies, in.Authorizer)
 	if err != nil {
 		return nil, err
 	}
-	// Through any, not in.RuleResolver itself: the package must also build
-	// against v1.24's apiserver, whose RulesFor took no context (see
-	// RuleResolver); there the assertion fails and the engine decides alone.
-	if rr, ok := any(in.RuleResolver).(RuleResolver); ok {
-		e = e.WithRuleResolver(rr)
+	if in.RuleResolver != nil {
+		e = e.WithRuleResolver(in.RuleResolver)
 	}
-	return &plugin{engine: e}, nil
+	return &plugin{engine: e, cfg: cfg}, nil
 }
 
 // Handles pods themselves: the v1.24 plugin ignored every subresource.
@@ -70,10 +96,13 @@ func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 }
 
 func (p *plugin) admit(ctx context.Context, r *admission.Request, pod *corev1.Pod, validate bool) admission.Decision {
-	res := p.engine.Admit(ctx, Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
+	res := p.engine.Admit(ctx, psp.Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
 		Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: validate})
 	if !res.Allowed {
 		return admission.Decision{Denied: true, Reason: res.Message}
+	}
+	if !validate && !p.cfg.AppArmorAnnotationOnly {
+		syncAppArmorFields(pod, res.Pod)
 	}
 	d := admission.Decision{Pod: res.Pod}
 	if res.Policy != "" {

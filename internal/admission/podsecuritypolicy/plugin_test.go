@@ -1,0 +1,117 @@
+package podsecuritypolicy
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/podspec"
+	"github.com/kguard/kguard/internal/policy"
+)
+
+const apparmorPolicy = `apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata:
+  name: apparmor
+  annotations:
+    apparmor.security.beta.kubernetes.io/defaultProfileName: runtime/default
+    apparmor.security.beta.kubernetes.io/allowedProfileNames: runtime/default,localhost/custom
+spec:
+  seLinux: {rule: RunAsAny}
+  runAsUser: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use-all}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use-all}
+subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: use-all, apiGroup: rbac.authorization.k8s.io}
+`
+
+func mutate(t *testing.T, cfg any, podYAML string) *corev1.Pod {
+	t.Helper()
+	s, err := policy.Read(strings.NewReader(apparmorPolicy), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	az := rbac.New(s)
+	p, err := newPlugin(admission.Inputs{Policies: s, Authorizer: az, RuleResolver: az, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict([]byte(podYAML), &pod); err != nil {
+		t.Fatal(err)
+	}
+	r := &admission.Request{Operation: admissionv1.Create, Workload: &podspec.Workload{Object: &pod}, Namespace: "ns",
+		User: &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}}
+	d := p.(admission.Mutator).Mutate(context.Background(), r, pod.DeepCopy())
+	if d.Denied {
+		t.Fatalf("denied: %s", d.Reason)
+	}
+	return d.Pod
+}
+
+// The AppArmor annotation a policy adds gets its field too (no deprecation
+// warning from kube-apiserver >= 1.30); v1.24's annotation alone on request.
+func TestAppArmorField(t *testing.T) {
+	const two = "metadata: {name: p}\nspec: {containers: [{name: a, image: i}, {name: b, image: i, securityContext: {appArmorProfile: {type: Unconfined}}}]}"
+	got := mutate(t, nil, two)
+	if got.Annotations["container.apparmor.security.beta.kubernetes.io/a"] != "runtime/default" {
+		t.Fatalf("annotation not set: %v", got.Annotations)
+	}
+	if f := got.Spec.Containers[0].SecurityContext; f == nil || f.AppArmorProfile == nil || f.AppArmorProfile.Type != corev1.AppArmorProfileTypeRuntimeDefault {
+		t.Errorf("container a: field not set beside the annotation: %+v", f)
+	}
+	if f := got.Spec.Containers[1].SecurityContext.AppArmorProfile; f.Type != corev1.AppArmorProfileTypeUnconfined {
+		t.Errorf("container b: its own field was changed to %+v", f)
+	}
+
+	only := mutate(t, Config{AppArmorAnnotationOnly: true}, two)
+	if only.Annotations["container.apparmor.security.beta.kubernetes.io/a"] != "runtime/default" {
+		t.Fatalf("annotation-only: annotation not set: %v", only.Annotations)
+	}
+	if sc := only.Spec.Containers[0].SecurityContext; sc != nil && sc.AppArmorProfile != nil {
+		t.Errorf("annotation-only: field set: %+v", sc.AppArmorProfile)
+	}
+
+	// A pod-level profile equal to the default: the API server copies nothing; neither does kguard.
+	podLevel := mutate(t, nil, "metadata: {name: p}\nspec: {securityContext: {appArmorProfile: {type: RuntimeDefault}}, containers: [{name: a, image: i}]}")
+	if sc := podLevel.Spec.Containers[0].SecurityContext; sc != nil && sc.AppArmorProfile != nil {
+		t.Errorf("pod-level profile: container field set: %+v", sc.AppArmorProfile)
+	}
+	// An annotation the user wrote is the user's: left as written.
+	mine := mutate(t, nil, "metadata: {name: p, annotations: {container.apparmor.security.beta.kubernetes.io/a: localhost/custom}}\nspec: {containers: [{name: a, image: i}]}")
+	if sc := mine.Spec.Containers[0].SecurityContext; sc != nil && sc.AppArmorProfile != nil {
+		t.Errorf("user's annotation: field set by kguard: %+v", sc.AppArmorProfile)
+	}
+}
+
+func TestAppArmorFieldValues(t *testing.T) {
+	for v, want := range map[string]string{"runtime/default": "RuntimeDefault", "unconfined": "Unconfined", "localhost/x": "Localhost/x", "localhost/": "", "docker/default": ""} {
+		got := ""
+		if f := appArmorField(v); f != nil {
+			got = string(f.Type)
+			if f.LocalhostProfile != nil {
+				got += "/" + *f.LocalhostProfile
+			}
+		}
+		if got != want {
+			t.Errorf("%q: %q, want %q", v, got, want)
+		}
+	}
+}
