@@ -44,6 +44,7 @@ type serveOptions struct {
 	enableHTTP2                 bool
 	strictDecoding              bool
 	probeAddress                string
+	profiling                   bool
 	maxConnections              int
 	maxInflight                 int
 	maxInflightBytes            int64
@@ -84,6 +85,7 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM, with intermediates); reloaded when it changes")
 	f.StringVar(&o.keyFile, "tls-private-key-file", "", "serving private key (PEM); reloaded when it changes")
 	f.StringVar(&o.clientCA, "client-ca-file", "", "require every caller of --listen-address to present a client certificate signed by this CA (use --probe-address for the kubelet's probes)")
+	f.BoolVar(&o.profiling, "profiling", false, "serve Go's profiles under /debug/pprof/ on --probe-address, as kube-apiserver's --profiling")
 	f.StringVar(&o.probeAddress, "probe-address", "", "also serve /healthz, /livez, /readyz and /metrics over plain HTTP on this address (e.g. :8081), for probes and scrapers without a client certificate")
 	f.IntVar(&o.maxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once on --listen-address; more are closed when accepted")
 	f.IntVar(&o.maxInflight, "max-inflight", server.DefaultMaxInflight, "reviews answered at once; more are refused at once with HTTP 429 (kube-apiserver then denies)")
@@ -166,7 +168,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	}
 	srv, err := server.New(server.Config{CertFile: o.certFile, KeyFile: o.keyFile, ClientCAFile: o.clientCA,
 		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, EnableHTTP2: o.enableHTTP2,
-		MaxConnections: o.maxConnections, MaxInflight: o.maxInflight, MaxInflightBytes: o.maxInflightBytes, IdleTimeout: o.idleTimeout, Logger: log})
+		MaxConnections: o.maxConnections, MaxInflight: o.maxInflight, MaxInflightBytes: o.maxInflightBytes, IdleTimeout: o.idleTimeout, Profiling: o.profiling, Logger: log})
 	if err != nil {
 		return usageError(err)
 	}
@@ -185,6 +187,9 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	ln, err := listen(o.listen, o.reusePort)
 	if err != nil {
 		return usageError(err)
+	}
+	if o.profiling && o.probeAddress == "" {
+		return usageError(errors.New("--profiling serves on --probe-address: give one (e.g. --probe-address=127.0.0.1:8081)"))
 	}
 	var probeLn net.Listener
 	if o.probeAddress != "" {

@@ -18,6 +18,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -65,6 +66,9 @@ type Config struct {
 	MaxInflightBytes int64
 	// IdleTimeout closes keep-alive connections idle that long.
 	IdleTimeout time.Duration
+	// Profiling serves Go's profiles under /debug/pprof/ on the probe
+	// address (--profiling).
+	Profiling bool
 	Logger      *slog.Logger
 }
 
@@ -233,6 +237,15 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) ProbeHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.probes(mux)
+	if s.cfg.Profiling {
+		// As kube-apiserver's --profiling: Go's profiles, on the probe
+		// address only (plain HTTP, never behind the Service).
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

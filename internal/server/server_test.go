@@ -776,3 +776,25 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("still accepting connections after shutdown")
 	}
 }
+
+// Go's profiles only with --profiling, and only on the probe address.
+func TestProfilingOnlyOnProbeAddress(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		p := newPKI(t)
+		srv, err := server.New(server.Config{CertFile: p.certFile, KeyFile: p.keyFile, Profiling: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, h := range map[string]http.Handler{"probe": srv.ProbeHandler(), "review": srv.Handler()} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+			want := http.StatusNotFound
+			if on && name == "probe" {
+				want = http.StatusOK
+			}
+			if rec.Code != want {
+				t.Errorf("profiling=%v, %s handler: /debug/pprof/ answered %d, want %d", on, name, rec.Code, want)
+			}
+		}
+	}
+}
