@@ -104,13 +104,7 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 		if !ok {
 			continue
 		}
-		resp.Warnings = append(resp.Warnings, d.Warnings...)
-		for k, v := range d.AuditAnnotations {
-			addAudit(resp, k, v)
-		}
-		if d.Denied {
-			denied := forbidden(r, d.Reason)
-			denied.Warnings, denied.AuditAnnotations = resp.Warnings, resp.AuditAnnotations
+		if denied := record(resp, r, d); denied != nil {
 			return denied
 		}
 		if d.Pod != nil {
@@ -130,6 +124,21 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 		resp.Patch, resp.PatchType = patch, &pt
 	}
 	return resp
+}
+
+// record adds a plugin's warnings and audit annotations to resp, and returns
+// the denial (carrying everything gathered so far) when the plugin denied.
+func record(resp *admissionv1.AdmissionResponse, r *Request, d Decision) *admissionv1.AdmissionResponse {
+	resp.Warnings = append(resp.Warnings, d.Warnings...)
+	for k, v := range d.AuditAnnotations {
+		addAudit(resp, k, v)
+	}
+	if !d.Denied {
+		return nil
+	}
+	denied := forbidden(r, d.Reason)
+	denied.Warnings, denied.AuditAnnotations = resp.Warnings, resp.AuditAnnotations
+	return denied
 }
 
 // decide asks p about the pod in r's phase; ok is false when p has no part

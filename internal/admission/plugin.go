@@ -92,6 +92,20 @@ type Inputs struct {
 	Config       any
 }
 
+// ConfigAs returns a plugin's configuration as its type T: the zero T when
+// none was given, an error naming both types when it is of another.
+func ConfigAs[T any](config any) (T, error) {
+	var zero T
+	switch c := config.(type) {
+	case nil:
+		return zero, nil
+	case T:
+		return c, nil
+	default:
+		return zero, fmt.Errorf("configuration of type %T, want %T", config, zero)
+	}
+}
+
 // Factory builds a plugin for one snapshot.
 type Factory func(in Inputs) (Plugin, error)
 

@@ -232,14 +232,7 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 	out := &admissionv1.AdmissionResponse{Allowed: true, Warnings: unknownFieldWarnings(unknown)}
 	wr := &WorkloadRequest{Operation: req.Operation, Object: w.Object, OldObject: oldObj, Request: req}
 	for _, v := range validators {
-		d := v.ValidateWorkload(ctx, wr)
-		out.Warnings = append(out.Warnings, d.Warnings...)
-		for k, val := range d.AuditAnnotations {
-			addAudit(out, k, val)
-		}
-		if d.Denied {
-			denied := forbidden(r, d.Reason)
-			denied.Warnings, denied.AuditAnnotations = out.Warnings, out.AuditAnnotations
+		if denied := record(out, r, v.ValidateWorkload(ctx, wr)); denied != nil {
 			return denied
 		}
 	}

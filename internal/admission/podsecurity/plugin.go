@@ -2,7 +2,6 @@ package podsecurity
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -33,13 +32,9 @@ var (
 // newPlugin builds the evaluator over the snapshot's namespaces; its
 // configuration is a Config (nil: the built-in defaults, privileged).
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
-	var cfg Config
-	switch c := in.Config.(type) {
-	case nil:
-	case Config:
-		cfg = c
-	default:
-		return nil, fmt.Errorf("configuration of type %T, want podsecurity.Config", in.Config)
+	cfg, err := admission.ConfigAs[Config](in.Config)
+	if err != nil {
+		return nil, err
 	}
 	e, err := New(cfg, in.Policies.Namespaces)
 	if err != nil {

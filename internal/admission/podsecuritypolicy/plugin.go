@@ -8,7 +8,6 @@ package podsecuritypolicy
 
 import (
 	"context"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -60,13 +59,9 @@ var (
 )
 
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
-	var cfg Config
-	switch c := in.Config.(type) {
-	case nil:
-	case Config:
-		cfg = c
-	default:
-		return nil, fmt.Errorf("configuration of type %T, want podsecuritypolicy.Config", in.Config)
+	cfg, err := admission.ConfigAs[Config](in.Config)
+	if err != nil {
+		return nil, err
 	}
 	e, err := psp.NewEngine(in.Policies.PodSecurityPolicies, in.Authorizer)
 	if err != nil {
