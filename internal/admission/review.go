@@ -96,6 +96,12 @@ func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, p
 	if ignoredPodSubresources[req.SubResource] {
 		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
+	if phase == PhaseMutate && !c.mutates(req.Operation, req.SubResource) {
+		// No plugin of the chain mutates this request (PodSecurity alone): the
+		// pod is not even decoded here. The validating pass, which every
+		// enabled plugin takes part in, reads and judges the final object.
+		return &admissionv1.AdmissionResponse{Allowed: true}
+	}
 	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase,
 		User: &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra(req.UserInfo.Extra)}}
 	if len(req.Object.Raw) == 0 {
@@ -237,4 +243,14 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 		}
 	}
 	return out
+}
+
+// mutates reports whether a plugin of the chain mutates a pod request.
+func (c *Chain) mutates(op admissionv1.Operation, subresource string) bool {
+	for _, p := range c.plugins {
+		if _, ok := p.Plugin.(Mutator); ok && p.Handles(op, subresource) {
+			return true
+		}
+	}
+	return false
 }

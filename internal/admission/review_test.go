@@ -154,3 +154,35 @@ func TestReviewUnknownFields(t *testing.T) {
 		t.Errorf("UnknownFieldObjects grew by %d, want 2 (the two lenient reviews carrying unknown fields)", got)
 	}
 }
+
+// With no mutating plugin (PodSecurity alone) the mutating pass answers
+// without decoding the pod — half of kguard's CPU per pod under a real
+// kube-apiserver (docs/performance.md) — and the validating pass still reads
+// and judges it: a pod that does not decode is denied there.
+func TestMutatePassWithoutMutators(t *testing.T) {
+	unreadable := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",` +
+		`"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
+		`"name":"web","namespace":"shop","operation":"CREATE","userInfo":{"username":"alice"},"object":{"apiVersion":"v1","kind":"Pod","spec":{"containers":"none"}}}}`)
+	answer := func(c *admission.Chain, phase admission.Phase) *admissionv1.AdmissionResponse {
+		out, err := c.Review(context.Background(), unreadable, phase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r admissionv1.AdmissionReview
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Response
+	}
+	pss := chainFor(t, podsecurity.PluginName)
+	if r := answer(pss, admission.PhaseMutate); !r.Allowed || r.Patch != nil {
+		t.Errorf("PodSecurity alone, mutating pass: %+v, want allowed without a patch", r)
+	}
+	if r := answer(pss, admission.PhaseValidate); r.Allowed {
+		t.Error("PodSecurity alone, validating pass: an unreadable pod was allowed")
+	}
+	both := chainFor(t, podsecuritypolicy.PluginName, podsecurity.PluginName)
+	if r := answer(both, admission.PhaseMutate); r.Allowed {
+		t.Error("with PodSecurityPolicy, mutating pass: an unreadable pod was allowed")
+	}
+}
