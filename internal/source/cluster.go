@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -38,8 +37,8 @@ var PSPResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version
 
 // Cluster builds snapshots from a live cluster through client-go informers:
 // RBAC objects, kguard PodSecurityPolicies, Namespaces (Pod Security labels)
-// and, for ServiceAccount token lookup, ServiceAccounts, Pods (metadata only)
-// and ServiceAccount token Secrets. Every change rebuilds the snapshot after a
+// and, for ServiceAccount token lookup, ServiceAccounts and token Secrets (a
+// token's Pod or Node is read when a token names one). Every change rebuilds the snapshot after a
 // short debounce; the server is ready once every informer has synced.
 type Cluster struct {
 	Config   snapshot.Config
@@ -83,7 +82,7 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 		// Readiness waits for every informer: say why it will not come.
 		log.Error("the kguard.io PodSecurityPolicy CRD is not served; kguard stays unready until it is (kubectl apply -f deploy/crds/)")
 	}
-	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, Pods, Nodes, token Secrets)")
+	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, token Secrets)")
 	if err := inf.waitForSync(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -218,7 +217,6 @@ type clusterInformers struct {
 	client          kubernetes.Interface
 	typed, tokens   informers.SharedInformerFactory
 	dynf            dynamicinformer.DynamicSharedInformerFactory
-	metaf           metadatainformer.SharedInformerFactory
 	roles           rbacinformers.RoleInformer
 	clusterRoles    rbacinformers.ClusterRoleInformer
 	bindings        rbacinformers.RoleBindingInformer
@@ -276,12 +274,10 @@ func newInformers(rc *rest.Config, withLookup bool) (*clusterInformers, error) {
 		inf.tokens = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("type", string(corev1.SecretTypeServiceAccountToken)).String()
 		}))
-		inf.metaf = metadatainformer.NewSharedInformerFactory(meta, 0)
 		inf.lookup = &clusterLookup{
 			sas:     inf.serviceAccounts.Lister(),
 			secrets: inf.tokens.Core().V1().Secrets().Lister(),
-			pods:    inf.metaf.ForResource(corev1.SchemeGroupVersion.WithResource("pods")).Lister(),
-			nodes:   inf.metaf.ForResource(corev1.SchemeGroupVersion.WithResource("nodes")).Lister(),
+			meta:    meta,
 		}
 	}
 	return inf, nil
@@ -325,7 +321,6 @@ func (inf *clusterInformers) start(ctx context.Context) {
 	inf.dynf.Start(ctx.Done())
 	if inf.withTokens {
 		inf.tokens.Start(ctx.Done())
-		inf.metaf.Start(ctx.Done())
 	}
 }
 
@@ -334,7 +329,6 @@ func (inf *clusterInformers) shutdown() {
 	inf.dynf.Shutdown()
 	if inf.withTokens {
 		inf.tokens.Shutdown()
-		inf.metaf.Shutdown()
 	}
 }
 
@@ -343,7 +337,6 @@ func (inf *clusterInformers) waitForSync(ctx context.Context) error {
 	synced := map[string]bool{"typed": allSynced(inf.typed.WaitForCacheSync(ctx.Done())), "psp": allSynced(inf.dynf.WaitForCacheSync(ctx.Done()))}
 	if inf.withTokens {
 		synced["secrets"] = allSynced(inf.tokens.WaitForCacheSync(ctx.Done()))
-		synced["metadata"] = allSynced(inf.metaf.WaitForCacheSync(ctx.Done()))
 	}
 	for name, ok := range synced {
 		if !ok {
@@ -421,13 +414,21 @@ func toPSP(o runtime.Object) (*v1alpha1.PodSecurityPolicy, error) {
 	return &p, nil
 }
 
-// clusterLookup serves token lookups from the informers' caches.
+// clusterLookup serves token lookups: ServiceAccounts and token Secrets from
+// the informers' caches, Pods and Nodes by reading their metadata when a
+// token names one. Caching every Pod would cost kguard a watch event for
+// every pod created, updated and deleted in the cluster (a fifth of its CPU
+// per admitted pod under load), for the few tokens bound to a pod; a read
+// costs a round trip per such token, and kube-apiserver caches the answer of
+// a TokenReview (--authentication-token-webhook-cache-ttl).
 type clusterLookup struct {
 	sas     corelisters.ServiceAccountLister
 	secrets corelisters.SecretLister
-	pods    cache.GenericLister // metadata only
-	nodes   cache.GenericLister // metadata only, for node-bound tokens
+	meta    metadata.Interface
 }
+
+// objectLookupTimeout bounds the read of a token's Pod or Node.
+const objectLookupTimeout = 2 * time.Second
 
 func (l *clusterLookup) GetServiceAccount(namespace, name string) (*corev1.ServiceAccount, error) {
 	return l.sas.ServiceAccounts(namespace).Get(name)
@@ -438,25 +439,27 @@ func (l *clusterLookup) GetSecret(namespace, name string) (*corev1.Secret, error
 }
 
 func (l *clusterLookup) GetPod(namespace, name string) (*corev1.Pod, error) {
-	o, err := l.pods.ByNamespace(namespace).Get(name)
+	m, err := l.read(corev1.SchemeGroupVersion.WithResource("pods"), namespace, name)
 	if err != nil {
 		return nil, err
-	}
-	m, ok := o.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return nil, fmt.Errorf("unexpected %T in the pod metadata informer", o)
 	}
 	return &corev1.Pod{ObjectMeta: m.ObjectMeta}, nil
 }
 
 func (l *clusterLookup) GetNode(name string) (*corev1.Node, error) {
-	o, err := l.nodes.Get(name)
+	m, err := l.read(corev1.SchemeGroupVersion.WithResource("nodes"), "", name)
 	if err != nil {
 		return nil, err
 	}
-	m, ok := o.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return nil, fmt.Errorf("unexpected %T in the node metadata informer", o)
-	}
 	return &corev1.Node{ObjectMeta: m.ObjectMeta}, nil
+}
+
+// read gets an object's metadata from the API server (NotFound when it is gone).
+func (l *clusterLookup) read(gvr schema.GroupVersionResource, namespace, name string) (*metav1.PartialObjectMetadata, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), objectLookupTimeout)
+	defer cancel()
+	if namespace == "" {
+		return l.meta.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
+	}
+	return l.meta.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 }
