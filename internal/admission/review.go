@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/authentication/user"
 	sigsjson "sigs.k8s.io/json"
 
@@ -35,6 +36,9 @@ func reviewErrorf(format string, args ...any) error {
 // lets every other request through. A review that cannot be read is an error
 // matching ErrReview; an object that cannot be decoded is denied.
 func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, error) {
+	if phase == PhaseMutate && !c.anyMutator() {
+		return c.reviewWithoutMutators(body)
+	}
 	// One pass over the body; only a body that does not decode is read again,
 	// for its kind, so that a review of another kind is named as such.
 	var review admissionv1.AdmissionReview
@@ -253,4 +257,45 @@ func (c *Chain) mutates(op admissionv1.Operation, subresource string) bool {
 		}
 	}
 	return false
+}
+
+// anyMutator reports whether a plugin of the chain mutates at all.
+func (c *Chain) anyMutator() bool {
+	for _, p := range c.plugins {
+		if _, ok := p.Plugin.(Mutator); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// reviewWithoutMutators answers the mutating pass of a chain that has no
+// mutating plugin (PodSecurity alone): allowed, reading no more of the review
+// than its kind and uid, as a no-op webhook would; the validating pass reads
+// and judges the object. Malformed reviews are still refused.
+func (c *Chain) reviewWithoutMutators(body []byte) ([]byte, error) {
+	var head struct {
+		metav1.TypeMeta `json:",inline"`
+		Request         *struct {
+			UID types.UID `json:"uid"`
+		} `json:"request"`
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &head); err != nil {
+		return nil, reviewErrorf("malformed JSON: %v", err)
+	}
+	if !isAdmissionReview(head.TypeMeta) {
+		return nil, wrongKind(head.TypeMeta)
+	}
+	if head.Request == nil {
+		return nil, reviewErrorf("no request")
+	}
+	if head.Request.UID == "" {
+		return nil, reviewErrorf("request has no uid")
+	}
+	out := admissionv1.AdmissionReview{TypeMeta: head.TypeMeta, Response: &admissionv1.AdmissionResponse{UID: head.Request.UID, Allowed: true}}
+	b, err := json.Marshal(&out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the review: %w", err)
+	}
+	return b, nil
 }
