@@ -378,7 +378,7 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, endpoint st
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
 		return s.httpError(w, endpoint, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want application/json", ct)), decisionError
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes), r.ContentLength, s.cfg.MaxRequestBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -415,8 +415,28 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, endpoint st
 		return s.failed(w, endpoint, http.StatusInternalServerError, fail, body, err.Error()), decisionError
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out))) // not chunked
 	w.Write(out)
 	return http.StatusOK, decision
+}
+
+// readBody reads a request body in one buffer of its announced length (kube-
+// apiserver always sends one), instead of growing one from 512 bytes; a body
+// of unknown length is read as io.ReadAll does. The reader enforces the limit.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength < 0 || contentLength > limit {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, contentLength, contentLength+1)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	// Nothing may follow the announced length (net/http stops there; this
+	// only guards the invariant).
+	if n, _ := r.Read(buf[len(buf):cap(buf)]); n > 0 {
+		return nil, errors.New("request body longer than its Content-Length")
+	}
+	return buf, nil
 }
 
 // evaluate runs fn, turning a panic into errPanic (logged with its stack).
