@@ -1,6 +1,7 @@
 package podspec
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
 	"strconv"
@@ -95,9 +96,7 @@ func (p *patch) value(path string, before, after, equal bool, v any) {
 // that changed is diffed member by member, as the whole-object diff does.
 func pointer[T any](p *patch, path string, before, after *T) {
 	if before != nil && after != nil {
-		if !equality.Semantic.DeepEqual(before, after) {
-			p.diff(path, before, after)
-		}
+		p.diff(path, before, after) // no operations when they are equal
 		return
 	}
 	p.value(path, before != nil, after != nil, true, after)
@@ -107,6 +106,9 @@ func pointer[T any](p *patch, path string, before, after *T) {
 func (p *patch) diff(path string, before, after any) {
 	b, errB := json.Marshal(before)
 	a, errA := json.Marshal(after)
+	if errB == nil && errA == nil && bytes.Equal(a, b) {
+		return // what the API server would store is the same
+	}
 	ops, err := jsonpatch.CreatePatch(b, a)
 	if errB != nil || errA != nil || err != nil {
 		p.ops = append(p.ops, jsonpatch.NewOperation("replace", path, after))
