@@ -4,8 +4,10 @@
 package plugins
 
 import (
+	_ "github.com/kguard/kguard/internal/admission/alwayspullimages" // not a default, as in kube-apiserver
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
+	_ "github.com/kguard/kguard/internal/admission/securitycontextdeny" // removed upstream in v1.30; not a default
 )
 
 // Default is the chain of an empty --enable-admission-plugins, in
