@@ -62,8 +62,15 @@ func FuzzReview(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE","userInfo":{"username":"alice","groups":["system:authenticated"]},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`), uint8(1))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u2","resource":{"version":"v1","resource":"pods"},"operation":"UPDATE","object":{"spec":{}},"oldObject":{"spec":{"containers":[]}}}}`), uint8(2))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u3","resource":{"version":"v1","resource":"pods"},"operation":"CREATE","object":{"spec":{"containers":"x"}}}}`), uint8(0))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u4","object":{"spec":{"containers":"x"}}}}`), uint8(129))
+	// PodSecurity alone: the mutating pass reads only the review's head.
+	pssOnly := chainFor(f, podsecurity.PluginName)
 	f.Fuzz(func(t *testing.T, body []byte, phase uint8) {
-		out, err := c.Review(context.Background(), body, admission.Phase(phase%3))
+		chain := c
+		if phase >= 128 {
+			chain = pssOnly
+		}
+		out, err := chain.Review(context.Background(), body, admission.Phase(phase%3))
 		if err != nil {
 			if !errors.Is(err, admission.ErrReview) {
 				t.Fatalf("error not matching ErrReview: %v", err)
