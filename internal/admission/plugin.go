@@ -11,6 +11,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/kguard/kguard/internal/policy"
@@ -19,12 +20,15 @@ import (
 // Plugin is one admission plugin of the chain, as k8s.io/apiserver's
 // admission.Interface: it says which requests it handles, and implements
 // Mutator, Validator or both (and WorkloadValidator to look at the pod
-// templates of pod controllers). Plugins are immutable and safe for
-// concurrent use; a plugin is built anew for every snapshot.
+// templates of pod controllers, ConnectValidator to judge `kubectl exec`).
+// Plugins are immutable and safe for concurrent use; a plugin is built anew
+// for every snapshot.
 type Plugin interface {
 	// Handles reports whether the plugin looks at the admission of a pod
 	// (subresource "" or one the chain lets through, such as
-	// "ephemeralcontainers") for this operation.
+	// "ephemeralcontainers") for this operation: CREATE or UPDATE, or
+	// CONNECT with the subresource connected to ("exec", "attach"), which
+	// only a ConnectValidator is asked about.
 	Handles(op admissionv1.Operation, subresource string) bool
 }
 
@@ -48,6 +52,31 @@ type Validator interface {
 type WorkloadValidator interface {
 	Plugin
 	ValidateWorkload(ctx context.Context, w *WorkloadRequest) Decision
+}
+
+// ConnectValidator is a plugin of the validating phase that judges a CONNECT
+// to a pod subresource (`kubectl exec`, `kubectl attach`): such a request
+// carries the connection's options (PodExecOptions, PodAttachOptions), not a
+// pod, so the chain asks about it with a ConnectRequest. Handles receives
+// admissionv1.Connect and the subresource.
+type ConnectValidator interface {
+	Plugin
+	ValidateConnect(ctx context.Context, r *ConnectRequest) Decision
+}
+
+// ConnectRequest is a CONNECT to a subresource of the pod Namespace/Name.
+// The pod itself is not part of the request: a plugin that needs it reads it
+// through the PodGetter of its Inputs.
+type ConnectRequest struct {
+	Namespace, Name string
+	SubResource     string // "exec", "attach"
+	User            user.Info
+}
+
+// PodGetter reads a pod as it is now. Engines do no I/O: in cluster mode the
+// source hands the plugins a live reader; offline there is none (nil).
+type PodGetter interface {
+	GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 }
 
 // WorkloadRequest is the admission of a pod controller.
@@ -84,11 +113,14 @@ type AuditKeys interface {
 // Inputs are what a plugin is built from: the policy objects of the snapshot,
 // the authorization chain (PodSecurityPolicy's `use`), and the plugin's own
 // configuration (nil for its defaults), as kube-apiserver hands each plugin
-// its part of the admission configuration.
+// its part of the admission configuration. Pods reads live pods in cluster
+// mode (DenyEscalatingExec's target pod); it is nil offline, and a plugin
+// that needs it must then refuse what it cannot check.
 type Inputs struct {
 	Policies     *policy.Set
 	Authorizer   authorizer.Authorizer
 	RuleResolver authorizer.RuleResolver
+	Pods         PodGetter
 	Config       any
 }
 
@@ -163,7 +195,8 @@ func build(names []string, in Inputs, configs map[string]any) ([]namedPlugin, er
 		_, m := p.(Mutator)
 		_, v := p.(Validator)
 		_, wv := p.(WorkloadValidator)
-		if !m && !v && !wv {
+		_, cv := p.(ConnectValidator)
+		if !m && !v && !wv && !cv {
 			return nil, fmt.Errorf("admission plugin %s neither mutates nor validates", name)
 		}
 		if ak, ok := p.(AuditKeys); ok {

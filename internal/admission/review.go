@@ -32,8 +32,9 @@ func reviewErrorf(format string, args ...any) error {
 // Review answers an AdmissionReview (admission.k8s.io/v1, JSON) for the
 // webhook pass phase. Like the built-in plugins, it admits pods — CREATE and
 // UPDATE, not subresources — through the chain, evaluates the pod template of
-// a pod controller for PodSecurity's warnings and audit annotations only, and
-// lets every other request through. A review that cannot be read is an error
+// a pod controller for PodSecurity's warnings and audit annotations only,
+// asks the ConnectValidators about a CONNECT to a pod (exec, attach) in the
+// validating pass, and lets every other request through. A review that cannot be read is an error
 // matching ErrReview; an object that cannot be decoded is denied.
 func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, error) {
 	if phase == PhaseMutate && !c.anyMutator() {
@@ -88,6 +89,9 @@ var ignoredPodSubresources = map[string]bool{
 }
 
 func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
+	if req.Operation == admissionv1.Connect {
+		return c.connect(ctx, req, phase)
+	}
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
@@ -133,6 +137,31 @@ func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, p
 	resp := c.Admit(ctx, r)
 	resp.Warnings = append(unknownFieldWarnings(unknown), resp.Warnings...)
 	return resp
+}
+
+// connect answers a CONNECT to a pod subresource (`kubectl exec`, `kubectl
+// attach`) in the validating pass: each ConnectValidator that handles it is
+// asked in order, and the first denial ends the chain. The request's object
+// is the connection's options, not a pod, so nothing is decoded. Every other
+// plugin, every other CONNECT and the mutating pass let it through.
+func (c *Chain) connect(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
+	out := &admissionv1.AdmissionResponse{Allowed: true}
+	if phase == PhaseMutate || req.Resource.Group != "" || req.Resource.Resource != "pods" || req.SubResource == "" {
+		return out
+	}
+	cr := &ConnectRequest{Namespace: req.Namespace, Name: req.Name, SubResource: req.SubResource,
+		User: &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra(req.UserInfo.Extra)}}
+	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase, User: cr.User}
+	for _, p := range c.plugins {
+		v, ok := p.Plugin.(ConnectValidator)
+		if !ok || !p.Handles(admissionv1.Connect, req.SubResource) {
+			continue
+		}
+		if denied := record(out, r, v.ValidateConnect(ctx, cr)); denied != nil {
+			return denied
+		}
+	}
+	return out
 }
 
 // UnknownFieldObjects counts the reviewed objects that carried fields

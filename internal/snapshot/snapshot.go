@@ -52,6 +52,9 @@ type Config struct {
 	PSS              podsecurity.Config
 	// PSP configures the PodSecurityPolicy plugin (zero: the defaults).
 	PSP podsecuritypolicy.Config
+	// Pods reads live pods for the admission plugins that need the pod a
+	// request names (DenyEscalatingExec): cluster mode only, nil offline.
+	Pods admission.PodGetter
 	// StrictDecoding denies reviewed pods with fields kguard's types do not
 	// know (--strict-decoding); by default they are ignored with a warning.
 	StrictDecoding bool
@@ -105,7 +108,7 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 	if len(names) == 0 {
 		names = plugins.Default
 	}
-	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver}
+	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver, Pods: cfg.Pods}
 	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP}); err != nil {
 		return nil, err
 	}

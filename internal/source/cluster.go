@@ -133,6 +133,7 @@ func (c *Cluster) builder(inf *clusterInformers) func() (*snapshot.Snapshot, []e
 	if !c.NoLookup {
 		cfg.Authn.ServiceAccount.Lookup = inf.lookup
 	}
+	cfg.Pods = livePods{inf.client}
 	return func() (*snapshot.Snapshot, []error, error) {
 		set, broken, err := inf.policySet()
 		if err != nil {
@@ -141,6 +142,22 @@ func (c *Cluster) builder(inf *clusterInformers) func() (*snapshot.Snapshot, []e
 		snap, err := snapshot.Build(cfg, set)
 		return snap, broken, err
 	}
+}
+
+// livePods reads a whole pod from the API server when an admission plugin
+// asks for it (DenyEscalatingExec, on `kubectl exec`), rather than through an
+// informer: caching every Pod would cost a watch event for every pod change in
+// the cluster (docs/performance.md), for the few exec and attach requests.
+type livePods struct{ client kubernetes.Interface }
+
+// podReadTimeout bounds the read of a pod an admission plugin asks for (well
+// inside the webhook's own timeout).
+const podReadTimeout = 2 * time.Second
+
+func (l livePods) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	ctx, cancel := context.WithTimeout(ctx, podReadTimeout)
+	defer cancel()
+	return l.client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
 // rebuildOnChange calls rebuild after each burst of changes (debounced), until

@@ -43,9 +43,12 @@ func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 	return &plugin{evaluator: e}, nil
 }
 
-// Handles every pod request the chain passes on: the chain already lets
-// through the subresources the built-in ignores (exec, status, ...).
-func (p *plugin) Handles(admissionv1.Operation, string) bool { return true }
+// Handles the creation and update of pods and of every subresource the chain
+// passes on (the chain already lets through the ones the built-in ignores:
+// status, binding, ...); never a CONNECT (exec, attach), which carries no pod.
+func (p *plugin) Handles(op admissionv1.Operation, _ string) bool {
+	return op == admissionv1.Create || op == admissionv1.Update
+}
 
 // Audit annotation keys: those of the pod-security-admission library.
 const (
