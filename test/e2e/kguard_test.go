@@ -135,6 +135,7 @@ func (w *webhook) start(name string) (*replica, error) {
 		"--listen-address", "127.0.0.1:"+live.env["KGUARD_PORT"],
 		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
 		"--authorization-mode", "ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
+		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec", // the defaults, and exec_test.go's
 		"--token-auth-file", filepath.Join(w.dir, "tokens.csv"),
 		"--service-account-key-file", live.env["SA_PUBLIC_KEY"], "--service-account-issuer", live.env["SA_ISSUER"],
 		"--shutdown-timeout", "20s", "--log-format", "json")

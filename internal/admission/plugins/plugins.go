@@ -4,7 +4,8 @@
 package plugins
 
 import (
-	_ "github.com/kguard/kguard/internal/admission/alwayspullimages" // not a default, as in kube-apiserver
+	_ "github.com/kguard/kguard/internal/admission/alwayspullimages"   // not a default, as in kube-apiserver
+	_ "github.com/kguard/kguard/internal/admission/denyescalatingexec" // not a default, as in kube-apiserver
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	_ "github.com/kguard/kguard/internal/admission/securitycontextdeny" // removed upstream in v1.30; not a default
