@@ -71,6 +71,8 @@ type bench struct {
 	n, deny  int
 	workers  int
 	repoRoot string
+	// kguardArgs are extra flags for the kguard setups (-kguard-args).
+	kguardArgs []string
 }
 
 func runCmd(args []string) error {
@@ -87,6 +89,7 @@ func runCmd(args []string) error {
 	work := fs.String("work", os.TempDir(), "directory for the webhooks' logs")
 	out := fs.String("out", "", "write the results as JSON here (default stdout)")
 	root := fs.String("repo", ".", "the repository (deploy/crds, examples/psp/policies)")
+	kguardArgs := fs.String("kguard-args", "", "extra flags for both kguard setups, space-separated (e.g. --probe-address=127.0.0.1:8081 --profiling)")
 	fs.Parse(args)
 
 	env, err := readEnv(*envFile)
@@ -121,6 +124,7 @@ func runCmd(args []string) error {
 	}
 	ctx := context.Background()
 	defer b.stopAll()
+	b.kguardArgs = strings.Fields(*kguardArgs)
 	if err := b.prepare(ctx, setups, *kguardBin, *noopBin, *work); err != nil {
 		return err
 	}
@@ -195,6 +199,7 @@ func (b *bench) prepare(ctx context.Context, setups []string, kguardBin, noopBin
 		"--tls-cert-file", b.env["KGUARD_TLS_CERT"], "--tls-private-key-file", b.env["KGUARD_TLS_KEY"],
 		"--service-account-key-file", b.env["SA_PUBLIC_KEY"], "--service-account-issuer", b.env["SA_ISSUER"],
 		"--log-format", "json"}
+	common = append(common, b.kguardArgs...)
 	for _, s := range setups {
 		var bin string
 		var args []string

@@ -60,7 +60,7 @@ func TestNewChainRefuses(t *testing.T) {
 		names []string
 		want  string
 	}{
-		{"unknown", []string{"NodeRestriction"}, `unknown admission plugin "NodeRestriction" (kguard runs PodSecurity, PodSecurityPolicy,`},
+		{"unknown", []string{"NodeRestriction"}, `unknown admission plugin "NodeRestriction" (kguard runs `},
 		{"twice", []string{"PodSecurity", "PodSecurity"}, "listed twice"},
 		{"none", nil, "no admission plugins enabled"},
 		{"audit key taken", []string{"PodSecurity", "TestOwnsError"}, `admission plugins PodSecurity and TestOwnsError both return the audit annotation "error"`},
@@ -72,6 +72,13 @@ func TestNewChainRefuses(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+	// The error lists every registered plugin.
+	_, err := admission.NewChain([]string{"NodeRestriction"}, inputs(), nil)
+	for _, name := range admission.Registered() {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("the unknown-plugin error does not list %s: %v", name, err)
+		}
 	}
 	// A plugin's configuration of the wrong type is its error, named.
 	if _, err := admission.NewChain([]string{"PodSecurity"}, inputs(), map[string]any{"PodSecurity": "restricted"}); err == nil || !strings.Contains(err.Error(), "admission plugin PodSecurity: configuration of type string") {

@@ -28,7 +28,7 @@ func TestCheckCommand(t *testing.T) {
 		{"pss denies", []string{"check", "--pss", "baseline:v1.30", "internal/cli/testdata/examples/psp/pods/privileged.yaml"}, 1, `violates PodSecurity "baseline:v1.30"`, ""},
 		{"pss exempt namespace", []string{"check", "--pss", "restricted", "--pss-exempt-namespace", "psp-example", "internal/cli/testdata/examples/psp/pods/privileged.yaml"}, 0, "admitted", ""},
 		{"bad pss level", []string{"check", "--pss", "paranoid", "internal/cli/testdata/examples/psp/pods"}, 2, "", "--pss"},
-		{"unknown plugin", []string{"check", "--enable-admission-plugins", "AlwaysPullImages", "internal/cli/testdata/examples/psp/pods"}, 2, "", "unknown admission plugin"},
+		{"unknown plugin", []string{"check", "--enable-admission-plugins", "NoSuchPlugin", "internal/cli/testdata/examples/psp/pods"}, 2, "", "unknown admission plugin"},
 		{"old workload version", []string{"check", "-"}, 2, "ERROR -:1 Deployment d: extensions/v1beta1 Deployment is not supported (use apps/v1)", "1 object could not be read"},
 		{"invalid psp", []string{"check", "--policy", "-", "internal/cli/testdata/examples/psp/pods"}, 2, "", "spec.runAsUser.ranges"},
 	}
