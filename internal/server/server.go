@@ -69,7 +69,7 @@ type Config struct {
 	// Profiling serves Go's profiles under /debug/pprof/ on the probe
 	// address (--profiling).
 	Profiling bool
-	Logger      *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Defaults for Config's zero values.
