@@ -51,3 +51,15 @@ clean:
 # kguard serve under load (docs/performance.md): loopback only, bounded in requests and time.
 loadtest:
 	@bash hack/loadtest.sh
+
+.PHONY: release release-check
+
+# A reproducible release in dist/: kguard for linux/amd64 and linux/arm64, the SPDX SBOM of
+# each (kguard sbom), SHA256SUMS (hack/release.sh; build from a clean checkout).
+release:
+	@bash hack/release.sh dist
+
+# Builds HEAD's release twice, in two clones with caches of their own, and fails unless
+# every file is byte-identical (test/release; several minutes of cold builds).
+release-check:
+	$(GO) test -count=1 -tags release -timeout 40m -v ./test/release/...
