@@ -21,8 +21,8 @@ platforms="${PLATFORMS:-linux/amd64 linux/arm64}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOAMD64=v1 GOARM64=v8.0 GOTOOLCHAIN=local
 unset GOEXPERIMENT GOEXE
-if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
-	echo "release.sh: warning: the tree has uncommitted changes; the binaries say vcs.modified=true" >&2
+if [ -n "$(git status --porcelain)" ]; then
+	echo "release.sh: warning: the tree has uncommitted or untracked files; the binaries say vcs.modified=true" >&2
 fi
 
 build() { # build GOOS GOARCH OUTPUT
