@@ -154,4 +154,3 @@ func TestSBOMRefuses(t *testing.T) {
 		})
 	}
 }
-
