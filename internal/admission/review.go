@@ -111,7 +111,7 @@ func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, p
 		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
 	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase,
-		User: &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra(req.UserInfo.Extra)}}
+		User: requestUser(req)}
 	if len(req.Object.Raw) == 0 {
 		return errorResponse(r, errors.New("the request carries no object"))
 	}
@@ -150,7 +150,7 @@ func (c *Chain) connect(ctx context.Context, req *admissionv1.AdmissionRequest, 
 		return out
 	}
 	cr := &ConnectRequest{Namespace: req.Namespace, Name: req.Name, SubResource: req.SubResource,
-		User: &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra(req.UserInfo.Extra)}}
+		User: requestUser(req)}
 	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase, User: cr.User}
 	for _, p := range c.plugins {
 		v, ok := p.Plugin.(ConnectValidator)
@@ -197,6 +197,11 @@ func unknownFieldWarnings(unknown []string) []string {
 	}
 	return []string{fmt.Sprintf("kguard ignored fields its Kubernetes types do not know: %s%s (a newer Kubernetes?); they were not evaluated",
 		strings.Join(shown, ", "), more)}
+}
+
+// requestUser is the user a review's request is made by.
+func requestUser(req *admissionv1.AdmissionRequest) user.Info {
+	return &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra(req.UserInfo.Extra)}
 }
 
 func extra(in map[string]authenticationv1.ExtraValue) map[string][]string {

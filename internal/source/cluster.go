@@ -274,15 +274,7 @@ func newInformers(rc *rest.Config, withLookup bool) (*clusterInformers, error) {
 		inf.psps = inf.dynf.ForResource(PSPResource)
 	}
 	// A factory starts only the informers asked for before Start.
-	inf.roles.Informer()
-	inf.clusterRoles.Informer()
-	inf.bindings.Informer()
-	inf.clusterBindings.Informer()
-	inf.namespaces.Informer()
-	inf.serviceAccounts.Informer()
-	if inf.psps != nil {
-		inf.psps.Informer()
-	}
+	inf.policyInformers()
 	if withLookup {
 		meta, err := metadata.NewForConfig(rc)
 		if err != nil {
@@ -302,15 +294,26 @@ func newInformers(rc *rest.Config, withLookup bool) (*clusterInformers, error) {
 
 func (inf *clusterInformers) pspServed() bool { return inf.served }
 
-// onChange calls notify on every change to an object a snapshot is built from.
-func (inf *clusterInformers) onChange(notify func()) error {
-	handler := cache.ResourceEventHandlerFuncs{AddFunc: func(any) { notify() }, UpdateFunc: func(any, any) { notify() }, DeleteFunc: func(any) { notify() }}
+// snapshotInformers are the informers of the objects a snapshot is built
+// from (registering them with their factory); policyInformers adds the
+// ServiceAccounts, which policySet also reads but whose changes need no rebuild.
+func (inf *clusterInformers) snapshotInformers() []cache.SharedIndexInformer {
 	list := []cache.SharedIndexInformer{inf.roles.Informer(), inf.clusterRoles.Informer(), inf.bindings.Informer(),
 		inf.clusterBindings.Informer(), inf.namespaces.Informer()}
 	if inf.psps != nil {
 		list = append(list, inf.psps.Informer())
 	}
-	for _, i := range list {
+	return list
+}
+
+func (inf *clusterInformers) policyInformers() []cache.SharedIndexInformer {
+	return append(inf.snapshotInformers(), inf.serviceAccounts.Informer())
+}
+
+// onChange calls notify on every change to an object a snapshot is built from.
+func (inf *clusterInformers) onChange(notify func()) error {
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: func(any) { notify() }, UpdateFunc: func(any, any) { notify() }, DeleteFunc: func(any) { notify() }}
+	for _, i := range inf.snapshotInformers() {
 		if _, err := i.AddEventHandler(handler); err != nil {
 			return err
 		}
@@ -320,12 +323,7 @@ func (inf *clusterInformers) onChange(notify func()) error {
 
 // onError replaces the informers' logging of list and watch errors with fn.
 func (inf *clusterInformers) onError(fn func(error)) error {
-	list := []cache.SharedIndexInformer{inf.roles.Informer(), inf.clusterRoles.Informer(), inf.bindings.Informer(),
-		inf.clusterBindings.Informer(), inf.namespaces.Informer(), inf.serviceAccounts.Informer()}
-	if inf.psps != nil {
-		list = append(list, inf.psps.Informer())
-	}
-	for _, i := range list {
+	for _, i := range inf.policyInformers() {
 		if err := i.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { fn(err) }); err != nil {
 			return err
 		}

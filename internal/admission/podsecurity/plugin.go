@@ -75,18 +75,7 @@ func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 	}
 	res := p.evaluator.Evaluate(ctx, Request{Operation: r.Operation, Pod: pod, OldPod: r.OldPod,
 		SubResource: r.SubResource, Namespace: r.Namespace, Username: username})
-	d := admission.Decision{Warnings: res.Warnings, AuditAnnotations: res.AuditAnnotations}
-	if !res.Allowed {
-		d.Denied, d.Reason = true, "forbidden by PodSecurity"
-		if res.Result != nil {
-			d.Reason = res.Result.Message
-			// The evaluator words it for a pod; the chain names the object.
-			if i := strings.Index(d.Reason, " is forbidden: "); i >= 0 {
-				d.Reason = d.Reason[i+len(" is forbidden: "):]
-			}
-		}
-	}
-	return d
+	return decision(res)
 }
 
 // ValidateWorkload answers for a pod controller as the built-in does: never
@@ -97,11 +86,21 @@ func (p *plugin) ValidateWorkload(ctx context.Context, w *admission.WorkloadRequ
 		schema.GroupVersionResource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource},
 		schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
 		req.Name, req.Namespace, req.UserInfo.Username)
+	return decision(res)
+}
+
+// decision is the evaluator's answer as the chain's: warnings, audit
+// annotations, and a denial's reason without the evaluator's own
+// `<resource> "<name>" is forbidden: ` (the chain names the object).
+func decision(res *admissionv1.AdmissionResponse) admission.Decision {
 	d := admission.Decision{Warnings: res.Warnings, AuditAnnotations: res.AuditAnnotations}
 	if !res.Allowed {
 		d.Denied, d.Reason = true, "forbidden by PodSecurity"
 		if res.Result != nil {
 			d.Reason = res.Result.Message
+			if i := strings.Index(d.Reason, " is forbidden: "); i >= 0 {
+				d.Reason = d.Reason[i+len(" is forbidden: "):]
+			}
 		}
 	}
 	return d
