@@ -40,6 +40,7 @@ type serveOptions struct {
 	maxRequestBytes             int64
 	requestTimeout              time.Duration
 	shutdownTimeout             time.Duration
+	shutdownDelay               time.Duration
 	reloadInterval              time.Duration
 	enableHTTP2                 bool
 	strictDecoding              bool
@@ -104,6 +105,7 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.Int64Var(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest review body accepted (larger ones are refused)")
 	f.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "deadline of one decision; past it the answer is no")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, how long to drain requests in flight")
+	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, keep answering this long, not ready and closing each connection after its answer, before the port closes: kube-apiserver's pooled connections end cleanly instead of failing a request (0: close at once)")
 	f.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often to look for changed files (policies, tokens, keys, certificate)")
 	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "also offer HTTP/2; off by default against the HTTP/2 rapid reset attacks (CVE-2023-44487): kube-apiserver's webhook clients then use HTTP/1.1")
 	f.BoolVar(&o.strictDecoding, "strict-decoding", false, "deny a reviewed pod carrying fields kguard's Kubernetes types do not know, instead of ignoring them with a warning (pod controllers are never denied by Pod Security)")
@@ -167,7 +169,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		}
 	}
 	srv, err := server.New(server.Config{CertFile: o.certFile, KeyFile: o.keyFile, ClientCAFile: o.clientCA,
-		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, EnableHTTP2: o.enableHTTP2,
+		MaxRequestBytes: o.maxRequestBytes, RequestTimeout: o.requestTimeout, ShutdownTimeout: o.shutdownTimeout, ShutdownDelay: o.shutdownDelay, EnableHTTP2: o.enableHTTP2,
 		MaxConnections: o.maxConnections, MaxInflight: o.maxInflight, MaxInflightBytes: o.maxInflightBytes, IdleTimeout: o.idleTimeout, Profiling: o.profiling, Logger: log})
 	if err != nil {
 		return usageError(err)

@@ -49,6 +49,13 @@ type Config struct {
 	MaxRequestBytes   int64  // review bodies above this are refused (413)
 	RequestTimeout    time.Duration
 	ShutdownTimeout   time.Duration
+	// ShutdownDelay keeps answering that long after the shutdown starts,
+	// reporting not ready and closing every connection after its answer,
+	// before the port closes and the drain begins. kube-apiserver's pooled
+	// keep-alive connections then end cleanly, after an answer, instead of
+	// being closed under a request it is sending (which it reports as EOF
+	// and does not retry: the pod is refused). Zero: no delay.
+	ShutdownDelay time.Duration
 	// EnableHTTP2 offers HTTP/2 besides HTTP/1.1. Off by default, as in
 	// controller-runtime's webhook servers since the HTTP/2 rapid reset and
 	// stream cancellation attacks (CVE-2023-44487, CVE-2023-39325): kguard's
@@ -270,14 +277,26 @@ func (s *Server) probes(mux *http.ServeMux) {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 }
 
-// Serve answers on ln until ctx is cancelled, then stops accepting, reports
-// not ready, and drains the requests in flight (up to ShutdownTimeout).
+// closingWhenStopping asks the caller to close its connection after each
+// answer once the shutdown started (ShutdownDelay).
+func (s *Server) closingWhenStopping(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.stopping.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Serve answers on ln until ctx is cancelled, then reports not ready, keeps
+// answering for ShutdownDelay with each connection closed after its answer,
+// stops accepting, and drains the requests in flight (up to ShutdownTimeout).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(s.cfg.EnableHTTP2)
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.closingWhenStopping(s.Handler()),
 		TLSConfig:         s.TLSConfig(),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -298,6 +317,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.stopping.Store(true)
+	if s.cfg.ShutdownDelay > 0 {
+		// Still answering, on the connections open and on new ones (the
+		// Service may route here until the endpoints update; other
+		// processes may share the port), but closing each after its answer.
+		s.log.Info("shutting down: answering while connections close", "delay", s.cfg.ShutdownDelay.String())
+		time.Sleep(s.cfg.ShutdownDelay)
+	}
 	s.log.Info("shutting down: draining requests in flight", "timeout", s.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()

@@ -777,6 +777,47 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// With ShutdownDelay, a stopping server keeps answering, on pooled and on new
+// connections, but closes each after its answer: kube-apiserver's keep-alive
+// connections end after an answer, never under a request.
+func TestShutdownDelayClosesConnectionsAfterAnswers(t *testing.T) {
+	p, srv, ln, ctx, cancel := bare(t, server.Config{ShutdownDelay: 1500 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	srv.Store(&snapshot.Snapshot{Authorizer: authorizer.AuthorizerFunc(func(context.Context, authorizer.Attributes) (authorizer.Decision, string, error) {
+		return authorizer.DecisionAllow, "", nil
+	})})
+	client := p.client(false)
+	url := "https://" + ln.Addr().String() + server.PathAuthorize
+	body, _ := json.Marshal(sar("alice", "get", "pods", "apps"))
+	post := func() *http.Response {
+		t.Helper()
+		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(); resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("before the shutdown: %d, close=%v", resp.StatusCode, resp.Close)
+	}
+	cancel()
+	eventually(t, func() bool { return !srv.Ready() }, "not ready once stopping")
+	for i := range 2 { // the pooled connection, then a new one
+		if resp := post(); resp.StatusCode != 200 || !resp.Close {
+			t.Fatalf("answer %d during the delay: %d, close=%v (want 200 and Connection: close)", i, resp.StatusCode, resp.Close)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Fatal("still accepting connections after the delay")
+	}
+}
+
 // Go's profiles only with --profiling, and only on the probe address.
 func TestProfilingOnlyOnProbeAddress(t *testing.T) {
 	for _, on := range []bool{false, true} {
