@@ -11,8 +11,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/kguard/kguard/internal/manifest"
+	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/server"
 	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
@@ -179,4 +185,121 @@ func BenchmarkLoadTestHTTPS(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchPSPPod is the restricted pod of hack/benche2e as kube-apiserver sends it
+// to the webhooks on create: defaulted, with the ServiceAccount admission's
+// token volume.
+const benchPSPPod = `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"r1-kguard-psp-s0","namespace":"bench","uid":"0b3c6f53-5a4f-4e7e-9d2a-8f0c0f8b7a11","creationTimestamp":"2026-12-01T10:00:00Z","labels":{"bench":"seq"},"managedFields":[{"manager":"benche2e","operation":"Update","apiVersion":"v1","time":"2026-12-01T10:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:bench":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:resources":{},"f:securityContext":{".":{},"f:allowPrivilegeEscalation":{},"f:capabilities":{".":{},"f:drop":{}},"f:runAsNonRoot":{},"f:runAsUser":{}},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:enableServiceLinks":{},"f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{".":{},"f:seccompProfile":{".":{},"f:type":{}}},"f:terminationGracePeriodSeconds":{}}}}]},"spec":{"volumes":[{"name":"kube-api-access-7xk2p","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}}],"containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","resources":{},"volumeMounts":[{"name":"kube-api-access-7xk2p","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}],"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent","securityContext":{"capabilities":{"drop":["ALL"]},"runAsUser":1000,"runAsNonRoot":true,"allowPrivilegeEscalation":false}}],"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","serviceAccountName":"default","serviceAccount":"default","securityContext":{"seccompProfile":{"type":"RuntimeDefault"}},"schedulerName":"default-scheduler","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],"priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"},"status":{}}`
+
+// benchPSPServer serves examples/psp/policies/restricted-psp.yaml (usable by
+// system:masters) before PodSecurity, in a namespace enforcing restricted:
+// the kguard-psp setup of `make bench-e2e`.
+func benchPSPServer(b *testing.B) http.Handler {
+	psp, err := os.ReadFile("../../examples/psp/policies/restricted-psp.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs, err := manifest.Read(strings.NewReader(string(psp)+`
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: bench, labels: {pod-security.kubernetes.io/enforce: restricted, pod-security.kubernetes.io/enforce-version: latest}}
+---
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use-psp}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use-psp}
+subjects: [{kind: Group, name: "system:masters", apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: use-psp, apiGroup: rbac.authorization.k8s.io}
+`), "bench.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := policy.FromDocuments(docs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := snapshot.Build(snapshot.Config{AdmissionPlugins: []string{"PodSecurityPolicy", "PodSecurity"}}, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := newPKI(b)
+	srv, err := server.New(server.Config{CertFile: p.certFile, KeyFile: p.keyFile})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.Store(snap)
+	return srv.Handler()
+}
+
+// BenchmarkPSPRound is one pod of the kguard-psp setup of `make bench-e2e`
+// through the handler: /mutate, kube-apiserver applying the patch, then
+// /validate of the mutated pod, as kube-apiserver calls them.
+//
+//	go test -run '^$' -bench PSPRound -benchmem -cpuprofile /tmp/psp.prof ./internal/server
+func BenchmarkPSPRound(b *testing.B) {
+	h := benchPSPServer(b)
+	review := func(pod []byte) []byte {
+		r, err := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
+			"uid": "0b3c6f53-5a4f-4e7e-9d2a-8f0c0f8b7a11", "kind": map[string]string{"version": "v1", "kind": "Pod"},
+			"resource": map[string]string{"version": "v1", "resource": "pods"}, "requestKind": map[string]string{"version": "v1", "kind": "Pod"},
+			"requestResource": map[string]string{"version": "v1", "resource": "pods"}, "name": "r1-kguard-psp-s0", "namespace": "bench", "operation": "CREATE",
+			"userInfo": map[string]any{"username": "kubernetes-admin", "groups": []string{"system:masters", "system:authenticated"}},
+			"object":   json.RawMessage(pod), "oldObject": nil, "dryRun": false,
+			"options": map[string]any{"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "benche2e"}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	}
+	call := func(path string, body []byte) *admissionv1.AdmissionResponse {
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var out admissionv1.AdmissionReview
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &out) != nil || out.Response == nil || !out.Response.Allowed {
+			b.Fatalf("%s: %d %.500s", path, rec.Code, rec.Body)
+		}
+		return out.Response
+	}
+	mutate := review([]byte(benchPSPPod))
+	resp := call(server.PathMutate, mutate)
+	if resp.Patch == nil {
+		b.Fatal("the policy did not mutate the pod")
+	}
+	p, err := jsonpatch.DecodePatch(resp.Patch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mutated, err := p.Apply([]byte(benchPSPPod))
+	if err != nil {
+		b.Fatal(err)
+	}
+	validate := review(mutated)
+	if r := call(server.PathValidate, validate); r.AuditAnnotations["validate-policy"] != "restricted" {
+		b.Fatalf("validate: %+v", r)
+	}
+	for _, tc := range []struct {
+		name, path string
+		body       []byte
+	}{{"mutate", server.PathMutate, mutate}, {"validate", server.PathValidate, validate}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, tc.path, bytes.NewReader(tc.body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
+	}
 }
