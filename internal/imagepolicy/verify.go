@@ -1,0 +1,323 @@
+package imagepolicy
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+)
+
+// Artifacts are what a registry holds for one image digest: the layers of
+// cosign's sha256-<hex>.sig and .att images, and the sigstore bundles
+// attached to the digest as OCI referrers.
+type Artifacts struct {
+	Signatures   []Layer
+	Attestations []Layer
+	Bundles      [][]byte
+}
+
+// Fetcher reads the artifacts of digest from repository repo (the image's
+// own, or an authority's source.oci). Bundles says which format: referrers
+// (true) or cosign's tags. A missing tag is no artifacts, not an error; a
+// registry that cannot be read is an error, and the image is refused.
+type Fetcher interface {
+	Artifacts(ctx context.Context, repo, digest string, bundles bool) (*Artifacts, error)
+}
+
+// Image is one image to verify: as the pod names it, and the digest it
+// resolved to (repository@sha256:…).
+type Image struct {
+	Ref        string // as written
+	Repository string // registry/repository, where cosign attaches signatures
+	Digest     string // sha256:<hex>
+}
+
+// Result is the verdict on one image.
+type Result struct {
+	Image    Image
+	Policies []PolicyResult // the matching policies, by name
+	// NoMatch: no policy matched; the caller applies its no-match rule.
+	NoMatch bool
+}
+
+// PolicyResult is one policy's verdict: Err is nil when an authority
+// satisfied it (Authority names it).
+type PolicyResult struct {
+	Policy    string
+	Mode      Mode
+	Authority string
+	Err       error
+}
+
+// Denied reports whether an enforced policy failed.
+func (r *Result) Denied() bool {
+	for _, p := range r.Policies {
+		if p.Err != nil && p.Mode == ModeEnforce {
+			return true
+		}
+	}
+	return false
+}
+
+// Messages are the failures of the image's policies, each naming the image,
+// the policy and the cause; enforce reports the enforced ones, otherwise
+// the warn-mode ones.
+func (r *Result) Messages(enforce bool) []string {
+	var out []string
+	for _, p := range r.Policies {
+		if p.Err != nil && (p.Mode == ModeEnforce) == enforce {
+			out = append(out, fmt.Sprintf("image %q is not admitted by ClusterImagePolicy %q: %v", r.Image.Ref, p.Policy, p.Err))
+		}
+	}
+	return out
+}
+
+// Matching returns the policies whose globs match image.
+func (ps *Policies) Matching(image string) ([]*Policy, error) {
+	var out []*Policy
+	for _, p := range ps.List {
+		for _, g := range p.globs {
+			ok, err := matchGlob(g, image)
+			if err != nil {
+				return nil, fmt.Errorf("image %q: %w", image, err)
+			}
+			if ok {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Verify judges img against every matching policy: each must be satisfied
+// by one of its authorities. Artifacts are read through f, once per
+// repository and format.
+func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, error) {
+	matching, err := ps.Matching(img.Ref)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Image: img, NoMatch: len(matching) == 0}
+	if !strings.HasPrefix(img.Digest, "sha256:") || len(img.Digest) != len("sha256:")+64 {
+		return nil, fmt.Errorf("image %q: digest %q is not sha256:<64 hex>", img.Ref, img.Digest)
+	}
+	digest, err := hex.DecodeString(strings.TrimPrefix(img.Digest, "sha256:"))
+	if err != nil {
+		return nil, fmt.Errorf("image %q: digest %q: %w", img.Ref, img.Digest, err)
+	}
+	fetched := map[string]*Artifacts{}
+	fetchErr := map[string]error{}
+	artifacts := func(a *Authority) (*Artifacts, error) {
+		repo := img.Repository
+		if a.Source != "" {
+			repo = a.Source
+		}
+		key := fmt.Sprintf("%s|%v", repo, a.Bundle)
+		if arts, ok := fetched[key]; ok {
+			return arts, fetchErr[key]
+		}
+		arts, err := f.Artifacts(ctx, repo, img.Digest, a.Bundle)
+		if err != nil {
+			err = fmt.Errorf("reading signatures from %s: %w", repo, err)
+		}
+		fetched[key], fetchErr[key] = arts, err
+		return arts, err
+	}
+	for _, p := range matching {
+		pr := PolicyResult{Policy: p.Name, Mode: p.Mode}
+		var causes []string
+		for _, a := range p.Authorities {
+			err := a.verify(img, digest, artifacts)
+			if err == nil {
+				pr.Authority = a.Name
+				causes = nil
+				break
+			}
+			causes = append(causes, err.Error())
+		}
+		if causes != nil {
+			pr.Err = errors.New(strings.Join(causes, "; "))
+		}
+		res.Policies = append(res.Policies, pr)
+	}
+	return res, nil
+}
+
+func (a *Authority) verify(img Image, digest []byte, artifacts func(*Authority) (*Artifacts, error)) error {
+	switch a.Static {
+	case "pass":
+		return nil
+	case "fail":
+		msg := a.Message
+		if msg == "" {
+			msg = "disallowed by static policy"
+		}
+		return fmt.Errorf("authority %q: %s", a.Name, msg)
+	}
+	arts, err := artifacts(a)
+	if err != nil {
+		return fmt.Errorf("authority %q: %w", a.Name, err)
+	}
+	if len(a.Attestations) > 0 {
+		for _, want := range a.Attestations {
+			if err := a.verifyAttestation(want, digest, arts); err != nil {
+				return fmt.Errorf("no attestation %q (%s) verified by authority %q: %w", want.Name, want.PredicateType, a.Name, err)
+			}
+		}
+		return nil
+	}
+	if err := a.verifySignature(img, digest, arts); err != nil {
+		return fmt.Errorf("no signature verified by authority %q: %w", a.Name, err)
+	}
+	return nil
+}
+
+// cosignSignPredicate is the predicate type of the statements cosign signs
+// images with in the bundle format.
+const cosignSignPredicate = "https://sigstore.dev/cosign/sign/v1"
+
+func (a *Authority) verifySignature(img Image, digest []byte, arts *Artifacts) error {
+	var last error
+	tried := 0
+	if a.Bundle {
+		for _, raw := range arts.Bundles {
+			st, err := a.verifyBundle(raw, digest)
+			if err == nil && st != cosignSignPredicate {
+				continue // an attestation, not a signature
+			}
+			tried++
+			if err == nil {
+				return nil
+			}
+			last = err
+		}
+	} else {
+		for _, l := range arts.Signatures {
+			tried++
+			if err := a.verifyLegacySignature(l, img.Digest); err != nil {
+				last = err
+				continue
+			}
+			return nil
+		}
+	}
+	if tried == 0 {
+		return errors.New("the image has no signatures")
+	}
+	if tried == 1 {
+		return last
+	}
+	return fmt.Errorf("none of %d signatures verified, e.g.: %w", tried, last)
+}
+
+func (a *Authority) verifyLegacySignature(l Layer, digest string) error {
+	e, err := newLegacyEntity(l, a.keyHint, false)
+	if err != nil {
+		return err
+	}
+	pb := verify.NewPolicy(verify.WithArtifact(bytes.NewReader(l.Payload)), a.identity...)
+	if _, err := a.verifier.Verify(e, pb); err != nil {
+		return err
+	}
+	// The signature covers the payload; the payload must name this image.
+	var ss struct {
+		Critical struct {
+			Image struct {
+				Digest string `json:"docker-manifest-digest"`
+			} `json:"image"`
+			Type string `json:"type"`
+		} `json:"critical"`
+	}
+	if err := json.Unmarshal(l.Payload, &ss); err != nil {
+		return fmt.Errorf("signed payload is not a simple-signing document: %w", err)
+	}
+	if ss.Critical.Image.Digest != digest {
+		return fmt.Errorf("the signature is for %s, not this image (%s)", ss.Critical.Image.Digest, digest)
+	}
+	return nil
+}
+
+// verifyBundle verifies a sigstore bundle whose statement's subject must be
+// the image's digest, and returns the statement's predicate type.
+func (a *Authority) verifyBundle(raw []byte, digest []byte) (string, error) {
+	if len(raw) > maxLayerBytes {
+		return "", fmt.Errorf("bundle of %d bytes is over the %d-byte limit", len(raw), maxLayerBytes)
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(raw); err != nil {
+		return "", fmt.Errorf("not a sigstore bundle: %w", err)
+	}
+	if b.GetDsseEnvelope() == nil {
+		return "", errors.New("bundle signs no in-toto statement (a message signature names no image)")
+	}
+	if pk := b.GetVerificationMaterial().GetPublicKey(); pk != nil {
+		// Bundles name their key by a hint; this authority's key is the one to check.
+		pk.Hint = a.keyHint
+	}
+	pb := verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), a.identity...)
+	res, err := a.verifier.Verify(&b, pb)
+	if err != nil {
+		return "", err
+	}
+	if res.Statement == nil {
+		return "", errors.New("bundle has no statement")
+	}
+	return res.Statement.GetPredicateType(), nil
+}
+
+func (a *Authority) verifyAttestation(want Attestation, digest []byte, arts *Artifacts) error {
+	var last error
+	seen := 0
+	if a.Bundle {
+		for _, raw := range arts.Bundles {
+			pt, err := a.verifyBundle(raw, digest)
+			if err != nil {
+				seen++
+				last = err
+				continue
+			}
+			if pt == want.PredicateType {
+				return nil
+			}
+		}
+	} else {
+		for _, l := range arts.Attestations {
+			pt, err := a.verifyLegacyAttestation(l, digest)
+			if err != nil {
+				seen++
+				last = err
+				continue
+			}
+			if pt == want.PredicateType {
+				return nil
+			}
+		}
+	}
+	if last == nil {
+		return errors.New("the image has no attestation of that type")
+	}
+	return fmt.Errorf("%d attestations did not verify, e.g.: %w", seen, last)
+}
+
+func (a *Authority) verifyLegacyAttestation(l Layer, digest []byte) (string, error) {
+	e, err := newLegacyEntity(l, a.keyHint, true)
+	if err != nil {
+		return "", err
+	}
+	pb := verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), a.identity...)
+	res, err := a.verifier.Verify(e, pb)
+	if err != nil {
+		return "", err
+	}
+	if res.Statement == nil {
+		return "", errors.New("attestation has no in-toto statement")
+	}
+	return res.Statement.GetPredicateType(), nil
+}
