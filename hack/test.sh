@@ -28,6 +28,7 @@ fi
 echo "== demo"
 make -s demo >/dev/null
 
+bash hack/supply-chain.sh install
 echo "== end-to-end against a real control plane"
 bash hack/e2e-cluster.sh install
 env_file="$(bash hack/e2e-cluster.sh up)"
