@@ -13,6 +13,7 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/admission/psp"
@@ -93,6 +94,7 @@ them (-o json and -o sarif always list every object).`,
 	o.who.add(c)
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the objects (manifests and --policy) that name none")
 	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default: PodSecurityPolicy when --policy holds policies, then PodSecurity)")
+	f.BoolVar(&o.admission.images.offline, "offline", false, "no registry lookups: an image a ClusterImagePolicy matches is refused as unverifiable offline, and says so")
 	o.authz.add(f, "add the Kubernetes default ClusterRoles and ClusterRoleBindings (v1.37) to --policy")
 	o.output = addOutputFlag(c, report.Text, report.JSON, report.SARIF)
 	return c
@@ -101,6 +103,11 @@ them (-o json and -o sarif always list every object).`,
 func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	if len(args) == 0 {
 		return usageError(errors.New("nothing to read: give the manifests as arguments or with -f FILE|DIR|-"))
+	}
+	if !c.Flags().Changed("image-policy-all-namespaces") {
+		// A CI check of manifests judges every image, whatever namespace
+		// labels the cluster will have.
+		o.admission.images.allNamespaces = true
 	}
 	cfg, err := config(&o.authz, &o.admission)
 	if err != nil {
@@ -145,6 +152,9 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecuritypolicy.PluginName)
 		}
 		cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecurity.PluginName)
+		if len(set.ClusterImagePolicies) > 0 {
+			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, clusterimagepolicy.PluginName)
+		}
 	}
 	// The same builder as serve's: what check answers is what the webhook answers.
 	withNamespaces := *set

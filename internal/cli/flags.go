@@ -1,7 +1,15 @@
 package cli
 
 import (
+	"fmt"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spf13/pflag"
+
+	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/imagepolicy"
+	"github.com/kguard/kguard/internal/registry"
 
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
@@ -29,6 +37,49 @@ type admissionFlags struct {
 	pss                                                 string
 	pspAppArmorAnnotationOnly                           bool
 	exemptUsers, exemptNamespaces, exemptRuntimeClasses []string
+	images                                              imageFlags
+}
+
+// imageFlags configure image verification (the ClusterImagePolicy plugin
+// and `kguard image verify`).
+type imageFlags struct {
+	trustedRoot, registryCA, noMatch string
+	registryTimeout, cacheTTL        time.Duration
+	allNamespaces, offline           bool
+}
+
+func (f *imageFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless ClusterImagePolicy authorities that name no TrustRoot (kguard never fetches it)")
+	fs.StringVar(&f.registryCA, "registry-ca-file", "", "PEM CAs that registries' certificates may chain to, besides the system's")
+	fs.DurationVar(&f.registryTimeout, "registry-timeout", 5*time.Second, "bound on each registry call (resolving a tag, reading signatures); a registry that does not answer in time refuses the image")
+	fs.StringVar(&f.noMatch, "image-policy-no-match", "deny", "an image that no ClusterImagePolicy matches: deny, warn or allow (policy-controller's no-match-policy)")
+	fs.BoolVar(&f.allNamespaces, "image-policy-all-namespaces", false, "verify images in every namespace; by default only in namespaces labelled policy.sigstore.dev/include=true")
+	fs.DurationVar(&f.cacheTTL, "image-policy-cache-ttl", 60*time.Second, "how long tag resolutions and image verdicts are kept")
+}
+
+// config is the ClusterImagePolicy plugin's configuration; offline, images
+// that a policy matches are refused with "offline" rather than looked up.
+func (f *imageFlags) config() (clusterimagepolicy.Config, error) {
+	noMatch, err := imagepolicy.ParseNoMatch(f.noMatch)
+	if err != nil {
+		return clusterimagepolicy.Config{}, fmt.Errorf("--image-policy-no-match: %w", err)
+	}
+	cfg := clusterimagepolicy.Config{NoMatch: noMatch, AllNamespaces: f.allNamespaces, CacheTTL: f.cacheTTL}
+	if f.trustedRoot != "" {
+		tr, err := root.NewTrustedRootFromPath(f.trustedRoot)
+		if err != nil {
+			return cfg, fmt.Errorf("--trusted-root: %w", err)
+		}
+		cfg.TrustedRoot = tr
+	}
+	if !f.offline {
+		c, err := registry.New(registry.Config{Timeout: f.registryTimeout, CAFile: f.registryCA})
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Registry = c
+	}
+	return cfg, nil
 }
 
 func (f *admissionFlags) add(fs *pflag.FlagSet, pluginsHelp string) {
@@ -37,6 +88,7 @@ func (f *admissionFlags) add(fs *pflag.FlagSet, pluginsHelp string) {
 	fs.StringSliceVar(&f.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
 	fs.StringSliceVar(&f.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
 	fs.StringSliceVar(&f.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
+	f.images.add(fs)
 	fs.BoolVar(&f.pspAppArmorAnnotationOnly, "psp-apparmor-annotation-only", false, "PodSecurityPolicy: set a policy's default AppArmor profile as the annotation only, as v1.24 did (by default the appArmorProfile field too, which spares Kubernetes >= 1.30's deprecation warning)")
 }
 
@@ -57,6 +109,11 @@ func config(az *authorizationFlags, ad *admissionFlags) (snapshot.Config, error)
 	if err != nil {
 		return snapshot.Config{}, err
 	}
+	images, err := ad.images.config()
+	if err != nil {
+		return snapshot.Config{}, err
+	}
 	return snapshot.Config{AuthorizationModes: az.modes, ABACFile: az.policyFile, DefaultRoles: az.defaultRoles,
-		AdmissionPlugins: ad.plugins, PSS: pss, PSP: podsecuritypolicy.Config{AppArmorAnnotationOnly: ad.pspAppArmorAnnotationOnly}}, nil
+		AdmissionPlugins: ad.plugins, PSS: pss, PSP: podsecuritypolicy.Config{AppArmorAnnotationOnly: ad.pspAppArmorAnnotationOnly},
+		ImagePolicy: images}, nil
 }

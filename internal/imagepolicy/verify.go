@@ -53,7 +53,16 @@ type PolicyResult struct {
 	Mode      Mode
 	Authority string
 	Err       error
+	// Unavailable: a registry could not be read for this verdict (it must
+	// not be cached).
+	Unavailable bool
 }
+
+// fetchError is a registry read that failed.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
 
 // Denied reports whether an enforced policy failed.
 func (r *Result) Denied() bool {
@@ -125,7 +134,7 @@ func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, 
 		}
 		arts, err := f.Artifacts(ctx, repo, img.Digest, a.Bundle)
 		if err != nil {
-			err = fmt.Errorf("reading signatures from %s: %w", repo, err)
+			err = &fetchError{fmt.Errorf("reading signatures from %s: %w", repo, err)}
 		}
 		fetched[key], fetchErr[key] = arts, err
 		return arts, err
@@ -136,11 +145,13 @@ func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, 
 		for _, a := range p.Authorities {
 			err := a.verify(img, digest, artifacts)
 			if err == nil {
-				pr.Authority = a.Name
+				pr.Authority, pr.Unavailable = a.Name, false
 				causes = nil
 				break
 			}
 			causes = append(causes, err.Error())
+			var fe *fetchError
+			pr.Unavailable = pr.Unavailable || errors.As(err, &fe)
 		}
 		if causes != nil {
 			pr.Err = errors.New(strings.Join(causes, "; "))

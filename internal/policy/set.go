@@ -11,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kguard/kguard/internal/imagepolicy"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
@@ -28,6 +29,11 @@ type Set struct {
 	// extensions/v1beta1 (verbatim, the same schema) or kguard.io/v1alpha1,
 	// defaulted and validated.
 	PodSecurityPolicies []*v1alpha1.PodSecurityPolicy
+	// ClusterImagePolicies and TrustRoots are sigstore policy-controller's
+	// objects (policy.sigstore.dev), read verbatim; they are compiled and
+	// validated when a snapshot is built.
+	ClusterImagePolicies []*imagepolicy.ClusterImagePolicy
+	TrustRoots           []*imagepolicy.TrustRoot
 
 	// Others are the documents that are not policy objects (workloads, ...),
 	// in input order.
@@ -104,6 +110,23 @@ var clusterScoped = map[string]bool{
 	"ClusterRoleBinding": true,
 	"Namespace":          true,
 	"PodSecurityPolicy":  true,
+	"ClusterImagePolicy": true,
+	"TrustRoot":          true,
+}
+
+// sigstoreKinds are policy-controller's kinds, by apiVersion.
+var sigstoreKinds = map[string]map[string]decoder{
+	"policy.sigstore.dev/v1beta1": {
+		"ClusterImagePolicy": rbacDecoder(func(s *Set, o *imagepolicy.ClusterImagePolicy) {
+			s.ClusterImagePolicies = append(s.ClusterImagePolicies, o)
+		}),
+	},
+	"policy.sigstore.dev/v1alpha1": {
+		"ClusterImagePolicy": rbacDecoder(func(s *Set, o *imagepolicy.ClusterImagePolicy) {
+			s.ClusterImagePolicies = append(s.ClusterImagePolicies, o)
+		}),
+		"TrustRoot": rbacDecoder(func(s *Set, o *imagepolicy.TrustRoot) { s.TrustRoots = append(s.TrustRoots, o) }),
+	},
 }
 
 // An Option changes how documents are read into a Set.
@@ -140,6 +163,11 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 			dec = coreKinds[d.Kind]
 		case d.Kind == "PodSecurityPolicy" && pspVersions[d.APIVersion]:
 			dec = decodePSP
+		case sigstoreKinds[d.APIVersion] != nil:
+			dec = sigstoreKinds[d.APIVersion][d.Kind]
+			if dec == nil {
+				return nil, d.Errorf("unknown %s kind %q (expected ClusterImagePolicy or TrustRoot)", d.APIVersion, d.Kind)
+			}
 		}
 		if dec == nil {
 			s.Others = append(s.Others, *d)
@@ -238,22 +266,24 @@ func Load(paths []string, stdin io.Reader, opts ...Option) (*Set, error) {
 // Len is the number of documents read into the set, policy objects and others.
 func (s *Set) Len() int {
 	return len(s.Roles) + len(s.ClusterRoles) + len(s.RoleBindings) + len(s.ClusterRoleBindings) +
-		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.PodSecurityPolicies) + len(s.Others)
+		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.PodSecurityPolicies) + len(s.ClusterImagePolicies) + len(s.TrustRoots) + len(s.Others)
 }
 
 // Merge returns a new Set holding the objects of both.
 func Merge(a, b *Set) *Set {
 	return &Set{
-		Roles:               append(append([]*rbacv1.Role(nil), a.Roles...), b.Roles...),
-		ClusterRoles:        append(append([]*rbacv1.ClusterRole(nil), a.ClusterRoles...), b.ClusterRoles...),
-		RoleBindings:        append(append([]*rbacv1.RoleBinding(nil), a.RoleBindings...), b.RoleBindings...),
-		ClusterRoleBindings: append(append([]*rbacv1.ClusterRoleBinding(nil), a.ClusterRoleBindings...), b.ClusterRoleBindings...),
-		Namespaces:          append(append([]*corev1.Namespace(nil), a.Namespaces...), b.Namespaces...),
-		ServiceAccounts:     append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
-		PodSecurityPolicies: append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
-		Others:              append(append([]manifest.Document(nil), a.Others...), b.Others...),
-		Warnings:            append(append([]string(nil), a.Warnings...), b.Warnings...),
-		sources:             mergeSources(a.sources, b.sources),
+		Roles:                append(append([]*rbacv1.Role(nil), a.Roles...), b.Roles...),
+		ClusterRoles:         append(append([]*rbacv1.ClusterRole(nil), a.ClusterRoles...), b.ClusterRoles...),
+		RoleBindings:         append(append([]*rbacv1.RoleBinding(nil), a.RoleBindings...), b.RoleBindings...),
+		ClusterRoleBindings:  append(append([]*rbacv1.ClusterRoleBinding(nil), a.ClusterRoleBindings...), b.ClusterRoleBindings...),
+		Namespaces:           append(append([]*corev1.Namespace(nil), a.Namespaces...), b.Namespaces...),
+		ServiceAccounts:      append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
+		PodSecurityPolicies:  append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
+		ClusterImagePolicies: append(append([]*imagepolicy.ClusterImagePolicy(nil), a.ClusterImagePolicies...), b.ClusterImagePolicies...),
+		TrustRoots:           append(append([]*imagepolicy.TrustRoot(nil), a.TrustRoots...), b.TrustRoots...),
+		Others:               append(append([]manifest.Document(nil), a.Others...), b.Others...),
+		Warnings:             append(append([]string(nil), a.Warnings...), b.Warnings...),
+		sources:              mergeSources(a.sources, b.sources),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/admission/plugins"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
@@ -52,6 +53,9 @@ type Config struct {
 	PSS              podsecurity.Config
 	// PSP configures the PodSecurityPolicy plugin (zero: the defaults).
 	PSP podsecuritypolicy.Config
+	// ImagePolicy configures the ClusterImagePolicy plugin: its registry
+	// client, trust root and no-match rule.
+	ImagePolicy clusterimagepolicy.Config
 	// Pods reads live pods for the admission plugins that need the pod a
 	// request names (DenyEscalatingExec): cluster mode only, nil offline.
 	Pods admission.PodGetter
@@ -109,12 +113,12 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		names = plugins.Default
 	}
 	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver, Pods: cfg.Pods}
-	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP}); err != nil {
+	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP, clusterimagepolicy.PluginName: cfg.ImagePolicy}); err != nil {
 		return nil, err
 	}
 	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)
-	out.Describe = fmt.Sprintf("%d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
-		len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
+	out.Describe = fmt.Sprintf("%d ClusterImagePolicies, %d TrustRoots, %d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
+		len(set.ClusterImagePolicies), len(set.TrustRoots), len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
 		orRBAC(cfg.AuthorizationModes), names)
 	return out, nil
 }

@@ -1,0 +1,307 @@
+// Package clusterimagepolicy is the admission plugin that verifies images
+// against sigstore ClusterImagePolicies (internal/imagepolicy): in the
+// mutating pass it resolves every image of a pod to the digest it verified
+// and pins the pod to it (repo@sha256:…), so that what runs is what was
+// checked; in the validating pass it checks the final pod's images, and the
+// images of pod controllers' templates. A registry error, a timeout or an
+// unverifiable image is a denial naming the image and the cause.
+package clusterimagepolicy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/imagepolicy"
+	"github.com/kguard/kguard/internal/podspec"
+	"github.com/sigstore/sigstore-go/pkg/root"
+)
+
+// PluginName is the plugin's name in --enable-admission-plugins.
+const PluginName = "ClusterImagePolicy"
+
+// IncludeLabel opts a namespace in, as policy-controller's label does.
+const IncludeLabel = "policy.sigstore.dev/include"
+
+func init() { admission.Register(PluginName, newPlugin) }
+
+// Registry resolves tags and reads signatures (internal/registry in
+// kguard serve and kguard check; nil offline).
+type Registry interface {
+	Resolve(ctx context.Context, ref string) (imagepolicy.Image, error)
+	imagepolicy.Fetcher
+}
+
+// Config configures the plugin.
+type Config struct {
+	Registry Registry
+	// NoMatch is what happens to an image no policy matches (default deny,
+	// as policy-controller's).
+	NoMatch imagepolicy.NoMatch
+	// AllNamespaces checks every namespace; otherwise only those labelled
+	// policy.sigstore.dev/include=true.
+	AllNamespaces bool
+	// TrustedRoot is the Sigstore trust root for keyless authorities that
+	// name no TrustRoot (--trusted-root).
+	TrustedRoot root.TrustedMaterial
+	// CacheTTL keeps verdicts and tag resolutions (default 60s); results
+	// that depend on a registry error are never kept.
+	CacheTTL time.Duration
+}
+
+type plugin struct {
+	cfg      Config
+	policies *imagepolicy.Policies
+	included map[string]bool
+	cache    *cache
+}
+
+var (
+	_ admission.Mutator           = (*plugin)(nil)
+	_ admission.Validator         = (*plugin)(nil)
+	_ admission.WorkloadValidator = (*plugin)(nil)
+)
+
+func newPlugin(in admission.Inputs) (admission.Plugin, error) {
+	cfg, err := admission.ConfigAs[Config](in.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NoMatch == "" {
+		cfg.NoMatch = imagepolicy.NoMatchDeny
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 60 * time.Second
+	}
+	p := &plugin{cfg: cfg, included: map[string]bool{}, cache: newCache(cfg.CacheTTL, 10000)}
+	var cips []*imagepolicy.ClusterImagePolicy
+	var roots []*imagepolicy.TrustRoot
+	if in.Policies != nil {
+		cips, roots = in.Policies.ClusterImagePolicies, in.Policies.TrustRoots
+		for _, ns := range in.Policies.Namespaces {
+			if ns.Labels[IncludeLabel] == "true" {
+				p.included[ns.Name] = true
+			}
+		}
+	}
+	if p.policies, err = imagepolicy.Compile(cips, roots, imagepolicy.Options{TrustedRoot: cfg.TrustedRoot}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Handles: new pods and updates (an update may change an image), and their
+// ephemeral containers.
+func (p *plugin) Handles(op admissionv1.Operation, subresource string) bool {
+	return (op == admissionv1.Create || op == admissionv1.Update) && (subresource == "" || subresource == "ephemeralcontainers")
+}
+
+func (p *plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	return p.check(ctx, r.Namespace, &pod.Spec, pod, true)
+}
+
+func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	return p.check(ctx, r.Namespace, &pod.Spec, nil, false)
+}
+
+// ValidateWorkload checks a pod controller's template, so that an unsigned
+// Deployment is refused when it is created, not only its pods later.
+func (p *plugin) ValidateWorkload(ctx context.Context, w *admission.WorkloadRequest) admission.Decision {
+	spec := podspec.SpecOf(w.Object)
+	if spec == nil {
+		return admission.Decision{}
+	}
+	return p.check(ctx, w.Request.Namespace, spec, nil, false)
+}
+
+// check verifies the images of spec; with pin (pod non-nil) it returns the
+// pod with each verified image pinned to its digest.
+func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSpec, pod *corev1.Pod, pin bool) admission.Decision {
+	if !p.cfg.AllNamespaces && !p.included[namespace] {
+		return admission.Decision{}
+	}
+	var d admission.Decision
+	var denials []string
+	pinned := map[string]string{}
+	for _, image := range images(spec) {
+		if _, seen := pinned[image]; seen {
+			continue
+		}
+		pinned[image] = image
+		res, err := p.verify(ctx, image)
+		if err != nil {
+			denials = append(denials, err.Error())
+			continue
+		}
+		if res.NoMatch {
+			switch p.cfg.NoMatch {
+			case imagepolicy.NoMatchDeny:
+				denials = append(denials, fmt.Sprintf("image %q matches no ClusterImagePolicy", image))
+			case imagepolicy.NoMatchWarn:
+				d.Warnings = append(d.Warnings, fmt.Sprintf("image %q matches no ClusterImagePolicy", image))
+			}
+			continue
+		}
+		denials = append(denials, res.Messages(true)...)
+		d.Warnings = append(d.Warnings, res.Messages(false)...)
+		if !res.Denied() {
+			pinned[image] = pinnedRef(image, res.Image.Digest)
+		}
+	}
+	if len(denials) > 0 {
+		d.Denied, d.Reason = true, strings.Join(denials, "; ")
+		return d
+	}
+	if pin {
+		out := pod.DeepCopy()
+		changed := false
+		forEachContainer(&out.Spec, func(c *string) {
+			if to := pinned[*c]; to != "" && to != *c {
+				*c, changed = to, true
+			}
+		})
+		if changed {
+			d.Pod = out
+		}
+	}
+	return d
+}
+
+// verify resolves image and judges it, through the cache.
+func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result, error) {
+	matching, err := p.policies.Matching(image)
+	if err != nil {
+		return nil, err
+	}
+	if len(matching) == 0 {
+		return &imagepolicy.Result{Image: imagepolicy.Image{Ref: image}, NoMatch: true}, nil
+	}
+	if p.cfg.Registry == nil {
+		return nil, fmt.Errorf("image %q: no registry access to verify it (offline)", image)
+	}
+	img, ok := p.cache.resolved(image)
+	if !ok {
+		if img, err = p.cfg.Registry.Resolve(ctx, image); err != nil {
+			return nil, fmt.Errorf("image %q is not admitted: %w", image, err)
+		}
+		p.cache.putResolved(image, img)
+	}
+	if res, ok := p.cache.verdict(img); ok {
+		return res, nil
+	}
+	res, err := p.policies.Verify(ctx, img, p.cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if !registryTrouble(res) {
+		p.cache.putVerdict(img, res)
+	}
+	return res, nil
+}
+
+// registryTrouble: a verdict that failed for a registry error is not kept.
+func registryTrouble(res *imagepolicy.Result) bool {
+	for _, pr := range res.Policies {
+		if pr.Unavailable {
+			return true
+		}
+	}
+	return false
+}
+
+// pinnedRef is image pinned to digest: repository@digest (a reference
+// that already names the digest is kept as written).
+func pinnedRef(image, digest string) string {
+	ref, err := name.ParseReference(image, name.WeakValidation)
+	if err != nil {
+		return image
+	}
+	if _, ok := ref.(name.Digest); ok {
+		return image
+	}
+	return ref.Context().Name() + "@" + digest
+}
+
+func images(spec *corev1.PodSpec) []string {
+	var out []string
+	forEachContainer(spec, func(c *string) { out = append(out, *c) })
+	return out
+}
+
+func forEachContainer(spec *corev1.PodSpec, f func(image *string)) {
+	for i := range spec.InitContainers {
+		f(&spec.InitContainers[i].Image)
+	}
+	for i := range spec.Containers {
+		f(&spec.Containers[i].Image)
+	}
+	for i := range spec.EphemeralContainers {
+		f(&spec.EphemeralContainers[i].Image)
+	}
+}
+
+// cache keeps tag resolutions and verdicts for a TTL, up to max entries
+// each (when full, the expired are dropped, then everything).
+type cache struct {
+	mu       sync.Mutex
+	ttl      time.Duration
+	max      int
+	resolves map[string]entry[imagepolicy.Image]
+	verdicts map[string]entry[*imagepolicy.Result]
+}
+
+type entry[T any] struct {
+	v       T
+	expires time.Time
+}
+
+func newCache(ttl time.Duration, max int) *cache {
+	return &cache{ttl: ttl, max: max, resolves: map[string]entry[imagepolicy.Image]{}, verdicts: map[string]entry[*imagepolicy.Result]{}}
+}
+
+func (c *cache) resolved(ref string) (imagepolicy.Image, bool) {
+	return get(c, c.resolves, ref)
+}
+func (c *cache) putResolved(ref string, img imagepolicy.Image) { put(c, c.resolves, ref, img) }
+func (c *cache) verdict(img imagepolicy.Image) (*imagepolicy.Result, bool) {
+	return get(c, c.verdicts, img.Ref+"|"+img.Digest)
+}
+func (c *cache) putVerdict(img imagepolicy.Image, r *imagepolicy.Result) {
+	put(c, c.verdicts, img.Ref+"|"+img.Digest, r)
+}
+
+func get[T any](c *cache, m map[string]entry[T], k string) (T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := m[k]
+	if !ok || time.Now().After(e.expires) {
+		var zero T
+		return zero, false
+	}
+	return e.v, true
+}
+
+func put[T any](c *cache, m map[string]entry[T], k string, v T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(m) >= c.max {
+		now := time.Now()
+		for k, e := range m {
+			if now.After(e.expires) {
+				delete(m, k)
+			}
+		}
+		if len(m) >= c.max {
+			clear(m)
+		}
+	}
+	m[k] = entry[T]{v: v, expires: time.Now().Add(c.ttl)}
+}

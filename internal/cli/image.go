@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kguard/kguard/internal/imagepolicy"
+	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/report"
+)
+
+func init() { register(newImageCommand) }
+
+func newImageCommand(s Streams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "image",
+		Short: "Verify container images against sigstore ClusterImagePolicies",
+	}
+	c.AddCommand(newImageVerifyCommand(s))
+	return c
+}
+
+type imageVerifyOptions struct {
+	policies []string
+	images   imageFlags
+	output   *report.FormatFlag
+}
+
+// imageVerdict is one image's result, as -o json writes it.
+type imageVerdict struct {
+	Image    string   `json:"image"`
+	Digest   string   `json:"digest,omitempty"`
+	Admitted bool     `json:"admitted"`
+	Policies []string `json:"policies,omitempty"` // the matching policies
+	Denials  []string `json:"denials,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"` // resolving, or the registry
+}
+
+func newImageVerifyCommand(s Streams) *cobra.Command {
+	o := &imageVerifyOptions{}
+	c := &cobra.Command{
+		Use:   "verify IMAGE... --policy FILE|DIR",
+		Short: "Verify images as the ClusterImagePolicy admission plugin would",
+		Long: `Resolves each image to its digest and verifies it against the ClusterImagePolicies
+(and TrustRoots) of --policy, exactly as 'kguard serve' does at admission: every policy
+whose glob matches the image must be satisfied by one of its authorities (a signature or
+the attestations verified with a key, or keyless against a trust root, offline), and an
+image that no policy matches follows --image-policy-no-match.
+
+Exit status: 0 every image admitted, 1 one refused, 2 bad input (a policy that does not
+load, an image reference that does not parse).`,
+		Example: `  kguard image verify --policy policies/ registry.example/team/app:v1.2
+  kguard image verify --policy cip.yaml --registry-ca-file ca.crt -o json $(cat images.txt)`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error { return o.run(c.Context(), s, args) },
+	}
+	f := c.Flags()
+	f.StringSliceVar(&o.policies, "policy", nil, "files or directories of ClusterImagePolicy and TrustRoot objects (policy.sigstore.dev)")
+	o.images.add(f)
+	// Namespaces and the cache are the webhook's concerns.
+	f.MarkHidden("image-policy-all-namespaces")
+	f.MarkHidden("image-policy-cache-ttl")
+	o.output = addOutputFlag(c, report.Text, report.JSON, report.SARIF)
+	return c
+}
+
+func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string) error {
+	if len(o.policies) == 0 {
+		return usageError(fmt.Errorf("no policies: give the ClusterImagePolicies with --policy"))
+	}
+	set, err := policy.Load(o.policies, s.In)
+	if err != nil {
+		return usageError(err)
+	}
+	if len(set.ClusterImagePolicies) == 0 {
+		return usageError(fmt.Errorf("no ClusterImagePolicy in %s", strings.Join(o.policies, ", ")))
+	}
+	cfg, err := o.images.config()
+	if err != nil {
+		return usageError(err)
+	}
+	ps, err := imagepolicy.Compile(set.ClusterImagePolicies, set.TrustRoots, imagepolicy.Options{TrustedRoot: cfg.TrustedRoot})
+	if err != nil {
+		return usageError(err)
+	}
+	var verdicts []imageVerdict
+	anyDenied := false
+	for _, image := range images {
+		v := verifyImage(ctx, ps, cfg.Registry, cfg.NoMatch, image)
+		anyDenied = anyDenied || !v.Admitted
+		verdicts = append(verdicts, v)
+	}
+	switch o.output.Format() {
+	case report.JSON:
+		err = report.WriteJSON(s.Out, map[string]any{"images": verdicts})
+	case report.SARIF:
+		err = writeImageSARIF(s.Out, verdicts)
+	default:
+		err = writeImageText(s.Out, verdicts)
+	}
+	if err != nil {
+		return err
+	}
+	if anyDenied {
+		return denied()
+	}
+	return nil
+}
+
+type imageRegistry interface {
+	imagepolicy.Fetcher
+	Resolve(ctx context.Context, ref string) (imagepolicy.Image, error)
+}
+
+// verifyImage is the plugin's verdict on one image, without the cache.
+func verifyImage(ctx context.Context, ps *imagepolicy.Policies, reg imageRegistry, noMatch imagepolicy.NoMatch, image string) imageVerdict {
+	v := imageVerdict{Image: image}
+	matching, err := ps.Matching(image)
+	if err != nil {
+		v.Error = err.Error()
+		return v
+	}
+	for _, p := range matching {
+		v.Policies = append(v.Policies, p.Name)
+	}
+	if len(matching) == 0 {
+		msg := fmt.Sprintf("image %q matches no ClusterImagePolicy", image)
+		switch noMatch {
+		case imagepolicy.NoMatchAllow:
+			v.Admitted = true
+		case imagepolicy.NoMatchWarn:
+			v.Admitted, v.Warnings = true, []string{msg}
+		default:
+			v.Denials = []string{msg}
+		}
+		return v
+	}
+	if reg == nil {
+		v.Error = fmt.Sprintf("image %q: not verified: offline (no registry lookups)", image)
+		return v
+	}
+	img, err := reg.Resolve(ctx, image)
+	if err != nil {
+		v.Error = err.Error()
+		return v
+	}
+	v.Digest = img.Digest
+	res, err := ps.Verify(ctx, img, reg)
+	if err != nil {
+		v.Error = err.Error()
+		return v
+	}
+	v.Denials, v.Warnings = res.Messages(true), res.Messages(false)
+	v.Admitted = !res.Denied()
+	return v
+}
+
+func writeImageText(w io.Writer, verdicts []imageVerdict) error {
+	for _, v := range verdicts {
+		state := "ADMITTED"
+		if !v.Admitted {
+			state = "REFUSED"
+		}
+		line := fmt.Sprintf("%-8s %s", state, v.Image)
+		if v.Digest != "" {
+			line += " (" + v.Digest + ")"
+		}
+		if len(v.Policies) > 0 {
+			line += " by " + strings.Join(v.Policies, ", ")
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+		for _, m := range append(append(v.Denials, v.Warnings...), nonEmpty(v.Error)...) {
+			if _, err := fmt.Fprintln(w, "  "+m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+const (
+	ruleImageRefused = "KGI001"
+	ruleImageWarning = "KGI002"
+)
+
+var imageSARIFRules = []report.ReportingDescriptor{
+	{ID: ruleImageRefused, ShortDescription: &report.Message{Text: "An image is not admitted by the ClusterImagePolicies that match it"}, DefaultConfiguration: &report.ReportingConfiguration{Level: report.LevelError}},
+	{ID: ruleImageWarning, ShortDescription: &report.Message{Text: "A warn-mode ClusterImagePolicy is not satisfied"}, DefaultConfiguration: &report.ReportingConfiguration{Level: report.LevelWarning}},
+}
+
+func writeImageSARIF(w io.Writer, verdicts []imageVerdict) error {
+	out := []report.Result{}
+	for _, v := range verdicts {
+		for _, m := range append(v.Denials, nonEmpty(v.Error)...) {
+			out = append(out, report.Result{RuleID: ruleImageRefused, Level: report.LevelError, Message: report.Message{Text: m}})
+		}
+		for _, m := range v.Warnings {
+			out = append(out, report.Result{RuleID: ruleImageWarning, Level: report.LevelWarning, Message: report.Message{Text: m}})
+		}
+	}
+	return report.WriteSARIF(w, report.NewLog(report.Run{Tool: report.Tool{Driver: sarifDriver(imageSARIFRules)}, Results: out}))
+}
