@@ -146,7 +146,7 @@ func verifyImage(ctx context.Context, ps *imagepolicy.Policies, reg imageRegistr
 	}
 	img, err := reg.Resolve(ctx, image)
 	if err != nil {
-		v.Error = err.Error()
+		v.Error = fmt.Sprintf("image %q is not admitted: resolving it to a digest: %v", image, err)
 		return v
 	}
 	v.Digest = img.Digest

@@ -123,7 +123,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (imagepolicy.Image, er
 		return desc.Digest.String(), nil
 	})
 	if err != nil {
-		return imagepolicy.Image{}, fmt.Errorf("resolving %q to a digest: %w", ref, err)
+		return imagepolicy.Image{}, err
 	}
 	img.Digest = v.(string)
 	return img, nil

@@ -187,10 +187,16 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 	if p.cfg.Registry == nil {
 		return nil, fmt.Errorf("image %q: no registry access to verify it (offline)", image)
 	}
-	img, ok := p.cache.resolved(image)
-	if !ok {
+	ref, err := name.ParseReference(image, name.WeakValidation)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", image, err)
+	}
+	img, ok := imagepolicy.Image{Ref: image, Repository: ref.Context().Name()}, false
+	if d, isDigest := ref.(name.Digest); isDigest {
+		img.Digest = d.DigestStr()
+	} else if img, ok = p.cache.resolved(image); !ok {
 		if img, err = p.cfg.Registry.Resolve(ctx, image); err != nil {
-			return nil, fmt.Errorf("image %q is not admitted: %w", image, err)
+			return nil, fmt.Errorf("image %q is not admitted: resolving its tag to a digest: %w", image, err)
 		}
 		p.cache.putResolved(image, img)
 	}

@@ -1,0 +1,204 @@
+package clusterimagepolicy
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/imagepolicy"
+	"github.com/kguard/kguard/internal/policy"
+)
+
+const (
+	signedDigest   = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	unsignedDigest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+)
+
+// fakeRegistry: registry.example/app:signed and :unsigned, the first signed
+// with key. Unit tests only; test/supplychain runs a real registry and cosign.
+type fakeRegistry struct {
+	sig       imagepolicy.Layer
+	down      bool
+	resolves  atomic.Int64
+	artifacts atomic.Int64
+}
+
+func (f *fakeRegistry) Resolve(_ context.Context, ref string) (imagepolicy.Image, error) {
+	f.resolves.Add(1)
+	if f.down {
+		return imagepolicy.Image{}, errors.New("dial tcp: connection refused")
+	}
+	repo, tag, _ := strings.Cut(ref, ":")
+	d := map[string]string{"signed": signedDigest, "unsigned": unsignedDigest}[tag]
+	if d == "" {
+		return imagepolicy.Image{}, fmt.Errorf("%s: MANIFEST_UNKNOWN", ref)
+	}
+	return imagepolicy.Image{Ref: ref, Repository: repo, Digest: d}, nil
+}
+
+func (f *fakeRegistry) Artifacts(_ context.Context, repo, digest string, _ bool) (*imagepolicy.Artifacts, error) {
+	f.artifacts.Add(1)
+	if f.down {
+		return nil, errors.New("dial tcp: connection refused")
+	}
+	if digest == signedDigest {
+		return &imagepolicy.Artifacts{Signatures: []imagepolicy.Layer{f.sig}}, nil
+	}
+	return &imagepolicy.Artifacts{}, nil
+}
+
+func setup(t *testing.T, cfg Config, mode string) (admission.Plugin, *fakeRegistry) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := cryptoutils.MarshalPublicKeyToPEM(k.Public())
+	payload := []byte(`{"critical":{"identity":{"docker-reference":"registry.example/app"},"image":{"docker-manifest-digest":"` + signedDigest + `"},"type":"cosign container image signature"},"optional":null}`)
+	s, _ := signature.LoadECDSASigner(k, crypto.SHA256)
+	sig, err := s.SignMessage(strings.NewReader(string(payload)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &fakeRegistry{sig: imagepolicy.Layer{Payload: payload, Annotations: map[string]string{"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig)}}}
+	cip := &imagepolicy.ClusterImagePolicy{}
+	doc := `{metadata: {name: signed-images}, spec: {mode: "` + mode + `", images: [{glob: "registry.example/**"}], authorities: [{name: key-0, key: {data: "` + strings.ReplaceAll(string(pub), "\n", `\n`) + `"}}]}}`
+	if err := yaml.UnmarshalStrict([]byte(doc), cip); err != nil {
+		t.Fatal(err)
+	}
+	set := &policy.Set{ClusterImagePolicies: []*imagepolicy.ClusterImagePolicy{cip},
+		Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "in", Labels: map[string]string{IncludeLabel: "true"}}}, {ObjectMeta: metav1.ObjectMeta{Name: "out"}}}}
+	cfg.Registry = reg
+	p, err := newPlugin(admission.Inputs{Policies: set, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, reg
+}
+
+func pod(images ...string) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "in"}}
+	for i, img := range images {
+		c := corev1.Container{Name: fmt.Sprintf("c%d", i), Image: img}
+		if i == 0 {
+			p.Spec.InitContainers = append(p.Spec.InitContainers, c)
+		} else {
+			p.Spec.Containers = append(p.Spec.Containers, c)
+		}
+	}
+	return p
+}
+
+func TestPinsVerifiedImages(t *testing.T) {
+	p, reg := setup(t, Config{}, "")
+	m := p.(admission.Mutator)
+	in := pod("registry.example/app:signed", "registry.example/app:signed", "registry.example/app@"+signedDigest)
+	d := m.Mutate(context.Background(), &admission.Request{Namespace: "in", Operation: admissionv1.Create}, in)
+	if d.Denied || d.Pod == nil {
+		t.Fatalf("denied=%v %s, pod=%v", d.Denied, d.Reason, d.Pod)
+	}
+	want := "registry.example/app@" + signedDigest
+	for _, c := range append(d.Pod.Spec.InitContainers, d.Pod.Spec.Containers...) {
+		if c.Image != want {
+			t.Errorf("container %s: image %q, want %q", c.Name, c.Image, want)
+		}
+	}
+	if in.Spec.Containers[0].Image != "registry.example/app:signed" {
+		t.Error("the pod given was changed in place")
+	}
+	// The digest reference needs no resolution; the tag is resolved once.
+	if n := reg.resolves.Load(); n != 1 {
+		t.Errorf("%d resolutions, want 1", n)
+	}
+	// Cached: another pod with the same images reads the registry no more.
+	before := reg.artifacts.Load()
+	if d := m.Mutate(context.Background(), &admission.Request{Namespace: "in"}, pod("registry.example/app:signed")); d.Denied {
+		t.Fatal(d.Reason)
+	}
+	if reg.artifacts.Load() != before || reg.resolves.Load() != 1 {
+		t.Errorf("cache missed: %d artifact reads, %d resolutions", reg.artifacts.Load(), reg.resolves.Load())
+	}
+	// The validating pass accepts the pinned pod.
+	if d := p.(admission.Validator).Validate(context.Background(), &admission.Request{Namespace: "in"}, d.Pod); d.Denied {
+		t.Fatal(d.Reason)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name, ns, mode string
+		cfg            Config
+		images         []string
+		down           bool
+		denied         string // "" admitted
+		warning        string
+	}{
+		{name: "unsigned", ns: "in", images: []string{"registry.example/app:unsigned"},
+			denied: `image "registry.example/app:unsigned" is not admitted by ClusterImagePolicy "signed-images": no signature verified by authority "key-0": the image has no signatures`},
+		{name: "one unsigned of two", ns: "in", images: []string{"registry.example/app:signed", "registry.example/app:unsigned"}, denied: "registry.example/app:unsigned"},
+		{name: "warn mode", ns: "in", mode: "warn", images: []string{"registry.example/app:unsigned"}, warning: `image "registry.example/app:unsigned" is not admitted by ClusterImagePolicy "signed-images"`},
+		{name: "registry down", ns: "in", images: []string{"registry.example/app:signed"}, down: true, denied: `image "registry.example/app:signed" is not admitted: resolving its tag to a digest: dial tcp: connection refused`},
+		{name: "registry down, digest given", ns: "in", images: []string{"registry.example/app@" + signedDigest}, down: true, denied: "reading signatures from registry.example/app: dial tcp: connection refused"},
+		{name: "no match denied", ns: "in", images: []string{"docker.io/library/nginx:1"}, denied: `image "docker.io/library/nginx:1" matches no ClusterImagePolicy`},
+		{name: "no match warned", ns: "in", cfg: Config{NoMatch: imagepolicy.NoMatchWarn}, images: []string{"nginx"}, warning: `image "nginx" matches no ClusterImagePolicy`},
+		{name: "no match allowed", ns: "in", cfg: Config{NoMatch: imagepolicy.NoMatchAllow}, images: []string{"nginx"}},
+		{name: "namespace not included", ns: "out", images: []string{"registry.example/app:unsigned"}},
+		{name: "all namespaces", ns: "out", cfg: Config{AllNamespaces: true}, images: []string{"registry.example/app:unsigned"}, denied: "no signature verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, reg := setup(t, tc.cfg, tc.mode)
+			reg.down = tc.down
+			for _, phase := range []string{"mutate", "validate"} {
+				pd := pod(tc.images...)
+				var d admission.Decision
+				if phase == "mutate" {
+					d = p.(admission.Mutator).Mutate(context.Background(), &admission.Request{Namespace: tc.ns}, pd)
+				} else {
+					d = p.(admission.Validator).Validate(context.Background(), &admission.Request{Namespace: tc.ns}, pd)
+				}
+				if d.Denied != (tc.denied != "") || !strings.Contains(d.Reason, tc.denied) {
+					t.Fatalf("%s: denied=%v %q, want denial containing %q", phase, d.Denied, d.Reason, tc.denied)
+				}
+				if tc.warning != "" && (len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], tc.warning)) {
+					t.Fatalf("%s: warnings %q, want %q", phase, d.Warnings, tc.warning)
+				}
+				if tc.denied != "" && d.Pod != nil {
+					t.Fatalf("%s: a denied pod was mutated", phase)
+				}
+			}
+		})
+	}
+}
+
+// A verdict that failed because the registry could not be read is not
+// cached: once the registry is back, the image is admitted.
+func TestRegistryErrorsAreNotCached(t *testing.T) {
+	p, reg := setup(t, Config{}, "")
+	v := p.(admission.Validator)
+	pd := pod("registry.example/app@" + signedDigest)
+	reg.down = true
+	if d := v.Validate(context.Background(), &admission.Request{Namespace: "in"}, pd); !d.Denied {
+		t.Fatal("admitted while the registry is down")
+	}
+	reg.down = false
+	if d := v.Validate(context.Background(), &admission.Request{Namespace: "in"}, pd); d.Denied {
+		t.Fatalf("still denied once the registry is back: %s", d.Reason)
+	}
+}
