@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,12 +29,21 @@ import (
 
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 
+	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/imagepolicy"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/snapshot"
 )
 
 // PSPResource is the kguard PodSecurityPolicy CRD.
 var PSPResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "podsecuritypolicies"}
+
+// Sigstore policy-controller's resources: kguard reads them when their CRDs
+// are served, and waits for them when the ClusterImagePolicy plugin is on.
+var (
+	ClusterImagePolicyResource = schema.GroupVersionResource{Group: imagepolicy.APIGroup, Version: "v1beta1", Resource: "clusterimagepolicies"}
+	TrustRootResource          = schema.GroupVersionResource{Group: imagepolicy.APIGroup, Version: "v1alpha1", Resource: "trustroots"}
+)
 
 // Cluster builds snapshots from a live cluster through client-go informers:
 // RBAC objects, kguard PodSecurityPolicies, Namespaces (Pod Security labels)
@@ -61,7 +71,7 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	inf, err := newInformers(c.REST, true)
+	inf, err := newInformers(c.REST, true, slices.Contains(c.Config.AdmissionPlugins, clusterimagepolicy.PluginName))
 	if err != nil {
 		return err
 	}
@@ -81,6 +91,9 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 	if !inf.pspServed() {
 		// Readiness waits for every informer: say why it will not come.
 		log.Error("the kguard.io PodSecurityPolicy CRD is not served; kguard stays unready until it is (kubectl apply -f deploy/crds/)")
+	}
+	if inf.cips != nil && !inf.imagesServed {
+		log.Error("the policy.sigstore.dev ClusterImagePolicy and TrustRoot CRDs are not served; kguard stays unready until they are (kubectl apply -f deploy/crds/)")
 	}
 	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, token Secrets)")
 	if err := inf.waitForSync(ctx); err != nil {
@@ -192,7 +205,7 @@ func (c *Cluster) rebuildOnChange(ctx context.Context, changed <-chan struct{}, 
 // kguard, for the offline commands' --kubeconfig. Objects kguard cannot
 // convert are returned as errors beside the set.
 func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) {
-	inf, err := newInformers(rest, false)
+	inf, err := newInformers(rest, false, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
 	}
@@ -242,6 +255,8 @@ type clusterInformers struct {
 	serviceAccounts coreinformers.ServiceAccountInformer
 	psps            informers.GenericInformer // nil when the CRD is not served (Read)
 	served          bool
+	cips, roots     informers.GenericInformer // nil unless served, or the ClusterImagePolicy plugin is on
+	imagesServed    bool
 	lookup          *clusterLookup // nil without token lookups (Read)
 	withTokens      bool
 }
@@ -249,8 +264,10 @@ type clusterInformers struct {
 // newInformers sets up the informers; withLookup adds those of token lookup
 // (token Secrets, Pods and Nodes metadata) and always watches the
 // PodSecurityPolicy CRD (serve waits until it is served); without, the CRD
-// is read only when served (a one-shot read must not wait for it).
-func newInformers(rc *rest.Config, withLookup bool) (*clusterInformers, error) {
+// is read only when served (a one-shot read must not wait for it). The
+// sigstore CRDs are read when served, and always watched with images (the
+// ClusterImagePolicy plugin is on: serve waits for them).
+func newInformers(rc *rest.Config, withLookup, images bool) (*clusterInformers, error) {
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
@@ -272,6 +289,12 @@ func newInformers(rc *rest.Config, withLookup bool) (*clusterInformers, error) {
 	}
 	if withLookup || inf.served {
 		inf.psps = inf.dynf.ForResource(PSPResource)
+	}
+	_, cerr := cs.Discovery().ServerResourcesForGroupVersion(ClusterImagePolicyResource.GroupVersion().String())
+	_, terr := cs.Discovery().ServerResourcesForGroupVersion(TrustRootResource.GroupVersion().String())
+	inf.imagesServed = cerr == nil && terr == nil
+	if images || inf.imagesServed {
+		inf.cips, inf.roots = inf.dynf.ForResource(ClusterImagePolicyResource), inf.dynf.ForResource(TrustRootResource)
 	}
 	// A factory starts only the informers asked for before Start.
 	inf.policyInformers()
@@ -302,6 +325,9 @@ func (inf *clusterInformers) snapshotInformers() []cache.SharedIndexInformer {
 		inf.clusterBindings.Informer(), inf.namespaces.Informer()}
 	if inf.psps != nil {
 		list = append(list, inf.psps.Informer())
+	}
+	if inf.cips != nil {
+		list = append(list, inf.cips.Informer(), inf.roots.Informer())
 	}
 	return list
 }
@@ -385,6 +411,14 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 	if set.ServiceAccounts, err = inf.serviceAccounts.Lister().List(labels.Everything()); err != nil {
 		return nil, nil, err
 	}
+	if inf.cips != nil {
+		if set.ClusterImagePolicies, err = convertAll[imagepolicy.ClusterImagePolicy](inf.cips, "ClusterImagePolicy"); err != nil {
+			return nil, nil, err
+		}
+		if set.TrustRoots, err = convertAll[imagepolicy.TrustRoot](inf.roots, "TrustRoot"); err != nil {
+			return nil, nil, err
+		}
+	}
 	if inf.psps == nil {
 		return set, nil, nil
 	}
@@ -411,6 +445,30 @@ func allSynced[K comparable](m map[K]bool) bool {
 		}
 	}
 	return true
+}
+
+// convertAll converts every object of an informer strictly. Unlike a
+// PodSecurityPolicy, an image policy that does not convert cannot be left
+// out (without it an image could be admitted that it refuses): the error
+// fails the build, and the last good snapshot keeps serving.
+func convertAll[T any](inf informers.GenericInformer, kind string) ([]*T, error) {
+	objs, err := inf.Lister().List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(objs))
+	for _, o := range objs {
+		u, ok := o.(*unstructured.Unstructured)
+		if !ok {
+			return nil, fmt.Errorf("unexpected %T in the %s informer", o, kind)
+		}
+		t := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, t, true); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", kind, u.GetName(), err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // toPSP converts a CRD object, defaulted and validated as a file would be.
