@@ -3,6 +3,7 @@ package podspec
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,7 +39,12 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 			rest.Spec.EphemeralContainers[i].SecurityContext = b.EphemeralContainers[i].SecurityContext
 		}
 	}
-	if !equality.Semantic.DeepEqual(&rest, before) {
+	// reflect.DeepEqual, not equality.Semantic: it is several times faster
+	// on a whole pod (no visited map for every struct, no reflective calls of
+	// the Quantity comparison), and where it is stricter (nil against empty,
+	// a quantity spelled two ways) the caller falls back to the whole-object
+	// diff, which is exact: the patch's effect is the same either way.
+	if !reflect.DeepEqual(&rest, before) {
 		return nil, false
 	}
 
