@@ -64,6 +64,11 @@ command -v curl >/dev/null || { echo "demo failed: curl is needed for the webhoo
 tmp="$(mktemp -d)"
 port="$(go run ./hack/freeport 2>/dev/null || echo 18443)"
 go run ./hack/devcert "$tmp"
+echo "# seed 003: image signatures (ClusterImagePolicy). Offline nothing can be verified, so both"
+echo "# Deployments are refused, each with its reason; kguard serve and kguard image verify read the registry."
+printf '\n$ kguard check --offline --policy examples/imagepolicy examples/imagepolicy/deploy.yaml examples/imagepolicy/deploy-unsigned.yaml\n'
+"$kguard" check --offline --policy examples/imagepolicy examples/imagepolicy/deploy.yaml examples/imagepolicy/deploy-unsigned.yaml && { echo "demo failed: unverifiable images admitted" >&2; exit 1; } || test $? -eq 1
+
 printf 'alice-token,alice,1000,"dev"\n' >"$tmp/tokens.csv"
 "$kguard" serve --listen-address "127.0.0.1:$port" --tls-cert-file "$tmp/tls.crt" --tls-private-key-file "$tmp/tls.key" \
   --policy-dir examples/psp/policies --policy-dir examples/psp/grant --policy-dir examples/rbac \

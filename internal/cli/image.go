@@ -141,7 +141,7 @@ func verifyImage(ctx context.Context, ps *imagepolicy.Policies, reg imageRegistr
 		return v
 	}
 	if reg == nil {
-		v.Error = fmt.Sprintf("image %q: not verified: offline (no registry lookups)", image)
+		v.Error = fmt.Sprintf("image %q is not admitted: it cannot be verified offline (no registry lookups)", image)
 		return v
 	}
 	img, err := reg.Resolve(ctx, image)

@@ -185,7 +185,7 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 		return &imagepolicy.Result{Image: imagepolicy.Image{Ref: image}, NoMatch: true}, nil
 	}
 	if p.cfg.Registry == nil {
-		return nil, fmt.Errorf("image %q: no registry access to verify it (offline)", image)
+		return nil, fmt.Errorf("image %q is not admitted: it cannot be verified offline (no registry lookups)", image)
 	}
 	ref, err := name.ParseReference(image, name.WeakValidation)
 	if err != nil {
