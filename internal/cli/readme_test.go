@@ -36,6 +36,7 @@ var readmeExitCodes = map[string]int{
 	"kguard check --pss restricted deploy/ -o json":                                                                                                 0, // kguard's own deployment meets restricted
 	"kguard psp migrate examples/psp/policies --workloads examples/psp/pods":                                                                        0,
 	"kguard authz abac-to-rbac examples/abac/policy.jsonl > rbac.yaml":                                                                              0,
+	"kguard check --offline --policy examples/imagepolicy examples/imagepolicy/deploy.yaml":                                                         1, // offline, nothing can be verified
 }
 
 // readmeSkips are the documented commands this test does not run, by design, each with why.
@@ -54,6 +55,9 @@ var readmeSkips = []struct {
 			}
 		}
 		return false
+	}},
+	{"reads images from a registry: covered by test/supplychain (a real registry and cosign)", func(args []string) bool {
+		return len(args) > 1 && args[0] == "image" && args[1] == "verify"
 	}},
 	{"operates on the reader's own exported files (psps/, workloads.yaml), not on files in the repository", func(args []string) bool {
 		for _, a := range args {
