@@ -10,7 +10,6 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 // podPatch returns the JSON Patch from before to after, operation by changed
@@ -54,7 +53,9 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	pointer(&p, "/spec/securityContext", b.SecurityContext, a.SecurityContext)
 	pointer(&p, "/spec/runtimeClassName", b.RuntimeClassName, a.RuntimeClassName)
 	for i := range a.Volumes {
-		if !equality.Semantic.DeepEqual(&a.Volumes[i], &b.Volumes[i]) {
+		// reflect.DeepEqual: where it is stricter than equality.Semantic, diff
+		// compares the volumes' JSON and adds nothing when they are the same.
+		if !reflect.DeepEqual(&a.Volumes[i], &b.Volumes[i]) {
 			p.diff("/spec/volumes/"+strconv.Itoa(i), &b.Volumes[i], &a.Volumes[i])
 		}
 	}
