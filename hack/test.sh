@@ -29,6 +29,9 @@ echo "== demo"
 make -s demo >/dev/null
 
 bash hack/supply-chain.sh install
+echo "== supply chain: kguard against the real cosign and registry (race)"
+go test -race -count=1 -tags supplychain ./test/supplychain/...
+
 echo "== end-to-end against a real control plane"
 bash hack/e2e-cluster.sh install
 env_file="$(bash hack/e2e-cluster.sh up)"
