@@ -11,10 +11,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kguard/kguard/internal/imagepolicy"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
+	"github.com/kguard/kguard/pkg/apis/sigstore"
 )
 
 // Set is every policy object read from some inputs.
@@ -32,8 +32,8 @@ type Set struct {
 	// ClusterImagePolicies and TrustRoots are sigstore policy-controller's
 	// objects (policy.sigstore.dev), read verbatim; they are compiled and
 	// validated when a snapshot is built.
-	ClusterImagePolicies []*imagepolicy.ClusterImagePolicy
-	TrustRoots           []*imagepolicy.TrustRoot
+	ClusterImagePolicies []*sigstore.ClusterImagePolicy
+	TrustRoots           []*sigstore.TrustRoot
 
 	// Others are the documents that are not policy objects (workloads, ...),
 	// in input order.
@@ -117,15 +117,15 @@ var clusterScoped = map[string]bool{
 // sigstoreKinds are policy-controller's kinds, by apiVersion.
 var sigstoreKinds = map[string]map[string]decoder{
 	"policy.sigstore.dev/v1beta1": {
-		"ClusterImagePolicy": rbacDecoder(func(s *Set, o *imagepolicy.ClusterImagePolicy) {
+		"ClusterImagePolicy": rbacDecoder(func(s *Set, o *sigstore.ClusterImagePolicy) {
 			s.ClusterImagePolicies = append(s.ClusterImagePolicies, o)
 		}),
 	},
 	"policy.sigstore.dev/v1alpha1": {
-		"ClusterImagePolicy": rbacDecoder(func(s *Set, o *imagepolicy.ClusterImagePolicy) {
+		"ClusterImagePolicy": rbacDecoder(func(s *Set, o *sigstore.ClusterImagePolicy) {
 			s.ClusterImagePolicies = append(s.ClusterImagePolicies, o)
 		}),
-		"TrustRoot": rbacDecoder(func(s *Set, o *imagepolicy.TrustRoot) { s.TrustRoots = append(s.TrustRoots, o) }),
+		"TrustRoot": rbacDecoder(func(s *Set, o *sigstore.TrustRoot) { s.TrustRoots = append(s.TrustRoots, o) }),
 	},
 }
 
@@ -279,8 +279,8 @@ func Merge(a, b *Set) *Set {
 		Namespaces:           append(append([]*corev1.Namespace(nil), a.Namespaces...), b.Namespaces...),
 		ServiceAccounts:      append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
 		PodSecurityPolicies:  append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
-		ClusterImagePolicies: append(append([]*imagepolicy.ClusterImagePolicy(nil), a.ClusterImagePolicies...), b.ClusterImagePolicies...),
-		TrustRoots:           append(append([]*imagepolicy.TrustRoot(nil), a.TrustRoots...), b.TrustRoots...),
+		ClusterImagePolicies: append(append([]*sigstore.ClusterImagePolicy(nil), a.ClusterImagePolicies...), b.ClusterImagePolicies...),
+		TrustRoots:           append(append([]*sigstore.TrustRoot(nil), a.TrustRoots...), b.TrustRoots...),
 		Others:               append(append([]manifest.Document(nil), a.Others...), b.Others...),
 		Warnings:             append(append([]string(nil), a.Warnings...), b.Warnings...),
 		sources:              mergeSources(a.sources, b.sources),

@@ -1,4 +1,8 @@
-package imagepolicy
+// Package sigstore holds sigstore policy-controller's policy.sigstore.dev
+// kinds as kguard reads them (internal/imagepolicy compiles and verifies
+// them). It imports only Kubernetes' API types, so that reading policy
+// files costs no verification dependency.
+package sigstore
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -11,8 +15,8 @@ import (
 // kguard defines them instead of importing policy-controller, whose API
 // package pulls in knative; the JSON is the contract.
 
-// APIGroup is policy-controller's API group.
-const APIGroup = "policy.sigstore.dev"
+// GroupName is policy-controller's API group.
+const GroupName = "policy.sigstore.dev"
 
 // ClusterImagePolicy says which authorities must have signed (or attested)
 // the images its globs match.
