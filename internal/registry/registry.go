@@ -37,7 +37,9 @@ type Config struct {
 	// Keychain gives credentials (nil: the docker config file, as `docker
 	// login` writes it, and anonymous otherwise).
 	Keychain authn.Keychain
-	// Insecure allows plain-HTTP registries on loopback only (tests).
+	// Insecure allows plain HTTP. Without it every request is HTTPS:
+	// go-containerregistry would otherwise fall back to plain HTTP for
+	// loopback and private (RFC 1918) addresses.
 	Insecure bool
 }
 
@@ -82,8 +84,12 @@ func New(cfg Config) (*Client, error) {
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
+	var rt http.RoundTripper = tr
+	if !cfg.Insecure {
+		rt = httpsOnly{tr}
+	}
 	c := &Client{cfg: cfg, opts: []remote.Option{
-		remote.WithTransport(tr),
+		remote.WithTransport(rt),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithUserAgent("kguard"),
 		// One try: the deadline is the webhook's, and a retry would
@@ -91,6 +97,18 @@ func New(cfg Config) (*Client, error) {
 		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
 	}}
 	return c, nil
+}
+
+// httpsOnly refuses plain-HTTP requests, so that no tag resolution,
+// signature read or credential goes over a connection anyone on the path
+// can change or read.
+type httpsOnly struct{ next http.RoundTripper }
+
+func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		return nil, fmt.Errorf("refusing plain HTTP to %s: kguard reads registries over HTTPS only", r.URL.Host)
+	}
+	return h.next.RoundTrip(r)
 }
 
 func (c *Client) nameOpts() []name.Option {
