@@ -210,10 +210,29 @@ func compileAuthority(in *AuthoritySpec, i int, path *field.Path, trustRoots map
 		if att.PredicateType == "" {
 			errs = append(errs, field.Required(ap.Child("predicateType"), ""))
 		}
-		if att.Policy != nil {
-			errs = append(errs, field.Forbidden(ap.Child("policy"), fmt.Sprintf("attestation policies (%s) are not supported yet", att.Policy.Type)))
+		want := Attestation{Name: att.Name, PredicateType: predicateTypeURI(att.PredicateType)}
+		if pol := att.Policy; pol != nil {
+			pp := ap.Child("policy")
+			switch {
+			case pol.Type != "rego" && pol.Type != "cue":
+				errs = append(errs, field.NotSupported(pp.Child("type"), pol.Type, []string{"cue", "rego"}))
+			case pol.ConfigMapRef != nil:
+				errs = append(errs, field.Forbidden(pp.Child("configMapRef"), "not supported yet: put the policy in data"))
+			case pol.Remote != nil:
+				errs = append(errs, field.Forbidden(pp.Child("remote"), "not supported: kguard fetches nothing; put the policy in data"))
+			case pol.FetchConfigFile != nil || pol.IncludeSpec != nil || pol.IncludeObjectMeta != nil || pol.IncludeTypeMeta != nil:
+				errs = append(errs, field.Forbidden(pp, "fetchConfigFile, includeSpec, includeObjectMeta and includeTypeMeta apply to spec.policy only"))
+			case pol.Data == "":
+				errs = append(errs, field.Required(pp.Child("data"), ""))
+			default:
+				eval, err := compileStatementPolicy(pol.Type, pol.Data)
+				if err != nil {
+					errs = append(errs, field.Invalid(pp.Child("data"), "("+pol.Type+")", err.Error()))
+				}
+				want.policy = eval
+			}
 		}
-		a.Attestations = append(a.Attestations, Attestation{Name: att.Name, PredicateType: predicateTypeURI(att.PredicateType)})
+		a.Attestations = append(a.Attestations, want)
 	}
 	switch {
 	case in.Static != nil:
@@ -394,9 +413,11 @@ func trustRootFor(ref string, path *field.Path, trustRoots map[string]*root.Trus
 	return tr, nil
 }
 
-// Attestation is one attestation an authority requires.
+// Attestation is one attestation an authority requires: of PredicateType,
+// and complying with its policy when it has one.
 type Attestation struct {
 	Name, PredicateType string
+	policy              statementPolicy
 }
 
 // predicateTypeURI maps cosign's short attestation types to their URIs.

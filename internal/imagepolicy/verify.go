@@ -143,7 +143,7 @@ func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, 
 		pr := PolicyResult{Policy: p.Name, Mode: p.Mode}
 		var causes []string
 		for _, a := range p.Authorities {
-			err := a.verify(img, digest, artifacts)
+			err := a.verify(ctx, img, digest, artifacts)
 			if err == nil {
 				pr.Authority, pr.Unavailable = a.Name, false
 				causes = nil
@@ -161,7 +161,7 @@ func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, 
 	return res, nil
 }
 
-func (a *Authority) verify(img Image, digest []byte, artifacts func(*Authority) (*Artifacts, error)) error {
+func (a *Authority) verify(ctx context.Context, img Image, digest []byte, artifacts func(*Authority) (*Artifacts, error)) error {
 	switch a.Static {
 	case "pass":
 		return nil
@@ -178,7 +178,7 @@ func (a *Authority) verify(img Image, digest []byte, artifacts func(*Authority) 
 	}
 	if len(a.Attestations) > 0 {
 		for _, want := range a.Attestations {
-			if err := a.verifyAttestation(want, digest, arts); err != nil {
+			if err := a.verifyAttestation(ctx, want, digest, arts); err != nil {
 				return fmt.Errorf("no attestation %q (%s) verified by authority %q: %w", want.Name, want.PredicateType, a.Name, err)
 			}
 		}
@@ -258,15 +258,21 @@ func (a *Authority) verifyLegacySignature(l Layer, digest string) error {
 // verifyBundle verifies a sigstore bundle whose statement's subject must be
 // the image's digest, and returns the statement's predicate type.
 func (a *Authority) verifyBundle(raw []byte, digest []byte) (string, error) {
+	pt, _, err := a.verifyBundleStatement(raw, digest)
+	return pt, err
+}
+
+// verifyBundleStatement is verifyBundle, with the statement's JSON.
+func (a *Authority) verifyBundleStatement(raw []byte, digest []byte) (string, []byte, error) {
 	if len(raw) > maxLayerBytes {
-		return "", fmt.Errorf("bundle of %d bytes is over the %d-byte limit", len(raw), maxLayerBytes)
+		return "", nil, fmt.Errorf("bundle of %d bytes is over the %d-byte limit", len(raw), maxLayerBytes)
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(raw); err != nil {
-		return "", fmt.Errorf("not a sigstore bundle: %w", err)
+		return "", nil, fmt.Errorf("not a sigstore bundle: %w", err)
 	}
 	if b.GetDsseEnvelope() == nil {
-		return "", errors.New("bundle signs no in-toto statement (a message signature names no image)")
+		return "", nil, errors.New("bundle signs no in-toto statement (a message signature names no image)")
 	}
 	if pk := b.GetVerificationMaterial().GetPublicKey(); pk != nil {
 		// Bundles name their key by a hint; this authority's key is the one to check.
@@ -275,60 +281,75 @@ func (a *Authority) verifyBundle(raw []byte, digest []byte) (string, error) {
 	pb := verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), a.identity...)
 	res, err := a.verifier.Verify(&b, pb)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if res.Statement == nil {
-		return "", errors.New("bundle has no statement")
+		return "", nil, errNoStatement
 	}
-	return res.Statement.GetPredicateType(), nil
+	return res.Statement.GetPredicateType(), b.GetDsseEnvelope().GetPayload(), nil
 }
 
-func (a *Authority) verifyAttestation(want Attestation, digest []byte, arts *Artifacts) error {
-	var last error
-	seen := 0
+func (a *Authority) verifyAttestation(ctx context.Context, want Attestation, digest []byte, arts *Artifacts) error {
+	var failed, last error
+	n := 0
+	consider := func(pt string, statement []byte, err error) bool {
+		if err != nil {
+			n++
+			last = err
+			return false
+		}
+		if pt != want.PredicateType {
+			return false
+		}
+		if want.policy == nil {
+			return true
+		}
+		if err := want.policy(ctx, statement); err != nil {
+			if failed == nil {
+				failed = err
+			}
+			return false
+		}
+		return true
+	}
 	if a.Bundle {
 		for _, raw := range arts.Bundles {
-			pt, err := a.verifyBundle(raw, digest)
-			if err != nil {
-				seen++
-				last = err
-				continue
-			}
-			if pt == want.PredicateType {
+			if consider(a.verifyBundleStatement(raw, digest)) {
 				return nil
 			}
 		}
 	} else {
 		for _, l := range arts.Attestations {
-			pt, err := a.verifyLegacyAttestation(l, digest)
-			if err != nil {
-				seen++
-				last = err
-				continue
-			}
-			if pt == want.PredicateType {
+			if consider(a.verifyLegacyAttestation(l, digest)) {
 				return nil
 			}
 		}
 	}
-	if last == nil {
+	switch {
+	case failed != nil:
+		return failed
+	case last == nil:
 		return errors.New("the image has no attestation of that type")
 	}
-	return fmt.Errorf("%d attestations did not verify, e.g.: %w", seen, last)
+	return fmt.Errorf("%d attestations did not verify, e.g.: %w", n, last)
 }
 
-func (a *Authority) verifyLegacyAttestation(l Layer, digest []byte) (string, error) {
+func (a *Authority) verifyLegacyAttestation(l Layer, digest []byte) (string, []byte, error) {
 	e, err := newLegacyEntity(l, a.keyHint, true)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	pb := verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), a.identity...)
 	res, err := a.verifier.Verify(e, pb)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if res.Statement == nil {
-		return "", errors.New("attestation has no in-toto statement")
+		return "", nil, errNoStatement
 	}
-	return res.Statement.GetPredicateType(), nil
+	statement, err := e.sig.EnvelopeContent().RawEnvelope().DecodeB64Payload()
+	if err != nil {
+		return "", nil, err
+	}
+	return res.Statement.GetPredicateType(), statement, nil
 }

@@ -303,6 +303,58 @@ spec:
 	}
 }
 
+// Attestation policies as cosign and policy-controller evaluate them: Rego
+// (package sigstore, rule isCompliant, Rego v0) and CUE over the statement.
+func TestAttestationPolicies(t *testing.T) {
+	k := newKey(t)
+	policyDoc := func(typ, data string) string {
+		return `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: provenance}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - name: builder
+    key:
+      data: |
+` + indent(k.pem, 8) + `    attestations:
+    - name: slsa
+      predicateType: slsaprovenance
+      policy:
+        type: ` + typ + `
+        data: |
+` + indent(data, 10)
+	}
+	att := &Artifacts{Attestations: []Layer{k.attest(t, digestA, "https://slsa.dev/provenance/v0.2")}} // builder.id "test"
+	for _, tc := range []struct {
+		name, typ, data, want string
+	}{
+		{"rego bool compliant", "rego", "package sigstore\ndefault isCompliant = false\nisCompliant {\n  input.predicate.builder.id == \"test\"\n}", ""},
+		{"rego bool not compliant", "rego", "package sigstore\ndefault isCompliant = false\nisCompliant {\n  input.predicate.builder.id == \"ci\"\n}", "not compliant with the rego policy"},
+		{"rego result list", "rego", "package sigstore\nisCompliant[r] {\n  r := {\"result\": input.predicate.builder.id == \"ci\", \"error\": \"built outside CI\"}\n}", "built outside CI"},
+		{"rego undefined", "rego", "package other\nx = 1", "not compliant with the rego policy"},
+		{"cue compliant", "cue", "predicate: builder: id: \"test\"", ""},
+		{"cue not compliant", "cue", "predicate: builder: id: \"ci\"", "not compliant with the cue policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := compile(t, policyDoc(tc.typ, tc.data), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := verdict(t, ps, repo+":v1", digestA, memFetcher{repo + "@" + digestA: att})
+			if tc.want == "" {
+				if r.Denied() {
+					t.Fatal(r.Messages(true))
+				}
+				return
+			}
+			if m := r.Messages(true); !r.Denied() || !strings.Contains(m[0], tc.want) {
+				t.Fatalf("want %q: %v", tc.want, m)
+			}
+		})
+	}
+}
+
 // trustRootYAML writes a TrustRoot of the virtual Sigstore's Fulcio, Rekor
 // and CT log keys, as a user would write their private instance's.
 func trustRootYAML(t *testing.T, name string, vs *ca.VirtualSigstore) string {
@@ -449,7 +501,10 @@ func TestInvalidPoliciesNameTheirFields(t *testing.T) {
 		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{keyless: {identities: [{issuer: x, subject: y}]}}]}}`, "spec.authorities[0].keyless.trustRootRef: Required value"},
 		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{keyless: {trustRootRef: nope, identities: [{issuer: x, subject: y}]}}]}}`, `spec.authorities[0].keyless.trustRootRef: Not found: "nope"`},
 		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{key: {kms: "awskms:///x"}}]}}`, "spec.authorities[0].key.kms: Forbidden"},
-		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{key: {data: "` + strings.ReplaceAll(k.pem, "\n", `\n`) + `"}, attestations: [{name: a, predicateType: spdx, policy: {type: rego, data: "package x"}}]}]}}`, "spec.authorities[0].attestations[0].policy: Forbidden"},
+		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{key: {data: "` + strings.ReplaceAll(k.pem, "\n", `\n`) + `"}, attestations: [{name: a, predicateType: spdx, policy: {type: rego, data: "package sigstore\\nisCompliant {"}}]}]}}`, "spec.authorities[0].attestations[0].policy.data: Invalid value"},
+		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{key: {data: "` + strings.ReplaceAll(k.pem, "\n", `\n`) + `"}, attestations: [{name: a, predicateType: spdx, policy: {type: cue, data: "predicate: {"}}]}]}}`, "spec.authorities[0].attestations[0].policy.data: Invalid value"},
+		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{key: {data: "` + strings.ReplaceAll(k.pem, "\n", `\n`) + `"}, attestations: [{name: a, predicateType: spdx, policy: {type: rego, configMapRef: {name: x, key: y}}}]}]}}`, "spec.authorities[0].attestations[0].policy.configMapRef: Forbidden"},
+		{`{apiVersion: policy.sigstore.dev/v1beta1, kind: ClusterImagePolicy, metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{key: {data: "` + strings.ReplaceAll(k.pem, "\n", `\n`) + `"}, attestations: [{name: a, predicateType: spdx, policy: {type: js, data: "x"}}]}]}}`, `spec.authorities[0].attestations[0].policy.type: Unsupported value: "js"`},
 	} {
 		_, err := compile(t, tc.doc, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
