@@ -28,6 +28,11 @@ type webhook struct {
 	bin, dir string
 	tokens   map[string]string // user -> token in kguard's token file
 	caPool   *x509.CertPool
+	// registry is the real OCI registry of the image tests
+	// (hack/supply-chain.sh registry-up): KGUARD_REGISTRY,
+	// KGUARD_REGISTRY_CA, COSIGN, ...
+	registry    map[string]string
+	registryDir string
 }
 
 var kg *webhook
@@ -68,10 +73,21 @@ func setupWebhook() (*replica, error) {
 	w.caPool = x509.NewCertPool()
 	w.caPool.AppendCertsFromPEM(ca)
 	kg = w
+	// A real registry for the image signature tests, up before kguard
+	// starts (its CA is a flag).
+	w.registryDir = filepath.Join(dir, "registry")
+	out, err := exec.Command("bash", "../../hack/supply-chain.sh", "registry-up", w.registryDir).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("starting the registry: %v\n%s", err, out)
+	}
+	if w.registry, err = readEnv(strings.TrimSpace(string(out))); err != nil {
+		return nil, err
+	}
 	if out, err := kubectlRaw(nil, "apply", "-f", "../../deploy/crds/"); err != nil {
 		return nil, fmt.Errorf("installing the CRD: %v\n%s", err, out)
 	}
-	if out, err := kubectlRaw(nil, "wait", "--for=condition=Established", "--timeout=60s", "crd/podsecuritypolicies.kguard.io"); err != nil {
+	if out, err := kubectlRaw(nil, "wait", "--for=condition=Established", "--timeout=60s", "crd/podsecuritypolicies.kguard.io",
+		"crd/clusterimagepolicies.policy.sigstore.dev", "crd/trustroots.policy.sigstore.dev"); err != nil {
 		return nil, fmt.Errorf("CRD not established: %v\n%s", err, out)
 	}
 	r, err := w.start("a")
@@ -135,7 +151,10 @@ func (w *webhook) start(name string) (*replica, error) {
 		"--listen-address", "127.0.0.1:"+live.env["KGUARD_PORT"],
 		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
 		"--authorization-mode", "ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
-		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec", // the defaults, and exec_test.go's
+		// The defaults, exec_test.go's and imagepolicy_test.go's (only in
+		// namespaces labelled policy.sigstore.dev/include=true).
+		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy",
+		"--registry-ca-file", w.registry["KGUARD_REGISTRY_CA"],
 		"--token-auth-file", filepath.Join(w.dir, "tokens.csv"),
 		"--service-account-key-file", live.env["SA_PUBLIC_KEY"], "--service-account-issuer", live.env["SA_ISSUER"],
 		"--shutdown-timeout", "20s", "--log-format", "json")
@@ -177,6 +196,21 @@ func (r *replica) ready(*http.Client) bool {
 
 func (w *webhook) client() *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: w.caPool}}}
+}
+
+// readEnv reads a KEY=VALUE file.
+func readEnv(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
 }
 
 // stop sends SIGTERM and waits for the graceful shutdown.

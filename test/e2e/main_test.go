@@ -56,6 +56,7 @@ func TestMain(m *testing.M) {
 	}
 	// The webhooks would refuse every pod once kguard is gone.
 	kubectlRaw(nil, "delete", "mutatingwebhookconfiguration,validatingwebhookconfiguration", "kguard", "--ignore-not-found")
+	exec.Command("bash", "../../hack/supply-chain.sh", "registry-down", kg.registryDir).Run()
 	os.RemoveAll(kg.dir)
 	os.Exit(code)
 }
