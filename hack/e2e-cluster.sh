@@ -20,7 +20,9 @@
 # KGUARD_AUTHORIZATION_MODE (default Node,Webhook,RBAC), KGUARD_BUILTIN_PODSECURITY=1
 # (keep kube-apiserver's built-in PodSecurity admission enabled, with its defaults, to
 # compare kguard with it: hack/bench-e2e.sh; a --disable-admission-plugins PodSecurity
-# of ours would otherwise conflict with --enable-admission-plugins=PodSecurity).
+# of ours would otherwise conflict with --enable-admission-plugins=PodSecurity),
+# KGUARD_IMAGE_POLICY_WEBHOOK=0 (no ImagePolicyWebhook: by default kube-apiserver asks
+# kguard's /imagereview about every pod's images, failing closed).
 set -euo pipefail
 
 K8S_VERSION=v1.37.2
@@ -150,6 +152,23 @@ up() {
   # it and the authorizer chain falls through to RBAC.
   webhook_kubeconfig "$DIR/kguard-authn.kubeconfig" /authenticate
   webhook_kubeconfig "$DIR/kguard-authz.kubeconfig" /authorize
+  # kube-apiserver's ImagePolicyWebhook asks kguard's /imagereview about every
+  # pod's images (seed 001); failing closed (defaultAllow: false), with short
+  # caches so that kguard's decisions show at once.
+  webhook_kubeconfig "$DIR/kguard-imagepolicy.kubeconfig" /imagereview
+  cat >"$DIR/admission-config.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: ImagePolicyWebhook
+  configuration:
+    imagePolicy:
+      kubeConfigFile: $DIR/kguard-imagepolicy.kubeconfig
+      allowTTL: 1
+      denyTTL: 1
+      retryBackoff: 100
+      defaultAllow: false
+EOF
   # An audit log of pod requests at Metadata level: where the annotations of
   # kguard's admission webhooks land (mutate.kguard.io/admit-policy, ...).
   cat >"$DIR/audit-policy.yaml" <<EOF
@@ -166,6 +185,9 @@ EOF
   # for the built-in (then it runs with its defaults: privileged, namespaces' labels decide).
   local admission_flags=(--disable-admission-plugins PodSecurity)
   if [ "${KGUARD_BUILTIN_PODSECURITY:-0}" = 1 ]; then admission_flags=(); fi
+  if [ "${KGUARD_IMAGE_POLICY_WEBHOOK:-1}" = 1 ]; then
+    admission_flags+=(--enable-admission-plugins ImagePolicyWebhook --admission-control-config-file "$DIR/admission-config.yaml")
+  fi
 
   etcd --data-dir "$DIR/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \

@@ -140,6 +140,14 @@ func verifyImage(ctx context.Context, ps *imagepolicy.Policies, reg imageRegistr
 		}
 		return v
 	}
+	if res, ok, err := ps.Static(image); err != nil || ok {
+		if err != nil {
+			v.Error = err.Error()
+		} else {
+			v.Admitted, v.Warnings = !res.Denied(), res.Messages(false)
+		}
+		return v
+	}
 	if reg == nil {
 		v.Error = fmt.Sprintf("image %q is not admitted: it cannot be verified offline (no registry lookups)", image)
 		return v

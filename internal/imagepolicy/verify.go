@@ -105,6 +105,31 @@ func (ps *Policies) Matching(image string) ([]*Policy, error) {
 	return out, nil
 }
 
+// Static returns the verdict on image when every policy that matches it has
+// a static "pass" authority: it is admitted without reading a registry (no
+// digest, nothing to pin). ok is false otherwise, or when nothing matches.
+func (ps *Policies) Static(image string) (res *Result, ok bool, err error) {
+	matching, err := ps.Matching(image)
+	if err != nil || len(matching) == 0 {
+		return nil, false, err
+	}
+	res = &Result{Image: Image{Ref: image}}
+	for _, p := range matching {
+		passed := ""
+		for _, a := range p.Authorities {
+			if a.Static == "pass" {
+				passed = a.Name
+				break
+			}
+		}
+		if passed == "" {
+			return nil, false, nil
+		}
+		res.Policies = append(res.Policies, PolicyResult{Policy: p.Name, Mode: p.Mode, Authority: passed})
+	}
+	return res, true, nil
+}
+
 // Verify judges img against every matching policy: each must be satisfied
 // by one of its authorities. Artifacts are read through f, once per
 // repository and format.

@@ -57,6 +57,17 @@ func (s *Server) admit(phase admission.Phase) answer {
 	}
 }
 
+func (s *Server) reviewImages(ctx context.Context, snap *snapshot.Snapshot, body []byte) ([]byte, string, error) {
+	if snap.Admission == nil {
+		return nil, "", fmt.Errorf("%w: admission (--enable-admission-plugins)", errNotConfigured)
+	}
+	out, err := snap.Admission.ReviewImages(ctx, body)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, verdict(out, `"allowed":true`), nil
+}
+
 // verdict reads the decision of an answer for the metrics. The answers are
 // encoding/json output of the review types: the key appears once, in the
 // status (or response), and never inside a string value, where quotes are escaped.
@@ -103,6 +114,7 @@ func statusFailure(kind string, versions []string, decision, errorKey string) fa
 var (
 	tokenReviewFailure  = statusFailure("TokenReview", []string{"authentication.k8s.io/v1", "authentication.k8s.io/v1beta1"}, "authenticated", "error")
 	accessReviewFailure = statusFailure("SubjectAccessReview", []string{"authorization.k8s.io/v1", "authorization.k8s.io/v1beta1"}, "allowed", "evaluationError")
+	imageReviewFailure  = statusFailure("ImageReview", []string{"imagepolicy.k8s.io/v1alpha1"}, "allowed", "reason")
 )
 
 func admissionFailure(body []byte, message string) []byte {

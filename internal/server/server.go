@@ -40,6 +40,8 @@ const (
 	PathAuthorize    = "/authorize"
 	PathMutate       = "/mutate"
 	PathValidate     = "/validate"
+	// PathImageReview is the backend of kube-apiserver's ImagePolicyWebhook.
+	PathImageReview = "/imagereview"
 )
 
 // Config configures the listener.
@@ -234,6 +236,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(PathAuthorize, s.review("authorize", s.authorize, accessReviewFailure))
 	mux.Handle(PathMutate, s.review("mutate", s.admit(admission.PhaseMutate), admissionFailure))
 	mux.Handle(PathValidate, s.review("validate", s.admit(admission.PhaseValidate), admissionFailure))
+	mux.Handle(PathImageReview, s.review("imagereview", s.reviewImages, imageReviewFailure))
 	s.probes(mux)
 	return mux
 }
@@ -482,7 +485,7 @@ var (
 )
 
 func isMalformed(err error) bool {
-	return errors.Is(err, authn.ErrReview) || errors.Is(err, authz.ErrReview) || errors.Is(err, admission.ErrReview)
+	return errors.Is(err, authn.ErrReview) || errors.Is(err, authz.ErrReview) || errors.Is(err, admission.ErrReview) || errors.Is(err, admission.ErrImageReview)
 }
 
 func isJSON(ct string) bool {

@@ -28,7 +28,10 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/authn"
+	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/registry"
 	"github.com/kguard/kguard/internal/server"
 	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
@@ -837,5 +840,78 @@ func TestProfilingOnlyOnProbeAddress(t *testing.T) {
 				t.Errorf("profiling=%v, %s handler: /debug/pprof/ answered %d, want %d", on, name, rec.Code, want)
 			}
 		}
+	}
+}
+
+// /imagereview: kube-apiserver's ImagePolicyWebhook asks about a pod's
+// images; the ClusterImagePolicy plugin answers as in the validating pass.
+func TestImageReview(t *testing.T) {
+	p, srv, ln, ctx, _ := bare(t, server.Config{})
+	go srv.Serve(ctx, ln)
+	e := &env{pki: p, url: "https://" + ln.Addr().String(), client: p.client(false)}
+	set, err := policy.Read(strings.NewReader(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: mirror}
+spec:
+  images: [{glob: "mirror.example/**"}]
+  authorities: [{static: {action: pass}}]
+---
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: quarantine}
+spec:
+  images: [{glob: "bad.example/**"}]
+  authorities: [{static: {action: fail, message: quarantined}}]
+`), "cips.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.New(registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(plugins ...string) {
+		built, err := snapshot.BuildPolicies(snapshot.Config{AdmissionPlugins: plugins,
+			ImagePolicy: clusterimagepolicy.Config{Registry: reg, AllNamespaces: true}}, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Store(snapshot.Combine(built, &snapshot.Authn{}))
+	}
+	build("PodSecurity", "ClusterImagePolicy")
+	digest := "@sha256:" + strings.Repeat("1", 64)
+	review := func(images ...string) map[string]any {
+		var cs []any
+		for _, i := range images {
+			cs = append(cs, map[string]string{"image": i})
+		}
+		return map[string]any{"apiVersion": "imagepolicy.k8s.io/v1alpha1", "kind": "ImageReview",
+			"spec": map[string]any{"containers": cs, "namespace": "apps", "annotations": map[string]string{"alpha.image-policy.k8s.io/break-glass": "true"}}}
+	}
+	code, body := e.postJSON(t, server.PathImageReview, review("mirror.example/app"+digest))
+	if code != 200 || !strings.Contains(body, `"allowed":true`) || !strings.Contains(body, `"kind":"ImageReview"`) {
+		t.Fatalf("mirrored image: %d %s", code, body)
+	}
+	code, body = e.postJSON(t, server.PathImageReview, review("mirror.example/app"+digest, "bad.example/app"+digest))
+	if code != 200 || strings.Contains(body, `"allowed":true`) ||
+		!strings.Contains(body, `image \"bad.example/app`+digest+`\" is not admitted by ClusterImagePolicy \"quarantine\": authority \"authority-0\": quarantined`) {
+		t.Fatalf("quarantined image (break-glass decides nothing): %d %s", code, body)
+	}
+	code, body = e.postJSON(t, server.PathImageReview, review("elsewhere.example/app"+digest))
+	if code != 200 || strings.Contains(body, `"allowed":true`) || !strings.Contains(body, "matches no ClusterImagePolicy") {
+		t.Fatalf("unmatched image: %d %s", code, body)
+	}
+	// Malformed: refused with 400, never allowed.
+	for _, bad := range []string{`{"kind":`, `{"apiVersion":"imagepolicy.k8s.io/v1alpha1","kind":"AdmissionReview"}`,
+		`{"apiVersion":"imagepolicy.k8s.io/v1alpha1","kind":"ImageReview","spec":{"containers":[{"image":""}]}}`} {
+		if code, body := e.post(t, e.client, server.PathImageReview, "application/json", []byte(bad)); code != 400 || strings.Contains(body, `"allowed":true`) {
+			t.Errorf("%s: %d %s", bad, code, body)
+		}
+	}
+	// No image plugin in the chain: refused, saying why.
+	build("PodSecurity")
+	code, body = e.postJSON(t, server.PathImageReview, review("mirror.example/app"+digest))
+	if code != 200 || strings.Contains(body, `"allowed":true`) || !strings.Contains(body, "no image policy plugin is enabled") {
+		t.Fatalf("without the plugin: %d %s", code, body)
 	}
 }

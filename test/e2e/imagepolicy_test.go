@@ -214,3 +214,48 @@ func indent(s string, n int) string {
 	pad := strings.Repeat(" ", n)
 	return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
 }
+
+// Seed 001's ImagePolicyWebhook: kube-apiserver's own plugin asks kguard's
+// /imagereview about every pod's images (hack/e2e-cluster.sh configures it,
+// failing closed). In the kguard namespace, which kguard's admission webhooks
+// never cover, this is the only image check: a pod whose image the policy
+// refuses is Forbidden with kguard's reason in kube-apiserver's message.
+func TestImagePolicyWebhook(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "kguard" // excluded by deploy/webhooks.yaml's namespaceSelector
+	kubectl(t, "wait", "--for=delete", "namespace/"+ns, "--timeout=60s")
+	testNamespace(t, ns)
+	mustKubectl(t, "label", "namespace", ns, "policy.sigstore.dev/include=true")
+	reg := kg.registry["KGUARD_REGISTRY"]
+	digest := pushImage(t, "e2e/quarantined:v1")
+	cip := fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: quarantine}
+spec:
+  images: [{glob: %q}]
+  authorities: [{static: {action: fail, message: "quarantined by the security team"}}]
+---
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: pause}
+spec:
+  images: [{glob: "k8s.gcr.io/pause*"}]
+  authorities: [{static: {action: pass}}]
+`, reg+"/e2e/quarantined**")
+	if out, err := kubectlIn(t, cip, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterimagepolicies.policy.sigstore.dev", "quarantine", "pause", "--ignore-not-found") })
+	pod := func(name, image string) string {
+		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"c","image":"` + image + `"}]}}`
+	}
+	image := reg + "/e2e/quarantined@" + digest
+	want := `image policy webhook backend denied one or more images: image "` + image + `" is not admitted by ClusterImagePolicy "quarantine": authority "authority-0": quarantined by the security team`
+	eventually(t, 30*time.Second, "the quarantined image is refused by the ImagePolicyWebhook", func() (bool, string) {
+		out, err := kubectlIn(t, pod("quarantined", image), "-n", ns, "create", "-f", "-")
+		return err != nil && strings.Contains(out, want), out
+	})
+	if out, err := kubectlIn(t, pod("allowed", "k8s.gcr.io/pause"), "-n", ns, "create", "-f", "-"); err != nil {
+		t.Fatalf("an image the policies admit was refused: %v\n%s", err, out)
+	}
+}

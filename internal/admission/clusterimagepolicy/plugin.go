@@ -68,6 +68,7 @@ var (
 	_ admission.Mutator           = (*plugin)(nil)
 	_ admission.Validator         = (*plugin)(nil)
 	_ admission.WorkloadValidator = (*plugin)(nil)
+	_ admission.ImageReviewer     = (*plugin)(nil)
 )
 
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
@@ -122,6 +123,16 @@ func (p *plugin) ValidateWorkload(ctx context.Context, w *admission.WorkloadRequ
 	return p.check(ctx, w.Request.Namespace, spec, nil, false)
 }
 
+// ReviewImages answers kube-apiserver's ImagePolicyWebhook (/imagereview)
+// with the same verdicts as the validating pass.
+func (p *plugin) ReviewImages(ctx context.Context, namespace string, images []string) admission.Decision {
+	spec := &corev1.PodSpec{}
+	for _, image := range images {
+		spec.Containers = append(spec.Containers, corev1.Container{Image: image})
+	}
+	return p.check(ctx, namespace, spec, nil, false)
+}
+
 // check verifies the images of spec; with pin (pod non-nil) it returns the
 // pod with each verified image pinned to its digest.
 func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSpec, pod *corev1.Pod, pin bool) admission.Decision {
@@ -152,7 +163,7 @@ func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSp
 		}
 		denials = append(denials, res.Messages(true)...)
 		d.Warnings = append(d.Warnings, res.Messages(false)...)
-		if !res.Denied() {
+		if !res.Denied() && res.Image.Digest != "" {
 			pinned[image] = pinnedRef(image, res.Image.Digest)
 		}
 	}
@@ -183,6 +194,9 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 	}
 	if len(matching) == 0 {
 		return &imagepolicy.Result{Image: imagepolicy.Image{Ref: image}, NoMatch: true}, nil
+	}
+	if res, ok, err := p.policies.Static(image); err != nil || ok {
+		return res, err
 	}
 	if p.cfg.Registry == nil {
 		return nil, fmt.Errorf("image %q is not admitted: it cannot be verified offline (no registry lookups)", image)

@@ -202,3 +202,21 @@ func TestRegistryErrorsAreNotCached(t *testing.T) {
 		t.Fatalf("still denied once the registry is back: %s", d.Reason)
 	}
 }
+
+// Images that every matching policy passes statically need no registry:
+// admitted as written, not pinned.
+func TestStaticPassNeedsNoRegistry(t *testing.T) {
+	cip := &imagepolicy.ClusterImagePolicy{}
+	if err := yaml.UnmarshalStrict([]byte(`{metadata: {name: mirror}, spec: {images: [{glob: "mirror.example/**"}], authorities: [{static: {action: pass}}]}}`), cip); err != nil {
+		t.Fatal(err)
+	}
+	reg := &fakeRegistry{down: true}
+	p, err := newPlugin(admission.Inputs{Policies: &policy.Set{ClusterImagePolicies: []*imagepolicy.ClusterImagePolicy{cip}}, Config: Config{Registry: reg, AllNamespaces: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.(admission.Mutator).Mutate(context.Background(), &admission.Request{Namespace: "x"}, pod("mirror.example/app:v1"))
+	if d.Denied || d.Pod != nil || reg.resolves.Load() != 0 || reg.artifacts.Load() != 0 {
+		t.Fatalf("denied=%v %s, pinned=%v, %d resolutions, %d reads", d.Denied, d.Reason, d.Pod != nil, reg.resolves.Load(), reg.artifacts.Load())
+	}
+}
