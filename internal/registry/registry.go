@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -26,6 +27,22 @@ import (
 
 	"github.com/kguard/kguard/internal/imagepolicy"
 )
+
+// Counters are the registry calls since the process started, for the
+// server's metrics (kguard_registry_*): calls (resolving a tag, reading the
+// artifacts of a digest), the failed ones, and the time they took.
+var Counters struct {
+	Calls, Failures, Nanoseconds atomic.Uint64
+}
+
+// observe counts one call that started at start.
+func observe(start time.Time, err error) {
+	Counters.Calls.Add(1)
+	Counters.Nanoseconds.Add(uint64(time.Since(start)))
+	if err != nil {
+		Counters.Failures.Add(1)
+	}
+}
 
 // Config configures the client.
 type Config struct {
@@ -131,7 +148,9 @@ func (c *Client) Resolve(ctx context.Context, ref string) (imagepolicy.Image, er
 		img.Digest = d.DigestStr()
 		return img, nil
 	}
-	v, err, _ := c.flights.Do("resolve|"+r.Name(), func() (any, error) {
+	v, err, _ := c.flights.Do("resolve|"+r.Name(), func() (_ any, err error) {
+		start := time.Now()
+		defer func() { observe(start, err) }()
 		ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 		desc, err := remote.Head(r, append(c.opts, remote.WithContext(ctx))...)
@@ -151,7 +170,9 @@ func (c *Client) Resolve(ctx context.Context, ref string) (imagepolicy.Image, er
 // sha256-<hex>.sig and .att images, or the referrers that are sigstore
 // bundles. A tag that does not exist is no artifacts.
 func (c *Client) Artifacts(ctx context.Context, repo, digest string, bundles bool) (*imagepolicy.Artifacts, error) {
-	v, err, _ := c.flights.Do(fmt.Sprintf("artifacts|%s|%s|%v", repo, digest, bundles), func() (any, error) {
+	v, err, _ := c.flights.Do(fmt.Sprintf("artifacts|%s|%s|%v", repo, digest, bundles), func() (_ any, err error) {
+		start := time.Now()
+		defer func() { observe(start, err) }()
 		ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 		r, err := name.NewRepository(repo, c.nameOpts()...)

@@ -54,8 +54,12 @@ func TestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := strings.TrimPrefix(srv.URL, "https://")
+	calls, failures := Counters.Calls.Load(), Counters.Failures.Load()
 	_, err = c.Resolve(context.Background(), host+"/team/app:v1")
 	if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
 		t.Fatalf("want a timeout, got %v", err)
+	}
+	if Counters.Calls.Load() != calls+1 || Counters.Failures.Load() != failures+1 {
+		t.Fatalf("the failed call was not counted: calls %d→%d, failures %d→%d", calls, Counters.Calls.Load(), failures, Counters.Failures.Load())
 	}
 }

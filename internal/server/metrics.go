@@ -1,10 +1,15 @@
 package server
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/registry"
 )
 
 // metrics are kguard's Prometheus series, in a registry of their own.
@@ -54,6 +59,22 @@ func newMetrics() *metrics {
 	unknownFields := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kguard_admission_unknown_fields_total",
 		Help: "Reviewed objects carrying fields kguard's Kubernetes types do not know (ignored with a warning, or denied with --strict-decoding)."},
 		func() float64 { return float64(admission.UnknownFieldObjects.Load()) })
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	images := []prometheus.Collector{
+		counter("kguard_image_admitted_total", "Images admitted by the ClusterImagePolicies that match them (cached verdicts included).", &clusterimagepolicy.Counters.Admitted),
+		counter("kguard_image_refused_total", "Images refused by an enforced ClusterImagePolicy.", &clusterimagepolicy.Counters.Refused),
+		counter("kguard_image_unverifiable_total", "Images refused because they could not be verified (registry error or timeout, offline, bad reference).", &clusterimagepolicy.Counters.Unavailable),
+		counter("kguard_image_no_match_total", "Images no ClusterImagePolicy matched (--image-policy-no-match decided).", &clusterimagepolicy.Counters.NoMatch),
+		counter("kguard_image_cache_hits_total", "Image verdicts answered from the cache.", &clusterimagepolicy.Counters.CacheHits),
+		counter("kguard_image_cache_misses_total", "Image verdicts that had to read the registry.", &clusterimagepolicy.Counters.CacheMisses),
+		counter("kguard_registry_calls_total", "Registry calls (resolving a tag, reading a digest's signatures).", &registry.Counters.Calls),
+		counter("kguard_registry_failures_total", "Registry calls that failed or timed out.", &registry.Counters.Failures),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kguard_registry_call_seconds_total", Help: "Time spent in registry calls (divide by kguard_registry_calls_total for the mean latency)."},
+			func() float64 { return time.Duration(registry.Counters.Nanoseconds.Load()).Seconds() }),
+	}
+	m.registry.MustRegister(images...)
 	m.registry.MustRegister(m.requests, m.duration, m.decisions, m.generation, m.reloadErrors, m.lastReload, m.inflight, m.certificateOK, unknownFields,
 		m.connections, m.rejectedConnections, m.throttled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

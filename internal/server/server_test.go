@@ -908,6 +908,13 @@ spec:
 			t.Errorf("%s: %d %s", bad, code, body)
 		}
 	}
+	// The verdicts are counted.
+	if _, m := e.get(t, "/metrics"); !strings.Contains(m, "kguard_image_admitted_total ") || !strings.Contains(m, "kguard_image_refused_total ") || !strings.Contains(m, "kguard_image_no_match_total ") {
+		t.Fatalf("image metrics missing:\n%s", m)
+	}
+	if clusterimagepolicy.Counters.Refused.Load() == 0 || clusterimagepolicy.Counters.NoMatch.Load() == 0 || clusterimagepolicy.Counters.Admitted.Load() == 0 {
+		t.Fatal("verdicts not counted")
+	}
 	// No image plugin in the chain: refused, saying why.
 	build("PodSecurity")
 	code, body = e.postJSON(t, server.PathImageReview, review("mirror.example/app"+digest))

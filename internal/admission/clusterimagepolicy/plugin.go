@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -38,6 +39,13 @@ func init() { admission.Register(PluginName, newPlugin) }
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (imagepolicy.Image, error)
 	imagepolicy.Fetcher
+}
+
+// Counters are the plugin's activity since the process started, for the
+// server's metrics (kguard_image_*): verdicts on images and cache lookups.
+var Counters struct {
+	Admitted, Refused, Unavailable, NoMatch atomic.Uint64
+	CacheHits, CacheMisses                  atomic.Uint64
 }
 
 // Config configures the plugin.
@@ -149,8 +157,17 @@ func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSp
 		pinned[image] = image
 		res, err := p.verify(ctx, image)
 		if err != nil {
+			Counters.Unavailable.Add(1)
 			denials = append(denials, err.Error())
 			continue
+		}
+		switch {
+		case res.NoMatch:
+			Counters.NoMatch.Add(1)
+		case res.Denied():
+			Counters.Refused.Add(1)
+		default:
+			Counters.Admitted.Add(1)
 		}
 		if res.NoMatch {
 			switch p.cfg.NoMatch {
@@ -215,8 +232,10 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 		p.cache.putResolved(image, img)
 	}
 	if res, ok := p.cache.verdict(img); ok {
+		Counters.CacheHits.Add(1)
 		return res, nil
 	}
+	Counters.CacheMisses.Add(1)
 	res, err := p.policies.Verify(ctx, img, p.cfg.Registry)
 	if err != nil {
 		return nil, err
