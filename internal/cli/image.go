@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -88,12 +89,24 @@ func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string
 	if err != nil {
 		return usageError(err)
 	}
-	var verdicts []imageVerdict
+	// Images are verified concurrently (registry round trips dominate),
+	// and reported in the order given.
+	verdicts := make([]imageVerdict, len(images))
+	sem := make(chan struct{}, imageVerifyConcurrency)
+	var wg sync.WaitGroup
+	for i, image := range images {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			verdicts[i] = verifyImage(ctx, ps, cfg.Registry, cfg.NoMatch, image)
+		}()
+	}
+	wg.Wait()
 	anyDenied := false
-	for _, image := range images {
-		v := verifyImage(ctx, ps, cfg.Registry, cfg.NoMatch, image)
+	for _, v := range verdicts {
 		anyDenied = anyDenied || !v.Admitted
-		verdicts = append(verdicts, v)
 	}
 	switch o.output.Format() {
 	case report.JSON:
@@ -111,6 +124,9 @@ func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string
 	}
 	return nil
 }
+
+// imageVerifyConcurrency bounds the images verified at once.
+const imageVerifyConcurrency = 8
 
 type imageRegistry interface {
 	imagepolicy.Fetcher

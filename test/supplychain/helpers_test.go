@@ -116,7 +116,7 @@ func (e *supplyEnv) run(bin string, args ...string) (int, string, error) {
 }
 
 // cosignStatus runs cosign and returns its exit status and output.
-func cosignStatus(t *testing.T, args ...string) (int, string) {
+func cosignStatus(t testing.TB, args ...string) (int, string) {
 	t.Helper()
 	code, out, err := env.run(env.cosign, args...)
 	if err != nil {
@@ -126,7 +126,7 @@ func cosignStatus(t *testing.T, args ...string) (int, string) {
 }
 
 // mustCosign runs cosign, which must succeed (signing, attesting, keys).
-func mustCosign(t *testing.T, args ...string) string {
+func mustCosign(t testing.TB, args ...string) string {
 	t.Helper()
 	code, out := cosignStatus(t, args...)
 	if code != 0 {
@@ -135,7 +135,7 @@ func mustCosign(t *testing.T, args ...string) string {
 	return out
 }
 
-func mustCrane(t *testing.T, args ...string) string {
+func mustCrane(t testing.TB, args ...string) string {
 	t.Helper()
 	code, out, err := env.run(env.crane, args...)
 	if err != nil || code != 0 {
@@ -145,7 +145,7 @@ func mustCrane(t *testing.T, args ...string) string {
 }
 
 // remoteOpts trust the registry's CA (and nothing else).
-func remoteOpts(t *testing.T) []remote.Option {
+func remoteOpts(t testing.TB) []remote.Option {
 	t.Helper()
 	caPEM, err := os.ReadFile(env.ca)
 	if err != nil {
@@ -175,7 +175,7 @@ func (i image) sigTag(suffix string) string {
 
 // pushImage writes a random image to the registry as kguard/NAME:v1 with
 // go-containerregistry.
-func pushImage(t *testing.T, nameSuffix string) image {
+func pushImage(t testing.TB, nameSuffix string) image {
 	t.Helper()
 	img, err := random.Image(512, 1)
 	if err != nil {
@@ -199,13 +199,13 @@ func pushImage(t *testing.T, nameSuffix string) image {
 // copySigTag copies src's signature (".sig") or attestation (".att") image
 // to dst's tag of the same kind, with crane: an artifact of src presented as
 // dst's.
-func copySigTag(t *testing.T, src, dst image, suffix string) {
+func copySigTag(t testing.TB, src, dst image, suffix string) {
 	t.Helper()
 	mustCrane(t, "copy", src.sigTag(suffix), dst.sigTag(suffix))
 }
 
 // legacySignature reads the single layer of the image's .sig image.
-func legacySignature(t *testing.T, img image) ([]byte, map[string]string) {
+func legacySignature(t testing.TB, img image) ([]byte, map[string]string) {
 	t.Helper()
 	ref, err := name.ParseReference(img.sigTag(".sig"))
 	if err != nil {
@@ -240,7 +240,7 @@ func legacySignature(t *testing.T, img image) ([]byte, map[string]string) {
 
 // writeLegacySignature replaces the image's .sig image by one layer of
 // payload with annotations, as cosign lays it out.
-func writeLegacySignature(t *testing.T, img image, payload []byte, annotations map[string]string) {
+func writeLegacySignature(t testing.TB, img image, payload []byte, annotations map[string]string) {
 	t.Helper()
 	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	si, err := mutate.Append(base, mutate.Addendum{
@@ -278,7 +278,7 @@ func (v kguardVerdict) String() string {
 	return "refused: " + strings.Join(v.messages, "; ")
 }
 
-func kguardVerify(t *testing.T, policyYAML, ref string) kguardVerdict {
+func kguardVerify(t testing.TB, policyYAML, ref string) kguardVerdict {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(f, []byte(policyYAML), 0o644); err != nil {
@@ -317,7 +317,7 @@ func kguardVerify(t *testing.T, policyYAML, ref string) kguardVerdict {
 // compare checks kguard's verdict and cosign's (exit status 0: admitted)
 // against the expected one, and against each other. want is a substring
 // of kguard's denial.
-func compare(t *testing.T, kg kguardVerdict, cosignCode int, cosignOut string, admit bool, want string) {
+func compare(t testing.TB, kg kguardVerdict, cosignCode int, cosignOut string, admit bool, want string) {
 	t.Helper()
 	cosignAdmits := cosignCode == 0
 	t.Logf("VERDICT %s: kguard %s | cosign exit %d%s", t.Name(), kg, cosignCode, lastLine(cosignOut, cosignCode))
@@ -400,7 +400,7 @@ var (
 	oidIssuerV2 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8} // a DER UTF8String
 )
 
-func newTestCA(t *testing.T, dir string) *testCA {
+func newTestCA(t testing.TB, dir string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -439,7 +439,7 @@ type leaf struct {
 
 // issueLeaf writes prefix.crt (the leaf), prefix-key.pem (its key, PKCS#8)
 // and prefix-chain.pem (the root) in dir.
-func (ca *testCA) issueLeaf(t *testing.T, dir, prefix, subject, issuer string, notBefore, notAfter time.Time) leaf {
+func (ca *testCA) issueLeaf(t testing.TB, dir, prefix, subject, issuer string, notBefore, notAfter time.Time) leaf {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -496,7 +496,7 @@ func (ca *testCA) issueLeaf(t *testing.T, dir, prefix, subject, issuer string, n
 
 // signWithLeaf imports the leaf's key into cosign and signs img with it
 // and the certificate, legacy format, no Rekor.
-func signWithLeaf(t *testing.T, l leaf, img image) {
+func signWithLeaf(t testing.TB, l leaf, img image) {
 	t.Helper()
 	prefix := strings.TrimSuffix(l.keyFile, "-key.pem") + "-imported"
 	mustCosign(t, "import-key-pair", "--key", l.keyFile, "--output-key-prefix", prefix, "-y")

@@ -101,7 +101,7 @@ func run(m *testing.M) int {
 // glob matches every image the tests push.
 func glob() string { return env.registry + "/kguard/**" }
 
-func signLegacy(t *testing.T, key string, img image) {
+func signLegacy(t testing.TB, key string, img image) {
 	t.Helper()
 	mustCosign(t, append(append([]string{"sign", "--registry-cacert", env.ca, "--key", key}, legacyFlags...), "-y", img.ref)...)
 }

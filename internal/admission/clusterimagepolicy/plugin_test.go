@@ -46,7 +46,7 @@ func (f *fakeRegistry) Resolve(_ context.Context, ref string) (imagepolicy.Image
 		return imagepolicy.Image{}, errors.New("dial tcp: connection refused")
 	}
 	repo, tag, _ := strings.Cut(ref, ":")
-	d := map[string]string{"signed": signedDigest, "unsigned": unsignedDigest}[tag]
+	d := map[string]string{"signed": signedDigest, "v1": signedDigest, "v2": signedDigest, "unsigned": unsignedDigest}[tag]
 	if d == "" {
 		return imagepolicy.Image{}, fmt.Errorf("%s: MANIFEST_UNKNOWN", ref)
 	}
