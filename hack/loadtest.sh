@@ -5,6 +5,7 @@
 # 30 s over HTTPS on 127.0.0.1, then kguard's resident memory.
 #
 #   bash hack/loadtest.sh [extra loadgen flags, e.g. --output json, --mix authorize=100]
+#   LOADTEST=images bash hack/loadtest.sh     signed images, verdicts cached (below)
 #
 # Environment: RATE (1000), DURATION (30s), SEED (1), PSPS (500 PodSecurityPolicies
 # generated), KEEP=1 keeps the work directory (policies, certificates, kguard's
@@ -15,6 +16,20 @@
 # TARGET=noop serves the same load with hack/noopwebhook instead of kguard: the
 # same HTTPS stack answering without deciding (decisions are then not checked),
 # the latency floor of the machine.
+# LOADTEST=images (issue #13): pods whose images are signed, with verdicts cached.
+# The same world plus a real registry (hack/supply-chain.sh registry-up, stopped
+# at the end) holding IMAGES (4) small images pushed with crane and signed with
+# cosign (a throwaway key, legacy .sig format, no Rekor), a ClusterImagePolicy
+# requiring that key for them, and kguard serve with
+# --enable-admission-plugins PodSecurity,ClusterImagePolicy
+# --image-policy-all-namespaces --registry-ca-file; the load generator
+# (-images) warms the cache with one /mutate review per image, then sends
+# /mutate and /validate reviews (50/50) of restricted pods naming 3 of the
+# images by tag, each answer to allow the pod and each /mutate answer to pin
+# every image to its digest. Needs hack/supply-chain.sh install (run here).
+# kguard keeps verdicts 60 s (--image-policy-cache-ttl): a DURATION past about
+# 55 s measures their expiry too. kguard's image counters (registry calls, cache
+# hits and misses) are printed before and after the load.
 # Progress and kguard's figures (readiness, RSS, CPU) go to stderr, the load
 # generator's report to stdout. Exit status: the load generator's (1 on any
 # error or late request).
@@ -29,11 +44,20 @@ PSPS="${PSPS:-500}"
 GO="${GO:-go}"
 TARGET="${TARGET:-kguard}"
 KGUARD_GOGC="${KGUARD_GOGC:-400}"
+LOADTEST="${LOADTEST:-policies}"
+IMAGES="${IMAGES:-4}"
 h2flag=()
 if [[ "${HTTP2:-0}" == 1 ]]; then h2flag=(--enable-http2); fi
 case "$TARGET" in
   kguard | noop) ;;
   *) echo "loadtest: TARGET=$TARGET: want kguard or noop" >&2; exit 2 ;;
+esac
+case "$LOADTEST" in
+  policies) ;;
+  images)
+    [[ "$TARGET" == kguard ]] || { echo "loadtest: LOADTEST=images measures kguard only (noop pins no image)" >&2; exit 2; }
+    [[ "$IMAGES" =~ ^[0-9]+$ && "$IMAGES" -ge 3 && "$IMAGES" -le 20 ]] || { echo "loadtest: IMAGES=$IMAGES: want 3 to 20" >&2; exit 2; } ;;
+  *) echo "loadtest: LOADTEST=$LOADTEST: want policies or images" >&2; exit 2 ;;
 esac
 
 for tool in openssl curl "$GO"; do
@@ -43,12 +67,14 @@ done
 work="$(mktemp -d "${TMPDIR:-/tmp}/kguard-loadtest.XXXXXX")"
 kguard_pid=""
 loadgen_pid=""
+registry_dir=""
 cleanup() {
   if [[ -n "$loadgen_pid" ]]; then kill "$loadgen_pid" 2>/dev/null || true; fi
   if [[ -n "$kguard_pid" ]] && kill -0 "$kguard_pid" 2>/dev/null; then
     kill "$kguard_pid" 2>/dev/null || true
     wait "$kguard_pid" 2>/dev/null || true
   fi
+  if [[ -n "$registry_dir" ]]; then bash hack/supply-chain.sh registry-down "$registry_dir" >/dev/null 2>&1 || true; fi
   if [[ "${KEEP:-0}" == 1 ]]; then
     echo "loadtest: work directory kept: $work" >&2
   else
@@ -65,6 +91,40 @@ echo "== building kguard and the load generator"
 
 echo "== generating the policy set (seed $SEED)"
 "$work/loadgen" -generate "$work/policies" -seed "$SEED" -psps "$PSPS"
+
+admission=()
+images=()
+if [[ "$LOADTEST" == images ]]; then
+  echo "== the registry, $IMAGES signed images and their ClusterImagePolicy"
+  bash hack/supply-chain.sh install
+  registry_dir="$work/registry"
+  bash hack/supply-chain.sh registry-up "$registry_dir" >/dev/null
+  # shellcheck disable=SC1091
+  source "$registry_dir/env"
+  tools_env=(env COSIGN_PASSWORD= TUF_ROOT="$work/tuf" SSL_CERT_FILE="$KGUARD_REGISTRY_CA")
+  "${tools_env[@]}" "$COSIGN" generate-key-pair --output-key-prefix "$work/cosign" >/dev/null 2>&1
+  : >"$work/images.txt"
+  for i in $(seq 1 "$IMAGES"); do
+    # A one-layer image (a 4 KiB file of its own) on crane's empty base.
+    mkdir -p "$work/layer-$i"
+    head -c 4096 /dev/urandom >"$work/layer-$i/data"
+    tar -C "$work/layer-$i" -cf "$work/layer-$i.tar" data
+    repo="$KGUARD_REGISTRY/kguard/loadtest-$i"
+    "${tools_env[@]}" "$CRANE" append -f "$work/layer-$i.tar" -t "$repo:v1" >/dev/null 2>&1
+    digest="$("${tools_env[@]}" "$CRANE" digest "$repo:v1")"
+    "${tools_env[@]}" "$COSIGN" sign --key "$work/cosign.key" --use-signing-config=false --tlog-upload=false \
+      --new-bundle-format=false --registry-cacert "$KGUARD_REGISTRY_CA" -y "$repo@$digest" >/dev/null 2>&1
+    echo "$repo:v1 $repo@$digest" >>"$work/images.txt"
+  done
+  {
+    printf 'apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: loadtest-signed\nspec:\n'
+    printf '  images:\n  - glob: "%s/kguard/loadtest-*"\n  authorities:\n  - name: loadtest-key\n    key:\n      data: |\n' "$KGUARD_REGISTRY"
+    sed 's/^/        /' "$work/cosign.pub"
+  } >"$work/policies/clusterimagepolicy.yaml"
+  sed 's/^/  /' "$work/images.txt"
+  admission=(--enable-admission-plugins PodSecurity,ClusterImagePolicy --image-policy-all-namespaces --registry-ca-file "$KGUARD_REGISTRY_CA")
+  images=(--images "$work/images.txt")
+fi
 
 echo "== throwaway CA and serving certificate for 127.0.0.1"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
@@ -96,7 +156,7 @@ else
   echo "== starting kguard serve on $url"
   GOGC="$KGUARD_GOGC" ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
     --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
-    --policy-dir "$work/policies" --log-level warn ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
+    --policy-dir "$work/policies" --log-level warn ${admission[@]+"${admission[@]}"} ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
 fi
 kguard_pid=$!
 
@@ -118,12 +178,20 @@ echo "$TARGET memory after loading: $(rss)"
 # CPU seconds kguard has used (user + system), from /proc/PID/stat.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$kguard_pid/stat"; }
 
-echo "== load: $RATE req/s for $DURATION, $TARGET with GOGC=$KGUARD_GOGC ($(uptime | sed 's/.*load average/load average/'))"
+# Image verification counters (LOADTEST=images): registry calls and cache misses
+# are the cache's failures once it is warm.
+image_metrics() {
+  curl -fsS --cacert "$work/ca.crt" "$url/metrics" 2>/dev/null |
+    awk '/^kguard_(registry_calls|registry_failures|image_cache_hits|image_cache_misses|image_admitted|image_refused|image_unverifiable)_total / {printf "%s=%s ", $1, $2}'
+}
+if [[ "$LOADTEST" == images ]]; then echo "image counters before the load: $(image_metrics)"; fi
+
+echo "== load ($LOADTEST): $RATE req/s for $DURATION, $TARGET with GOGC=$KGUARD_GOGC ($(uptime | sed 's/.*load average/load average/'))"
 rc=0
 cpu0=$(cpu); t0=$(date +%s.%N)
 # In the background, so that a signal interrupts `wait` and the trap stops both.
 ${LOADGEN_CPUS:+taskset -c "$LOADGEN_CPUS"} "$work/loadgen" --url "$url" --ca-file "$work/ca.crt" --rate "$RATE" --duration "$DURATION" \
-  --seed "$SEED" --psps "$PSPS" --max-requests 1000000 ${check[@]+"${check[@]}"} "$@" >&3 &
+  --seed "$SEED" --psps "$PSPS" --max-requests 1000000 ${check[@]+"${check[@]}"} ${images[@]+"${images[@]}"} "$@" >&3 &
 loadgen_pid=$!
 wait "$loadgen_pid" || rc=$?
 loadgen_pid=""
@@ -135,6 +203,7 @@ echo "== $TARGET memory after the load: $(rss)"
 curl -fsS --cacert "$work/ca.crt" "$url/metrics" 2>/dev/null |
   awk '/^go_memstats_(heap_inuse|heap_alloc|sys)_bytes / {printf "  %s %.1f MiB\n", $1, $2/1048576}
        /^go_gc_duration_seconds_count / {printf "  GC cycles %d\n", $2}' || true
+if [[ "$LOADTEST" == images ]]; then echo "image counters after the load (cache warm-up included): $(image_metrics)"; fi
 if grep -q 'level=ERROR' "$work/kguard.log"; then
   echo "kguard logged errors:" >&2; grep 'level=ERROR' "$work/kguard.log" | head -5 >&2
 fi

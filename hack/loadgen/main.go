@@ -61,6 +61,8 @@ type options struct {
 	printCases       int
 	samplesFile      string
 	client           string
+	images           string
+	imagesPerPod     int
 }
 
 func main() {
@@ -95,7 +97,19 @@ func main() {
 	fs.DurationVar(&o.waitReady, "wait-ready", 0, "first wait up to this long for GET /readyz to answer 200")
 	fs.IntVar(&o.printCases, "print-cases", -1, "print the requests about this namespace (0-999) with their expected decisions, as JSON lines, and exit")
 	fs.StringVar(&o.samplesFile, "samples", "", "also write every measured request to this CSV file (start_us after the measurement began, endpoint, latency_us), to look for patterns in the tail")
+	fs.StringVar(&o.images, "images", "", "image mode: pods whose containers name these signed images by tag, for kguard with the ClusterImagePolicy plugin;\n"+
+		"FILE has one \"TAG REPOSITORY@sha256:DIGEST\" line per image. One /mutate review per image warms kguard's cache first;\n"+
+		"every answer must allow the pod and every /mutate answer must pin each image to its digest (JSON Patch). The mix\n"+
+		"defaults to mutate=50,validate=50")
+	fs.IntVar(&o.imagesPerPod, "images-per-pod", 3, "image mode: distinct images (containers) per pod")
 	fs.Parse(os.Args[1:])
+	if o.images != "" {
+		mixSet := false
+		fs.Visit(func(f *flag.Flag) { mixSet = mixSet || f.Name == "mix" })
+		if !mixSet {
+			o.mix = "mutate=50,validate=50"
+		}
+	}
 	if o.psps < 3+tenantsPerGroup+1 || o.psps > 5000 {
 		fatal(fmt.Errorf("-psps %d: want 13 to 5000", o.psps))
 	}

@@ -54,6 +54,8 @@ type report struct {
 	DecisionsChecked bool                       `json:"decisions_checked"`
 	ClientCPU        float64                    `json:"client_cpu_seconds"`
 	ClientCores      float64                    `json:"client_cores"`
+	Images           string                     `json:"images,omitempty"`        // image mode: the -images file
+	Pinned           int                        `json:"mutate_pinned,omitempty"` // image mode: /mutate answers whose patch pinned every image, as checked
 }
 
 func percentiles(d []time.Duration) latency {
@@ -86,11 +88,12 @@ func buildReport(o options, stats []*workerStats, late, lateWarmup, measureN int
 	rep := &report{URL: o.url, TargetRate: o.rate, Duration: o.duration.String(), Warmup: o.warmup.String(), Workers: o.workers,
 		Protocol: protocolNames[o.protocol], Client: o.client, Mix: o.mix, Scheduled: measureN, Late: late, LateWarmup: lateWarmup, Sent: measureN - late,
 		Endpoints: map[string]*endpointReport{}, ErrorsByKind: map[string]int{}, ErrorExamples: map[string]string{},
-		DecisionsChecked: !o.noCheckDecisions}
+		DecisionsChecked: !o.noCheckDecisions, Images: o.images}
 	var all, lags []time.Duration
 	per := map[string][]time.Duration{}
 	for _, st := range stats {
 		rep.WarmupSent += st.warmup
+		rep.Pinned += st.pinned
 		for _, s := range st.samples {
 			all = append(all, s.latency)
 			lags = append(lags, s.lag)
@@ -167,6 +170,9 @@ func (r *report) print(w io.Writer) {
 		parts = append(parts, fmt.Sprintf("%s %d/%d", ep, r.Endpoints[ep].Allowed, r.Endpoints[ep].Denied))
 	}
 	fmt.Fprintf(w, " (%s; checked against the generated world: %v)\n", strings.Join(parts, ", "), r.DecisionsChecked)
+	if r.Images != "" {
+		fmt.Fprintf(w, "images      %d /mutate answers pinned every image to its digest, as checked (images of %s)\n", r.Pinned, r.Images)
+	}
 	parts = parts[:0]
 	for _, ep := range eps {
 		parts = append(parts, ep+" "+r.Endpoints[ep].Protocol)

@@ -32,6 +32,7 @@ type reqCase struct {
 	prefix   []byte // body up to the uid (admission), or the whole body (SAR)
 	suffix   []byte // body after the uid (admission)
 	allowed  bool
+	pins     []string // image mode, /mutate: the image each container must be pinned to
 }
 
 func uid(seq uint64) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", seq) }

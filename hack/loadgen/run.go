@@ -43,6 +43,7 @@ type workerStats struct {
 	denied  map[string]int
 	protos  map[string]string // endpoint → protocol of its last answer
 	warmup  int
+	pinned  int // measured /mutate answers whose patch pinned every image
 }
 
 func newWorkerStats(capacity int) *workerStats {
@@ -88,7 +89,25 @@ func run(o options) (*report, []sample, error) {
 
 	w := newWorld(o.seed, o.psps)
 	r := rand.New(rand.NewPCG(o.seed, 0x6c6f6164))
-	pool := w.pool(r, m, o.poolSize)
+	var pool []reqCase
+	if o.images == "" {
+		pool = w.pool(r, m, o.poolSize)
+	} else {
+		imgs, err := readImages(o.images)
+		if err != nil {
+			return nil, nil, err
+		}
+		if m.authorize > 0 {
+			return nil, nil, errImageMix
+		}
+		if o.imagesPerPod < 1 || o.imagesPerPod > len(imgs) {
+			return nil, nil, fmt.Errorf("-images-per-pod %d: want 1 to %d (the images in %s)", o.imagesPerPod, len(imgs), o.images)
+		}
+		if err := warmImages(tr.sender(epMutate), imgs); err != nil {
+			return nil, nil, err
+		}
+		pool = imagePool(r, m, o.poolSize, imgs, o.imagesPerPod)
+	}
 
 	interval := time.Duration(float64(time.Second) / o.rate)
 	warmupN := int(o.rate * o.warmup.Seconds())
@@ -208,6 +227,15 @@ func do(snd sender, j job, st *workerStats, buf *bytes.Buffer, checkDecision boo
 	if checkDecision && allowed != j.c.allowed {
 		st.fail("unexpected-decision", fmt.Sprintf("%s %s: allowed=%v, expected %v: %s", j.c.endpoint, j.c.name, allowed, j.c.allowed, truncate(string(body))))
 		return
+	}
+	if j.c.pins != nil {
+		if kind, detail := checkPins(body, j.c.pins); kind != "" {
+			st.fail(kind, detail)
+			return
+		}
+		if j.measure {
+			st.pinned++
+		}
 	}
 	if !j.measure {
 		return
