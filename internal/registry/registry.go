@@ -214,12 +214,18 @@ func layers(tag name.Tag, opts []remote.Option) ([]imagepolicy.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return imageLayers(img, tag.String())
+}
+
+// imageLayers reads every layer of img (at most maxLayers, each at most
+// maxBlobBytes) with its annotations.
+func imageLayers(img v1.Image, name string) ([]imagepolicy.Layer, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
 	}
 	if len(m.Layers) > maxLayers {
-		return nil, fmt.Errorf("%s has %d layers, more than the %d kguard reads", tag, len(m.Layers), maxLayers)
+		return nil, fmt.Errorf("%s has %d layers, more than the %d kguard reads", name, len(m.Layers), maxLayers)
 	}
 	var out []imagepolicy.Layer
 	for _, d := range m.Layers {
@@ -229,7 +235,7 @@ func layers(tag name.Tag, opts []remote.Option) ([]imagepolicy.Layer, error) {
 		}
 		b, err := readBlob(l.Compressed, d.Size)
 		if err != nil {
-			return nil, fmt.Errorf("%s layer %s: %w", tag, d.Digest, err)
+			return nil, fmt.Errorf("%s layer %s: %w", name, d.Digest, err)
 		}
 		out = append(out, imagepolicy.Layer{Payload: b, Annotations: d.Annotations})
 	}
@@ -255,27 +261,20 @@ func (c *Client) bundles(d name.Digest, opts []remote.Option) ([][]byte, error) 
 		if m.ArtifactType != bundleArtifactType {
 			continue
 		}
-		if len(out) == maxLayers {
+		ref := d.Context().Digest(m.Digest.String())
+		img, err := remote.Image(ref, opts...)
+		if err != nil {
+			return nil, err
+		}
+		ls, err := imageLayers(img, ref.String())
+		if err != nil {
+			return nil, err
+		}
+		if len(out)+len(ls) > maxLayers {
 			return nil, fmt.Errorf("%s has more than %d bundles", d, maxLayers)
 		}
-		img, err := remote.Image(d.Context().Digest(m.Digest.String()), opts...)
-		if err != nil {
-			return nil, err
-		}
-		mf, err := img.Manifest()
-		if err != nil {
-			return nil, err
-		}
-		for _, ld := range mf.Layers {
-			l, err := img.LayerByDigest(ld.Digest)
-			if err != nil {
-				return nil, err
-			}
-			b, err := readBlob(l.Compressed, ld.Size)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, b)
+		for _, l := range ls {
+			out = append(out, l.Payload)
 		}
 	}
 	return out, nil

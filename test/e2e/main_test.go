@@ -6,12 +6,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -65,17 +63,9 @@ func TestMain(m *testing.M) {
 var current *replica
 
 func load(path string) (*cluster, error) {
-	f, err := os.Open(path)
+	env, err := readEnv(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[k] = v
-		}
 	}
 	c := &cluster{env: env, kubeconfig: env["KUBECONFIG"]}
 	c.config, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig)

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kguard/kguard/internal/imagepolicy"
-	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/registry"
 )
 
@@ -21,23 +19,6 @@ import (
 // registry (docs/performance.md, "Image verification"):
 //
 //	go test -tags supplychain -run XXX -bench . -benchtime 5x ./test/supplychain/
-
-func compilePolicy(b *testing.B, yaml string) *imagepolicy.Policies {
-	b.Helper()
-	f := filepath.Join(b.TempDir(), "policy.yaml")
-	if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	set, err := policy.Load([]string{f}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ps, err := imagepolicy.Compile(set.ClusterImagePolicies, set.TrustRoots, imagepolicy.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return ps
-}
 
 // BenchmarkColdKeyless verifies one keyless-signed image (a private CA's
 // certificate, cosign's legacy format) with nothing cached: the tag

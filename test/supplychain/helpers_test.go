@@ -278,7 +278,8 @@ func (v kguardVerdict) String() string {
 	return "refused: " + strings.Join(v.messages, "; ")
 }
 
-func kguardVerify(t testing.TB, policyYAML, ref string) kguardVerdict {
+// compilePolicy loads and compiles policy YAML as a user's file would be.
+func compilePolicy(t testing.TB, policyYAML string) *imagepolicy.Policies {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(f, []byte(policyYAML), 0o644); err != nil {
@@ -295,6 +296,12 @@ func kguardVerify(t testing.TB, policyYAML, ref string) kguardVerdict {
 	if err != nil {
 		t.Fatalf("compiling the policy: %v\n%s", err, policyYAML)
 	}
+	return ps
+}
+
+func kguardVerify(t testing.TB, policyYAML, ref string) kguardVerdict {
+	t.Helper()
+	ps := compilePolicy(t, policyYAML)
 	reg, err := registry.New(registry.Config{CAFile: env.ca, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
