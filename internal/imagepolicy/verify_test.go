@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -54,8 +56,9 @@ func payloadFor(digest string) []byte {
 }
 
 type keyPair struct {
-	priv *ecdsa.PrivateKey
+	priv crypto.Signer
 	pem  string
+	hash crypto.Hash
 }
 
 func newKey(t *testing.T) keyPair {
@@ -64,16 +67,21 @@ func newKey(t *testing.T) keyPair {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pairOf(t, k, crypto.SHA256)
+}
+
+func pairOf(t *testing.T, k crypto.Signer, hash crypto.Hash) keyPair {
+	t.Helper()
 	p, err := cryptoutils.MarshalPublicKeyToPEM(k.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keyPair{k, string(p)}
+	return keyPair{k, string(p), hash}
 }
 
 func (k keyPair) sign(t *testing.T, msg []byte) []byte {
 	t.Helper()
-	s, err := signature.LoadECDSASigner(k.priv, crypto.SHA256)
+	s, err := signature.LoadSigner(k.priv, k.hash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +203,43 @@ func TestKeySignatures(t *testing.T) {
 			if !r.Denied() || len(msgs) != 1 || !strings.Contains(msgs[0], tc.want) ||
 				!strings.HasPrefix(msgs[0], `image "`+repo+`:v1" is not admitted by ClusterImagePolicy "signed": no signature verified by authority "key-0"`) {
 				t.Fatalf("want a denial containing %q, got denied=%v %q", tc.want, r.Denied(), msgs)
+			}
+		})
+	}
+}
+
+// Every key type cosign signs with: ECDSA P-256 and P-384, Ed25519, RSA
+// (PKCS#1 v1.5), with the policy's hashAlgorithm where it is not SHA-256.
+func TestKeyTypes(t *testing.T) {
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for _, tc := range []struct {
+		name, hashAlgorithm string
+		key                 keyPair
+	}{
+		{"ecdsa-p256", "", newKey(t)},
+		{"ecdsa-p384-sha384", "sha384", pairOf(t, p384, crypto.SHA384)},
+		{"ed25519", "", pairOf(t, ed, crypto.Hash(0))},
+		{"rsa-2048", "", pairOf(t, rsaKey, crypto.SHA256)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := keyPolicy("k", "**", tc.key.pem, "")
+			if tc.hashAlgorithm != "" {
+				doc = strings.Replace(doc, "    key:\n", "    key:\n      hashAlgorithm: "+tc.hashAlgorithm+"\n", 1)
+			}
+			ps, err := compile(t, doc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := verdict(t, ps, repo+":v1", digestA, memFetcher{repo + "@" + digestA: {Signatures: []Layer{tc.key.signLayer(t, digestA)}}}); r.Denied() {
+				t.Fatalf("a %s signature was refused: %v", tc.name, r.Messages(true))
+			}
+			other := tc.key
+			other.pem = newKey(t).pem
+			ps2, _ := compile(t, keyPolicy("k", "**", other.pem, ""), Options{})
+			if r := verdict(t, ps2, repo+":v1", digestA, memFetcher{repo + "@" + digestA: {Signatures: []Layer{tc.key.signLayer(t, digestA)}}}); !r.Denied() {
+				t.Fatalf("a %s signature verified with another key", tc.name)
 			}
 		})
 	}
