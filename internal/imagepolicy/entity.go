@@ -44,10 +44,11 @@ const maxLayerBytes = 4 << 20
 // and the Rekor entry with its signed entry timestamp when cosign attached
 // one. Verification is then sigstore-go's, the same for both formats.
 type legacyEntity struct {
-	sig      verify.SignatureContent
-	content  verify.VerificationContent
-	entries  []*tlog.Entry
-	envelope bool
+	sig        verify.SignatureContent
+	content    verify.VerificationContent
+	entries    []*tlog.Entry
+	timestamps [][]byte // RFC 3161 signed timestamps (DER) of the signature
+	envelope   bool
 }
 
 func newLegacyEntity(l Layer, keyHint string, attestation bool) (*legacyEntity, error) {
@@ -97,6 +98,15 @@ func newLegacyEntity(l Layer, keyHint string, attestation bool) (*legacyEntity, 
 		e.content = c
 	} else {
 		e.content = &keyContent{hint: keyHint}
+	}
+	if ts := l.Annotations[annotationTimestamp]; ts != "" {
+		var t struct {
+			SignedRFC3161Timestamp []byte `json:"SignedRFC3161Timestamp"`
+		}
+		if err := json.Unmarshal([]byte(ts), &t); err != nil || len(t.SignedRFC3161Timestamp) == 0 {
+			return nil, fmt.Errorf("rfc3161timestamp annotation: not a signed timestamp: %v", err)
+		}
+		e.timestamps = [][]byte{t.SignedRFC3161Timestamp}
 	}
 	if b := l.Annotations[annotationBundle]; b != "" {
 		entry, err := rekorEntry([]byte(b))
@@ -148,7 +158,7 @@ func (e *legacyEntity) HasInclusionProof() bool   { return false }
 func (e *legacyEntity) SignatureContent() (verify.SignatureContent, error) {
 	return e.sig, nil
 }
-func (e *legacyEntity) Timestamps() ([][]byte, error)       { return nil, nil }
+func (e *legacyEntity) Timestamps() ([][]byte, error)       { return e.timestamps, nil }
 func (e *legacyEntity) TlogEntries() ([]*tlog.Entry, error) { return e.entries, nil }
 func (e *legacyEntity) Version() (string, error)            { return "v0.1", nil }
 func (e *legacyEntity) VerificationContent() (verify.VerificationContent, error) {

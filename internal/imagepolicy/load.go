@@ -199,9 +199,6 @@ func compileAuthority(in *AuthoritySpec, i int, path *field.Path, trustRoots map
 		}
 		a.Source = s.OCI
 	}
-	if in.RFC3161Timestamp != nil {
-		errs = append(errs, field.Forbidden(path.Child("rfc3161timestamp"), "not supported yet"))
-	}
 	for j, att := range in.Attestations {
 		ap := path.Child("attestations").Index(j)
 		if att.Name == "" {
@@ -298,7 +295,13 @@ func (a *Authority) compileKey(in *AuthoritySpec, path *field.Path, trustRoots m
 	keys := root.NewTrustedPublicKeyMaterialFromMapping(map[string]*root.ExpiringKey{a.keyHint: root.NewExpiringKey(v, time.Time{}, time.Time{})})
 	material := root.TrustedMaterialCollection{keys}
 	vopts := []verify.VerifierOption{}
-	if in.CTLog != nil {
+	if tsa, ok, ferr := timestampAuthority(in, path, trustRoots, opts); ferr != nil {
+		return append(errs, ferr)
+	} else if ok {
+		// As policy-controller: signed timestamps instead of the log.
+		material = append(material, tsa)
+		vopts = append(vopts, verify.WithSignedTimestamps(1))
+	} else if in.CTLog != nil {
 		tr, ferr := trustRootFor(in.CTLog.TrustRootRef, path.Child("ctlog", "trustRootRef"), trustRoots, opts)
 		if ferr != nil {
 			return append(errs, ferr)
@@ -375,7 +378,18 @@ func (a *Authority) compileKeyless(in *AuthoritySpec, path *field.Path, trustRoo
 			return append(errs, ferr)
 		}
 		material = tr
-		vopts = append(vopts, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
+		tsa, ok, ferr := timestampAuthority(in, path, trustRoots, opts)
+		switch {
+		case ferr != nil:
+			return append(errs, ferr)
+		case ok:
+			// As policy-controller: the time of the signature comes from
+			// the timestamping authority, and the log is not required.
+			material = root.TrustedMaterialCollection{tr, tsa}
+			vopts = append(vopts, verify.WithSignedTimestamps(1))
+		default:
+			vopts = append(vopts, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
+		}
 		if in.CTLog != nil && in.CTLog.TrustRootRef != "" && in.CTLog.TrustRootRef != k.TrustRootRef {
 			errs = append(errs, field.Invalid(path.Child("ctlog", "trustRootRef"), in.CTLog.TrustRootRef, "must be the keyless authority's trustRootRef"))
 		}
@@ -395,6 +409,26 @@ func (a *Authority) compileKeyless(in *AuthoritySpec, path *field.Path, trustRoo
 		a.identity = append(a.identity, verify.WithCertificateIdentity(id))
 	}
 	return nil
+}
+
+// timestampAuthority is the trust root of an authority's rfc3161timestamp
+// (its timestamping authorities verify the signed timestamps cosign attaches).
+func timestampAuthority(in *AuthoritySpec, path *field.Path, trustRoots map[string]*root.TrustedRoot, opts Options) (root.TrustedMaterial, bool, *field.Error) {
+	if in.RFC3161Timestamp == nil {
+		return nil, false, nil
+	}
+	tp := path.Child("rfc3161timestamp", "trustRootRef")
+	if in.RFC3161Timestamp.TrustRootRef == "" {
+		return nil, false, field.Required(tp, "the TrustRoot whose timestampAuthorities verify the timestamps")
+	}
+	tr, ferr := trustRootFor(in.RFC3161Timestamp.TrustRootRef, tp, trustRoots, opts)
+	if ferr != nil {
+		return nil, false, ferr
+	}
+	if len(tr.TimestampingAuthorities()) == 0 {
+		return nil, false, field.Invalid(tp, in.RFC3161Timestamp.TrustRootRef, "the TrustRoot has no timestampAuthorities")
+	}
+	return tr, true, nil
 }
 
 // trustRootFor is the TrustRoot named ref, or the --trusted-root file when

@@ -40,7 +40,20 @@ func trustedRoot(tr *TrustRoot) (*root.TrustedRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return root.NewTrustedRoot(root.TrustedRootMediaType01, cas, ctlogs, nil, tlogs)
+	var tsas []root.TimestampingAuthority
+	for i, ca := range k.TimeStampAuthorities {
+		certs, err := cryptoutils.UnmarshalCertificatesFromPEM(ca.CertChain)
+		if err != nil || len(certs) == 0 {
+			return nil, fmt.Errorf("spec.sigstoreKeys.timestampAuthorities[%d].certChain: not a PEM certificate chain: %v", i, err)
+		}
+		// The chain runs from the signing (leaf) certificate to the root.
+		tsa := &root.SigstoreTimestampingAuthority{Root: certs[len(certs)-1], URI: ca.URI}
+		if len(certs) > 1 {
+			tsa.Leaf, tsa.Intermediates = certs[0], certs[1:len(certs)-1]
+		}
+		tsas = append(tsas, tsa)
+	}
+	return root.NewTrustedRoot(root.TrustedRootMediaType01, cas, ctlogs, tsas, tlogs)
 }
 
 // logs reads transparency logs (Rekor or certificate transparency) keyed

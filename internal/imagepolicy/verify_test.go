@@ -431,7 +431,21 @@ spec:
       certChain: %s
     tLogs: %s
     ctLogs: %s
-`, name, base64.StdEncoding.EncodeToString(chain), logs(vs.RekorLogs()), logs(vs.CTLogs()))
+    timestampAuthorities:
+    - subject: {organization: test, commonName: tsa}
+      uri: https://tsa.example
+      certChain: %s
+`, name, base64.StdEncoding.EncodeToString(chain), logs(vs.RekorLogs()), logs(vs.CTLogs()), base64.StdEncoding.EncodeToString(tsaChain(vs)))
+}
+
+// tsaChain is the virtual timestamping authority's chain, leaf first.
+func tsaChain(vs *ca.VirtualSigstore) []byte {
+	tsa := vs.TimestampingAuthorities()[0].(*root.SigstoreTimestampingAuthority)
+	var out []byte
+	for _, c := range append(append([]*x509.Certificate{tsa.Leaf}, tsa.Intermediates...), tsa.Root) {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
 }
 
 // keylessLayer is what cosign attaches for a keyless signature: the
@@ -449,6 +463,10 @@ func keylessLayer(t *testing.T, vs *ca.VirtualSigstore, identity, issuer, digest
 		annotationSignature:   base64.StdEncoding.EncodeToString(sc.Signature()),
 		annotationCertificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vc.Certificate().Raw})),
 	}}
+	if ts, _ := ent.Timestamps(); len(ts) > 0 {
+		b, _ := json.Marshal(map[string][]byte{"SignedRFC3161Timestamp": ts[0]})
+		l.Annotations[annotationTimestamp] = string(b)
+	}
 	if withLog {
 		entries, _ := ent.TlogEntries()
 		tle := entries[0].TransparencyLogEntry()
@@ -531,6 +549,69 @@ spec:
 				t.Fatalf("want %q: %v", tc.want, m)
 			}
 		})
+	}
+}
+
+// rfc3161timestamp: the signature's time comes from a timestamping
+// authority of the TrustRoot instead of the transparency log.
+func TestSignedTimestamps(t *testing.T) {
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id, issuer = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	docs := trustRootYAML(t, "private", vs) + "\n---\n" + `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: timestamped}
+spec:
+  images: [{glob: "registry.example/**"}]
+  authorities:
+  - name: ci
+    keyless:
+      trustRootRef: private
+      insecureIgnoreSCT: true
+      identities: [{issuer: "` + issuer + `", subject: "` + id + `"}]
+    rfc3161timestamp: {trustRootRef: private}
+`
+	ps, err := compile(t, docs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := keylessLayer(t, vs, id, issuer, digestA, false) // no log entry: the timestamp dates it
+	noTimestamp := keylessLayer(t, vs, id, issuer, digestA, false)
+	delete(noTimestamp.Annotations, annotationTimestamp)
+	otherSig := keylessLayer(t, vs, id, issuer, digestA, false)
+	swapped := good
+	swapped.Annotations = map[string]string{}
+	for k, v := range good.Annotations {
+		swapped.Annotations[k] = v
+	}
+	swapped.Annotations[annotationTimestamp] = otherSig.Annotations[annotationTimestamp] // a timestamp of another signature
+	for _, tc := range []struct {
+		name string
+		l    Layer
+		want string
+	}{
+		{"timestamped", good, ""},
+		{"no timestamp", noTimestamp, "timestamp"},
+		{"timestamp of another signature", swapped, "timestamp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := verdict(t, ps, repo+":v1", digestA, memFetcher{repo + "@" + digestA: {Signatures: []Layer{tc.l}}})
+			if tc.want == "" {
+				if r.Denied() {
+					t.Fatal(r.Messages(true))
+				}
+				return
+			}
+			if m := r.Messages(true); !r.Denied() || !strings.Contains(m[0], tc.want) {
+				t.Fatalf("want a denial containing %q, got %v", tc.want, m)
+			}
+		})
+	}
+	if _, err := compile(t, strings.Replace(docs, "rfc3161timestamp: {trustRootRef: private}", "rfc3161timestamp: {trustRootRef: nope}", 1), Options{}); err == nil ||
+		!strings.Contains(err.Error(), `spec.authorities[0].rfc3161timestamp.trustRootRef: Not found: "nope"`) {
+		t.Fatalf("unknown TSA trust root: %v", err)
 	}
 }
 
