@@ -17,6 +17,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -665,4 +667,62 @@ func TestGlobs(t *testing.T) {
 		}
 	}
 	_ = sha256.Sum256
+}
+
+// A keyless authority without trustRootRef uses --trusted-root: a sigstore
+// trusted_root.json, read once, never fetched.
+func TestTrustedRootFile(t *testing.T) {
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sigstore-go v1.3.0's virtual logs carry their IDs as hex text.
+	fixIDs := func(m map[string]*root.TransparencyLog) map[string]*root.TransparencyLog {
+		out := map[string]*root.TransparencyLog{}
+		for k, l := range m {
+			c := *l
+			c.ID, _ = hex.DecodeString(string(l.ID))
+			out[k] = &c
+		}
+		return out
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, vs.FulcioCertificateAuthorities(), fixIDs(vs.CTLogs()), vs.TimestampingAuthorities(), fixIDs(vs.RekorLogs()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(path, js, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := root.NewTrustedRootFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id, issuer = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	doc := `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: public-good}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - keyless:
+      url: https://fulcio.sigstore.dev
+      insecureIgnoreSCT: true
+      identities: [{issuer: "` + issuer + `", subject: "` + id + `"}]
+`
+	ps, err := compile(t, doc, Options{TrustedRoot: loaded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := verdict(t, ps, repo+":v1", digestA, memFetcher{repo + "@" + digestA: {Signatures: []Layer{keylessLayer(t, vs, id, issuer, digestA, true)}}}); r.Denied() {
+		t.Fatal(r.Messages(true))
+	}
+	other, _ := ca.NewVirtualSigstore() // another Sigstore: its certificates chain to nothing trusted
+	if r := verdict(t, ps, repo+":v1", digestA, memFetcher{repo + "@" + digestA: {Signatures: []Layer{keylessLayer(t, other, id, issuer, digestA, true)}}}); !r.Denied() {
+		t.Fatal("a signature of another Sigstore instance was admitted")
+	}
 }
