@@ -3,10 +3,10 @@ package registry
 import (
 	"context"
 	"encoding/pem"
-	"os"
-	"path/filepath"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
