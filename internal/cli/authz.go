@@ -122,7 +122,8 @@ func printSetWarnings(s Streams, set *policy.Set) {
 	for _, w := range set.Warnings {
 		fmt.Fprintln(s.Err, "warning:", w)
 	}
-	if len(set.Others) == 0 {
+	skipped := len(set.Others) + len(set.Secrets) // Secrets are read for image policies' keys
+	if skipped == 0 {
 		return
 	}
 	seen := map[string]bool{}
@@ -133,7 +134,10 @@ func printSetWarnings(s Streams, set *policy.Set) {
 			kinds = append(kinds, k)
 		}
 	}
-	fmt.Fprintf(s.Err, "note: skipped %d objects of kinds authz does not use: %s\n", len(set.Others), strings.Join(kinds, ", "))
+	if len(set.Secrets) > 0 {
+		kinds = append(kinds, "v1 Secret")
+	}
+	fmt.Fprintf(s.Err, "note: skipped %d objects of kinds authz does not use: %s\n", skipped, strings.Join(kinds, ", "))
 }
 
 // modesString is how a chain is shown to people.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -43,9 +44,9 @@ type admissionFlags struct {
 // imageFlags configure image verification (the ClusterImagePolicy plugin
 // and `kguard image verify`).
 type imageFlags struct {
-	trustedRoot, registryCA, noMatch string
-	registryTimeout, cacheTTL        time.Duration
-	allNamespaces, offline           bool
+	trustedRoot, registryCA, noMatch, secretNamespace string
+	registryTimeout, cacheTTL                         time.Duration
+	allNamespaces, offline                            bool
 }
 
 func (f *imageFlags) add(fs *pflag.FlagSet) {
@@ -55,6 +56,11 @@ func (f *imageFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.noMatch, "image-policy-no-match", "deny", "an image that no ClusterImagePolicy matches: deny, warn or allow (policy-controller's no-match-policy)")
 	fs.BoolVar(&f.allNamespaces, "image-policy-all-namespaces", false, "verify images in every namespace; by default only in namespaces labelled policy.sigstore.dev/include=true")
 	fs.DurationVar(&f.cacheTTL, "image-policy-cache-ttl", 60*time.Second, "how long tag resolutions and image verdicts are kept")
+	defaultNS := os.Getenv("POD_NAMESPACE")
+	if defaultNS == "" {
+		defaultNS = clusterimagepolicy.DefaultSecretNamespace
+	}
+	fs.StringVar(&f.secretNamespace, "image-policy-secret-namespace", defaultNS, "kguard's namespace, whose Secrets a ClusterImagePolicy's key.secretRef names (default: $POD_NAMESPACE, else kguard)")
 }
 
 // config is the ClusterImagePolicy plugin's configuration; offline, images
@@ -64,7 +70,7 @@ func (f *imageFlags) config() (clusterimagepolicy.Config, error) {
 	if err != nil {
 		return clusterimagepolicy.Config{}, fmt.Errorf("--image-policy-no-match: %w", err)
 	}
-	cfg := clusterimagepolicy.Config{NoMatch: noMatch, AllNamespaces: f.allNamespaces, CacheTTL: f.cacheTTL}
+	cfg := clusterimagepolicy.Config{NoMatch: noMatch, AllNamespaces: f.allNamespaces, CacheTTL: f.cacheTTL, SecretNamespace: f.secretNamespace}
 	if f.trustedRoot != "" {
 		tr, err := root.NewTrustedRootFromPath(f.trustedRoot)
 		if err != nil {

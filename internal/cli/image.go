@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/imagepolicy"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/report"
@@ -85,7 +86,7 @@ func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string
 	if err != nil {
 		return usageError(err)
 	}
-	ps, err := imagepolicy.Compile(set.ClusterImagePolicies, set.TrustRoots, imagepolicy.Options{TrustedRoot: cfg.TrustedRoot})
+	ps, err := clusterimagepolicy.Compile(set, cfg)
 	if err != nil {
 		return usageError(err)
 	}

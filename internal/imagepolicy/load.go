@@ -14,6 +14,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -49,8 +50,11 @@ type Options struct {
 	// TrustedRoot is the Sigstore trust root of keyless authorities that name
 	// no trustRootRef (a trusted_root.json file: kguard never fetches it).
 	TrustedRoot root.TrustedMaterial
-	// Now is the clock of key and certificate validity (nil: time.Now).
-	Now func() time.Time
+	// Secrets are the Secrets of SecretNamespace (kguard's own), by name:
+	// key.secretRef and keyless.ca-cert.secretRef read them, as
+	// policy-controller reads its namespace's.
+	Secrets         map[string]map[string][]byte
+	SecretNamespace string
 }
 
 // Policies are compiled ClusterImagePolicies, ready to verify images.
@@ -258,12 +262,18 @@ func compileAuthority(in *AuthoritySpec, i int, path *field.Path, trustRoots map
 func (a *Authority) compileKey(in *AuthoritySpec, path *field.Path, trustRoots map[string]*root.TrustedRoot, opts Options) field.ErrorList {
 	kp := path.Child("key")
 	var errs field.ErrorList
+	data := in.Key.Data
 	switch {
 	case in.Key.KMS != "":
-		return append(errs, field.Forbidden(kp.Child("kms"), "KMS keys are not supported: kguard verifies offline; put the public key in data"))
+		return append(errs, field.Forbidden(kp.Child("kms"), "KMS keys are not supported: kguard verifies offline; put the public key in data or a Secret"))
+	case in.Key.SecretRef != nil && data != "":
+		return append(errs, field.Invalid(kp, "", "only one of data, kms or secretRef may be set"))
 	case in.Key.SecretRef != nil:
-		return append(errs, field.Forbidden(kp.Child("secretRef"), "not supported yet; put the public key in data"))
-	case in.Key.Data == "":
+		var ferr *field.Error
+		if data, ferr = secretData(in.Key.SecretRef, kp.Child("secretRef"), opts); ferr != nil {
+			return append(errs, ferr)
+		}
+	case data == "":
 		return append(errs, field.Required(kp, "one of data, kms or secretRef"))
 	}
 	hash := crypto.SHA256
@@ -278,7 +288,7 @@ func (a *Authority) compileKey(in *AuthoritySpec, path *field.Path, trustRoots m
 	default:
 		errs = append(errs, field.NotSupported(kp.Child("hashAlgorithm"), in.Key.HashAlgorithm, []string{"sha224", "sha256", "sha384", "sha512"}))
 	}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(in.Key.Data))
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(data))
 	if err != nil {
 		return append(errs, field.Invalid(kp.Child("data"), "(PEM)", "not a PEM public key: "+err.Error()))
 	}
@@ -358,10 +368,17 @@ func (a *Authority) compileKeyless(in *AuthoritySpec, path *field.Path, trustRoo
 	switch {
 	case k.CACert != nil:
 		// A private CA and no log: the certificate must be valid now.
-		if k.CACert.Data == "" {
-			return append(errs, field.Required(kp.Child("ca-cert", "data"), "a PEM certificate chain (secretRef and kms are not supported)"))
+		caData := k.CACert.Data
+		if k.CACert.SecretRef != nil && caData == "" {
+			var ferr *field.Error
+			if caData, ferr = secretData(k.CACert.SecretRef, kp.Child("ca-cert", "secretRef"), opts); ferr != nil {
+				return append(errs, ferr)
+			}
 		}
-		certs, err := cryptoutils.UnmarshalCertificatesFromPEM([]byte(k.CACert.Data))
+		if caData == "" {
+			return append(errs, field.Required(kp.Child("ca-cert", "data"), "a PEM certificate chain, in data or a Secret (kms is not supported)"))
+		}
+		certs, err := cryptoutils.UnmarshalCertificatesFromPEM([]byte(caData))
 		if err != nil || len(certs) == 0 {
 			return append(errs, field.Invalid(kp.Child("ca-cert", "data"), "(PEM)", fmt.Sprintf("not a PEM certificate chain: %v", err)))
 		}
@@ -409,6 +426,28 @@ func (a *Authority) compileKeyless(in *AuthoritySpec, path *field.Path, trustRoo
 		a.identity = append(a.identity, verify.WithCertificateIdentity(id))
 	}
 	return nil
+}
+
+// secretData is the single entry of the Secret ref names, which must be in
+// kguard's namespace, as policy-controller reads its own namespace's.
+func secretData(ref *corev1.SecretReference, path *field.Path, opts Options) (string, *field.Error) {
+	if ref.Namespace != "" && ref.Namespace != opts.SecretNamespace {
+		return "", field.Invalid(path.Child("namespace"), ref.Namespace, fmt.Sprintf("if set, it must be kguard's namespace (%s)", opts.SecretNamespace))
+	}
+	if ref.Name == "" {
+		return "", field.Required(path.Child("name"), "")
+	}
+	data, ok := opts.Secrets[ref.Name]
+	if !ok {
+		return "", field.NotFound(path.Child("name"), fmt.Sprintf("%s/%s", opts.SecretNamespace, ref.Name))
+	}
+	if len(data) != 1 {
+		return "", field.Invalid(path.Child("name"), ref.Name, fmt.Sprintf("the Secret has %d data entries; it must hold exactly one", len(data)))
+	}
+	for _, v := range data {
+		return string(v), nil
+	}
+	return "", nil
 }
 
 // timestampAuthority is the trust root of an authority's rfc3161timestamp

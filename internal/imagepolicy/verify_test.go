@@ -726,3 +726,38 @@ spec:
 		t.Fatal("a signature of another Sigstore instance was admitted")
 	}
 }
+
+// key.secretRef reads the single entry of a Secret in kguard's namespace,
+// as policy-controller reads its own namespace's.
+func TestKeySecretRef(t *testing.T) {
+	k := newKey(t)
+	doc := func(ref string) string {
+		return `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: p}
+spec:
+  images: [{glob: "**"}]
+  authorities: [{name: key-0, key: {secretRef: ` + ref + `}}]
+`
+	}
+	opts := Options{SecretNamespace: "kguard", Secrets: map[string]map[string][]byte{
+		"cosign-pub": {"cosign.pub": []byte(k.pem)},
+		"two":        {"a": []byte(k.pem), "b": []byte(k.pem)},
+	}}
+	ps, err := compile(t, doc("{name: cosign-pub}"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := verdict(t, ps, repo+":v1", digestA, memFetcher{repo + "@" + digestA: {Signatures: []Layer{k.signLayer(t, digestA)}}}); r.Denied() {
+		t.Fatal(r.Messages(true))
+	}
+	for ref, want := range map[string]string{
+		"{name: missing}":                   `spec.authorities[0].key.secretRef.name: Not found: "kguard/missing"`,
+		"{name: two}":                       "the Secret has 2 data entries; it must hold exactly one",
+		"{name: cosign-pub, namespace: dev}": `spec.authorities[0].key.secretRef.namespace: Invalid value: "dev": if set, it must be kguard's namespace (kguard)`,
+	} {
+		if _, err := compile(t, doc(ref), opts); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("secretRef %s: want %q, got %v", ref, want, err)
+		}
+	}
+}

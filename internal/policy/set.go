@@ -25,6 +25,9 @@ type Set struct {
 	ClusterRoleBindings []*rbacv1.ClusterRoleBinding
 	Namespaces          []*corev1.Namespace
 	ServiceAccounts     []*corev1.ServiceAccount
+	// Secrets hold what policies name by secretRef (ClusterImagePolicy
+	// keys); kguard reads those of its own namespace.
+	Secrets []*corev1.Secret
 	// PodSecurityPolicies are read from policy/v1beta1 or
 	// extensions/v1beta1 (verbatim, the same schema) or kguard.io/v1alpha1,
 	// defaulted and validated.
@@ -93,6 +96,7 @@ var rbacKinds = map[string]decoder{
 var coreKinds = map[string]decoder{
 	"Namespace":      rbacDecoder(func(s *Set, o *corev1.Namespace) { s.Namespaces = append(s.Namespaces, o) }),
 	"ServiceAccount": rbacDecoder(func(s *Set, o *corev1.ServiceAccount) { s.ServiceAccounts = append(s.ServiceAccounts, o) }),
+	"Secret":         rbacDecoder(func(s *Set, o *corev1.Secret) { s.Secrets = append(s.Secrets, o) }),
 }
 
 // pspVersions are the apiVersions a PodSecurityPolicy is read from: Kubernetes
@@ -237,7 +241,7 @@ func checkName(d *manifest.Document) error {
 		return d.Errorf("%s has no metadata.name", d.Kind)
 	}
 	switch d.Kind {
-	case "Role", "RoleBinding", "ServiceAccount":
+	case "Role", "RoleBinding", "ServiceAccount", "Secret":
 		if d.Namespace == "" {
 			return d.Errorf("%s %q has no metadata.namespace (give it one, or name the namespace with -n NAMESPACE)", d.Kind, d.Name)
 		}
@@ -266,7 +270,7 @@ func Load(paths []string, stdin io.Reader, opts ...Option) (*Set, error) {
 // Len is the number of documents read into the set, policy objects and others.
 func (s *Set) Len() int {
 	return len(s.Roles) + len(s.ClusterRoles) + len(s.RoleBindings) + len(s.ClusterRoleBindings) +
-		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.PodSecurityPolicies) + len(s.ClusterImagePolicies) + len(s.TrustRoots) + len(s.Others)
+		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.Secrets) + len(s.PodSecurityPolicies) + len(s.ClusterImagePolicies) + len(s.TrustRoots) + len(s.Others)
 }
 
 // Merge returns a new Set holding the objects of both.

@@ -71,7 +71,14 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	inf, err := newInformers(c.REST, true, slices.Contains(c.Config.AdmissionPlugins, clusterimagepolicy.PluginName))
+	images := ""
+	if slices.Contains(c.Config.AdmissionPlugins, clusterimagepolicy.PluginName) {
+		images = c.Config.ImagePolicy.SecretNamespace
+		if images == "" {
+			images = clusterimagepolicy.DefaultSecretNamespace
+		}
+	}
+	inf, err := newInformers(c.REST, true, images)
 	if err != nil {
 		return err
 	}
@@ -205,7 +212,7 @@ func (c *Cluster) rebuildOnChange(ctx context.Context, changed <-chan struct{}, 
 // kguard, for the offline commands' --kubeconfig. Objects kguard cannot
 // convert are returned as errors beside the set.
 func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) {
-	inf, err := newInformers(rest, false, false)
+	inf, err := newInformers(rest, false, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
 	}
@@ -257,8 +264,12 @@ type clusterInformers struct {
 	served          bool
 	cips, roots     informers.GenericInformer // nil unless served, or the ClusterImagePolicy plugin is on
 	imagesServed    bool
-	lookup          *clusterLookup // nil without token lookups (Read)
-	withTokens      bool
+	// keySecrets are the Secrets of kguard's namespace, which image
+	// policies name by secretRef (the ClusterImagePolicy plugin only).
+	keyFactory informers.SharedInformerFactory
+	keySecrets coreinformers.SecretInformer
+	lookup     *clusterLookup // nil without token lookups (Read)
+	withTokens bool
 }
 
 // newInformers sets up the informers; withLookup adds those of token lookup
@@ -266,8 +277,9 @@ type clusterInformers struct {
 // PodSecurityPolicy CRD (serve waits until it is served); without, the CRD
 // is read only when served (a one-shot read must not wait for it). The
 // sigstore CRDs are read when served, and always watched with images (the
-// ClusterImagePolicy plugin is on: serve waits for them).
-func newInformers(rc *rest.Config, withLookup, images bool) (*clusterInformers, error) {
+// ClusterImagePolicy plugin is on: serve waits for them), which also names
+// kguard's namespace, whose Secrets hold secretRef keys.
+func newInformers(rc *rest.Config, withLookup bool, images string) (*clusterInformers, error) {
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
@@ -293,8 +305,12 @@ func newInformers(rc *rest.Config, withLookup, images bool) (*clusterInformers, 
 	_, cerr := cs.Discovery().ServerResourcesForGroupVersion(ClusterImagePolicyResource.GroupVersion().String())
 	_, terr := cs.Discovery().ServerResourcesForGroupVersion(TrustRootResource.GroupVersion().String())
 	inf.imagesServed = cerr == nil && terr == nil
-	if images || inf.imagesServed {
+	if images != "" || inf.imagesServed {
 		inf.cips, inf.roots = inf.dynf.ForResource(ClusterImagePolicyResource), inf.dynf.ForResource(TrustRootResource)
+	}
+	if images != "" {
+		inf.keyFactory = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(images))
+		inf.keySecrets = inf.keyFactory.Core().V1().Secrets()
 	}
 	// A factory starts only the informers asked for before Start.
 	inf.policyInformers()
@@ -328,6 +344,9 @@ func (inf *clusterInformers) snapshotInformers() []cache.SharedIndexInformer {
 	}
 	if inf.cips != nil {
 		list = append(list, inf.cips.Informer(), inf.roots.Informer())
+	}
+	if inf.keySecrets != nil {
+		list = append(list, inf.keySecrets.Informer())
 	}
 	return list
 }
@@ -363,6 +382,9 @@ func (inf *clusterInformers) start(ctx context.Context) {
 	if inf.withTokens {
 		inf.tokens.Start(ctx.Done())
 	}
+	if inf.keyFactory != nil {
+		inf.keyFactory.Start(ctx.Done())
+	}
 }
 
 func (inf *clusterInformers) shutdown() {
@@ -371,6 +393,9 @@ func (inf *clusterInformers) shutdown() {
 	if inf.withTokens {
 		inf.tokens.Shutdown()
 	}
+	if inf.keyFactory != nil {
+		inf.keyFactory.Shutdown()
+	}
 }
 
 // waitForSync waits until every informer has listed its objects.
@@ -378,6 +403,9 @@ func (inf *clusterInformers) waitForSync(ctx context.Context) error {
 	synced := map[string]bool{"typed": allSynced(inf.typed.WaitForCacheSync(ctx.Done())), "psp": allSynced(inf.dynf.WaitForCacheSync(ctx.Done()))}
 	if inf.withTokens {
 		synced["secrets"] = allSynced(inf.tokens.WaitForCacheSync(ctx.Done()))
+	}
+	if inf.keyFactory != nil {
+		synced["key secrets"] = allSynced(inf.keyFactory.WaitForCacheSync(ctx.Done()))
 	}
 	for name, ok := range synced {
 		if !ok {
@@ -410,6 +438,11 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 	}
 	if set.ServiceAccounts, err = inf.serviceAccounts.Lister().List(labels.Everything()); err != nil {
 		return nil, nil, err
+	}
+	if inf.keySecrets != nil {
+		if set.Secrets, err = inf.keySecrets.Lister().List(labels.Everything()); err != nil {
+			return nil, nil, err
+		}
 	}
 	if inf.cips != nil {
 		if set.ClusterImagePolicies, err = convertAll[imagepolicy.ClusterImagePolicy](inf.cips, "ClusterImagePolicy"); err != nil {

@@ -131,9 +131,13 @@ spec:
   images: [{glob: %q}]
   authorities:
   - key:
-      data: |
-%s
-`, repo+"**", indent(string(pub), 8), reg+"/e2e/warned**", indent(string(pub), 8))
+      secretRef: {name: team-key}
+`, repo+"**", indent(string(pub), 8), reg+"/e2e/warned**")
+	// The warn-mode policy's key is a Secret of kguard's namespace
+	// (key.secretRef), as policy-controller reads its own namespace's.
+	kubectl(t, "wait", "--for=delete", "namespace/kguard", "--timeout=60s")
+	testNamespace(t, "kguard")
+	mustKubectl(t, "-n", "kguard", "create", "secret", "generic", "team-key", "--from-file=cosign.pub="+filepath.Join(dir, "team.pub"))
 	if out, err := kubectlIn(t, policies, "apply", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

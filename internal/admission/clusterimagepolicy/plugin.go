@@ -23,6 +23,7 @@ import (
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/imagepolicy"
 	"github.com/kguard/kguard/internal/podspec"
+	"github.com/kguard/kguard/internal/policy"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
@@ -63,7 +64,13 @@ type Config struct {
 	// CacheTTL keeps verdicts and tag resolutions (default 60s); results
 	// that depend on a registry error are never kept.
 	CacheTTL time.Duration
+	// SecretNamespace is kguard's namespace, whose Secrets key.secretRef
+	// and keyless.ca-cert.secretRef name (default "kguard").
+	SecretNamespace string
 }
+
+// DefaultSecretNamespace is the namespace deploy/ installs kguard in.
+const DefaultSecretNamespace = "kguard"
 
 type plugin struct {
 	cfg      Config
@@ -91,20 +98,36 @@ func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 		cfg.CacheTTL = 60 * time.Second
 	}
 	p := &plugin{cfg: cfg, included: map[string]bool{}, cache: newCache(cfg.CacheTTL, 10000)}
-	var cips []*imagepolicy.ClusterImagePolicy
-	var roots []*imagepolicy.TrustRoot
-	if in.Policies != nil {
-		cips, roots = in.Policies.ClusterImagePolicies, in.Policies.TrustRoots
-		for _, ns := range in.Policies.Namespaces {
-			if ns.Labels[IncludeLabel] == "true" {
-				p.included[ns.Name] = true
-			}
+	set := in.Policies
+	if set == nil {
+		set = &policy.Set{}
+	}
+	for _, ns := range set.Namespaces {
+		if ns.Labels[IncludeLabel] == "true" {
+			p.included[ns.Name] = true
 		}
 	}
-	if p.policies, err = imagepolicy.Compile(cips, roots, imagepolicy.Options{TrustedRoot: cfg.TrustedRoot}); err != nil {
+	if p.policies, err = Compile(set, cfg); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Compile compiles the ClusterImagePolicies and TrustRoots of set, with the
+// Secrets of cfg.SecretNamespace for secretRef keys: the plugin's policies,
+// for `kguard image verify` too.
+func Compile(set *policy.Set, cfg Config) (*imagepolicy.Policies, error) {
+	if cfg.SecretNamespace == "" {
+		cfg.SecretNamespace = DefaultSecretNamespace
+	}
+	secrets := map[string]map[string][]byte{}
+	for _, sec := range set.Secrets {
+		if sec.Namespace == cfg.SecretNamespace {
+			secrets[sec.Name] = sec.Data
+		}
+	}
+	return imagepolicy.Compile(set.ClusterImagePolicies, set.TrustRoots,
+		imagepolicy.Options{TrustedRoot: cfg.TrustedRoot, Secrets: secrets, SecretNamespace: cfg.SecretNamespace})
 }
 
 // Handles: new pods and updates (an update may change an image), and their

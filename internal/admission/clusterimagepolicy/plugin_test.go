@@ -220,3 +220,27 @@ func TestStaticPassNeedsNoRegistry(t *testing.T) {
 		t.Fatalf("denied=%v %s, pinned=%v, %d resolutions, %d reads", d.Denied, d.Reason, d.Pod != nil, reg.resolves.Load(), reg.artifacts.Load())
 	}
 }
+
+// Compile takes secretRef keys from the Secrets of kguard's namespace only.
+func TestCompileReadsKeySecrets(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := cryptoutils.MarshalPublicKeyToPEM(k.Public())
+	cip := &imagepolicy.ClusterImagePolicy{}
+	if err := yaml.UnmarshalStrict([]byte(`{metadata: {name: p}, spec: {images: [{glob: "**"}], authorities: [{key: {secretRef: {name: team-key}}}]}}`), cip); err != nil {
+		t.Fatal(err)
+	}
+	secret := func(ns string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "team-key", Namespace: ns}, Data: map[string][]byte{"cosign.pub": pub}}
+	}
+	set := &policy.Set{ClusterImagePolicies: []*imagepolicy.ClusterImagePolicy{cip}, Secrets: []*corev1.Secret{secret("kguard")}}
+	if _, err := Compile(set, Config{}); err != nil {
+		t.Fatalf("the key Secret in kguard's namespace: %v", err)
+	}
+	set.Secrets = []*corev1.Secret{secret("tenant")}
+	if _, err := Compile(set, Config{}); err == nil || !strings.Contains(err.Error(), `Not found: "kguard/team-key"`) {
+		t.Fatalf("a Secret of another namespace must not be read: %v", err)
+	}
+	if _, err := Compile(set, Config{SecretNamespace: "tenant"}); err != nil {
+		t.Fatalf("--image-policy-secret-namespace tenant: %v", err)
+	}
+}
