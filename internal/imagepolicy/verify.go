@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -260,7 +261,7 @@ func (a *Authority) verifyLegacySignature(l Layer, digest string) error {
 	}
 	pb := verify.NewPolicy(verify.WithArtifact(bytes.NewReader(l.Payload)), a.identity...)
 	if _, err := a.verifier.Verify(e, pb); err != nil {
-		return err
+		return explainCertificate(err, e)
 	}
 	// The signature covers the payload; the payload must name this image.
 	var ss struct {
@@ -278,6 +279,24 @@ func (a *Authority) verifyLegacySignature(l Layer, digest string) error {
 		return fmt.Errorf("the signature is for %s, not this image (%s)", ss.Critical.Image.Digest, digest)
 	}
 	return nil
+}
+
+// explainCertificate adds to a failed verification that the signing
+// certificate is outside its validity now, when it is: without a log entry
+// or a signed timestamp, the certificate is checked at the current time.
+func explainCertificate(err error, e *legacyEntity) error {
+	c, ok := e.content.(*certContent)
+	if !ok || len(e.entries) > 0 || len(e.timestamps) > 0 {
+		return err
+	}
+	now := time.Now()
+	switch {
+	case now.After(c.cert.NotAfter):
+		return fmt.Errorf("%w (the signing certificate expired at %s, and no log entry or signed timestamp dates the signature)", err, c.cert.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(c.cert.NotBefore):
+		return fmt.Errorf("%w (the signing certificate is not valid before %s)", err, c.cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return err
 }
 
 // verifyBundle verifies a sigstore bundle whose statement's subject must be

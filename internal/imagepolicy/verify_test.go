@@ -752,8 +752,8 @@ spec:
 		t.Fatal(r.Messages(true))
 	}
 	for ref, want := range map[string]string{
-		"{name: missing}":                   `spec.authorities[0].key.secretRef.name: Not found: "kguard/missing"`,
-		"{name: two}":                       "the Secret has 2 data entries; it must hold exactly one",
+		"{name: missing}":                    `spec.authorities[0].key.secretRef.name: Not found: "kguard/missing"`,
+		"{name: two}":                        "the Secret has 2 data entries; it must hold exactly one",
 		"{name: cosign-pub, namespace: dev}": `spec.authorities[0].key.secretRef.namespace: Invalid value: "dev": if set, it must be kguard's namespace (kguard)`,
 	} {
 		if _, err := compile(t, doc(ref), opts); err == nil || !strings.Contains(err.Error(), want) {

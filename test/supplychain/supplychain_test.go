@@ -332,7 +332,7 @@ func TestKeylessPrivateCA(t *testing.T) {
 		{"identity mismatch", signed, issuer, "https://kguard.example/ci/other@refs/heads/main", false, `expected SAN value "https://kguard.example/ci/other@refs/heads/main"`},
 		{"issuer mismatch", signed, "https://other-issuer.kguard.example", subject, false, `expected issuer value "https://other-issuer.kguard.example"`},
 		// cosign: "expected a signed timestamp to verify an expired certificate".
-		{"expired leaf", expiredImg, issuer, subject, false, "failed to verify leaf certificate"},
+		{"expired leaf", expiredImg, issuer, subject, false, "failed to verify leaf certificate: leaf certificate verification failed (the signing certificate expired at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := verify(t, tc.img, tc.issuer, tc.subject)
