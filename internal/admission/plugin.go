@@ -54,6 +54,15 @@ type WorkloadValidator interface {
 	ValidateWorkload(ctx context.Context, w *WorkloadRequest) Decision
 }
 
+// TemplateMutator is a Mutator that also changes the pod templates of pod
+// controllers (Deployment, Job, ...) in the mutating pass: the
+// ClusterImagePolicy plugin pins their images to digests. Other Mutators
+// leave templates alone, as upstream's plugins do.
+type TemplateMutator interface {
+	Mutator
+	MutateTemplate(ctx context.Context, w *WorkloadRequest, pod *corev1.Pod) Decision
+}
+
 // ConnectValidator is a plugin of the validating phase that judges a CONNECT
 // to a pod subresource (`kubectl exec`, `kubectl attach`): such a request
 // carries the connection's options (PodExecOptions, PodAttachOptions), not a

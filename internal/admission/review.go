@@ -226,16 +226,24 @@ func badRequest(r *Request, err error) *admissionv1.AdmissionResponse {
 // workload answers for a pod controller (Deployment, Job, ...) as the built-in
 // plugins do: PodSecurityPolicy does not look at it (its pods are admitted
 // when they are created), PodSecurity warns and audits its pod template in the
-// validating pass and never denies it. Other kinds are let through.
+// validating pass and never denies it. A TemplateMutator (image pinning) may
+// change the template in the mutating pass. Other kinds are let through.
 func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
 	allowed := &admissionv1.AdmissionResponse{Allowed: true}
 	var validators []WorkloadValidator
+	var mutators []TemplateMutator
 	for _, p := range c.plugins {
-		if v, ok := p.Plugin.(WorkloadValidator); ok && phase != PhaseMutate && p.Handles(req.Operation, "") {
+		if !p.Handles(req.Operation, "") {
+			continue
+		}
+		if v, ok := p.Plugin.(WorkloadValidator); ok && phase != PhaseMutate {
 			validators = append(validators, v)
 		}
+		if m, ok := p.Plugin.(TemplateMutator); ok && phase != PhaseValidate {
+			mutators = append(mutators, m)
+		}
 	}
-	if len(validators) == 0 {
+	if len(validators) == 0 && len(mutators) == 0 {
 		return allowed
 	}
 	apiVersion := req.Kind.Version
@@ -251,7 +259,7 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 	// cannot read is allowed with the error in a warning and an audit
 	// annotation, as the built-in PodSecurity answers.
 	unreadable := func(err error) *admissionv1.AdmissionResponse {
-		msg := fmt.Sprintf("%s %q: PodSecurity could not read the pod template: %v", r.Resource, r.Name, err)
+		msg := fmt.Sprintf("%s %q: kguard could not read the pod template: %v", r.Resource, r.Name, err)
 		out := &admissionv1.AdmissionResponse{Allowed: true, Warnings: []string{msg}}
 		addAudit(out, AuditKeyError, msg)
 		return out
@@ -275,6 +283,31 @@ func (c *Chain) workload(ctx context.Context, req *admissionv1.AdmissionRequest,
 	}
 	out := &admissionv1.AdmissionResponse{Allowed: true, Warnings: unknownFieldWarnings(unknown)}
 	wr := &WorkloadRequest{Operation: req.Operation, Object: w.Object, OldObject: oldObj, Request: req}
+	if len(mutators) > 0 {
+		pod := w.Pod()
+		pod.Namespace = req.Namespace
+		changed := false
+		for _, m := range mutators {
+			d := m.MutateTemplate(ctx, wr, pod)
+			if denied := record(out, r, d); denied != nil {
+				return denied
+			}
+			if d.Pod != nil {
+				pod, changed = d.Pod, true
+			}
+		}
+		if changed {
+			w.SetPod(pod)
+			patch, err := w.Patch()
+			if err != nil {
+				return errorResponse(r, err)
+			}
+			if patch != nil {
+				pt := admissionv1.PatchTypeJSONPatch
+				out.Patch, out.PatchType = patch, &pt
+			}
+		}
+	}
 	for _, v := range validators {
 		if denied := record(out, r, v.ValidateWorkload(ctx, wr)); denied != nil {
 			return denied

@@ -169,6 +169,14 @@ spec:
 	if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, want) {
 		t.Fatalf("deploy-unsigned.yaml: want Forbidden with %q, got %v\n%s", want, err, out)
 	}
+	// A Deployment naming the signed tag: its template is pinned to the
+	// digest kguard verified, so every pod it creates runs that digest.
+	if out, err := kubectlIn(t, deployment("tagged", repo+":signed"), "-n", ns, "apply", "-f", "-"); err != nil {
+		t.Fatalf("the Deployment of a signed tag was refused: %v\n%s", err, out)
+	}
+	if got := mustKubectl(t, "-n", ns, "get", "deployment", "tagged", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); got != repo+"@"+signed {
+		t.Fatalf("Deployment template image %q, want it pinned to %s", got, repo+"@"+signed)
+	}
 	// The controller manager creates the signed Deployment's pod, through
 	// kguard: it runs the digest that was verified.
 	eventually(t, 60*time.Second, "the Deployment's pod exists", func() (bool, string) {

@@ -84,6 +84,7 @@ var (
 	_ admission.Validator         = (*plugin)(nil)
 	_ admission.WorkloadValidator = (*plugin)(nil)
 	_ admission.ImageReviewer     = (*plugin)(nil)
+	_ admission.TemplateMutator   = (*plugin)(nil)
 )
 
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
@@ -142,6 +143,12 @@ func (p *plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.P
 
 func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
 	return p.check(ctx, r.Namespace, &pod.Spec, nil, false)
+}
+
+// MutateTemplate pins the images of a pod controller's template to the
+// digests verified, as for a pod, so that every pod it creates runs them.
+func (p *plugin) MutateTemplate(ctx context.Context, w *admission.WorkloadRequest, pod *corev1.Pod) admission.Decision {
+	return p.check(ctx, w.Request.Namespace, &pod.Spec, pod, true)
 }
 
 // ValidateWorkload checks a pod controller's template, so that an unsigned

@@ -2,6 +2,7 @@ package clusterimagepolicy
 
 import (
 	"context"
+	"encoding/json"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -64,6 +65,9 @@ func (f *fakeRegistry) Artifacts(_ context.Context, repo, digest string, _ bool)
 	return &imagepolicy.Artifacts{}, nil
 }
 
+// lastInputs are what setup built the plugin from (for a chain of it).
+var lastInputs admission.Inputs
+
 func setup(t *testing.T, cfg Config, mode string) (admission.Plugin, *fakeRegistry) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -86,7 +90,8 @@ func setup(t *testing.T, cfg Config, mode string) (admission.Plugin, *fakeRegist
 	set := &policy.Set{ClusterImagePolicies: []*imagepolicy.ClusterImagePolicy{cip},
 		Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "in", Labels: map[string]string{IncludeLabel: "true"}}}, {ObjectMeta: metav1.ObjectMeta{Name: "out"}}}}
 	cfg.Registry = reg
-	p, err := newPlugin(admission.Inputs{Policies: set, Config: cfg})
+	lastInputs = admission.Inputs{Policies: set, Config: cfg}
+	p, err := newPlugin(lastInputs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,5 +247,41 @@ func TestCompileReadsKeySecrets(t *testing.T) {
 	}
 	if _, err := Compile(set, Config{SecretNamespace: "tenant"}); err != nil {
 		t.Fatalf("--image-policy-secret-namespace tenant: %v", err)
+	}
+}
+
+// A Deployment's template is pinned in the mutating pass (the review's JSON
+// Patch), refused there when unsigned, and other kinds are let through.
+func TestTemplatesPinnedThroughTheChain(t *testing.T) {
+	setup(t, Config{}, "")
+	in := lastInputs
+	chain, err := admission.NewChain([]string{PluginName}, admission.Inputs{Policies: in.Policies}, map[string]any{PluginName: in.Config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := func(image string) []byte {
+		return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
+"kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},
+"namespace":"in","name":"web","operation":"CREATE","userInfo":{"username":"alice"},
+"object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"in"},"spec":{"selector":{"matchLabels":{"a":"b"}},
+"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"` + image + `"}]}}}}}}`)
+	}
+	out, err := chain.Review(context.Background(), review("registry.example/app:signed"), admission.PhaseMutate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ar admissionv1.AdmissionReview
+	if err := json.Unmarshal(out, &ar); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.example/app@` + signedDigest + `"}`
+	if !ar.Response.Allowed || !strings.Contains(string(ar.Response.Patch), want) {
+		t.Fatalf("allowed=%v patch %s, want %s", ar.Response.Allowed, ar.Response.Patch, want)
+	}
+	out, _ = chain.Review(context.Background(), review("registry.example/app:unsigned"), admission.PhaseMutate)
+	ar = admissionv1.AdmissionReview{}
+	json.Unmarshal(out, &ar)
+	if ar.Response.Allowed || !strings.Contains(ar.Response.Result.Message, `deployments.apps "web" is forbidden: image "registry.example/app:unsigned" is not admitted`) {
+		t.Fatalf("unsigned template: %s", out)
 	}
 }
