@@ -1,6 +1,7 @@
 package imagepolicy
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	k8sauthn "github.com/google/go-containerregistry/pkg/authn/kubernetes"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -53,7 +56,7 @@ type Options struct {
 	// Secrets are the Secrets of SecretNamespace (kguard's own), by name:
 	// key.secretRef and keyless.ca-cert.secretRef read them, as
 	// policy-controller reads its namespace's.
-	Secrets         map[string]map[string][]byte
+	Secrets         map[string]*corev1.Secret
 	SecretNamespace string
 }
 
@@ -83,9 +86,13 @@ type Authority struct {
 	// empty: the image's own.
 	Source       string
 	Attestations []Attestation
-	verifier     *verify.Verifier
-	identity     []verify.PolicyOption // WithKey, or WithCertificateIdentity for each identity (any one matches)
-	keyHint      string
+	// sourceCreds read the signatures (source[0].signaturePullSecrets, from
+	// kguard's namespace); nil: the pod's and the client's.
+	sourceCreds   authn.Keychain
+	sourceCredsID string
+	verifier      *verify.Verifier
+	identity      []verify.PolicyOption // WithKey, or WithCertificateIdentity for each identity (any one matches)
+	keyHint       string
 }
 
 // Compile checks and compiles policies against the trust roots they name.
@@ -196,7 +203,22 @@ func compileAuthority(in *AuthoritySpec, i int, path *field.Path, trustRoots map
 	for j, s := range in.Sources {
 		sp := path.Child("source").Index(j)
 		if len(s.SignaturePullSecrets) > 0 {
-			errs = append(errs, field.Forbidden(sp.Child("signaturePullSecrets"), "not supported yet: kguard reads signatures with the image's pull credentials"))
+			var secrets []corev1.Secret
+			id := opts.SecretNamespace
+			for k, ref := range s.SignaturePullSecrets {
+				sec, ok := opts.Secrets[ref.Name]
+				if !ok {
+					errs = append(errs, field.NotFound(sp.Child("signaturePullSecrets").Index(k).Child("name"), fmt.Sprintf("%s/%s", opts.SecretNamespace, ref.Name)))
+					continue
+				}
+				secrets = append(secrets, *sec)
+				id += "/" + sec.Name + "@" + sec.ResourceVersion
+			}
+			kc, err := k8sauthn.NewFromPullSecrets(context.Background(), secrets)
+			if err != nil {
+				errs = append(errs, field.Invalid(sp.Child("signaturePullSecrets"), "", err.Error()))
+			}
+			a.sourceCredsID, a.sourceCreds = id, kc
 		}
 		if s.TagPrefix != nil {
 			errs = append(errs, field.Forbidden(sp.Child("tagPrefix"), "not supported yet"))
@@ -437,10 +459,11 @@ func secretData(ref *corev1.SecretReference, path *field.Path, opts Options) (st
 	if ref.Name == "" {
 		return "", field.Required(path.Child("name"), "")
 	}
-	data, ok := opts.Secrets[ref.Name]
+	sec, ok := opts.Secrets[ref.Name]
 	if !ok {
 		return "", field.NotFound(path.Child("name"), fmt.Sprintf("%s/%s", opts.SecretNamespace, ref.Name))
 	}
+	data := sec.Data
 	if len(data) != 1 {
 		return "", field.Invalid(path.Child("name"), ref.Name, fmt.Sprintf("the Secret has %d data entries; it must hold exactly one", len(data)))
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 )
@@ -21,6 +22,27 @@ type Artifacts struct {
 	Signatures   []Layer
 	Attestations []Layer
 	Bundles      [][]byte
+}
+
+type credentialsKey struct{}
+
+type credentials struct {
+	id       string
+	keychain authn.Keychain
+}
+
+// WithCredentials returns a context whose registry calls (Fetcher and
+// resolution) authenticate with kc first (a pod's pull Secrets, an
+// authority's signaturePullSecrets), then with the client's own. id names
+// the credentials (the Secrets' namespace, names and resource versions).
+func WithCredentials(ctx context.Context, id string, kc authn.Keychain) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, credentials{id: id, keychain: kc})
+}
+
+// CredentialsFrom returns the credentials WithCredentials put in ctx.
+func CredentialsFrom(ctx context.Context) (string, authn.Keychain) {
+	c, _ := ctx.Value(credentialsKey{}).(credentials)
+	return c.id, c.keychain
 }
 
 // Fetcher reads the artifacts of digest from repository repo (the image's
@@ -154,11 +176,16 @@ func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, 
 		if a.Source != "" {
 			repo = a.Source
 		}
-		key := fmt.Sprintf("%s|%v", repo, a.Bundle)
+		fctx := ctx
+		if a.sourceCreds != nil {
+			fctx = WithCredentials(ctx, a.sourceCredsID, a.sourceCreds)
+		}
+		credID, _ := CredentialsFrom(fctx)
+		key := fmt.Sprintf("%s|%v|%s", repo, a.Bundle, credID)
 		if arts, ok := fetched[key]; ok {
 			return arts, fetchErr[key]
 		}
-		arts, err := f.Artifacts(ctx, repo, img.Digest, a.Bundle)
+		arts, err := f.Artifacts(fctx, repo, img.Digest, a.Bundle)
 		if err != nil {
 			err = &fetchError{fmt.Errorf("reading signatures from %s: %w", repo, err)}
 		}

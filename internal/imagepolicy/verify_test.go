@@ -22,12 +22,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -740,9 +743,9 @@ spec:
   authorities: [{name: key-0, key: {secretRef: ` + ref + `}}]
 `
 	}
-	opts := Options{SecretNamespace: "kguard", Secrets: map[string]map[string][]byte{
-		"cosign-pub": {"cosign.pub": []byte(k.pem)},
-		"two":        {"a": []byte(k.pem), "b": []byte(k.pem)},
+	opts := Options{SecretNamespace: "kguard", Secrets: map[string]*corev1.Secret{
+		"cosign-pub": {Data: map[string][]byte{"cosign.pub": []byte(k.pem)}},
+		"two":        {Data: map[string][]byte{"a": []byte(k.pem), "b": []byte(k.pem)}},
 	}}
 	ps, err := compile(t, doc("{name: cosign-pub}"), opts)
 	if err != nil {
@@ -760,4 +763,64 @@ spec:
 			t.Errorf("secretRef %s: want %q, got %v", ref, want, err)
 		}
 	}
+}
+
+// credFetcher records the credentials each read carried.
+type credFetcher struct {
+	memFetcher
+	ids []string
+}
+
+func (f *credFetcher) Artifacts(ctx context.Context, repo, digest string, bundles bool) (*Artifacts, error) {
+	id, kc := CredentialsFrom(ctx)
+	if kc != nil {
+		if _, err := kc.Resolve(mustRegistry("registry.example")); err != nil {
+			return nil, err
+		}
+	}
+	f.ids = append(f.ids, id)
+	return f.memFetcher.Artifacts(ctx, repo, digest, bundles)
+}
+
+// source.signaturePullSecrets: the signatures are read with the named pull
+// Secrets of kguard's namespace.
+func TestSignaturePullSecrets(t *testing.T) {
+	k := newKey(t)
+	doc := `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: p}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - name: key-0
+    source: [{oci: registry.example/signatures, signaturePullSecrets: [{name: sigcred}]}]
+    key:
+      data: |
+` + indent(k.pem, 8)
+	opts := Options{SecretNamespace: "kguard", Secrets: map[string]*corev1.Secret{"sigcred": {
+		ObjectMeta: metav1.ObjectMeta{Name: "sigcred", Namespace: "kguard", ResourceVersion: "7"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"registry.example":{"username":"u","password":"p"}}}`)}}}}
+	ps, err := compile(t, doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &credFetcher{memFetcher: memFetcher{"registry.example/signatures@" + digestA: {Signatures: []Layer{k.signLayer(t, digestA)}}}}
+	if r := verdict(t, ps, repo+":v1", digestA, f); r.Denied() {
+		t.Fatal(r.Messages(true))
+	}
+	if len(f.ids) != 1 || f.ids[0] != "kguard/sigcred@7" {
+		t.Fatalf("reads carried credentials %q, want kguard/sigcred@7", f.ids)
+	}
+	if _, err := compile(t, strings.Replace(doc, "name: sigcred", "name: nope", 1), opts); err == nil ||
+		!strings.Contains(err.Error(), `spec.authorities[0].source[0].signaturePullSecrets[0].name: Not found: "kguard/nope"`) {
+		t.Fatalf("a missing pull Secret: %v", err)
+	}
+}
+
+func mustRegistry(host string) name.Registry {
+	r, err := name.NewRegistry(host)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }

@@ -62,9 +62,23 @@ type Config struct {
 
 // Client reads registries. It is safe for concurrent use.
 type Client struct {
-	cfg     Config
-	opts    []remote.Option
-	flights singleflight.Group
+	cfg      Config
+	opts     []remote.Option
+	keychain authn.Keychain
+	flights  singleflight.Group
+}
+
+// callOpts are the options of one call: the client's, with the context's
+// credentials (imagepolicy.WithCredentials: tried first, then the client's
+// own), and the flight key's credentials part: calls with different
+// credentials are never collapsed into one.
+func (c *Client) callOpts(ctx context.Context) ([]remote.Option, string) {
+	opts := append([]remote.Option{}, c.opts...)
+	id, kc := imagepolicy.CredentialsFrom(ctx)
+	if kc == nil {
+		return append(opts, remote.WithContext(ctx)), ""
+	}
+	return append(opts, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.NewMultiKeychain(kc, c.keychain))), id
 }
 
 // bundleArtifactType is the artifactType cosign gives a sigstore bundle
@@ -105,7 +119,7 @@ func New(cfg Config) (*Client, error) {
 	if !cfg.Insecure {
 		rt = httpsOnly{tr}
 	}
-	c := &Client{cfg: cfg, opts: []remote.Option{
+	c := &Client{cfg: cfg, keychain: kc, opts: []remote.Option{
 		remote.WithTransport(rt),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithUserAgent("kguard"),
@@ -148,12 +162,13 @@ func (c *Client) Resolve(ctx context.Context, ref string) (imagepolicy.Image, er
 		img.Digest = d.DigestStr()
 		return img, nil
 	}
-	v, err, _ := c.flights.Do("resolve|"+r.Name(), func() (_ any, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	opts, credID := c.callOpts(ctx)
+	v, err, _ := c.flights.Do("resolve|"+credID+"|"+r.Name(), func() (_ any, err error) {
 		start := time.Now()
 		defer func() { observe(start, err) }()
-		ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		defer cancel()
-		desc, err := remote.Head(r, append(c.opts, remote.WithContext(ctx))...)
+		desc, err := remote.Head(r, opts...)
 		if err != nil {
 			return nil, describe(err, ctx)
 		}
@@ -170,11 +185,12 @@ func (c *Client) Resolve(ctx context.Context, ref string) (imagepolicy.Image, er
 // sha256-<hex>.sig and .att images, or the referrers that are sigstore
 // bundles. A tag that does not exist is no artifacts.
 func (c *Client) Artifacts(ctx context.Context, repo, digest string, bundles bool) (*imagepolicy.Artifacts, error) {
-	v, err, _ := c.flights.Do(fmt.Sprintf("artifacts|%s|%s|%v", repo, digest, bundles), func() (_ any, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	opts, credID := c.callOpts(ctx)
+	v, err, _ := c.flights.Do(fmt.Sprintf("artifacts|%s|%s|%s|%v", credID, repo, digest, bundles), func() (_ any, err error) {
 		start := time.Now()
 		defer func() { observe(start, err) }()
-		ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		defer cancel()
 		r, err := name.NewRepository(repo, c.nameOpts()...)
 		if err != nil {
 			return nil, err
@@ -183,7 +199,6 @@ func (c *Client) Artifacts(ctx context.Context, repo, digest string, bundles boo
 		if err != nil {
 			return nil, err
 		}
-		opts := append(c.opts, remote.WithContext(ctx))
 		out := &imagepolicy.Artifacts{}
 		if bundles {
 			out.Bundles, err = c.bundles(r.Digest(digest), opts)

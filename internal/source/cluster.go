@@ -154,6 +154,7 @@ func (c *Cluster) builder(inf *clusterInformers) func() (*snapshot.Snapshot, []e
 		cfg.Authn.ServiceAccount.Lookup = inf.lookup
 	}
 	cfg.Pods = livePods{inf.client}
+	cfg.ImagePolicy.PullSecrets = liveSecrets{inf.client}
 	return func() (*snapshot.Snapshot, []error, error) {
 		set, broken, err := inf.policySet()
 		if err != nil {
@@ -178,6 +179,17 @@ func (l livePods) GetPod(ctx context.Context, namespace, name string) (*corev1.P
 	ctx, cancel := context.WithTimeout(ctx, podReadTimeout)
 	defer cancel()
 	return l.client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// liveSecrets reads the pull Secrets a pod names when the ClusterImagePolicy
+// plugin reads its images' registry (no informer: only the named ones, when
+// a pod names them).
+type liveSecrets struct{ client kubernetes.Interface }
+
+func (l liveSecrets) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, podReadTimeout)
+	defer cancel()
+	return l.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
 // rebuildOnChange calls rebuild after each burst of changes (debounced), until

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/crypto/bcrypt"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -141,7 +144,9 @@ spec:
 	if out, err := kubectlIn(t, policies, "apply", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	t.Cleanup(func() { kubectl(t, "delete", "clusterimagepolicies.policy.sigstore.dev", "signed-images", "warned-images", "--ignore-not-found") })
+	t.Cleanup(func() {
+		kubectl(t, "delete", "clusterimagepolicies.policy.sigstore.dev", "signed-images", "warned-images", "--ignore-not-found")
+	})
 
 	pod := func(name, image string) string {
 		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"c","image":"` + image + `"}]}}`
@@ -257,7 +262,9 @@ spec:
 	if out, err := kubectlIn(t, cip, "apply", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	t.Cleanup(func() { kubectl(t, "delete", "clusterimagepolicies.policy.sigstore.dev", "quarantine", "pause", "--ignore-not-found") })
+	t.Cleanup(func() {
+		kubectl(t, "delete", "clusterimagepolicies.policy.sigstore.dev", "quarantine", "pause", "--ignore-not-found")
+	})
 	pod := func(name, image string) string {
 		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"c","image":"` + image + `"}]}}`
 	}
@@ -269,5 +276,123 @@ spec:
 	})
 	if out, err := kubectlIn(t, pod("allowed", "k8s.gcr.io/pause"), "-n", ns, "create", "-f", "-"); err != nil {
 		t.Fatalf("an image the policies admit was refused: %v\n%s", err, out)
+	}
+}
+
+// privateRegistry starts a second docker-registry that requires a password
+// (htpasswd), with the suite registry's certificate, and returns its host.
+func privateRegistry(t *testing.T, user, password string) string {
+	t.Helper()
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close()
+	config := fmt.Sprintf(`version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: %s/storage}}
+auth: {htpasswd: {realm: kguard-e2e, path: %s/htpasswd}}
+http:
+  addr: %s
+  tls: {certificate: %s/registry.crt, key: %s/registry.key}
+`, dir, dir, host, kg.registryDir, kg.registryDir)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/docker-registry", "serve", filepath.Join(dir, "config.yml"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ca, _ := os.ReadFile(kg.registry["KGUARD_REGISTRY_CA"])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	eventually(t, 20*time.Second, "the private registry answers", func() (bool, string) {
+		resp, err := client.Get("https://" + host + "/v2/")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized, resp.Status
+	})
+	return host
+}
+
+// A private registry: kguard reads the image and its signature with the
+// pod's pull Secret, as the kubelet will pull it; a pod without one is
+// refused with the registry's answer.
+func TestImagePullSecrets(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "e2e-private"
+	testNamespace(t, ns)
+	mustKubectl(t, "label", "namespace", ns, "policy.sigstore.dev/include=true")
+	if out, err := kubectlIn(t, crd(t, "../../examples/psp/policies/privileged-psp.yaml"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "privileged", "--ignore-not-found") })
+	const user, password = "puller", "e2e-s3cret"
+	host := privateRegistry(t, user, password)
+	repo := host + "/team/private"
+
+	ca, _ := os.ReadFile(kg.registry["KGUARD_REGISTRY_CA"])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	ref, _ := name.ParseReference(repo + ":v1")
+	img, _ := random.Image(256, 1)
+	if err := remote.Write(ref, img, remote.WithTransport(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}),
+		remote.WithAuth(&authn.Basic{Username: user, Password: password})); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	dir := t.TempDir()
+	cosign(t, dir, "generate-key-pair", "--output-key-prefix", "team")
+	cosign(t, dir, "sign", "--key", "team.key", "--registry-username", user, "--registry-password", password,
+		"--use-signing-config=false", "--tlog-upload=false", "--new-bundle-format=false", "-y", repo+"@"+digest.String())
+	pub, _ := os.ReadFile(filepath.Join(dir, "team.pub"))
+	cip := fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: private-images}
+spec:
+  images: [{glob: %q}]
+  authorities:
+  - key:
+      data: |
+%s
+`, repo+"**", indent(string(pub), 8))
+	if out, err := kubectlIn(t, cip, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		kubectl(t, "delete", "clusterimagepolicies.policy.sigstore.dev", "private-images", "--ignore-not-found")
+	})
+	mustKubectl(t, "-n", ns, "create", "secret", "docker-registry", "regcred", "--docker-server="+host, "--docker-username="+user, "--docker-password="+password)
+
+	pod := func(podName, pullSecret string) string {
+		secrets := ""
+		if pullSecret != "" {
+			secrets = `,"imagePullSecrets":[{"name":"` + pullSecret + `"}]`
+		}
+		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + podName + `"},"spec":{"containers":[{"name":"c","image":"` + repo + `:v1"}]` + secrets + `}}`
+	}
+	out, err := kubectlIn(t, pod("no-credentials", ""), "-n", ns, "create", "-f", "-")
+	if err == nil || !strings.Contains(out, `image "`+repo+`:v1" is not admitted`) || !strings.Contains(out, "401") {
+		t.Fatalf("a private image without credentials: want refused with the registry's 401, got %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "the pod with the pull Secret is admitted", func() (bool, string) {
+		out, err := kubectlIn(t, pod("with-credentials", "regcred"), "-n", ns, "create", "-f", "-")
+		return err == nil, out
+	})
+	if got := mustKubectl(t, "-n", ns, "get", "pod", "with-credentials", "-o", "jsonpath={.spec.containers[0].image}"); got != repo+"@"+digest.String() {
+		t.Fatalf("pod image %q, want it pinned to %s", got, digest)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	k8sauthn "github.com/google/go-containerregistry/pkg/authn/kubernetes"
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/kguard/kguard/internal/admission"
@@ -67,6 +68,16 @@ type Config struct {
 	// SecretNamespace is kguard's namespace, whose Secrets key.secretRef
 	// and keyless.ca-cert.secretRef name (default "kguard").
 	SecretNamespace string
+	// PullSecrets reads the pull Secrets a pod names (its own
+	// imagePullSecrets and its ServiceAccount's), whose credentials the
+	// registry calls for its images use first, as the kubelet's would
+	// (cluster mode; nil: the registry client's own credentials only).
+	PullSecrets SecretGetter
+}
+
+// SecretGetter reads a Secret.
+type SecretGetter interface {
+	GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error)
 }
 
 // DefaultSecretNamespace is the namespace deploy/ installs kguard in.
@@ -77,6 +88,8 @@ type plugin struct {
 	policies *imagepolicy.Policies
 	included map[string]bool
 	cache    *cache
+	// pullSecrets are the ServiceAccounts' imagePullSecrets, by namespace/name.
+	pullSecrets map[string][]corev1.LocalObjectReference
 }
 
 var (
@@ -98,10 +111,15 @@ func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 60 * time.Second
 	}
-	p := &plugin{cfg: cfg, included: map[string]bool{}, cache: newCache(cfg.CacheTTL, 10000)}
+	p := &plugin{cfg: cfg, included: map[string]bool{}, cache: newCache(cfg.CacheTTL, 10000), pullSecrets: map[string][]corev1.LocalObjectReference{}}
 	set := in.Policies
 	if set == nil {
 		set = &policy.Set{}
+	}
+	for _, sa := range set.ServiceAccounts {
+		if len(sa.ImagePullSecrets) > 0 {
+			p.pullSecrets[sa.Namespace+"/"+sa.Name] = sa.ImagePullSecrets
+		}
 	}
 	for _, ns := range set.Namespaces {
 		if ns.Labels[IncludeLabel] == "true" {
@@ -121,10 +139,10 @@ func Compile(set *policy.Set, cfg Config) (*imagepolicy.Policies, error) {
 	if cfg.SecretNamespace == "" {
 		cfg.SecretNamespace = DefaultSecretNamespace
 	}
-	secrets := map[string]map[string][]byte{}
+	secrets := map[string]*corev1.Secret{}
 	for _, sec := range set.Secrets {
 		if sec.Namespace == cfg.SecretNamespace {
-			secrets[sec.Name] = sec.Data
+			secrets[sec.Name] = sec
 		}
 	}
 	return imagepolicy.Compile(set.ClusterImagePolicies, set.TrustRoots,
@@ -177,6 +195,7 @@ func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSp
 	if !p.cfg.AllNamespaces && !p.included[namespace] {
 		return admission.Decision{}
 	}
+	ctx = p.credentials(ctx, namespace, spec)
 	var d admission.Decision
 	var denials []string
 	pinned := map[string]string{}
@@ -233,6 +252,46 @@ func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSp
 	return d
 }
 
+// credentials puts the pod's pull Secrets (its own imagePullSecrets, then
+// its ServiceAccount's) into ctx for the registry calls. A Secret that
+// cannot be read is left out, as the kubelet leaves it out.
+func (p *plugin) credentials(ctx context.Context, namespace string, spec *corev1.PodSpec) context.Context {
+	if p.cfg.PullSecrets == nil {
+		return ctx
+	}
+	sa := spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	refs := append(append([]corev1.LocalObjectReference{}, spec.ImagePullSecrets...), p.pullSecrets[namespace+"/"+sa]...)
+	if len(refs) == 0 {
+		return ctx
+	}
+	var secrets []corev1.Secret
+	id := namespace
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		if ref.Name == "" || seen[ref.Name] {
+			continue
+		}
+		seen[ref.Name] = true
+		sec, err := p.cfg.PullSecrets.GetSecret(ctx, namespace, ref.Name)
+		if err != nil || sec == nil {
+			continue
+		}
+		secrets = append(secrets, *sec)
+		id += "/" + sec.Name + "@" + sec.ResourceVersion
+	}
+	if len(secrets) == 0 {
+		return ctx
+	}
+	kc, err := k8sauthn.NewFromPullSecrets(ctx, secrets)
+	if err != nil {
+		return ctx
+	}
+	return imagepolicy.WithCredentials(ctx, id, kc)
+}
+
 // verify resolves image and judges it, through the cache.
 func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result, error) {
 	matching, err := p.policies.Matching(image)
@@ -261,29 +320,34 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 		}
 		p.cache.putResolved(image, img)
 	}
-	if res, ok := p.cache.verdict(img); ok {
+	// A policy's verdict depends on the policy, the repository and the
+	// digest only (not on the tag that named it): cached per policy, it
+	// also answers the pinned reference the mutating pass wrote, and
+	// kube-apiserver's ImageReview of it.
+	res := &imagepolicy.Result{Image: img}
+	for _, pol := range matching {
+		pr, ok := p.cache.verdict(pol.Name, img)
+		if !ok {
+			res = nil
+			break
+		}
+		res.Policies = append(res.Policies, pr)
+	}
+	if res != nil {
 		Counters.CacheHits.Add(1)
 		return res, nil
 	}
 	Counters.CacheMisses.Add(1)
-	res, err := p.policies.Verify(ctx, img, p.cfg.Registry)
+	res, err = p.policies.Verify(ctx, img, p.cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
-	if !registryTrouble(res) {
-		p.cache.putVerdict(img, res)
-	}
-	return res, nil
-}
-
-// registryTrouble: a verdict that failed for a registry error is not kept.
-func registryTrouble(res *imagepolicy.Result) bool {
 	for _, pr := range res.Policies {
-		if pr.Unavailable {
-			return true
+		if !pr.Unavailable { // a verdict that failed for a registry error is not kept
+			p.cache.putVerdict(pr.Policy, img, pr)
 		}
 	}
-	return false
+	return res, nil
 }
 
 // pinnedRef is image pinned to digest: repository@digest (a reference
@@ -324,7 +388,7 @@ type cache struct {
 	ttl      time.Duration
 	max      int
 	resolves map[string]entry[imagepolicy.Image]
-	verdicts map[string]entry[*imagepolicy.Result]
+	verdicts map[string]entry[imagepolicy.PolicyResult] // policy|repository@digest
 }
 
 type entry[T any] struct {
@@ -333,18 +397,18 @@ type entry[T any] struct {
 }
 
 func newCache(ttl time.Duration, max int) *cache {
-	return &cache{ttl: ttl, max: max, resolves: map[string]entry[imagepolicy.Image]{}, verdicts: map[string]entry[*imagepolicy.Result]{}}
+	return &cache{ttl: ttl, max: max, resolves: map[string]entry[imagepolicy.Image]{}, verdicts: map[string]entry[imagepolicy.PolicyResult]{}}
 }
 
 func (c *cache) resolved(ref string) (imagepolicy.Image, bool) {
 	return get(c, c.resolves, ref)
 }
 func (c *cache) putResolved(ref string, img imagepolicy.Image) { put(c, c.resolves, ref, img) }
-func (c *cache) verdict(img imagepolicy.Image) (*imagepolicy.Result, bool) {
-	return get(c, c.verdicts, img.Ref+"|"+img.Digest)
+func (c *cache) verdict(policy string, img imagepolicy.Image) (imagepolicy.PolicyResult, bool) {
+	return get(c, c.verdicts, policy+"|"+img.Repository+"@"+img.Digest)
 }
-func (c *cache) putVerdict(img imagepolicy.Image, r *imagepolicy.Result) {
-	put(c, c.verdicts, img.Ref+"|"+img.Digest, r)
+func (c *cache) putVerdict(policy string, img imagepolicy.Image, r imagepolicy.PolicyResult) {
+	put(c, c.verdicts, policy+"|"+img.Repository+"@"+img.Digest, r)
 }
 
 func get[T any](c *cache, m map[string]entry[T], k string) (T, bool) {

@@ -2,12 +2,12 @@ package clusterimagepolicy
 
 import (
 	"context"
-	"encoding/json"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -140,9 +140,14 @@ func TestPinsVerifiedImages(t *testing.T) {
 	if reg.artifacts.Load() != before || reg.resolves.Load() != 1 {
 		t.Errorf("cache missed: %d artifact reads, %d resolutions", reg.artifacts.Load(), reg.resolves.Load())
 	}
-	// The validating pass accepts the pinned pod.
+	// The validating pass accepts the pinned pod, from the cache: a
+	// policy's verdict is the digest's, whatever reference names it.
+	reads := reg.artifacts.Load()
 	if d := p.(admission.Validator).Validate(context.Background(), &admission.Request{Namespace: "in"}, d.Pod); d.Denied {
 		t.Fatal(d.Reason)
+	}
+	if reg.artifacts.Load() != reads {
+		t.Error("the pinned reference was verified again instead of from the cache")
 	}
 }
 
@@ -283,5 +288,40 @@ func TestTemplatesPinnedThroughTheChain(t *testing.T) {
 	json.Unmarshal(out, &ar)
 	if ar.Response.Allowed || !strings.Contains(ar.Response.Result.Message, `deployments.apps "web" is forbidden: image "registry.example/app:unsigned" is not admitted`) {
 		t.Fatalf("unsigned template: %s", out)
+	}
+}
+
+type recordingSecrets struct{ read []string }
+
+func (r *recordingSecrets) GetSecret(_ context.Context, namespace, name string) (*corev1.Secret, error) {
+	r.read = append(r.read, namespace+"/"+name)
+	if name == "missing" {
+		return nil, errors.New("not found")
+	}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, ResourceVersion: "1"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"registry.example":{"username":"u","password":"p"}}}`)}}, nil
+}
+
+// The registry calls for a pod's images carry its pull Secrets: its own
+// imagePullSecrets, then its ServiceAccount's; one that cannot be read is
+// left out, as the kubelet leaves it out.
+func TestPullSecretsAreRead(t *testing.T) {
+	secrets := &recordingSecrets{}
+	p, _ := setup(t, Config{PullSecrets: secrets}, "")
+	in := lastInputs
+	in.Policies.ServiceAccounts = []*corev1.ServiceAccount{{ObjectMeta: metav1.ObjectMeta{Name: "builder", Namespace: "in"},
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "sa-cred"}, {Name: "pod-cred"}}}}
+	p, err := newPlugin(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd := pod("registry.example/app:signed")
+	pd.Spec.ServiceAccountName = "builder"
+	pd.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "pod-cred"}, {Name: "missing"}}
+	if d := p.(admission.Mutator).Mutate(context.Background(), &admission.Request{Namespace: "in"}, pd); d.Denied {
+		t.Fatal(d.Reason)
+	}
+	if got := strings.Join(secrets.read, ","); got != "in/pod-cred,in/missing,in/sa-cred" {
+		t.Fatalf("read %s, want the pod's pull Secrets then its ServiceAccount's, each once", got)
 	}
 }
