@@ -23,7 +23,7 @@ type rawManifest struct {
 	raw       []byte
 }
 
-func (m rawManifest) RawManifest() ([]byte, error)         { return m.raw, nil }
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, nil }
 
 // tamperBundle changes one byte of the DSSE signature inside the sigstore
