@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -20,6 +21,13 @@ import (
 // signature or attestation: a sigstore bundle (v0.1, with the Rekor entry's
 // signed entry timestamp) around a DSSE envelope of an in-toto statement.
 func keylessBundle(t *testing.T, vs *ca.VirtualSigstore, identity, issuer, digest, predicateType string) []byte {
+	return keylessBundleVersion(t, vs, identity, issuer, digest, predicateType, false)
+}
+
+// keylessBundleVersion makes a v0.1 bundle (the signed entry timestamp), or
+// with proof a v0.3 bundle whose Rekor entry also carries an inclusion proof
+// with its signed checkpoint, as Rekor v1 gives them.
+func keylessBundleVersion(t *testing.T, vs *ca.VirtualSigstore, identity, issuer, digest, predicateType string, proof bool) []byte {
 	t.Helper()
 	stmt, _ := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
@@ -27,7 +35,7 @@ func keylessBundle(t *testing.T, vs *ca.VirtualSigstore, identity, issuer, diges
 		"subject":       []any{map[string]any{"name": repo, "digest": map[string]string{"sha256": strings.TrimPrefix(digest, "sha256:")}}},
 		"predicate":     map[string]any{},
 	})
-	ent, err := vs.Attest(identity, issuer, stmt)
+	ent, err := vs.AttestAtTime(identity, issuer, stmt, time.Now(), proof)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,15 +50,25 @@ func keylessBundle(t *testing.T, vs *ca.VirtualSigstore, identity, issuer, diges
 	if err != nil {
 		t.Fatal(err)
 	}
-	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
 	tle.KindVersion = &protorekor.KindVersion{Kind: "dsse", Version: "0.0.1"}
+	mediaType := "application/vnd.dev.sigstore.bundle+json;version=0.1"
+	if proof {
+		mediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	}
+	// The promise is what dates the entry (sigstore-go trusts an integrated
+	// time only with it); with proof the inclusion proof is verified too.
+	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	material := &protobundle.VerificationMaterial{
+		Content: &protobundle.VerificationMaterial_X509CertificateChain{X509CertificateChain: &protocommon.X509CertificateChain{
+			Certificates: []*protocommon.X509Certificate{{RawBytes: vc.Certificate().Raw}}}},
+		TlogEntries: []*protorekor.TransparencyLogEntry{tle},
+	}
+	if proof { // v0.3 names the leaf certificate alone
+		material.Content = &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: vc.Certificate().Raw}}
+	}
 	b := &protobundle.Bundle{
-		MediaType: "application/vnd.dev.sigstore.bundle+json;version=0.1",
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content: &protobundle.VerificationMaterial_X509CertificateChain{X509CertificateChain: &protocommon.X509CertificateChain{
-				Certificates: []*protocommon.X509Certificate{{RawBytes: vc.Certificate().Raw}}}},
-			TlogEntries: []*protorekor.TransparencyLogEntry{tle},
-		},
+		MediaType:            mediaType,
+		VerificationMaterial: material,
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
 			Payload: stmt, PayloadType: env.PayloadType, Signatures: []*protodsse.Signature{{Sig: sig}}}},
 	}
@@ -59,6 +77,23 @@ func keylessBundle(t *testing.T, vs *ca.VirtualSigstore, identity, issuer, diges
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// badProof changes the root hash of a bundle's inclusion proof.
+func badProof(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	i := strings.Index(string(raw), `"rootHash":"`)
+	if i < 0 {
+		t.Fatalf("no inclusion proof in %s", raw)
+	}
+	b := []byte(string(raw))
+	j := i + len(`"rootHash":"`)
+	if b[j] == 'A' {
+		b[j] = 'B'
+	} else {
+		b[j] = 'A'
+	}
+	return b
 }
 
 // Keyless signatures and attestations in the bundle format (cosign v3's
@@ -117,6 +152,8 @@ spec:
 		{"another image", [][]byte{keylessBundle(t, vs, id, issuer, digestB, cosignSignPredicate), prov}, "provided artifact digest does not match any digest in statement"},
 		{"tampered log entry", [][]byte{tampered, prov}, "failed to verify log inclusion"},
 		{"not a bundle", [][]byte{[]byte(`{"mediaType":"nope"}`), prov}, "not a sigstore bundle"},
+		{"v0.3 with an inclusion proof", [][]byte{keylessBundleVersion(t, vs, id, issuer, digestA, cosignSignPredicate, true), prov}, ""},
+		{"v0.3 with a wrong inclusion proof", [][]byte{badProof(t, keylessBundleVersion(t, vs, id, issuer, digestA, cosignSignPredicate, true)), prov}, "inclusion"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := verdict(t, ps, repo+":v1", digestA, memFetcher{repo + "@" + digestA: {Bundles: tc.bundles}})
