@@ -104,7 +104,7 @@ func TestKeylessBundles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const id, issuer = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	const id, issuer = ciIdentity, ciIssuer
 	docs := trustRootYAML(t, "private", vs) + "\n---\n" + `apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
 metadata: {name: keyless}

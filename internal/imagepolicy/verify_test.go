@@ -38,6 +38,9 @@ import (
 // keys made here) in exactly the layouts cosign writes; test/supplychain
 // checks the same engine against what the real cosign CLI produced.
 
+// The identity of the keyless tests' signatures: a CI workflow.
+const ciIdentity, ciIssuer = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+
 const (
 	repo    = "registry.example/team/app"
 	digestA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -497,7 +500,7 @@ func TestKeylessSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const id, issuer = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	const id, issuer = ciIdentity, ciIssuer
 	docs := trustRootYAML(t, "private", vs) + "\n---\n" + `apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
 metadata: {name: keyless}
@@ -564,7 +567,7 @@ func TestSignedTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const id, issuer = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	const id, issuer = ciIdentity, ciIssuer
 	docs := trustRootYAML(t, "private", vs) + "\n---\n" + `apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
 metadata: {name: timestamped}
@@ -705,7 +708,7 @@ func TestTrustedRootFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const id, issuer = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	const id, issuer = ciIdentity, ciIssuer
 	doc := `apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
 metadata: {name: public-good}

@@ -75,14 +75,7 @@ func stderrOf(err error) []byte {
 func TestDogfood(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "e2e-dogfood"
-	testNamespace(t, ns)
-	mustKubectl(t, "label", "namespace", ns, "policy.sigstore.dev/include=true")
-	// PodSecurityPolicy is on in this suite: the admin may use any policy,
-	// and one must exist.
-	if out, err := kubectlIn(t, crd(t, "../../examples/psp/policies/privileged-psp.yaml"), "apply", "-f", "-"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "privileged", "--ignore-not-found") })
+	imageNamespace(t, ns)
 
 	dir := t.TempDir()
 	repo := kg.registry["KGUARD_REGISTRY"] + "/dogfood/kguard"

@@ -73,6 +73,20 @@ func registryScript(t *testing.T, verb string) {
 	}
 }
 
+// imageNamespace creates namespace ns, opted in to image verification
+// (policy.sigstore.dev/include=true), with the privileged PodSecurityPolicy
+// in place (PodSecurityPolicy is on in this suite: the admin may use any
+// policy, and one must exist).
+func imageNamespace(t *testing.T, ns string) {
+	t.Helper()
+	testNamespace(t, ns)
+	mustKubectl(t, "label", "namespace", ns, "policy.sigstore.dev/include=true")
+	if out, err := kubectlIn(t, crd(t, "../../examples/psp/policies/privileged-psp.yaml"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "privileged", "--ignore-not-found") })
+}
+
 // Seed 003's walkthrough with kguard instead of Gatekeeper and an external
 // data provider: a cosign-signed image is admitted and pinned to its digest,
 // an unsigned one is Forbidden with kguard's message, a registry outage
@@ -80,15 +94,9 @@ func registryScript(t *testing.T, verb string) {
 func TestImageSignatures(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "e2e-images"
-	testNamespace(t, ns)
-	mustKubectl(t, "label", "namespace", ns, "policy.sigstore.dev/include=true")
-	// PodSecurityPolicy is on in this suite: the namespace's pods (the
-	// Deployment's, created by the controller manager) may use the
-	// privileged policy; the admin may use any.
-	if out, err := kubectlIn(t, crd(t, "../../examples/psp/policies/privileged-psp.yaml"), "apply", "-f", "-"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "privileged", "--ignore-not-found") })
+	imageNamespace(t, ns)
+	// The namespace's pods (the Deployment's, created by the controller
+	// manager) may use the privileged policy too.
 	grant := `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"use-privileged"},"rules":[{"apiGroups":["policy","kguard.io"],"resources":["podsecuritypolicies"],"resourceNames":["privileged"],"verbs":["use"]}]}
 {"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"use-privileged"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"use-privileged"},"subjects":[{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"system:serviceaccounts:` + ns + `"}]}`
 	if out, err := kubectlIn(t, grant, "-n", ns, "apply", "-f", "-"); err != nil {
@@ -334,12 +342,7 @@ http:
 func TestImagePullSecrets(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "e2e-private"
-	testNamespace(t, ns)
-	mustKubectl(t, "label", "namespace", ns, "policy.sigstore.dev/include=true")
-	if out, err := kubectlIn(t, crd(t, "../../examples/psp/policies/privileged-psp.yaml"), "apply", "-f", "-"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "privileged", "--ignore-not-found") })
+	imageNamespace(t, ns)
 	const user, password = "puller", "e2e-s3cret"
 	host := privateRegistry(t, user, password)
 	repo := host + "/team/private"
