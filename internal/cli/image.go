@@ -86,7 +86,7 @@ func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string
 	if err != nil {
 		return usageError(err)
 	}
-	ps, err := clusterimagepolicy.Compile(set, cfg)
+	verifier, err := clusterimagepolicy.NewVerifier(set, cfg)
 	if err != nil {
 		return usageError(err)
 	}
@@ -101,7 +101,7 @@ func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			verdicts[i] = verifyImage(ctx, ps, cfg.Registry, cfg.NoMatch, image)
+			verdicts[i] = verifyImage(ctx, verifier, cfg.NoMatch, image)
 		}()
 	}
 	wg.Wait()
@@ -129,23 +129,15 @@ func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string
 // imageVerifyConcurrency bounds the images verified at once.
 const imageVerifyConcurrency = 8
 
-type imageRegistry interface {
-	imagepolicy.Fetcher
-	Resolve(ctx context.Context, ref string) (imagepolicy.Image, error)
-}
-
-// verifyImage is the plugin's verdict on one image, without the cache.
-func verifyImage(ctx context.Context, ps *imagepolicy.Policies, reg imageRegistry, noMatch imagepolicy.NoMatch, image string) imageVerdict {
+// verifyImage is the plugin's verdict on one image, as -o json reports it.
+func verifyImage(ctx context.Context, verifier *clusterimagepolicy.Verifier, noMatch imagepolicy.NoMatch, image string) imageVerdict {
 	v := imageVerdict{Image: image}
-	matching, err := ps.Matching(image)
+	res, err := verifier.Verify(ctx, image)
 	if err != nil {
 		v.Error = err.Error()
 		return v
 	}
-	for _, p := range matching {
-		v.Policies = append(v.Policies, p.Name)
-	}
-	if len(matching) == 0 {
+	if res.NoMatch {
 		msg := fmt.Sprintf("image %q matches no ClusterImagePolicy", image)
 		switch noMatch {
 		case imagepolicy.NoMatchAllow:
@@ -157,29 +149,10 @@ func verifyImage(ctx context.Context, ps *imagepolicy.Policies, reg imageRegistr
 		}
 		return v
 	}
-	if res, ok, err := ps.Static(image); err != nil || ok {
-		if err != nil {
-			v.Error = err.Error()
-		} else {
-			v.Admitted, v.Warnings = !res.Denied(), res.Messages(false)
-		}
-		return v
+	for _, p := range res.Policies {
+		v.Policies = append(v.Policies, p.Policy)
 	}
-	if reg == nil {
-		v.Error = fmt.Sprintf("image %q is not admitted: it cannot be verified offline (no registry lookups)", image)
-		return v
-	}
-	img, err := reg.Resolve(ctx, image)
-	if err != nil {
-		v.Error = fmt.Sprintf("image %q is not admitted: resolving it to a digest: %v", image, err)
-		return v
-	}
-	v.Digest = img.Digest
-	res, err := ps.Verify(ctx, img, reg)
-	if err != nil {
-		v.Error = err.Error()
-		return v
-	}
+	v.Digest = res.Image.Digest
 	v.Denials, v.Warnings = res.Messages(true), res.Messages(false)
 	v.Admitted = !res.Denied()
 	return v

@@ -85,9 +85,8 @@ const DefaultSecretNamespace = "kguard"
 
 type plugin struct {
 	cfg      Config
-	policies *imagepolicy.Policies
+	verifier *Verifier
 	included map[string]bool
-	cache    *cache
 	// pullSecrets are the ServiceAccounts' imagePullSecrets, by namespace/name.
 	pullSecrets map[string][]corev1.LocalObjectReference
 }
@@ -108,10 +107,7 @@ func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 	if cfg.NoMatch == "" {
 		cfg.NoMatch = imagepolicy.NoMatchDeny
 	}
-	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = 60 * time.Second
-	}
-	p := &plugin{cfg: cfg, included: map[string]bool{}, cache: newCache(cfg.CacheTTL, 10000), pullSecrets: map[string][]corev1.LocalObjectReference{}}
+	p := &plugin{cfg: cfg, included: map[string]bool{}, pullSecrets: map[string][]corev1.LocalObjectReference{}}
 	set := in.Policies
 	if set == nil {
 		set = &policy.Set{}
@@ -126,10 +122,33 @@ func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 			p.included[ns.Name] = true
 		}
 	}
-	if p.policies, err = Compile(set, cfg); err != nil {
+	if p.verifier, err = NewVerifier(set, cfg); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Verifier is the plugin's verdict on one image, resolved through the
+// registry and kept in the cache: the admission plugin's, and `kguard image
+// verify`'s.
+type Verifier struct {
+	policies *imagepolicy.Policies
+	registry Registry
+	cache    *cache
+}
+
+// NewVerifier compiles the policies of set (Compile) with the registry and
+// cache of cfg.
+func NewVerifier(set *policy.Set, cfg Config) (*Verifier, error) {
+	ps, err := Compile(set, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ttl := cfg.CacheTTL
+	if ttl <= 0 {
+		ttl = 60 * time.Second
+	}
+	return &Verifier{policies: ps, registry: cfg.Registry, cache: newCache(ttl, 10000)}, nil
 }
 
 // Compile compiles the ClusterImagePolicies and TrustRoots of set, with the
@@ -204,7 +223,7 @@ func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSp
 			continue
 		}
 		pinned[image] = image
-		res, err := p.verify(ctx, image)
+		res, err := p.verifier.Verify(ctx, image)
 		if err != nil {
 			Counters.Unavailable.Add(1)
 			denials = append(denials, err.Error())
@@ -292,19 +311,21 @@ func (p *plugin) credentials(ctx context.Context, namespace string, spec *corev1
 	return imagepolicy.WithCredentials(ctx, id, kc)
 }
 
-// verify resolves image and judges it, through the cache.
-func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result, error) {
-	matching, err := p.policies.Matching(image)
+// Verify resolves image and judges it, through the cache: NoMatch when no
+// policy matches it, an error when it cannot be judged (a bad reference,
+// offline, a tag the registry does not resolve).
+func (v *Verifier) Verify(ctx context.Context, image string) (*imagepolicy.Result, error) {
+	matching, err := v.policies.Matching(image)
 	if err != nil {
 		return nil, err
 	}
 	if len(matching) == 0 {
 		return &imagepolicy.Result{Image: imagepolicy.Image{Ref: image}, NoMatch: true}, nil
 	}
-	if res, ok, err := p.policies.Static(image); err != nil || ok {
+	if res, ok, err := v.policies.Static(image); err != nil || ok {
 		return res, err
 	}
-	if p.cfg.Registry == nil {
+	if v.registry == nil {
 		return nil, fmt.Errorf("image %q is not admitted: it cannot be verified offline (no registry lookups)", image)
 	}
 	ref, err := name.ParseReference(image, name.WeakValidation)
@@ -314,11 +335,11 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 	img, ok := imagepolicy.Image{Ref: image, Repository: ref.Context().Name()}, false
 	if d, isDigest := ref.(name.Digest); isDigest {
 		img.Digest = d.DigestStr()
-	} else if img, ok = p.cache.resolved(image); !ok {
-		if img, err = p.cfg.Registry.Resolve(ctx, image); err != nil {
+	} else if img, ok = v.cache.resolved(image); !ok {
+		if img, err = v.registry.Resolve(ctx, image); err != nil {
 			return nil, fmt.Errorf("image %q is not admitted: resolving its tag to a digest: %w", image, err)
 		}
-		p.cache.putResolved(image, img)
+		v.cache.putResolved(image, img)
 	}
 	// A policy's verdict depends on the policy, the repository and the
 	// digest only (not on the tag that named it): cached per policy, it
@@ -326,7 +347,7 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 	// kube-apiserver's ImageReview of it.
 	res := &imagepolicy.Result{Image: img}
 	for _, pol := range matching {
-		pr, ok := p.cache.verdict(pol.Name, img)
+		pr, ok := v.cache.verdict(pol.Name, img)
 		if !ok {
 			res = nil
 			break
@@ -338,13 +359,13 @@ func (p *plugin) verify(ctx context.Context, image string) (*imagepolicy.Result,
 		return res, nil
 	}
 	Counters.CacheMisses.Add(1)
-	res, err = p.policies.Verify(ctx, img, p.cfg.Registry)
+	res, err = v.policies.Verify(ctx, img, v.registry)
 	if err != nil {
 		return nil, err
 	}
 	for _, pr := range res.Policies {
 		if !pr.Unavailable { // a verdict that failed for a registry error is not kept
-			p.cache.putVerdict(pr.Policy, img, pr)
+			v.cache.putVerdict(pr.Policy, img, pr)
 		}
 	}
 	return res, nil
