@@ -169,8 +169,11 @@ func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, 
 	if err != nil {
 		return nil, fmt.Errorf("image %q: digest %q: %w", img.Ref, img.Digest, err)
 	}
-	fetched := map[string]*Artifacts{}
-	fetchErr := map[string]error{}
+	type read struct {
+		arts *Artifacts
+		err  error
+	}
+	reads := map[string]read{} // by repository, format and credentials
 	artifacts := func(a *Authority) (*Artifacts, error) {
 		repo := img.Repository
 		if a.Source != "" {
@@ -182,14 +185,14 @@ func (ps *Policies) Verify(ctx context.Context, img Image, f Fetcher) (*Result, 
 		}
 		credID, _ := CredentialsFrom(fctx)
 		key := fmt.Sprintf("%s|%v|%s", repo, a.Bundle, credID)
-		if arts, ok := fetched[key]; ok {
-			return arts, fetchErr[key]
+		if r, ok := reads[key]; ok {
+			return r.arts, r.err
 		}
 		arts, err := f.Artifacts(fctx, repo, img.Digest, a.Bundle)
 		if err != nil {
 			err = &fetchError{fmt.Errorf("reading signatures from %s: %w", repo, err)}
 		}
-		fetched[key], fetchErr[key] = arts, err
+		reads[key] = read{arts, err}
 		return arts, err
 	}
 	for _, p := range matching {
