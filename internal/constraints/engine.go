@@ -1,0 +1,45 @@
+// Package constraints is kguard's engine for OPA Gatekeeper's policies:
+// ConstraintTemplates (Rego, and CEL as K8sNativeValidation) and their
+// constraints, evaluated against reviews exactly as Gatekeeper's target and
+// drivers evaluate them — the same input.review, the same match semantics,
+// the same messages. It does no I/O: templates, constraints, the inventory
+// (data.inventory) and the object under review are handed in.
+//
+// A Template is compiled once; a Set binds compiled templates, their
+// constraints and an inventory into an immutable, concurrency-safe evaluator.
+package constraints
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrCompile is matched by every error about a template that does not
+// compile; ErrConstraint by every error about a constraint that does not
+// load (an unknown kind, parameters its template's schema refuses).
+var (
+	ErrCompile    = errors.New("template does not compile")
+	ErrConstraint = errors.New("invalid constraint")
+)
+
+// Violation is one violation a template's code reports for a constraint:
+// Gatekeeper's {"msg": ..., "details": ...}.
+type Violation struct {
+	Msg     string
+	Details any
+}
+
+// engine is one template's code for one engine (Rego or CEL), compiled.
+// Engines are immutable and safe for concurrent use.
+type engine interface {
+	// name is the code's engine as a template spells it.
+	name() string
+	// bind prepares what the engine needs of a constraint, once, when the
+	// constraint is loaded (its parameters in the engine's own form).
+	bind(c *Constraint) (any, error)
+	// violations evaluates the code for constraint c (with what bind
+	// returned) against the review. An error is an evaluation error: the
+	// caller reports it as a violation, as Gatekeeper does, so that it
+	// never admits.
+	violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error)
+}

@@ -1,0 +1,203 @@
+package constraints
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+
+	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
+)
+
+// regoCode is a template's Rego compiled as Gatekeeper's Rego driver
+// compiles it: the entry point's package renamed data.template, its libs
+// under data.lib, references to data only into data.lib and
+// data.inventory, syntax v0 unless source.version is v1.
+type regoCode struct {
+	compiler *ast.Compiler
+}
+
+var (
+	regoTemplatePath = ast.MustParseRef("data.template")
+	regoQuery        = "data.template.violation"
+	regoLibRoot      = ast.MustParseRef("data.lib")
+	regoInventory    = ast.MustParseRef("data.inventory")
+)
+
+func compileRego(src gk.RegoSource) (engine, error) {
+	version := ast.RegoV0
+	switch src.Version {
+	case "", "v0":
+	case "v1":
+		version = ast.RegoV1
+	default:
+		return nil, fmt.Errorf("version: unsupported Rego version %q (v0 or v1)", src.Version)
+	}
+	parse := func(name, text string) (*ast.Module, error) {
+		m, err := ast.ParseModuleWithOpts(name, text, ast.ParserOptions{RegoVersion: version})
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			return nil, fmt.Errorf("%s: empty module", name)
+		}
+		return m, nil
+	}
+	entry, err := parse("template", src.Rego)
+	if err != nil {
+		return nil, fmt.Errorf("rego: %v", err)
+	}
+	if !hasRule(entry, "violation") {
+		return nil, fmt.Errorf("rego: missing required rule violation")
+	}
+	entry.Package.Path = regoTemplatePath.Copy()
+	modules := map[string]*ast.Module{"template": entry}
+	for i, text := range src.Libs {
+		name := fmt.Sprintf("libs[%d]", i)
+		m, err := parse(name, text)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		if !m.Package.Path.HasPrefix(regoLibRoot) {
+			return nil, fmt.Errorf("%s: package %v is not under data.lib", name, m.Package.Path)
+		}
+		modules[name] = m
+	}
+	for name, m := range modules {
+		if err := checkDataRefs(m); err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+	}
+	c := ast.NewCompiler().WithCapabilities(ast.CapabilitiesForThisVersion()).WithEnablePrintStatements(false)
+	c.Compile(modules)
+	if c.Failed() {
+		return nil, fmt.Errorf("rego: %v", c.Errors)
+	}
+	return &regoCode{compiler: c}, nil
+}
+
+func hasRule(m *ast.Module, name string) bool {
+	for _, r := range m.Rules {
+		if r.Head.Name.String() == name || (len(r.Head.Reference) > 0 && r.Head.Reference[0].Value.String() == name) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDataRefs refuses a reference to data outside data.lib and
+// data.inventory (and the template's own package), as Gatekeeper's Rego
+// rewriter does: a template sees nothing else.
+func checkDataRefs(m *ast.Module) error {
+	var bad ast.Ref
+	ast.WalkRefs(m, func(r ast.Ref) bool {
+		if bad != nil || !r.HasPrefix(ast.DefaultRootRef) || len(r) < 2 {
+			return false
+		}
+		if r.HasPrefix(regoLibRoot) || r.HasPrefix(regoInventory) || r.HasPrefix(regoTemplatePath) {
+			return false
+		}
+		if _, ok := r[1].Value.(ast.String); !ok {
+			bad = r // data[x]: could read anything
+			return true
+		}
+		bad = r
+		return true
+	})
+	if bad != nil {
+		return fmt.Errorf("invalid data reference %v: templates may read data.lib and data.inventory only", bad)
+	}
+	return nil
+}
+
+func (e *regoCode) name() string { return gk.EngineRego }
+
+// bind is the constraint's parameters as a Rego value.
+func (e *regoCode) bind(c *Constraint) (any, error) {
+	return ast.InterfaceToValue(c.Params)
+}
+
+func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error) {
+	q, err := rego.New(rego.Compiler(e.compiler), rego.Store(store), rego.Query(regoQuery)).PrepareForEval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+func (e *regoCode) violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error) {
+	q, _ := s.prepared[c.Template].(*rego.PreparedEvalQuery)
+	if q == nil {
+		return nil, fmt.Errorf("ConstraintTemplate %q is not prepared", c.Template.Name)
+	}
+	review, err := r.state(gk.EngineRego, func() (any, error) { return regoReview(r) })
+	if err != nil {
+		return nil, err
+	}
+	input := ast.NewObject(
+		ast.Item(ast.StringTerm("review"), ast.NewTerm(review.(ast.Value))),
+		ast.Item(ast.StringTerm("parameters"), ast.NewTerm(bound.(ast.Value))),
+	)
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil
+	}
+	set, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return nil, fmt.Errorf("violation is not a set")
+	}
+	var out []Violation
+	for _, x := range set {
+		m, ok := x.(map[string]any)
+		if !ok {
+			continue // r.msg is undefined: Gatekeeper's hook drops it
+		}
+		raw, ok := m["msg"]
+		if !ok {
+			continue
+		}
+		msg, ok := raw.(string)
+		if !ok {
+			return nil, fmt.Errorf("invalid response type: msg is %T, not a string", raw)
+		}
+		details, ok := m["details"]
+		if !ok {
+			details = map[string]any{}
+		}
+		out = append(out, Violation{Msg: msg, Details: details})
+	}
+	return out, nil
+}
+
+// regoReview is input.review as Gatekeeper's driver builds it: the
+// AdmissionRequest through encoding/json, plus namespaceObject (null when
+// the namespace is not known).
+func regoReview(r *Review) (ast.Value, error) {
+	b, err := json.Marshal(r.Request)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["namespaceObject"] = nil
+	if r.Namespace != nil {
+		nb, err := json.Marshal(r.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		var ns any
+		if err := json.Unmarshal(nb, &ns); err != nil {
+			return nil, err
+		}
+		m["namespaceObject"] = ns
+	}
+	return ast.InterfaceToValue(m)
+}
