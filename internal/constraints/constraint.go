@@ -97,7 +97,7 @@ func LoadConstraint(t *Template, raw []byte) (*Constraint, error) {
 	}
 	if t.schema != nil {
 		if errs := validation.ValidateCustomResource(spec.Child("parameters"), c.Params, t.schema); len(errs) > 0 {
-			return nil, fmt.Errorf("%w: %s %q: %v", ErrConstraint, o.Kind, o.Metadata.Name, errs.ToAggregate())
+			return nil, fmt.Errorf("%w: %s %q: %v", ErrSchema, o.Kind, o.Metadata.Name, errs.ToAggregate())
 		}
 	}
 	if err := c.loadAction(spec); err != nil {

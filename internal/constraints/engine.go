@@ -12,14 +12,18 @@ package constraints
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // ErrCompile is matched by every error about a template that does not
 // compile; ErrConstraint by every error about a constraint that does not
 // load (an unknown kind, parameters its template's schema refuses).
+// ErrSchema (which also matches ErrConstraint) is a constraint whose
+// parameters its template's schema refuses.
 var (
 	ErrCompile    = errors.New("template does not compile")
 	ErrConstraint = errors.New("invalid constraint")
+	ErrSchema     = fmt.Errorf("%w: parameters refused by the template's schema", ErrConstraint)
 )
 
 // Violation is one violation a template's code reports for a constraint:

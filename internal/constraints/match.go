@@ -55,8 +55,9 @@ func (g glob) matchesGenerateName(s string) bool {
 
 // matches reports whether the constraint judges the review: the object (or,
 // failing that, the old object) passes every criterion of spec.match, as
-// Gatekeeper's target matcher decides.
-func (c *Constraint) matches(r *Review) (bool, error) {
+// Gatekeeper's target matcher decides. ns is the object's namespace when it
+// is known.
+func (c *Constraint) matches(r *Review, ns *corev1.Namespace) (bool, error) {
 	if c.Match == nil {
 		return true, nil
 	}
@@ -71,7 +72,7 @@ func (c *Constraint) matches(r *Review) (bool, error) {
 		if o == nil {
 			continue
 		}
-		ok, err := c.matchesObject(o, r.Namespace, r.source())
+		ok, err := c.matchesObject(o, ns, r.source())
 		if err != nil {
 			return false, fmt.Errorf("matching %s: %w", o.GetName(), err)
 		}

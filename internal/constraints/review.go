@@ -11,6 +11,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Review is one object under review, as Gatekeeper's target hands it to the
@@ -142,6 +143,10 @@ type Set struct {
 	constraints []*Constraint        // by kind, then name
 	store       storage.Store        // data.inventory
 	prepared    map[*Template]any    // per template: its engine's prepared query
+	// namespaces are the inventory's Namespaces, by name: the namespace of
+	// a reviewed object when the review does not carry it, as Gatekeeper's
+	// namespace cache is filled from synced data.
+	namespaces map[string]*corev1.Namespace
 }
 
 // NewSet binds compiled templates, constraints of their kinds and an
@@ -186,6 +191,9 @@ func NewSet(ctx context.Context, templates []*Template, constraints []*Constrain
 		return nil, fmt.Errorf("inventory: %v", err)
 	}
 	s.store = inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false))
+	if s.namespaces, err = inventoryNamespaces(data); err != nil {
+		return nil, err
+	}
 	for _, t := range templates {
 		p, ok := t.code.(preparer)
 		if !ok {
@@ -217,6 +225,10 @@ func (s *Set) Template(kind string) *Template { return s.templates[kind] }
 // reports it, so that it is never admitted.
 func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 	var out []Result
+	ns := r.Namespace
+	if ns == nil && r.Request.Namespace != "" {
+		ns = s.namespaces[r.Request.Namespace]
+	}
 	for _, c := range s.constraints {
 		acts, enforced := c.actionAt(point)
 		if !enforced {
@@ -225,7 +237,7 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 		if point == PointWebhook && !c.Template.matchesOperation(string(r.Request.Operation)) {
 			continue
 		}
-		ok, err := c.matches(r)
+		ok, err := c.matches(r, ns)
 		if err != nil {
 			out = append(out, Result{Constraint: c, Violation: Violation{Msg: err.Error()}, Actions: acts})
 			continue
@@ -255,4 +267,22 @@ func (t *Template) matchesOperation(op string) bool {
 		}
 	}
 	return false
+}
+
+// inventoryNamespaces reads the Namespaces of data.inventory.
+func inventoryNamespaces(data map[string]any) (map[string]*corev1.Namespace, error) {
+	objs, _, _ := unstructured.NestedMap(data, "inventory", "cluster", "v1", "Namespace")
+	out := make(map[string]*corev1.Namespace, len(objs))
+	for name, o := range objs {
+		m, ok := o.(map[string]any)
+		if !ok {
+			continue
+		}
+		var ns corev1.Namespace
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ns); err != nil {
+			return nil, fmt.Errorf("inventory: Namespace %q: %v", name, err)
+		}
+		out[name] = &ns
+	}
+	return out, nil
 }

@@ -129,7 +129,8 @@ func parameterSchema(s *apiextensionsv1.JSONSchemaProps) (validation.SchemaValid
 }
 
 // requiresSync reads the requires-sync-data annotation: a JSON list of
-// requirements, each a list of alternative {groups, versions, kinds}.
+// requirements, each a list of alternative {groups, versions, kinds}, that
+// the library writes inside quotes and newlines Gatekeeper trims.
 func requiresSync(annotation string) ([]gk.SyncOnlyEntry, error) {
 	if annotation == "" {
 		return nil, nil
@@ -139,7 +140,9 @@ func requiresSync(annotation string) ([]gk.SyncOnlyEntry, error) {
 		Versions []string `json:"versions"`
 		Kinds    []string `json:"kinds"`
 	}
-	if err := json.Unmarshal([]byte(annotation), &reqs); err != nil {
+	dec := json.NewDecoder(strings.NewReader(strings.Trim(annotation, "\n\"")))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&reqs); err != nil {
 		return nil, fmt.Errorf("not a list of requirements: %v", err)
 	}
 	var out []gk.SyncOnlyEntry

@@ -1,0 +1,444 @@
+// Package verify runs Gatekeeper's gator test suites (test.gatekeeper.sh
+// Suite) unmodified with kguard's constraint engine: each test's template
+// and constraint, each case's object (a plain object or an
+// AdmissionReview) and inventory, and the assertions on the violations, as
+// `gator verify` runs them. Files are read from an fs.FS, paths relative
+// to the suite.
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/kguard/kguard/internal/constraints"
+	"github.com/kguard/kguard/internal/manifest"
+	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
+)
+
+// ErrSuite is matched by every error about a suite file that cannot be
+// read or run (as opposed to an assertion that does not hold).
+var ErrSuite = errors.New("invalid suite")
+
+// Suite is a suite file read.
+type Suite struct {
+	Path string // as found, relative to the FS
+	gk.Suite
+}
+
+// ReadSuites finds the suites of target in fsys: a suite file, every
+// suite file directly in a directory, or, for "dir/...", in the directory
+// and below. Files that are not suites are skipped in directories; a named
+// file that is not a suite is an error.
+func ReadSuites(fsys fs.FS, target string) ([]*Suite, error) {
+	recursive := false
+	if target == "..." || strings.HasSuffix(target, "/...") {
+		recursive = true
+		target = strings.TrimSuffix(strings.TrimSuffix(target, "..."), "/")
+		if target == "" {
+			target = "."
+		}
+	}
+	info, err := fs.Stat(fsys, target)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		s, isSuite, err := readSuite(fsys, target)
+		if err != nil {
+			return nil, err
+		}
+		if !isSuite {
+			return nil, fmt.Errorf("%w: %s is not a Suite (kind Suite, apiVersion %s/v1alpha1)", ErrSuite, target, gk.TestGroup)
+		}
+		return []*Suite{s}, nil
+	}
+	var files []string
+	err = fs.WalkDir(fsys, target, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != target && !recursive {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if ext := path.Ext(p); ext == ".yaml" || ext == ".yml" {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []*Suite
+	for _, f := range files {
+		s, isSuite, err := readSuite(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		if isSuite {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// readSuite reads a file that may hold a Suite. Suites are parsed as YAML
+// 1.2, as gator parses them: `violations: yes` is the string "yes", not
+// the boolean a YAML 1.1 parser makes of it.
+func readSuite(fsys fs.FS, p string) (*Suite, bool, error) {
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, false, err
+	}
+	var head struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+	}
+	if yamlv3.Unmarshal(b, &head) != nil || head.Kind != "Suite" || !strings.HasPrefix(head.APIVersion, gk.TestGroup+"/") {
+		return nil, false, nil
+	}
+	var doc any
+	if err := yamlv3.Unmarshal(b, &doc); err != nil {
+		return nil, true, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
+	}
+	j, err := json.Marshal(doc)
+	if err != nil {
+		return nil, true, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
+	}
+	s := &Suite{Path: p}
+	strict, err := sigsjson.UnmarshalStrict(j, &s.Suite, sigsjson.DisallowUnknownFields, sigsjson.DisallowDuplicateFields)
+	if err == nil && len(strict) > 0 {
+		err = strict[0]
+	}
+	if err != nil {
+		return nil, true, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
+	}
+	return s, true, nil
+}
+
+// Runner runs suites.
+type Runner struct {
+	FS      fs.FS
+	Options constraints.Options
+	// Run, when set, runs only the tests and cases whose "test/case" name
+	// it matches (gator verify --run).
+	Run *regexp.Regexp
+
+	templates map[string]templateResult // by path, compiled once per run
+}
+
+type templateResult struct {
+	t   *constraints.Template
+	err error
+}
+
+// SuiteResult is the outcome of a suite.
+type SuiteResult struct {
+	Path    string        `json:"path"`
+	Skipped bool          `json:"skipped,omitempty"`
+	Error   string        `json:"error,omitempty"`
+	Runtime time.Duration `json:"runtime"`
+	Tests   []TestResult  `json:"tests,omitempty"`
+}
+
+// TestResult is the outcome of a test.
+type TestResult struct {
+	Name    string        `json:"name"`
+	Skipped bool          `json:"skipped,omitempty"`
+	Error   string        `json:"error,omitempty"`
+	Runtime time.Duration `json:"runtime"`
+	Cases   []CaseResult  `json:"cases,omitempty"`
+}
+
+// CaseResult is the outcome of a case.
+type CaseResult struct {
+	Name    string        `json:"name"`
+	Skipped bool          `json:"skipped,omitempty"`
+	Error   string        `json:"error,omitempty"`
+	Runtime time.Duration `json:"runtime"`
+}
+
+// Failed reports whether the suite, a test or a case failed.
+func (r *SuiteResult) Failed() bool {
+	if r.Error != "" {
+		return true
+	}
+	for i := range r.Tests {
+		if r.Tests[i].Failed() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *TestResult) Failed() bool {
+	if r.Error != "" {
+		return true
+	}
+	for _, c := range r.Cases {
+		if c.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Run runs every test of the suite that is not skipped.
+func (r *Runner) RunSuite(ctx context.Context, s *Suite) SuiteResult {
+	start := time.Now()
+	out := SuiteResult{Path: s.Path, Skipped: s.Skip}
+	if s.Skip {
+		return out
+	}
+	dir := path.Dir(s.Path)
+	for i := range s.Tests {
+		out.Tests = append(out.Tests, r.runTest(ctx, dir, &s.Tests[i]))
+	}
+	out.Runtime = time.Since(start)
+	return out
+}
+
+// selected reports whether a case runs under Run: its test's name, its
+// own or "test/case" matches.
+func (r *Runner) selected(test, kase string) bool {
+	return r.Run == nil || r.Run.MatchString(test) || r.Run.MatchString(kase) || r.Run.MatchString(test+"/"+kase)
+}
+
+func (r *Runner) runTest(ctx context.Context, dir string, t *gk.Test) TestResult {
+	start := time.Now()
+	out := TestResult{Name: t.Name, Skipped: t.Skip}
+	if t.Skip {
+		return out
+	}
+	tmpl, c, err := r.load(dir, t)
+	switch {
+	case t.Invalid:
+		if !errors.Is(err, constraints.ErrSchema) {
+			out.Error = fmt.Sprintf("the constraint should have been refused by the template's schema, got error: %v", err)
+		}
+		out.Runtime = time.Since(start)
+		return out
+	case err != nil:
+		out.Error = err.Error()
+		out.Runtime = time.Since(start)
+		return out
+	}
+	for _, k := range t.Cases {
+		if k.Skip || !r.selected(t.Name, k.Name) {
+			out.Cases = append(out.Cases, CaseResult{Name: k.Name, Skipped: true})
+			continue
+		}
+		cs := time.Now()
+		err := r.runCase(ctx, dir, tmpl, c, k)
+		res := CaseResult{Name: k.Name, Runtime: time.Since(cs)}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		out.Cases = append(out.Cases, res)
+	}
+	out.Runtime = time.Since(start)
+	return out
+}
+
+// load compiles the test's template and loads its constraint.
+func (r *Runner) load(dir string, t *gk.Test) (*constraints.Template, *constraints.Constraint, error) {
+	if t.Template == "" {
+		return nil, nil, fmt.Errorf("%w: missing template", ErrSuite)
+	}
+	if t.Constraint == "" {
+		return nil, nil, fmt.Errorf("%w: missing constraint", ErrSuite)
+	}
+	if t.Expansion != "" {
+		return nil, nil, fmt.Errorf("%w: expansion templates (%s) are not supported by kguard", ErrSuite, t.Expansion)
+	}
+	tmpl, err := r.template(path.Join(dir, t.Template))
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := r.object(path.Join(dir, t.Constraint))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := constraints.LoadConstraint(tmpl, doc.JSON)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tmpl, c, nil
+}
+
+func (r *Runner) template(p string) (*constraints.Template, error) {
+	if tr, ok := r.templates[p]; ok {
+		return tr.t, tr.err
+	}
+	t, err := r.compile(p)
+	if r.templates == nil {
+		r.templates = map[string]templateResult{}
+	}
+	r.templates[p] = templateResult{t, err}
+	return t, err
+}
+
+func (r *Runner) compile(p string) (*constraints.Template, error) {
+	doc, err := r.object(p)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Kind != "ConstraintTemplate" || doc.Group() != gk.TemplatesGroup {
+		return nil, fmt.Errorf("%w: %s is a %s %s, not a ConstraintTemplate", ErrSuite, p, doc.APIVersion, doc.Kind)
+	}
+	var ct gk.ConstraintTemplate
+	if err := doc.Decode(&ct); err != nil {
+		return nil, err
+	}
+	return constraints.CompileTemplate(&ct, r.Options)
+}
+
+// object reads the one object of a file.
+func (r *Runner) object(p string) (*manifest.Document, error) {
+	docs, err := r.objects(p)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("%w: %s defines %d objects, want 1", ErrSuite, p, len(docs))
+	}
+	return &docs[0], nil
+}
+
+func (r *Runner) objects(p string) ([]manifest.Document, error) {
+	b, err := fs.ReadFile(r.FS, p)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := manifest.Read(bytes.NewReader(b), p)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%w: %s defines no objects", ErrSuite, p)
+	}
+	return docs, nil
+}
+
+func (r *Runner) runCase(ctx context.Context, dir string, t *constraints.Template, c *constraints.Constraint, k *gk.Case) error {
+	if k.Object == "" {
+		return fmt.Errorf("%w: must define object", ErrSuite)
+	}
+	if len(k.Assertions) == 0 {
+		return fmt.Errorf("%w: assertions must be non-empty", ErrSuite)
+	}
+	doc, err := r.object(path.Join(dir, k.Object))
+	if err != nil {
+		return err
+	}
+	review, err := reviewOf(doc)
+	if err != nil {
+		return err
+	}
+	inv := constraints.Inventory{}
+	for _, p := range k.Inventory {
+		docs, err := r.objects(path.Join(dir, p))
+		if err != nil {
+			return err
+		}
+		for i := range docs {
+			var obj map[string]any
+			if err := json.Unmarshal(docs[i].JSON, &obj); err != nil {
+				return fmt.Errorf("%s: %v", docs[i].Position(), err)
+			}
+			if err := inv.Add(obj); err != nil {
+				return fmt.Errorf("%s: %v", docs[i].Position(), err)
+			}
+		}
+	}
+	set, err := constraints.NewSet(ctx, []*constraints.Template{t}, []*constraints.Constraint{c}, inv)
+	if err != nil {
+		return err
+	}
+	results := set.Review(ctx, review, constraints.PointGator)
+	for i := range k.Assertions {
+		if err := check(&k.Assertions[i], results); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reviewOf makes the review of a case's object: an AdmissionReview's
+// request as it is, any other object as gator wraps it.
+func reviewOf(doc *manifest.Document) (*constraints.Review, error) {
+	if doc.Kind != "AdmissionReview" || doc.Group() != admissionv1.GroupName {
+		return constraints.ReviewObject(doc.JSON)
+	}
+	var ar admissionv1.AdmissionReview
+	if err := doc.Decode(&ar); err != nil {
+		return nil, fmt.Errorf("%w: unable to convert to an AdmissionReview object: %v", ErrSuite, err)
+	}
+	if ar.Request == nil {
+		return nil, fmt.Errorf("%w: %s: the AdmissionReview has no request", ErrSuite, doc.Position())
+	}
+	if ar.Request.Object.Raw == nil && ar.Request.OldObject.Raw == nil {
+		return nil, fmt.Errorf("%w: %s: the AdmissionRequest has no object or oldObject to review", ErrSuite, doc.Position())
+	}
+	return &constraints.Review{Request: ar.Request}, nil
+}
+
+// check runs an assertion as gator does: count the results whose message
+// the assertion's regexp matches (all without one), and compare.
+func check(a *gk.Assertion, results []constraints.Result) error {
+	var re *regexp.Regexp
+	if a.Message != nil {
+		var err error
+		if re, err = regexp.Compile(*a.Message); err != nil {
+			return fmt.Errorf("%w: message %q: %v", ErrSuite, *a.Message, err)
+		}
+	}
+	matching := 0
+	var msgs []string
+	for _, res := range results {
+		msgs = append(msgs, res.Msg)
+		if re == nil || re.MatchString(res.Msg) {
+			matching++
+		}
+	}
+	want := intstr.FromString("yes")
+	if a.Violations != nil {
+		want = *a.Violations
+	}
+	containing := ""
+	if a.Message != nil {
+		containing = fmt.Sprintf(" containing %q", *a.Message)
+	}
+	var err error
+	switch {
+	case want.Type == intstr.Int && want.IntVal < 0, want.Type == intstr.String && want.StrVal != "yes" && want.StrVal != "no":
+		return fmt.Errorf(`%w: assertion.violations must be a nonnegative integer, "yes" or "no"`, ErrSuite)
+	case want.Type == intstr.Int && int(want.IntVal) != matching:
+		err = fmt.Errorf("got %d violations%s but want exactly %d", matching, containing, want.IntVal)
+	case want.Type == intstr.String && want.StrVal == "yes" && matching == 0:
+		err = fmt.Errorf("got %d violations%s but want at least 1", matching, containing)
+	case want.Type == intstr.String && want.StrVal == "no" && matching > 0:
+		err = fmt.Errorf("got %d violations%s but want none", matching, containing)
+	}
+	if err != nil {
+		return fmt.Errorf("unexpected number of violations: %w: got messages %q", err, msgs)
+	}
+	return nil
+}
