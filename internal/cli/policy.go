@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kguard/kguard/internal/constraints"
+	"github.com/kguard/kguard/internal/constraints/verify"
+	"github.com/kguard/kguard/internal/report"
+)
+
+func init() { register(newPolicyCommand) }
+
+func newPolicyCommand(s Streams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "policy",
+		Short: "Policies as code: Gatekeeper ConstraintTemplates, constraints and their test suites",
+	}
+	c.AddCommand(newPolicyVerifyCommand(s))
+	return c
+}
+
+func newPolicyVerifyCommand(s Streams) *cobra.Command {
+	var noCEL, verbose bool
+	var run string
+	var output *report.FormatFlag
+	c := &cobra.Command{
+		Use:   "verify PATH...",
+		Short: "Run Gatekeeper test suites (gator verify) with kguard's constraint engine",
+		Long: `Runs gator's test suites unmodified: each Suite (test.gatekeeper.sh/v1alpha1) names, per
+test, a ConstraintTemplate and a constraint, and per case an object to review (a plain object,
+or an AdmissionReview for an UPDATE or DELETE), optional inventory objects (data.inventory)
+and assertions on the violations: "violations: yes|no|N", counting only the violations whose
+message the assertion's "message" (an unanchored regular expression) matches.
+
+PATH is a suite file, a directory (its suites), or DIR/... (the suites below it). Paths in a
+suite are relative to the suite file. Templates run as Gatekeeper runs them: K8sNativeValidation
+(CEL) first when a template carries it, Rego otherwise (--no-cel: Rego only).
+
+Output follows gator verify: "ok" or "FAIL" per suite, failed tests and cases with the reason;
+-v also lists passing ones. Exit status 0 when every assertion holds, 1 when one does not, 2
+when a suite cannot be read.`,
+		Example: `  kguard policy verify library/...
+  kguard policy verify -v library/general/requiredlabels/suite.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			var re *regexp.Regexp
+			if run != "" {
+				var err error
+				if re, err = regexp.Compile(run); err != nil {
+					return usageError(fmt.Errorf("--run: %v", err))
+				}
+			}
+			var results []verify.SuiteResult
+			for _, arg := range args {
+				fsys, target := suiteFS(arg)
+				suites, err := verify.ReadSuites(fsys, target)
+				if err != nil {
+					return usageError(fmt.Errorf("%s: %v", arg, err))
+				}
+				if len(suites) == 0 {
+					return usageError(fmt.Errorf("%s: no Suite found", arg))
+				}
+				r := &verify.Runner{FS: fsys, Options: constraints.Options{NoCEL: noCEL}, Run: re}
+				for _, su := range suites {
+					res := r.RunSuite(c.Context(), su)
+					res.Path = displayPath(arg, target, res.Path)
+					results = append(results, res)
+				}
+			}
+			failed := false
+			for i := range results {
+				failed = failed || results[i].Failed()
+			}
+			if output.Format() == report.JSON {
+				if err := report.WriteJSON(s.Out, results); err != nil {
+					return err
+				}
+			} else {
+				printSuites(s.Out, results, verbose)
+			}
+			if failed {
+				return denied()
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&noCEL, "no-cel", false, "run templates' Rego only, never their K8sNativeValidation (CEL) code")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "list passing and skipped tests and cases too")
+	c.Flags().StringVar(&run, "run", "", "run only the tests and cases whose name (or test/case) this regular expression matches")
+	output = addOutputFlag(c, report.Text, report.JSON)
+	return c
+}
+
+// suiteFS is the file system a PATH argument is read from and the path in
+// it: the whole tree from /, so that a suite may name files above its
+// argument, with the argument made absolute (fs.FS paths have no "..").
+func suiteFS(arg string) (fs.FS, string) {
+	recursive := strings.HasSuffix(arg, "...")
+	abs, err := filepath.Abs(strings.TrimSuffix(arg, "..."))
+	if err != nil {
+		abs = arg
+	}
+	target := strings.TrimPrefix(filepath.ToSlash(abs), "/")
+	if target == "" {
+		target = "."
+	}
+	if recursive {
+		target += "/..."
+	}
+	return os.DirFS("/"), target
+}
+
+// displayPath shows a suite's path as the user wrote its argument.
+func displayPath(arg, target, found string) string {
+	root := strings.TrimSuffix(strings.TrimSuffix(target, "..."), "/")
+	rel := strings.TrimPrefix(strings.TrimPrefix(found, root), "/")
+	base := strings.TrimSuffix(strings.TrimSuffix(arg, "..."), "/")
+	if rel == "" {
+		return arg
+	}
+	if base == "" || base == "." {
+		return rel
+	}
+	return base + "/" + rel
+}
+
+// printSuites writes results as gator verify does.
+func printSuites(w io.Writer, results []verify.SuiteResult, verbose bool) {
+	failed := false
+	for _, r := range results {
+		for _, t := range r.Tests {
+			if verbose {
+				if t.Skipped {
+					fmt.Fprintf(w, "=== SKIP  %s\n", t.Name)
+					continue
+				}
+				fmt.Fprintf(w, "=== RUN   %s\n", t.Name)
+			}
+			for _, k := range t.Cases {
+				switch {
+				case verbose && k.Skipped:
+					fmt.Fprintf(w, "    === SKIP  %s\n", k.Name)
+				case k.Error != "":
+					if verbose {
+						fmt.Fprintf(w, "    === RUN   %s\n", k.Name)
+					}
+					fmt.Fprintf(w, "    --- FAIL: %s\t(%v)\n        %s\n", k.Name, k.Runtime, k.Error)
+				case verbose:
+					fmt.Fprintf(w, "    === RUN   %s\n    --- PASS: %s\t(%v)\n", k.Name, k.Name, k.Runtime)
+				}
+			}
+			switch {
+			case t.Failed():
+				fmt.Fprintf(w, "--- FAIL: %s\t(%v)\n", t.Name, t.Runtime)
+				if t.Error != "" {
+					fmt.Fprintf(w, "  %s\n", t.Error)
+				}
+			case verbose:
+				fmt.Fprintf(w, "--- PASS: %s\t(%v)\n", t.Name, t.Runtime)
+			}
+		}
+		switch {
+		case r.Skipped:
+			fmt.Fprintf(w, "skip\t%s\n", r.Path)
+		case r.Failed():
+			failed = true
+			fmt.Fprintf(w, "FAIL\t%s\t%v\n", r.Path, r.Runtime)
+			if r.Error != "" {
+				fmt.Fprintf(w, "  %s\n", r.Error)
+			}
+		default:
+			fmt.Fprintf(w, "ok\t%s\t%v\n", r.Path, r.Runtime)
+		}
+	}
+	if failed {
+		fmt.Fprintln(w, "FAIL")
+	} else {
+		fmt.Fprintln(w, "PASS")
+	}
+}
