@@ -1,11 +1,392 @@
 package constraints
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
+
+	celgo "github.com/google/cel-go/cel"
+	celtypes "github.com/google/cel-go/common/types"
+	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/cel"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/authentication/user"
+	apiservercel "k8s.io/apiserver/pkg/cel"
+	"k8s.io/apiserver/pkg/cel/environment"
+
+	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
 
-// compileCEL compiles a K8sNativeValidation source.
+// celCode is a template's K8sNativeValidation source compiled as
+// Gatekeeper's k8scel driver compiles it: ValidatingAdmissionPolicy
+// expressions (k8s.io/apiserver's composited CEL compiler) whose variables
+// start with Gatekeeper's anyObject and params, whose `params` is the whole
+// constraint, evaluated with the VAP's matchConditions, validations,
+// messages and failurePolicy.
+//
+// Gatekeeper builds a validating.Validator; that package also imports the
+// apiserver's static-manifest loader (and fsnotify, not a kguard
+// dependency), so celCode holds the same compiled conditions and matcher
+// and decides as the validator does (decide).
+type celCode struct {
+	matcher       matchconditions.Matcher
+	validations   cel.ConditionEvaluator
+	messages      cel.ConditionEvaluator
+	failurePolicy admissionregistrationv1.FailurePolicyType
+}
+
+var _ engine = (*celCode)(nil)
+
+// The expression accessors of validating: a variable (any type), a
+// validation (bool, with its message) and a messageExpression (string).
+type (
+	celVariable   struct{ name, expression string }
+	celValidation struct{ expression, message string }
+	celMessage    struct{ expression string }
+)
+
+func (v *celVariable) GetName() string              { return v.name }
+func (v *celVariable) GetExpression() string        { return v.expression }
+func (v *celVariable) ReturnTypes() []*celgo.Type   { return []*celgo.Type{celgo.AnyType, celgo.DynType} }
+func (v *celValidation) GetExpression() string      { return v.expression }
+func (v *celValidation) ReturnTypes() []*celgo.Type { return []*celgo.Type{celgo.BoolType} }
+func (m *celMessage) GetExpression() string         { return m.expression }
+func (m *celMessage) ReturnTypes() []*celgo.Type    { return []*celgo.Type{celgo.StringType} }
+
+// celSource is Gatekeeper's K8sNativeValidation source
+// (pkg/drivers/k8scel/schema.Source). Gatekeeper spells the match
+// conditions' field matchCondition, in the singular; generateVAP only
+// concerns generating a ValidatingAdmissionPolicy and is not read here.
+type celSource struct {
+	Validations []struct {
+		Expression        string `json:"expression,omitempty"`
+		Message           string `json:"message,omitempty"`
+		MessageExpression string `json:"messageExpression,omitempty"`
+	} `json:"validations,omitempty"`
+	FailurePolicy   *string `json:"failurePolicy,omitempty"`
+	MatchConditions []struct {
+		Name       string `json:"name"`
+		Expression string `json:"expression"`
+	} `json:"matchCondition,omitempty"`
+	Variables []struct {
+		Name       string `json:"name,omitempty"`
+		Expression string `json:"expression,omitempty"`
+	} `json:"variables,omitempty"`
+	GenerateVAP *bool `json:"generateVAP,omitempty"`
+}
+
+// Gatekeeper's reserved names: the prefix of its own variables and match
+// conditions, and the two variables it injects before the template's.
+const (
+	celReservedPrefix = "gatekeeper_internal_"
+	celParamsVar      = "params"
+	celObjectVar      = "anyObject"
+)
+
+// celInjected are the variables Gatekeeper declares before a template's
+// (transform.AllVariablesCEL): variables.anyObject is the object, or the
+// old object of a DELETE; variables.params the constraint's
+// spec.parameters (null when it has none).
+var celInjected = []cel.NamedExpressionAccessor{
+	&celVariable{celObjectVar, `has(request.operation) && request.operation == "DELETE" && object == null ? oldObject : object`},
+	&celVariable{celParamsVar, "!has(params.spec) ? null : !has(params.spec.parameters) ? null: params.spec.parameters"},
+}
+
+// compileCEL compiles a K8sNativeValidation source. Where Gatekeeper
+// defers a compilation error to reviews (a violation, or nothing for an
+// unused variable or a messageExpression), kguard refuses the template and
+// names the expression.
 func compileCEL(kind string, source json.RawMessage) (engine, error) {
-	return nil, fmt.Errorf("K8sNativeValidation is not implemented yet")
+	src, err := decodeCELSource(source)
+	if err != nil {
+		return nil, err
+	}
+	out := &celCode{failurePolicy: admissionregistrationv1.Fail} // Gatekeeper's default
+	if src.FailurePolicy != nil {
+		switch p := admissionregistrationv1.FailurePolicyType(*src.FailurePolicy); p {
+		case admissionregistrationv1.Fail, admissionregistrationv1.Ignore:
+			out.failurePolicy = p
+		default:
+			return nil, fmt.Errorf("failurePolicy: unrecognized failure policy %q (Fail or Ignore)", *src.FailurePolicy)
+		}
+	}
+
+	compiler, err := cel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %v", err)
+	}
+	// Variables see `params` (the constraint); conditions and messages see
+	// only variables.params, as in Gatekeeper.
+	withParams := cel.OptionalVariableDeclarations{HasParams: true}
+	plain := cel.OptionalVariableDeclarations{}
+	for _, v := range celInjected {
+		if res := compiler.CompileAndStoreVariable(v, withParams, environment.StoredExpressions); res.Error != nil {
+			return nil, fmt.Errorf("variables.%s (Gatekeeper's): %v", v.GetName(), res.Error)
+		}
+	}
+	for i, v := range src.Variables {
+		res := compiler.CompileAndStoreVariable(&celVariable{v.Name, v.Expression}, withParams, environment.StoredExpressions)
+		if res.Error != nil {
+			return nil, fmt.Errorf("variables[%d] (%s).expression: %v", i, v.Name, res.Error)
+		}
+	}
+
+	// check compiles one expression alone, to name the one that fails.
+	check := func(at string, e cel.ExpressionAccessor) error {
+		if res := compiler.CompileCELExpression(e, plain, environment.StoredExpressions); res.Error != nil {
+			return fmt.Errorf("%s: %v", at, res.Error)
+		}
+		return nil
+	}
+	matchConds := make([]cel.ExpressionAccessor, len(src.MatchConditions))
+	for i, mc := range src.MatchConditions {
+		matchConds[i] = &matchconditions.MatchCondition{Name: mc.Name, Expression: mc.Expression}
+		if err := check(fmt.Sprintf("matchCondition[%d] (%s).expression", i, mc.Name), matchConds[i]); err != nil {
+			return nil, err
+		}
+	}
+	validations := make([]cel.ExpressionAccessor, len(src.Validations))
+	// messages[i] is nil when validation i has no messageExpression.
+	messages := make([]cel.ExpressionAccessor, len(src.Validations))
+	for i, v := range src.Validations {
+		validations[i] = &celValidation{v.Expression, v.Message}
+		if err := check(fmt.Sprintf("validations[%d].expression", i), validations[i]); err != nil {
+			return nil, err
+		}
+		if v.MessageExpression != "" {
+			messages[i] = &celMessage{v.MessageExpression}
+			if err := check(fmt.Sprintf("validations[%d].messageExpression", i), messages[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out.matcher = matchconditions.NewMatcher(compiler.CompileCondition(matchConds, plain, environment.StoredExpressions),
+		&out.failurePolicy, "validatingadmissionpolicy", "vap-matcher", strings.ToLower(kind))
+	out.validations = compiler.CompileCondition(validations, plain, environment.StoredExpressions)
+	out.messages = compiler.CompileCondition(messages, plain, environment.StoredExpressions)
+	return out, nil
+}
+
+// decodeCELSource reads a source as Gatekeeper does (an object, converted
+// field by field, unknown fields ignored) and checks its reserved names.
+func decodeCELSource(source json.RawMessage) (*celSource, error) {
+	var raw any
+	if err := json.Unmarshal(source, &raw); err != nil {
+		return nil, err
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be an object with validations (and optionally variables, matchCondition, failurePolicy), is %s", jsonKind(raw))
+	}
+	src := &celSource{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, src); err != nil {
+		return nil, err
+	}
+	for i, mc := range src.MatchConditions {
+		if strings.HasPrefix(mc.Name, celReservedPrefix) {
+			return nil, fmt.Errorf("matchCondition[%d].name: %q is not a valid match condition: the prefix %q is reserved", i, mc.Name, celReservedPrefix)
+		}
+	}
+	for i, v := range src.Variables {
+		if strings.HasPrefix(v.Name, celReservedPrefix) {
+			return nil, fmt.Errorf("variables[%d].name: %q is not a valid variable: the prefix %q is reserved", i, v.Name, celReservedPrefix)
+		}
+		if v.Name == celParamsVar || v.Name == celObjectVar {
+			return nil, fmt.Errorf("variables[%d].name: %q is reserved (Gatekeeper defines variables.%s and variables.%s)", i, v.Name, celObjectVar, celParamsVar)
+		}
+	}
+	return src, nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func (e *celCode) name() string { return gk.EngineCEL }
+
+// bind is the constraint as the object Gatekeeper binds to `params`: kguard
+// keeps no copy of the constraint as submitted, so it is rebuilt from
+// what was loaded (apiVersion v1beta1, kind, metadata.name, and spec's
+// match, parameters, enforcementAction and scopedEnforcementActions).
+// spec.parameters is left out when empty, as for a constraint without
+// parameters (variables.params is then null).
+func (e *celCode) bind(c *Constraint) (any, error) {
+	spec := map[string]any{"enforcementAction": c.Action}
+	if len(c.Params) > 0 {
+		spec["parameters"] = c.Params
+	}
+	if c.Match != nil {
+		spec["match"] = c.Match
+	}
+	if len(c.Scoped) > 0 {
+		spec["scopedEnforcementActions"] = c.Scoped
+	}
+	// A JSON round trip, so that params holds JSON values only.
+	b, err := json.Marshal(map[string]any{
+		"apiVersion": gk.ConstraintsGroup + "/v1beta1",
+		"kind":       c.Kind,
+		"metadata":   map[string]any{"name": c.Name},
+		"spec":       spec,
+	})
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (e *celCode) violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error) {
+	params, _ := bound.(*unstructured.Unstructured)
+	if params == nil {
+		return nil, fmt.Errorf("%s %q is not bound to its template's CEL", c.Kind, c.Name)
+	}
+	st, err := r.state(gk.EngineCEL, func() (any, error) { return celAttributes(r) })
+	if err != nil {
+		return nil, err
+	}
+	// Gatekeeper's budget per constraint is celconfig.PerCallLimit.
+	return e.decide(ctx, st.(*admission.VersionedAttributes), params, r.Namespace, celconfig.PerCallLimit), nil
+}
+
+// decide is validating.validator.Validate (k8s.io/apiserver v0.37.2)
+// without audit annotations or an authorizer, as Gatekeeper's driver calls
+// it, keeping only what it reports: each denial, and each error under
+// failurePolicy Fail, is a violation whose message is the decision's.
+func (e *celCode) decide(ctx context.Context, attr *admission.VersionedAttributes, params runtime.Object, ns *corev1.Namespace, budget int64) []Violation {
+	var out []Violation
+	failed := func(msg string) []Violation {
+		if e.failurePolicy == admissionregistrationv1.Ignore {
+			return nil
+		}
+		return []Violation{{Msg: msg}}
+	}
+	if m := e.matcher.Match(ctx, attr, params, nil); m.Error != nil {
+		return failed(m.Error.Error())
+	} else if !m.Matches {
+		return nil // a matchCondition is false
+	}
+	bindings := cel.OptionalVariableBindings{VersionedParams: params}
+	request := cel.CreateAdmissionRequest(attr.Attributes, metav1.GroupVersionResource(attr.GetResource()), metav1.GroupVersionKind(attr.VersionedKind))
+	nsObject := cel.CreateNamespaceObject(ns)
+	results, remaining, err := e.validations.ForInput(ctx, attr, request, bindings, nsObject, budget)
+	if err != nil {
+		return failed(err.Error())
+	}
+	messages, _, msgErr := e.messages.ForInput(ctx, attr, request, bindings, nsObject, remaining)
+	for i, res := range results {
+		v, ok := res.ExpressionAccessor.(*celValidation)
+		switch {
+		case !ok:
+			out = append(out, failed("Invalid type sent to validator, expected ValidationCondition")...)
+		case res.Error != nil:
+			out = append(out, failed(res.Error.Error())...)
+		case errors.Is(msgErr, apiservercel.ErrInternal) || errors.Is(msgErr, apiservercel.ErrOutOfBudget):
+			out = append(out, failed(fmt.Sprintf("failed messageExpression: %s", msgErr))...)
+		case res.EvalResult != celtypes.True:
+			var msg *cel.EvaluationResult
+			if i < len(messages) {
+				msg = &messages[i]
+			}
+			out = append(out, Violation{Msg: celMessageOf(v, msg)})
+		}
+	}
+	return out
+}
+
+// celMessageOf is the message of a failed validation, as the VAP
+// validator chooses it: its messageExpression's string (trimmed; unless
+// it errs, is not a string, is longer than 5 KiB or has a newline), else
+// its message (trimmed), else "failed expression: " and the expression.
+func celMessageOf(v *celValidation, res *cel.EvaluationResult) string {
+	var msg string
+	if res != nil && res.Error == nil && res.EvalResult != nil {
+		if s, ok := res.EvalResult.Value().(string); ok {
+			msg = strings.TrimSpace(s)
+			if len(msg) > celconfig.MaxEvaluatedMessageExpressionSizeBytes || strings.ContainsAny(msg, "\n") {
+				msg = ""
+			}
+		}
+	}
+	if msg == "" && len(v.message) > 0 {
+		msg = strings.TrimSpace(v.message)
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("failed expression: %v", strings.TrimSpace(v.expression))
+	}
+	return msg
+}
+
+// celOperations maps the request's operation as Gatekeeper's request
+// wrapper does (anything else is "").
+var celOperations = map[admissionv1.Operation]admission.Operation{
+	admissionv1.Create:  admission.Create,
+	admissionv1.Update:  admission.Update,
+	admissionv1.Delete:  admission.Delete,
+	admissionv1.Connect: admission.Connect,
+}
+
+// celAttributes is the review as Gatekeeper's driver hands it to the
+// validator: the AdmissionRequest's attributes with object and oldObject
+// decoded, and no object on a DELETE (ValidatingAdmissionPolicy has none;
+// variables.anyObject is then oldObject).
+func celAttributes(r *Review) (*admission.VersionedAttributes, error) {
+	req := r.Request
+	obj, old, err := r.objects()
+	if err != nil {
+		return nil, err
+	}
+	var object, oldObject, options runtime.Object
+	if obj != nil && req.Operation != admissionv1.Delete {
+		object = obj
+	}
+	if old != nil {
+		oldObject = old
+	}
+	if len(req.Options.Raw) != 0 {
+		o := &unstructured.Unstructured{}
+		if err := json.Unmarshal(req.Options.Raw, o); err != nil {
+			return nil, fmt.Errorf("the request's options do not decode: %v", err)
+		}
+		options = o
+	}
+	extra := map[string][]string{}
+	for k, v := range req.UserInfo.Extra {
+		extra[k] = append([]string(nil), v...)
+	}
+	userInfo := &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups, Extra: extra}
+	kind := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
+	resource := schema.GroupVersionResource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource}
+	attrs := admission.NewAttributesRecord(object, oldObject, kind, req.Namespace, req.Name, resource, req.SubResource,
+		celOperations[req.Operation], options, req.DryRun != nil && *req.DryRun, userInfo)
+	return &admission.VersionedAttributes{
+		Attributes:         attrs,
+		VersionedKind:      kind,
+		VersionedObject:    admission.NewLazyObject(object),
+		VersionedOldObject: admission.NewLazyObject(oldObject),
+	}, nil
 }
