@@ -3,25 +3,22 @@ package constraints
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	celgo "github.com/google/cel-go/cel"
-	celtypes "github.com/google/cel-go/common/types"
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/cel"
+	"k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/authentication/user"
-	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/apiserver/pkg/cel/environment"
 
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
@@ -33,35 +30,22 @@ import (
 // start with Gatekeeper's anyObject and params, whose `params` is the whole
 // constraint, evaluated with the VAP's matchConditions, validations,
 // messages and failurePolicy.
-//
-// Gatekeeper builds a validating.Validator; that package also imports the
-// apiserver's static-manifest loader (and fsnotify, not a kguard
-// dependency), so celCode holds the same compiled conditions and matcher
-// and decides as the validator does (decide).
+// The decision is k8s.io/apiserver's validating.Validator's, as in
+// Gatekeeper: each Deny (a false validation, or an error under
+// failurePolicy Fail) is a violation with the decision's message.
 type celCode struct {
-	matcher       matchconditions.Matcher
-	validations   cel.ConditionEvaluator
-	messages      cel.ConditionEvaluator
+	validator     validating.Validator
 	failurePolicy admissionregistrationv1.FailurePolicyType
 }
 
 var _ engine = (*celCode)(nil)
 
-// The expression accessors of validating: a variable (any type), a
-// validation (bool, with its message) and a messageExpression (string).
-type (
-	celVariable   struct{ name, expression string }
-	celValidation struct{ expression, message string }
-	celMessage    struct{ expression string }
-)
+// celVariable is a variable's expression accessor (any type).
+type celVariable struct{ name, expression string }
 
-func (v *celVariable) GetName() string              { return v.name }
-func (v *celVariable) GetExpression() string        { return v.expression }
-func (v *celVariable) ReturnTypes() []*celgo.Type   { return []*celgo.Type{celgo.AnyType, celgo.DynType} }
-func (v *celValidation) GetExpression() string      { return v.expression }
-func (v *celValidation) ReturnTypes() []*celgo.Type { return []*celgo.Type{celgo.BoolType} }
-func (m *celMessage) GetExpression() string         { return m.expression }
-func (m *celMessage) ReturnTypes() []*celgo.Type    { return []*celgo.Type{celgo.StringType} }
+func (v *celVariable) GetName() string            { return v.name }
+func (v *celVariable) GetExpression() string      { return v.expression }
+func (v *celVariable) ReturnTypes() []*celgo.Type { return []*celgo.Type{celgo.AnyType, celgo.DynType} }
 
 // celSource is Gatekeeper's K8sNativeValidation source
 // (pkg/drivers/k8scel/schema.Source). Gatekeeper spells the match
@@ -159,21 +143,25 @@ func compileCEL(kind string, source json.RawMessage) (engine, error) {
 	// messages[i] is nil when validation i has no messageExpression.
 	messages := make([]cel.ExpressionAccessor, len(src.Validations))
 	for i, v := range src.Validations {
-		validations[i] = &celValidation{v.Expression, v.Message}
+		validations[i] = &validating.ValidationCondition{Expression: v.Expression, Message: v.Message}
 		if err := check(fmt.Sprintf("validations[%d].expression", i), validations[i]); err != nil {
 			return nil, err
 		}
 		if v.MessageExpression != "" {
-			messages[i] = &celMessage{v.MessageExpression}
+			messages[i] = &validating.MessageExpressionCondition{MessageExpression: v.MessageExpression}
 			if err := check(fmt.Sprintf("validations[%d].messageExpression", i), messages[i]); err != nil {
 				return nil, err
 			}
 		}
 	}
-	out.matcher = matchconditions.NewMatcher(compiler.CompileCondition(matchConds, plain, environment.StoredExpressions),
+	matcher := matchconditions.NewMatcher(compiler.CompileCondition(matchConds, plain, environment.StoredExpressions),
 		&out.failurePolicy, "validatingadmissionpolicy", "vap-matcher", strings.ToLower(kind))
-	out.validations = compiler.CompileCondition(validations, plain, environment.StoredExpressions)
-	out.messages = compiler.CompileCondition(messages, plain, environment.StoredExpressions)
+	out.validator = validating.NewValidator(
+		compiler.CompileCondition(validations, plain, environment.StoredExpressions),
+		matcher,
+		compiler.CompileCondition(nil, plain, environment.StoredExpressions), // no audit annotations
+		compiler.CompileCondition(messages, plain, environment.StoredExpressions),
+		&out.failurePolicy, nil)
 	return out, nil
 }
 
@@ -273,72 +261,17 @@ func (e *celCode) violations(ctx context.Context, s *Set, r *Review, c *Constrai
 	return e.decide(ctx, st.(*admission.VersionedAttributes), params, r.Namespace, celconfig.PerCallLimit), nil
 }
 
-// decide is validating.validator.Validate (k8s.io/apiserver v0.37.2)
-// without audit annotations or an authorizer, as Gatekeeper's driver calls
-// it, keeping only what it reports: each denial, and each error under
-// failurePolicy Fail, is a violation whose message is the decision's.
+// decide runs the validator as Gatekeeper's driver does (no authorizer,
+// the request's own resource): each Deny is a violation.
 func (e *celCode) decide(ctx context.Context, attr *admission.VersionedAttributes, params runtime.Object, ns *corev1.Namespace, budget int64) []Violation {
+	res := e.validator.Validate(ctx, attr.GetResource(), attr, params, ns, budget, nil)
 	var out []Violation
-	failed := func(msg string) []Violation {
-		if e.failurePolicy == admissionregistrationv1.Ignore {
-			return nil
-		}
-		return []Violation{{Msg: msg}}
-	}
-	if m := e.matcher.Match(ctx, attr, params, nil); m.Error != nil {
-		return failed(m.Error.Error())
-	} else if !m.Matches {
-		return nil // a matchCondition is false
-	}
-	bindings := cel.OptionalVariableBindings{VersionedParams: params}
-	request := cel.CreateAdmissionRequest(attr.Attributes, metav1.GroupVersionResource(attr.GetResource()), metav1.GroupVersionKind(attr.VersionedKind))
-	nsObject := cel.CreateNamespaceObject(ns)
-	results, remaining, err := e.validations.ForInput(ctx, attr, request, bindings, nsObject, budget)
-	if err != nil {
-		return failed(err.Error())
-	}
-	messages, _, msgErr := e.messages.ForInput(ctx, attr, request, bindings, nsObject, remaining)
-	for i, res := range results {
-		v, ok := res.ExpressionAccessor.(*celValidation)
-		switch {
-		case !ok:
-			out = append(out, failed("Invalid type sent to validator, expected ValidationCondition")...)
-		case res.Error != nil:
-			out = append(out, failed(res.Error.Error())...)
-		case errors.Is(msgErr, apiservercel.ErrInternal) || errors.Is(msgErr, apiservercel.ErrOutOfBudget):
-			out = append(out, failed(fmt.Sprintf("failed messageExpression: %s", msgErr))...)
-		case res.EvalResult != celtypes.True:
-			var msg *cel.EvaluationResult
-			if i < len(messages) {
-				msg = &messages[i]
-			}
-			out = append(out, Violation{Msg: celMessageOf(v, msg)})
+	for _, d := range res.Decisions {
+		if d.Action == validating.ActionDeny {
+			out = append(out, Violation{Msg: d.Message})
 		}
 	}
 	return out
-}
-
-// celMessageOf is the message of a failed validation, as the VAP
-// validator chooses it: its messageExpression's string (trimmed; unless
-// it errs, is not a string, is longer than 5 KiB or has a newline), else
-// its message (trimmed), else "failed expression: " and the expression.
-func celMessageOf(v *celValidation, res *cel.EvaluationResult) string {
-	var msg string
-	if res != nil && res.Error == nil && res.EvalResult != nil {
-		if s, ok := res.EvalResult.Value().(string); ok {
-			msg = strings.TrimSpace(s)
-			if len(msg) > celconfig.MaxEvaluatedMessageExpressionSizeBytes || strings.ContainsAny(msg, "\n") {
-				msg = ""
-			}
-		}
-	}
-	if msg == "" && len(v.message) > 0 {
-		msg = strings.TrimSpace(v.message)
-	}
-	if msg == "" {
-		msg = fmt.Sprintf("failed expression: %v", strings.TrimSpace(v.expression))
-	}
-	return msg
 }
 
 // celOperations maps the request's operation as Gatekeeper's request

@@ -13,7 +13,7 @@ import (
 // `gator verify` does, with CEL on (Gatekeeper's default: K8sNativeValidation
 // first) and off (Rego only).
 func TestGatekeeperLibrary(t *testing.T) {
-	fsys := os.DirFS("testdata/gatekeeper-library")
+	fsys := os.DirFS("../testdata/gatekeeper-library")
 	suites, err := ReadSuites(fsys, "library/...")
 	if err != nil {
 		t.Fatal(err)
