@@ -137,6 +137,9 @@ func record(resp *admissionv1.AdmissionResponse, r *Request, d Decision) *admiss
 		return nil
 	}
 	denied := forbidden(r, d.Reason)
+	if d.Verbatim {
+		denied.Result.Message = d.Reason
+	}
 	denied.Warnings, denied.AuditAnnotations = resp.Warnings, resp.AuditAnnotations
 	return denied
 }

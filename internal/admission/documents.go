@@ -2,8 +2,15 @@ package admission
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/apidefaults"
@@ -44,6 +51,13 @@ func (c *Chain) AdmitDocuments(ctx context.Context, docs []manifest.Document, de
 			return
 		}
 		if w == nil {
+			if clusterScopedKind(d.Group(), d.Kind) && d.Namespace == "" {
+				out[i].Namespace = ""
+			}
+			// Not a pod-carrying object: only ObjectValidators judge it.
+			if c.hasObjectValidators() {
+				out[i].Response = c.validateObjects(ctx, offlineRequest(d, d.JSON, ns, u), &admissionv1.AdmissionResponse{Allowed: true}, true)
+			}
 			return
 		}
 		// Offline, nobody has defaulted the object yet: do what the API server
@@ -53,6 +67,62 @@ func (c *Chain) AdmitDocuments(ctx context.Context, docs []manifest.Document, de
 		apidefaults.Pod(w.PodParts())
 		out[i].Response = c.Admit(ctx, &Request{Operation: admissionv1.Create, Workload: w,
 			Resource: Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: u})
+		if out[i].Response.Allowed && c.hasObjectValidators() {
+			// The object as the API server would store it: defaulted and
+			// mutated by the chain, as the validating webhook receives it.
+			final, err := json.Marshal(w.Object)
+			if err != nil {
+				out[i].Err = d.Errorf("encoding the admitted object: %v", err)
+				return
+			}
+			resp := out[i].Response
+			out[i].Response = c.validateObjects(ctx, offlineRequest(d, final, ns, u), resp, true)
+		}
 	})
 	return out
+}
+
+// offlineRequest is the CREATE of a document by u, as kube-apiserver would
+// send it to a validating webhook.
+func offlineRequest(d *manifest.Document, object []byte, ns string, u user.Info) *admissionv1.AdmissionRequest {
+	group, version, ok := strings.Cut(d.APIVersion, "/")
+	if !ok {
+		group, version = "", d.APIVersion
+	}
+	req := &admissionv1.AdmissionRequest{
+		UID:       types.UID(fmt.Sprintf("kguard-check-%s", d.Position())),
+		Kind:      metav1.GroupVersionKind{Group: group, Version: version, Kind: d.Kind},
+		Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: strings.ToLower(d.Kind) + "s"},
+		Name:      d.Name,
+		Operation: admissionv1.Create,
+		Object:    runtime.RawExtension{Raw: object},
+	}
+	if d.Namespace != "" || !clusterScopedKind(group, d.Kind) {
+		req.Namespace = ns
+	}
+	if u != nil {
+		req.UserInfo = authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+		for k, v := range u.GetExtra() {
+			if req.UserInfo.Extra == nil {
+				req.UserInfo.Extra = map[string]authenticationv1.ExtraValue{}
+			}
+			req.UserInfo.Extra[k] = v
+		}
+	}
+	return req
+}
+
+// clusterScopedKind reports the built-in kinds that have no namespace, so
+// that `kguard check -n` does not put a Namespace or a ClusterRole in one.
+func clusterScopedKind(group, kind string) bool {
+	switch group + "/" + kind {
+	case "/Namespace", "/Node", "/PersistentVolume",
+		"rbac.authorization.k8s.io/ClusterRole", "rbac.authorization.k8s.io/ClusterRoleBinding",
+		"storage.k8s.io/StorageClass", "apiextensions.k8s.io/CustomResourceDefinition",
+		"admissionregistration.k8s.io/ValidatingWebhookConfiguration", "admissionregistration.k8s.io/MutatingWebhookConfiguration",
+		"scheduling.k8s.io/PriorityClass", "networking.k8s.io/IngressClass",
+		"policy/PodSecurityPolicy", "kguard.io/PodSecurityPolicy":
+		return true
+	}
+	return strings.HasPrefix(kind, "Cluster")
 }

@@ -73,6 +73,26 @@ type ConnectValidator interface {
 	ValidateConnect(ctx context.Context, r *ConnectRequest) Decision
 }
 
+// ObjectValidator is a plugin of the validating phase that judges objects
+// of every kind, not only pods (Gatekeeper constraints): it is asked about
+// every request whose operation and subresource it Handles — pods,
+// workloads, Services, Namespaces, custom resources — after the pod plugins
+// allowed it, with the request as kube-apiserver sent it.
+type ObjectValidator interface {
+	Plugin
+	ValidateObject(ctx context.Context, r *ObjectRequest) Decision
+}
+
+// ObjectRequest is the admission of any object: the AdmissionRequest (the
+// object as JSON, as the webhook received it, or as `kguard check` read
+// it), and the user making it.
+type ObjectRequest struct {
+	Request *admissionv1.AdmissionRequest
+	User    user.Info
+	// Offline is set by `kguard check` (the object is read from a file).
+	Offline bool
+}
+
 // ConnectRequest is a CONNECT to a subresource of the pod Namespace/Name.
 // The pod itself is not part of the request: a plugin that needs it reads it
 // through the PodGetter of its Inputs.
@@ -106,6 +126,10 @@ type Decision struct {
 	Pod *corev1.Pod
 	// Warnings reach the client (kubectl prints them).
 	Warnings []string
+	// Verbatim: Reason is the whole message and is not prefixed with
+	// `<resource> "<name>" is forbidden: ` (Gatekeeper's "[constraint] msg"
+	// lines keep their shape).
+	Verbatim bool
 	// AuditAnnotations are keyed by bare names (no "/"): kube-apiserver files
 	// a webhook's keys under the webhook's name. The keys of the plugins of
 	// one chain must not overlap (NewChain checks the declared ones).
@@ -205,7 +229,8 @@ func build(names []string, in Inputs, configs map[string]any) ([]namedPlugin, er
 		_, v := p.(Validator)
 		_, wv := p.(WorkloadValidator)
 		_, cv := p.(ConnectValidator)
-		if !m && !v && !wv && !cv {
+		_, ov := p.(ObjectValidator)
+		if !m && !v && !wv && !cv && !ov {
 			return nil, fmt.Errorf("admission plugin %s neither mutates nor validates", name)
 		}
 		if ak, ok := p.(AuditKeys); ok {

@@ -89,6 +89,61 @@ var ignoredPodSubresources = map[string]bool{
 }
 
 func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
+	resp := c.decidePods(ctx, req, phase)
+	if phase == PhaseMutate || !resp.Allowed {
+		return resp
+	}
+	return c.validateObjects(ctx, req, resp, false)
+}
+
+// validateObjects asks the chain's ObjectValidators, in order, about a
+// request the pod plugins allowed (resp), adding to resp their warnings and
+// audit annotations; the first denial ends the chain.
+func (c *Chain) validateObjects(ctx context.Context, req *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse, offline bool) *admissionv1.AdmissionResponse {
+	var or *ObjectRequest
+	for _, p := range c.plugins {
+		v, ok := p.Plugin.(ObjectValidator)
+		if !ok || !p.Handles(req.Operation, req.SubResource) {
+			continue
+		}
+		if or == nil {
+			or = &ObjectRequest{Request: req, User: requestUser(req), Offline: offline}
+		}
+		r := &Request{Resource: requestResource(req), Name: req.Name}
+		if denied := record(resp, r, v.ValidateObject(ctx, or)); denied != nil {
+			return denied
+		}
+	}
+	return resp
+}
+
+// requestResource names a request's resource in messages (pods,
+// deployments.apps, pods/ephemeralcontainers).
+func requestResource(req *admissionv1.AdmissionRequest) string {
+	res := req.Resource.Resource
+	if res == "" {
+		return Resource(req.Kind.Group+"/"+req.Kind.Version, req.Kind.Kind)
+	}
+	if req.Resource.Group != "" {
+		res += "." + req.Resource.Group
+	}
+	return res
+}
+
+// hasObjectValidators reports whether a plugin of the chain judges objects
+// of every kind.
+func (c *Chain) hasObjectValidators() bool {
+	for _, p := range c.plugins {
+		if _, ok := p.Plugin.(ObjectValidator); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// decidePods answers for the pod plugins: pods, pod controllers' templates,
+// CONNECTs to pods.
+func (c *Chain) decidePods(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
 	if req.Operation == admissionv1.Connect {
 		return c.connect(ctx, req, phase)
 	}

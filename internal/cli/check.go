@@ -14,6 +14,7 @@ import (
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/admission/psp"
@@ -65,7 +66,12 @@ error paths inside the object (spec.template.spec.containers[0]...).
 
 --policy reads PodSecurityPolicies (policy/v1beta1, extensions/v1beta1 or kguard.io/v1alpha1),
 the RBAC objects that grant "use" on them, and Namespaces (their PSS labels); other kinds are
-skipped. -n is the namespace of the namespaced objects that name none, in --policy too. Without --enable-admission-plugins,
+skipped. Gatekeeper ConstraintTemplates and constraints (and plain Rego policies: .rego files,
+ConfigMaps labelled openpolicyagent.org/policy=rego, whose deny/warn rules read the
+AdmissionReview) turn on the Constraints plugin, which judges objects of every kind, as the
+webhook does (Gatekeeper's webhook enforcement point). Referential templates read the --policy
+objects of the kinds a Config's sync.syncOnly or a template's requires-sync-data names as
+data.inventory. -n is the namespace of the namespaced objects that name none, in --policy too. Without --enable-admission-plugins,
 PodSecurityPolicy runs when --policy holds policies, then PodSecurity.
 
 Namespaces among the checked objects (an install bundle's own namespace, e.g. flannel's
@@ -90,7 +96,7 @@ them (-o json and -o sarif always list every object).`,
 	f := c.Flags()
 	f.StringArrayVarP(&o.filenames, "filename", "f", nil, "manifests to check: file, directory or - (repeatable; the same as the arguments)")
 	f.BoolVar(&o.showSkipped, "show-skipped", false, "list in text output each object that carries no pod and was not evaluated")
-	f.StringArrayVar(&o.policies, "policy", nil, "PodSecurityPolicies, RBAC objects and Namespaces: file, directory or - (repeatable)")
+	f.StringArrayVar(&o.policies, "policy", nil, "PodSecurityPolicies, RBAC objects, Namespaces, ClusterImagePolicies, Gatekeeper ConstraintTemplates, constraints and Configs, and Rego files (.rego) and ConfigMaps labelled openpolicyagent.org/policy=rego: file, directory or - (repeatable)")
 	o.who.add(c)
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the objects (manifests and --policy) that name none")
 	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default: PodSecurityPolicy when --policy holds policies, then PodSecurity)")
@@ -154,6 +160,9 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 		cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecurity.PluginName)
 		if len(set.ClusterImagePolicies) > 0 {
 			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, clusterimagepolicy.PluginName)
+		}
+		if len(set.ConstraintTemplates)+len(set.Constraints)+len(set.RegoModules) > 0 {
+			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, constraints.PluginName)
 		}
 	}
 	// The same builder as serve's: what check answers is what the webhook answers.

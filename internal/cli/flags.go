@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/imagepolicy"
 	"github.com/kguard/kguard/internal/registry"
 
@@ -37,6 +38,7 @@ type admissionFlags struct {
 	plugins                                             []string
 	pss                                                 string
 	pspAppArmorAnnotationOnly                           bool
+	constraintsNoCEL                                    bool
 	exemptUsers, exemptNamespaces, exemptRuntimeClasses []string
 	images                                              imageFlags
 }
@@ -95,6 +97,7 @@ func (f *admissionFlags) add(fs *pflag.FlagSet, pluginsHelp string) {
 	fs.StringSliceVar(&f.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
 	fs.StringSliceVar(&f.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
 	f.images.add(fs)
+	fs.BoolVar(&f.constraintsNoCEL, "constraints-no-cel", false, "Constraints: run ConstraintTemplates' Rego only, never their K8sNativeValidation (CEL) code (Gatekeeper runs CEL first when a template has it, as kguard does by default)")
 	fs.BoolVar(&f.pspAppArmorAnnotationOnly, "psp-apparmor-annotation-only", false, "PodSecurityPolicy: set a policy's default AppArmor profile as the annotation only, as v1.24 did (by default the appArmorProfile field too, which spares Kubernetes >= 1.30's deprecation warning)")
 }
 
@@ -121,5 +124,5 @@ func config(az *authorizationFlags, ad *admissionFlags) (snapshot.Config, error)
 	}
 	return snapshot.Config{AuthorizationModes: az.modes, ABACFile: az.policyFile, DefaultRoles: az.defaultRoles,
 		AdmissionPlugins: ad.plugins, PSS: pss, PSP: podsecuritypolicy.Config{AppArmorAnnotationOnly: ad.pspAppArmorAnnotationOnly},
-		ImagePolicy: images}, nil
+		ImagePolicy: images, Constraints: constraints.Config{NoCEL: ad.constraintsNoCEL}}, nil
 }

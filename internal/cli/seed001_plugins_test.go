@@ -60,7 +60,7 @@ func TestCheckSeed001Plugins(t *testing.T) {
 		{"SecurityContextDeny admits a pod without the fields", []string{"check", "--enable-admission-plugins", "PodSecurity,SecurityContextDeny", "-"}, seed001Pod, 0,
 			"Pod plain/p: admitted"},
 		{"the flag lists the plugins", []string{"check", "--help"}, "", 0,
-			"AlwaysPullImages, ClusterImagePolicy, DenyEscalatingExec, PodSecurity, PodSecurityPolicy, SecurityContextDeny"},
+			"AlwaysPullImages, ClusterImagePolicy, Constraints, DenyEscalatingExec, PodSecurity, PodSecurityPolicy, SecurityContextDeny"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

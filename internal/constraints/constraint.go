@@ -47,7 +47,8 @@ type Constraint struct {
 	labels, nsLabels labels.Selector // nil: no selector
 	excluded, names  []glob
 	name             glob
-	bound            any // what the template's engine prepared
+	bound            any   // what the template's engine prepared
+	broken           error // not evaluable: every review it matches gets this
 }
 
 // object is the part of a constraint kguard reads.
@@ -113,6 +114,31 @@ func LoadConstraint(t *Template, raw []byte) (*Constraint, error) {
 	c.bound = bound
 	return c, nil
 }
+
+// LoadBroken loads a constraint that cannot be evaluated — its template
+// does not compile or is missing, its parameters are refused —: its match
+// is read, and every review it matches gets cause as a violation, so that
+// what it covers is refused rather than admitted unchecked. The error says
+// that not even its match can be read.
+func LoadBroken(raw []byte, cause error) (*Constraint, error) {
+	var o object
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConstraint, err)
+	}
+	c := &Constraint{Kind: o.Kind, Name: o.Metadata.Name, Match: o.Spec.Match, Action: o.Spec.EnforcementAction,
+		Scoped: o.Spec.ScopedEnforcementActions, Params: map[string]any{}, broken: cause}
+	spec := field.NewPath("spec")
+	if err := c.loadMatch(spec.Child("match")); err != nil {
+		return nil, fmt.Errorf("%w: %s %q: %v", ErrConstraint, o.Kind, o.Metadata.Name, err)
+	}
+	if c.loadAction(spec) != nil {
+		c.Action, c.Scoped = ActionDeny, nil
+	}
+	return c, nil
+}
+
+// Broken is why the constraint cannot be evaluated (nil: it can).
+func (c *Constraint) Broken() error { return c.broken }
 
 func (c *Constraint) loadAction(spec *field.Path) error {
 	switch {

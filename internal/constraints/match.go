@@ -25,6 +25,10 @@ func newGlob(s string, path *field.Path) (glob, error) {
 	return glob(s), nil
 }
 
+// GlobMatches reports whether s matches a Gatekeeper wildcard ("kube-*",
+// "*-system", "*sys*" or an exact name).
+func GlobMatches(wildcard, s string) bool { return glob(wildcard).matches(s) }
+
 func (g glob) matches(s string) bool {
 	w := string(g)
 	switch {

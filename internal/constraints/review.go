@@ -160,7 +160,7 @@ func NewSet(ctx context.Context, templates []*Template, constraints []*Constrain
 		s.templates[t.Kind] = t
 	}
 	for _, c := range constraints {
-		if s.templates[c.Kind] != c.Template {
+		if c.broken == nil && s.templates[c.Kind] != c.Template {
 			return nil, fmt.Errorf("%w: %s %q: no ConstraintTemplate defines kind %s", ErrConstraint, c.Kind, c.Name, c.Kind)
 		}
 	}
@@ -234,7 +234,7 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 		if !enforced {
 			continue
 		}
-		if point == PointWebhook && !c.Template.matchesOperation(string(r.Request.Operation)) {
+		if point == PointWebhook && c.Template != nil && !c.Template.matchesOperation(string(r.Request.Operation)) {
 			continue
 		}
 		ok, err := c.matches(r, ns)
@@ -243,6 +243,10 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 			continue
 		}
 		if !ok {
+			continue
+		}
+		if c.broken != nil {
+			out = append(out, Result{Constraint: c, Violation: Violation{Msg: c.broken.Error()}, Actions: acts})
 			continue
 		}
 		vs, err := c.Template.code.violations(ctx, s, r, c, c.bound)

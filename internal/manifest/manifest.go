@@ -191,12 +191,36 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
 //     reached twice by different links is read twice, as its objects would
 //     then be defined twice.
 func Expand(p string) ([]string, error) {
+	return expand(p, isManifest, true)
+}
+
+// ExpandExt is Expand for the files whose extension is one of exts (".rego"):
+// those below a directory, or the path itself when it is such a file.
+func ExpandExt(p string, exts ...string) ([]string, error) {
+	match := func(name string) bool {
+		ext := strings.ToLower(filepath.Ext(name))
+		for _, e := range exts {
+			if ext == e {
+				return true
+			}
+		}
+		return false
+	}
+	return expand(p, match, false)
+}
+
+// expand lists the files below p that match (p itself when it is a file:
+// always if anyFile, else only when it matches).
+func expand(p string, match func(name string) bool, anyFile bool) ([]string, error) {
 	info, err := os.Stat(p)
 	if err != nil {
 		return nil, &Error{Source: p, Item: -1, Err: unwrapPathError(err)}
 	}
 	if !info.IsDir() {
-		return []string{p}, nil
+		if anyFile || match(p) {
+			return []string{p}, nil
+		}
+		return nil, nil
 	}
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
@@ -207,7 +231,7 @@ func Expand(p string) ([]string, error) {
 		return nil, &Error{Source: p, Item: -1, Err: err}
 	}
 	var files []string
-	if err := expandDir(p, []string{real}, &files); err != nil {
+	if err := expandDir(p, []string{real}, match, &files); err != nil {
 		return nil, err
 	}
 	sort.Strings(files)
@@ -226,7 +250,7 @@ func isManifest(name string) bool {
 // expandDir adds the manifests below dir to files. stack holds the absolute,
 // symlink-free paths of dir and of the directories it is inside, the last one
 // being dir's own.
-func expandDir(dir string, stack []string, files *[]string) error {
+func expandDir(dir string, stack []string, match func(name string) bool, files *[]string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return &Error{Source: dir, Item: -1, Err: unwrapPathError(err)}
@@ -242,7 +266,7 @@ func expandDir(dir string, stack []string, files *[]string) error {
 		if mode&fs.ModeSymlink != 0 {
 			info, err := os.Stat(path)
 			if err != nil {
-				if !isManifest(name) {
+				if !match(name) {
 					continue // a broken link to something kguard would not read
 				}
 				return &Error{Source: path, Item: -1, Err: fmt.Errorf("following symlink: %w", unwrapPathError(err))}
@@ -258,7 +282,7 @@ func expandDir(dir string, stack []string, files *[]string) error {
 			}
 		}
 		if !mode.IsDir() {
-			if isManifest(name) {
+			if match(name) {
 				*files = append(*files, path)
 			}
 			continue
@@ -268,7 +292,7 @@ func expandDir(dir string, stack []string, files *[]string) error {
 				return &Error{Source: path, Item: -1, Err: fmt.Errorf("symlink loop: this leads to %s, a directory it is inside", real)}
 			}
 		}
-		if err := expandDir(path, append(stack[:len(stack):len(stack)], real), files); err != nil {
+		if err := expandDir(path, append(stack[:len(stack):len(stack)], real), match, files); err != nil {
 			return err
 		}
 	}

@@ -6,12 +6,16 @@ package policy
 import (
 	"fmt"
 	"io"
+	"os"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kguard/kguard/internal/manifest"
+	"github.com/kguard/kguard/pkg/apis/gatekeeper"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
 	"github.com/kguard/kguard/pkg/apis/sigstore"
@@ -37,6 +41,21 @@ type Set struct {
 	// validated when a snapshot is built.
 	ClusterImagePolicies []*sigstore.ClusterImagePolicy
 	TrustRoots           []*sigstore.TrustRoot
+	// ConstraintTemplates (templates.gatekeeper.sh), Constraints (any kind
+	// of constraints.gatekeeper.sh, as read) and Gatekeeper Configs
+	// (config.gatekeeper.sh: the sync list) are OPA Gatekeeper's objects,
+	// compiled when a snapshot is built.
+	ConstraintTemplates []*gatekeeper.ConstraintTemplate
+	Constraints         []*unstructured.Unstructured
+	GatekeeperConfigs   []*gatekeeper.Config
+	// RegoModules are plain OPA admission policies: the data of ConfigMaps
+	// labelled openpolicyagent.org/policy=rego (as kube-mgmt loads them),
+	// and .rego files (kguard serve --policy-dir).
+	RegoModules []RegoModule
+	// Inventory are the objects Gatekeeper's referential templates read as
+	// data.inventory, synced from the cluster (cluster mode; offline the
+	// Others and Namespaces of the input are).
+	Inventory []*unstructured.Unstructured
 
 	// Others are the documents that are not policy objects (workloads, ...),
 	// in input order.
@@ -50,6 +69,17 @@ type Set struct {
 	// sources maps each decoded object (by pointer) to "file:line".
 	sources map[any]string
 }
+
+// RegoModule is one Rego module of a plain OPA policy.
+type RegoModule struct {
+	// Name says where it was read: a file, or "ConfigMap ns/name key".
+	Name   string
+	Source string
+}
+
+// RegoPolicyLabel marks the ConfigMaps whose data are Rego modules, as
+// kube-mgmt's --policies label does.
+const RegoPolicyLabel = "openpolicyagent.org/policy"
 
 // Source returns where obj (a pointer held by the set) was read: "file:line",
 // or "" when it was not read from a file.
@@ -116,6 +146,7 @@ var clusterScoped = map[string]bool{
 	"PodSecurityPolicy":  true,
 	"ClusterImagePolicy": true,
 	"TrustRoot":          true,
+	"ConstraintTemplate": true,
 }
 
 // sigstoreKinds are policy-controller's kinds, by apiVersion.
@@ -167,6 +198,19 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 			dec = coreKinds[d.Kind]
 		case d.Kind == "PodSecurityPolicy" && pspVersions[d.APIVersion]:
 			dec = decodePSP
+		case d.Group() == gatekeeper.TemplatesGroup:
+			if d.Kind != "ConstraintTemplate" {
+				return nil, d.Errorf("unknown %s kind %q (expected ConstraintTemplate)", d.APIVersion, d.Kind)
+			}
+			dec = rbacDecoder(func(s *Set, o *gatekeeper.ConstraintTemplate) {
+				s.ConstraintTemplates = append(s.ConstraintTemplates, o)
+			})
+		case d.Group() == gatekeeper.ConstraintsGroup:
+			dec = decodeConstraint
+		case d.Group() == gatekeeper.ConfigGroup && d.Kind == "Config":
+			dec = rbacDecoder(func(s *Set, o *gatekeeper.Config) { s.GatekeeperConfigs = append(s.GatekeeperConfigs, o) })
+		case d.APIVersion == "v1" && d.Kind == "ConfigMap":
+			dec = decodeRegoConfigMap
 		case sigstoreKinds[d.APIVersion] != nil:
 			dec = sigstoreKinds[d.APIVersion][d.Kind]
 			if dec == nil {
@@ -197,7 +241,7 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 // clears the namespace of a cluster-scoped object, with a warning.
 func (s *Set) scope(d *manifest.Document, obj metav1.Object, namespace string) {
 	switch {
-	case clusterScoped[d.Kind]:
+	case clusterScoped[d.Kind], d.Group() == gatekeeper.ConstraintsGroup:
 		if ns := obj.GetNamespace(); ns != "" {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %s %q is cluster-scoped: its metadata.namespace %q is ignored, as the API server ignores it",
 				d.Position(), d.Kind, d.Name, ns))
@@ -208,6 +252,48 @@ func (s *Set) scope(d *manifest.Document, obj metav1.Object, namespace string) {
 		obj.SetNamespace(namespace)
 		d.Namespace = namespace
 	}
+}
+
+// decodeConstraint reads a Gatekeeper constraint as it is: its kind's
+// schema is its template's, checked when a snapshot is built.
+func decodeConstraint(d *manifest.Document) (metav1.Object, func(s *Set) error, error) {
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(d.JSON); err != nil {
+		return nil, nil, d.Errorf("decoding %s: %v", d.Kind, err)
+	}
+	return u, func(s *Set) error { s.Constraints = append(s.Constraints, u); return nil }, nil
+}
+
+// decodeRegoConfigMap reads a ConfigMap: one labelled
+// openpolicyagent.org/policy=rego holds Rego modules (each data key one);
+// any other is not a policy object.
+func decodeRegoConfigMap(d *manifest.Document) (metav1.Object, func(s *Set) error, error) {
+	cm := &corev1.ConfigMap{}
+	if err := d.Decode(cm); err != nil {
+		return nil, nil, err
+	}
+	return cm, func(s *Set) error {
+		if cm.Labels[RegoPolicyLabel] != "rego" {
+			s.Others = append(s.Others, *d)
+			return nil
+		}
+		s.RegoModules = append(s.RegoModules, ConfigMapModules(cm)...)
+		return nil
+	}, nil
+}
+
+// ConfigMapModules are the Rego modules of a labelled ConfigMap, in key order.
+func ConfigMapModules(cm *corev1.ConfigMap) []RegoModule {
+	keys := make([]string, 0, len(cm.Data))
+	for k := range cm.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]RegoModule, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, RegoModule{Name: fmt.Sprintf("ConfigMap %s/%s %s", cm.Namespace, cm.Name, k), Source: cm.Data[k]})
+	}
+	return out
 }
 
 // decodePSP reads a PodSecurityPolicy strictly; adding it applies the
@@ -258,19 +344,55 @@ func Read(r io.Reader, source string, opts ...Option) (*Set, error) {
 	return FromDocuments(docs, opts...)
 }
 
-// Load reads paths (files, directories, "-") into a Set.
+// Load reads paths (files, directories, "-") into a Set: YAML and JSON
+// objects, and the Rego modules of .rego files (plain OPA policies).
 func Load(paths []string, stdin io.Reader, opts ...Option) (*Set, error) {
-	docs, err := manifest.ReadPaths(paths, stdin)
+	var manifests []string
+	var modules []RegoModule
+	for _, p := range paths {
+		if p == "-" {
+			manifests = append(manifests, p)
+			continue
+		}
+		files, err := manifest.ExpandExt(p, RegoExt)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, &manifest.Error{Source: f, Item: -1, Err: err}
+			}
+			modules = append(modules, RegoModule{Name: f, Source: string(b)})
+		}
+		if len(files) == 1 && files[0] == p {
+			continue // a .rego file, not a manifest
+		}
+		manifests = append(manifests, p)
+	}
+	var docs []manifest.Document
+	if len(manifests) > 0 {
+		var err error
+		if docs, err = manifest.ReadPaths(manifests, stdin); err != nil {
+			return nil, err
+		}
+	}
+	s, err := FromDocuments(docs, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return FromDocuments(docs, opts...)
+	s.RegoModules = append(s.RegoModules, modules...)
+	return s, nil
 }
+
+// RegoExt is the extension of the Rego files Load reads.
+const RegoExt = ".rego"
 
 // Len is the number of documents read into the set, policy objects and others.
 func (s *Set) Len() int {
 	return len(s.Roles) + len(s.ClusterRoles) + len(s.RoleBindings) + len(s.ClusterRoleBindings) +
-		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.Secrets) + len(s.PodSecurityPolicies) + len(s.ClusterImagePolicies) + len(s.TrustRoots) + len(s.Others)
+		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.Secrets) + len(s.PodSecurityPolicies) + len(s.ClusterImagePolicies) + len(s.TrustRoots) +
+		len(s.ConstraintTemplates) + len(s.Constraints) + len(s.GatekeeperConfigs) + len(s.Others)
 }
 
 // Merge returns a new Set holding the objects of both.
@@ -285,6 +407,12 @@ func Merge(a, b *Set) *Set {
 		PodSecurityPolicies:  append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
 		ClusterImagePolicies: append(append([]*sigstore.ClusterImagePolicy(nil), a.ClusterImagePolicies...), b.ClusterImagePolicies...),
 		TrustRoots:           append(append([]*sigstore.TrustRoot(nil), a.TrustRoots...), b.TrustRoots...),
+		Secrets:              append(append([]*corev1.Secret(nil), a.Secrets...), b.Secrets...),
+		ConstraintTemplates:  append(append([]*gatekeeper.ConstraintTemplate(nil), a.ConstraintTemplates...), b.ConstraintTemplates...),
+		Constraints:          append(append([]*unstructured.Unstructured(nil), a.Constraints...), b.Constraints...),
+		GatekeeperConfigs:    append(append([]*gatekeeper.Config(nil), a.GatekeeperConfigs...), b.GatekeeperConfigs...),
+		RegoModules:          append(append([]RegoModule(nil), a.RegoModules...), b.RegoModules...),
+		Inventory:            append(append([]*unstructured.Unstructured(nil), a.Inventory...), b.Inventory...),
 		Others:               append(append([]manifest.Document(nil), a.Others...), b.Others...),
 		Warnings:             append(append([]string(nil), a.Warnings...), b.Warnings...),
 		sources:              mergeSources(a.sources, b.sources),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/admission/plugins"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
@@ -56,6 +57,8 @@ type Config struct {
 	// ImagePolicy configures the ClusterImagePolicy plugin: its registry
 	// client, trust root and no-match rule.
 	ImagePolicy clusterimagepolicy.Config
+	// Constraints configures the Constraints plugin (Gatekeeper, plain Rego).
+	Constraints constraints.Config
 	// Pods reads live pods for the admission plugins that need the pod a
 	// request names (DenyEscalatingExec): cluster mode only, nil offline.
 	Pods admission.PodGetter
@@ -113,12 +116,12 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		names = plugins.Default
 	}
 	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver, Pods: cfg.Pods}
-	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP, clusterimagepolicy.PluginName: cfg.ImagePolicy}); err != nil {
+	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP, clusterimagepolicy.PluginName: cfg.ImagePolicy, constraints.PluginName: cfg.Constraints}); err != nil {
 		return nil, err
 	}
 	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)
-	out.Describe = fmt.Sprintf("%d ClusterImagePolicies, %d TrustRoots, %d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
-		len(set.ClusterImagePolicies), len(set.TrustRoots), len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
+	out.Describe = fmt.Sprintf("%d ConstraintTemplates, %d constraints, %d Rego modules, %d ClusterImagePolicies, %d TrustRoots, %d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
+		len(set.ConstraintTemplates), len(set.Constraints), len(set.RegoModules), len(set.ClusterImagePolicies), len(set.TrustRoots), len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
 		orRBAC(cfg.AuthorizationModes), names)
 	return out, nil
 }

@@ -116,6 +116,8 @@ func (f *Files) fingerprint(roots []string) [sha256.Size]byte {
 			fmt.Fprintf(h, "error %s %v\n", root, err)
 			continue
 		}
+		regos, _ := manifest.ExpandExt(root, policy.RegoExt)
+		files = append(files, regos...)
 		for _, p := range files {
 			fmt.Fprintf(h, "file %s\n", p)
 			file, err := os.Open(p)

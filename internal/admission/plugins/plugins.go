@@ -6,6 +6,7 @@ package plugins
 import (
 	_ "github.com/kguard/kguard/internal/admission/alwayspullimages"   // not a default, as in kube-apiserver
 	_ "github.com/kguard/kguard/internal/admission/clusterimagepolicy" // sigstore image verification; not a default
+	_ "github.com/kguard/kguard/internal/admission/constraints"        // Gatekeeper constraints and plain Rego; not a default
 	_ "github.com/kguard/kguard/internal/admission/denyescalatingexec" // not a default, as in kube-apiserver
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
