@@ -194,6 +194,8 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 			if dec == nil {
 				return nil, d.Errorf("unknown RBAC kind %q (expected Role, ClusterRole, RoleBinding or ClusterRoleBinding)", d.Kind)
 			}
+		case d.APIVersion == "v1" && d.Kind == "ConfigMap":
+			dec = decodeRegoConfigMap
 		case d.APIVersion == "v1":
 			dec = coreKinds[d.Kind]
 		case d.Kind == "PodSecurityPolicy" && pspVersions[d.APIVersion]:
@@ -209,8 +211,6 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 			dec = decodeConstraint
 		case d.Group() == gatekeeper.ConfigGroup && d.Kind == "Config":
 			dec = rbacDecoder(func(s *Set, o *gatekeeper.Config) { s.GatekeeperConfigs = append(s.GatekeeperConfigs, o) })
-		case d.APIVersion == "v1" && d.Kind == "ConfigMap":
-			dec = decodeRegoConfigMap
 		case sigstoreKinds[d.APIVersion] != nil:
 			dec = sigstoreKinds[d.APIVersion][d.Kind]
 			if dec == nil {

@@ -1,0 +1,84 @@
+package constraints
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
+)
+
+func libraryJSON(f *testing.F, path string) []byte {
+	f.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "gatekeeper-library", "library", path))
+	if err != nil {
+		f.Fatal(err)
+	}
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return j
+}
+
+// FuzzCompileTemplate: any template JSON compiles or is refused with an
+// error matching ErrCompile; nothing panics.
+func FuzzCompileTemplate(f *testing.F) {
+	f.Add(libraryJSON(f, "pod-security-policy/privileged-containers/template.yaml"))
+	f.Add(libraryJSON(f, "general/uniqueingresshost/template.yaml"))
+	f.Add([]byte(`{"metadata":{"name":"k"},"spec":{"crd":{"spec":{"names":{"kind":"K"}}},"targets":[{"target":"admission.k8s.gatekeeper.sh","rego":"package k\nviolation[{\"msg\":\"x\"}] { true }"}]}}`))
+	f.Add([]byte(`{"metadata":{"name":"k"},"spec":{"crd":{"spec":{"names":{"kind":"K"}}},"targets":[{"target":"admission.k8s.gatekeeper.sh","code":[{"engine":"K8sNativeValidation","source":{"validations":[{"expression":"1"}]}}]}]}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var ct gk.ConstraintTemplate
+		if json.Unmarshal(raw, &ct) != nil {
+			return
+		}
+		for _, opts := range []Options{{}, {NoCEL: true}} {
+			tmpl, err := CompileTemplate(&ct, opts)
+			if (tmpl == nil) == (err == nil) {
+				t.Fatalf("CompileTemplate: template %v, error %v", tmpl, err)
+			}
+		}
+	})
+}
+
+// FuzzLoadConstraint: any constraint JSON of a library template's kind
+// loads or is refused; a loaded one reviews a pod without panicking, and
+// LoadBroken either loads or refuses it too.
+func FuzzLoadConstraint(f *testing.F) {
+	var ct gk.ConstraintTemplate
+	if err := json.Unmarshal(libraryJSON(f, "general/requiredlabels/template.yaml"), &ct); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(libraryJSON(f, "general/requiredlabels/samples/all-must-have-owner/constraint.yaml"))
+	f.Add([]byte(`{"apiVersion":"constraints.gatekeeper.sh/v1beta1","kind":"K8sRequiredLabels","metadata":{"name":"x"},"spec":{"enforcementAction":"scoped","scopedEnforcementActions":[{"action":"warn","enforcementPoints":[{"name":"*"}]}],"match":{"namespaces":["kube-*"],"name":"*x*"}}}`))
+	pod := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"kube-x","labels":{"owner":"a"}},"spec":{}}`)
+	for _, opts := range []Options{{}, {NoCEL: true}} {
+		tmpl, err := CompileTemplate(&ct, opts)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Fuzz(func(t *testing.T, raw []byte) {
+			c, err := LoadConstraint(tmpl, raw)
+			if err == nil {
+				set, err := NewSet(context.Background(), []*Template{tmpl}, []*Constraint{c}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := ReviewObject(pod)
+				if err != nil {
+					t.Fatal(err)
+				}
+				set.Review(context.Background(), r, PointWebhook)
+			}
+			if b, err := LoadBroken(raw, os.ErrInvalid); (b == nil) == (err == nil) {
+				t.Fatalf("LoadBroken: %v, %v", b, err)
+			}
+		})
+		break // one template suffices; the seed corpus runs once per target
+	}
+}
