@@ -92,6 +92,9 @@ func DecodeLenient(d *manifest.Document) (*Workload, []string, error) {
 	return k.workload(obj), unknown, nil
 }
 
+// PodWorkload is the Workload of a decoded Pod, as Decode returns it for one.
+func PodWorkload(pod *corev1.Pod) *Workload { return &Workload{Object: pod} }
+
 type kind struct {
 	new      func() runtime.Object
 	template func(runtime.Object) *corev1.PodTemplateSpec
