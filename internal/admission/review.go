@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,15 @@ func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, e
 	if phase == PhaseMutate && !c.anyMutator() {
 		return c.reviewWithoutMutators(body)
 	}
+	if typed, ok := c.readPodReview(body, phase); ok {
+		return c.answer(ctx, typed.TypeMeta, &typed.Request.AdmissionRequest, phase, typed.Request)
+	}
+	return c.reviewTwoPass(ctx, body, phase)
+}
+
+// reviewTwoPass answers a review read the usual way: the envelope, its
+// objects kept raw, then each object on its own, leniently or strictly.
+func (c *Chain) reviewTwoPass(ctx context.Context, body []byte, phase Phase) ([]byte, error) {
 	// One pass over the body; only a body that does not decode is read again,
 	// for its kind, so that a review of another kind is named as such.
 	var review admissionv1.AdmissionReview
@@ -60,14 +70,102 @@ func (c *Chain) Review(ctx context.Context, body []byte, phase Phase) ([]byte, e
 	if req.UID == "" {
 		return nil, reviewErrorf("request has no uid")
 	}
-	resp := c.decide(ctx, req, phase)
+	return c.answer(ctx, review.TypeMeta, req, phase, nil)
+}
+
+// answer decides a well-formed review's request and encodes the response;
+// typed is the request's pods when readPodReview read them.
+func (c *Chain) answer(ctx context.Context, tm metav1.TypeMeta, req *admissionv1.AdmissionRequest, phase Phase, typed *podRequest) ([]byte, error) {
+	resp := c.decide(ctx, req, phase, typed)
 	resp.UID = req.UID
-	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp}
+	out := admissionv1.AdmissionReview{TypeMeta: tm, Response: resp}
 	b, err := json.Marshal(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the review: %w", err)
 	}
 	return b, nil
+}
+
+// podReview is an AdmissionReview whose request carries typed pods, so that
+// a pod's review is read in one pass: the envelope and the pod together,
+// instead of the envelope (scanning over the object) and then the pod again.
+type podReview struct {
+	metav1.TypeMeta `json:",inline"`
+	Request         *podRequest                    `json:"request,omitempty"`
+	Response        *admissionv1.AdmissionResponse `json:"response,omitempty"`
+}
+
+// podRequest is an AdmissionRequest whose object and oldObject are pods; they
+// shadow the embedded request's raw ones, which stay empty.
+type podRequest struct {
+	admissionv1.AdmissionRequest `json:",inline"`
+	Object                       *corev1.Pod `json:"object,omitempty"`
+	OldObject                    *corev1.Pod `json:"oldObject,omitempty"`
+}
+
+// podItself is a quick look for the review of a pod itself, before trying the
+// one-pass read: "resource":"pods" and no subresource. It is only a guess (a
+// miss means the usual two passes, a false hit one wasted read), made with
+// patterns that start with bytes rare in JSON: bytes.Index slows down a lot
+// on a pattern starting with a quote.
+func podItself(body []byte) bool {
+	if bytes.Contains(body, subResourceKey) {
+		return false
+	}
+	for rest := body; ; {
+		i := bytes.Index(rest, podsValue)
+		if i < 0 {
+			return false
+		}
+		if bytes.HasSuffix(rest[:i], resourceKey) {
+			return true
+		}
+		rest = rest[i+len(podsValue):]
+	}
+}
+
+var (
+	podsValue      = []byte(`pods"`)
+	resourceKey    = []byte(`"resource":"`)
+	subResourceKey = []byte(`bResource":`) // subResource, requestSubResource
+)
+
+// readPodReview reads, in one pass, the review of a pod that decide would
+// decode: CREATE or UPDATE of a pod itself, with its object (and oldObject on
+// UPDATE). ok is false for any other review and on any error or strict
+// decoding complaint (an unknown or duplicated field, in the envelope or the
+// pods): the caller then reads the review the usual way, which words the
+// errors and the unknown-field warnings. A review read here has no unknown
+// field, so the usual way would decode the same pods without a warning.
+func (c *Chain) readPodReview(body []byte, phase Phase) (*podReview, bool) {
+	if !podItself(body) {
+		return nil, false
+	}
+	if phase == PhaseMutate && !c.mutates(admissionv1.Create, "") && !c.mutates(admissionv1.Update, "") {
+		return nil, false // the mutating pass would not decode the pod
+	}
+	if phase != PhaseMutate && c.hasObjectValidators() {
+		return nil, false // they read the request's object as sent
+	}
+	var review podReview
+	strictErrs, err := sigsjson.UnmarshalStrict(body, &review, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil || len(strictErrs) > 0 || !isAdmissionReview(review.TypeMeta) {
+		return nil, false
+	}
+	req := review.Request
+	if req == nil || req.UID == "" || req.Resource.Group != "" || req.Resource.Resource != "pods" || req.SubResource != "" || req.Object == nil {
+		return nil, false
+	}
+	switch req.Operation {
+	case admissionv1.Create:
+	case admissionv1.Update:
+		if req.OldObject == nil {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	return &review, true
 }
 
 func isAdmissionReview(tm metav1.TypeMeta) bool {
@@ -88,8 +186,10 @@ var ignoredPodSubresources = map[string]bool{
 	"log": true, "portforward": true, "proxy": true, "status": true,
 }
 
-func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
-	resp := c.decidePods(ctx, req, phase)
+// decide answers a request; typed, when not nil, is its pods as
+// readPodReview read them (a pod's CREATE or UPDATE), instead of its raw ones.
+func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase, typed *podRequest) *admissionv1.AdmissionResponse {
+	resp := c.decidePods(ctx, req, phase, typed)
 	if phase == PhaseMutate || !resp.Allowed {
 		return resp
 	}
@@ -143,7 +243,7 @@ func (c *Chain) hasObjectValidators() bool {
 
 // decidePods answers for the pod plugins: pods, pod controllers' templates,
 // CONNECTs to pods.
-func (c *Chain) decidePods(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase) *admissionv1.AdmissionResponse {
+func (c *Chain) decidePods(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase, typed *podRequest) *admissionv1.AdmissionResponse {
 	if req.Operation == admissionv1.Connect {
 		return c.connect(ctx, req, phase)
 	}
@@ -167,19 +267,27 @@ func (c *Chain) decidePods(ctx context.Context, req *admissionv1.AdmissionReques
 	}
 	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase,
 		User: requestUser(req)}
-	if len(req.Object.Raw) == 0 {
-		return errorResponse(r, errors.New("the request carries no object"))
-	}
-	doc := manifest.Document{Source: "request.object", Item: -1, APIVersion: "v1", Kind: "Pod", JSON: req.Object.Raw}
-	w, unknown, err := c.decode(&doc)
-	if err != nil {
-		return badRequest(r, err)
+	var w *podspec.Workload
+	var unknown []string
+	if typed != nil {
+		w = podspec.PodWorkload(typed.Object)
+	} else {
+		if len(req.Object.Raw) == 0 {
+			return errorResponse(r, errors.New("the request carries no object"))
+		}
+		doc := manifest.Document{Source: "request.object", Item: -1, APIVersion: "v1", Kind: "Pod", JSON: req.Object.Raw}
+		var err error
+		if w, unknown, err = c.decode(&doc); err != nil {
+			return badRequest(r, err)
+		}
 	}
 	r.Workload = w
 	if r.Name == "" {
 		r.Name = w.Object.(*corev1.Pod).Name
 	}
-	if req.Operation == admissionv1.Update {
+	if req.Operation == admissionv1.Update && typed != nil {
+		r.OldPod = typed.OldObject
+	} else if req.Operation == admissionv1.Update {
 		if len(req.OldObject.Raw) == 0 {
 			return badRequest(r, errors.New("an UPDATE without oldObject"))
 		}

@@ -116,6 +116,9 @@ func (p *patch) diff(path string, before, after any) {
 	if errB == nil && errA == nil && bytes.Equal(a, b) {
 		return // what the API server would store is the same
 	}
+	if errB == nil && errA == nil && p.diffMembers(path, b, a) {
+		return
+	}
 	ops, err := jsonpatch.CreatePatch(b, a)
 	if errB != nil || errA != nil || err != nil {
 		p.ops = append(p.ops, jsonpatch.NewOperation("replace", path, after))

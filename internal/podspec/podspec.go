@@ -92,6 +92,9 @@ func DecodeLenient(d *manifest.Document) (*Workload, []string, error) {
 	return k.workload(obj), unknown, nil
 }
 
+// PodWorkload is the Workload of a decoded Pod, as Decode returns it for one.
+func PodWorkload(pod *corev1.Pod) *Workload { return &Workload{Object: pod} }
+
 type kind struct {
 	new      func() runtime.Object
 	template func(runtime.Object) *corev1.PodTemplateSpec
@@ -174,16 +177,18 @@ func (w *Workload) PodParts() (*metav1.ObjectMeta, *corev1.PodSpec) {
 }
 
 // SetPod writes a changed pod back into the object (metadata labels and
-// annotations, and the spec, for templates).
+// annotations, and the spec, for templates). The object takes the pod's
+// memory, not a copy: the caller must not change pod afterwards (admission
+// hands over the pod its plugins returned, and drops it).
 func (w *Workload) SetPod(pod *corev1.Pod) {
 	if p, ok := w.Object.(*corev1.Pod); ok {
 		if w.before == nil {
 			// The pod as decoded, for Patch. A shallow copy is enough: the pod
-			// is replaced below by a deep copy, never written through.
+			// is replaced below, never written through.
 			before := *p
 			w.before = &before
 		}
-		*p = *pod.DeepCopy()
+		*p = *pod
 		return
 	}
 	if w.original == nil && w.err == nil {
@@ -192,7 +197,7 @@ func (w *Workload) SetPod(pod *corev1.Pod) {
 	}
 	w.template.Labels = pod.Labels
 	w.template.Annotations = pod.Annotations
-	w.template.Spec = *pod.Spec.DeepCopy()
+	w.template.Spec = pod.Spec
 }
 
 // Patch returns the RFC 6902 JSON Patch from the object as decoded to the

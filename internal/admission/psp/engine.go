@@ -9,6 +9,7 @@ package psp
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -274,29 +275,37 @@ func copyContainers(in []corev1.Container) []corev1.Container {
 
 // changed reports whether mutate changed anything (the fields mutableCopy copies).
 func changed(a, b *corev1.Pod) bool {
-	if !equality.Semantic.DeepEqual(a.Annotations, b.Annotations) ||
-		!equality.Semantic.DeepEqual(a.Spec.SecurityContext, b.Spec.SecurityContext) ||
-		!equality.Semantic.DeepEqual(a.Spec.RuntimeClassName, b.Spec.RuntimeClassName) ||
+	if !semanticEqual(a.Annotations, b.Annotations) ||
+		!semanticEqual(a.Spec.SecurityContext, b.Spec.SecurityContext) ||
+		!semanticEqual(a.Spec.RuntimeClassName, b.Spec.RuntimeClassName) ||
 		len(a.Spec.Containers) != len(b.Spec.Containers) || len(a.Spec.InitContainers) != len(b.Spec.InitContainers) ||
 		len(a.Spec.EphemeralContainers) != len(b.Spec.EphemeralContainers) {
 		return true
 	}
 	for i := range a.Spec.Containers {
-		if !equality.Semantic.DeepEqual(a.Spec.Containers[i].SecurityContext, b.Spec.Containers[i].SecurityContext) {
+		if !semanticEqual(a.Spec.Containers[i].SecurityContext, b.Spec.Containers[i].SecurityContext) {
 			return true
 		}
 	}
 	for i := range a.Spec.InitContainers {
-		if !equality.Semantic.DeepEqual(a.Spec.InitContainers[i].SecurityContext, b.Spec.InitContainers[i].SecurityContext) {
+		if !semanticEqual(a.Spec.InitContainers[i].SecurityContext, b.Spec.InitContainers[i].SecurityContext) {
 			return true
 		}
 	}
 	for i := range a.Spec.EphemeralContainers {
-		if !equality.Semantic.DeepEqual(a.Spec.EphemeralContainers[i].SecurityContext, b.Spec.EphemeralContainers[i].SecurityContext) {
+		if !semanticEqual(a.Spec.EphemeralContainers[i].SecurityContext, b.Spec.EphemeralContainers[i].SecurityContext) {
 			return true
 		}
 	}
 	return false
+}
+
+// semanticEqual is equality.Semantic.DeepEqual, tried with reflect.DeepEqual
+// first: values equal for reflect are semantically equal, and reflect is
+// several times faster (no visited map for every struct). An unchanged pod, as
+// on every validating pass, is then decided without the semantic comparison.
+func semanticEqual(a, b any) bool {
+	return reflect.DeepEqual(a, b) || equality.Semantic.DeepEqual(a, b)
 }
 
 // onlyGCFieldsChanged reports whether an update changes nothing but owner
