@@ -25,6 +25,11 @@ if [ -d test/upstream124 ]; then
   (cd test/upstream124 && go vet ./... && go test -race -count=1 ./...)
 fi
 
+if [ -d test/gatekeeper ]; then
+  echo "== differential tests against Gatekeeper (race)"
+  (cd test/gatekeeper && go vet ./... && go test -race -count=1 ./...)
+fi
+
 echo "== demo"
 make -s demo >/dev/null
 
