@@ -55,6 +55,18 @@ func (c *Chain) Plugins() []string {
 	return names
 }
 
+// Plugin returns the enabled plugin of that name (nil when it is not
+// enabled), for the sources that report on a plugin's state (constraint
+// template status).
+func (c *Chain) Plugin(name string) Plugin {
+	for _, p := range c.plugins {
+		if p.name == name {
+			return p.Plugin
+		}
+	}
+	return nil
+}
+
 // Request is one admission of a pod-carrying object.
 type Request struct {
 	Operation admissionv1.Operation // CREATE or UPDATE

@@ -30,6 +30,7 @@ import (
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/imagepolicy"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/snapshot"
@@ -58,6 +59,9 @@ type Cluster struct {
 	// NoLookup accepts ServiceAccount tokens on their signature alone
 	// (--service-account-lookup=false).
 	NoLookup bool
+	// Namespace is kguard's own: where the ConfigMaps of plain Rego
+	// policies are read (default: the image policies' secret namespace).
+	Namespace string
 }
 
 // namespaceLookupTimeout bounds the live read of a namespace the snapshot
@@ -102,6 +106,33 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 	if inf.cips != nil && !inf.imagesServed {
 		log.Error("the policy.sigstore.dev ClusterImagePolicy and TrustRoot CRDs are not served; kguard stays unready until they are (kubectl apply -f deploy/crds/)")
 	}
+	var gkw *gatekeeper
+	if slices.Contains(c.Config.AdmissionPlugins, constraints.PluginName) {
+		ns := c.Namespace
+		if ns == "" {
+			ns = c.Config.ImagePolicy.SecretNamespace
+		}
+		if ns == "" {
+			ns = clusterimagepolicy.DefaultSecretNamespace
+		}
+		if gkw, err = newGatekeeper(c.REST, ns, log); err != nil {
+			return err
+		}
+		gkw.notify = func() {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+		for _, i := range gkw.static() {
+			if _, err := i.AddEventHandler(changeHandler(gkw.notify)); err != nil {
+				return err
+			}
+		}
+		gkw.start(ctx)
+		defer gkw.shutdown()
+		log.Info("waiting for the Gatekeeper informers to sync (ConstraintTemplates, Configs, Rego ConfigMaps in " + ns + "); the templates.gatekeeper.sh CRD must be served (kubectl apply -f deploy/crds/)")
+	}
 	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, token Secrets)")
 	if err := inf.waitForSync(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -109,7 +140,20 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 		}
 		return err
 	}
-	build := c.builder(inf)
+	if gkw != nil {
+		if !gkw.waitForSync(ctx) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("the Gatekeeper informers did not sync")
+		}
+		// Every constraint, and every synced object, is in the first
+		// snapshot: without them it would admit what they refuse.
+		if err := gkw.watchConstraints(ctx, true); err != nil {
+			return err
+		}
+	}
+	build := c.builder(inf, gkw)
 	store := func(snap *snapshot.Snapshot, broken []error) {
 		pub.Store(snap)
 		for _, err := range broken {
@@ -123,7 +167,18 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 	if err != nil {
 		return err
 	}
+	if gkw != nil {
+		if p, _ := snap.Admission.Plugin(constraints.PluginName).(*constraints.Plugin); p != nil && len(p.SyncKinds()) > 0 {
+			gkw.watchInventory(ctx, p.SyncKinds(), true)
+			if snap, broken, err = build(); err != nil {
+				return err
+			}
+		}
+	}
 	store(snap, broken)
+	if gkw != nil {
+		gkw.reconcile(ctx, snap)
+	}
 	c.rebuildOnChange(ctx, changed, func() {
 		snap, broken, err := build()
 		if err != nil {
@@ -131,13 +186,16 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 			return
 		}
 		store(snap, broken)
+		if gkw != nil {
+			gkw.reconcile(ctx, snap)
+		}
 	})
 	return nil
 }
 
 // builder returns the function that builds a snapshot from the informers'
 // caches, with the token lookups and the live namespace read of cluster mode.
-func (c *Cluster) builder(inf *clusterInformers) func() (*snapshot.Snapshot, []error, error) {
+func (c *Cluster) builder(inf *clusterInformers, gkw *gatekeeper) func() (*snapshot.Snapshot, []error, error) {
 	cfg := c.Config
 	// A namespace created a moment ago may not be in the snapshot yet: read
 	// it from the informer, then from the API server, as the built-in
@@ -159,6 +217,11 @@ func (c *Cluster) builder(inf *clusterInformers) func() (*snapshot.Snapshot, []e
 		set, broken, err := inf.policySet()
 		if err != nil {
 			return nil, nil, err
+		}
+		if gkw != nil {
+			if err := gkw.fill(set); err != nil {
+				return nil, nil, err
+			}
 		}
 		snap, err := snapshot.Build(cfg, set)
 		return snap, broken, err

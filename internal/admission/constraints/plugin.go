@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ type Plugin struct {
 	excluded   []string // Config match excludedNamespaces (webhook or *)
 	templates  []TemplateStatus
 	loadErrs   []string // constraints that do not load, and why
+	syncKinds  []schema.GroupVersionKind
 }
 
 var _ admission.ObjectValidator = (*Plugin)(nil)
@@ -135,7 +137,8 @@ func New(set *policy.Set, cfg Config) (*Plugin, error) {
 		}
 		loaded = append(loaded, c)
 	}
-	inv, err := inventory(set, templates)
+	p.syncKinds = syncKinds(set, templates)
+	inv, err := inventory(set, p.syncKinds)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +177,10 @@ func containsAny(list []string, want ...string) bool {
 
 // Templates is the outcome of compiling each ConstraintTemplate.
 func (p *Plugin) Templates() []TemplateStatus { return p.templates }
+
+// SyncKinds are the kinds data.inventory holds: those a Gatekeeper Config's
+// sync.syncOnly or a template's requires-sync-data names.
+func (p *Plugin) SyncKinds() []schema.GroupVersionKind { return p.syncKinds }
 
 // Set is the compiled constraints (for the audit).
 func (p *Plugin) Set() *engine.Set { return p.set }
@@ -281,20 +288,13 @@ func (p *Plugin) regoReview(ctx context.Context, req *admissionv1.AdmissionReque
 // Config's sync.syncOnly or a template's requires-sync-data names — synced
 // from the cluster (set.Inventory) or, offline, the Namespaces and other
 // objects of the input.
-func inventory(set *policy.Set, templates []*engine.Template) (engine.Inventory, error) {
-	kinds := map[schema.GroupVersionKind]bool{}
-	for _, c := range set.GatekeeperConfigs {
-		for _, e := range c.Spec.Sync.SyncOnly {
-			kinds[schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}] = true
-		}
-	}
-	for _, t := range templates {
-		for _, e := range t.RequiresSync {
-			kinds[schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}] = true
-		}
-	}
-	if len(kinds) == 0 {
+func inventory(set *policy.Set, synced []schema.GroupVersionKind) (engine.Inventory, error) {
+	if len(synced) == 0 {
 		return nil, nil
+	}
+	kinds := map[schema.GroupVersionKind]bool{}
+	for _, k := range synced {
+		kinds[k] = true
 	}
 	inv := engine.Inventory{}
 	add := func(obj map[string]any) error {
@@ -332,6 +332,32 @@ func inventory(set *policy.Set, templates []*engine.Template) (engine.Inventory,
 		}
 	}
 	return inv, nil
+}
+
+// syncKinds are the kinds of a Config's sync.syncOnly and of the
+// templates' requires-sync-data, sorted.
+func syncKinds(set *policy.Set, templates []*engine.Template) []schema.GroupVersionKind {
+	seen := map[schema.GroupVersionKind]bool{}
+	var out []schema.GroupVersionKind
+	add := func(e gk.SyncOnlyEntry) {
+		k := schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, c := range set.GatekeeperConfigs {
+		for _, e := range c.Spec.Sync.SyncOnly {
+			add(e)
+		}
+	}
+	for _, t := range templates {
+		for _, e := range t.RequiresSync {
+			add(e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
 }
 
 // compiled keeps compiled templates across snapshots, by content: a

@@ -1,0 +1,410 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kguard/kguard/internal/admission/constraints"
+	engine "github.com/kguard/kguard/internal/constraints"
+	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/snapshot"
+	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
+)
+
+// Gatekeeper's resources that kguard reads (and writes: constraint CRDs,
+// template status) when the Constraints plugin is on.
+var (
+	TemplateResource = schema.GroupVersionResource{Group: gk.TemplatesGroup, Version: "v1", Resource: "constrainttemplates"}
+	GKConfigResource = schema.GroupVersionResource{Group: gk.ConfigGroup, Version: "v1alpha1", Resource: "configs"}
+)
+
+// StatusID is kguard's entry in a ConstraintTemplate's status.byPod.
+const StatusID = "kguard"
+
+// gatekeeper is the Gatekeeper side of cluster mode: the ConstraintTemplate,
+// Config and Rego ConfigMap informers, an informer per constraint kind and
+// per synced (inventory) kind, started as templates and Configs ask for
+// them, and the controller that creates each compiled template's
+// constraint CRD and writes every template's status, as Gatekeeper's does.
+type gatekeeper struct {
+	log     *slog.Logger
+	dynf    dynamicinformer.DynamicSharedInformerFactory
+	dyn     dynamic.Interface
+	apiext  apiextensions.Interface
+	mapper  meta.ResettableRESTMapper
+	notify  func()
+	started context.Context
+
+	templates, configs informers.GenericInformer // configs nil when not served
+	regoFactory        informers.SharedInformerFactory
+	rego               cache.SharedIndexInformer
+
+	mu          sync.Mutex
+	constraints map[string]informers.GenericInformer                  // by kind
+	inventory   map[schema.GroupVersionKind]informers.GenericInformer // by synced kind
+}
+
+func newGatekeeper(rc *rest.Config, regoNamespace string, log *slog.Logger) (*gatekeeper, error) {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	apiext, err := apiextensions.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	g := &gatekeeper{log: log, dyn: dyn, apiext: apiext,
+		dynf:        dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0),
+		mapper:      restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
+		constraints: map[string]informers.GenericInformer{},
+		inventory:   map[schema.GroupVersionKind]informers.GenericInformer{}}
+	g.templates = g.dynf.ForResource(TemplateResource)
+	if _, err := cs.Discovery().ServerResourcesForGroupVersion(GKConfigResource.GroupVersion().String()); err == nil {
+		g.configs = g.dynf.ForResource(GKConfigResource)
+	}
+	g.regoFactory = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(regoNamespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = policy.RegoPolicyLabel + "=rego" }))
+	g.rego = g.regoFactory.Core().V1().ConfigMaps().Informer()
+	return g, nil
+}
+
+// static are the informers that exist from the start.
+func (g *gatekeeper) static() []cache.SharedIndexInformer {
+	out := []cache.SharedIndexInformer{g.templates.Informer(), g.rego}
+	if g.configs != nil {
+		out = append(out, g.configs.Informer())
+	}
+	return out
+}
+
+func (g *gatekeeper) start(ctx context.Context) {
+	g.started = ctx
+	g.dynf.Start(ctx.Done())
+	g.regoFactory.Start(ctx.Done())
+}
+
+func (g *gatekeeper) shutdown() {
+	g.dynf.Shutdown()
+	g.regoFactory.Shutdown()
+}
+
+func (g *gatekeeper) waitForSync(ctx context.Context) bool {
+	return allSynced(g.dynf.WaitForCacheSync(ctx.Done())) && allSynced(g.regoFactory.WaitForCacheSync(ctx.Done()))
+}
+
+// watchConstraints starts an informer for the constraints of every
+// template whose CRD is served, and waits for the new ones to list: the
+// first snapshot must hold every constraint, or it would admit what they
+// refuse.
+func (g *gatekeeper) watchConstraints(ctx context.Context, wait bool) error {
+	objs, err := g.templates.Lister().List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	added := false
+	for _, o := range objs {
+		u := o.(*unstructured.Unstructured)
+		kind, _, _ := unstructured.NestedString(u.Object, "spec", "crd", "spec", "names", "kind")
+		if kind == "" {
+			continue
+		}
+		if _, err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crdName(kind), metav1.GetOptions{}); err != nil {
+			continue // not (yet) created
+		}
+		if addInformer(g, &g.constraints, kind, schema.GroupVersionResource{Group: gk.ConstraintsGroup, Version: "v1beta1", Resource: crdPlural(kind)}) {
+			added = true
+		}
+	}
+	if added {
+		g.dynf.Start(g.started.Done())
+		if wait && !allSynced(g.dynf.WaitForCacheSync(ctx.Done())) {
+			return fmt.Errorf("the constraint informers did not sync")
+		}
+	}
+	return nil
+}
+
+// watchInventory starts an informer for every synced kind not watched yet.
+func (g *gatekeeper) watchInventory(ctx context.Context, kinds []schema.GroupVersionKind, wait bool) {
+	added := false
+	for _, gvk := range kinds {
+		m, err := g.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			g.mapper.Reset()
+			if m, err = g.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				g.log.Warn("a synced kind is not served; data.inventory lacks it", "kind", gvk.String(), "err", err)
+				continue
+			}
+		}
+		if addInformer(g, &g.inventory, gvk, m.Resource) {
+			added = true
+		}
+	}
+	if added {
+		g.dynf.Start(g.started.Done())
+		if wait {
+			g.dynf.WaitForCacheSync(ctx.Done())
+		}
+	}
+}
+
+// addInformer registers the informer of gvr under key, with the rebuild
+// handler, unless there is one.
+func addInformer[K comparable](g *gatekeeper, m *map[K]informers.GenericInformer, key K, gvr schema.GroupVersionResource) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := (*m)[key]; ok {
+		return false
+	}
+	inf := g.dynf.ForResource(gvr)
+	if _, err := inf.Informer().AddEventHandler(changeHandler(g.notify)); err != nil {
+		g.log.Error("watching", "resource", gvr.String(), "err", err)
+		return false
+	}
+	(*m)[key] = inf
+	return true
+}
+
+func changeHandler(notify func()) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{AddFunc: func(any) { notify() }, UpdateFunc: func(any, any) { notify() }, DeleteFunc: func(any) { notify() }}
+}
+
+func crdPlural(kind string) string {
+	return engine.CRD(&gk.ConstraintTemplate{Spec: gk.ConstraintTemplateSpec{CRD: gk.CRD{Spec: gk.CRDSpec{Names: gk.Names{Kind: kind}}}}}).Spec.Names.Plural
+}
+func crdName(kind string) string { return crdPlural(kind) + "." + gk.ConstraintsGroup }
+
+// fill adds the Gatekeeper objects of the caches to set. A
+// ConstraintTemplate that does not convert fails the build: its
+// constraints would otherwise not be enforced.
+func (g *gatekeeper) fill(set *policy.Set) error {
+	var err error
+	if set.ConstraintTemplates, err = convertAllLenient[gk.ConstraintTemplate](g.templates, "ConstraintTemplate"); err != nil {
+		return err
+	}
+	if g.configs != nil {
+		if set.GatekeeperConfigs, err = convertAllLenient[gk.Config](g.configs, "Config"); err != nil {
+			return err
+		}
+	}
+	cms := g.rego.GetStore().List()
+	sort.Slice(cms, func(i, j int) bool {
+		a, b := cms[i].(*corev1.ConfigMap), cms[j].(*corev1.ConfigMap)
+		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+	})
+	for _, o := range cms {
+		set.RegoModules = append(set.RegoModules, policy.ConfigMapModules(o.(*corev1.ConfigMap))...)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, inf := range g.constraints {
+		objs, err := inf.Lister().List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			set.Constraints = append(set.Constraints, o.(*unstructured.Unstructured))
+		}
+	}
+	set.Inventory = []*unstructured.Unstructured{}
+	for _, inf := range g.inventory {
+		objs, err := inf.Lister().List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			set.Inventory = append(set.Inventory, o.(*unstructured.Unstructured))
+		}
+	}
+	sort.Slice(set.Constraints, func(i, j int) bool {
+		a, b := set.Constraints[i], set.Constraints[j]
+		return a.GetKind() < b.GetKind() || a.GetKind() == b.GetKind() && a.GetName() < b.GetName()
+	})
+	return nil
+}
+
+// convertAllLenient converts every object of an informer, ignoring fields
+// kguard does not read (a Gatekeeper Config carries many).
+func convertAllLenient[T any](inf informers.GenericInformer, kind string) ([]*T, error) {
+	objs, err := inf.Lister().List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(objs))
+	for _, o := range objs {
+		u := o.(*unstructured.Unstructured)
+		t := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, t); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", kind, u.GetName(), err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// reconcile follows a new snapshot: the constraint CRD of each compiled
+// template, the template's status, the informers of new constraint kinds
+// and synced kinds. Errors are logged; the next change retries.
+func (g *gatekeeper) reconcile(ctx context.Context, snap *snapshot.Snapshot) {
+	p, _ := snap.Admission.Plugin(constraints.PluginName).(*constraints.Plugin)
+	if p == nil {
+		return
+	}
+	statuses := map[string]error{}
+	for _, ts := range p.Templates() {
+		statuses[ts.Name] = ts.Err
+	}
+	objs, err := g.templates.Lister().List(labels.Everything())
+	if err != nil {
+		g.log.Error("listing ConstraintTemplates", "err", err)
+		return
+	}
+	for _, o := range objs {
+		u := o.(*unstructured.Unstructured)
+		var t gk.ConstraintTemplate
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &t); err != nil {
+			continue
+		}
+		compileErr, known := statuses[t.Name]
+		if !known {
+			continue // the snapshot predates it; the next one has it
+		}
+		created := false
+		var crdErr error
+		if compileErr == nil {
+			created, crdErr = g.ensureCRD(ctx, &t)
+		}
+		g.writeStatus(ctx, u, &t, compileErr, crdErr, created)
+	}
+	g.deleteOrphanCRDs(ctx, objs)
+	if err := g.watchConstraints(ctx, false); err != nil {
+		g.log.Error("watching constraints", "err", err)
+	}
+	g.watchInventory(ctx, p.SyncKinds(), false)
+}
+
+// ensureCRD creates or updates the template's constraint CRD (only one kguard
+// made: Gatekeeper's own is left to Gatekeeper) and reports whether it is
+// established.
+func (g *gatekeeper) ensureCRD(ctx context.Context, t *gk.ConstraintTemplate) (bool, error) {
+	want := engine.CRD(t)
+	crds := g.apiext.ApiextensionsV1().CustomResourceDefinitions()
+	have, err := crds.Get(ctx, want.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		have, err = crds.Create(ctx, want, metav1.CreateOptions{FieldManager: "kguard"})
+		if err != nil {
+			return false, fmt.Errorf("creating CRD %s: %w", want.Name, err)
+		}
+		g.log.Info("created constraint CRD", "crd", want.Name, "template", t.Name)
+	case err != nil:
+		return false, err
+	case have.Labels[engine.ManagedBy] == "kguard" && !reflect.DeepEqual(have.Spec.Versions, want.Spec.Versions):
+		have.Spec.Versions, have.Spec.Names = want.Spec.Versions, want.Spec.Names
+		if have, err = crds.Update(ctx, have, metav1.UpdateOptions{FieldManager: "kguard"}); err != nil {
+			return false, fmt.Errorf("updating CRD %s: %w", want.Name, err)
+		}
+	}
+	for _, c := range have.Status.Conditions {
+		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// deleteOrphanCRDs deletes the constraint CRDs kguard made for templates
+// that are gone (their constraints go with them, as with Gatekeeper).
+func (g *gatekeeper) deleteOrphanCRDs(ctx context.Context, templates []runtime.Object) {
+	live := map[string]bool{}
+	for _, o := range templates {
+		kind, _, _ := unstructured.NestedString(o.(*unstructured.Unstructured).Object, "spec", "crd", "spec", "names", "kind")
+		live[crdName(kind)] = true
+	}
+	list, err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{LabelSelector: engine.ManagedBy + "=kguard," + engine.CRDLabel + "=yes"})
+	if err != nil {
+		g.log.Error("listing constraint CRDs", "err", err)
+		return
+	}
+	for _, crd := range list.Items {
+		if live[crd.Name] {
+			continue
+		}
+		if err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().Delete(ctx, crd.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			g.log.Error("deleting constraint CRD", "crd", crd.Name, "err", err)
+			continue
+		}
+		g.mu.Lock()
+		delete(g.constraints, crd.Spec.Names.Kind)
+		g.mu.Unlock()
+		g.log.Info("deleted the constraint CRD of a deleted ConstraintTemplate", "crd", crd.Name)
+	}
+}
+
+// writeStatus sets kguard's entry of status.byPod (and status.created),
+// keeping the other entries (Gatekeeper's pods, when it runs too).
+func (g *gatekeeper) writeStatus(ctx context.Context, u *unstructured.Unstructured, t *gk.ConstraintTemplate, compileErr, crdErr error, created bool) {
+	entry := gk.ByPodStatus{ID: StatusID, ObservedGeneration: t.Generation, TemplateUID: string(t.UID), Operations: []string{"webhook"}}
+	if compileErr != nil {
+		entry.Errors = append(entry.Errors, gk.CreateCRDError{Code: "ingest_error", Message: compileErr.Error()})
+	}
+	if crdErr != nil {
+		entry.Errors = append(entry.Errors, gk.CreateCRDError{Code: "create_error", Message: crdErr.Error()})
+	}
+	status := t.Status
+	byPod := []gk.ByPodStatus{entry}
+	for _, b := range status.ByPod {
+		if b.ID != StatusID {
+			byPod = append(byPod, b)
+		}
+	}
+	sort.Slice(byPod, func(i, j int) bool { return byPod[i].ID < byPod[j].ID })
+	next := gk.ConstraintTemplateStatus{Created: created || (status.Created && compileErr == nil), ByPod: byPod}
+	if reflect.DeepEqual(next, status) {
+		return
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		return
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return
+	}
+	cp := u.DeepCopy()
+	cp.Object["status"] = m
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := g.dyn.Resource(TemplateResource).UpdateStatus(ctx, cp, metav1.UpdateOptions{FieldManager: "kguard"}); err != nil && !apierrors.IsConflict(err) {
+		g.log.Error("writing ConstraintTemplate status", "template", t.Name, "err", err)
+	}
+}
