@@ -83,11 +83,12 @@ func setupWebhook() (*replica, error) {
 	if w.registry, err = readEnv(strings.TrimSpace(string(out))); err != nil {
 		return nil, err
 	}
-	if out, err := kubectlRaw(nil, "apply", "-f", "../../deploy/crds/"); err != nil {
+	if out, err := kubectlRaw(nil, "apply", "-f", "../../deploy/crds/", "-f", "../../deploy/constraints/crds.yaml"); err != nil {
 		return nil, fmt.Errorf("installing the CRD: %v\n%s", err, out)
 	}
 	if out, err := kubectlRaw(nil, "wait", "--for=condition=Established", "--timeout=60s", "crd/podsecuritypolicies.kguard.io",
-		"crd/clusterimagepolicies.policy.sigstore.dev", "crd/trustroots.policy.sigstore.dev"); err != nil {
+		"crd/clusterimagepolicies.policy.sigstore.dev", "crd/trustroots.policy.sigstore.dev",
+		"crd/constrainttemplates.templates.gatekeeper.sh", "crd/configs.config.gatekeeper.sh"); err != nil {
 		return nil, fmt.Errorf("CRD not established: %v\n%s", err, out)
 	}
 	r, err := w.start("a")
@@ -108,14 +109,19 @@ func setupWebhook() (*replica, error) {
 // shipped, with a URL instead of a Service: kube-apiserver runs outside any
 // cluster network here.
 func (w *webhook) webhookConfigurations(caBundle []byte) (string, error) {
-	docs, err := manifest.ReadFile("../../deploy/webhooks.yaml")
+	return w.webhookConfigurationsOf("../../deploy/webhooks.yaml", caBundle)
+}
+
+// webhookConfigurationsOf is webhookConfigurations of a file.
+func (w *webhook) webhookConfigurationsOf(file string, caBundle []byte) (string, error) {
+	docs, err := manifest.ReadFile(file)
 	if err != nil {
 		return "", err
 	}
 	var out []string
 	for _, d := range docs {
 		if d.Kind != "MutatingWebhookConfiguration" && d.Kind != "ValidatingWebhookConfiguration" {
-			return "", fmt.Errorf("deploy/webhooks.yaml: unexpected %s", d.Kind)
+			return "", fmt.Errorf("%s: unexpected %s", file, d.Kind)
 		}
 		// Generic objects: the shipped caBundle is a placeholder that no
 		// typed decoder reads.
@@ -151,9 +157,10 @@ func (w *webhook) start(name string) (*replica, error) {
 		"--listen-address", "127.0.0.1:"+live.env["KGUARD_PORT"],
 		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
 		"--authorization-mode", "ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
-		// The defaults, exec_test.go's and imagepolicy_test.go's (only in
-		// namespaces labelled policy.sigstore.dev/include=true).
-		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy",
+		// The defaults, exec_test.go's, imagepolicy_test.go's (only in
+		// namespaces labelled policy.sigstore.dev/include=true) and
+		// constraints_test.go's (no constraint outside that test).
+		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy,Constraints",
 		"--registry-ca-file", w.registry["KGUARD_REGISTRY_CA"],
 		"--token-auth-file", filepath.Join(w.dir, "tokens.csv"),
 		"--service-account-key-file", live.env["SA_PUBLIC_KEY"], "--service-account-issuer", live.env["SA_ISSUER"],
