@@ -9,6 +9,7 @@ import (
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
+	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/registry"
 )
 
@@ -69,6 +70,10 @@ func newMetrics() *metrics {
 		counter("kguard_image_no_match_total", "Images no ClusterImagePolicy matched (--image-policy-no-match decided).", &clusterimagepolicy.Counters.NoMatch),
 		counter("kguard_image_cache_hits_total", "Image verdicts answered from the cache.", &clusterimagepolicy.Counters.CacheHits),
 		counter("kguard_image_cache_misses_total", "Image verdicts that had to read the registry.", &clusterimagepolicy.Counters.CacheMisses),
+		counter("kguard_constraint_denied_total", "Requests the Constraints plugin refused (deny violations of constraints or plain Rego policies).", &constraints.Counters.Denied),
+		counter("kguard_constraint_warned_total", "Requests the Constraints plugin admitted with warnings (warn violations).", &constraints.Counters.Warned),
+		counter("kguard_constraint_dryrun_violations_total", "Violations of dryrun constraints (admitted, audited).", &constraints.Counters.Dryrun),
+		counter("kguard_constraint_errors_total", "Plain Rego policy evaluations that failed (the request was refused).", &constraints.Counters.Errors),
 		counter("kguard_registry_calls_total", "Registry calls (resolving a tag, reading a digest's signatures).", &registry.Counters.Calls),
 		counter("kguard_registry_failures_total", "Registry calls that failed or timed out.", &registry.Counters.Failures),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kguard_registry_call_seconds_total", Help: "Time spent in registry calls (divide by kguard_registry_calls_total for the mean latency)."},
