@@ -55,6 +55,13 @@ echo "### Pod Security Standards (the built-in PodSecurity controller's own chec
 run check --pss restricted examples/psp/pods
 
 echo
+echo "### Policies as code: Gatekeeper templates and constraints, plain Rego (seed 004)"
+printf '\n$ kguard policy verify examples/constraints/suite.yaml\n'
+"$kguard" policy verify examples/constraints/suite.yaml || { echo "demo failed: the example suite does not pass" >&2; exit 1; }
+printf '\n$ kguard check --policy examples/constraints examples/constraints/objects.yaml\n'
+"$kguard" check --policy examples/constraints examples/constraints/objects.yaml && { echo "demo failed: a Service with externalIPs or a privileged pod was admitted" >&2; exit 1; } || test $? -eq 1
+
+echo
 echo "### PSP -> PSS migration"
 run psp migrate examples/psp/tenant/tenant-psp.yaml --workloads examples/psp/pods
 

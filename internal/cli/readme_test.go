@@ -37,6 +37,11 @@ var readmeExitCodes = map[string]int{
 	"kguard psp migrate examples/psp/policies --workloads examples/psp/pods":                                                                        0,
 	"kguard authz abac-to-rbac examples/abac/policy.jsonl > rbac.yaml":                                                                              0,
 	"kguard check --offline --policy examples/imagepolicy examples/imagepolicy/deploy.yaml":                                                         1, // offline, nothing can be verified
+	"kguard policy verify internal/constraints/testdata/gatekeeper-library/library/...":                                                             0, // every library suite passes
+	"kguard policy verify -v --no-cel examples/constraints/suite.yaml":                                                                              0,
+	"kguard policy verify -v examples/constraints/suite.yaml":                                                                                       0,
+	"kguard policy verify --run 'external' -o json examples/constraints/":                                                                           0,
+	"kguard check --policy examples/constraints examples/constraints/objects.yaml":                                                                  1, // the Service with an external IP and the privileged pod
 }
 
 // readmeSkips are the documented commands this test does not run, by design, each with why.
