@@ -6,6 +6,7 @@
 #
 #   bash hack/loadtest.sh [extra loadgen flags, e.g. --output json, --mix authorize=100]
 #   LOADTEST=images bash hack/loadtest.sh     signed images, verdicts cached (below)
+#   LOADTEST=constraints bash hack/loadtest.sh  Gatekeeper constraints (below)
 #
 # Environment: RATE (1000), DURATION (30s), SEED (1), PSPS (500 PodSecurityPolicies
 # generated), KEEP=1 keeps the work directory (policies, certificates, kguard's
@@ -30,6 +31,13 @@
 # kguard keeps verdicts 60 s (--image-policy-cache-ttl): a DURATION past about
 # 55 s measures their expiry too. kguard's image counters (registry calls, cache
 # hits and misses) are printed before and after the load.
+# LOADTEST=constraints (issue #14): the same world plus the gatekeeper-library's
+# pod-security-policy templates (internal/constraints/testdata) with CONSTRAINTS (50)
+# constraints — their samples' constraints, renamed, repeated until there are as
+# many —, kguard with --enable-admission-plugins PodSecurity,Constraints, and only
+# /validate reviews (--mix validate=100), whose decisions the load generator does
+# not check (its world knows no constraints; the engine's decisions are tested by
+# internal/constraints and test/gatekeeper).
 # Progress and kguard's figures (readiness, RSS, CPU) go to stderr, the load
 # generator's report to stdout. Exit status: the load generator's (1 on any
 # error or late request).
@@ -46,6 +54,7 @@ TARGET="${TARGET:-kguard}"
 KGUARD_GOGC="${KGUARD_GOGC:-400}"
 LOADTEST="${LOADTEST:-policies}"
 IMAGES="${IMAGES:-4}"
+CONSTRAINTS="${CONSTRAINTS:-50}"
 h2flag=()
 if [[ "${HTTP2:-0}" == 1 ]]; then h2flag=(--enable-http2); fi
 case "$TARGET" in
@@ -57,7 +66,8 @@ case "$LOADTEST" in
   images)
     [[ "$TARGET" == kguard ]] || { echo "loadtest: LOADTEST=images measures kguard only (noop pins no image)" >&2; exit 2; }
     [[ "$IMAGES" =~ ^[0-9]+$ && "$IMAGES" -ge 3 && "$IMAGES" -le 20 ]] || { echo "loadtest: IMAGES=$IMAGES: want 3 to 20" >&2; exit 2; } ;;
-  *) echo "loadtest: LOADTEST=$LOADTEST: want policies or images" >&2; exit 2 ;;
+  constraints) ;;
+  *) echo "loadtest: LOADTEST=$LOADTEST: want policies, images or constraints" >&2; exit 2 ;;
 esac
 
 for tool in openssl curl "$GO"; do
@@ -126,6 +136,26 @@ if [[ "$LOADTEST" == images ]]; then
   images=(--images "$work/images.txt")
 fi
 
+if [[ "$LOADTEST" == constraints ]]; then
+  echo "== the gatekeeper-library's pod-security-policy templates and $CONSTRAINTS constraints"
+  lib=internal/constraints/testdata/gatekeeper-library/library/pod-security-policy
+  mkdir -p "$work/policies/constraints"
+  samples=()
+  for d in "$lib"/*/; do
+    cp "$d/template.yaml" "$work/policies/constraints/$(basename "$d")-template.yaml"
+    for c in "$d"samples/*/constraint.yaml; do samples+=("$c"); done
+  done
+  n=0
+  while [[ "$n" -lt "$CONSTRAINTS" ]]; do
+    c="${samples[$(( n % ${#samples[@]} ))]}"
+    # The first name: under metadata, made unique.
+    awk -v n="$n" '!done && /^  name: / {sub(/$/, "-" n); done=1} {print}' "$c" >"$work/policies/constraints/constraint-$n.yaml"
+    n=$(( n + 1 ))
+  done
+  admission=(--enable-admission-plugins PodSecurity,Constraints)
+  check=(--no-check-decisions --mix validate=100)
+fi
+
 echo "== throwaway CA and serving certificate for 127.0.0.1"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj "/CN=kguard-loadtest-ca" -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
@@ -146,12 +176,12 @@ url="https://127.0.0.1:$port"
 
 # KGUARD_CPUS / LOADGEN_CPUS (e.g. 1 and 0) pin the two to separate cores (taskset
 # execs the command, so $! stays the process measured and stopped).
-check=()
+if [[ "$LOADTEST" != constraints ]]; then check=(); fi
 if [[ "$TARGET" == noop ]]; then
   echo "== starting noopwebhook (no decisions: the floor) on $url"
   GOGC="$KGUARD_GOGC" ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/noopwebhook" --listen-address "127.0.0.1:$port" \
     --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
-  check=(--no-check-decisions)
+  check=(--no-check-decisions ${check[@]+"${check[@]:1}"})
 else
   echo "== starting kguard serve on $url"
   GOGC="$KGUARD_GOGC" ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
