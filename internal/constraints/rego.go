@@ -115,9 +115,22 @@ func checkDataRefs(m *ast.Module) error {
 
 func (e *regoCode) name() string { return gk.EngineRego }
 
+// regoBound is a constraint's parameters as a Rego value, and that value's
+// text: constraints of one template whose parameters are equal get the
+// same violations for one review (input is only the review and the
+// parameters), so a review evaluates each distinct parameters once.
+type regoBound struct {
+	params ast.Value
+	key    string
+}
+
 // bind is the constraint's parameters as a Rego value.
 func (e *regoCode) bind(c *Constraint) (any, error) {
-	return ast.InterfaceToValue(c.Params)
+	v, err := ast.InterfaceToValue(c.Params)
+	if err != nil {
+		return nil, err
+	}
+	return &regoBound{params: v, key: v.String()}, nil
 }
 
 func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error) {
@@ -128,18 +141,55 @@ func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error
 	return &q, nil
 }
 
+// regoState is a review's Rego form, and the outcomes of the evaluations
+// done for it, by template and parameters.
+type regoState struct {
+	review ast.Value
+	done   map[regoDoneKey]regoOutcome
+}
+
+type regoDoneKey struct {
+	t      *Template
+	params string
+}
+
+type regoOutcome struct {
+	vs  []Violation
+	err error
+}
+
 func (e *regoCode) violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error) {
 	q, _ := s.prepared[c.Template].(*rego.PreparedEvalQuery)
 	if q == nil {
 		return nil, fmt.Errorf("ConstraintTemplate %q is not prepared", c.Template.Name)
 	}
-	review, err := r.state(gk.EngineRego, func() (any, error) { return regoReview(r) })
+	b := bound.(*regoBound)
+	st, err := r.state(gk.EngineRego, func() (any, error) {
+		v, err := regoReview(r)
+		if err != nil {
+			return nil, err
+		}
+		return &regoState{review: v, done: map[regoDoneKey]regoOutcome{}}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	state := st.(*regoState)
+	key := regoDoneKey{c.Template, b.key}
+	if o, ok := state.done[key]; ok {
+		return o.vs, o.err
+	}
+	vs, err := evalRego(ctx, q, state.review, b.params)
+	state.done[key] = regoOutcome{vs, err}
+	return vs, err
+}
+
+// evalRego evaluates a template's violation rule for one review and one
+// constraint's parameters.
+func evalRego(ctx context.Context, q *rego.PreparedEvalQuery, review, params ast.Value) ([]Violation, error) {
 	input := ast.NewObject(
-		ast.Item(ast.StringTerm("review"), ast.NewTerm(review.(ast.Value))),
-		ast.Item(ast.StringTerm("parameters"), ast.NewTerm(bound.(ast.Value))),
+		ast.Item(ast.StringTerm("review"), ast.NewTerm(review)),
+		ast.Item(ast.StringTerm("parameters"), ast.NewTerm(params)),
 	)
 	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {

@@ -1,0 +1,105 @@
+package constraints
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+
+	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
+)
+
+func regoTestTemplate(t *testing.T, kind, rego string) *Template {
+	t.Helper()
+	raw := fmt.Sprintf(`{"metadata":{"name":%q},"spec":{"crd":{"spec":{"names":{"kind":%q}}},"targets":[{"target":"admission.k8s.gatekeeper.sh","rego":%q}]}}`,
+		kindLower(kind), kind, rego)
+	var ct gk.ConstraintTemplate
+	if err := json.Unmarshal([]byte(raw), &ct); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := CompileTemplate(&ct, Options{NoCEL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+func kindLower(kind string) string {
+	b := []byte(kind)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func regoTestConstraint(t *testing.T, tmpl *Template, name, params string) *Constraint {
+	t.Helper()
+	raw := fmt.Sprintf(`{"apiVersion":"constraints.gatekeeper.sh/v1beta1","kind":%q,"metadata":{"name":%q},"spec":{"parameters":%s}}`, tmpl.Kind, name, params)
+	c, err := LoadConstraint(tmpl, []byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRegoEqualParameters: constraints of a template with equal parameters
+// get the same violations (evaluated once per review), constraints with
+// other parameters their own, and an evaluation error is each affected
+// constraint's violation.
+func TestRegoEqualParameters(t *testing.T) {
+	ctx := context.Background()
+	labels := regoTestTemplate(t, "KLabel", `package klabel
+violation[{"msg": msg}] {
+  not input.review.object.metadata.labels[input.parameters.key]
+  msg := sprintf("label %v is missing", [input.parameters.key])
+}`)
+	broken := regoTestTemplate(t, "KBroken", `package kbroken
+conflict := 1 { input.parameters.fail }
+conflict := 2 { input.parameters.fail }
+violation[{"msg": "never"}] {
+  conflict == 3
+}`)
+	cs := []*Constraint{
+		regoTestConstraint(t, labels, "a", `{"key":"owner"}`),
+		regoTestConstraint(t, labels, "b", `{"key":"team"}`),
+		regoTestConstraint(t, labels, "c", `{"key":"owner"}`),
+		regoTestConstraint(t, labels, "d", `{"key":"app"}`),
+		regoTestConstraint(t, broken, "x", `{"fail":true}`),
+		regoTestConstraint(t, broken, "y", `{"fail":false}`),
+		regoTestConstraint(t, broken, "z", `{"fail":true}`),
+	}
+	s, err := NewSet(ctx, []*Template{labels, broken}, cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &admissionv1.AdmissionRequest{Operation: admissionv1.Create}
+	req.Kind.Version, req.Kind.Kind = "v1", "Pod"
+	req.Object.Raw = []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"app":"web"}}}`)
+	got := map[string]string{}
+	for _, res := range s.Review(ctx, &Review{Request: req}, PointWebhook) {
+		got[res.Constraint.Name] = res.Msg
+	}
+	want := map[string]string{"a": "label owner is missing", "b": "label team is missing", "c": "label owner is missing"}
+	for name, msg := range want {
+		if got[name] != msg {
+			t.Errorf("constraint %s: got %q, want %q", name, got[name], msg)
+		}
+	}
+	for _, name := range []string{"d", "y"} {
+		if msg, ok := got[name]; ok {
+			t.Errorf("constraint %s: unexpected violation %q", name, msg)
+		}
+	}
+	for _, name := range []string{"x", "z"} {
+		if got[name] == "" {
+			t.Errorf("constraint %s: the evaluation error is not its violation", name)
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("got %d violating constraints, want 5: %v", len(got), got)
+	}
+}
