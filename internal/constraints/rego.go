@@ -1,13 +1,17 @@
 package constraints
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
@@ -229,6 +233,103 @@ func evalRego(ctx context.Context, q *rego.PreparedEvalQuery, review, params ast
 // AdmissionRequest through encoding/json, plus namespaceObject (null when
 // the namespace is not known).
 func regoReview(r *Review) (ast.Value, error) {
+	if v, ok := regoReviewDecoded(r); ok {
+		return v, nil
+	}
+	return regoReviewRoundTrip(r)
+}
+
+// regoReviewDecoded is regoReview built from the objects the review has
+// already decoded for matching, without encoding them again: the same
+// value as the round trip, since both decoders read the same JSON into
+// the same maps, and a number is a float64 in either (an int64 of the
+// decoder that matching uses becomes the float64 the round trip parses).
+// ok is false when it cannot be sure: an object that is not a JSON object
+// (the round trip then decides), or a "-0" (0 here, -0 there).
+func regoReviewDecoded(r *Review) (ast.Value, bool) {
+	if !decodedJSONObject(r.Request.Object) || !decodedJSONObject(r.Request.OldObject) {
+		return nil, false
+	}
+	obj, old, err := r.objects()
+	if err != nil || (obj == nil) != (r.Request.Object.Raw == nil) || (old == nil) != (r.Request.OldObject.Raw == nil) {
+		return nil, false
+	}
+	req := *r.Request
+	req.Object, req.OldObject = runtime.RawExtension{}, runtime.RawExtension{}
+	v, err := regoReviewRoundTrip(&Review{Request: &req, Namespace: r.Namespace})
+	if err != nil {
+		return nil, false
+	}
+	review, ok := v.(ast.Object)
+	if !ok {
+		return nil, false
+	}
+	for _, o := range []struct {
+		key string
+		u   *unstructured.Unstructured
+	}{{"object", obj}, {"oldObject", old}} {
+		if o.u == nil {
+			continue // null, as the round trip has it
+		}
+		ov, ok := jsonToRego(o.u.Object)
+		if !ok {
+			return nil, false
+		}
+		review.Insert(ast.StringTerm(o.key), ast.NewTerm(ov))
+	}
+	return review, true
+}
+
+// decodedJSONObject is a raw extension that encoding/json writes as its
+// Raw bytes, and that holds a JSON object without "-0".
+func decodedJSONObject(re runtime.RawExtension) bool {
+	if re.Raw == nil {
+		return re.Object == nil
+	}
+	trimmed := bytes.TrimLeft(re.Raw, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{' && !bytes.Contains(re.Raw, []byte("-0"))
+}
+
+// jsonToRego is a decoded JSON value as ast.InterfaceToValue makes it from
+// what encoding/json decodes: numbers as float64.
+func jsonToRego(x any) (ast.Value, bool) {
+	switch x := x.(type) {
+	case nil:
+		return ast.NullValue, true
+	case bool:
+		return ast.Boolean(x), true
+	case string:
+		return ast.String(x), true
+	case int64:
+		return ast.Number(strconv.FormatFloat(float64(x), 'g', -1, 64)), true
+	case float64:
+		return ast.Number(strconv.FormatFloat(x, 'g', -1, 64)), true
+	case []any:
+		terms := make([]*ast.Term, len(x))
+		for i, e := range x {
+			v, ok := jsonToRego(e)
+			if !ok {
+				return nil, false
+			}
+			terms[i] = ast.NewTerm(v)
+		}
+		return ast.NewArray(terms...), true
+	case map[string]any:
+		kvs := make([][2]*ast.Term, 0, len(x))
+		for k, e := range x {
+			v, ok := jsonToRego(e)
+			if !ok {
+				return nil, false
+			}
+			kvs = append(kvs, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(v)})
+		}
+		return ast.NewObject(kvs...), true
+	}
+	return nil, false
+}
+
+// regoReviewRoundTrip is regoReview the way Gatekeeper makes it.
+func regoReviewRoundTrip(r *Review) (ast.Value, error) {
 	b, err := json.Marshal(r.Request)
 	if err != nil {
 		return nil, err
