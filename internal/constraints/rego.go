@@ -146,14 +146,15 @@ func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error
 }
 
 // regoState is a review's Rego form, and the outcomes of the evaluations
-// done for it, by template and parameters.
+// done for it, by prepared query (a template in a Set: another Set may
+// hold another inventory) and parameters.
 type regoState struct {
 	review ast.Value
 	done   map[regoDoneKey]regoOutcome
 }
 
 type regoDoneKey struct {
-	t      *Template
+	q      *rego.PreparedEvalQuery
 	params string
 }
 
@@ -179,7 +180,7 @@ func (e *regoCode) violations(ctx context.Context, s *Set, r *Review, c *Constra
 		return nil, err
 	}
 	state := st.(*regoState)
-	key := regoDoneKey{c.Template, b.key}
+	key := regoDoneKey{q, b.key}
 	if o, ok := state.done[key]; ok {
 		return o.vs, o.err
 	}

@@ -149,3 +149,36 @@ func TestRegoReviewDecoded(t *testing.T) {
 		})
 	}
 }
+
+// TestRegoReviewTwoSets: one review evaluated by two Sets of one template
+// sees each Set's inventory.
+func TestRegoReviewTwoSets(t *testing.T) {
+	ctx := context.Background()
+	tmpl := regoTestTemplate(t, "KInventory", `package kinventory
+violation[{"msg": "taken"}] {
+  data.inventory.cluster["v1"].Namespace[input.review.object.metadata.name]
+}`)
+	c := regoTestConstraint(t, tmpl, "a", `{}`)
+	empty, err := NewSet(ctx, []*Template{tmpl}, []*Constraint{c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := Inventory{}
+	if err := inv.Add(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	full, err := NewSet(ctx, []*Template{tmpl}, []*Constraint{c}, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &admissionv1.AdmissionRequest{Operation: admissionv1.Create}
+	req.Kind.Version, req.Kind.Kind = "v1", "Pod"
+	req.Object.Raw = []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}`)
+	review := &Review{Request: req}
+	if got := empty.Review(ctx, review, PointWebhook); len(got) != 0 {
+		t.Errorf("empty inventory: got %v", got)
+	}
+	if got := full.Review(ctx, review, PointWebhook); len(got) != 1 {
+		t.Errorf("inventory with namespace p: got %v, want one violation", got)
+	}
+}
