@@ -1,13 +1,17 @@
 package constraints
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
@@ -115,9 +119,22 @@ func checkDataRefs(m *ast.Module) error {
 
 func (e *regoCode) name() string { return gk.EngineRego }
 
+// regoBound is a constraint's parameters as a Rego value, and that value's
+// text: constraints of one template whose parameters are equal get the
+// same violations for one review (input is only the review and the
+// parameters), so a review evaluates each distinct parameters once.
+type regoBound struct {
+	params ast.Value
+	key    string
+}
+
 // bind is the constraint's parameters as a Rego value.
 func (e *regoCode) bind(c *Constraint) (any, error) {
-	return ast.InterfaceToValue(c.Params)
+	v, err := ast.InterfaceToValue(c.Params)
+	if err != nil {
+		return nil, err
+	}
+	return &regoBound{params: v, key: v.String()}, nil
 }
 
 func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error) {
@@ -128,18 +145,56 @@ func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error
 	return &q, nil
 }
 
+// regoState is a review's Rego form, and the outcomes of the evaluations
+// done for it, by prepared query (a template in a Set: another Set may
+// hold another inventory) and parameters.
+type regoState struct {
+	review ast.Value
+	done   map[regoDoneKey]regoOutcome
+}
+
+type regoDoneKey struct {
+	q      *rego.PreparedEvalQuery
+	params string
+}
+
+type regoOutcome struct {
+	vs  []Violation
+	err error
+}
+
 func (e *regoCode) violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error) {
 	q, _ := s.prepared[c.Template].(*rego.PreparedEvalQuery)
 	if q == nil {
 		return nil, fmt.Errorf("ConstraintTemplate %q is not prepared", c.Template.Name)
 	}
-	review, err := r.state(gk.EngineRego, func() (any, error) { return regoReview(r) })
+	b := bound.(*regoBound)
+	st, err := r.state(gk.EngineRego, func() (any, error) {
+		v, err := regoReview(r)
+		if err != nil {
+			return nil, err
+		}
+		return &regoState{review: v, done: map[regoDoneKey]regoOutcome{}}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	state := st.(*regoState)
+	key := regoDoneKey{q, b.key}
+	if o, ok := state.done[key]; ok {
+		return o.vs, o.err
+	}
+	vs, err := evalRego(ctx, q, state.review, b.params)
+	state.done[key] = regoOutcome{vs, err}
+	return vs, err
+}
+
+// evalRego evaluates a template's violation rule for one review and one
+// constraint's parameters.
+func evalRego(ctx context.Context, q *rego.PreparedEvalQuery, review, params ast.Value) ([]Violation, error) {
 	input := ast.NewObject(
-		ast.Item(ast.StringTerm("review"), ast.NewTerm(review.(ast.Value))),
-		ast.Item(ast.StringTerm("parameters"), ast.NewTerm(bound.(ast.Value))),
+		ast.Item(ast.StringTerm("review"), ast.NewTerm(review)),
+		ast.Item(ast.StringTerm("parameters"), ast.NewTerm(params)),
 	)
 	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
@@ -179,6 +234,103 @@ func (e *regoCode) violations(ctx context.Context, s *Set, r *Review, c *Constra
 // AdmissionRequest through encoding/json, plus namespaceObject (null when
 // the namespace is not known).
 func regoReview(r *Review) (ast.Value, error) {
+	if v, ok := regoReviewDecoded(r); ok {
+		return v, nil
+	}
+	return regoReviewRoundTrip(r)
+}
+
+// regoReviewDecoded is regoReview built from the objects the review has
+// already decoded for matching, without encoding them again: the same
+// value as the round trip, since both decoders read the same JSON into
+// the same maps, and a number is a float64 in either (an int64 of the
+// decoder that matching uses becomes the float64 the round trip parses).
+// ok is false when it cannot be sure: an object that is not a JSON object
+// (the round trip then decides), or a "-0" (0 here, -0 there).
+func regoReviewDecoded(r *Review) (ast.Value, bool) {
+	if !decodedJSONObject(r.Request.Object) || !decodedJSONObject(r.Request.OldObject) {
+		return nil, false
+	}
+	obj, old, err := r.objects()
+	if err != nil || (obj == nil) != (r.Request.Object.Raw == nil) || (old == nil) != (r.Request.OldObject.Raw == nil) {
+		return nil, false
+	}
+	req := *r.Request
+	req.Object, req.OldObject = runtime.RawExtension{}, runtime.RawExtension{}
+	v, err := regoReviewRoundTrip(&Review{Request: &req, Namespace: r.Namespace})
+	if err != nil {
+		return nil, false
+	}
+	review, ok := v.(ast.Object)
+	if !ok {
+		return nil, false
+	}
+	for _, o := range []struct {
+		key string
+		u   *unstructured.Unstructured
+	}{{"object", obj}, {"oldObject", old}} {
+		if o.u == nil {
+			continue // null, as the round trip has it
+		}
+		ov, ok := jsonToRego(o.u.Object)
+		if !ok {
+			return nil, false
+		}
+		review.Insert(ast.StringTerm(o.key), ast.NewTerm(ov))
+	}
+	return review, true
+}
+
+// decodedJSONObject is a raw extension that encoding/json writes as its
+// Raw bytes, and that holds a JSON object without "-0".
+func decodedJSONObject(re runtime.RawExtension) bool {
+	if re.Raw == nil {
+		return re.Object == nil
+	}
+	trimmed := bytes.TrimLeft(re.Raw, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{' && !bytes.Contains(re.Raw, []byte("-0"))
+}
+
+// jsonToRego is a decoded JSON value as ast.InterfaceToValue makes it from
+// what encoding/json decodes: numbers as float64.
+func jsonToRego(x any) (ast.Value, bool) {
+	switch x := x.(type) {
+	case nil:
+		return ast.NullValue, true
+	case bool:
+		return ast.Boolean(x), true
+	case string:
+		return ast.String(x), true
+	case int64:
+		return ast.Number(strconv.FormatFloat(float64(x), 'g', -1, 64)), true
+	case float64:
+		return ast.Number(strconv.FormatFloat(x, 'g', -1, 64)), true
+	case []any:
+		terms := make([]*ast.Term, len(x))
+		for i, e := range x {
+			v, ok := jsonToRego(e)
+			if !ok {
+				return nil, false
+			}
+			terms[i] = ast.NewTerm(v)
+		}
+		return ast.NewArray(terms...), true
+	case map[string]any:
+		kvs := make([][2]*ast.Term, 0, len(x))
+		for k, e := range x {
+			v, ok := jsonToRego(e)
+			if !ok {
+				return nil, false
+			}
+			kvs = append(kvs, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(v)})
+		}
+		return ast.NewObject(kvs...), true
+	}
+	return nil, false
+}
+
+// regoReviewRoundTrip is regoReview the way Gatekeeper makes it.
+func regoReviewRoundTrip(r *Review) (ast.Value, error) {
 	b, err := json.Marshal(r.Request)
 	if err != nil {
 		return nil, err
