@@ -218,6 +218,26 @@ spec:
 		t.Errorf("a constraint of a template that does not compile was created:\n%s", out)
 	}
 
+	// A referential template (data.inventory): kguard syncs the Services the
+	// template's requires-sync-data names and refuses a second Service with
+	// the same selector in a namespace.
+	mustKubectl(t, "apply", "-f", gkLibrary+"general/uniqueserviceselector/template.yaml")
+	cleanup("constrainttemplates.templates.gatekeeper.sh", "k8suniqueserviceselector")
+	eventually(t, 60*time.Second, "the unique-selector CRD", func() (bool, string) {
+		out, err := kubectl(t, "wait", "--for=condition=Established", "--timeout=5s", "crd/k8suniqueserviceselector.constraints.gatekeeper.sh")
+		return err == nil, out
+	})
+	if out, err := kubectlIn(t, "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sUniqueServiceSelector\nmetadata: {name: unique-service-selector}\nspec:\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [\"Service\"]}]\n    namespaces: [\"gk-*\"]\n", "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cleanup("k8suniqueserviceselector.constraints.gatekeeper.sh", "unique-service-selector")
+	svc := "apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: gk-e2e, labels: {team: a}}\nspec: {selector: {app: shop}, ports: [{port: 80}]}\n"
+	eventually(t, 60*time.Second, "a Service with a selector already taken is refused", func() (bool, string) {
+		kubectlIn(t, strings.Replace(svc, "%s", "shop-a", 1), "apply", "-f", "-")
+		out, err := kubectlIn(t, strings.Replace(svc, "%s", "shop-b", 1), "create", "--dry-run=server", "-f", "-")
+		return err != nil && strings.Contains(out, "[unique-service-selector] same selector as service <shop-a> in namespace <gk-e2e>"), out
+	})
+
 	// Seed 004's plain Rego policy, loaded from a kube-mgmt ConfigMap of
 	// kguard's namespace: a privileged pod that every other plugin admits
 	// (the admin may use the privileged PodSecurityPolicy) is refused.
