@@ -37,7 +37,8 @@
 # many —, kguard with --enable-admission-plugins PodSecurity,Constraints, and only
 # /validate reviews (--mix validate=100), whose decisions the load generator does
 # not check (its world knows no constraints; the engine's decisions are tested by
-# internal/constraints and test/gatekeeper).
+# internal/constraints and test/gatekeeper). NO_CEL=1 runs the templates' Rego
+# (--constraints-no-cel) instead of their CEL.
 # Progress and kguard's figures (readiness, RSS, CPU) go to stderr, the load
 # generator's report to stdout. Exit status: the load generator's (1 on any
 # error or late request).
@@ -153,6 +154,7 @@ if [[ "$LOADTEST" == constraints ]]; then
     n=$(( n + 1 ))
   done
   admission=(--enable-admission-plugins PodSecurity,Constraints)
+  if [[ "${NO_CEL:-0}" == 1 ]]; then admission+=(--constraints-no-cel); fi
   check=(--no-check-decisions --mix validate=100)
 fi
 
