@@ -560,6 +560,13 @@ func allSynced[K comparable](m map[K]bool) bool {
 // out (without it an image could be admitted that it refuses): the error
 // fails the build, and the last good snapshot keeps serving.
 func convertAll[T any](inf informers.GenericInformer, kind string) ([]*T, error) {
+	return convertAllMode[T](inf, kind, true)
+}
+
+// convertAllMode converts every object of an informer, strictly or
+// ignoring the fields kguard does not read (a Gatekeeper object carries
+// status fields of Gatekeeper's versions; its CRD has validated it).
+func convertAllMode[T any](inf informers.GenericInformer, kind string, strict bool) ([]*T, error) {
 	objs, err := inf.Lister().List(labels.Everything())
 	if err != nil {
 		return nil, err
@@ -571,7 +578,7 @@ func convertAll[T any](inf informers.GenericInformer, kind string) ([]*T, error)
 			return nil, fmt.Errorf("unexpected %T in the %s informer", o, kind)
 		}
 		t := new(T)
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, t, true); err != nil {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, t, strict); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", kind, u.GetName(), err)
 		}
 		out = append(out, t)

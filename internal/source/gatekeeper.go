@@ -208,11 +208,11 @@ func crdName(kind string) string { return crdPlural(kind) + "." + gk.Constraints
 // constraints would otherwise not be enforced.
 func (g *gatekeeper) fill(set *policy.Set) error {
 	var err error
-	if set.ConstraintTemplates, err = convertAllLenient[gk.ConstraintTemplate](g.templates, "ConstraintTemplate"); err != nil {
+	if set.ConstraintTemplates, err = convertAllMode[gk.ConstraintTemplate](g.templates, "ConstraintTemplate", false); err != nil {
 		return err
 	}
 	if g.configs != nil {
-		if set.GatekeeperConfigs, err = convertAllLenient[gk.Config](g.configs, "Config"); err != nil {
+		if set.GatekeeperConfigs, err = convertAllMode[gk.Config](g.configs, "Config", false); err != nil {
 			return err
 		}
 	}
@@ -250,25 +250,6 @@ func (g *gatekeeper) fill(set *policy.Set) error {
 		return a.GetKind() < b.GetKind() || a.GetKind() == b.GetKind() && a.GetName() < b.GetName()
 	})
 	return nil
-}
-
-// convertAllLenient converts every object of an informer, ignoring fields
-// kguard does not read (a Gatekeeper Config carries many).
-func convertAllLenient[T any](inf informers.GenericInformer, kind string) ([]*T, error) {
-	objs, err := inf.Lister().List(labels.Everything())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*T, 0, len(objs))
-	for _, o := range objs {
-		u := o.(*unstructured.Unstructured)
-		t := new(T)
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, t); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", kind, u.GetName(), err)
-		}
-		out = append(out, t)
-	}
-	return out, nil
 }
 
 // reconcile follows a new snapshot: the constraint CRD of each compiled
