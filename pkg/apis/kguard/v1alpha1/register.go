@@ -20,7 +20,7 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(SchemeGroupVersion, &PodSecurityPolicy{}, &PodSecurityPolicyList{})
+	scheme.AddKnownTypes(SchemeGroupVersion, &PodSecurityPolicy{}, &PodSecurityPolicyList{}, &Tenant{}, &TenantList{})
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
 }

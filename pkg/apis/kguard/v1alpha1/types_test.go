@@ -78,39 +78,98 @@ func TestDeepCopyIsIndependent(t *testing.T) {
 	}
 }
 
-// Every field of the Go type is in the generated CRD's schema: the CRD is
-// current with the type (run hack/generate.sh after changing types.go).
+// Every field of the Go types is in the generated CRDs' schemas: the CRDs are
+// current with the types (run hack/generate.sh after changing them).
 func TestCRDCoversEveryField(t *testing.T) {
-	var crd apiextensionsv1.CustomResourceDefinition
-	decodeStrict(t, filepath.Join("..", "..", "..", "..", "deploy", "crds", "kguard.io_podsecuritypolicies.yaml"), &crd)
-	if crd.Spec.Group != GroupName || crd.Spec.Scope != apiextensionsv1.ClusterScoped || crd.Spec.Versions[0].Name != "v1alpha1" {
-		t.Fatalf("crd = %s %s %s", crd.Spec.Group, crd.Spec.Scope, crd.Spec.Versions[0].Name)
+	cases := []struct {
+		file   string
+		kind   string
+		fields map[string]reflect.Type // top-level property: its Go type
+	}{
+		{"kguard.io_podsecuritypolicies.yaml", "PodSecurityPolicy", map[string]reflect.Type{"spec": reflect.TypeOf(PodSecurityPolicySpec{})}},
+		{"kguard.io_tenants.yaml", "Tenant", map[string]reflect.Type{"spec": reflect.TypeOf(TenantSpec{}), "status": reflect.TypeOf(TenantStatus{})}},
 	}
-	spec := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
-	var walk func(typ reflect.Type, schema apiextensionsv1.JSONSchemaProps, path string)
-	walk = func(typ reflect.Type, schema apiextensionsv1.JSONSchemaProps, path string) {
-		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
-			typ = typ.Elem()
-			if schema.Items != nil && schema.Items.Schema != nil {
-				schema = *schema.Items.Schema
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			var crd apiextensionsv1.CustomResourceDefinition
+			decodeStrict(t, filepath.Join("..", "..", "..", "..", "deploy", "crds", tc.file), &crd)
+			if crd.Spec.Group != GroupName || crd.Spec.Scope != apiextensionsv1.ClusterScoped || crd.Spec.Versions[0].Name != "v1alpha1" ||
+				crd.Spec.Names.Kind != tc.kind {
+				t.Fatalf("crd = %s %s %s %s", crd.Spec.Group, crd.Spec.Scope, crd.Spec.Versions[0].Name, crd.Spec.Names.Kind)
 			}
-		}
-		if typ.Kind() != reflect.Struct || !strings.Contains(typ.PkgPath(), "kguard") {
-			return
-		}
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" {
-				continue
+			for name, typ := range tc.fields {
+				schema, ok := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties[name]
+				if !ok {
+					t.Fatalf("CRD lacks %s", name)
+				}
+				walkSchema(t, typ, schema, name)
 			}
-			sub, ok := schema.Properties[name]
-			if !ok {
-				t.Errorf("CRD lacks %s.%s", path, name)
-				continue
-			}
-			walk(f.Type, sub, path+"."+name)
+		})
+	}
+}
+
+func walkSchema(t *testing.T, typ reflect.Type, schema apiextensionsv1.JSONSchemaProps, path string) {
+	t.Helper()
+	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+		typ = typ.Elem()
+		if schema.Items != nil && schema.Items.Schema != nil {
+			schema = *schema.Items.Schema
 		}
 	}
-	walk(reflect.TypeOf(PodSecurityPolicySpec{}), spec, "spec")
+	if typ.Kind() != reflect.Struct || !strings.Contains(typ.PkgPath(), "kguard") {
+		return
+	}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			continue
+		}
+		sub, ok := schema.Properties[name]
+		if !ok {
+			t.Errorf("CRD lacks %s.%s", path, name)
+			continue
+		}
+		walkSchema(t, f.Type, sub, path+"."+name)
+	}
+}
+
+func TestSetTenantDefaults(t *testing.T) {
+	t.Run("empty", func(t *testing.T) {
+		tn := &Tenant{}
+		tn.Name = "team-a"
+		SetTenantDefaults(tn)
+		s := tn.Spec
+		if *s.Nodes.Taint != (TenantTaint{Key: "kguard.io/tenant", Value: "team-a", Effect: corev1.TaintEffectNoSchedule}) ||
+			!reflect.DeepEqual(s.Nodes.Labels, map[string]string{"kguard.io/tenant": "team-a"}) || s.Nodes.Mode != TenantNodeModeInject {
+			t.Errorf("nodes = %+v taint %+v", s.Nodes, s.Nodes.Taint)
+		}
+		if !reflect.DeepEqual(s.PodSecurity, TenantPodSecurity{Level: PodSecurityLevelRestricted, Seccomp: corev1.SeccompProfileTypeRuntimeDefault, SELinux: TenantSELinuxPerPod}) {
+			t.Errorf("podSecurity = %+v", s.PodSecurity)
+		}
+		if s.Services.ExternalIPs || !reflect.DeepEqual(s.Services.AllowedTypes, []corev1.ServiceType{corev1.ServiceTypeClusterIP}) {
+			t.Errorf("services = %+v", s.Services)
+		}
+		if !reflect.DeepEqual(s.Network.BlockedEgressCIDRs, []string{"169.254.0.0/16", "fd00:ec2::254/128"}) {
+			t.Errorf("network = %+v", s.Network)
+		}
+		s.Network.BlockedEgressCIDRs[0] = "x"
+		if DefaultBlockedEgressCIDRs[0] != "169.254.0.0/16" {
+			t.Fatal("defaulting shares DefaultBlockedEgressCIDRs")
+		}
+	})
+	t.Run("explicit values are kept", func(t *testing.T) {
+		tn := &Tenant{Spec: TenantSpec{
+			Nodes:       TenantNodes{Taint: &TenantTaint{Key: "pool", Value: "a", Effect: corev1.TaintEffectNoExecute}, Labels: map[string]string{"pool": "a"}, Mode: TenantNodeModeRequire},
+			PodSecurity: TenantPodSecurity{PodSecurityPolicies: []string{"restricted"}, Seccomp: corev1.SeccompProfileTypeUnconfined, SELinux: TenantSELinuxOff},
+			Services:    TenantServices{AllowedTypes: []corev1.ServiceType{corev1.ServiceTypeNodePort}},
+			Network:     TenantNetwork{BlockedEgressCIDRs: []string{"100.100.100.200/32"}},
+		}}
+		tn.Name = "team-b"
+		want := tn.DeepCopy()
+		SetTenantDefaults(tn)
+		if !reflect.DeepEqual(tn, want) {
+			t.Errorf("defaults changed explicit values:\n%+v\nwant\n%+v", tn.Spec, want.Spec)
+		}
+	})
 }
