@@ -2,7 +2,8 @@
 // server's policy validation did, every error carrying its field path, plus
 // what upstream only found when building the policy's strategies (a MustRunAs
 // strategy without ranges), so that a broken policy is refused when loaded
-// instead of silently never admitting anything.
+// instead of silently never admitting anything. Tenants are validated in the
+// same style (tenant.go), one by one and as a set.
 package validation
 
 import (
