@@ -36,6 +36,10 @@ type Set struct {
 	// extensions/v1beta1 (verbatim, the same schema) or kguard.io/v1alpha1,
 	// defaulted and validated.
 	PodSecurityPolicies []*v1alpha1.PodSecurityPolicy
+	// Tenants are kguard.io/v1alpha1 Tenants, defaulted and validated, each
+	// alone and as a set (no namespace belongs to two of them; selectors are
+	// matched against the Namespaces of the same input).
+	Tenants []*v1alpha1.Tenant
 	// ClusterImagePolicies and TrustRoots are sigstore policy-controller's
 	// objects (policy.sigstore.dev), read verbatim; they are compiled and
 	// validated when a snapshot is built.
@@ -144,6 +148,7 @@ var clusterScoped = map[string]bool{
 	"ClusterRoleBinding": true,
 	"Namespace":          true,
 	"PodSecurityPolicy":  true,
+	"Tenant":             true,
 	"ClusterImagePolicy": true,
 	"TrustRoot":          true,
 	"ConstraintTemplate": true,
@@ -184,6 +189,7 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 		opt(&o)
 	}
 	s := &Set{}
+	tenantDocs := map[*v1alpha1.Tenant]*manifest.Document{}
 	for i := range docs {
 		doc := docs[i]
 		d := &doc
@@ -200,6 +206,8 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 			dec = coreKinds[d.Kind]
 		case d.Kind == "PodSecurityPolicy" && pspVersions[d.APIVersion]:
 			dec = decodePSP
+		case d.Kind == "Tenant" && d.APIVersion == v1alpha1.SchemeGroupVersion.String():
+			dec = decodeTenant
 		case d.Group() == gatekeeper.TemplatesGroup:
 			if d.Kind != "ConstraintTemplate" {
 				return nil, d.Errorf("unknown %s kind %q (expected ConstraintTemplate)", d.APIVersion, d.Kind)
@@ -233,8 +241,30 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 			return nil, err
 		}
 		s.setSource(obj, d.Position())
+		if t, ok := obj.(*v1alpha1.Tenant); ok {
+			tenantDocs[t] = d
+		}
+	}
+	if err := s.checkTenants(tenantDocs); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// checkTenants validates the Tenants as a set; an error is positioned at the
+// first tenant that conflicts with one before it.
+func (s *Set) checkTenants(docs map[*v1alpha1.Tenant]*manifest.Document) error {
+	errs := validation.ValidateTenants(s.Tenants, s.Namespaces)
+	if len(errs) == 0 {
+		return nil
+	}
+	// Conflicts are reported at the later tenant: the shortest prefix of
+	// tenants that has errors ends with it.
+	i := sort.Search(len(s.Tenants), func(i int) bool {
+		return len(validation.ValidateTenants(s.Tenants[:i+1], s.Namespaces)) > 0
+	})
+	t := s.Tenants[min(i, len(s.Tenants)-1)]
+	return docs[t].Errorf("invalid Tenant %q: %v", t.Name, errs.ToAggregate())
 }
 
 // scope gives a namespaced object without a namespace the default one, and
@@ -310,6 +340,32 @@ func decodePSP(d *manifest.Document) (metav1.Object, func(s *Set) error, error) 
 		s.PodSecurityPolicies = append(s.PodSecurityPolicies, p)
 		return nil
 	}, nil
+}
+
+// decodeTenant reads a Tenant strictly; adding it applies its defaults and
+// refuses an invalid tenant with every field error.
+func decodeTenant(d *manifest.Document) (metav1.Object, func(s *Set) error, error) {
+	t := &v1alpha1.Tenant{}
+	if err := d.Decode(t); err != nil {
+		return nil, nil, err
+	}
+	return t, func(s *Set) error {
+		if err := CheckTenant(t); err != nil {
+			return d.Errorf("%v", err)
+		}
+		s.Tenants = append(s.Tenants, t)
+		return nil
+	}, nil
+}
+
+// CheckTenant applies the Tenant defaults to t and validates it, with every
+// field error. Conflicts with other tenants are validation.ValidateTenants'.
+func CheckTenant(t *v1alpha1.Tenant) error {
+	v1alpha1.SetTenantDefaults(t)
+	if errs := validation.ValidateTenant(t); len(errs) > 0 {
+		return fmt.Errorf("invalid Tenant %q: %v", t.Name, errs.ToAggregate())
+	}
+	return nil
 }
 
 // CheckPodSecurityPolicy applies the policy/v1beta1 defaults to p and
@@ -391,11 +447,12 @@ const RegoExt = ".rego"
 // Len is the number of documents read into the set, policy objects and others.
 func (s *Set) Len() int {
 	return len(s.Roles) + len(s.ClusterRoles) + len(s.RoleBindings) + len(s.ClusterRoleBindings) +
-		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.Secrets) + len(s.PodSecurityPolicies) + len(s.ClusterImagePolicies) + len(s.TrustRoots) +
+		len(s.Namespaces) + len(s.ServiceAccounts) + len(s.Secrets) + len(s.PodSecurityPolicies) + len(s.Tenants) + len(s.ClusterImagePolicies) + len(s.TrustRoots) +
 		len(s.ConstraintTemplates) + len(s.Constraints) + len(s.GatekeeperConfigs) + len(s.Others)
 }
 
-// Merge returns a new Set holding the objects of both.
+// Merge returns a new Set holding the objects of both. It does not check
+// the Tenants of a against those of b (validation.ValidateTenants).
 func Merge(a, b *Set) *Set {
 	return &Set{
 		Roles:                append(append([]*rbacv1.Role(nil), a.Roles...), b.Roles...),
@@ -405,6 +462,7 @@ func Merge(a, b *Set) *Set {
 		Namespaces:           append(append([]*corev1.Namespace(nil), a.Namespaces...), b.Namespaces...),
 		ServiceAccounts:      append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
 		PodSecurityPolicies:  append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
+		Tenants:              append(append([]*v1alpha1.Tenant(nil), a.Tenants...), b.Tenants...),
 		ClusterImagePolicies: append(append([]*sigstore.ClusterImagePolicy(nil), a.ClusterImagePolicies...), b.ClusterImagePolicies...),
 		TrustRoots:           append(append([]*sigstore.TrustRoot(nil), a.TrustRoots...), b.TrustRoots...),
 		Secrets:              append(append([]*corev1.Secret(nil), a.Secrets...), b.Secrets...),
@@ -434,6 +492,6 @@ func mergeSources(a, b map[any]string) map[any]string {
 }
 
 func (s *Set) String() string {
-	return fmt.Sprintf("%d roles, %d clusterroles, %d rolebindings, %d clusterrolebindings, %d namespaces, %d podsecuritypolicies",
-		len(s.Roles), len(s.ClusterRoles), len(s.RoleBindings), len(s.ClusterRoleBindings), len(s.Namespaces), len(s.PodSecurityPolicies))
+	return fmt.Sprintf("%d roles, %d clusterroles, %d rolebindings, %d clusterrolebindings, %d namespaces, %d podsecuritypolicies, %d tenants",
+		len(s.Roles), len(s.ClusterRoles), len(s.RoleBindings), len(s.ClusterRoleBindings), len(s.Namespaces), len(s.PodSecurityPolicies), len(s.Tenants))
 }
