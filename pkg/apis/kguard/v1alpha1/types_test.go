@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,7 +9,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsvalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -172,4 +176,45 @@ func TestSetTenantDefaults(t *testing.T) {
 			t.Errorf("defaults changed explicit values:\n%+v\nwant\n%+v", tn.Spec, want.Spec)
 		}
 	})
+}
+
+// The generated CRD's schema accepts a defaulted Tenant with every field set
+// (the API server stores what kguard validates) and refuses an unknown mode
+// before kguard sees it.
+func TestTenantCRDSchema(t *testing.T) {
+	var crd apiextensionsv1.CustomResourceDefinition
+	decodeStrict(t, filepath.Join("..", "..", "..", "..", "deploy", "crds", "kguard.io_tenants.yaml"), &crd)
+	var internal apiextensions.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(crd.Spec.Versions[0].Schema.OpenAPIV3Schema, &internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	validator, _, err := apiextensionsvalidation.NewSchemaValidator(&internal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tn Tenant
+	decodeStrict(t, filepath.Join("testdata", "tenants", "full-tenant.yaml"), &tn)
+	if tn.Name != "team-a" || len(tn.Spec.Owners.ServiceAccounts) != 1 || len(tn.Spec.Network.IngressFrom) != 3 || tn.Spec.Quota.LimitRange == nil {
+		t.Fatalf("testdata decoded as %+v", tn)
+	}
+	SetTenantDefaults(&tn)
+	validate := func(tn *Tenant) field.ErrorList {
+		t.Helper()
+		b, err := json.Marshal(tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(b, &obj); err != nil {
+			t.Fatal(err)
+		}
+		return apiextensionsvalidation.ValidateCustomResource(nil, obj, validator)
+	}
+	if errs := validate(&tn); len(errs) != 0 {
+		t.Fatalf("the CRD refuses a valid Tenant: %v", errs)
+	}
+	tn.Spec.Nodes.Mode = "x"
+	if errs := validate(&tn); len(errs) != 1 || errs[0].Field != "spec.nodes.mode" {
+		t.Fatalf("errors = %v, want one at spec.nodes.mode", errs)
+	}
 }
