@@ -18,6 +18,7 @@ import (
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/admission/tenancy"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/report"
@@ -163,6 +164,9 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 		}
 		if len(set.ConstraintTemplates)+len(set.Constraints)+len(set.RegoModules) > 0 {
 			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, constraints.PluginName)
+		}
+		if len(set.Tenants) > 0 {
+			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, tenancy.PluginName)
 		}
 	}
 	// The same builder as serve's: what check answers is what the webhook answers.

@@ -7,6 +7,7 @@ package podspec
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"gomodules.xyz/jsonpatch/v2"
 	appsv1 "k8s.io/api/apps/v1"
@@ -241,4 +242,18 @@ func ApplyDefaults(spec *corev1.PodSpec) {
 			v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 		}
 	}
+}
+
+// Template returns the pod template of a decoded pod controller and its path
+// in the object (spec.template, ...); ok is false for a Pod or any other kind.
+func Template(obj runtime.Object) (t *corev1.PodTemplateSpec, root *field.Path, ok bool) {
+	for _, k := range kinds {
+		if k.template == nil {
+			continue
+		}
+		if reflect.TypeOf(k.new()) == reflect.TypeOf(obj) {
+			return k.template(obj), k.root, true
+		}
+	}
+	return nil, nil, false
 }

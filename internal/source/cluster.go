@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
 
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/admission/constraints"
@@ -36,8 +37,11 @@ import (
 	"github.com/kguard/kguard/internal/snapshot"
 )
 
-// PSPResource is the kguard PodSecurityPolicy CRD.
-var PSPResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "podsecuritypolicies"}
+// PSPResource is the kguard PodSecurityPolicy CRD, TenantResource the Tenant one.
+var (
+	PSPResource    = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "podsecuritypolicies"}
+	TenantResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "tenants"}
+)
 
 // Sigstore policy-controller's resources: kguard reads them when their CRDs
 // are served, and waits for them when the ClusterImagePolicy plugin is on.
@@ -338,6 +342,7 @@ type clusterInformers struct {
 	psps            informers.GenericInformer // nil when the CRD is not served (Read)
 	served          bool
 	cips, roots     informers.GenericInformer // nil unless served, or the ClusterImagePolicy plugin is on
+	tenants         informers.GenericInformer // nil unless the Tenant CRD is served
 	imagesServed    bool
 	// keySecrets are the Secrets of kguard's namespace, which image
 	// policies name by secretRef (the ClusterImagePolicy plugin only).
@@ -376,6 +381,9 @@ func newInformers(rc *rest.Config, withLookup bool, images string) (*clusterInfo
 	}
 	if withLookup || inf.served {
 		inf.psps = inf.dynf.ForResource(PSPResource)
+	}
+	if served, err := resourceServed(cs, TenantResource); err == nil && served {
+		inf.tenants = inf.dynf.ForResource(TenantResource)
 	}
 	_, cerr := cs.Discovery().ServerResourcesForGroupVersion(ClusterImagePolicyResource.GroupVersion().String())
 	_, terr := cs.Discovery().ServerResourcesForGroupVersion(TrustRootResource.GroupVersion().String())
@@ -419,6 +427,9 @@ func (inf *clusterInformers) snapshotInformers() []cache.SharedIndexInformer {
 	}
 	if inf.cips != nil {
 		list = append(list, inf.cips.Informer(), inf.roots.Informer())
+	}
+	if inf.tenants != nil {
+		list = append(list, inf.tenants.Informer())
 	}
 	if inf.keySecrets != nil {
 		list = append(list, inf.keySecrets.Informer())
@@ -527,6 +538,22 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 			return nil, nil, err
 		}
 	}
+	if inf.tenants != nil {
+		// A Tenant that does not convert or validate fails the build (the
+		// last good snapshot keeps serving): without it, its namespaces
+		// would lose their guardrails.
+		if set.Tenants, err = convertAll[v1alpha1.Tenant](inf.tenants, "Tenant"); err != nil {
+			return nil, nil, err
+		}
+		for _, t := range set.Tenants {
+			if err := policy.CheckTenant(t); err != nil {
+				return nil, nil, err
+			}
+		}
+		if errs := validation.ValidateTenants(set.Tenants, set.Namespaces); len(errs) > 0 {
+			return nil, nil, fmt.Errorf("Tenants: %v", errs.ToAggregate())
+		}
+	}
 	if inf.psps == nil {
 		return set, nil, nil
 	}
@@ -553,6 +580,20 @@ func allSynced[K comparable](m map[K]bool) bool {
 		}
 	}
 	return true
+}
+
+// resourceServed reports whether the API server serves gvr.
+func resourceServed(cs kubernetes.Interface, gvr schema.GroupVersionResource) (bool, error) {
+	list, err := cs.Discovery().ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+	if err != nil {
+		return false, err
+	}
+	for _, r := range list.APIResources {
+		if r.Name == gvr.Resource {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // convertAll converts every object of an informer strictly. Unlike a

@@ -11,6 +11,7 @@ import (
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	_ "github.com/kguard/kguard/internal/admission/securitycontextdeny" // removed upstream in v1.30; not a default
+	_ "github.com/kguard/kguard/internal/admission/tenancy"             // kguard.io Tenants (seed 004); not a default
 )
 
 // Default is the chain of an empty --enable-admission-plugins, in

@@ -1,0 +1,131 @@
+package tenancy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/podspec"
+)
+
+// PluginName is the plugin's name in --enable-admission-plugins.
+const PluginName = "Tenancy"
+
+func init() { admission.Register(PluginName, newPlugin) }
+
+// Plugin is immutable and safe for concurrent use.
+type Plugin struct {
+	ix *Index
+}
+
+var (
+	_ admission.TemplateMutator   = (*Plugin)(nil)
+	_ admission.Validator         = (*Plugin)(nil)
+	_ admission.WorkloadValidator = (*Plugin)(nil)
+	_ admission.ObjectValidator   = (*Plugin)(nil)
+)
+
+func newPlugin(in admission.Inputs) (admission.Plugin, error) {
+	ix, err := NewIndex(in.Policies.Tenants, in.Policies.Namespaces)
+	if err != nil {
+		return nil, err
+	}
+	return &Plugin{ix: ix}, nil
+}
+
+// Handles the CREATE and UPDATE of objects themselves (no subresource).
+func (p *Plugin) Handles(op admissionv1.Operation, subresource string) bool {
+	return (op == admissionv1.Create || op == admissionv1.Update) && subresource == ""
+}
+
+// Mutate keeps a tenant's new pod on its nodes (mode inject), gives it the
+// tenant's seccomp profile when it sets none, and judges the result: the
+// plugin's one call offline (kguard check) must refuse what the validating
+// pass refuses.
+func (p *Plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	t := p.ix.TenantOf(r.Namespace)
+	if t == nil {
+		return admission.Decision{}
+	}
+	create := r.Operation == admissionv1.Create
+	if create && Inject(t, &pod.Spec) {
+		if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create)); d.Denied {
+			return d
+		}
+		return admission.Decision{Pod: pod}
+	}
+	return deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create))
+}
+
+// MutateTemplate does the same to pod controllers' templates.
+func (p *Plugin) MutateTemplate(ctx context.Context, w *admission.WorkloadRequest, pod *corev1.Pod) admission.Decision {
+	t := p.ix.TenantOf(w.Request.Namespace)
+	if t == nil {
+		return admission.Decision{}
+	}
+	changed := Inject(t, &pod.Spec)
+	_, root, _ := podspec.Template(w.Object)
+	if root == nil {
+		root = field.NewPath("spec", "template")
+	}
+	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, root.Child("spec"), true)); d.Denied {
+		return d
+	}
+	if changed {
+		return admission.Decision{Pod: pod}
+	}
+	return admission.Decision{}
+}
+
+// Validate judges a tenant's pod.
+func (p *Plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	t := p.ix.TenantOf(r.Namespace)
+	if t == nil {
+		return admission.Decision{}
+	}
+	return deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), r.Operation == admissionv1.Create))
+}
+
+// ValidateWorkload judges a tenant's pod template: its pods would be
+// refused when created, so the controller is refused now.
+func (p *Plugin) ValidateWorkload(ctx context.Context, w *admission.WorkloadRequest) admission.Decision {
+	t := p.ix.TenantOf(w.Request.Namespace)
+	if t == nil {
+		return admission.Decision{}
+	}
+	tmpl, root, ok := podspec.Template(w.Object)
+	if !ok {
+		return admission.Decision{}
+	}
+	return deny(t.Name, p.ix.ValidatePod(t, &tmpl.Spec, root.Child("spec"), true))
+}
+
+// ValidateObject judges a tenant's Services.
+func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest) admission.Decision {
+	req := r.Request
+	if req.Kind.Group != "" || req.Kind.Kind != "Service" {
+		return admission.Decision{}
+	}
+	t := p.ix.TenantOf(req.Namespace)
+	if t == nil {
+		return admission.Decision{}
+	}
+	var svc corev1.Service
+	if err := json.Unmarshal(req.Object.Raw, &svc); err != nil {
+		return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: the Service does not decode: %v", t.Name, err)}
+	}
+	return deny(t.Name, ValidateService(t, &svc))
+}
+
+// deny words field errors as the API server does, naming the tenant.
+func deny(tenant string, errs field.ErrorList) admission.Decision {
+	if len(errs) == 0 {
+		return admission.Decision{}
+	}
+	return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: %v", tenant, errs.ToAggregate())}
+}

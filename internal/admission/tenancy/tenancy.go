@@ -1,0 +1,295 @@
+// Package tenancy is the admission plugin Tenancy: the guardrails of seed
+// 004 that kguard.io Tenants ask for, in their namespaces. Pods and pod
+// templates are kept on the tenant's nodes — its toleration and
+// nodeSelector injected (mode inject) or required (mode require) — and may
+// not tolerate another tenant's taint, tolerate every taint, select another
+// tenant's nodes or name a node themselves; they get the tenant's seccomp
+// profile when they set none. Services may not claim externalIPs or use a
+// type the tenant does not allow. Each denial names the tenant, the field
+// and the rule. The rules (this file) do no I/O.
+package tenancy
+
+import (
+	"fmt"
+
+	"github.com/go-logr/logr"
+	"net/netip"
+	"slices"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+)
+
+// Index maps namespaces to their tenants. It is immutable.
+type Index struct {
+	tenants  []*v1alpha1.Tenant // sorted by name
+	byName   map[string]*v1alpha1.Tenant
+	byNS     map[string]*v1alpha1.Tenant // namespaces named, or selected among the known ones
+	selector map[*v1alpha1.Tenant]labels.Selector
+}
+
+// NewIndex indexes defaulted, validated tenants; namespaces are the known
+// Namespaces, which their selectors are matched against (a namespace
+// kguard does not know yet is matched by name only until it does).
+func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Index, error) {
+	ix := &Index{byName: map[string]*v1alpha1.Tenant{}, byNS: map[string]*v1alpha1.Tenant{}, selector: map[*v1alpha1.Tenant]labels.Selector{}}
+	ix.tenants = append(ix.tenants, tenants...)
+	sort.Slice(ix.tenants, func(i, j int) bool { return ix.tenants[i].Name < ix.tenants[j].Name })
+	claim := func(ns string, t *v1alpha1.Tenant) error {
+		if other, ok := ix.byNS[ns]; ok && other != t {
+			return fmt.Errorf("namespace %q belongs to tenants %q and %q: a namespace belongs to at most one tenant", ns, other.Name, t.Name)
+		}
+		ix.byNS[ns] = t
+		return nil
+	}
+	for _, t := range ix.tenants {
+		ix.byName[t.Name] = t
+		for _, ns := range t.Spec.Namespaces.Names {
+			if err := claim(ns, t); err != nil {
+				return nil, err
+			}
+		}
+		if sel := t.Spec.Namespaces.Selector; sel != nil {
+			s, err := metav1.LabelSelectorAsSelector(sel)
+			if err != nil {
+				return nil, fmt.Errorf("tenant %q: spec.namespaces.selector: %v", t.Name, err)
+			}
+			ix.selector[t] = s
+			for _, ns := range namespaces {
+				if s.Matches(labels.Set(ns.Labels)) {
+					if err := claim(ns.Name, t); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	return ix, nil
+}
+
+// Len is the number of tenants.
+func (ix *Index) Len() int { return len(ix.tenants) }
+
+// TenantOf is the tenant a namespace belongs to (nil: none).
+func (ix *Index) TenantOf(namespace string) *v1alpha1.Tenant { return ix.byNS[namespace] }
+
+// toleration is the one a tenant's pods carry.
+func toleration(t *v1alpha1.Tenant) corev1.Toleration {
+	tt := t.Spec.Nodes.Taint
+	return corev1.Toleration{Key: tt.Key, Operator: corev1.TolerationOpEqual, Value: tt.Value, Effect: tt.Effect}
+}
+
+func taint(t *v1alpha1.Tenant) corev1.Taint {
+	tt := t.Spec.Nodes.Taint
+	return corev1.Taint{Key: tt.Key, Value: tt.Value, Effect: tt.Effect}
+}
+
+// Inject adds, in mode inject, the tenant's toleration and node labels to
+// spec, and its seccomp profile when the pod sets none. It reports whether
+// spec changed. A nodeSelector key the pod already sets is left for
+// Validate to judge.
+func Inject(t *v1alpha1.Tenant, spec *corev1.PodSpec) bool {
+	changed := false
+	if t.Spec.Nodes.Mode == v1alpha1.TenantNodeModeInject {
+		tol := toleration(t)
+		if !slices.ContainsFunc(spec.Tolerations, func(x corev1.Toleration) bool { return x.MatchToleration(&tol) }) {
+			spec.Tolerations = append(spec.Tolerations, tol)
+			changed = true
+		}
+		for _, k := range sortedKeys(t.Spec.Nodes.Labels) {
+			if _, set := spec.NodeSelector[k]; set {
+				continue
+			}
+			if spec.NodeSelector == nil {
+				spec.NodeSelector = map[string]string{}
+			}
+			spec.NodeSelector[k] = t.Spec.Nodes.Labels[k]
+			changed = true
+		}
+	}
+	if sc := t.Spec.PodSecurity.Seccomp; sc != "" && !setsSeccomp(spec) {
+		if spec.SecurityContext == nil {
+			spec.SecurityContext = &corev1.PodSecurityContext{}
+		}
+		spec.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: sc}
+		changed = true
+	}
+	return changed
+}
+
+// setsSeccomp: the pod, or every one of its containers, names a profile.
+func setsSeccomp(spec *corev1.PodSpec) bool {
+	if spec.SecurityContext != nil && spec.SecurityContext.SeccompProfile != nil {
+		return true
+	}
+	n := 0
+	for _, c := range append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...) {
+		if c.SecurityContext == nil || c.SecurityContext.SeccompProfile == nil {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ValidatePod judges a tenant's pod spec (at path: spec, or the template's
+// spec.template.spec); create is a creation (a pod that names its node
+// bypasses the scheduler; an UPDATE keeps the node the scheduler bound).
+func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path, create bool) field.ErrorList {
+	var errs field.ErrorList
+	own := toleration(t)
+	hasOwn := false
+	for i, tol := range spec.Tolerations {
+		p := path.Child("tolerations").Index(i)
+		if tol.MatchToleration(&own) {
+			hasOwn = true
+		}
+		if tol.Key == "" && tol.Operator == corev1.TolerationOpExists {
+			errs = append(errs, field.Forbidden(p, fmt.Sprintf("tolerates every taint, the other tenants' too (tenant %q may tolerate only %s)", t.Name, describeTaint(taint(t)))))
+			continue
+		}
+		for _, other := range ix.tenants {
+			if other == t {
+				continue
+			}
+			ot := taint(other)
+			if tol.ToleratesTaint(logr.Discard(), &ot, true) && !(own.Key == ot.Key && own.Value == ot.Value && own.Effect == ot.Effect) {
+				errs = append(errs, field.Forbidden(p, fmt.Sprintf("tolerates the taint of tenant %q (%s)", other.Name, describeTaint(ot))))
+			}
+		}
+	}
+	for _, other := range ix.tenants {
+		if other == t || len(other.Spec.Nodes.Labels) == 0 {
+			continue
+		}
+		if selectsAll(spec.NodeSelector, other.Spec.Nodes.Labels) {
+			errs = append(errs, field.Forbidden(path.Child("nodeSelector"), fmt.Sprintf("selects the nodes of tenant %q", other.Name)))
+		}
+	}
+	for k, v := range t.Spec.Nodes.Labels {
+		if got, set := spec.NodeSelector[k]; set && got != v {
+			errs = append(errs, field.Invalid(path.Child("nodeSelector").Key(k), got, fmt.Sprintf("tenant %q's pods run on its nodes (%s=%s)", t.Name, k, v)))
+		}
+	}
+	errs = append(errs, ix.affinity(t, spec, path)...)
+	if t.Spec.Nodes.Mode == v1alpha1.TenantNodeModeRequire {
+		if !hasOwn {
+			errs = append(errs, field.Required(path.Child("tolerations"), fmt.Sprintf("tenant %q's pods must tolerate its taint %s", t.Name, describeTaint(taint(t)))))
+		}
+		for _, k := range sortedKeys(t.Spec.Nodes.Labels) {
+			if _, set := spec.NodeSelector[k]; !set {
+				errs = append(errs, field.Required(path.Child("nodeSelector").Key(k), fmt.Sprintf("tenant %q's pods must select its nodes (%s=%s)", t.Name, k, t.Spec.Nodes.Labels[k])))
+			}
+		}
+	}
+	if create && spec.NodeName != "" {
+		errs = append(errs, field.Forbidden(path.Child("nodeName"), fmt.Sprintf("tenant %q's pods are placed by the scheduler on its nodes, not by name", t.Name)))
+	}
+	return errs
+}
+
+// affinity refuses required node affinity terms that select another
+// tenant's nodes by one of their labels.
+func (ix *Index) affinity(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+	if spec.Affinity == nil || spec.Affinity.NodeAffinity == nil || spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	terms := path.Child("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+	for i, term := range spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for j, e := range term.MatchExpressions {
+			if e.Operator != corev1.NodeSelectorOpIn {
+				continue
+			}
+			for _, other := range ix.tenants {
+				if other == t {
+					continue
+				}
+				if v, ok := other.Spec.Nodes.Labels[e.Key]; ok && slices.Contains(e.Values, v) {
+					errs = append(errs, field.Forbidden(terms.Index(i).Child("matchExpressions").Index(j), fmt.Sprintf("selects the nodes of tenant %q (%s=%s)", other.Name, e.Key, v)))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// selectsAll: the selector requires every one of labels.
+func selectsAll(selector, labels map[string]string) bool {
+	for k, v := range labels {
+		if selector[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func describeTaint(t corev1.Taint) string {
+	if t.Value == "" {
+		return fmt.Sprintf("%s:%s", t.Key, t.Effect)
+	}
+	return fmt.Sprintf("%s=%s:%s", t.Key, t.Value, t.Effect)
+}
+
+// ValidateService judges a tenant's Service: externalIPs (CVE-2020-8554)
+// unless the tenant allows them, a type it allows, and a LoadBalancer's
+// source ranges within the tenant's.
+func ValidateService(t *v1alpha1.Tenant, svc *corev1.Service) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	if len(svc.Spec.ExternalIPs) > 0 && !t.Spec.Services.ExternalIPs {
+		errs = append(errs, field.Forbidden(spec.Child("externalIPs"), fmt.Sprintf("tenant %q's Services may not claim external IPs (they can intercept any address's traffic: CVE-2020-8554)", t.Name)))
+	}
+	typ := svc.Spec.Type
+	if typ == "" {
+		typ = corev1.ServiceTypeClusterIP
+	}
+	if !slices.Contains(t.Spec.Services.AllowedTypes, typ) {
+		allowed := make([]string, len(t.Spec.Services.AllowedTypes))
+		for i, a := range t.Spec.Services.AllowedTypes {
+			allowed[i] = string(a)
+		}
+		errs = append(errs, field.NotSupported(spec.Child("type"), typ, allowed))
+	}
+	if typ == corev1.ServiceTypeLoadBalancer && slices.Contains(t.Spec.Services.AllowedTypes, typ) {
+		ranges := svc.Spec.LoadBalancerSourceRanges
+		if len(ranges) == 0 {
+			errs = append(errs, field.Required(spec.Child("loadBalancerSourceRanges"), fmt.Sprintf("tenant %q's LoadBalancers must name their source ranges, within %v", t.Name, t.Spec.Services.LoadBalancerSourceRanges)))
+		}
+		for i, r := range ranges {
+			if !within(r, t.Spec.Services.LoadBalancerSourceRanges) {
+				errs = append(errs, field.Invalid(spec.Child("loadBalancerSourceRanges").Index(i), r, fmt.Sprintf("not within tenant %q's source ranges %v", t.Name, t.Spec.Services.LoadBalancerSourceRanges)))
+			}
+		}
+	}
+	return errs
+}
+
+// within: the CIDR r lies inside one of allowed.
+func within(r string, allowed []string) bool {
+	p, err := netip.ParsePrefix(r)
+	if err != nil {
+		return false
+	}
+	for _, a := range allowed {
+		ap, err := netip.ParsePrefix(a)
+		if err == nil && ap.Bits() <= p.Bits() && ap.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
