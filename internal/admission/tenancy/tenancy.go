@@ -31,13 +31,19 @@ type Index struct {
 	byName   map[string]*v1alpha1.Tenant
 	byNS     map[string]*v1alpha1.Tenant // namespaces named, or selected among the known ones
 	selector map[*v1alpha1.Tenant]labels.Selector
+	// byTaintKey and byNodeLabel ("key=value") find the tenants a
+	// toleration or a node selector may concern without going through all.
+	byTaintKey   map[string][]*v1alpha1.Tenant
+	byTaintValue map[string][]*v1alpha1.Tenant // "key=value"
+	byNodeLabel  map[string][]*v1alpha1.Tenant
 }
 
 // NewIndex indexes defaulted, validated tenants; namespaces are the known
 // Namespaces, which their selectors are matched against (a namespace
 // kguard does not know yet is matched by name only until it does).
 func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Index, error) {
-	ix := &Index{byName: map[string]*v1alpha1.Tenant{}, byNS: map[string]*v1alpha1.Tenant{}, selector: map[*v1alpha1.Tenant]labels.Selector{}}
+	ix := &Index{byName: map[string]*v1alpha1.Tenant{}, byNS: map[string]*v1alpha1.Tenant{}, selector: map[*v1alpha1.Tenant]labels.Selector{},
+		byTaintKey: map[string][]*v1alpha1.Tenant{}, byTaintValue: map[string][]*v1alpha1.Tenant{}, byNodeLabel: map[string][]*v1alpha1.Tenant{}}
 	ix.tenants = append(ix.tenants, tenants...)
 	sort.Slice(ix.tenants, func(i, j int) bool { return ix.tenants[i].Name < ix.tenants[j].Name })
 	claim := func(ns string, t *v1alpha1.Tenant) error {
@@ -49,6 +55,13 @@ func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Inde
 	}
 	for _, t := range ix.tenants {
 		ix.byName[t.Name] = t
+		if tt := t.Spec.Nodes.Taint; tt != nil {
+			ix.byTaintKey[tt.Key] = append(ix.byTaintKey[tt.Key], t)
+			ix.byTaintValue[tt.Key+"="+tt.Value] = append(ix.byTaintValue[tt.Key+"="+tt.Value], t)
+		}
+		for k, v := range t.Spec.Nodes.Labels {
+			ix.byNodeLabel[k+"="+v] = append(ix.byNodeLabel[k+"="+v], t)
+		}
 		for _, ns := range t.Spec.Namespaces.Names {
 			if err := claim(ns, t); err != nil {
 				return nil, err
@@ -162,7 +175,13 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 			errs = append(errs, field.Forbidden(p, fmt.Sprintf("tolerates every taint, the other tenants' too (tenant %q may tolerate only %s)", t.Name, describeTaint(taint(t)))))
 			continue
 		}
-		for _, other := range ix.tenants {
+		// A toleration with a key concerns only the tenants tainted with it
+		// (an Equal one, only those with its value).
+		candidates := ix.byTaintKey[tol.Key]
+		if tol.Operator == corev1.TolerationOpEqual || tol.Operator == "" {
+			candidates = ix.byTaintValue[tol.Key+"="+tol.Value]
+		}
+		for _, other := range candidates {
 			if other == t {
 				continue
 			}
@@ -172,12 +191,17 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 			}
 		}
 	}
-	for _, other := range ix.tenants {
-		if other == t || len(other.Spec.Nodes.Labels) == 0 {
-			continue
-		}
-		if selectsAll(spec.NodeSelector, other.Spec.Nodes.Labels) {
-			errs = append(errs, field.Forbidden(path.Child("nodeSelector"), fmt.Sprintf("selects the nodes of tenant %q", other.Name)))
+	// A selector that selects a tenant's nodes has one of its labels.
+	seen := map[*v1alpha1.Tenant]bool{}
+	for _, k := range sortedKeys(spec.NodeSelector) {
+		for _, other := range ix.byNodeLabel[k+"="+spec.NodeSelector[k]] {
+			if other == t || seen[other] {
+				continue
+			}
+			seen[other] = true
+			if selectsAll(spec.NodeSelector, other.Spec.Nodes.Labels) {
+				errs = append(errs, field.Forbidden(path.Child("nodeSelector"), fmt.Sprintf("selects the nodes of tenant %q", other.Name)))
+			}
 		}
 	}
 	for k, v := range t.Spec.Nodes.Labels {
@@ -215,12 +239,11 @@ func (ix *Index) affinity(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.
 			if e.Operator != corev1.NodeSelectorOpIn {
 				continue
 			}
-			for _, other := range ix.tenants {
-				if other == t {
-					continue
-				}
-				if v, ok := other.Spec.Nodes.Labels[e.Key]; ok && slices.Contains(e.Values, v) {
-					errs = append(errs, field.Forbidden(terms.Index(i).Child("matchExpressions").Index(j), fmt.Sprintf("selects the nodes of tenant %q (%s=%s)", other.Name, e.Key, v)))
+			for _, v := range e.Values {
+				for _, other := range ix.byNodeLabel[e.Key+"="+v] {
+					if other != t {
+						errs = append(errs, field.Forbidden(terms.Index(i).Child("matchExpressions").Index(j), fmt.Sprintf("selects the nodes of tenant %q (%s=%s)", other.Name, e.Key, v)))
+					}
 				}
 			}
 		}
