@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A real local control plane for kguard's end-to-end tests and for trying kguard
-# by hand: etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
+# by hand: etcd + kube-apiserver + kube-controller-manager + kube-scheduler on 127.0.0.1.
+# There is no kubelet: tests create Node objects through the API, and the real scheduler
+# binds pods to them (issue #15's node isolation); no container ever runs.
 #
-#   hack/e2e-cluster.sh install   install etcd and kubectl if missing; build kube-apiserver and
-#                                 kube-controller-manager (cached in $KGUARD_CACHE/bin/$K8S_VERSION)
+#   hack/e2e-cluster.sh install   install etcd and kubectl if missing; build kube-apiserver,
+#                                 kube-controller-manager and kube-scheduler (cached in
+#                                 $KGUARD_CACHE/bin/$K8S_VERSION)
 #   hack/e2e-cluster.sh up        generate certificates and tokens, start everything, wait for
 #                                 /readyz; prints the env file to source (KUBECONFIG, ports, PIDs)
 #   hack/e2e-cluster.sh down      stop everything and remove the cluster directory
@@ -50,7 +53,7 @@ install() {
   command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
   command -v python3 >/dev/null || { log "installing python3 (free ports)"; apt_install python3; }
   mkdir -p "$BIN"
-  for cmd in kube-apiserver kube-controller-manager; do
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
     if [ -x "$BIN/$cmd" ]; then continue; fi
     log "building $cmd $K8S_VERSION (first time: several minutes on 2 cores)"
     # Stamp the release into the binary as the Kubernetes build does (otherwise it
@@ -144,8 +147,11 @@ up() {
   certs
   ADMIN_TOKEN="$(openssl rand -hex 16)"
   KCM_TOKEN="$(openssl rand -hex 16)"
-  printf '%s,admin,admin,"system:masters"\n%s,system:kube-controller-manager,kcm,\n' "$ADMIN_TOKEN" "$KCM_TOKEN" >"$DIR/tokens.csv"
+  SCHEDULER_TOKEN="$(openssl rand -hex 16)"
+  printf '%s,admin,admin,"system:masters"\n%s,system:kube-controller-manager,kcm,\n%s,system:kube-scheduler,scheduler,\n' \
+    "$ADMIN_TOKEN" "$KCM_TOKEN" "$SCHEDULER_TOKEN" >"$DIR/tokens.csv"
   ETCD_PORT="$(free_port)"; ETCD_PEER_PORT="$(free_port)"; APISERVER_PORT="$(free_port)"; KGUARD_PORT="$(free_port)"
+  SCHEDULER_PORT="$(free_port)"
   # kguard (started by the tests on KGUARD_PORT) is the token and authorization
   # webhook, as in seed 001; short caches so that its decisions show at once.
   # While it is not running the webhooks fail fast: no token is authenticated by
@@ -216,6 +222,7 @@ EOF
 
   kubeconfig "$DIR/admin.kubeconfig" admin "$ADMIN_TOKEN"
   kubeconfig "$DIR/kcm.kubeconfig" system:kube-controller-manager "$KCM_TOKEN"
+  kubeconfig "$DIR/scheduler.kubeconfig" system:kube-scheduler "$SCHEDULER_TOKEN"
   wait_ready
 
   "$BIN/kube-controller-manager" --kubeconfig "$DIR/kcm.kubeconfig" \
@@ -225,6 +232,15 @@ EOF
     --cluster-signing-key-file "$DIR/pki/ca.key" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port 0 >"$DIR/kube-controller-manager.log" 2>&1 &
   KCM_PID=$!
+
+  # The default scheduler (profile default-scheduler) with the rights of the
+  # bootstrap ClusterRole system:kube-scheduler. It serves only /healthz, /livez
+  # and /readyz (always allowed, self-signed) on SCHEDULER_PORT; /readyz once its
+  # informers have synced. No delegated authentication: kube-apiserver has no
+  # requestheader CA, which a delegating scheduler would log every second.
+  "$BIN/kube-scheduler" --kubeconfig "$DIR/scheduler.kubeconfig" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" >"$DIR/kube-scheduler.log" 2>&1 &
+  SCHEDULER_PID=$!
 
   cat >"$ENV_FILE" <<EOF
 KUBECONFIG=$DIR/admin.kubeconfig
@@ -246,6 +262,9 @@ SA_ISSUER=https://kubernetes.default.svc.cluster.local
 ETCD_PID=$ETCD_PID
 APISERVER_PID=$APISERVER_PID
 KCM_PID=$KCM_PID
+SCHEDULER_PID=$SCHEDULER_PID
+SCHEDULER_PORT=$SCHEDULER_PORT
+SCHEDULER_LOG=$DIR/kube-scheduler.log
 KGUARD_BUILTIN_PODSECURITY=${KGUARD_BUILTIN_PODSECURITY:-0}
 EOF
   trap - ERR
@@ -257,6 +276,14 @@ EOF
     kill -0 "$KCM_PID" 2>/dev/null || { log "kube-controller-manager exited"; tail -n 30 "$DIR/kube-controller-manager.log" >&2; down; exit 1; }
     sleep 1
   done
+  # Pods created before the scheduler has synced would wait for its first
+  # retry: tests start once it is ready.
+  for i in $(seq 1 60); do
+    if curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/readyz" >/dev/null 2>&1; then break; fi
+    kill -0 "$SCHEDULER_PID" 2>/dev/null || { log "kube-scheduler exited"; tail -n 30 "$DIR/kube-scheduler.log" >&2; down; exit 1; }
+    [ "$i" -lt 60 ] || { log "kube-scheduler not ready within a minute"; tail -n 30 "$DIR/kube-scheduler.log" >&2; down; exit 1; }
+    sleep 1
+  done
   log "cluster up: source $ENV_FILE (KUBECONFIG=$DIR/admin.kubeconfig)"
   echo "$ENV_FILE"
 }
@@ -265,16 +292,16 @@ down() {
   if [ -f "$ENV_FILE" ]; then
     # shellcheck disable=SC1090
     . "$ENV_FILE"
-    for pid in "${KCM_PID:-}" "${APISERVER_PID:-}" "${ETCD_PID:-}"; do
+    for pid in "${SCHEDULER_PID:-}" "${KCM_PID:-}" "${APISERVER_PID:-}" "${ETCD_PID:-}"; do
       [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
     done
-    for pid in "${KCM_PID:-}" "${APISERVER_PID:-}" "${ETCD_PID:-}"; do
+    for pid in "${SCHEDULER_PID:-}" "${KCM_PID:-}" "${APISERVER_PID:-}" "${ETCD_PID:-}"; do
       [ -n "$pid" ] || continue
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
     done
   else
-    for pid in "${KCM_PID:-}" "${APISERVER_PID:-}" "${ETCD_PID:-}"; do
+    for pid in "${SCHEDULER_PID:-}" "${KCM_PID:-}" "${APISERVER_PID:-}" "${ETCD_PID:-}"; do
       [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
     done
   fi
@@ -286,5 +313,5 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) [ -f "$ENV_FILE" ] && echo "$ENV_FILE" || { log "no cluster running"; exit 1; } ;;
-  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,28p' "$0" >&2; exit 2 ;;
 esac

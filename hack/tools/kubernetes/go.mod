@@ -1,4 +1,4 @@
-// Tools module: builds kube-apiserver and kube-controller-manager from the
+// Tools module: builds kube-apiserver, kube-controller-manager and kube-scheduler from the
 // k8s.io/kubernetes module for the end-to-end tests (hack/e2e-cluster.sh), kept
 // separate so that kguard itself never depends on k8s.io/kubernetes.
 module github.com/kguard/kguard/hack/tools/kubernetes
