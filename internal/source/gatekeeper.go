@@ -65,7 +65,7 @@ type gatekeeper struct {
 	rego               cache.SharedIndexInformer
 
 	mu          sync.Mutex
-	constraints map[string]informers.GenericInformer                  // by kind
+	constraints map[string]*kindInformer                              // by kind
 	inventory   map[schema.GroupVersionKind]informers.GenericInformer // by synced kind
 }
 
@@ -85,7 +85,7 @@ func newGatekeeper(rc *rest.Config, regoNamespace string, log *slog.Logger) (*ga
 	g := &gatekeeper{log: log, dyn: dyn, apiext: apiext,
 		dynf:        dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0),
 		mapper:      restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
-		constraints: map[string]informers.GenericInformer{},
+		constraints: map[string]*kindInformer{},
 		inventory:   map[schema.GroupVersionKind]informers.GenericInformer{}}
 	g.templates = g.dynf.ForResource(TemplateResource)
 	if _, err := cs.Discovery().ServerResourcesForGroupVersion(GKConfigResource.GroupVersion().String()); err == nil {
@@ -130,27 +130,55 @@ func (g *gatekeeper) watchConstraints(ctx context.Context, wait bool) error {
 	if err != nil {
 		return err
 	}
-	added := false
+	var added []cache.InformerSynced
 	for _, o := range objs {
 		u := o.(*unstructured.Unstructured)
 		kind, _, _ := unstructured.NestedString(u.Object, "spec", "crd", "spec", "names", "kind")
 		if kind == "" {
 			continue
 		}
+		g.mu.Lock()
+		_, watched := g.constraints[kind]
+		g.mu.Unlock()
+		if watched {
+			continue
+		}
 		if _, err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crdName(kind), metav1.GetOptions{}); err != nil {
 			continue // not (yet) created
 		}
-		if addInformer(g, &g.constraints, kind, schema.GroupVersionResource{Group: gk.ConstraintsGroup, Version: "v1beta1", Resource: crdPlural(kind)}) {
-			added = true
+		ki, err := g.watchKind(kind)
+		if err != nil {
+			return err
 		}
+		added = append(added, ki.inf.Informer().HasSynced)
 	}
-	if added {
-		g.dynf.Start(g.started.Done())
-		if wait && !allSynced(g.dynf.WaitForCacheSync(ctx.Done())) {
-			return fmt.Errorf("the constraint informers did not sync")
-		}
+	if wait && len(added) > 0 && !cache.WaitForCacheSync(ctx.Done(), added...) {
+		return fmt.Errorf("the constraint informers did not sync")
 	}
 	return nil
+}
+
+// kindInformer watches the constraints of one kind; it is stopped when
+// kguard deletes the kind's CRD (its template is gone), so that no watch
+// of a resource that no longer exists keeps failing.
+type kindInformer struct {
+	inf  informers.GenericInformer
+	stop context.CancelFunc
+}
+
+func (g *gatekeeper) watchKind(kind string) (*kindInformer, error) {
+	gvr := schema.GroupVersionResource{Group: gk.ConstraintsGroup, Version: "v1beta1", Resource: crdPlural(kind)}
+	inf := dynamicinformer.NewFilteredDynamicInformer(g.dyn, gvr, "", 0, cache.Indexers{}, nil)
+	if _, err := inf.Informer().AddEventHandler(changeHandler(g.notify)); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(g.started)
+	ki := &kindInformer{inf: inf, stop: cancel}
+	g.mu.Lock()
+	g.constraints[kind] = ki
+	g.mu.Unlock()
+	go inf.Informer().Run(ctx.Done())
+	return ki, nil
 }
 
 // watchInventory starts an informer for every synced kind not watched yet.
@@ -226,8 +254,8 @@ func (g *gatekeeper) fill(set *policy.Set) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, inf := range g.constraints {
-		objs, err := inf.Lister().List(labels.Everything())
+	for _, ki := range g.constraints {
+		objs, err := ki.inf.Lister().List(labels.Everything())
 		if err != nil {
 			return err
 		}
@@ -345,7 +373,10 @@ func (g *gatekeeper) deleteOrphanCRDs(ctx context.Context, templates []runtime.O
 			continue
 		}
 		g.mu.Lock()
-		delete(g.constraints, crd.Spec.Names.Kind)
+		if ki := g.constraints[crd.Spec.Names.Kind]; ki != nil {
+			ki.stop()
+			delete(g.constraints, crd.Spec.Names.Kind)
+		}
 		g.mu.Unlock()
 		g.log.Info("deleted the constraint CRD of a deleted ConstraintTemplate", "crd", crd.Name)
 	}

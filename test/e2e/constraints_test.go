@@ -198,7 +198,8 @@ spec:
 		t.Errorf("a Deployment with team: %v\n%s", err, out)
 	}
 
-	// warn: created, with kubectl's warning.
+	// warn: created, with kubectl's warning (Services reach kguard through
+	// validate.kguard.io).
 	out, err = kubectlIn(t, "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: gk-e2e}\nspec: {ports: [{port: 80}]}\n", "apply", "-f", "-")
 	if err != nil || !strings.Contains(out, `Warning: [services-should-have-team] missing required label, requires all of: team`) {
 		t.Errorf("a Service under a warn constraint: %v\n%s", err, out)

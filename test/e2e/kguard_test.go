@@ -159,8 +159,9 @@ func (w *webhook) start(name string) (*replica, error) {
 		"--authorization-mode", "ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
 		// The defaults, exec_test.go's, imagepolicy_test.go's (only in
 		// namespaces labelled policy.sigstore.dev/include=true) and
-		// constraints_test.go's (no constraint outside that test).
-		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy,Constraints",
+		// constraints_test.go's and tenancy_test.go's (no constraint or
+		// Tenant outside those tests).
+		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy,Constraints,Tenancy",
 		"--registry-ca-file", w.registry["KGUARD_REGISTRY_CA"],
 		"--token-auth-file", filepath.Join(w.dir, "tokens.csv"),
 		"--service-account-key-file", live.env["SA_PUBLIC_KEY"], "--service-account-issuer", live.env["SA_ISSUER"],

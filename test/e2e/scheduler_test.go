@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 )
 
 // Issue #15's node isolation, shown by the real kube-scheduler: a tenant's
@@ -118,7 +119,7 @@ func tenantNode(t *testing.T, name, tenant string) {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kguard.io/tenant": tenant, corev1.LabelHostname: name}},
 		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: "kguard.io/tenant", Value: tenant, Effect: corev1.TaintEffectNoSchedule}}},
 	}
-	node, err := nodes.Create(ctx, node, metav1.CreateOptions{})
+	_, err := nodes.Create(ctx, node, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating node %s: %v", name, err)
 	}
@@ -133,12 +134,22 @@ func tenantNode(t *testing.T, name, tenant string) {
 		corev1.ResourceMemory: resource.MustParse("8Gi"),
 		corev1.ResourcePods:   resource.MustParse("110"),
 	}
-	node.Status = corev1.NodeStatus{
-		Capacity: resources, Allocatable: resources,
-		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
-			Reason: "KubeletReady", Message: "status written by the e2e test", LastHeartbeatTime: now, LastTransitionTime: now}},
-	}
-	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+	// The node lifecycle controller may update the new node meanwhile:
+	// write the status on the latest version.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest, err := nodes.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		latest.Status = corev1.NodeStatus{
+			Capacity: resources, Allocatable: resources,
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+				Reason: "KubeletReady", Message: "status written by the e2e test", LastHeartbeatTime: now, LastTransitionTime: now}},
+		}
+		_, err = nodes.UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatalf("writing the status of node %s: %v", name, err)
 	}
 	heartbeat(t, name)

@@ -1,0 +1,147 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Issue #15 on the real control plane: two kguard.io Tenants with their
+// nodes (tainted and labelled as the Tenant's defaults say); tenant A's
+// Deployment gets its toleration and nodeSelector from kguard and the real
+// scheduler binds its pods to A's node only; a pod tolerating B's taint and
+// a Service claiming an external IP are refused, naming the tenant and the
+// field.
+func TestTenancy(t *testing.T) {
+	defer kguardLogs(t)
+	nodeA, nodeB := "e2e-tenancy-team-a", "e2e-tenancy-team-b"
+	tenantNode(t, nodeA, "team-a")
+	tenantNode(t, nodeB, "team-b")
+	const nsA, nsB = "tenancy-a", "tenancy-b"
+	testNamespace(t, nsA)
+	testNamespace(t, nsB)
+	tenants := `apiVersion: kguard.io/v1alpha1
+kind: Tenant
+metadata: {name: team-a}
+spec:
+  namespaces: {names: [tenancy-a]}
+  podSecurity: {level: restricted}
+---
+apiVersion: kguard.io/v1alpha1
+kind: Tenant
+metadata: {name: team-b}
+spec:
+  namespaces: {names: [tenancy-b]}
+  podSecurity: {level: restricted}
+`
+	if out, err := kubectlIn(t, tenants, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "tenants.kguard.io", "team-a", "team-b", "--ignore-not-found") })
+	// The restricted PodSecurityPolicy, usable by the tenants' ServiceAccounts
+	// (the ReplicaSet controller creates the pods as the pod's ServiceAccount's
+	// namespace sees it).
+	policy := strings.Replace(crd(t, "../../examples/psp/policies/restricted-psp.yaml"), "name: restricted", "name: e2e-tenancy", 1)
+	if out, err := kubectlIn(t, policy, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "e2e-tenancy", "--ignore-not-found") })
+	role := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-tenancy-psp}\n" +
+		"rules: [{apiGroups: [kguard.io], resources: [podsecuritypolicies], verbs: [use], resourceNames: [e2e-tenancy]}]\n"
+	if out, err := kubectlIn(t, role, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrole", "e2e-tenancy-psp", "--ignore-not-found") })
+	mustKubectl(t, "create", "rolebinding", "-n", nsA, "psp", "--clusterrole=e2e-tenancy-psp", "--group=system:serviceaccounts:"+nsA)
+	// Without a kubelet a bound pod is never confirmed deleted: stop the
+	// Deployment, then delete its pods at once, before the namespace goes.
+	t.Cleanup(func() {
+		kubectl(t, "delete", "deployment", "-n", nsA, "web", "--ignore-not-found", "--wait=true", "--timeout=20s", "--cascade=orphan")
+		kubectl(t, "delete", "replicasets", "-n", nsA, "--all", "--wait=true", "--timeout=20s", "--cascade=orphan")
+		zero := int64(0)
+		for i := 0; i < 20; i++ {
+			live.client.CoreV1().Pods(nsA).DeleteCollection(context.Background(), metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
+			pods, err := live.client.CoreV1().Pods(nsA).List(context.Background(), metav1.ListOptions{})
+			if err != nil || len(pods.Items) == 0 {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	})
+
+	// A plain restricted Deployment of tenant A, with no word of nodes.
+	deploy := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: tenancy-a}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      securityContext: {runAsUser: 1000, runAsNonRoot: true}
+      containers:
+      - name: web
+        image: registry.k8s.io/pause:3.10
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`
+	eventually(t, 60*time.Second, "tenant A's Deployment is created with A's toleration and node selector", func() (bool, string) {
+		if out, err := kubectlIn(t, deploy, "apply", "-f", "-"); err != nil {
+			return false, out
+		}
+		out, err := kubectl(t, "get", "deployment", "-n", nsA, "web", "-o", "jsonpath={.spec.template.spec.tolerations} {.spec.template.spec.nodeSelector} {.spec.template.spec.securityContext.seccompProfile.type}")
+		return err == nil && strings.Contains(out, `"key":"kguard.io/tenant"`) && strings.Contains(out, `"value":"team-a"`) &&
+			strings.Contains(out, `{"kguard.io/tenant":"team-a"}`) && strings.Contains(out, "RuntimeDefault"), out
+	})
+	eventually(t, 60*time.Second, "the scheduler binds tenant A's pods to A's node only", func() (bool, string) {
+		pods, err := live.client.CoreV1().Pods(nsA).List(context.Background(), metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return false, err.Error()
+		}
+		bound := 0
+		var where []string
+		for _, p := range pods.Items {
+			where = append(where, p.Name+"@"+p.Spec.NodeName)
+			if p.Spec.NodeName != "" && p.Spec.NodeName != nodeA {
+				t.Fatalf("tenant A's pod %s was bound to %s", p.Name, p.Spec.NodeName)
+			}
+			if p.Spec.NodeName == nodeA {
+				bound++
+			}
+		}
+		return bound == 2, fmt.Sprint(where)
+	})
+
+	// A pod tolerating B's taint, a Service claiming an external IP: refused.
+	sneaky := `apiVersion: v1
+kind: Pod
+metadata: {name: sneaky, namespace: tenancy-a}
+spec:
+  securityContext: {runAsUser: 1000, runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  tolerations: [{key: kguard.io/tenant, operator: Equal, value: team-b, effect: NoSchedule}]
+  containers:
+  - name: c
+    image: registry.k8s.io/pause:3.10
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`
+	out, err := kubectlIn(t, sneaky, "create", "-f", "-")
+	if err == nil || !strings.Contains(out, `pods "sneaky" is forbidden: tenant "team-a": spec.tolerations[0]: Forbidden: tolerates the taint of tenant "team-b" (kguard.io/tenant=team-b:NoSchedule)`) {
+		t.Errorf("a pod tolerating B's taint: %v\n%s", err, out)
+	}
+	svc := "apiVersion: v1\nkind: Service\nmetadata: {name: intercept, namespace: tenancy-a}\nspec: {ports: [{port: 443}], externalIPs: [198.51.100.7]}\n"
+	out, err = kubectlIn(t, svc, "create", "-f", "-")
+	if err == nil || !strings.Contains(out, `services "intercept" is forbidden: tenant "team-a": spec.externalIPs: Forbidden`) {
+		t.Errorf("a Service with externalIPs: %v\n%s", err, out)
+	}
+	// The same Service outside any tenant is not the Tenancy plugin's business.
+	other := strings.Replace(svc, "namespace: tenancy-a", "namespace: default", 1)
+	if out, err := kubectlIn(t, other, "create", "--dry-run=server", "-f", "-"); err != nil {
+		t.Errorf("a Service outside the tenants: %v\n%s", err, out)
+	}
+}
