@@ -166,7 +166,9 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, constraints.PluginName)
 		}
 		if len(set.Tenants) > 0 {
-			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, tenancy.PluginName)
+			// First: what it injects (the seccomp profile) is what the pod
+			// security plugins judge.
+			cfg.AdmissionPlugins = append([]string{tenancy.PluginName}, cfg.AdmissionPlugins...)
 		}
 	}
 	// The same builder as serve's: what check answers is what the webhook answers.

@@ -161,7 +161,7 @@ func (w *webhook) start(name string) (*replica, error) {
 		// namespaces labelled policy.sigstore.dev/include=true) and
 		// constraints_test.go's and tenancy_test.go's (no constraint or
 		// Tenant outside those tests).
-		"--enable-admission-plugins", "PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy,Constraints,Tenancy",
+		"--enable-admission-plugins", "Tenancy,PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy,Constraints",
 		"--registry-ca-file", w.registry["KGUARD_REGISTRY_CA"],
 		"--token-auth-file", filepath.Join(w.dir, "tokens.csv"),
 		"--service-account-key-file", live.env["SA_PUBLIC_KEY"], "--service-account-issuer", live.env["SA_ISSUER"],
