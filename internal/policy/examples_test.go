@@ -7,7 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
-	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/tenantvalidation"
 )
 
 // The tenancy example (documentation for people, not this package's
@@ -34,7 +34,7 @@ func TestTenancyExample(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "a-dev"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "b-web", Labels: map[string]string{"example.com/tenant": "team-b"}}},
 	}
-	if errs := validation.ValidateTenants(s.Tenants, namespaces); len(errs) != 0 {
+	if errs := tenantvalidation.ValidateTenants(s.Tenants, namespaces); len(errs) != 0 {
 		t.Errorf("tenants conflict: %v", errs)
 	}
 }

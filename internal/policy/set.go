@@ -17,6 +17,7 @@ import (
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/pkg/apis/gatekeeper"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/tenantvalidation"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
 	"github.com/kguard/kguard/pkg/apis/sigstore"
 )
@@ -254,14 +255,14 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 // checkTenants validates the Tenants as a set; an error is positioned at the
 // first tenant that conflicts with one before it.
 func (s *Set) checkTenants(docs map[*v1alpha1.Tenant]*manifest.Document) error {
-	errs := validation.ValidateTenants(s.Tenants, s.Namespaces)
+	errs := tenantvalidation.ValidateTenants(s.Tenants, s.Namespaces)
 	if len(errs) == 0 {
 		return nil
 	}
 	// Conflicts are reported at the later tenant: the shortest prefix of
 	// tenants that has errors ends with it.
 	i := sort.Search(len(s.Tenants), func(i int) bool {
-		return len(validation.ValidateTenants(s.Tenants[:i+1], s.Namespaces)) > 0
+		return len(tenantvalidation.ValidateTenants(s.Tenants[:i+1], s.Namespaces)) > 0
 	})
 	t := s.Tenants[min(i, len(s.Tenants)-1)]
 	return docs[t].Errorf("invalid Tenant %q: %v", t.Name, errs.ToAggregate())
@@ -359,10 +360,10 @@ func decodeTenant(d *manifest.Document) (metav1.Object, func(s *Set) error, erro
 }
 
 // CheckTenant applies the Tenant defaults to t and validates it, with every
-// field error. Conflicts with other tenants are validation.ValidateTenants'.
+// field error. Conflicts with other tenants are tenantvalidation.ValidateTenants'.
 func CheckTenant(t *v1alpha1.Tenant) error {
 	v1alpha1.SetTenantDefaults(t)
-	if errs := validation.ValidateTenant(t); len(errs) > 0 {
+	if errs := tenantvalidation.ValidateTenant(t); len(errs) > 0 {
 		return fmt.Errorf("invalid Tenant %q: %v", t.Name, errs.ToAggregate())
 	}
 	return nil
@@ -452,7 +453,7 @@ func (s *Set) Len() int {
 }
 
 // Merge returns a new Set holding the objects of both. It does not check
-// the Tenants of a against those of b (validation.ValidateTenants).
+// the Tenants of a against those of b (tenantvalidation.ValidateTenants).
 func Merge(a, b *Set) *Set {
 	return &Set{
 		Roles:                append(append([]*rbacv1.Role(nil), a.Roles...), b.Roles...),

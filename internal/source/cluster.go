@@ -28,7 +28,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
-	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/validation"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/tenantvalidation"
 
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/admission/constraints"
@@ -550,7 +550,7 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 				return nil, nil, err
 			}
 		}
-		if errs := validation.ValidateTenants(set.Tenants, set.Namespaces); len(errs) > 0 {
+		if errs := tenantvalidation.ValidateTenants(set.Tenants, set.Namespaces); len(errs) > 0 {
 			return nil, nil, fmt.Errorf("Tenants: %v", errs.ToAggregate())
 		}
 	}

@@ -3,7 +3,7 @@
 // what upstream only found when building the policy's strategies (a MustRunAs
 // strategy without ranges), so that a broken policy is refused when loaded
 // instead of silently never admitting anything. Tenants are validated in the
-// same style (tenant.go), one by one and as a set.
+// same style by the sibling package tenantvalidation.
 package validation
 
 import (

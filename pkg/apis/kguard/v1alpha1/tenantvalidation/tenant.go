@@ -1,4 +1,9 @@
-package validation
+// Package tenantvalidation validates kguard.io/v1alpha1 Tenants as the API
+// server validates its objects: every field error with its path, and the
+// tenants as a set (a namespace belongs to at most one). It is apart from
+// the PodSecurityPolicy validation, which must also build against the v1.24
+// API for test/upstream124.
+package tenantvalidation
 
 import (
 	"fmt"
