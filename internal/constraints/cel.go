@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	celgo "github.com/google/cel-go/cel"
@@ -36,6 +37,11 @@ import (
 type celCode struct {
 	validator     validating.Validator
 	failurePolicy admissionregistrationv1.FailurePolicyType
+	// byParameters: no expression of the template names `params` (the
+	// whole constraint) itself, only variables.params, so constraints with
+	// equal parameters get the same violations for one review and it is
+	// evaluated once per distinct parameters.
+	byParameters bool
 }
 
 var _ engine = (*celCode)(nil)
@@ -95,7 +101,7 @@ func compileCEL(kind string, source json.RawMessage) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &celCode{failurePolicy: admissionregistrationv1.Fail} // Gatekeeper's default
+	out := &celCode{failurePolicy: admissionregistrationv1.Fail, byParameters: !celNamesParams(src)} // Gatekeeper's default
 	if src.FailurePolicy != nil {
 		switch p := admissionregistrationv1.FailurePolicyType(*src.FailurePolicy); p {
 		case admissionregistrationv1.Fail, admissionregistrationv1.Ignore:
@@ -248,17 +254,73 @@ func (e *celCode) bind(c *Constraint) (any, error) {
 	return u, nil
 }
 
+// celParamsRef finds `params` as an identifier (not variables.params).
+var celParamsRef = regexp.MustCompile(`(^|[^.\w])params\b`)
+
+// celNamesParams reports whether an expression of the template names the
+// constraint object `params` itself (then each constraint is evaluated).
+func celNamesParams(src *celSource) bool {
+	var exprs []string
+	for _, v := range src.Variables {
+		exprs = append(exprs, v.Expression)
+	}
+	for _, v := range src.Validations {
+		exprs = append(exprs, v.Expression, v.MessageExpression)
+	}
+	for _, m := range src.MatchConditions {
+		exprs = append(exprs, m.Expression)
+	}
+	for _, e := range exprs {
+		if celParamsRef.MatchString(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// celState is a review's CEL attributes, and the violations already found
+// for it, by template and parameters (byParameters templates only).
+type celState struct {
+	attrs *admission.VersionedAttributes
+	done  map[celDoneKey][]Violation
+}
+
+type celDoneKey struct {
+	code   *celCode
+	params string
+}
+
 func (e *celCode) violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error) {
 	params, _ := bound.(*unstructured.Unstructured)
 	if params == nil {
 		return nil, fmt.Errorf("%s %q is not bound to its template's CEL", c.Kind, c.Name)
 	}
-	st, err := r.state(gk.EngineCEL, func() (any, error) { return celAttributes(r) })
+	st, err := r.state(gk.EngineCEL, func() (any, error) {
+		a, err := celAttributes(r)
+		if err != nil {
+			return nil, err
+		}
+		return &celState{attrs: a, done: map[celDoneKey][]Violation{}}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	state := st.(*celState)
+	if e.byParameters {
+		b, err := json.Marshal(c.Params) // map keys sorted: one text per value
+		if err != nil {
+			return nil, err
+		}
+		key := celDoneKey{e, string(b)}
+		if vs, ok := state.done[key]; ok {
+			return vs, nil
+		}
+		vs := e.decide(ctx, state.attrs, params, r.Namespace, celconfig.PerCallLimit)
+		state.done[key] = vs
+		return vs, nil
+	}
 	// Gatekeeper's budget per constraint is celconfig.PerCallLimit.
-	return e.decide(ctx, st.(*admission.VersionedAttributes), params, r.Namespace, celconfig.PerCallLimit), nil
+	return e.decide(ctx, state.attrs, params, r.Namespace, celconfig.PerCallLimit), nil
 }
 
 // decide runs the validator as Gatekeeper's driver does (no authorizer,

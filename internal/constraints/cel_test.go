@@ -437,3 +437,26 @@ func celEqual(a, b []string) bool {
 	}
 	return true
 }
+
+// A template naming the constraint itself (params) is evaluated per
+// constraint, even when their parameters are equal.
+func TestCELParamsPerConstraint(t *testing.T) {
+	ctx := context.Background()
+	tmpl := celCompile(t, celInlineTemplate(`{"variables": [{"name": "me", "expression": "params.metadata.name"}],
+		"validations": [{"expression": "object.metadata.name != variables.params.name", "messageExpression": "'constraint ' + variables.me"}]}`), Options{})
+	var cs []*Constraint
+	for _, n := range []string{"p", "p2"} {
+		cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "`+n+`"}, "spec": {"parameters": {"name": "p"}}}`)))
+	}
+	set, err := NewSet(ctx, []*Template{tmpl}, cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, res := range set.Review(ctx, celReviewObject(t, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`), PointGator) {
+		got = append(got, res.Constraint.Name+": "+res.Msg)
+	}
+	if want := []string{"p: constraint p", "p2: constraint p2"}; !celEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
