@@ -17,6 +17,12 @@ const (
 	ManagedBy = "app.kubernetes.io/managed-by"
 )
 
+// CRDPlural is the resource of a constraint kind (its lowercase), and
+// CRDName the name of its CustomResourceDefinition.
+func CRDPlural(kind string) string { return strings.ToLower(kind) }
+
+func CRDName(kind string) string { return CRDPlural(kind) + "." + gk.ConstraintsGroup }
+
 // CRD is the CustomResourceDefinition of a template's constraint kind, as
 // Gatekeeper's controller makes it: <kind, lowercase>.constraints.gatekeeper.sh,
 // cluster-scoped, v1beta1 stored and v1alpha1 and v1 served with the same
@@ -25,7 +31,7 @@ const (
 // schema —, a status subresource and the "constraint" category.
 func CRD(t *gk.ConstraintTemplate) *apiextensionsv1.CustomResourceDefinition {
 	kind := t.Spec.CRD.Spec.Names.Kind
-	plural := strings.ToLower(kind)
+	plural := CRDPlural(kind)
 	preserve := true
 	params := apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}
 	if v := t.Spec.CRD.Spec.Validation; v != nil && v.OpenAPIV3Schema != nil {
@@ -69,7 +75,7 @@ func CRD(t *gk.ConstraintTemplate) *apiextensionsv1.CustomResourceDefinition {
 	return &apiextensionsv1.CustomResourceDefinition{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   plural + "." + gk.ConstraintsGroup,
+			Name:   CRDName(kind),
 			Labels: map[string]string{CRDLabel: "yes", ManagedBy: "kguard"},
 		},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{

@@ -119,7 +119,7 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 		if ns == "" {
 			ns = clusterimagepolicy.DefaultSecretNamespace
 		}
-		if gkw, err = newGatekeeper(c.REST, ns, log); err != nil {
+		if gkw, err = newGatekeeper(c.REST, inf.client, inf.dyn, ns, log); err != nil {
 			return err
 		}
 		gkw.notify = func() {
@@ -331,6 +331,7 @@ func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) 
 // clusterInformers are the informers of cluster mode.
 type clusterInformers struct {
 	client          kubernetes.Interface
+	dyn             dynamic.Interface
 	typed, tokens   informers.SharedInformerFactory
 	dynf            dynamicinformer.DynamicSharedInformerFactory
 	roles           rbacinformers.RoleInformer
@@ -368,7 +369,7 @@ func newInformers(rc *rest.Config, withLookup bool, images string) (*clusterInfo
 	if err != nil {
 		return nil, err
 	}
-	inf := &clusterInformers{client: cs, withTokens: withLookup,
+	inf := &clusterInformers{client: cs, dyn: dyn, withTokens: withLookup,
 		typed: informers.NewSharedInformerFactory(cs, 0),
 		dynf:  dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)}
 	inf.roles, inf.clusterRoles = inf.typed.Rbac().V1().Roles(), inf.typed.Rbac().V1().ClusterRoles()

@@ -69,15 +69,9 @@ type gatekeeper struct {
 	inventory   map[schema.GroupVersionKind]informers.GenericInformer // by synced kind
 }
 
-func newGatekeeper(rc *rest.Config, regoNamespace string, log *slog.Logger) (*gatekeeper, error) {
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
+// newGatekeeper shares cluster mode's clients (cs, dyn); rc makes the
+// apiextensions one.
+func newGatekeeper(rc *rest.Config, cs kubernetes.Interface, dyn dynamic.Interface, regoNamespace string, log *slog.Logger) (*gatekeeper, error) {
 	apiext, err := apiextensions.NewForConfig(rc)
 	if err != nil {
 		return nil, err
@@ -143,7 +137,7 @@ func (g *gatekeeper) watchConstraints(ctx context.Context, wait bool) error {
 		if watched {
 			continue
 		}
-		if _, err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crdName(kind), metav1.GetOptions{}); err != nil {
+		if _, err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, engine.CRDName(kind), metav1.GetOptions{}); err != nil {
 			continue // not (yet) created
 		}
 		ki, err := g.watchKind(kind)
@@ -167,7 +161,7 @@ type kindInformer struct {
 }
 
 func (g *gatekeeper) watchKind(kind string) (*kindInformer, error) {
-	gvr := schema.GroupVersionResource{Group: gk.ConstraintsGroup, Version: "v1beta1", Resource: crdPlural(kind)}
+	gvr := schema.GroupVersionResource{Group: gk.ConstraintsGroup, Version: "v1beta1", Resource: engine.CRDPlural(kind)}
 	inf := dynamicinformer.NewFilteredDynamicInformer(g.dyn, gvr, "", 0, cache.Indexers{}, nil)
 	if _, err := inf.Informer().AddEventHandler(changeHandler(g.notify)); err != nil {
 		return nil, err
@@ -225,11 +219,6 @@ func addInformer[K comparable](g *gatekeeper, m *map[K]informers.GenericInformer
 func changeHandler(notify func()) cache.ResourceEventHandlerFuncs {
 	return cache.ResourceEventHandlerFuncs{AddFunc: func(any) { notify() }, UpdateFunc: func(any, any) { notify() }, DeleteFunc: func(any) { notify() }}
 }
-
-func crdPlural(kind string) string {
-	return engine.CRD(&gk.ConstraintTemplate{Spec: gk.ConstraintTemplateSpec{CRD: gk.CRD{Spec: gk.CRDSpec{Names: gk.Names{Kind: kind}}}}}).Spec.Names.Plural
-}
-func crdName(kind string) string { return crdPlural(kind) + "." + gk.ConstraintsGroup }
 
 // fill adds the Gatekeeper objects of the caches to set. A
 // ConstraintTemplate that does not convert fails the build: its
@@ -357,7 +346,7 @@ func (g *gatekeeper) deleteOrphanCRDs(ctx context.Context, templates []runtime.O
 	live := map[string]bool{}
 	for _, o := range templates {
 		kind, _, _ := unstructured.NestedString(o.(*unstructured.Unstructured).Object, "spec", "crd", "spec", "names", "kind")
-		live[crdName(kind)] = true
+		live[engine.CRDName(kind)] = true
 	}
 	list, err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{LabelSelector: engine.ManagedBy + "=kguard," + engine.CRDLabel + "=yes"})
 	if err != nil {
