@@ -279,24 +279,31 @@ func TestCELSemantics(t *testing.T) {
 // One review, several constraints of one CEL template: each sees its own
 // parameters (the review's CEL form is shared).
 func TestCELConstraintsShareReview(t *testing.T) {
-	ctx := context.Background()
 	tmpl := celCompile(t, celInlineTemplate(`{"validations": [{"expression": "object.metadata.name != variables.params.name", "messageExpression": "'name ' + variables.params.name"}]}`), Options{})
 	var cs []*Constraint
 	for _, n := range []string{"a", "p", "q", "p2"} {
 		name := strings.TrimSuffix(n, "2")
 		cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "`+n+`"}, "spec": {"parameters": {"name": "`+name+`"}}}`)))
 	}
+	got := celResults(t, tmpl, cs, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`)
+	if want := []string{"p: name p", "p2: name p"}; !celEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// celResults reviews obj against constraints of tmpl: "name: message" per violation.
+func celResults(t *testing.T, tmpl *Template, cs []*Constraint, obj string) []string {
+	t.Helper()
+	ctx := context.Background()
 	set, err := NewSet(ctx, []*Template{tmpl}, cs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, res := range set.Review(ctx, celReviewObject(t, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`), PointGator) {
+	for _, res := range set.Review(ctx, celReviewObject(t, obj), PointGator) {
 		got = append(got, res.Constraint.Name+": "+res.Msg)
 	}
-	if want := []string{"p: name p", "p2: name p"}; !celEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
+	return got
 }
 
 func celInlineTemplate(source string) *gk.ConstraintTemplate {
@@ -441,21 +448,13 @@ func celEqual(a, b []string) bool {
 // A template naming the constraint itself (params) is evaluated per
 // constraint, even when their parameters are equal.
 func TestCELParamsPerConstraint(t *testing.T) {
-	ctx := context.Background()
 	tmpl := celCompile(t, celInlineTemplate(`{"variables": [{"name": "me", "expression": "params.metadata.name"}],
 		"validations": [{"expression": "object.metadata.name != variables.params.name", "messageExpression": "'constraint ' + variables.me"}]}`), Options{})
 	var cs []*Constraint
 	for _, n := range []string{"p", "p2"} {
 		cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "`+n+`"}, "spec": {"parameters": {"name": "p"}}}`)))
 	}
-	set, err := NewSet(ctx, []*Template{tmpl}, cs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, res := range set.Review(ctx, celReviewObject(t, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`), PointGator) {
-		got = append(got, res.Constraint.Name+": "+res.Msg)
-	}
+	got := celResults(t, tmpl, cs, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`)
 	if want := []string{"p: constraint p", "p2: constraint p2"}; !celEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
