@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -148,8 +149,7 @@ func (c *Chain) readPodReview(body []byte, phase Phase) (*podReview, bool) {
 		return nil, false // they read the request's object as sent
 	}
 	var review podReview
-	strictErrs, err := sigsjson.UnmarshalStrict(body, &review, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
-	if err != nil || len(strictErrs) > 0 || !isAdmissionReview(review.TypeMeta) {
+	if err := jsonv2.Unmarshal(body, &review, jsonv2.RejectUnknownMembers(true)); err != nil || !isAdmissionReview(review.TypeMeta) {
 		return nil, false
 	}
 	req := review.Request
