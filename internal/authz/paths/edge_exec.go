@@ -15,7 +15,7 @@ func init() {
 			if rule == nil {
 				return nil
 			}
-			return []Grant{{Action: r.what() + sc.in(), Rule: rule, To: Dest{Kind: ToPodSAs, Namespace: sc.Namespace}}}
+			return []Grant{{Action: r.what(), Rule: rule, To: Dest{Kind: ToPodSAs, Namespace: sc.Namespace}}}
 		},
 	})
 }

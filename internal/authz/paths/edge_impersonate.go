@@ -47,12 +47,12 @@ func init() {
 				case all && sc.Cluster():
 					out = append(out, Grant{Action: "impersonate serviceaccounts", Rule: rule, To: Dest{Kind: ToAllSAs}})
 				case all:
-					out = append(out, Grant{Action: "impersonate serviceaccounts" + sc.in(), Rule: rule, To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}})
+					out = append(out, Grant{Action: "impersonate serviceaccounts", Rule: rule, To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}})
 				case !sc.Cluster():
 					// Named ServiceAccounts of a ClusterRoleBinding are those of
 					// every namespace: not followed.
 					for _, n := range names {
-						out = append(out, Grant{Action: "impersonate serviceaccount " + n + sc.in(), Rule: rule, To: Dest{Kind: ToSA, Namespace: sc.Namespace, Name: n}})
+						out = append(out, Grant{Action: "impersonate serviceaccount " + n, Rule: rule, To: Dest{Kind: ToSA, Namespace: sc.Namespace, Name: n}})
 					}
 				}
 			}

@@ -14,7 +14,7 @@ func init() {
 			if sc.Cluster() {
 				return []Grant{{Action: r.what(), Rule: rule, To: Dest{Kind: ToTarget, Name: string(Secrets)}}}
 			}
-			return []Grant{{Action: r.what() + sc.in(), Rule: rule, To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}}}
+			return []Grant{{Action: r.what(), Rule: rule, To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}}}
 		},
 	})
 }

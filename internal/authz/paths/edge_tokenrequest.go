@@ -15,10 +15,10 @@ func init() {
 				case all && sc.Cluster():
 					return []Grant{{Action: "create serviceaccounts/token", Rule: &rules[i], To: Dest{Kind: ToTarget, Name: string(Tokens)}}}
 				case all:
-					return []Grant{{Action: "create serviceaccounts/token" + sc.in(), Rule: &rules[i], To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}}}
+					return []Grant{{Action: "create serviceaccounts/token", Rule: &rules[i], To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}}}
 				case !sc.Cluster():
 					for _, n := range names {
-						out = append(out, Grant{Action: "create serviceaccounts/token " + n + sc.in(), Rule: &rules[i], To: Dest{Kind: ToSA, Namespace: sc.Namespace, Name: n}})
+						out = append(out, Grant{Action: "create serviceaccounts/token " + n, Rule: &rules[i], To: Dest{Kind: ToSA, Namespace: sc.Namespace, Name: n}})
 					}
 				}
 			}

@@ -23,7 +23,7 @@ func init() {
 			if rule == nil {
 				return nil
 			}
-			action := r.what() + sc.in()
+			action := r.what()
 			sas := Dest{Kind: ToAllSAs}
 			if !sc.Cluster() {
 				sas = Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}

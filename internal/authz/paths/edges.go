@@ -16,7 +16,8 @@ import (
 type EdgeKind struct {
 	ID        string
 	Primitive string // the escalation it stands for, for docs and help
-	// Find returns the hops the rules of one role grant in scope.
+	// Find returns the hops the rules of one role grant in scope. Actions
+	// name no namespace: the caller adds the binding's.
 	Find func(sc Scope, rules []rbacv1.PolicyRule) []Grant
 }
 
@@ -25,14 +26,6 @@ type Scope struct{ Namespace string }
 
 // Cluster reports whether the rules apply cluster-wide.
 func (sc Scope) Cluster() bool { return sc.Namespace == "" }
-
-// in describes the scope for actions: ` in namespace "ci"`, or "".
-func (sc Scope) in() string {
-	if sc.Cluster() {
-		return ""
-	}
-	return fmt.Sprintf(" in namespace %q", sc.Namespace)
-}
 
 // Grant is a hop a role grants: an action, the rule behind it and where it leads.
 type Grant struct {

@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"fmt"
 	"sort"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -106,6 +107,7 @@ type builder struct {
 	pods     []Pod
 	podsByNS map[string][]Pod
 	admitter PodAdmitter
+	matched  map[rulesKey][]kindGrant
 }
 
 // build makes the graph of a set's RBAC objects, ServiceAccounts and pods;
@@ -116,7 +118,7 @@ func build(s *policy.Set, o Options) (*graph, error) {
 		return nil, err
 	}
 	g := &graph{index: map[node]int32{}, own: map[int32]bool{}, system: map[int32]bool{}}
-	b := &builder{graph: g, podsByNS: map[string][]Pod{}, admitter: o.Admitter}
+	b := &builder{graph: g, podsByNS: map[string][]Pod{}, admitter: o.Admitter, matched: map[rulesKey][]kindGrant{}}
 	for _, t := range Targets {
 		g.target(t)
 	}
@@ -172,14 +174,60 @@ func (b *builder) find(kinds []*EdgeKind, gr *rbac.Grant) []foundHop {
 		role.Namespace = gr.BindingNamespace
 	}
 	var out []foundHop
-	sc := Scope{Namespace: gr.Namespace}
-	for _, k := range kinds {
-		for _, h := range k.Find(sc, gr.Rules) {
-			ev := Evidence{Binding: binding, Role: role, Rule: h.Rule}
-			out = append(out, foundHop{Grant: h, hop: b.addHop(hopInfo{kind: k.ID, action: h.Action, evidence: ev})})
+	for _, h := range b.grantsOf(kinds, gr) {
+		if gr.Namespace != "" {
+			h.Action += fmt.Sprintf(" in namespace %q", gr.Namespace)
+			if h.To.Namespace == anyNamespace {
+				h.To.Namespace = gr.Namespace
+			}
 		}
+		ev := Evidence{Binding: binding, Role: role, Rule: h.Rule}
+		out = append(out, foundHop{Grant: h.Grant, hop: b.addHop(hopInfo{kind: h.kind, action: h.Action, evidence: ev})})
 	}
 	return out
+}
+
+// anyNamespace stands for a RoleBinding's namespace while a role's rules are
+// matched: the rules match alike in every namespace, so a ClusterRole that
+// thousands of RoleBindings name is matched once.
+const anyNamespace = "\x00namespace"
+
+// kindGrant is a grant with the edge kind that found it.
+type kindGrant struct {
+	Grant
+	kind string
+}
+
+// grantsOf runs every edge kind over a binding's rules, once per role and
+// scope (cluster-wide or namespaced).
+func (b *builder) grantsOf(kinds []*EdgeKind, gr *rbac.Grant) []kindGrant {
+	if len(gr.Rules) == 0 {
+		return nil
+	}
+	key := rulesKey{first: &gr.Rules[0], n: len(gr.Rules), namespaced: gr.Namespace != ""}
+	if out, ok := b.matched[key]; ok {
+		return out
+	}
+	sc := Scope{}
+	if key.namespaced {
+		sc.Namespace = anyNamespace
+	}
+	var out []kindGrant
+	for _, k := range kinds {
+		for _, h := range k.Find(sc, gr.Rules) {
+			out = append(out, kindGrant{Grant: h, kind: k.ID})
+		}
+	}
+	b.matched[key] = out
+	return out
+}
+
+// rulesKey identifies a role's rules (resolution shares one slice among
+// the bindings of a role) and the scope they are matched in.
+type rulesKey struct {
+	first      *rbacv1.PolicyRule
+	n          int
+	namespaced bool
 }
 
 // grant links a subject to where a hop leads.
