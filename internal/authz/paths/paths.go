@@ -61,6 +61,16 @@ func (s Severity) String() string { return severityNames[s] }
 // MarshalText writes the severity's name.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// ParseSeverity reads "info", "high" or "critical".
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(s, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (info, high, critical)", s)
+}
+
 // SeverityOf rates a target: cluster-admin is critical, secrets, nodes and
 // tokens are high, anything else is info.
 func SeverityOf(t Target) Severity {
