@@ -2,9 +2,12 @@ package paths
 
 import rbacv1 "k8s.io/api/rbac/v1"
 
+// wildcardID is the edge kind that makes a role's other edges redundant.
+const wildcardID = "wildcard"
+
 func init() {
 	addEdge(&EdgeKind{
-		ID:        "wildcard",
+		ID:        wildcardID,
 		Primitive: "every verb on every resource of every API group cluster-wide: cluster-admin itself",
 		Find: func(sc Scope, rules []rbacv1.PolicyRule) []Grant {
 			if !sc.Cluster() {

@@ -215,6 +215,13 @@ func (b *builder) grantsOf(kinds []*EdgeKind, gr *rbac.Grant) []kindGrant {
 	var out []kindGrant
 	for _, k := range kinds {
 		for _, h := range k.Find(sc, gr.Rules) {
+			if k.ID == wildcardID {
+				// Everything else this role grants follows from cluster-admin:
+				// the path names the wildcard rather than bind, csr...
+				out = []kindGrant{{Grant: h, kind: k.ID}}
+				b.matched[key] = out
+				return out
+			}
 			out = append(out, kindGrant{Grant: h, kind: k.ID})
 		}
 	}

@@ -211,3 +211,23 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("duplicate: %v", err)
 	}
 }
+
+// Impersonation reaches the users and groups of the set; a workload's
+// template tells which ServiceAccount its pods run as.
+func TestImpersonationAndWorkloads(t *testing.T) {
+	s := load(t, "testdata/impersonate.yaml")
+	var got []string
+	for _, p := range find(t, s, Options{}) {
+		got = append(got, fmt.Sprintf("%s %s -> %s: %s", p.Severity, p.From, p.Target, steps(p)))
+	}
+	want := []string{
+		`critical User "helpdesk" -> cluster-admin: impersonate=>User "root" wildcard=>cluster-admin`,
+		`critical User "root" -> cluster-admin: wildcard=>cluster-admin`,
+		`critical Group "sre" -> cluster-admin: impersonate=>cluster-admin`,
+		`high User "debugger" -> secrets: exec=>ServiceAccount web/app secrets=>secrets`,
+		`high ServiceAccount web/app -> secrets: secrets=>secrets`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -2,6 +2,7 @@ package paths
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,31 +67,19 @@ func Find(s *policy.Set, o Options) (*Result, error) {
 			})
 		}
 	}
-	sort.SliceStable(res.Paths, func(i, j int) bool {
-		a, b := res.Paths[i], res.Paths[j]
-		if a.Severity != b.Severity {
-			return a.Severity > b.Severity
-		}
-		return false // sources and targets are already in order
-	})
+	// Sources and targets are already in order: a stable sort keeps it.
+	sort.SliceStable(res.Paths, func(i, j int) bool { return res.Paths[i].Severity > res.Paths[j].Severity })
 	return res, nil
 }
 
+// dominated reports whether a reached target implies t.
 func dominated(t Target, reached map[Target]bool) bool {
 	for d, ts := range dominates {
-		if reached[d] && contains(targetNames(ts), string(t)) {
+		if reached[d] && slices.Contains(ts, t) {
 			return true
 		}
 	}
 	return false
-}
-
-func targetNames(ts []Target) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = string(t)
-	}
-	return out
 }
 
 // search is a backward search from a target: each node's distance to it
