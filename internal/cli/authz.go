@@ -16,6 +16,7 @@ import (
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/authz/abac"
 	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/source"
 )
@@ -31,6 +32,9 @@ type authzOptions struct {
 	// namespace is given to namespaced objects of -f that name none, as
 	// kubectl apply -n does; set by the subcommands' -n.
 	namespace string
+	// workloads is set by the subcommands that read pods and workloads
+	// (paths), which are then not reported as skipped.
+	workloads bool
 }
 
 // authzEnv is what a subcommand works on.
@@ -97,7 +101,7 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 	if err != nil {
 		return nil, usageError(err)
 	}
-	printSetWarnings(s, set)
+	printSetWarnings(s, set, o.workloads)
 	cfg := authz.Config{
 		Modes:        o.modes,
 		ABACFile:     o.policyFile,
@@ -117,22 +121,28 @@ func (o *authzOptions) build(ctx context.Context, s Streams) (*authzEnv, error) 
 
 // printSetWarnings prints the objects accepted with a change, and one line
 // for the objects of kinds authz does not use (an install bundle's
-// ConfigMaps, Deployments, CRDs...), which are skipped as check --policy skips them.
-func printSetWarnings(s Streams, set *policy.Set) {
+// ConfigMaps, Deployments, CRDs...), which are skipped as check --policy skips
+// them; pods and workloads are not skipped when workloads is set.
+func printSetWarnings(s Streams, set *policy.Set, workloads bool) {
 	for _, w := range set.Warnings {
 		fmt.Fprintln(s.Err, "warning:", w)
 	}
-	skipped := len(set.Others) + len(set.Secrets) // Secrets are read for image policies' keys
-	if skipped == 0 {
-		return
-	}
+	skipped := len(set.Secrets) // Secrets are read for image policies' keys
 	seen := map[string]bool{}
 	var kinds []string
-	for _, d := range set.Others {
+	for i := range set.Others {
+		d := &set.Others[i]
+		if workloads && podspec.HasPod(d) {
+			continue
+		}
+		skipped++
 		if k := d.APIVersion + " " + d.Kind; !seen[k] {
 			seen[k] = true
 			kinds = append(kinds, k)
 		}
+	}
+	if skipped == 0 {
+		return
 	}
 	if len(set.Secrets) > 0 {
 		kinds = append(kinds, "v1 Secret")

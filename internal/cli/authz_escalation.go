@@ -43,7 +43,7 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 			if err != nil {
 				return usageError(err)
 			}
-			printSetWarnings(s, objects)
+			printSetWarnings(s, objects, false)
 			env, err := o.build(c.Context(), s)
 			if err != nil {
 				return err

@@ -24,7 +24,7 @@ const (
 )
 
 // formatRuns are the machine-readable outputs (-o json and -o sarif) of every
-// command that has them, frozen in goldenDir as NAME.golden: what tools
+// command that has them, and authz paths' text and DOT, frozen in goldenDir as NAME.golden: what tools
 // reading kguard's output depend on. "@" in an argument stands for formatsDir.
 var formatRuns = []struct {
 	name string
@@ -40,6 +40,9 @@ var formatRuns = []struct {
 	{"authz-audit-none-sarif", []string{"authz", "audit", "-o", "sarif", "-f", "@/escalation.yaml"}},
 	{"authz-who-can-json", []string{"authz", "who-can", "get", "pods", "-n", "shop", "-o", "json", "-f", "@/rbac.yaml"}},
 	{"authz-check-escalation-json", []string{"authz", "check-escalation", "-o", "json", "-f", "@/rbac.yaml", "--as", "bob", "--as-group", "devs", "@/escalation.yaml"}},
+	{"authz-paths-text", []string{"authz", "paths", "-f", "@/paths.yaml"}},
+	{"authz-paths-json", []string{"authz", "paths", "-o", "json", "--from", "alice", "--from-group", "oncall", "-f", "@/paths.yaml"}},
+	{"authz-paths-dot", []string{"authz", "paths", "-o", "dot", "-f", "@/paths.yaml"}},
 	{"psp-migrate-json", []string{"psp", "migrate", "-o", "json", "@/psp.yaml", "--workloads", "@/manifests.yaml"}},
 }
 

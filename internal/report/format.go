@@ -16,6 +16,7 @@ const (
 	Text  Format = "text"
 	JSON  Format = "json"
 	SARIF Format = "sarif"
+	DOT   Format = "dot" // Graphviz
 )
 
 // FormatFlag is the value of a command's -o flag (a pflag.Value): one of the

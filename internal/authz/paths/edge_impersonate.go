@@ -1,0 +1,71 @@
+package paths
+
+import (
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
+)
+
+func init() {
+	addEdge(&EdgeKind{
+		ID:        "impersonate",
+		Primitive: "impersonate users, groups or ServiceAccounts: act with the impersonated identity's permissions; the group system:masters is cluster-admin",
+		Find: func(sc Scope, rules []rbacv1.PolicyRule) []Grant {
+			var out []Grant
+			users := request{verb: "impersonate", resource: "users"}
+			groups := request{verb: "impersonate", resource: "groups"}
+			sas := request{verb: "impersonate", resource: "serviceaccounts"}
+			for i := range rules {
+				rule := &rules[i]
+				if sc.Cluster() {
+					all, names := groups.names(sc, rule)
+					if all || contains(names, user.SystemPrivilegedGroup) {
+						out = append(out, Grant{Action: "impersonate group " + user.SystemPrivilegedGroup, Rule: rule, To: Dest{Kind: ToTarget, Name: string(ClusterAdmin)}})
+					}
+					if all {
+						out = append(out, Grant{Action: "impersonate any group", Rule: rule, To: Dest{Kind: ToGroup}})
+					}
+					for _, n := range names {
+						if n != user.SystemPrivilegedGroup {
+							out = append(out, Grant{Action: "impersonate group " + n, Rule: rule, To: Dest{Kind: ToGroup, Name: n}})
+						}
+					}
+					all, names = users.names(sc, rule)
+					if all {
+						out = append(out, Grant{Action: "impersonate any user", Rule: rule, To: Dest{Kind: ToUser}})
+					}
+					for _, n := range names {
+						if ns, sa, err := serviceaccount.SplitUsername(n); err == nil {
+							out = append(out, Grant{Action: "impersonate user " + n, Rule: rule, To: Dest{Kind: ToSA, Namespace: ns, Name: sa}})
+							continue
+						}
+						out = append(out, Grant{Action: "impersonate user " + n, Rule: rule, To: Dest{Kind: ToUser, Name: n}})
+					}
+				}
+				all, names := sas.names(sc, rule)
+				switch {
+				case all && sc.Cluster():
+					out = append(out, Grant{Action: "impersonate serviceaccounts", Rule: rule, To: Dest{Kind: ToAllSAs}})
+				case all:
+					out = append(out, Grant{Action: "impersonate serviceaccounts", Rule: rule, To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}})
+				case !sc.Cluster():
+					// Named ServiceAccounts of a ClusterRoleBinding are those of
+					// every namespace: not followed.
+					for _, n := range names {
+						out = append(out, Grant{Action: "impersonate serviceaccount " + n, Rule: rule, To: Dest{Kind: ToSA, Namespace: sc.Namespace, Name: n}})
+					}
+				}
+			}
+			return out
+		},
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

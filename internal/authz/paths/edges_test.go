@@ -1,0 +1,124 @@
+package paths
+
+import (
+	"reflect"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+func rule(groups, resources, verbs []string, names ...string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{APIGroups: groups, Resources: resources, Verbs: verbs, ResourceNames: names}
+}
+
+func l(s ...string) []string { return s }
+
+var (
+	cluster = Scope{}
+	inCI    = Scope{Namespace: "ci"}
+	admin   = Dest{Kind: ToTarget, Name: string(ClusterAdmin)}
+	nodes   = Dest{Kind: ToTarget, Name: string(Nodes)}
+)
+
+// TestEdgeKinds gives each edge kind a rule that creates it and one that
+// comes close but does not.
+func TestEdgeKinds(t *testing.T) {
+	cases := []struct {
+		name  string
+		kind  string
+		scope Scope
+		rules []rbacv1.PolicyRule
+		want  []Dest // nil: no hop
+	}{
+		{"wildcard", "wildcard", cluster, []rbacv1.PolicyRule{rule(l("*"), l("*"), l("*"))}, []Dest{admin}},
+		{"wildcard in a namespace is not cluster-admin", "wildcard", inCI, []rbacv1.PolicyRule{rule(l("*"), l("*"), l("*"))}, nil},
+		{"wildcard on core only", "wildcard", cluster, []rbacv1.PolicyRule{rule(l(""), l("*"), l("*"))}, nil},
+
+		{"bind", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind")), rule(l("rbac.authorization.k8s.io"), l("clusterrolebindings"), l("create"))}, []Dest{admin}},
+		{"bind of another role only", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind"), "view"), rule(l("rbac.authorization.k8s.io"), l("clusterrolebindings"), l("create"))}, nil},
+		{"bind without create", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind"))}, nil},
+
+		{"escalate", "escalate", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("escalate", "update"))}, []Dest{admin}},
+		{"escalate without update", "escalate", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("escalate", "get"))}, nil},
+
+		{"impersonate system:masters", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("groups"), l("impersonate"), "system:masters")}, []Dest{admin}},
+		{"impersonate any group", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("groups"), l("impersonate"))}, []Dest{admin, {Kind: ToGroup}}},
+		{"impersonate a user", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("users"), l("impersonate"), "jane")}, []Dest{{Kind: ToUser, Name: "jane"}}},
+		{"impersonate a ServiceAccount user", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("users"), l("impersonate"), "system:serviceaccount:ci:bot")}, []Dest{{Kind: ToSA, Namespace: "ci", Name: "bot"}}},
+		{"impersonate serviceaccounts in ci", "impersonate", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts"), l("impersonate"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}}},
+		{"impersonate users in a namespace", "impersonate", inCI, []rbacv1.PolicyRule{rule(l(""), l("users"), l("impersonate"))}, nil},
+		{"get users", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("users", "groups"), l("get"))}, nil},
+
+		{"token request in ci", "token-request", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts/token"), l("create"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}}},
+		{"token request for one", "token-request", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts/token"), l("create"), "bot")}, []Dest{{Kind: ToSA, Namespace: "ci", Name: "bot"}}},
+		{"token request cluster-wide", "token-request", cluster, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts/token"), l("create"))}, []Dest{{Kind: ToTarget, Name: string(Tokens)}}},
+		{"create serviceaccounts", "token-request", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts"), l("create"))}, nil},
+
+		{"list secrets in ci", "secrets", inCI, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("list"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}}},
+		{"get secrets cluster-wide", "secrets", cluster, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("get"))}, []Dest{{Kind: ToTarget, Name: string(Secrets)}}},
+		{"get one named secret", "secrets", inCI, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("get"), "tls")}, nil},
+		{"create secrets", "secrets", inCI, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("create"))}, nil},
+
+		{"create pods in ci", "workloads", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods"), l("create"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}, {Kind: ToPrivilegedPod, Namespace: "ci"}}},
+		{"create cronjobs cluster-wide", "workloads", cluster, []rbacv1.PolicyRule{rule(l("batch"), l("cronjobs"), l("create"))}, []Dest{{Kind: ToAllSAs}, {Kind: ToPrivilegedPod}}},
+		{"create deployments", "workloads", inCI, []rbacv1.PolicyRule{rule(l("apps"), l("deployments"), l("create"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}, {Kind: ToPrivilegedPod, Namespace: "ci"}}},
+		{"create deployments in the wrong group", "workloads", inCI, []rbacv1.PolicyRule{rule(l("extensions"), l("deployments"), l("create"))}, nil},
+		{"update pods", "workloads", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods"), l("update", "delete"))}, nil},
+
+		{"exec in ci", "exec", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods/exec"), l("create"))}, []Dest{{Kind: ToPodSAs, Namespace: "ci"}}},
+		{"ephemeral containers", "exec", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods/ephemeralcontainers"), l("patch"))}, []Dest{{Kind: ToPodSAs, Namespace: "ci"}}},
+		{"attach cluster-wide", "exec", cluster, []rbacv1.PolicyRule{rule(l(""), l("pods/attach"), l("create"))}, []Dest{{Kind: ToPodSAs}}},
+		{"get pods/exec only", "exec", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods/exec", "pods/log"), l("get"))}, nil},
+
+		{"nodes/proxy", "node-proxy", cluster, []rbacv1.PolicyRule{rule(l(""), l("nodes/proxy"), l("get"))}, []Dest{nodes}},
+		{"nodes/stats", "node-proxy", cluster, []rbacv1.PolicyRule{rule(l(""), l("nodes/stats"), l("get"))}, nil},
+
+		{"patch nodes", "node-patch", cluster, []rbacv1.PolicyRule{rule(l(""), l("nodes"), l("patch"))}, []Dest{nodes}},
+		{"patch nodes/status", "node-patch", cluster, []rbacv1.PolicyRule{rule(l(""), l("nodes/status"), l("patch"))}, nil},
+
+		{"csr", "csr", cluster, []rbacv1.PolicyRule{
+			rule(l("certificates.k8s.io"), l("certificatesigningrequests"), l("create")),
+			rule(l("certificates.k8s.io"), l("certificatesigningrequests/approval"), l("update")),
+			rule(l("certificates.k8s.io"), l("signers"), l("approve"), "kubernetes.io/kube-apiserver-client")}, []Dest{admin}},
+		{"csr for the kubelet signer only", "csr", cluster, []rbacv1.PolicyRule{
+			rule(l("certificates.k8s.io"), l("certificatesigningrequests"), l("create")),
+			rule(l("certificates.k8s.io"), l("certificatesigningrequests/approval"), l("update")),
+			rule(l("certificates.k8s.io"), l("signers"), l("approve"), "kubernetes.io/kubelet-serving")}, nil},
+
+		{"mutating webhooks", "webhooks", cluster, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("mutatingwebhookconfigurations"), l("create"))}, []Dest{admin}},
+		{"read webhooks", "webhooks", cluster, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("*"), l("get", "list"))}, nil},
+	}
+	kinds, err := EdgeKinds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*EdgeKind{}
+	for _, k := range kinds {
+		byID[k.ID] = k
+	}
+	tested := map[string]bool{}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k := byID[tc.kind]
+			if k == nil {
+				t.Fatalf("no edge kind %q", tc.kind)
+			}
+			tested[tc.kind] = true
+			var got []Dest
+			for _, g := range k.Find(tc.scope, tc.rules) {
+				if g.Rule == nil || g.Action == "" {
+					t.Errorf("grant %+v has no rule or action", g)
+				}
+				got = append(got, g.To)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	for _, k := range kinds {
+		if !tested[k.ID] {
+			t.Errorf("edge kind %q has no test", k.ID)
+		}
+	}
+}

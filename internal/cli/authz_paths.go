@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kguard/kguard/internal/authz/paths"
+	"github.com/kguard/kguard/internal/report"
+)
+
+func init() { registerAuthz(newPathsCommand) }
+
+func newPathsCommand(o *authzOptions, s Streams) *cobra.Command {
+	var from, to, failOn string
+	var fromGroups []string
+	var includeSystem bool
+	var output *report.FormatFlag
+	c := &cobra.Command{
+		Use:   "paths",
+		Short: "Find privilege-escalation paths: who can become cluster-admin, read every secret, own a node or take tokens, and how",
+		Long: `Find, for every subject (or --from one), the shortest chain of grants that takes it to
+a target, hop by hop, each hop naming the binding, role and rule that grant it:
+
+  cluster-admin  every permission (critical)
+  secrets        read every secret (high)
+  nodes          root on a node: a privileged pod, the kubelet API (high)
+  tokens         any namespace's ServiceAccount tokens (high)
+
+Hops are: * on *; bind or escalate on ClusterRoles; impersonation; serviceaccounts/token;
+reading secrets, which hold ServiceAccount tokens; creating pods or workloads, which run as
+any ServiceAccount of the namespace and, with no admission policy given, privileged;
+pods/exec, pods/attach and ephemeral containers into the pods of -f (every ServiceAccount
+of the namespace when none is given); nodes/proxy; patching nodes; approving API client
+certificates; admission webhook configurations. A ServiceAccount reached acts with its own
+grants and its groups'. docs/paths.md explains how to read a path.
+
+A target implied by another one the subject reaches (cluster-admin implies all, secrets and
+nodes imply tokens) is not listed again unless asked for with --to. A subject that reaches
+a target only through a group it is in (system:authenticated...) is listed once, as the
+group. Kubernetes' own subjects are left out unless --include-system: users and groups named
+system:* (system:masters, system:kube-controller-manager, system:nodes...) and
+ServiceAccounts bound only by the default bindings (kubernetes.io/bootstrapping=rbac-defaults);
+system:authenticated, system:unauthenticated, system:serviceaccounts[:NS] and
+system:anonymous are always included. So --default-roles adds the default roles for the
+paths through them without listing their own holders.
+
+Exit status: 0 when no path has at least --fail-on severity, 1 when one has, 2 for bad
+input.`,
+		Example: `  kguard authz paths -f examples/paths/chain.yaml
+  kguard authz paths -f examples/paths/chain.yaml --from dev --to nodes
+  kguard authz paths -f rbac.yaml --from alice --from-group oncall
+  kguard authz paths -f rbac.yaml --from system:serviceaccount:ci:deployer
+  kguard authz paths -f rbac.yaml --from group:system:authenticated -o dot | dot -Tsvg > paths.svg`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts := paths.Options{IncludeSystem: includeSystem}
+			fail, err := paths.ParseSeverity(failOn)
+			if err != nil {
+				return usageError(fmt.Errorf("--fail-on: %w", err))
+			}
+			if to != "" {
+				if opts.To, err = paths.ParseTarget(to); err != nil {
+					return usageError(fmt.Errorf("--to: %w", err))
+				}
+			}
+			if from != "" {
+				if opts.From, err = paths.ParseSource(from, fromGroups); err != nil {
+					return usageError(fmt.Errorf("--from: %w", err))
+				}
+			} else if len(fromGroups) > 0 {
+				return usageError(errors.New("--from-group needs --from USER"))
+			}
+			if len(o.files) == 0 && o.kubeconfig == "" && !o.defaultRoles {
+				return usageError(errors.New("nothing to read: give the RBAC objects with -f FILE|DIR|- or --kubeconfig"))
+			}
+			o.workloads = true
+			env, err := o.build(c.Context(), s)
+			if err != nil {
+				return err
+			}
+			res, err := paths.Find(env.Set, opts)
+			if err != nil {
+				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintln(s.Err, "warning:", w)
+			}
+			switch output.Format() {
+			case report.JSON:
+				err = writePathsJSON(s.Out, res.Paths)
+			case report.DOT:
+				err = writePathsDOT(s.Out, res.Paths)
+			default:
+				err = writePathsText(s.Out, res.Paths)
+			}
+			if err != nil {
+				return err
+			}
+			for _, p := range res.Paths {
+				if p.Severity >= fail {
+					return denied()
+				}
+			}
+			return nil
+		},
+	}
+	output = addOutputFlag(c, report.Text, report.JSON, report.DOT)
+	c.Flags().StringVar(&from, "from", "", "only the paths of this subject: USER, system:serviceaccount:NS:NAME or group:NAME")
+	c.Flags().StringArrayVar(&fromGroups, "from-group", nil, "a group of the --from user (repeatable)")
+	c.Flags().StringVar(&to, "to", "", "only the paths to this target: cluster-admin, secrets, nodes or tokens")
+	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a path has at least this severity (info, high, critical)")
+	c.Flags().BoolVar(&includeSystem, "include-system", false, "include paths from Kubernetes' own subjects (system:masters, system:* users and groups, ServiceAccounts bound only by default bindings)")
+	c.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the namespaced objects in -f that name none (as kubectl apply -n)")
+	return c
+}
+
+func writePathsText(w io.Writer, ps []paths.Path) error {
+	if len(ps) == 0 {
+		_, err := fmt.Fprintln(w, "no escalation paths found")
+		return err
+	}
+	counts := map[paths.Severity]int{}
+	for _, p := range ps {
+		counts[p.Severity]++
+		fmt.Fprintf(w, "%-9s %s -> %s\n", strings.ToUpper(p.Severity.String()), p.From, p.Target)
+		for i, h := range p.Hops {
+			var why []string
+			if ev := h.Evidence.String(); ev != "" {
+				why = append(why, ev)
+			}
+			if h.Via != "" {
+				why = append(why, fmt.Sprintf("as a member of Group %q", h.Via))
+			}
+			line := fmt.Sprintf("  %d. %s", i+1, h.Action)
+			if len(why) > 0 {
+				line += " (" + strings.Join(why, "; ") + ")"
+			}
+			fmt.Fprintf(w, "%s => %s\n", line, h.To)
+		}
+		if p.FirstHops > 1 {
+			fmt.Fprintf(w, "  (%d first steps begin a path as short)\n", p.FirstHops)
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d paths: %d critical, %d high, %d info\n", len(ps), counts[paths.Critical], counts[paths.High], counts[paths.Info])
+	return err
+}
+
+func writePathsJSON(w io.Writer, ps []paths.Path) error {
+	if ps == nil {
+		ps = []paths.Path{}
+	}
+	return report.WriteJSON(w, map[string]any{"paths": ps})
+}
+
+// writePathsDOT writes the paths as one Graphviz graph: a node per subject
+// and target, an edge per distinct hop labelled with its action.
+func writePathsDOT(w io.Writer, ps []paths.Path) error {
+	var b strings.Builder
+	b.WriteString("digraph paths {\n  rankdir=LR;\n  node [shape=box];\n")
+	nodes := map[string]bool{}
+	var names []string
+	edges := map[string]bool{}
+	var lines []string
+	node := func(s paths.Subject) string {
+		id := s.String()
+		if !nodes[id] {
+			nodes[id] = true
+			names = append(names, id)
+		}
+		return id
+	}
+	for _, p := range ps {
+		at := node(p.From)
+		for _, h := range p.Hops {
+			to := node(h.To)
+			line := fmt.Sprintf("  %q -> %q [label=%q];\n", at, to, h.Action)
+			if !edges[line] {
+				edges[line] = true
+				lines = append(lines, line)
+			}
+			at = to
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		attrs := ""
+		if _, err := paths.ParseTarget(n); err == nil {
+			attrs = " [shape=doubleoctagon, color=red]"
+		}
+		fmt.Fprintf(&b, "  %q%s;\n", n, attrs)
+	}
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}

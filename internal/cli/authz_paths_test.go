@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// The example chain keeps showing its two-hop path, and the flags select
+// and refuse as documented.
+func TestAuthzPaths(t *testing.T) {
+	const chain = "examples/paths/chain.yaml"
+	cases := []struct {
+		name    string
+		args    []string
+		code    int
+		out     []string // lines of stdout, in order
+		errText string
+	}{
+		{"example chain", []string{"-f", chain, "--from", "dev"}, 1, []string{
+			`CRITICAL  User "dev" -> cluster-admin`,
+			`  1. create pods in namespace "ci" (RoleBinding ci/dev-edit -> ClusterRole pod-runner) => ServiceAccount ci/deployer`,
+			`  2. bind ClusterRole cluster-admin and create clusterrolebindings (ClusterRoleBinding deployer-crb -> ClusterRole crb-maker) => cluster-admin`,
+			`1 paths: 1 critical, 0 high, 0 info`}, ""},
+		{"to nodes", []string{"-f", chain, "--from", "dev", "--to", "nodes"}, 1, []string{
+			`HIGH      User "dev" -> nodes`,
+			`  1. create pods (privileged) in namespace "ci" (RoleBinding ci/dev-edit -> ClusterRole pod-runner; no admission policy given: a privileged pod is admitted) => nodes`}, ""},
+		{"through a group", []string{"-f", chain, "--from", "alice", "--from-group", "oncall", "--to", "secrets"}, 1, []string{
+			`HIGH      User "alice" -> secrets`,
+			`  1. create pods/exec in namespace "ops" (RoleBinding ops/oncall-exec -> Role ops/exec; as a member of Group "oncall") => ServiceAccount ops/runner`}, ""},
+		{"fail only on critical", []string{"-f", chain, "--from", "group:oncall", "--to", "nodes", "--fail-on", "critical"}, 0, []string{`HIGH      Group "oncall" -> nodes`}, ""},
+		{"nobody", []string{"-f", chain, "--from", "system:anonymous"}, 0, []string{"no escalation paths found"}, ""},
+		{"default roles alone are quiet", []string{"--default-roles"}, 0, []string{"no escalation paths found"}, ""},
+		{"unknown target", []string{"-f", chain, "--to", "root"}, 2, nil, `--to: unknown target "root"`},
+		{"groups without user", []string{"-f", chain, "--from-group", "x"}, 2, nil, "--from-group needs --from"},
+		{"nothing to read", nil, 2, nil, "nothing to read"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errText := run(t, "", append([]string{"authz", "paths"}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errText)
+			}
+			rest := out
+			for _, line := range tc.out {
+				i := strings.Index(rest, line+"\n")
+				if i < 0 {
+					t.Fatalf("stdout lacks, in order, %q:\n%s", line, out)
+				}
+				rest = rest[i+len(line):]
+			}
+			if tc.errText != "" && !strings.Contains(errText, tc.errText) {
+				t.Errorf("stderr %q lacks %q", errText, tc.errText)
+			}
+		})
+	}
+}
