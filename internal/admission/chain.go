@@ -106,7 +106,12 @@ const (
 // mutating plugins, and the response carries the JSON Patch.
 func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionResponse {
 	resp := &admissionv1.AdmissionResponse{Allowed: true}
-	pod := r.Workload.Pod()
+	var pod *corev1.Pod
+	if r.Phase == PhaseValidate {
+		pod = r.Workload.PodToValidate()
+	} else {
+		pod = r.Workload.Pod()
+	}
 	pod.Namespace = r.Namespace
 	for _, p := range c.plugins {
 		if !p.Handles(r.Operation, r.SubResource) {

@@ -166,6 +166,17 @@ func (w *Workload) Pod() *corev1.Pod {
 	return pod
 }
 
+// PodToValidate returns the pod to judge in a validating pass, which never
+// patches: a Pod is defaulted and returned itself, not copied (the pod of a
+// template is copied, as by Pod). Plugins of that pass never change it.
+func (w *Workload) PodToValidate() *corev1.Pod {
+	if p, ok := w.Object.(*corev1.Pod); ok {
+		ApplyDefaults(&p.Spec)
+		return p
+	}
+	return w.Pod()
+}
+
 // PodParts returns the metadata and spec of the pod inside the object (the
 // Pod's own, or the template's), to change in place before admission, such as
 // the API server's defaulting. Changes made through them before the first

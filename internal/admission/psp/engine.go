@@ -109,13 +109,18 @@ type Attributes struct {
 	// Validate): no policy may change the pod any more, and the policy named in
 	// its kubernetes.io/psp annotation is tried first.
 	Validate bool
+	// ShareUnchanged: when the admitting policy leaves the pod as it is and
+	// adds no annotation (Validate, UPDATE), Result.Pod is Pod itself, not
+	// a copy. For callers that own Pod and never change it afterwards.
+	ShareUnchanged bool
 }
 
 // Result is the decision.
 type Result struct {
 	Allowed bool
 	// Pod is the admitted pod with the policy's defaults applied and the
-	// kubernetes.io/psp annotation set (a copy); nil when denied.
+	// kubernetes.io/psp annotation set (a copy, but see ShareUnchanged); nil
+	// when denied.
 	Pod *corev1.Pod
 	// Policy is the policy that admitted the pod.
 	Policy string
@@ -197,7 +202,11 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 			continue
 		}
 		if !mutated {
-			return e.admitted(a, a.Pod.DeepCopy(), p.psp.Name)
+			pod := a.Pod
+			if !a.ShareUnchanged || mutationAllowed {
+				pod = pod.DeepCopy() // the annotation is set on it
+			}
+			return e.admitted(a, pod, p.psp.Name)
 		}
 		if mutating == nil {
 			mutating, mutatedPod = p, pod

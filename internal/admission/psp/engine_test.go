@@ -578,3 +578,33 @@ rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]`
 		}
 	}
 }
+
+// ShareUnchanged returns the request's own pod when the policy leaves it as
+// it is and sets no annotation; otherwise the result is always a copy.
+func TestShareUnchanged(t *testing.T) {
+	e := engine(t, psp("b-plain", anyRules), useAll)
+	for _, tc := range []struct {
+		name      string
+		a         Attributes
+		wantShare bool
+	}{
+		{"validating pass, shared", Attributes{Operation: "CREATE", Validate: true, ShareUnchanged: true}, true},
+		{"validating pass, not asked", Attributes{Operation: "CREATE", Validate: true}, false},
+		{"create sets the annotation", Attributes{Operation: "CREATE", ShareUnchanged: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := tc.a
+			a.Pod, a.Namespace, a.User = pod(t, pausePod), "ns", alice
+			r := e.Admit(context.Background(), a)
+			if !r.Allowed {
+				t.Fatalf("denied: %+v", r)
+			}
+			if shared := r.Pod == a.Pod; shared != tc.wantShare {
+				t.Fatalf("result shares the request's pod: %v, want %v", shared, tc.wantShare)
+			}
+			if !tc.wantShare && a.Pod.Annotations[v1alpha1.PodAnnotation] != "" {
+				t.Fatalf("the request's pod was annotated: %v", a.Pod.Annotations)
+			}
+		})
+	}
+}
