@@ -17,19 +17,62 @@ import (
 	"github.com/kguard/kguard/internal/authz/abac"
 	"github.com/kguard/kguard/internal/authz/defaultroles"
 	"github.com/kguard/kguard/internal/authz/rbac"
+	tenantauthz "github.com/kguard/kguard/internal/authz/tenant"
 	"github.com/kguard/kguard/internal/policy"
+	tenantown "github.com/kguard/kguard/internal/tenant"
 )
 
-// Authorization modes, spelt as kube-apiserver's --authorization-mode values.
+// Authorization modes, spelt as kube-apiserver's --authorization-mode values
+// (Tenant is kguard's own).
 const (
 	ModeRBAC        = "RBAC"
 	ModeABAC        = "ABAC"
 	ModeAlwaysAllow = "AlwaysAllow"
 	ModeAlwaysDeny  = "AlwaysDeny"
+	ModeTenant      = "Tenant"
 )
 
 // Modes lists the modes kguard evaluates.
-var Modes = []string{ModeAlwaysAllow, ModeAlwaysDeny, ModeABAC, ModeRBAC}
+var Modes = []string{ModeAlwaysAllow, ModeAlwaysDeny, ModeABAC, ModeRBAC, ModeTenant}
+
+// mode builds one authorizer of the chain; it may record itself in c.
+type mode func(cfg Config, objects *policy.Set, c *Chain) (authorizer.Authorizer, authorizer.RuleResolver, error)
+
+// modes are the constructors of the modes kguard evaluates.
+var kguardModes = map[string]mode{
+	ModeAlwaysAllow: func(Config, *policy.Set, *Chain) (authorizer.Authorizer, authorizer.RuleResolver, error) {
+		a := authorizerfactory.NewAlwaysAllowAuthorizer()
+		return a, a, nil
+	},
+	ModeAlwaysDeny: func(Config, *policy.Set, *Chain) (authorizer.Authorizer, authorizer.RuleResolver, error) {
+		a := authorizerfactory.NewAlwaysDenyAuthorizer()
+		return a, a, nil
+	},
+	ModeABAC: func(cfg Config, _ *policy.Set, c *Chain) (authorizer.Authorizer, authorizer.RuleResolver, error) {
+		a, err := abac.NewFromFile(cfg.ABACFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.ABAC = a
+		c.Warnings = append(c.Warnings, a.Warnings()...)
+		return a, a, nil
+	},
+	ModeRBAC: func(_ Config, objects *policy.Set, c *Chain) (authorizer.Authorizer, authorizer.RuleResolver, error) {
+		a := rbac.New(objects)
+		c.RBAC = a
+		c.Warnings = append(c.Warnings, a.Warnings()...)
+		return unprefixed{a, ModeRBAC + ": "}, a, nil
+	},
+	ModeTenant: func(_ Config, objects *policy.Set, c *Chain) (authorizer.Authorizer, authorizer.RuleResolver, error) {
+		own, err := tenantown.New(objects.Tenants, objects.Namespaces)
+		if err != nil {
+			return nil, nil, configErrorf("authorization mode Tenant: %v", err)
+		}
+		a := tenantauthz.New(own)
+		c.Tenant = a
+		return a, a, nil
+	},
+}
 
 // ErrConfig is matched (errors.Is) by every configuration error.
 var ErrConfig = errors.New("invalid authorization configuration")
@@ -59,6 +102,10 @@ type Chain struct {
 	RBAC *rbac.Authorizer
 	// ABAC is the ABAC authorizer, nil when ABAC is not a mode.
 	ABAC *abac.Authorizer
+	// Tenant is the Tenant mode, nil when it is not a mode.
+	Tenant *tenantauthz.Authorizer
+	// modes are the modes, in order.
+	modes []string
 	// Warnings are what was ignored while building (bindings to missing roles, unknown ABAC fields).
 	Warnings []string
 }
@@ -75,9 +122,9 @@ func New(cfg Config) (*Chain, error) {
 	}
 	seen := map[string]bool{}
 	for _, m := range modes {
-		switch m {
-		case ModeRBAC, ModeABAC, ModeAlwaysAllow, ModeAlwaysDeny:
-		case "Node", "Webhook":
+		switch _, known := kguardModes[m]; {
+		case known:
+		case m == "Node" || m == "Webhook":
 			return nil, configErrorf("authorization mode %q is not evaluated offline by kguard (supported: %s)", m, strings.Join(Modes, ","))
 		default:
 			return nil, configErrorf("unknown authorization mode %q (supported: %s)", m, strings.Join(Modes, ","))
@@ -106,35 +153,16 @@ func New(cfg Config) (*Chain, error) {
 		objects = policy.Merge(withoutOverridden(defaults, objects), objects)
 	}
 
-	c := &Chain{Objects: objects}
+	c := &Chain{Objects: objects, modes: modes}
 	var authorizers []union.NamedAuthorizer
 	var resolvers []authorizer.RuleResolver
 	for _, m := range modes {
-		switch m {
-		case ModeAlwaysAllow:
-			a := authorizerfactory.NewAlwaysAllowAuthorizer()
-			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
-			resolvers = append(resolvers, a)
-		case ModeAlwaysDeny:
-			a := authorizerfactory.NewAlwaysDenyAuthorizer()
-			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
-			resolvers = append(resolvers, a)
-		case ModeABAC:
-			a, err := abac.NewFromFile(cfg.ABACFile)
-			if err != nil {
-				return nil, err
-			}
-			c.ABAC = a
-			c.Warnings = append(c.Warnings, a.Warnings()...)
-			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
-			resolvers = append(resolvers, a)
-		case ModeRBAC:
-			a := rbac.New(objects)
-			c.RBAC = a
-			c.Warnings = append(c.Warnings, a.Warnings()...)
-			authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: unprefixed{a, m + ": "}})
-			resolvers = append(resolvers, a)
+		a, rr, err := kguardModes[m](cfg, objects, c)
+		if err != nil {
+			return nil, err
 		}
+		authorizers = append(authorizers, union.NamedAuthorizer{AuthorizerName: m, Authorizer: a})
+		resolvers = append(resolvers, rr)
 	}
 	u, err := union.New(authorizers...)
 	if err != nil {

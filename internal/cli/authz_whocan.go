@@ -41,21 +41,34 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 				}
 				return report.WriteJSON(s.Out, map[string]any{"request": describeRequest(attrs), "subjects": out})
 			}
-			if len(out) == 0 {
-				fmt.Fprintf(s.Out, "nobody may %s\n", describeRequest(attrs))
-				return nil
-			}
-			fmt.Fprintf(s.Out, "who may %s:\n", describeRequest(attrs))
-			w := tabwriter.NewWriter(s.Out, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(w, "KIND\tSUBJECT\tVIA\tROLE")
+			var allowed, denied []authz.Subject
 			for _, e := range out {
-				name := e.Name
-				if e.Namespace != "" {
-					name = e.Namespace + "/" + e.Name
+				if e.DeniedBy != "" {
+					denied = append(denied, e)
+				} else {
+					allowed = append(allowed, e)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Kind, name, e.Via, e.Role)
 			}
-			return w.Flush()
+			if len(allowed) == 0 {
+				fmt.Fprintf(s.Out, "nobody may %s\n", describeRequest(attrs))
+			} else {
+				fmt.Fprintf(s.Out, "who may %s:\n", describeRequest(attrs))
+				w := tabwriter.NewWriter(s.Out, 0, 8, 2, ' ', 0)
+				fmt.Fprintln(w, "KIND\tSUBJECT\tVIA\tROLE")
+				for _, e := range allowed {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Kind, subjectName(e), e.Via, e.Role)
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+			}
+			if len(denied) > 0 {
+				fmt.Fprintln(s.Out, "granted, but denied by the Tenant mode:")
+				for _, e := range denied {
+					fmt.Fprintf(s.Out, "  %s %s (%s, %s): %s\n", e.Kind, subjectName(e), e.Via, e.Role, e.DeniedBy)
+				}
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVarP(&req.namespace, "namespace", "n", "", "namespace of the request (default \"default\")")
@@ -63,4 +76,12 @@ groups: members of system:authenticated, system:serviceaccounts... are all allow
 	c.Flags().StringVar(&req.subresource, "subresource", "", "subresource, e.g. log")
 	output = addOutputFlag(c, report.Text, report.JSON)
 	return c
+}
+
+// subjectName is "namespace/name" for a ServiceAccount, the name otherwise.
+func subjectName(e authz.Subject) string {
+	if e.Namespace != "" {
+		return e.Namespace + "/" + e.Name
+	}
+	return e.Name
 }

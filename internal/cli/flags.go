@@ -27,7 +27,7 @@ type authorizationFlags struct {
 }
 
 func (f *authorizationFlags) add(fs *pflag.FlagSet, defaultRolesHelp string) {
-	fs.StringSliceVar(&f.modes, "authorization-mode", []string{"RBAC"}, "ordered authorizers: RBAC, ABAC, AlwaysAllow, AlwaysDeny")
+	fs.StringSliceVar(&f.modes, "authorization-mode", []string{"RBAC"}, "ordered authorizers: RBAC, ABAC, AlwaysAllow, AlwaysDeny, Tenant (kguard.io Tenants: denies what tenants must never do)")
 	fs.StringVar(&f.policyFile, "authorization-policy-file", "", "ABAC policy file (JSON lines), required by --authorization-mode=ABAC")
 	fs.BoolVar(&f.defaultRoles, "default-roles", false, defaultRolesHelp)
 }

@@ -11,26 +11,22 @@ package tenancy
 
 import (
 	"fmt"
-
-	"github.com/go-logr/logr"
 	"net/netip"
 	"slices"
 	"sort"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/kguard/kguard/internal/tenant"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
-// Index maps namespaces to their tenants. It is immutable.
+// Index finds the tenants a namespace, a toleration or a node selector
+// concerns. It is immutable.
 type Index struct {
-	tenants  []*v1alpha1.Tenant // sorted by name
-	byName   map[string]*v1alpha1.Tenant
-	byNS     map[string]*v1alpha1.Tenant // namespaces named, or selected among the known ones
-	selector map[*v1alpha1.Tenant]labels.Selector
+	*tenant.Ownership
 	// byTaintKey and byNodeLabel ("key=value") find the tenants a
 	// toleration or a node selector may concern without going through all.
 	byTaintKey   map[string][]*v1alpha1.Tenant
@@ -42,19 +38,13 @@ type Index struct {
 // Namespaces, which their selectors are matched against (a namespace
 // kguard does not know yet is matched by name only until it does).
 func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Index, error) {
-	ix := &Index{byName: map[string]*v1alpha1.Tenant{}, byNS: map[string]*v1alpha1.Tenant{}, selector: map[*v1alpha1.Tenant]labels.Selector{},
-		byTaintKey: map[string][]*v1alpha1.Tenant{}, byTaintValue: map[string][]*v1alpha1.Tenant{}, byNodeLabel: map[string][]*v1alpha1.Tenant{}}
-	ix.tenants = append(ix.tenants, tenants...)
-	sort.Slice(ix.tenants, func(i, j int) bool { return ix.tenants[i].Name < ix.tenants[j].Name })
-	claim := func(ns string, t *v1alpha1.Tenant) error {
-		if other, ok := ix.byNS[ns]; ok && other != t {
-			return fmt.Errorf("namespace %q belongs to tenants %q and %q: a namespace belongs to at most one tenant", ns, other.Name, t.Name)
-		}
-		ix.byNS[ns] = t
-		return nil
+	own, err := tenant.New(tenants, namespaces)
+	if err != nil {
+		return nil, err
 	}
-	for _, t := range ix.tenants {
-		ix.byName[t.Name] = t
+	ix := &Index{Ownership: own,
+		byTaintKey: map[string][]*v1alpha1.Tenant{}, byTaintValue: map[string][]*v1alpha1.Tenant{}, byNodeLabel: map[string][]*v1alpha1.Tenant{}}
+	for _, t := range own.Tenants() {
 		if tt := t.Spec.Nodes.Taint; tt != nil {
 			ix.byTaintKey[tt.Key] = append(ix.byTaintKey[tt.Key], t)
 			ix.byTaintValue[tt.Key+"="+tt.Value] = append(ix.byTaintValue[tt.Key+"="+tt.Value], t)
@@ -62,34 +52,12 @@ func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Inde
 		for k, v := range t.Spec.Nodes.Labels {
 			ix.byNodeLabel[k+"="+v] = append(ix.byNodeLabel[k+"="+v], t)
 		}
-		for _, ns := range t.Spec.Namespaces.Names {
-			if err := claim(ns, t); err != nil {
-				return nil, err
-			}
-		}
-		if sel := t.Spec.Namespaces.Selector; sel != nil {
-			s, err := metav1.LabelSelectorAsSelector(sel)
-			if err != nil {
-				return nil, fmt.Errorf("tenant %q: spec.namespaces.selector: %v", t.Name, err)
-			}
-			ix.selector[t] = s
-			for _, ns := range namespaces {
-				if s.Matches(labels.Set(ns.Labels)) {
-					if err := claim(ns.Name, t); err != nil {
-						return nil, err
-					}
-				}
-			}
-		}
 	}
 	return ix, nil
 }
 
 // Len is the number of tenants.
-func (ix *Index) Len() int { return len(ix.tenants) }
-
-// TenantOf is the tenant a namespace belongs to (nil: none).
-func (ix *Index) TenantOf(namespace string) *v1alpha1.Tenant { return ix.byNS[namespace] }
+func (ix *Index) Len() int { return len(ix.Tenants()) }
 
 // toleration is the one a tenant's pods carry.
 func toleration(t *v1alpha1.Tenant) corev1.Toleration {

@@ -219,7 +219,10 @@ func FuzzNeverToleratesAnotherTenant(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	a, b := ix.byName["team-a"], ix.byName["team-b"]
+	a, b := ix.TenantOf("a-dev"), ix.TenantOf("b-prod")
+	if a == nil || b == nil || a.Name != "team-a" || b.Name != "team-b" {
+		f.Fatalf("tenants of the example namespaces: %v, %v", a, b)
+	}
 	bTaint := taint(b)
 	f.Fuzz(func(t *testing.T, key, op, value, effect string) {
 		tol := corev1.Toleration{Key: key, Operator: corev1.TolerationOperator(op), Value: value, Effect: corev1.TaintEffect(effect)}
