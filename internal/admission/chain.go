@@ -105,6 +105,12 @@ const (
 // audit annotations gathered so far. The Workload is changed in place by
 // mutating plugins, and the response carries the JSON Patch.
 func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionResponse {
+	resp, _ := c.admit(ctx, r)
+	return resp
+}
+
+// admit is Admit that also names the plugin that denied ("" when none did).
+func (c *Chain) admit(ctx context.Context, r *Request) (*admissionv1.AdmissionResponse, string) {
 	resp := &admissionv1.AdmissionResponse{Allowed: true}
 	pod := r.Workload.Pod()
 	pod.Namespace = r.Namespace
@@ -117,25 +123,25 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 			continue
 		}
 		if denied := record(resp, r, d); denied != nil {
-			return denied
+			return denied, p.name
 		}
 		if d.Pod != nil {
 			pod = d.Pod
 		}
 	}
 	if r.Phase == PhaseValidate {
-		return resp // a validating webhook returns no patch
+		return resp, "" // a validating webhook returns no patch
 	}
 	r.Workload.SetPod(pod)
 	patch, err := r.Workload.Patch()
 	if err != nil {
-		return errorResponse(r, err)
+		return errorResponse(r, err), ""
 	}
 	if patch != nil {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = patch, &pt
 	}
-	return resp
+	return resp, ""
 }
 
 // record adds a plugin's warnings and audit annotations to resp, and returns
