@@ -48,6 +48,27 @@ type Object struct {
 	UID        string `json:"uid,omitempty"`
 	Source     string `json:"source,omitempty"`
 	Line       int    `json:"line,omitempty"`
+	// Item is the object's index in a List document.
+	Item *int `json:"item,omitempty"`
+}
+
+// objectOf names a document.
+func objectOf(d *manifest.Document, namespace, uid string) Object {
+	o := Object{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: d.Name, UID: uid, Source: d.Source, Line: d.Line}
+	if d.Item >= 0 {
+		item := d.Item
+		o.Item = &item
+	}
+	return o
+}
+
+// Position is "file:line", with the List item when there is one.
+func (o *Object) Position() string {
+	d := manifest.Document{Source: o.Source, Line: o.Line, Item: -1}
+	if o.Item != nil {
+		d.Item = *o.Item
+	}
+	return d.Position()
 }
 
 // Result is the audit of one object.
@@ -148,7 +169,8 @@ func Run(ctx context.Context, chain *admission.Chain, docs []manifest.Document, 
 		var owner *Object
 		if j := lineage.owner[i]; j >= 0 {
 			d := &docs[j]
-			owner = &Object{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespaceOf(d, o.DefaultNamespace), Name: d.Name, UID: lineage.uids[j], Source: d.Source, Line: d.Line}
+			ob := objectOf(d, namespaceOf(d, o.DefaultNamespace), lineage.uids[j])
+			owner = &ob
 		}
 		out.Results[i] = audit(ctx, chain, &docs[i], owner, o.DefaultNamespace, reviewer)
 		out.Results[i].UID = lineage.uids[i]
@@ -163,7 +185,7 @@ func Run(ctx context.Context, chain *admission.Chain, docs []manifest.Document, 
 // audit reviews one document, unless owner (its controller in the input)
 // stands for it.
 func audit(ctx context.Context, chain *admission.Chain, d *manifest.Document, owner *Object, defaultNamespace string, rv *reviewer) Result {
-	r := Result{Object: Object{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, Source: d.Source, Line: d.Line}}
+	r := Result{Object: objectOf(d, d.Namespace, "")}
 	if owner != nil {
 		r.Namespace = namespaceOf(d, defaultNamespace)
 		r.Status, r.Owner = Owned, owner

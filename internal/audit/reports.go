@@ -49,7 +49,7 @@ func Reports(rs *Results, maxResults int) []v1alpha2.PolicyReport {
 			perNamespace[r.Namespace] = m
 		}
 		res := r.Object
-		res.Source, res.Line = "", 0
+		res.Source, res.Line, res.Item = "", 0, nil
 		k := key{policy, rule, result, res}
 		if msg != "" || m[k] == nil {
 			m[k] = append(m[k], msg)

@@ -23,8 +23,11 @@ const (
 	goldenDir  = "internal/cli/testdata/golden"  // their outputs
 )
 
+// auditObjects is a copy of examples/audit-objects.
+const auditObjects = "internal/cli/testdata/examples/audit-objects"
+
 // formatRuns are the machine-readable outputs (-o json and -o sarif) of every
-// command that has them, frozen in goldenDir as NAME.golden: what tools
+// command that has them (and audit's text table), frozen in goldenDir as NAME.golden: what tools
 // reading kguard's output depend on. "@" in an argument stands for formatsDir.
 var formatRuns = []struct {
 	name string
@@ -41,6 +44,9 @@ var formatRuns = []struct {
 	{"authz-who-can-json", []string{"authz", "who-can", "get", "pods", "-n", "shop", "-o", "json", "-f", "@/rbac.yaml"}},
 	{"authz-check-escalation-json", []string{"authz", "check-escalation", "-o", "json", "-f", "@/rbac.yaml", "--as", "bob", "--as-group", "devs", "@/escalation.yaml"}},
 	{"psp-migrate-json", []string{"psp", "migrate", "-o", "json", "@/psp.yaml", "--workloads", "@/manifests.yaml"}},
+	{"audit-text", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-v", auditObjects + "/cluster-dump.yaml"}},
+	{"audit-json", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-o", "json", auditObjects + "/cluster-dump.yaml"}},
+	{"audit-sarif", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-o", "sarif", auditObjects + "/cluster-dump.yaml"}},
 }
 
 // formatRunArgs is run's arguments with "@" replaced.
