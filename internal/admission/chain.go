@@ -24,6 +24,7 @@ import (
 type Chain struct {
 	plugins        []namedPlugin
 	strictDecoding bool
+	noPatches      bool
 }
 
 // NewChain builds the registered plugins of names, in that order, from the
@@ -43,6 +44,16 @@ func NewChain(names []string, in Inputs, configs map[string]any) (*Chain, error)
 func (c *Chain) WithStrictDecoding(strict bool) *Chain {
 	out := *c
 	out.strictDecoding = strict
+	return &out
+}
+
+// WithoutPatches returns a copy of the chain whose offline admissions
+// (PhaseBoth) return no JSON Patch: the mutations still happen, and later
+// plugins judge the mutated pod, but nobody pays for writing them down
+// (`kguard audit` without -v).
+func (c *Chain) WithoutPatches() *Chain {
+	out := *c
+	out.noPatches = true
 	return &out
 }
 
@@ -133,6 +144,9 @@ func (c *Chain) admit(ctx context.Context, r *Request) (*admissionv1.AdmissionRe
 		return resp, "" // a validating webhook returns no patch
 	}
 	r.Workload.SetPod(pod)
+	if c.noPatches && r.Phase == PhaseBoth {
+		return resp, ""
+	}
 	patch, err := r.Workload.Patch()
 	if err != nil {
 		return errorResponse(r, err), ""

@@ -150,6 +150,9 @@ type Options struct {
 	// Namespaces, ...): by default an authenticated user with no grants
 	// of its own (DefaultRequester).
 	Requester string
+	// Patches: record what the mutating plugins would change (Result.Patch),
+	// which costs a JSON Patch per object.
+	Patches bool
 	// Progress, when set, is called with the number of objects done and
 	// the total, from several goroutines at once.
 	Progress func(done, total int)
@@ -160,6 +163,9 @@ type Options struct {
 func Run(ctx context.Context, chain *admission.Chain, docs []manifest.Document, o Options) *Results {
 	if o.DefaultNamespace == "" {
 		o.DefaultNamespace = "default"
+	}
+	if !o.Patches {
+		chain = chain.WithoutPatches()
 	}
 	lineage := ownersInInput(docs, o.DefaultNamespace)
 	reviewer := newReviewer(o.Requester)

@@ -194,3 +194,19 @@ spec:
 		})
 	}
 }
+
+func TestPatches(t *testing.T) {
+	chain := newChain(t)
+	docs := read(t, podYAML("p", "ci", "builder", ""))
+	for _, tc := range []struct {
+		name    string
+		patches bool
+	}{{"without -v no JSON Patch is written", false}, {"with Patches the mutations are listed", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := audit.Run(t.Context(), chain, docs, audit.Options{Patches: tc.patches}).Results[0]
+			if r.Status != audit.Admitted || (r.Patch != nil) != tc.patches {
+				t.Errorf("status %s, patch %s; want admitted, a patch: %v", r.Status, r.Patch, tc.patches)
+			}
+		})
+	}
+}

@@ -108,7 +108,8 @@ func (o *admissionAuditOptions) run(ctx context.Context, s Streams, args []strin
 		fmt.Fprintln(s.Err, "warning:", w)
 	}
 	progress := newProgress(s.Err)
-	rs := audit.Run(ctx, built.Admission, docs, audit.Options{DefaultNamespace: o.namespace, Requester: o.requester, Progress: progress.update})
+	rs := audit.Run(ctx, built.Admission, docs, audit.Options{DefaultNamespace: o.namespace, Requester: o.requester,
+		Patches: o.verbose || o.output.Format() == report.JSON, Progress: progress.update})
 	progress.done()
 	switch o.output.Format() {
 	case report.JSON:
