@@ -24,6 +24,7 @@ import (
 type Chain struct {
 	plugins        []namedPlugin
 	strictDecoding bool
+	noPatches      bool
 }
 
 // NewChain builds the registered plugins of names, in that order, from the
@@ -43,6 +44,16 @@ func NewChain(names []string, in Inputs, configs map[string]any) (*Chain, error)
 func (c *Chain) WithStrictDecoding(strict bool) *Chain {
 	out := *c
 	out.strictDecoding = strict
+	return &out
+}
+
+// WithoutPatches returns a copy of the chain whose offline admissions
+// (PhaseBoth) return no JSON Patch: the mutations still happen, and later
+// plugins judge the mutated pod, but nobody pays for writing them down
+// (`kguard audit` without -v).
+func (c *Chain) WithoutPatches() *Chain {
+	out := *c
+	out.noPatches = true
 	return &out
 }
 
@@ -105,6 +116,12 @@ const (
 // audit annotations gathered so far. The Workload is changed in place by
 // mutating plugins, and the response carries the JSON Patch.
 func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionResponse {
+	resp, _ := c.admit(ctx, r)
+	return resp
+}
+
+// admit is Admit that also names the plugin that denied ("" when none did).
+func (c *Chain) admit(ctx context.Context, r *Request) (*admissionv1.AdmissionResponse, string) {
 	resp := &admissionv1.AdmissionResponse{Allowed: true}
 	var pod *corev1.Pod
 	if r.Phase == PhaseValidate {
@@ -122,25 +139,28 @@ func (c *Chain) Admit(ctx context.Context, r *Request) *admissionv1.AdmissionRes
 			continue
 		}
 		if denied := record(resp, r, d); denied != nil {
-			return denied
+			return denied, p.name
 		}
 		if d.Pod != nil {
 			pod = d.Pod
 		}
 	}
 	if r.Phase == PhaseValidate {
-		return resp // a validating webhook returns no patch
+		return resp, "" // a validating webhook returns no patch
 	}
 	r.Workload.SetPod(pod)
+	if c.noPatches && r.Phase == PhaseBoth {
+		return resp, ""
+	}
 	patch, err := r.Workload.Patch()
 	if err != nil {
-		return errorResponse(r, err)
+		return errorResponse(r, err), ""
 	}
 	if patch != nil {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = patch, &pt
 	}
-	return resp
+	return resp, ""
 }
 
 // record adds a plugin's warnings and audit annotations to resp, and returns

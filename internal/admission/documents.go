@@ -8,6 +8,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,11 +21,14 @@ import (
 )
 
 // Outcome is the admission of one document. At most one of Response and Err
-// is set; neither is when the document carries no pod (not evaluated).
+// is set; neither is when no enabled plugin judges the document (an object
+// without a pod and no ObjectValidator: not evaluated).
 type Outcome struct {
 	Namespace string
-	// Response is the admission's answer for a pod-carrying document.
+	// Response is the admission's answer for a document the chain judged.
 	Response *admissionv1.AdmissionResponse
+	// DeniedBy is the plugin that denied, when Response denies.
+	DeniedBy string
 	// Err is why a pod-carrying document could not be read (a kind in a
 	// version kguard does not read, a malformed or misspelt field): a
 	// *manifest.Error naming its file and line. Such a document is not admitted.
@@ -38,47 +42,60 @@ type Outcome struct {
 // object does not hide the verdicts on the rest.
 func (c *Chain) AdmitDocuments(ctx context.Context, docs []manifest.Document, defaultNamespace string, u user.Info) []Outcome {
 	out := make([]Outcome, len(docs))
+	by := func(*corev1.PodSpec) user.Info { return u }
 	parallel.Do(len(docs), func(i int) {
-		d := &docs[i]
-		ns := d.Namespace
-		if ns == "" {
-			ns = defaultNamespace
-		}
-		out[i].Namespace = ns
-		w, err := podspec.Decode(d)
-		if err != nil {
-			out[i].Err = err
-			return
-		}
-		if w == nil {
-			if clusterScopedKind(d.Group(), d.Kind) && d.Namespace == "" {
-				out[i].Namespace = ""
-			}
-			// Not a pod-carrying object: only ObjectValidators judge it.
-			if c.hasObjectValidators() {
-				out[i].Response = c.validateObjects(ctx, offlineRequest(d, d.JSON, ns, u), &admissionv1.AdmissionResponse{Allowed: true}, true)
-			}
-			return
-		}
-		// Offline, nobody has defaulted the object yet: do what the API server
-		// does before admission, or, say, a hostNetwork pod's ports would not
-		// be the host ports PodSecurityPolicy refuses. (The webhook receives
-		// objects the API server has already defaulted.)
-		apidefaults.Pod(w.PodParts())
-		out[i].Response = c.Admit(ctx, &Request{Operation: admissionv1.Create, Workload: w,
-			Resource: Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: u})
-		if out[i].Response.Allowed && c.hasObjectValidators() {
-			// The object as the API server would store it: defaulted and
-			// mutated by the chain, as the validating webhook receives it.
-			final, err := json.Marshal(w.Object)
-			if err != nil {
-				out[i].Err = d.Errorf("encoding the admitted object: %v", err)
-				return
-			}
-			resp := out[i].Response
-			out[i].Response = c.validateObjects(ctx, offlineRequest(d, final, ns, u), resp, true)
-		}
+		out[i] = c.AdmitDocument(ctx, &docs[i], defaultNamespace, by)
 	})
+	return out
+}
+
+// Reviewer names the user who creates an object: spec is the defaulted pod
+// spec the object carries (its ServiceAccount set), nil for an object
+// without a pod. It must be safe for concurrent use and must not change spec.
+type Reviewer func(spec *corev1.PodSpec) user.Info
+
+// AdmitDocument admits the creation of one document, without namespace in
+// defaultNamespace, by the user reviewer names, as AdmitDocuments does.
+func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) Outcome {
+	ns := d.Namespace
+	if ns == "" {
+		ns = defaultNamespace
+	}
+	out := Outcome{Namespace: ns}
+	w, err := podspec.Decode(d)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	if w == nil {
+		if clusterScopedKind(d.Group(), d.Kind) && d.Namespace == "" {
+			out.Namespace = ""
+		}
+		// Not a pod-carrying object: only ObjectValidators judge it.
+		if c.hasObjectValidators() {
+			out.Response, out.DeniedBy = c.validateObjects(ctx, offlineRequest(d, d.JSON, ns, reviewer(nil)), &admissionv1.AdmissionResponse{Allowed: true}, true)
+		}
+		return out
+	}
+	// Offline, nobody has defaulted the object yet: do what the API server
+	// does before admission, or, say, a hostNetwork pod's ports would not
+	// be the host ports PodSecurityPolicy refuses. (The webhook receives
+	// objects the API server has already defaulted.)
+	_, spec := w.PodParts()
+	apidefaults.Pod(w.PodParts())
+	u := reviewer(spec)
+	out.Response, out.DeniedBy = c.admit(ctx, &Request{Operation: admissionv1.Create, Workload: w,
+		Resource: Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: u})
+	if out.Response.Allowed && c.hasObjectValidators() {
+		// The object as the API server would store it: defaulted and
+		// mutated by the chain, as the validating webhook receives it.
+		final, err := json.Marshal(w.Object)
+		if err != nil {
+			out.Response, out.Err = nil, d.Errorf("encoding the admitted object: %v", err)
+			return out
+		}
+		out.Response, out.DeniedBy = c.validateObjects(ctx, offlineRequest(d, final, ns, u), out.Response, true)
+	}
 	return out
 }
 

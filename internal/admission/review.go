@@ -193,13 +193,15 @@ func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, p
 	if phase == PhaseMutate || !resp.Allowed {
 		return resp
 	}
-	return c.validateObjects(ctx, req, resp, false)
+	resp, _ = c.validateObjects(ctx, req, resp, false)
+	return resp
 }
 
 // validateObjects asks the chain's ObjectValidators, in order, about a
 // request the pod plugins allowed (resp), adding to resp their warnings and
-// audit annotations; the first denial ends the chain.
-func (c *Chain) validateObjects(ctx context.Context, req *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse, offline bool) *admissionv1.AdmissionResponse {
+// audit annotations; the first denial ends the chain, and its plugin is
+// named beside the response ("" when none denied).
+func (c *Chain) validateObjects(ctx context.Context, req *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse, offline bool) (*admissionv1.AdmissionResponse, string) {
 	var or *ObjectRequest
 	for _, p := range c.plugins {
 		v, ok := p.Plugin.(ObjectValidator)
@@ -211,10 +213,10 @@ func (c *Chain) validateObjects(ctx context.Context, req *admissionv1.AdmissionR
 		}
 		r := &Request{Resource: requestResource(req), Name: req.Name}
 		if denied := record(resp, r, v.ValidateObject(ctx, or)); denied != nil {
-			return denied
+			return denied, p.name
 		}
 	}
-	return resp
+	return resp, ""
 }
 
 // requestResource names a request's resource in messages (pods,

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kguard/kguard/internal/authz"
@@ -197,6 +198,16 @@ func (f *subjectFlags) info() (user.Info, error) {
 // usual loading rules, $KUBECONFIG then ~/.kube/config) with the reader
 // serve uses; objects it cannot convert are warnings.
 func readCluster(ctx context.Context, s Streams, kubeconfig string) (*policy.Set, error) {
+	rc, err := restConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return readClusterPolicies(ctx, s, rc)
+}
+
+// restConfig is the client configuration of kubeconfig ("": the usual
+// loading rules, $KUBECONFIG then ~/.kube/config).
+func restConfig(kubeconfig string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if kubeconfig != "" {
 		rules.ExplicitPath = kubeconfig
@@ -206,6 +217,11 @@ func readCluster(ctx context.Context, s Streams, kubeconfig string) (*policy.Set
 		return nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	rc.UserAgent = "kguard"
+	return rc, nil
+}
+
+// readClusterPolicies reads the policy objects of the cluster of rc.
+func readClusterPolicies(ctx context.Context, s Streams, rc *rest.Config) (*policy.Set, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -13,12 +13,8 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 
 	"github.com/kguard/kguard/internal/admission"
-	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
-	"github.com/kguard/kguard/internal/admission/constraints"
-	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/admission/psp"
-	"github.com/kguard/kguard/internal/admission/tenancy"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/report"
@@ -155,21 +151,7 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 		return usageError(err)
 	}
 	if len(cfg.AdmissionPlugins) == 0 {
-		if len(set.PodSecurityPolicies) > 0 {
-			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecuritypolicy.PluginName)
-		}
-		cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecurity.PluginName)
-		if len(set.ClusterImagePolicies) > 0 {
-			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, clusterimagepolicy.PluginName)
-		}
-		if len(set.ConstraintTemplates)+len(set.Constraints)+len(set.RegoModules) > 0 {
-			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, constraints.PluginName)
-		}
-		if len(set.Tenants) > 0 {
-			// First: what it injects (the seccomp profile) is what the pod
-			// security plugins judge.
-			cfg.AdmissionPlugins = append([]string{tenancy.PluginName}, cfg.AdmissionPlugins...)
-		}
+		cfg.AdmissionPlugins = defaultPlugins(set)
 	}
 	// The same builder as serve's: what check answers is what the webhook answers.
 	withNamespaces := *set

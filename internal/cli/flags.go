@@ -11,10 +11,12 @@ import (
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/imagepolicy"
+	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/registry"
 
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
+	"github.com/kguard/kguard/internal/admission/tenancy"
 	"github.com/kguard/kguard/internal/snapshot"
 )
 
@@ -125,4 +127,29 @@ func config(az *authorizationFlags, ad *admissionFlags) (snapshot.Config, error)
 	return snapshot.Config{AuthorizationModes: az.modes, ABACFile: az.policyFile, DefaultRoles: az.defaultRoles,
 		AdmissionPlugins: ad.plugins, PSS: pss, PSP: podsecuritypolicy.Config{AppArmorAnnotationOnly: ad.pspAppArmorAnnotationOnly},
 		ImagePolicy: images, Constraints: constraints.Config{NoCEL: ad.constraintsNoCEL}}, nil
+}
+
+// defaultPlugins is the chain of an empty --enable-admission-plugins for the
+// offline commands, from what the policies hold: PodSecurityPolicy when
+// there are policies, then PodSecurity, ClusterImagePolicy when there are
+// image policies, Constraints when there are templates, constraints or Rego,
+// and Tenancy first when there are Tenants.
+func defaultPlugins(set *policy.Set) []string {
+	var names []string
+	if len(set.PodSecurityPolicies) > 0 {
+		names = append(names, podsecuritypolicy.PluginName)
+	}
+	names = append(names, podsecurity.PluginName)
+	if len(set.ClusterImagePolicies) > 0 {
+		names = append(names, clusterimagepolicy.PluginName)
+	}
+	if len(set.ConstraintTemplates)+len(set.Constraints)+len(set.RegoModules) > 0 {
+		names = append(names, constraints.PluginName)
+	}
+	if len(set.Tenants) > 0 {
+		// First: what it injects (the seccomp profile) is what the pod
+		// security plugins judge.
+		names = append([]string{tenancy.PluginName}, names...)
+	}
+	return names
 }

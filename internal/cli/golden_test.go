@@ -23,8 +23,11 @@ const (
 	goldenDir  = "internal/cli/testdata/golden"  // their outputs
 )
 
+// auditObjects is a copy of examples/audit-objects.
+const auditObjects = "internal/cli/testdata/examples/audit-objects"
+
 // formatRuns are the machine-readable outputs (-o json and -o sarif) of every
-// command that has them, and authz paths' text and DOT, frozen in goldenDir as NAME.golden: what tools
+// command that has them, and the text of authz paths and audit, frozen in goldenDir as NAME.golden: what tools
 // reading kguard's output depend on. "@" in an argument stands for formatsDir.
 var formatRuns = []struct {
 	name string
@@ -44,6 +47,9 @@ var formatRuns = []struct {
 	{"authz-paths-json", []string{"authz", "paths", "-o", "json", "--from", "alice", "--from-group", "oncall", "-f", "@/paths.yaml"}},
 	{"authz-paths-dot", []string{"authz", "paths", "-o", "dot", "-f", "@/paths.yaml"}},
 	{"psp-migrate-json", []string{"psp", "migrate", "-o", "json", "@/psp.yaml", "--workloads", "@/manifests.yaml"}},
+	{"audit-text", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-v", auditObjects + "/cluster-dump.yaml"}},
+	{"audit-json", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-o", "json", auditObjects + "/cluster-dump.yaml"}},
+	{"audit-sarif", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-o", "sarif", auditObjects + "/cluster-dump.yaml"}},
 }
 
 // formatRunArgs is run's arguments with "@" replaced.

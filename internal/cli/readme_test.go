@@ -35,6 +35,8 @@ var readmeExitCodes = map[string]int{
 	"kguard check --policy examples/psp/policies --policy examples/psp/grant --as system:serviceaccount:psp-example:fake-user examples/psp/pods":    1, // "privileged" is denied
 	"kguard check --pss restricted deploy/ -o json":                                                                                                 0, // kguard's own deployment meets restricted
 	"kguard psp migrate examples/psp/policies --workloads examples/psp/pods":                                                                        0,
+	"kguard audit --policy examples/audit-objects/policies.yaml examples/audit-objects/cluster-dump.yaml":                                           1, // debug, log-shipper, runner
+	"kguard audit --policy examples/audit-objects/policies.yaml -o json examples/audit-objects/cluster-dump.yaml":                                   1,
 	"kguard authz abac-to-rbac examples/abac/policy.jsonl > rbac.yaml":                                                                              0,
 	"kguard check --offline --policy examples/imagepolicy examples/imagepolicy/deploy.yaml":                                                         1, // offline, nothing can be verified
 	"kguard policy verify internal/constraints/testdata/gatekeeper-library/library/...":                                                             0, // every library suite passes

@@ -1,0 +1,212 @@
+package audit_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
+	"github.com/kguard/kguard/internal/audit"
+	"github.com/kguard/kguard/internal/manifest"
+	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/snapshot"
+)
+
+// policies: one restricted PodSecurityPolicy that only the ServiceAccount
+// ServiceAccounts ci:builder and strict:builder may use, and the namespace
+// "strict" labelled to enforce the restricted Pod Security Standard.
+const policies = `apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: restricted}
+spec:
+  privileged: false
+  runAsUser: {rule: RunAsAny}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: use-restricted}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use], resourceNames: [restricted]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: builder, namespace: ci}
+subjects: [{kind: ServiceAccount, name: builder, namespace: ci}]
+roleRef: {kind: ClusterRole, name: use-restricted, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: builder, namespace: strict}
+subjects: [{kind: ServiceAccount, name: builder, namespace: strict}]
+roleRef: {kind: ClusterRole, name: use-restricted, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: strict, labels: {pod-security.kubernetes.io/enforce: restricted}}
+`
+
+// newChain builds PodSecurityPolicy then PodSecurity over policies, as `kguard audit` would.
+func newChain(t testing.TB) *admission.Chain {
+	t.Helper()
+	set, err := policy.Read(strings.NewReader(policies), "policies.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := snapshot.BuildPolicies(snapshot.Config{AdmissionPlugins: []string{podsecuritypolicy.PluginName, podsecurity.PluginName}}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return built.Admission
+}
+
+func read(t testing.TB, yaml string) []manifest.Document {
+	t.Helper()
+	docs, err := manifest.Read(strings.NewReader(yaml), "objects.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+const pod = `apiVersion: v1
+kind: Pod
+metadata: {name: NAME, namespace: NS%s}
+spec:
+  serviceAccountName: SA
+  containers: [{name: c, image: busybox}]
+`
+
+func podYAML(name, ns, sa, owner string) string {
+	y := strings.NewReplacer("NAME", name, "NS", ns, "SA", sa).Replace(pod)
+	return strings.Replace(y, "%s", owner, 1)
+}
+
+func TestRun(t *testing.T) {
+	ctrl := func(kind, name, uid string) string {
+		return ", ownerReferences: [{apiVersion: apps/v1, kind: " + kind + ", name: " + name + ", uid: " + uid + ", controller: true}]"
+	}
+	deployment := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ci, uid: d-1}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: builder
+      containers: [{name: c, image: nginx}]
+`
+	replicaSet := `apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-1, namespace: ci, uid: rs-1, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d-1, controller: true}]}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: builder
+      containers: [{name: c, image: nginx}]
+`
+	type want struct {
+		name     string
+		status   audit.Status
+		reviewer string
+		plugin   string
+		owner    string // owner's name when Owned
+	}
+	tests := []struct {
+		name    string
+		objects []string
+		want    []want
+	}{
+		{
+			name:    "a pod is reviewed as its ServiceAccount",
+			objects: []string{podYAML("p", "ci", "builder", "")},
+			want:    []want{{name: "p", status: audit.Admitted, reviewer: "system:serviceaccount:ci:builder"}},
+		},
+		{
+			name:    "a pod whose ServiceAccount may use no policy is denied by PodSecurityPolicy",
+			objects: []string{podYAML("p", "ci", "", "")},
+			want:    []want{{name: "p", status: audit.Denied, reviewer: "system:serviceaccount:ci:default", plugin: podsecuritypolicy.PluginName}},
+		},
+		{
+			name:    "a pod the namespace's Pod Security label refuses is denied by PodSecurity",
+			objects: []string{podYAML("p", "strict", "builder", "")},
+			want:    []want{{name: "p", status: audit.Denied, reviewer: "system:serviceaccount:strict:builder", plugin: podsecurity.PluginName}},
+		},
+		{
+			name:    "pods and ReplicaSets are reported through the Deployment that owns them",
+			objects: []string{deployment, replicaSet, podYAML("web-1-a", "ci", "builder", ctrl("ReplicaSet", "web-1", "rs-1"))},
+			want: []want{
+				{name: "web", status: audit.Admitted, reviewer: "system:serviceaccount:ci:builder"},
+				{name: "web-1", status: audit.Owned, owner: "web"},
+				{name: "web-1-a", status: audit.Owned, owner: "web"},
+			},
+		},
+		{
+			name:    "a pod whose owner is not in the input is reviewed as a pod",
+			objects: []string{podYAML("web-2-a", "ci", "builder", ctrl("ReplicaSet", "web-2", "rs-2"))},
+			want:    []want{{name: "web-2-a", status: audit.Admitted, reviewer: "system:serviceaccount:ci:builder"}},
+		},
+		{
+			name:    "an owner of the same name but another UID does not stand for the pod",
+			objects: []string{replicaSet, podYAML("web-1-b", "ci", "", ctrl("ReplicaSet", "web-1", "rs-old"))},
+			want: []want{
+				{name: "web-1", status: audit.Admitted, reviewer: "system:serviceaccount:ci:builder"},
+				{name: "web-1-b", status: audit.Denied, reviewer: "system:serviceaccount:ci:default", plugin: podsecuritypolicy.PluginName},
+			},
+		},
+		{
+			name: "kinds no enabled plugin judges are skipped",
+			objects: []string{"apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ci}\nspec: {ports: [{port: 80}]}\n",
+				"apiVersion: v1\nkind: Namespace\nmetadata: {name: ci}\n"},
+			want: []want{{name: "s", status: audit.Skipped}, {name: "ci", status: audit.Skipped}},
+		},
+		{
+			name:    "an unreadable pod is reported, not judged",
+			objects: []string{"apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: ci}\nspec: {containerz: []}\n"},
+			want:    []want{{name: "bad", status: audit.Unreadable}},
+		},
+	}
+	chain := newChain(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := audit.Run(context.Background(), chain, read(t, strings.Join(tc.objects, "---\n")), audit.Options{})
+			if len(rs.Results) != len(tc.want) {
+				t.Fatalf("%d results, want %d: %+v", len(rs.Results), len(tc.want), rs.Results)
+			}
+			for i, w := range tc.want {
+				r := rs.Results[i]
+				owner := ""
+				if r.Owner != nil {
+					owner = r.Owner.Name
+				}
+				if r.Name != w.name || r.Status != w.status || r.Reviewer != w.reviewer || r.Plugin != w.plugin || owner != w.owner {
+					t.Errorf("result %d = {%s %s reviewer %q plugin %q owner %q} (%s%s), want {%s %s reviewer %q plugin %q owner %q}",
+						i, r.Name, r.Status, r.Reviewer, r.Plugin, owner, r.Message, r.Error, w.name, w.status, w.reviewer, w.plugin, w.owner)
+				}
+			}
+		})
+	}
+}
+
+func TestPatches(t *testing.T) {
+	chain := newChain(t)
+	docs := read(t, podYAML("p", "ci", "builder", ""))
+	for _, tc := range []struct {
+		name    string
+		patches bool
+	}{{"without -v no JSON Patch is written", false}, {"with Patches the mutations are listed", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := audit.Run(t.Context(), chain, docs, audit.Options{Patches: tc.patches}).Results[0]
+			if r.Status != audit.Admitted || (r.Patch != nil) != tc.patches {
+				t.Errorf("status %s, patch %s; want admitted, a patch: %v", r.Status, r.Patch, tc.patches)
+			}
+		})
+	}
+}
