@@ -120,8 +120,8 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		return nil, err
 	}
 	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)
-	out.Describe = fmt.Sprintf("%d ConstraintTemplates, %d constraints, %d Rego modules, %d ClusterImagePolicies, %d TrustRoots, %d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces; authorization %v; admission %v",
-		len(set.ConstraintTemplates), len(set.Constraints), len(set.RegoModules), len(set.ClusterImagePolicies), len(set.TrustRoots), len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces),
+	out.Describe = fmt.Sprintf("%d ConstraintTemplates, %d constraints, %d Rego modules, %d ClusterImagePolicies, %d TrustRoots, %d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces, %d Tenants; authorization %v; admission %v",
+		len(set.ConstraintTemplates), len(set.Constraints), len(set.RegoModules), len(set.ClusterImagePolicies), len(set.TrustRoots), len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces), len(set.Tenants),
 		orRBAC(cfg.AuthorizationModes), names)
 	return out, nil
 }

@@ -55,9 +55,10 @@ func setupWebhook() (*replica, error) {
 	if out, err := exec.Command("go", "build", "-o", w.bin, "github.com/kguard/kguard/cmd/kguard").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building kguard: %v\n%s", err, out)
 	}
-	// The users of seed 001, with fresh random tokens.
+	// The users of seed 001, and tenancy_test.go's tenant owner, with fresh
+	// random tokens.
 	var csv strings.Builder
-	for i, u := range []string{"alice", "bob", "kubelet"} {
+	for i, u := range []string{"alice", "bob", "kubelet", "tara"} {
 		b := make([]byte, 16)
 		rand.Read(b)
 		w.tokens[u] = hex.EncodeToString(b)
@@ -156,7 +157,7 @@ func (w *webhook) start(name string) (*replica, error) {
 		"--kubeconfig", live.kubeconfig, "--reuse-port",
 		"--listen-address", "127.0.0.1:"+live.env["KGUARD_PORT"],
 		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
-		"--authorization-mode", "ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
+		"--authorization-mode", "Tenant,ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
 		// The defaults, exec_test.go's, imagepolicy_test.go's (only in
 		// namespaces labelled policy.sigstore.dev/include=true) and
 		// constraints_test.go's and tenancy_test.go's (no constraint or

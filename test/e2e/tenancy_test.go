@@ -145,3 +145,86 @@ spec:
 		t.Errorf("a Service outside the tenants: %v\n%s", err, out)
 	}
 }
+
+// The Tenant authorization mode on the real control plane: kube-apiserver
+// asks kguard (--authorization-mode=Node,Webhook,RBAC; kguard chains
+// Tenant,ABAC,RBAC) before its own RBAC, and kguard's Deny is final. Tara,
+// authenticated by kguard's token webhook, owns tenant "authz" and is
+// cluster-admin by a ClusterRoleBinding: she works in her namespace, but
+// may not write a Service's status (CVE-2020-8554), touch another
+// namespace or relabel her own. Taking her off the owners lets RBAC decide
+// again within seconds.
+func TestTenantAuthorization(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "tenant-authz"
+	testNamespace(t, ns)
+	tenant := `apiVersion: kguard.io/v1alpha1
+kind: Tenant
+metadata: {name: authz}
+spec:
+  owners: {users: [OWNERS]}
+  namespaces: {names: [tenant-authz]}
+`
+	apply := func(owners string) {
+		t.Helper()
+		if out, err := kubectlIn(t, strings.Replace(tenant, "OWNERS", owners, 1), "apply", "-f", "-"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	apply("tara")
+	t.Cleanup(func() { kubectl(t, "delete", "tenants.kguard.io", "authz", "--ignore-not-found") })
+	mustKubectl(t, "create", "clusterrolebinding", "e2e-tara-admin", "--clusterrole=cluster-admin", "--user=tara")
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", "e2e-tara-admin", "--ignore-not-found") })
+	mustKubectl(t, "create", "service", "clusterip", "web", "-n", ns, "--tcp=80:8080")
+	tara := func(args ...string) (string, error) {
+		return kubectl(t, append([]string{"--token", kg.tokens["tara"]}, args...)...)
+	}
+	if out, err := tara("auth", "whoami"); err != nil || !strings.Contains(out, "tara") {
+		t.Fatalf("tara is not authenticated by kguard's token webhook: %v\n%s", err, out)
+	}
+	// kguard sees the Tenant within seconds.
+	eventually(t, 20*time.Second, "kguard denies tara a status write", func() (bool, string) {
+		out, _ := tara("auth", "can-i", "patch", "services", "--subresource=status", "-n", ns)
+		return strings.HasPrefix(out, "no - Tenant: "), out
+	})
+
+	// Her own namespace: RBAC decides (cluster-admin).
+	if out, err := tara("create", "configmap", "mine", "-n", ns); err != nil {
+		t.Fatalf("tara may work in her namespace: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"status of a Service", []string{"patch", "service", "web", "-n", ns, "--subresource=status", "--type=merge", "-p", `{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}}}`},
+			`Tenant: User "tara" (tenant "authz") may not write status subresources (services/status)`},
+		{"another namespace", []string{"create", "configmap", "theirs", "-n", "default"},
+			`Tenant: User "tara" (tenant "authz") may not create configmaps in namespace "default", which belongs to no tenant`},
+		{"relabelling her namespace", []string{"label", "namespace", ns, "pod-security.kubernetes.io/enforce=privileged"},
+			`may not patch namespaces: a tenant's namespaces and their labels are the cluster's to manage`},
+		{"a cluster-scoped write", []string{"create", "clusterrolebinding", "e2e-tara-more", "--clusterrole=cluster-admin", "--user=tara"},
+			`cluster-scoped writes are not a tenant's`},
+		{"impersonating", []string{"get", "pods", "-n", ns, "--as=bob"},
+			`(tenant "authz") may not impersonate`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := tara(tc.args...)
+			if err == nil || !strings.Contains(strings.ToLower(out), "forbidden") || !strings.Contains(out, tc.want) {
+				t.Fatalf("kubectl %s: %v\n%s\nwant Forbidden with %q", strings.Join(tc.args, " "), err, out, tc.want)
+			}
+		})
+	}
+	// What RBAC grants and the mode does not deny, kube-apiserver allows.
+	if out, err := tara("get", "nodes"); err != nil {
+		t.Fatalf("cluster-scoped reads are RBAC's: %v\n%s", err, out)
+	}
+
+	// Off the owners, she is RBAC's cluster-admin again.
+	apply("someone-else")
+	eventually(t, 20*time.Second, "tara may write in default again", func() (bool, string) {
+		out, err := tara("create", "configmap", "theirs", "-n", "default")
+		return err == nil, out
+	})
+	kubectl(t, "delete", "configmap", "theirs", "-n", "default", "--ignore-not-found")
+}

@@ -82,13 +82,20 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 	}
 	if ns == "" {
 		switch {
-		case verb == "impersonate" || verb == "escalate" || verb == "bind":
+		case impersonates(verb) || verb == "escalate" || verb == "bind":
 			return deny("%s may not %s %s outside its tenant's namespaces", who, verb, resource)
 		case writes[verb] && !selfReviews[attrs.GetAPIGroup()+"/"+attrs.GetResource()]:
 			return deny("%s may not %s %s: cluster-scoped writes are not a tenant's", who, verb, resource)
 		}
 	}
 	return authorizer.DecisionNoOpinion, "", nil
+}
+
+// impersonates reports an impersonation verb: "impersonate", and the
+// constrained impersonation verbs kube-apiserver asks first
+// ("impersonate:user-info", "impersonate:serviceaccount", ...).
+func impersonates(verb string) bool {
+	return verb == "impersonate" || strings.HasPrefix(verb, "impersonate:")
 }
 
 func deny(format string, args ...any) (authorizer.Decision, string, error) {

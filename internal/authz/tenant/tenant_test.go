@@ -89,6 +89,7 @@ func TestAuthorize(t *testing.T) {
 		{"creating a namespace", res(alice, "create", "", "namespaces", "", "", ""), "may not create namespaces"},
 		{"labelling its own namespace", res(alice, "patch", "", "namespaces", "", "a-dev", "a-dev"), "may not patch namespaces: a tenant's namespaces and their labels are the cluster's to manage"},
 		{"impersonating a user", res(alice, "impersonate", "", "users", "", "", "admin"), "may not impersonate users outside its tenant's namespaces"},
+		{"constrained impersonation of a user", res(alice, "impersonate:user-info", "", "users", "", "", "admin"), "may not impersonate:user-info users outside its tenant's namespaces"},
 		{"escalate on cluster roles", res(carol, "escalate", "rbac.authorization.k8s.io", "clusterroles", "", "", "admin"), "may not escalate clusterroles.rbac.authorization.k8s.io"},
 		{"bind in another namespace", res(alice, "bind", "rbac.authorization.k8s.io", "roles", "", "b-prod", "r"), `in namespace "b-prod"`},
 	} {
