@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/authz/paths"
+	"github.com/kguard/kguard/internal/authz/paths/admitted"
+	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/report"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
 func init() { registerAuthz(newPathsCommand) }
@@ -18,8 +23,9 @@ func init() { registerAuthz(newPathsCommand) }
 func newPathsCommand(o *authzOptions, s Streams) *cobra.Command {
 	var from, to, failOn string
 	var fromGroups []string
-	var includeSystem bool
+	var includeSystem, verbose bool
 	var output *report.FormatFlag
+	var ad admissionFlags
 	c := &cobra.Command{
 		Use:   "paths",
 		Short: "Find privilege-escalation paths: who can become cluster-admin, read every secret, own a node or take tokens, and how",
@@ -33,7 +39,11 @@ a target, hop by hop, each hop naming the binding, role and rule that grant it:
 
 Hops are: * on *; bind or escalate on ClusterRoles; impersonation; serviceaccounts/token;
 reading secrets, which hold ServiceAccount tokens; creating pods or workloads, which run as
-any ServiceAccount of the namespace and, with no admission policy given, privileged;
+any ServiceAccount of the namespace, and reach node root when kguard's admission chain (as
+check builds it: --enable-admission-plugins, by default PodSecurityPolicy when -f holds
+policies, then PodSecurity, with Tenancy first when it holds Tenants) admits, requested by the
+subject, a privileged pod, a hostPID pod or a pod mounting the node's / (-v lists the pod
+grants it refuses, and why);
 pods/exec, pods/attach and ephemeral containers into the pods of -f (every ServiceAccount
 of the namespace when none is given); nodes/proxy; patching nodes; approving API client
 certificates; admission webhook configurations. A ServiceAccount reached acts with its own
@@ -83,6 +93,9 @@ input.`,
 			if err != nil {
 				return err
 			}
+			if opts.Admitter, err = pathsAdmitter(c.Context(), o, &ad, env.Set); err != nil {
+				return err
+			}
 			res, err := paths.Find(env.Set, opts)
 			if err != nil {
 				return err
@@ -92,11 +105,11 @@ input.`,
 			}
 			switch output.Format() {
 			case report.JSON:
-				err = writePathsJSON(s.Out, res.Paths)
+				err = writePathsJSON(s.Out, res)
 			case report.DOT:
 				err = writePathsDOT(s.Out, res.Paths)
 			default:
-				err = writePathsText(s.Out, res.Paths)
+				err = writePathsText(s.Out, res, verbose)
 			}
 			if err != nil {
 				return err
@@ -116,10 +129,40 @@ input.`,
 	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a path has at least this severity (info, high, critical)")
 	c.Flags().BoolVar(&includeSystem, "include-system", false, "include paths from Kubernetes' own subjects (system:masters, system:* users and groups, ServiceAccounts bound only by default bindings)")
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the namespaced objects in -f that name none (as kubectl apply -n)")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "list the grants to create pods that reach no node because admission refuses node-root pods, and why")
+	ad.addPodSecurity(c.Flags(), "ordered admission plugins that judge node-root pods: "+strings.Join(admission.Registered(), ", ")+
+		" (default: PodSecurityPolicy when -f holds policies, then PodSecurity; Tenancy first when it holds Tenants)")
 	return c
 }
 
-func writePathsText(w io.Writer, ps []paths.Path) error {
+// pathsAdmitter is the admission chain check would build for the objects of
+// set (PodSecurityPolicies, Namespaces, Tenants), judging node-root pods.
+func pathsAdmitter(ctx context.Context, o *authzOptions, ad *admissionFlags, set *policy.Set) (paths.PodAdmitter, error) {
+	pss, err := ad.podSecurity()
+	if err != nil {
+		return nil, usageError(err)
+	}
+	plugins := ad.plugins
+	if len(plugins) == 0 {
+		plugins = podSecurityPlugins(set)
+	}
+	// set already holds the default roles when --default-roles is given.
+	cfg := snapshot.Config{AuthorizationModes: o.modes, ABACFile: o.policyFile, AdmissionPlugins: plugins, PSS: pss}
+	built, err := snapshot.BuildPolicies(cfg, set)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return admitted.New(ctx, built.Admission, built.Authorizer, set), nil
+}
+
+func writePathsText(w io.Writer, res *paths.Result, verbose bool) error {
+	ps := res.Paths
+	if err := writeRefused(w, res.Refused, verbose); err != nil {
+		return err
+	}
 	if len(ps) == 0 {
 		_, err := fmt.Fprintln(w, "no escalation paths found")
 		return err
@@ -150,11 +193,31 @@ func writePathsText(w io.Writer, ps []paths.Path) error {
 	return err
 }
 
-func writePathsJSON(w io.Writer, ps []paths.Path) error {
+// writeRefused lists, with verbose, the pod grants admission keeps from
+// node root; otherwise it counts them.
+func writeRefused(w io.Writer, refused []paths.Refusal, verbose bool) error {
+	if len(refused) == 0 {
+		return nil
+	}
+	if !verbose {
+		_, err := fmt.Fprintf(w, "(%d grants to create pods reach no node: admission refuses node-root pods; -v lists them)\n", len(refused))
+		return err
+	}
+	for _, r := range refused {
+		fmt.Fprintf(w, "NO NODE   %s: %s (%s)\n", r.Subject, r.Action, r.Evidence)
+	}
+	return nil
+}
+
+func writePathsJSON(w io.Writer, res *paths.Result) error {
+	ps, refused := res.Paths, res.Refused
 	if ps == nil {
 		ps = []paths.Path{}
 	}
-	return report.WriteJSON(w, map[string]any{"paths": ps})
+	if refused == nil {
+		refused = []paths.Refusal{}
+	}
+	return report.WriteJSON(w, map[string]any{"paths": ps, "refused": refused})
 }
 
 // writePathsDOT writes the paths as one Graphviz graph: a node per subject

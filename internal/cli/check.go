@@ -155,20 +155,12 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 		return usageError(err)
 	}
 	if len(cfg.AdmissionPlugins) == 0 {
-		if len(set.PodSecurityPolicies) > 0 {
-			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecuritypolicy.PluginName)
-		}
-		cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, podsecurity.PluginName)
+		cfg.AdmissionPlugins = podSecurityPlugins(set)
 		if len(set.ClusterImagePolicies) > 0 {
 			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, clusterimagepolicy.PluginName)
 		}
 		if len(set.ConstraintTemplates)+len(set.Constraints)+len(set.RegoModules) > 0 {
 			cfg.AdmissionPlugins = append(cfg.AdmissionPlugins, constraints.PluginName)
-		}
-		if len(set.Tenants) > 0 {
-			// First: what it injects (the seccomp profile) is what the pod
-			// security plugins judge.
-			cfg.AdmissionPlugins = append([]string{tenancy.PluginName}, cfg.AdmissionPlugins...)
 		}
 	}
 	// The same builder as serve's: what check answers is what the webhook answers.
@@ -216,6 +208,22 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 		return denied()
 	}
 	return nil
+}
+
+// podSecurityPlugins are the default plugins that judge what a pod may do
+// on its node, for the policies of set: Tenancy when it holds Tenants (first:
+// what it injects, the seccomp profile, is what the others judge),
+// PodSecurityPolicy when it holds policies, then PodSecurity. check adds the
+// image and constraint plugins; authz paths uses these alone.
+func podSecurityPlugins(set *policy.Set) []string {
+	var out []string
+	if len(set.Tenants) > 0 {
+		out = append(out, tenancy.PluginName)
+	}
+	if len(set.PodSecurityPolicies) > 0 {
+		out = append(out, podsecuritypolicy.PluginName)
+	}
+	return append(out, podsecurity.PluginName)
 }
 
 // documentError is err without the file and line the result already names.

@@ -91,14 +91,21 @@ func (f *imageFlags) config() (clusterimagepolicy.Config, error) {
 }
 
 func (f *admissionFlags) add(fs *pflag.FlagSet, pluginsHelp string) {
+	f.addPodSecurity(fs, pluginsHelp)
+	f.images.add(fs)
+	fs.BoolVar(&f.constraintsNoCEL, "constraints-no-cel", false, "Constraints: run ConstraintTemplates' Rego only, never their K8sNativeValidation (CEL) code (Gatekeeper runs CEL first when a template has it, as kguard does by default)")
+	fs.BoolVar(&f.pspAppArmorAnnotationOnly, "psp-apparmor-annotation-only", false, "PodSecurityPolicy: set a policy's default AppArmor profile as the annotation only, as v1.24 did (by default the appArmorProfile field too, which spares Kubernetes >= 1.30's deprecation warning)")
+}
+
+// addPodSecurity adds the flags that say which pods are admitted: the
+// plugins and the Pod Security defaults and exemptions (all that `authz
+// paths` needs; check and serve add the rest).
+func (f *admissionFlags) addPodSecurity(fs *pflag.FlagSet, pluginsHelp string) {
 	fs.StringSliceVar(&f.plugins, "enable-admission-plugins", nil, pluginsHelp)
 	fs.StringVar(&f.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION] (privileged, baseline, restricted; version latest or v1.x); default privileged:latest, as the built-in")
 	fs.StringSliceVar(&f.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
 	fs.StringSliceVar(&f.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
 	fs.StringSliceVar(&f.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
-	f.images.add(fs)
-	fs.BoolVar(&f.constraintsNoCEL, "constraints-no-cel", false, "Constraints: run ConstraintTemplates' Rego only, never their K8sNativeValidation (CEL) code (Gatekeeper runs CEL first when a template has it, as kguard does by default)")
-	fs.BoolVar(&f.pspAppArmorAnnotationOnly, "psp-apparmor-annotation-only", false, "PodSecurityPolicy: set a policy's default AppArmor profile as the annotation only, as v1.24 did (by default the appArmorProfile field too, which spares Kubernetes >= 1.30's deprecation warning)")
 }
 
 // podSecurity is the cluster-wide Pod Security configuration of the flags:
