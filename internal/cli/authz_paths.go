@@ -108,6 +108,8 @@ input.`,
 				err = writePathsJSON(s.Out, res)
 			case report.DOT:
 				err = writePathsDOT(s.Out, res.Paths)
+			case report.SARIF:
+				err = writePathsSARIF(s.Out, res.Paths, bindingSources(env.Set))
 			default:
 				err = writePathsText(s.Out, res, verbose)
 			}
@@ -122,7 +124,7 @@ input.`,
 			return nil
 		},
 	}
-	output = addOutputFlag(c, report.Text, report.JSON, report.DOT)
+	output = addOutputFlag(c, report.Text, report.JSON, report.DOT, report.SARIF)
 	c.Flags().StringVar(&from, "from", "", "only the paths of this subject: USER, system:serviceaccount:NS:NAME or group:NAME")
 	c.Flags().StringArrayVar(&fromGroups, "from-group", nil, "a group of the --from user (repeatable)")
 	c.Flags().StringVar(&to, "to", "", "only the paths to this target: cluster-admin, secrets, nodes or tokens")
@@ -263,4 +265,75 @@ func writePathsDOT(w io.Writer, ps []paths.Path) error {
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// pathsSARIFRule is the SARIF rule of the paths to a target.
+func pathsSARIFRule(t paths.Target) string { return "kguard.paths." + string(t) }
+
+// pathsLevels and pathsSecuritySeverity rate the targets for code scanning,
+// as authz audit rates its severities.
+var (
+	pathsLevels           = map[paths.Severity]report.Level{paths.Info: report.LevelNote, paths.High: report.LevelError, paths.Critical: report.LevelError}
+	pathsSecuritySeverity = map[paths.Severity]string{paths.Info: "0.0", paths.High: "7.5", paths.Critical: "9.5"}
+	pathsTargetHelp       = map[paths.Target]string{
+		paths.ClusterAdmin: "a chain of grants gives every permission",
+		paths.Secrets:      "a chain of grants reads every secret",
+		paths.Nodes:        "a chain of grants gives root on a node",
+		paths.Tokens:       "a chain of grants takes the ServiceAccount tokens of any namespace",
+	}
+)
+
+// writePathsSARIF writes SARIF 2.1.0: one rule per target, one result per
+// path, located at the binding of its first hop (file and line when read
+// from files) and naming the path's subject.
+func writePathsSARIF(w io.Writer, ps []paths.Path, sources map[string]string) error {
+	var rules []report.ReportingDescriptor
+	for _, t := range paths.Targets {
+		sev := paths.SeverityOf(t)
+		rules = append(rules, report.ReportingDescriptor{
+			ID:                   pathsSARIFRule(t),
+			ShortDescription:     &report.Message{Text: "escalation path to " + string(t)},
+			FullDescription:      &report.Message{Text: pathsTargetHelp[t] + "; docs/paths.md explains each hop's primitive"},
+			DefaultConfiguration: &report.ReportingConfiguration{Level: pathsLevels[sev]},
+			Properties:           report.PropertyBag{"security-severity": pathsSecuritySeverity[sev]},
+		})
+	}
+	results := []report.Result{}
+	for _, p := range ps {
+		var hops []string
+		for i, h := range p.Hops {
+			hop := fmt.Sprintf("%d. %s", i+1, h.Action)
+			if ev := h.Evidence.String(); ev != "" {
+				hop += " (" + ev + ")"
+			}
+			hops = append(hops, hop+" => "+h.To.String())
+		}
+		loc := report.Location{LogicalLocations: []report.LogicalLocation{{Name: p.From.Name, FullyQualifiedName: p.From.String(), Kind: "subject"}}}
+		if len(p.Hops) > 0 && p.Hops[0].Evidence.Binding != nil {
+			b := p.Hops[0].Evidence.Binding
+			if file, line, ok := splitSource(sources[b.Kind+"/"+b.Namespace+"/"+b.Name]); ok {
+				loc.PhysicalLocation = &report.PhysicalLocation{ArtifactLocation: report.ArtifactLocation{URI: file}, Region: &report.Region{StartLine: line}}
+			}
+		}
+		results = append(results, report.Result{
+			RuleID:     pathsSARIFRule(p.Target),
+			Level:      pathsLevels[p.Severity],
+			Message:    report.Message{Text: fmt.Sprintf("%s -> %s: %s", p.From, p.Target, strings.Join(hops, "; "))},
+			Properties: report.PropertyBag{"severity": p.Severity.String(), "subject": p.From.String(), "hops": len(p.Hops)},
+			Locations:  []report.Location{loc},
+		})
+	}
+	return report.WriteSARIF(w, report.NewLog(report.Run{Tool: report.Tool{Driver: sarifDriver(rules)}, Results: results}))
+}
+
+// bindingSources maps "Kind/namespace/name" of each binding to its file:line.
+func bindingSources(s *policy.Set) map[string]string {
+	out := map[string]string{}
+	for _, b := range s.ClusterRoleBindings {
+		out["ClusterRoleBinding//"+b.Name] = s.Source(b)
+	}
+	for _, b := range s.RoleBindings {
+		out["RoleBinding/"+b.Namespace+"/"+b.Name] = s.Source(b)
+	}
+	return out
 }
