@@ -89,3 +89,37 @@ func TestNodeRootFollowsAdmission(t *testing.T) {
 		})
 	}
 }
+
+// A cluster-wide grant reaches node root when some namespace admits a
+// node-root pod: an unlabelled one takes the cluster default.
+func TestClusterWideGrant(t *testing.T) {
+	set, err := policy.Load([]string{"testdata/cluster-rbac.yaml", "testdata/ns-restricted.yaml"}, strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, enforce string
+		ok            bool
+		want          string
+	}{
+		{"privileged cluster default", "", true, `namespace "default" enforces Pod Security "privileged:latest" (the cluster default)`},
+		{"restricted cluster default", "restricted", false, `no pod that is node root is admitted in namespace "ci"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			built, err := snapshot.BuildPolicies(snapshot.Config{AdmissionPlugins: []string{podsecurity.PluginName},
+				PSS: podsecurity.Config{Enforce: tc.enforce}}, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := admitted.New(context.Background(), built.Admission, built.Authorizer, set)
+			dev := paths.Subject{Kind: "User", Name: "dev"}
+			ok, why := a.MayRunPrivileged(dev, "")
+			if ok != tc.ok || !strings.Contains(why, tc.want) {
+				t.Fatalf("got %v %q, want %v and %q", ok, why, tc.ok, tc.want)
+			}
+			if ok2, why2 := a.MayRunPrivileged(dev, ""); ok2 != ok || why2 != why {
+				t.Fatalf("the cached answer differs: %v %q", ok2, why2)
+			}
+		})
+	}
+}
