@@ -27,8 +27,11 @@ pods/attach, nodes/proxy, serviceaccounts/token, workloads in kube-system, patch
 workloads cluster-wide, pods/ephemeralcontainers, admission webhook configurations, approval
 of API client certificates, PersistentVolume creation, wildcards, grants to
 system:authenticated, system:unauthenticated or all ServiceAccounts (rated by what they
-grant: public health and discovery endpoints are low), default ServiceAccounts holding
-grants, and cluster-admin. Each finding names the subject, the
+grant: health, version and discovery endpoints are info, self-reviews low), default
+ServiceAccounts holding grants, and cluster-admin. A finding whose grant reaches, in one
+hop, a target of kguard authz paths is rated at least as that target: cluster-admin
+critical; every secret, node root (creating pods, whatever admission would say), every
+ServiceAccount token high. Each finding names the subject, the
 binding, the role and the rule (subject → binding → role → rule), with the binding's file
 and line when read from files. Matching uses the authorizer's own rule evaluation, so
 wildcards, subresources and aggregated roles count exactly as they grant.
@@ -86,8 +89,8 @@ is, 2 for bad input, including input with no objects at all.`,
 		},
 	}
 	output = addOutputFlag(c, report.Text, report.JSON, report.SARIF)
-	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a finding has at least this severity (low, medium, high, critical)")
-	c.Flags().StringVar(&minSeverity, "min-severity", "low", "report only findings of at least this severity")
+	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a finding has at least this severity (info, low, medium, high, critical)")
+	c.Flags().StringVar(&minSeverity, "min-severity", "info", "report only findings of at least this severity (low leaves out grants of public endpoints only)")
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the namespaced objects in -f that name none (as kubectl apply -n)")
 	c.Flags().BoolVar(&includeDefaults, "include-defaults", false, "include the Kubernetes default bindings (kubernetes.io/bootstrapping=rbac-defaults)")
 	return c
@@ -153,8 +156,8 @@ func writeAuditText(w io.Writer, findings []analysis.Finding) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d findings: %d critical, %d high, %d medium, %d low\n", len(findings),
-		counts[analysis.Critical], counts[analysis.High], counts[analysis.Medium], counts[analysis.Low])
+	_, err := fmt.Fprintf(w, "%d findings: %d critical, %d high, %d medium, %d low, %d info\n", len(findings),
+		counts[analysis.Critical], counts[analysis.High], counts[analysis.Medium], counts[analysis.Low], counts[analysis.Info])
 	return err
 }
 
@@ -167,13 +170,13 @@ func writeAuditJSON(w io.Writer, findings []analysis.Finding) error {
 
 // auditLevels are the SARIF levels of the severities.
 var auditLevels = map[analysis.Severity]report.Level{
-	analysis.Low: report.LevelNote, analysis.Medium: report.LevelWarning, analysis.High: report.LevelError, analysis.Critical: report.LevelError,
+	analysis.Info: report.LevelNote, analysis.Low: report.LevelNote, analysis.Medium: report.LevelWarning, analysis.High: report.LevelError, analysis.Critical: report.LevelError,
 }
 
 // auditSecuritySeverity is GitHub code scanning's security-severity (a CVSS-like
 // score) of the severities.
 var auditSecuritySeverity = map[analysis.Severity]string{
-	analysis.Low: "3.0", analysis.Medium: "5.0", analysis.High: "7.5", analysis.Critical: "9.5",
+	analysis.Info: "0.0", analysis.Low: "3.0", analysis.Medium: "5.0", analysis.High: "7.5", analysis.Critical: "9.5",
 }
 
 // writeAuditSARIF writes SARIF 2.1.0 for code-scanning tools: one rule per

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/authz/paths"
+	"github.com/kguard/kguard/internal/authz/paths/admitted"
+	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/report"
+	"github.com/kguard/kguard/internal/snapshot"
 )
 
 func init() { registerAuthz(newPathsCommand) }
@@ -18,8 +23,9 @@ func init() { registerAuthz(newPathsCommand) }
 func newPathsCommand(o *authzOptions, s Streams) *cobra.Command {
 	var from, to, failOn string
 	var fromGroups []string
-	var includeSystem bool
+	var includeSystem, verbose bool
 	var output *report.FormatFlag
+	var ad admissionFlags
 	c := &cobra.Command{
 		Use:   "paths",
 		Short: "Find privilege-escalation paths: who can become cluster-admin, read every secret, own a node or take tokens, and how",
@@ -33,7 +39,11 @@ a target, hop by hop, each hop naming the binding, role and rule that grant it:
 
 Hops are: * on *; bind or escalate on ClusterRoles; impersonation; serviceaccounts/token;
 reading secrets, which hold ServiceAccount tokens; creating pods or workloads, which run as
-any ServiceAccount of the namespace and, with no admission policy given, privileged;
+any ServiceAccount of the namespace, and reach node root when kguard's admission chain (as
+check builds it: --enable-admission-plugins, by default PodSecurityPolicy when -f holds
+policies, then PodSecurity, with Tenancy first when it holds Tenants) admits, requested by the
+subject, a privileged pod, a hostPID pod or a pod mounting the node's / (-v lists the pod
+grants it refuses, and why);
 pods/exec, pods/attach and ephemeral containers into the pods of -f (every ServiceAccount
 of the namespace when none is given); nodes/proxy; patching nodes; approving API client
 certificates; admission webhook configurations. A ServiceAccount reached acts with its own
@@ -83,6 +93,9 @@ input.`,
 			if err != nil {
 				return err
 			}
+			if opts.Admitter, err = pathsAdmitter(c.Context(), o, &ad, env.Set); err != nil {
+				return err
+			}
 			res, err := paths.Find(env.Set, opts)
 			if err != nil {
 				return err
@@ -92,11 +105,13 @@ input.`,
 			}
 			switch output.Format() {
 			case report.JSON:
-				err = writePathsJSON(s.Out, res.Paths)
+				err = writePathsJSON(s.Out, res)
 			case report.DOT:
 				err = writePathsDOT(s.Out, res.Paths)
+			case report.SARIF:
+				err = writePathsSARIF(s.Out, res.Paths, bindingSources(env.Set))
 			default:
-				err = writePathsText(s.Out, res.Paths)
+				err = writePathsText(s.Out, res, verbose)
 			}
 			if err != nil {
 				return err
@@ -109,17 +124,47 @@ input.`,
 			return nil
 		},
 	}
-	output = addOutputFlag(c, report.Text, report.JSON, report.DOT)
+	output = addOutputFlag(c, report.Text, report.JSON, report.DOT, report.SARIF)
 	c.Flags().StringVar(&from, "from", "", "only the paths of this subject: USER, system:serviceaccount:NS:NAME or group:NAME")
 	c.Flags().StringArrayVar(&fromGroups, "from-group", nil, "a group of the --from user (repeatable)")
 	c.Flags().StringVar(&to, "to", "", "only the paths to this target: cluster-admin, secrets, nodes or tokens")
 	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a path has at least this severity (info, high, critical)")
 	c.Flags().BoolVar(&includeSystem, "include-system", false, "include paths from Kubernetes' own subjects (system:masters, system:* users and groups, ServiceAccounts bound only by default bindings)")
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the namespaced objects in -f that name none (as kubectl apply -n)")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "list the grants to create pods that reach no node because admission refuses node-root pods, and why")
+	ad.addPodSecurity(c.Flags(), "ordered admission plugins that judge node-root pods: "+strings.Join(admission.Registered(), ", ")+
+		" (default: PodSecurityPolicy when -f holds policies, then PodSecurity; Tenancy first when it holds Tenants)")
 	return c
 }
 
-func writePathsText(w io.Writer, ps []paths.Path) error {
+// pathsAdmitter is the admission chain check would build for the objects of
+// set (PodSecurityPolicies, Namespaces, Tenants), judging node-root pods.
+func pathsAdmitter(ctx context.Context, o *authzOptions, ad *admissionFlags, set *policy.Set) (paths.PodAdmitter, error) {
+	pss, err := ad.podSecurity()
+	if err != nil {
+		return nil, usageError(err)
+	}
+	plugins := ad.plugins
+	if len(plugins) == 0 {
+		plugins = podSecurityPlugins(set)
+	}
+	// set already holds the default roles when --default-roles is given.
+	cfg := snapshot.Config{AuthorizationModes: o.modes, ABACFile: o.policyFile, AdmissionPlugins: plugins, PSS: pss}
+	built, err := snapshot.BuildPolicies(cfg, set)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return admitted.New(ctx, built.Admission, built.Authorizer, set), nil
+}
+
+func writePathsText(w io.Writer, res *paths.Result, verbose bool) error {
+	ps := res.Paths
+	if err := writeRefused(w, res.Refused, verbose); err != nil {
+		return err
+	}
 	if len(ps) == 0 {
 		_, err := fmt.Fprintln(w, "no escalation paths found")
 		return err
@@ -150,11 +195,31 @@ func writePathsText(w io.Writer, ps []paths.Path) error {
 	return err
 }
 
-func writePathsJSON(w io.Writer, ps []paths.Path) error {
+// writeRefused lists, with verbose, the pod grants admission keeps from
+// node root; otherwise it counts them.
+func writeRefused(w io.Writer, refused []paths.Refusal, verbose bool) error {
+	if len(refused) == 0 {
+		return nil
+	}
+	if !verbose {
+		_, err := fmt.Fprintf(w, "(%d grants to create pods reach no node: admission refuses node-root pods; -v lists them)\n", len(refused))
+		return err
+	}
+	for _, r := range refused {
+		fmt.Fprintf(w, "NO NODE   %s: %s (%s)\n", r.Subject, r.Action, r.Evidence)
+	}
+	return nil
+}
+
+func writePathsJSON(w io.Writer, res *paths.Result) error {
+	ps, refused := res.Paths, res.Refused
 	if ps == nil {
 		ps = []paths.Path{}
 	}
-	return report.WriteJSON(w, map[string]any{"paths": ps})
+	if refused == nil {
+		refused = []paths.Refusal{}
+	}
+	return report.WriteJSON(w, map[string]any{"paths": ps, "refused": refused})
 }
 
 // writePathsDOT writes the paths as one Graphviz graph: a node per subject
@@ -200,4 +265,75 @@ func writePathsDOT(w io.Writer, ps []paths.Path) error {
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// pathsSARIFRule is the SARIF rule of the paths to a target.
+func pathsSARIFRule(t paths.Target) string { return "kguard.paths." + string(t) }
+
+// pathsLevels and pathsSecuritySeverity rate the targets for code scanning,
+// as authz audit rates its severities.
+var (
+	pathsLevels           = map[paths.Severity]report.Level{paths.Info: report.LevelNote, paths.High: report.LevelError, paths.Critical: report.LevelError}
+	pathsSecuritySeverity = map[paths.Severity]string{paths.Info: "0.0", paths.High: "7.5", paths.Critical: "9.5"}
+	pathsTargetHelp       = map[paths.Target]string{
+		paths.ClusterAdmin: "a chain of grants gives every permission",
+		paths.Secrets:      "a chain of grants reads every secret",
+		paths.Nodes:        "a chain of grants gives root on a node",
+		paths.Tokens:       "a chain of grants takes the ServiceAccount tokens of any namespace",
+	}
+)
+
+// writePathsSARIF writes SARIF 2.1.0: one rule per target, one result per
+// path, located at the binding of its first hop (file and line when read
+// from files) and naming the path's subject.
+func writePathsSARIF(w io.Writer, ps []paths.Path, sources map[string]string) error {
+	var rules []report.ReportingDescriptor
+	for _, t := range paths.Targets {
+		sev := paths.SeverityOf(t)
+		rules = append(rules, report.ReportingDescriptor{
+			ID:                   pathsSARIFRule(t),
+			ShortDescription:     &report.Message{Text: "escalation path to " + string(t)},
+			FullDescription:      &report.Message{Text: pathsTargetHelp[t] + "; docs/paths.md explains each hop's primitive"},
+			DefaultConfiguration: &report.ReportingConfiguration{Level: pathsLevels[sev]},
+			Properties:           report.PropertyBag{"security-severity": pathsSecuritySeverity[sev]},
+		})
+	}
+	results := []report.Result{}
+	for _, p := range ps {
+		var hops []string
+		for i, h := range p.Hops {
+			hop := fmt.Sprintf("%d. %s", i+1, h.Action)
+			if ev := h.Evidence.String(); ev != "" {
+				hop += " (" + ev + ")"
+			}
+			hops = append(hops, hop+" => "+h.To.String())
+		}
+		loc := report.Location{LogicalLocations: []report.LogicalLocation{{Name: p.From.Name, FullyQualifiedName: p.From.String(), Kind: "subject"}}}
+		if len(p.Hops) > 0 && p.Hops[0].Evidence.Binding != nil {
+			b := p.Hops[0].Evidence.Binding
+			if file, line, ok := splitSource(sources[b.Kind+"/"+b.Namespace+"/"+b.Name]); ok {
+				loc.PhysicalLocation = &report.PhysicalLocation{ArtifactLocation: report.ArtifactLocation{URI: file}, Region: &report.Region{StartLine: line}}
+			}
+		}
+		results = append(results, report.Result{
+			RuleID:     pathsSARIFRule(p.Target),
+			Level:      pathsLevels[p.Severity],
+			Message:    report.Message{Text: fmt.Sprintf("%s -> %s: %s", p.From, p.Target, strings.Join(hops, "; "))},
+			Properties: report.PropertyBag{"severity": p.Severity.String(), "subject": p.From.String(), "hops": len(p.Hops)},
+			Locations:  []report.Location{loc},
+		})
+	}
+	return report.WriteSARIF(w, report.NewLog(report.Run{Tool: report.Tool{Driver: sarifDriver(rules)}, Results: results}))
+}
+
+// bindingSources maps "Kind/namespace/name" of each binding to its file:line.
+func bindingSources(s *policy.Set) map[string]string {
+	out := map[string]string{}
+	for _, b := range s.ClusterRoleBindings {
+		out["ClusterRoleBinding//"+b.Name] = s.Source(b)
+	}
+	for _, b := range s.RoleBindings {
+		out["RoleBinding/"+b.Namespace+"/"+b.Name] = s.Source(b)
+	}
+	return out
 }

@@ -93,14 +93,21 @@ func (f *imageFlags) config() (clusterimagepolicy.Config, error) {
 }
 
 func (f *admissionFlags) add(fs *pflag.FlagSet, pluginsHelp string) {
+	f.addPodSecurity(fs, pluginsHelp)
+	f.images.add(fs)
+	fs.BoolVar(&f.constraintsNoCEL, "constraints-no-cel", false, "Constraints: run ConstraintTemplates' Rego only, never their K8sNativeValidation (CEL) code (Gatekeeper runs CEL first when a template has it, as kguard does by default)")
+	fs.BoolVar(&f.pspAppArmorAnnotationOnly, "psp-apparmor-annotation-only", false, "PodSecurityPolicy: set a policy's default AppArmor profile as the annotation only, as v1.24 did (by default the appArmorProfile field too, which spares Kubernetes >= 1.30's deprecation warning)")
+}
+
+// addPodSecurity adds the flags that say which pods are admitted: the
+// plugins and the Pod Security defaults and exemptions (all that `authz
+// paths` needs; check and serve add the rest).
+func (f *admissionFlags) addPodSecurity(fs *pflag.FlagSet, pluginsHelp string) {
 	fs.StringSliceVar(&f.plugins, "enable-admission-plugins", nil, pluginsHelp)
 	fs.StringVar(&f.pss, "pss", "", "cluster default Pod Security Standard, LEVEL[:VERSION] (privileged, baseline, restricted; version latest or v1.x); default privileged:latest, as the built-in")
 	fs.StringSliceVar(&f.exemptUsers, "pss-exempt-username", nil, "Pod Security exemption: usernames")
 	fs.StringSliceVar(&f.exemptNamespaces, "pss-exempt-namespace", nil, "Pod Security exemption: namespaces")
 	fs.StringSliceVar(&f.exemptRuntimeClasses, "pss-exempt-runtime-class", nil, "Pod Security exemption: runtime class names")
-	f.images.add(fs)
-	fs.BoolVar(&f.constraintsNoCEL, "constraints-no-cel", false, "Constraints: run ConstraintTemplates' Rego only, never their K8sNativeValidation (CEL) code (Gatekeeper runs CEL first when a template has it, as kguard does by default)")
-	fs.BoolVar(&f.pspAppArmorAnnotationOnly, "psp-apparmor-annotation-only", false, "PodSecurityPolicy: set a policy's default AppArmor profile as the annotation only, as v1.24 did (by default the appArmorProfile field too, which spares Kubernetes >= 1.30's deprecation warning)")
 }
 
 // podSecurity is the cluster-wide Pod Security configuration of the flags:
@@ -135,21 +142,28 @@ func config(az *authorizationFlags, ad *admissionFlags) (snapshot.Config, error)
 // image policies, Constraints when there are templates, constraints or Rego,
 // and Tenancy first when there are Tenants.
 func defaultPlugins(set *policy.Set) []string {
-	var names []string
-	if len(set.PodSecurityPolicies) > 0 {
-		names = append(names, podsecuritypolicy.PluginName)
-	}
-	names = append(names, podsecurity.PluginName)
+	names := podSecurityPlugins(set)
 	if len(set.ClusterImagePolicies) > 0 {
 		names = append(names, clusterimagepolicy.PluginName)
 	}
 	if len(set.ConstraintTemplates)+len(set.Constraints)+len(set.RegoModules) > 0 {
 		names = append(names, constraints.PluginName)
 	}
-	if len(set.Tenants) > 0 {
-		// First: what it injects (the seccomp profile) is what the pod
-		// security plugins judge.
-		names = append([]string{tenancy.PluginName}, names...)
-	}
 	return names
+}
+
+// podSecurityPlugins are the default plugins that judge what a pod may do
+// on its node, for the policies of set: Tenancy when it holds Tenants (first:
+// what it injects, the seccomp profile, is what the others judge),
+// PodSecurityPolicy when it holds policies, then PodSecurity. check adds the
+// image and constraint plugins; authz paths uses these alone.
+func podSecurityPlugins(set *policy.Set) []string {
+	var out []string
+	if len(set.Tenants) > 0 {
+		out = append(out, tenancy.PluginName)
+	}
+	if len(set.PodSecurityPolicies) > 0 {
+		out = append(out, podsecuritypolicy.PluginName)
+	}
+	return append(out, podsecurity.PluginName)
 }

@@ -45,6 +45,8 @@ var formatRuns = []struct {
 	{"authz-check-escalation-json", []string{"authz", "check-escalation", "-o", "json", "-f", "@/rbac.yaml", "--as", "bob", "--as-group", "devs", "@/escalation.yaml"}},
 	{"authz-paths-text", []string{"authz", "paths", "-f", "@/paths.yaml"}},
 	{"authz-paths-json", []string{"authz", "paths", "-o", "json", "--from", "alice", "--from-group", "oncall", "-f", "@/paths.yaml"}},
+	{"authz-paths-refused-json", []string{"authz", "paths", "-o", "json", "--to", "nodes", "--pss", "restricted", "-f", "@/paths.yaml"}},
+	{"authz-paths-sarif", []string{"authz", "paths", "-o", "sarif", "-f", "@/paths.yaml"}},
 	{"authz-paths-dot", []string{"authz", "paths", "-o", "dot", "-f", "@/paths.yaml"}},
 	{"psp-migrate-json", []string{"psp", "migrate", "-o", "json", "@/psp.yaml", "--workloads", "@/manifests.yaml"}},
 	{"audit-text", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-v", auditObjects + "/cluster-dump.yaml"}},

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	"github.com/kguard/kguard/internal/authz/paths"
 	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/policy"
 )
@@ -24,27 +25,30 @@ import (
 type Severity int
 
 const (
-	Low Severity = iota
+	// Info is a grant of public information only (health, version and
+	// discovery endpoints), reported for completeness.
+	Info Severity = iota
+	Low
 	Medium
 	High
 	Critical
 )
 
-var severityNames = []string{"low", "medium", "high", "critical"}
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
 
 func (s Severity) String() string { return severityNames[s] }
 
 // MarshalText writes the severity's name.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// ParseSeverity reads "low", "medium", "high" or "critical".
+// ParseSeverity reads "info", "low", "medium", "high" or "critical".
 func ParseSeverity(s string) (Severity, error) {
 	for i, n := range severityNames {
 		if strings.EqualFold(s, n) {
 			return Severity(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown severity %q (low, medium, high, critical)", s)
+	return 0, fmt.Errorf("unknown severity %q (info, low, medium, high, critical)", s)
 }
 
 // Check is one kind of risky grant.
@@ -139,6 +143,7 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 	for _, b := range s.RoleBindings {
 		bindingSources["RoleBinding/"+b.Namespace+"/"+b.Name] = s.Source(b)
 	}
+	reaches := reachCache{}
 	var out []Finding
 	for i := range grants {
 		g := &grants[i]
@@ -158,6 +163,16 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 				if h.Severity != nil {
 					sev = *h.Severity
 				}
+				msg := h.Message
+				if reachSev, reached := reaches.of(g, h.Rule); reachSev > sev {
+					// What the grant reaches rates it, as a path would be.
+					sev = reachSev
+					what := "its rule"
+					if h.Rule == nil {
+						what = "the role"
+					}
+					msg += "; " + what + " reaches " + reached + " (kguard authz paths)"
+				}
 				if sev < o.MinSeverity {
 					continue
 				}
@@ -166,7 +181,7 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 					scope = "cluster"
 				}
 				out = append(out, Finding{
-					ID: c.ID, Severity: sev, Title: c.Title, Message: h.Message, Subject: g.Subject,
+					ID: c.ID, Severity: sev, Title: c.Title, Message: msg, Subject: g.Subject,
 					Binding: Ref{g.BindingKind, g.BindingNamespace, g.BindingName},
 					Role:    Ref{g.RoleKind, roleNamespace(g), g.RoleName},
 					Rule:    h.Rule, Scope: scope,
@@ -192,6 +207,57 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 		return SubjectString(a.Subject, "") < SubjectString(b.Subject, "")
 	})
 	return out, warnings, nil
+}
+
+// reachCache rates rules by the targets they reach in one hop, as the
+// paths engine finds them (cluster-admin critical; secrets, nodes, tokens
+// high), once per rule (or role, for a finding on the whole grant) and scope.
+type reachCache map[reachKey]reachAnswer
+
+type reachKey struct {
+	rule       *rbacv1.PolicyRule // the first rule of the role when whole
+	whole      bool
+	namespaced bool
+}
+
+type reachAnswer struct {
+	sev     Severity
+	targets string
+}
+
+// of rates the rule of a hit, or the grant's rules when rule is nil; Info
+// and "" when they reach no target.
+func (c reachCache) of(g *rbac.Grant, rule *rbacv1.PolicyRule) (Severity, string) {
+	rules := g.Rules
+	if rule != nil {
+		rules = []rbacv1.PolicyRule{*rule}
+	}
+	if len(rules) == 0 {
+		return Info, ""
+	}
+	k := reachKey{rule: rule, whole: rule == nil, namespaced: g.Namespace != ""}
+	if rule == nil {
+		k.rule = &g.Rules[0] // resolution shares one slice among a role's bindings
+	}
+	if a, ok := c[k]; ok {
+		return a.sev, a.targets
+	}
+	ts := paths.RulesReach(g.Namespace, rules)
+	names := make([]string, len(ts))
+	best := paths.Info
+	for i, t := range ts {
+		names[i] = string(t)
+		best = max(best, paths.SeverityOf(t))
+	}
+	a := reachAnswer{sev: Info, targets: strings.Join(names, ", ")}
+	switch best {
+	case paths.Critical:
+		a.sev = Critical
+	case paths.High:
+		a.sev = High
+	}
+	c[k] = a
+	return a.sev, a.targets
 }
 
 func roleNamespace(g *rbac.Grant) string {

@@ -75,7 +75,9 @@ func TestChecks(t *testing.T) {
 		{"wildcard verbs", grant(`{apiGroups: [""], resources: [configmaps], verbs: ["*"]}`, alice, "ns"), "KG009 medium"},
 		{"system:authenticated reads pods", grant(`{apiGroups: [""], resources: [pods], verbs: [get]}`, `{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 high"},
 		{"anonymous reads configmaps", grant(`{apiGroups: [""], resources: [configmaps], verbs: [get]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, "ns"), "KG010 critical"},
-		{"everyone reads /healthz", grant(`{nonResourceURLs: [/healthz], verbs: [get]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 low"},
+		{"everyone reads /healthz", grant(`{nonResourceURLs: [/healthz], verbs: [get]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 info"},
+		{"anonymous with any verb on /healthz", grant(`{nonResourceURLs: [/healthz, /readyz], verbs: ["*"]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG009 medium,KG010 info"},
+		{"a wildcard reaching every secret is rated by it", grant(`{apiGroups: [""], resources: ["*"], verbs: [list]}`, alice, ""), "KG001 critical,KG009 high"},
 		{"all serviceaccounts of a namespace", grant(`{apiGroups: [""], resources: [configmaps], verbs: [get]}`, `{kind: Group, name: "system:serviceaccounts:ns", apiGroup: rbac.authorization.k8s.io}`, "ns"), "KG010 high"},
 		{"star on star", grant(`{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}`, alice, ""), "KG011 critical"},
 		{"star on star in a namespace", grant(`{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}`, alice, "ns"), "KG011 high"},
@@ -95,7 +97,7 @@ func TestChecks(t *testing.T) {
 		{"approve without the approval subresource", grant(`{apiGroups: [certificates.k8s.io], resources: [signers], verbs: [approve]}`, alice, ""), ""},
 		{"create persistentvolumes", grant(`{apiGroups: [""], resources: [persistentvolumes], verbs: [create]}`, alice, ""), "KG017 high"},
 		{"everyone runs self-reviews", grant(`{apiGroups: [authorization.k8s.io], resources: [selfsubjectaccessreviews, selfsubjectrulesreviews], verbs: [create]}`, `{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 low"},
-		{"anonymous reads health sub-paths", grant(`{nonResourceURLs: [/healthz, "/livez/*", /version/], verbs: [get]}`, `{kind: User, name: "system:anonymous", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 low"},
+		{"anonymous reads health sub-paths", grant(`{nonResourceURLs: [/healthz, "/livez/*", /version/], verbs: [get]}`, `{kind: User, name: "system:anonymous", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 info"},
 		{"anonymous reads metrics", grant(`{nonResourceURLs: [/metrics], verbs: [get]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG010 medium"},
 		{"anonymous reads health and secrets", grant(`{nonResourceURLs: [/healthz], verbs: [get]}, {apiGroups: [""], resources: [secrets], verbs: [list]}`, `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`, ""), "KG001 critical,KG010 critical"},
 		{"harmless", grant(`{apiGroups: [""], resources: [configmaps], verbs: [get]}`, alice, "ns"), ""},
@@ -196,5 +198,45 @@ func TestParseSeverity(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParseSeverity(%q) = %v, %v", tc.in, got, err)
 		}
+	}
+}
+
+// The severity follows what a grant reaches: with the default roles, the
+// anonymous group reading /healthz is informational, a secrets reader high.
+func TestSeverityFollowsReach(t *testing.T) {
+	defaults, err := defaultroles.Set()
+	if err != nil {
+		t.Fatal(err)
+	}
+	anonymous := `{kind: Group, name: "system:unauthenticated", apiGroup: rbac.authorization.k8s.io}`
+	for _, tc := range []struct {
+		name, yaml, subject string
+		want                Severity
+	}{
+		{"anonymous healthz", grant(`{nonResourceURLs: [/healthz], verbs: [get]}`, anonymous, ""), "system:unauthenticated", Info},
+		{"secrets reader", grant(`{apiGroups: [""], resources: [secrets], verbs: [get, list]}`, alice, "ns"), "alice", High},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := load(t, tc.yaml)
+			set.ClusterRoles = append(set.ClusterRoles, defaults.ClusterRoles...)
+			set.ClusterRoleBindings = append(set.ClusterRoleBindings, defaults.ClusterRoleBindings...)
+			findings, _, err := Audit(set, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range findings {
+				if f.Subject.Name != tc.subject {
+					continue
+				}
+				got = append(got, f.ID+" "+f.Severity.String())
+				if f.Severity != tc.want {
+					t.Errorf("%s %s: %s, want %s", f.ID, f.Message, f.Severity, tc.want)
+				}
+			}
+			if len(got) == 0 {
+				t.Fatalf("no finding for %s", tc.subject)
+			}
+		})
 	}
 }

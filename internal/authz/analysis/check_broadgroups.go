@@ -11,7 +11,7 @@ import (
 func init() {
 	addCheck(&Check{
 		ID: "KG010", Severity: High, Title: "grants to everyone in a broad group",
-		Help: "system:authenticated is every user with any credential (with some providers, any account on the internet), system:unauthenticated is anonymous requests, system:serviceaccounts is every pod's identity. Bind named users or groups instead. Grants of public information only (health, version and discovery endpoints, self-reviews, trust bundles, as the default roles give) are rated low.",
+		Help: "system:authenticated is every user with any credential (with some providers, any account on the internet), system:unauthenticated is anonymous requests, system:serviceaccounts is every pod's identity. Bind named users or groups instead. Grants of health, version and discovery endpoints only (with any verb) are informational; of those and self-reviews or trust bundles, as the default roles give, low; any other anonymous grant is critical.",
 		Evaluate: func(g *rbac.Grant) []Hit {
 			s := g.Subject
 			anonymous := (s.Kind == rbacv1.GroupKind && s.Name == "system:unauthenticated") || (s.Kind == rbacv1.UserKind && s.Name == "system:anonymous")
@@ -23,8 +23,12 @@ func init() {
 			h := Hit{Message: who(g) + " is granted " + g.RoleKind + " " + g.RoleName}
 			// The rating follows what is granted, then who receives it.
 			switch {
+			case allRules(g.Rules, publicURLs):
+				// Like the default system:public-info-viewer and system:discovery.
+				h.Severity = sev(Info)
+				h.Message += ", which only exposes public information (health, version, discovery)"
 			case allRules(g.Rules, publicInfo):
-				// Like the default system:public-info-viewer, system:discovery, system:basic-user.
+				// Like the default system:basic-user.
 				h.Severity = sev(Low)
 				h.Message += ", which only exposes public information (health, version, discovery, self-reviews)"
 			case allRules(g.Rules, readsPaths):
@@ -75,15 +79,7 @@ var publicResources = []struct {
 // publicInfo reports whether the rule grants only public information.
 func publicInfo(r *rbacv1.PolicyRule) bool {
 	if len(r.NonResourceURLs) > 0 {
-		if !readsPaths(r) {
-			return false
-		}
-		for _, u := range r.NonResourceURLs {
-			if !publicPath(u) {
-				return false
-			}
-		}
-		return true
+		return publicURLs(r)
 	}
 	if len(r.ResourceNames) > 0 && len(r.Resources) == 0 {
 		return false
@@ -96,6 +92,20 @@ func publicInfo(r *rbacv1.PolicyRule) bool {
 		}
 	}
 	return len(r.APIGroups) > 0 && len(r.Resources) > 0
+}
+
+// publicURLs reports whether the rule grants only public non-resource URLs,
+// with any verb: the API server serves GET (and HEAD) alone on them.
+func publicURLs(r *rbacv1.PolicyRule) bool {
+	if len(r.NonResourceURLs) == 0 || len(r.Resources) > 0 {
+		return false
+	}
+	for _, u := range r.NonResourceURLs {
+		if !publicPath(u) {
+			return false
+		}
+	}
+	return true
 }
 
 func publicPath(u string) bool {

@@ -78,6 +78,14 @@ type graph struct {
 	// default, system those named only by defaults.
 	own, system map[int32]bool
 	warnings    []string
+	// refused are the pod grants admission keeps from node root, in the
+	// order found, one per subject and namespace.
+	refused []refusal
+}
+
+type refusal struct {
+	Refusal
+	from int32
 }
 
 func (g *graph) node(n node) int32 {
@@ -108,6 +116,8 @@ type builder struct {
 	podsByNS map[string][]Pod
 	admitter PodAdmitter
 	matched  map[rulesKey][]kindGrant
+	// refusedSeen dedupes refusals.
+	refusedSeen map[refusedKey]bool
 }
 
 // build makes the graph of a set's RBAC objects, ServiceAccounts and pods;
@@ -118,7 +128,7 @@ func build(s *policy.Set, o Options) (*graph, error) {
 		return nil, err
 	}
 	g := &graph{index: map[node]int32{}, own: map[int32]bool{}, system: map[int32]bool{}}
-	b := &builder{graph: g, podsByNS: map[string][]Pod{}, admitter: o.Admitter, matched: map[rulesKey][]kindGrant{}}
+	b := &builder{graph: g, podsByNS: map[string][]Pod{}, admitter: o.Admitter, matched: map[rulesKey][]kindGrant{}, refusedSeen: map[refusedKey]bool{}}
 	for _, t := range Targets {
 		g.target(t)
 	}
@@ -267,6 +277,7 @@ func (b *builder) grant(from int32, f foundHop) {
 		if b.admitter != nil {
 			ok, why := b.admitter.MayRunPrivileged(b.nodes[from].subject(), d.Namespace)
 			if !ok {
+				b.refuse(from, d.Namespace, f.hop, why)
 				return
 			}
 			h := b.hops[f.hop]
@@ -279,6 +290,25 @@ func (b *builder) grant(from int32, f foundHop) {
 		return
 	}
 	b.link(from, to, 1, f.hop)
+}
+
+// refuse records that admission keeps a pod grant from node root, once per
+// subject and namespace.
+func (b *builder) refuse(from int32, ns string, hop int32, why string) {
+	k := refusedKey{from, ns}
+	if b.refusedSeen[k] {
+		return
+	}
+	b.refusedSeen[k] = true
+	h := b.hops[hop]
+	ev := h.evidence
+	ev.Note = why
+	b.refused = append(b.refused, refusal{Refusal: Refusal{Subject: b.nodes[from].subject(), Namespace: ns, Action: h.action, Evidence: ev}, from: from})
+}
+
+type refusedKey struct {
+	from int32
+	ns   string
 }
 
 // subjectNode is the node of a binding's subject; a User named

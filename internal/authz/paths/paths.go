@@ -156,12 +156,22 @@ type Path struct {
 	FirstHops int `json:"firstHops"`
 }
 
-// PodAdmitter says whether a subject may run a privileged pod (hostPID,
-// hostPath /, privileged: node root) in a namespace, as admission would judge
-// it, and why. kguard's Pod Security engines can answer; without one, any
-// pod is admitted.
+// PodAdmitter says whether a subject may run a pod that is root on its node
+// (a privileged container, hostPID, a hostPath volume of /) in a namespace
+// ("" any namespace), as admission would judge its creation, and why: the
+// policy that admits it, or the denial. internal/authz/paths/admitted answers
+// with kguard's admission chain; without one, any pod is admitted.
 type PodAdmitter interface {
 	MayRunPrivileged(s Subject, namespace string) (ok bool, evidence string)
+}
+
+// Refusal is a grant to create pods that reaches no node because admission
+// refuses every node-root pod of the subject there.
+type Refusal struct {
+	Subject   Subject  `json:"subject"`
+	Namespace string   `json:"namespace,omitempty"` // "" for a cluster-wide grant
+	Action    string   `json:"action"`
+	Evidence  Evidence `json:"evidence"` // the grant; Note is admission's answer
 }
 
 // Source is a subject to start from that the RBAC objects need not name: a

@@ -18,6 +18,10 @@ type Result struct {
 	// Warnings are what the graph left out: bindings to missing roles,
 	// workloads that do not decode.
 	Warnings []string
+	// Refused are the grants to create pods that admission keeps from node
+	// root (with an Admitter), one per subject and namespace, of the
+	// subjects Find would report.
+	Refused []Refusal
 }
 
 // Find returns a shortest path from every subject to every target it
@@ -47,6 +51,11 @@ func Find(s *policy.Set, o Options) (*Result, error) {
 	}
 	sources := g.sources(o)
 	res := &Result{Warnings: g.warnings}
+	for _, r := range g.refused {
+		if o.IncludeSystem || !g.builtIn(r.from) {
+			res.Refused = append(res.Refused, r.Refusal)
+		}
+	}
 	for _, src := range sources {
 		reached := map[Target]bool{}
 		for _, t := range targets {
