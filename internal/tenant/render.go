@@ -382,3 +382,21 @@ func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
 	}
 	return &unstructured.Unstructured{Object: m}, nil
 }
+
+// RenderAll renders every tenant, by name, with the same namespaces and
+// tenants (for the ingressFrom peers): each tenant's objects follow its
+// Namespaces, and the warnings are all the tenants'.
+func RenderAll(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Rendering, error) {
+	sorted := append([]*v1alpha1.Tenant(nil), tenants...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	all := &Rendering{}
+	for _, t := range sorted {
+		r, err := Render(t, namespaces, tenants)
+		if err != nil {
+			return nil, err
+		}
+		all.Objects = append(all.Objects, r.Objects...)
+		all.Warnings = append(all.Warnings, r.Warnings...)
+	}
+	return all, nil
+}
