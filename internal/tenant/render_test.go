@@ -358,3 +358,19 @@ func TestRenderRequiredLabels(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderAll(t *testing.T) {
+	a := defaulted("team-a", teamA)
+	b := defaulted("team-b", v1alpha1.TenantSpec{Namespaces: v1alpha1.TenantNamespaces{Names: []string{"b-fixed"}}})
+	r, err := RenderAll([]*v1alpha1.Tenant{b, a}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateRendered(t, r.Objects)
+	if got := ids(r.Objects); got[0] != "Namespace a-dev" || got[len(got)-1] != "NetworkPolicy b-fixed/kguard-tenant-egress" {
+		t.Errorf("tenants not by name, each with its Namespaces first: %q", got)
+	}
+	if len(r.Warnings) != 0 {
+		t.Errorf("team-b is given, yet: %q", r.Warnings)
+	}
+}
