@@ -26,6 +26,9 @@ const (
 // auditObjects is a copy of examples/audit-objects.
 const auditObjects = "internal/cli/testdata/examples/audit-objects"
 
+// tenancyExample is a copy of examples/tenancy, with the Namespaces team-b's selector selects.
+const tenancyExample = "internal/cli/testdata/examples/tenancy"
+
 // formatRuns are the machine-readable outputs (-o json and -o sarif) of every
 // command that has them, and the text of authz paths and audit, frozen in goldenDir as NAME.golden: what tools
 // reading kguard's output depend on. "@" in an argument stands for formatsDir.
@@ -52,6 +55,9 @@ var formatRuns = []struct {
 	{"audit-text", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-v", auditObjects + "/cluster-dump.yaml"}},
 	{"audit-json", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-o", "json", auditObjects + "/cluster-dump.yaml"}},
 	{"audit-sarif", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-o", "sarif", auditObjects + "/cluster-dump.yaml"}},
+	{"tenant-render-yaml", []string{"tenant", "render", tenancyExample + "/tenants.yaml", tenancyExample + "/namespaces.yaml"}},
+	{"tenant-render-selector-unmatched-yaml", []string{"tenant", "render", tenancyExample + "/tenants.yaml"}},
+	{"tenant-render-json", []string{"tenant", "render", "-o", "json", tenancyExample + "/tenants.yaml", tenancyExample + "/namespaces.yaml"}},
 }
 
 // formatRunArgs is run's arguments with "@" replaced.

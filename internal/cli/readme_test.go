@@ -35,6 +35,7 @@ var readmeExitCodes = map[string]int{
 	"kguard check --policy examples/psp/policies --policy examples/psp/grant --as system:serviceaccount:psp-example:fake-user examples/psp/pods":    1, // "privileged" is denied
 	"kguard check --pss restricted deploy/ -o json":                                                                                                 0, // kguard's own deployment meets restricted
 	"kguard psp migrate examples/psp/policies --workloads examples/psp/pods":                                                                        0,
+	"kguard tenant render examples/tenancy/tenants.yaml":                                                                                            0, // warns that team-b's selector matches no given Namespace
 	"kguard audit --policy examples/audit-objects/policies.yaml examples/audit-objects/cluster-dump.yaml":                                           1, // debug, log-shipper, runner
 	"kguard audit --policy examples/audit-objects/policies.yaml -o json examples/audit-objects/cluster-dump.yaml":                                   1,
 	"kguard authz abac-to-rbac examples/abac/policy.jsonl > rbac.yaml":                                                                              0,

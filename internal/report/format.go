@@ -17,6 +17,7 @@ const (
 	JSON  Format = "json"
 	SARIF Format = "sarif"
 	DOT   Format = "dot" // Graphviz
+	YAML  Format = "yaml"
 )
 
 // FormatFlag is the value of a command's -o flag (a pflag.Value): one of the
