@@ -65,6 +65,12 @@ func TestEdgeKinds(t *testing.T) {
 		{"create deployments in the wrong group", "workloads", inCI, []rbacv1.PolicyRule{rule(l("extensions"), l("deployments"), l("create"))}, nil},
 		{"update pods", "workloads", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods"), l("update", "delete"))}, nil},
 
+		{"patch deployments in ci", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l("apps"), l("deployments"), l("patch"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}, {Kind: ToPrivilegedPod, Namespace: "ci"}}},
+		{"update cronjobs cluster-wide", "workload-updates", cluster, []rbacv1.PolicyRule{rule(l("batch"), l("cronjobs"), l("update"))}, []Dest{{Kind: ToAllSAs}, {Kind: ToPrivilegedPod}}},
+		{"patch pods in ci", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods"), l("patch"))}, []Dest{{Kind: ToPodSAs, Namespace: "ci"}}},
+		{"scale deployments only", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l("apps"), l("deployments/scale"), l("patch", "update"))}, nil},
+		{"delete and get workloads", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l("apps"), l("deployments", "daemonsets"), l("get", "delete"))}, nil},
+		{"patch pods/status", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods/status"), l("patch"))}, nil},
 		{"exec in ci", "exec", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods/exec"), l("create"))}, []Dest{{Kind: ToPodSAs, Namespace: "ci"}}},
 		{"ephemeral containers", "exec", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods/ephemeralcontainers"), l("patch"))}, []Dest{{Kind: ToPodSAs, Namespace: "ci"}}},
 		{"attach cluster-wide", "exec", cluster, []rbacv1.PolicyRule{rule(l(""), l("pods/attach"), l("create"))}, []Dest{{Kind: ToPodSAs}}},
