@@ -18,38 +18,24 @@ import (
 
 	"github.com/kguard/kguard/internal/authz/paths"
 	"github.com/kguard/kguard/internal/authz/rbac"
+	"github.com/kguard/kguard/internal/authz/severity"
 	"github.com/kguard/kguard/internal/policy"
 )
 
-// Severity orders findings; the zero value is the lowest.
-type Severity int
+// Severity orders findings; the zero value is the lowest. It is the scale
+// `kguard authz paths` uses.
+type Severity = severity.Severity
 
 const (
-	// Info is a grant of public information only (health, version and
-	// discovery endpoints), reported for completeness.
-	Info Severity = iota
-	Low
-	Medium
-	High
-	Critical
+	Info     = severity.Info
+	Low      = severity.Low
+	Medium   = severity.Medium
+	High     = severity.High
+	Critical = severity.Critical
 )
 
-var severityNames = []string{"info", "low", "medium", "high", "critical"}
-
-func (s Severity) String() string { return severityNames[s] }
-
-// MarshalText writes the severity's name.
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
 // ParseSeverity reads "info", "low", "medium", "high" or "critical".
-func ParseSeverity(s string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(s, n) {
-			return Severity(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown severity %q (info, low, medium, high, critical)", s)
-}
+func ParseSeverity(s string) (Severity, error) { return severity.Parse(s) }
 
 // Check is one kind of risky grant.
 type Check struct {
@@ -244,18 +230,12 @@ func (c reachCache) of(g *rbac.Grant, rule *rbacv1.PolicyRule) (Severity, string
 	}
 	ts := paths.RulesReach(g.Namespace, rules)
 	names := make([]string, len(ts))
-	best := paths.Info
+	a := reachAnswer{sev: Info}
 	for i, t := range ts {
 		names[i] = string(t)
-		best = max(best, paths.SeverityOf(t))
+		a.sev = max(a.sev, paths.SeverityOf(t))
 	}
-	a := reachAnswer{sev: Info, targets: strings.Join(names, ", ")}
-	switch best {
-	case paths.Critical:
-		a.sev = Critical
-	case paths.High:
-		a.sev = High
-	}
+	a.targets = strings.Join(names, ", ")
 	c[k] = a
 	return a.sev, a.targets
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/kguard/kguard/internal/authz/severity"
 )
 
 // Target is what a path reaches.
@@ -45,31 +47,18 @@ var dominates = map[Target][]Target{
 	Nodes:        {Tokens},
 }
 
-// Severity of a path, from what it reaches; the zero value is the lowest.
-type Severity int
+// Severity of a path, from what it reaches: the scale of `kguard authz
+// audit` (paths are info, high or critical).
+type Severity = severity.Severity
 
 const (
-	Info Severity = iota
-	High
-	Critical
+	Info     = severity.Info
+	High     = severity.High
+	Critical = severity.Critical
 )
 
-var severityNames = []string{"info", "high", "critical"}
-
-func (s Severity) String() string { return severityNames[s] }
-
-// MarshalText writes the severity's name.
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// ParseSeverity reads "info", "high" or "critical".
-func ParseSeverity(s string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(s, n) {
-			return Severity(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown severity %q (info, high, critical)", s)
-}
+// ParseSeverity reads a severity's name.
+func ParseSeverity(s string) (Severity, error) { return severity.Parse(s) }
 
 // SeverityOf rates a target: cluster-admin is critical, secrets, nodes and
 // tokens are high, anything else is info.
