@@ -174,16 +174,9 @@ func writePathsText(w io.Writer, res *paths.Result, verbose bool) error {
 		counts[p.Severity]++
 		fmt.Fprintf(w, "%-9s %s -> %s\n", strings.ToUpper(p.Severity.String()), p.From, p.Target)
 		for i, h := range p.Hops {
-			var why []string
-			if ev := h.Evidence.String(); ev != "" {
-				why = append(why, ev)
-			}
-			if h.Via != "" {
-				why = append(why, fmt.Sprintf("as a member of Group %q", h.Via))
-			}
 			line := fmt.Sprintf("  %d. %s", i+1, h.Action)
-			if len(why) > 0 {
-				line += " (" + strings.Join(why, "; ") + ")"
+			if why := h.Why(); why != "" {
+				line += " (" + why + ")"
 			}
 			fmt.Fprintf(w, "%s => %s\n", line, h.To)
 		}
