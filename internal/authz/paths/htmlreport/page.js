@@ -75,5 +75,10 @@
       if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); toggle(); }
     });
   });
+  // a link to page.html#p3 opens with path p3 highlighted
+  var hash = window.location.hash.slice(1);
+  for (var i = 0; i < wired.length; i++) {
+    if (wired[i].item.id === hash) { wired[i].item.click(); }
+  }
   body.dataset.rendered = String(wired.length);
 })();
