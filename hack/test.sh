@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every kguard test on a fresh machine: installs what is missing, then the
 # unit and fuzz-seed tests, the differential tests against upstream Kubernetes,
-# the demo, and the end-to-end suite against a real etcd + kube-apiserver +
-# kube-controller-manager — all with -race.
+# the HTML paths page in headless Chromium (Debian's chromium), the demo, and the
+# end-to-end suite against a real etcd + kube-apiserver + kube-controller-manager
+# — all with -race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
@@ -29,6 +30,10 @@ if [ -d test/gatekeeper ]; then
   echo "== differential tests against Gatekeeper (race)"
   (cd test/gatekeeper && go vet ./... && go test -race -count=1 ./...)
 fi
+
+echo "== browser: authz paths -o html in headless Chromium (race)"
+bash hack/browser.sh install
+go test -race -count=1 -tags browser ./internal/authz/paths/htmlreport/
 
 echo "== demo"
 make -s demo >/dev/null

@@ -13,6 +13,7 @@ import (
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/authz/paths"
 	"github.com/kguard/kguard/internal/authz/paths/admitted"
+	"github.com/kguard/kguard/internal/authz/paths/htmlreport"
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/report"
 	"github.com/kguard/kguard/internal/snapshot"
@@ -65,7 +66,8 @@ input.`,
   kguard authz paths -f examples/paths/chain.yaml --from dev --to nodes
   kguard authz paths -f rbac.yaml --from alice --from-group oncall
   kguard authz paths -f rbac.yaml --from system:serviceaccount:ci:deployer
-  kguard authz paths -f rbac.yaml --from group:system:authenticated -o dot | dot -Tsvg > paths.svg`,
+  kguard authz paths -f rbac.yaml --from group:system:authenticated -o dot | dot -Tsvg > paths.svg
+  kguard authz paths -f rbac.yaml -o html > paths.html`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts := paths.Options{IncludeSystem: includeSystem}
@@ -110,6 +112,8 @@ input.`,
 				err = writePathsDOT(s.Out, res.Paths)
 			case report.SARIF:
 				err = writePathsSARIF(s.Out, res.Paths, bindingSources(env.Set))
+			case report.HTML:
+				err = htmlreport.Write(s.Out, res.Paths)
 			default:
 				err = writePathsText(s.Out, res, verbose)
 			}
@@ -124,7 +128,7 @@ input.`,
 			return nil
 		},
 	}
-	output = addOutputFlag(c, report.Text, report.JSON, report.DOT, report.SARIF)
+	output = addOutputFlag(c, report.Text, report.JSON, report.DOT, report.SARIF, report.HTML)
 	c.Flags().StringVar(&from, "from", "", "only the paths of this subject: USER, system:serviceaccount:NS:NAME or group:NAME")
 	c.Flags().StringArrayVar(&fromGroups, "from-group", nil, "a group of the --from user (repeatable)")
 	c.Flags().StringVar(&to, "to", "", "only the paths to this target: cluster-admin, secrets, nodes or tokens")
@@ -174,16 +178,9 @@ func writePathsText(w io.Writer, res *paths.Result, verbose bool) error {
 		counts[p.Severity]++
 		fmt.Fprintf(w, "%-9s %s -> %s\n", strings.ToUpper(p.Severity.String()), p.From, p.Target)
 		for i, h := range p.Hops {
-			var why []string
-			if ev := h.Evidence.String(); ev != "" {
-				why = append(why, ev)
-			}
-			if h.Via != "" {
-				why = append(why, fmt.Sprintf("as a member of Group %q", h.Via))
-			}
 			line := fmt.Sprintf("  %d. %s", i+1, h.Action)
-			if len(why) > 0 {
-				line += " (" + strings.Join(why, "; ") + ")"
+			if why := h.Why(); why != "" {
+				line += " (" + why + ")"
 			}
 			fmt.Fprintf(w, "%s => %s\n", line, h.To)
 		}

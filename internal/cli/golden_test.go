@@ -51,6 +51,7 @@ var formatRuns = []struct {
 	{"authz-paths-refused-json", []string{"authz", "paths", "-o", "json", "--to", "nodes", "--pss", "restricted", "-f", "@/paths.yaml"}},
 	{"authz-paths-sarif", []string{"authz", "paths", "-o", "sarif", "-f", "@/paths.yaml"}},
 	{"authz-paths-dot", []string{"authz", "paths", "-o", "dot", "-f", "@/paths.yaml"}},
+	{"authz-paths-html", []string{"authz", "paths", "-o", "html", "-f", "@/paths.yaml"}},
 	{"psp-migrate-json", []string{"psp", "migrate", "-o", "json", "@/psp.yaml", "--workloads", "@/manifests.yaml"}},
 	{"audit-text", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-v", auditObjects + "/cluster-dump.yaml"}},
 	{"audit-json", []string{"audit", "--policy", auditObjects + "/policies.yaml", "-o", "json", auditObjects + "/cluster-dump.yaml"}},

@@ -30,6 +30,7 @@ var readmeExitCodes = map[string]int{
 	"kguard authz who-can get secrets -n development -f examples/rbac":                                                                              0,
 	"kguard authz who-can get secrets -n development -f examples/rbac -o json":                                                                      0,
 	"kguard authz review -f examples/rbac examples/sar/jane-get-pods.json":                                                                          0,
+	"kguard authz paths -f examples/paths/chain.yaml -o html":                                                                                       1, // paths found, at or above --fail-on high
 	"kguard authz audit -f examples/audit/risky.yaml":                                                                                               1, // findings at or above --fail-on high
 	"kguard authz check-escalation -f examples/rbac --default-roles --as user-1 examples/escalation/bindings.yaml":                                  1, // team-admin is refused
 	"kguard check --policy examples/psp/policies --policy examples/psp/grant --as system:serviceaccount:psp-example:fake-user examples/psp/pods":    1, // "privileged" is denied

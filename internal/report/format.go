@@ -18,6 +18,7 @@ const (
 	SARIF Format = "sarif"
 	DOT   Format = "dot" // Graphviz
 	YAML  Format = "yaml"
+	HTML  Format = "html" // a self-contained page for people
 )
 
 // FormatFlag is the value of a command's -o flag (a pflag.Value): one of the

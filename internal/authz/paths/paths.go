@@ -135,6 +135,19 @@ type Hop struct {
 	To  Subject `json:"to"`
 }
 
+// Why is the hop's evidence and, when held through a group, "as a member of
+// Group "G"", joined by "; ": what the text output puts in parentheses.
+func (h Hop) Why() string {
+	var why []string
+	if ev := h.Evidence.String(); ev != "" {
+		why = append(why, ev)
+	}
+	if h.Via != "" {
+		why = append(why, fmt.Sprintf("as a member of Group %q", h.Via))
+	}
+	return strings.Join(why, "; ")
+}
+
 // Path is a shortest path from a subject to a target.
 type Path struct {
 	Severity Severity `json:"severity"`
