@@ -82,10 +82,9 @@ func pod(ns, name string, privileged bool) *unstructured.Unstructured {
 			"securityContext": map[string]any{"privileged": privileged}}}}}}
 }
 
-// newController is a controller of the fake cluster whose chain is
-// PodSecurity with baseline enforced in namespaces a to d,
-// started and with its first snapshot stored.
-func newController(t *testing.T, client *dynamicfake.FakeDynamicClient, maxResults int) *controller.Controller {
+// baselineSnapshot is a chain of PodSecurity with baseline enforced in
+// namespaces a to d.
+func baselineSnapshot(t *testing.T) *snapshot.Snapshot {
 	t.Helper()
 	set := &policy.Set{}
 	for _, ns := range []string{"a", "b", "c", "d"} {
@@ -96,6 +95,14 @@ func newController(t *testing.T, client *dynamicfake.FakeDynamicClient, maxResul
 	if err != nil {
 		t.Fatal(err)
 	}
+	return snap
+}
+
+// newController is a controller of the fake cluster, started, with
+// baselineSnapshot stored.
+func newController(t *testing.T, client *dynamicfake.FakeDynamicClient, maxResults int) *controller.Controller {
+	t.Helper()
+	snap := baselineSnapshot(t)
 	c := &controller.Controller{Client: client, MaxResults: maxResults, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); c.Shutdown() })
@@ -291,3 +298,60 @@ func violations(t *testing.T, c *controller.Controller, policy, ns string) float
 	}
 	return -1
 }
+
+// Run audits when the first snapshot comes, and again after an object changes.
+func TestRunAuditsOnSnapshotAndChange(t *testing.T) {
+	client := fakeCluster(t, namespace("a"), pod("a", "good", false))
+	c := &controller.Controller{Client: client, Debounce: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	c.Store(baselineSnapshot(t))
+	eventually(t, "the first report", func() bool { return report(t, client, "a") != nil })
+	if _, err := client.Resource(pods).Namespace("a").Create(t.Context(), pod("a", "bad", true), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new pod's failure", func() bool {
+		r := report(t, client, "a")
+		return r != nil && failing(r) == "[PodSecurity:Pod/bad]"
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// A Deployment's ReplicaSets and pods are reported through the Deployment,
+// looked up in the informers' caches, as audit.Run does within its input.
+func TestReconcileReportsThroughOwners(t *testing.T) {
+	ref := func(kind, name, uid string) []any {
+		return []any{map[string]any{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": true}}
+	}
+	template := map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "busybox",
+		"securityContext": map[string]any{"privileged": true}}}}}
+	deploy := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web", "namespace": "a", "uid": "d1"},
+		"spec":     map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}, "template": template}}}
+	rs := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+		"metadata": map[string]any{"name": "web-1", "namespace": "a", "uid": "rs1", "ownerReferences": ref("Deployment", "web", "d1")},
+		"spec":     map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}, "template": template}}}
+	p := pod("a", "web-1-x", true)
+	p.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-1", UID: "rs1", Controller: ptrTrue()}})
+	orphan := pod("a", "orphan", true)
+	orphan.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "gone", UID: "x", Controller: ptrTrue()}})
+	client := fakeCluster(t, deploy, rs, p, orphan)
+	c := newController(t, client, 0)
+	reconcile(t, c)
+	a := report(t, client, "a")
+	if a == nil {
+		t.Fatal("no report in namespace a")
+	}
+	if got := failing(a); got != "[PodSecurity:Deployment/web PodSecurity:Pod/orphan]" {
+		t.Errorf("failing %s, want the Deployment and the pod whose owner is not there", got)
+	}
+	if a.Summary != (v1alpha2.Summary{Fail: 2}) {
+		t.Errorf("summary %+v, want 2 failures and nothing for the owned objects", a.Summary)
+	}
+}
+
+func ptrTrue() *bool { b := true; return &b }
