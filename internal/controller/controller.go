@@ -185,7 +185,11 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-c.objectChanged:
 		default:
 		}
-		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		switch err := c.Reconcile(ctx); {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, errNoSnapshot):
+			c.Logger.Debug("objects changed before the first policy snapshot; the audit waits for it")
+		default:
 			c.Logger.Error("audit", "err", err)
 		}
 	}
@@ -194,8 +198,10 @@ func (c *Controller) Run(ctx context.Context) error {
 // errNoSnapshot: no policies yet, nothing audited.
 var errNoSnapshot = errors.New("no policy snapshot yet")
 
-// Reconcile audits every object once with the last snapshot's chain and
-// writes the reports (Plan, Writer), then the metrics.
+// Reconcile audits every object once with the last snapshot's chain, sets
+// the violation gauges, and writes the reports (PlanReports, Writer);
+// kguard_audit_last_run_timestamp_seconds moves only when every write
+// succeeded.
 func (c *Controller) Reconcile(ctx context.Context) error {
 	c.init()
 	snap := c.snap.Load()
@@ -204,6 +210,11 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 	}
 	start := time.Now()
 	wanted, violations, objects := c.auditAll(ctx, snap)
+	if ctx.Err() != nil { // an audit cut short says less than the last one
+		return ctx.Err()
+	}
+	c.Metrics.setViolations(violations)
+	c.Metrics.objects.Set(float64(objects))
 	w := &Writer{Client: c.Client}
 	existing, err := w.Existing(ctx)
 	if err != nil {
@@ -219,8 +230,6 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 		c.Metrics.runErrors.Inc()
 		return err
 	}
-	c.Metrics.setViolations(violations)
-	c.Metrics.objects.Set(float64(objects))
 	c.Metrics.lastRun.SetToCurrentTime()
 	c.Metrics.ready.Store(true)
 	c.Logger.Info("audited", "objects", objects, "reports", len(wanted), "applied", len(plan.Apply), "deleted", len(plan.Delete),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -355,3 +356,52 @@ func TestReconcileReportsThroughOwners(t *testing.T) {
 }
 
 func ptrTrue() *bool { b := true; return &b }
+
+// A write that fails does not stop the others; the audit reports the error,
+// counts it, and does not move the last-run timestamp.
+func TestReconcileWriteFailure(t *testing.T) {
+	client := fakeCluster(t, pod("a", "bad", true), pod("b", "bad", true))
+	client.PrependReactor("patch", "policyreports", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if action.GetNamespace() == "b" {
+			return true, nil, apierrors.NewForbidden(controller.PolicyReportResource.GroupResource(), audit.ReportName, fmt.Errorf("namespace b is terminating"))
+		}
+		return false, nil, nil
+	})
+	c := newController(t, client, 0)
+	err := c.Reconcile(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "namespace b is terminating") {
+		t.Fatalf("Reconcile: %v, want namespace b's error", err)
+	}
+	if report(t, client, "a") == nil {
+		t.Error("namespace a's report was not written after b's failed")
+	}
+	if got := metricValue(t, c, "kguard_audit_errors_total"); got != 1 {
+		t.Errorf("kguard_audit_errors_total = %v, want 1", got)
+	}
+	if got := violations(t, c, "PodSecurity", "b"); got != 1 {
+		t.Errorf("kguard_audit_violations{b} = %v, want 1: the audit itself succeeded", got)
+	}
+	if got := metricValue(t, c, "kguard_audit_last_run_timestamp_seconds"); got != 0 {
+		t.Errorf("kguard_audit_last_run_timestamp_seconds = %v, want 0 (never written in full)", got)
+	}
+}
+
+// metricValue is the value of the unlabelled counter or gauge name.
+func metricValue(t *testing.T, c *controller.Controller, name string) float64 {
+	t.Helper()
+	families, err := c.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			m := f.GetMetric()[0]
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
