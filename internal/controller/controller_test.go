@@ -22,6 +22,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/audit"
 	"github.com/kguard/kguard/internal/controller"
 	"github.com/kguard/kguard/internal/policy"
@@ -404,4 +405,48 @@ func metricValue(t *testing.T, c *controller.Controller, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// pspSnapshot is the PodSecurityPolicy chain of testdata/psps.yaml, with
+// namespace a's ServiceAccounts granted the use of one policy.
+func pspSnapshot(t *testing.T, grant string) *snapshot.Snapshot {
+	t.Helper()
+	set, err := policy.Load([]string{"testdata/psps.yaml", "testdata/grant-" + grant + ".yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := snapshot.Build(snapshot.Config{AuthorizationModes: []string{"RBAC"}, AdmissionPlugins: []string{podsecuritypolicy.PluginName}}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// The scenario of the end-to-end test to come: a pod admitted when it was
+// created fails in the report once the policies change so that its
+// ServiceAccount may use only a policy it violates.
+func TestPolicyChangeReportsExistingPods(t *testing.T) {
+	client := fakeCluster(t, pod("a", "priv", true))
+	c := &controller.Controller{Client: client, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(func() { cancel(); c.Shutdown() })
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Store(pspSnapshot(t, "privileged"))
+	reconcile(t, c)
+	if a := report(t, client, "a"); a == nil || a.Summary != (v1alpha2.Summary{Pass: 1}) {
+		t.Fatalf("with the privileged policy: %+v, want one pass", a)
+	}
+	c.Store(pspSnapshot(t, "unprivileged"))
+	reconcile(t, c)
+	a := report(t, client, "a")
+	if a == nil || len(a.Results) != 1 || a.Results[0].Result != v1alpha2.ResultFail || a.Results[0].Policy != podsecuritypolicy.PluginName ||
+		!strings.Contains(a.Results[0].Message, "Privileged containers are not allowed") {
+		t.Fatalf("with the unprivileged policy only: %+v, want PodSecurityPolicy's failure", a)
+	}
+	t.Logf("the result: %s: %s", a.Results[0].Policy, a.Results[0].Message)
+	if got := violations(t, c, podsecuritypolicy.PluginName, "a"); got != 1 {
+		t.Errorf("kguard_audit_violations{PodSecurityPolicy,a} = %v, want 1", got)
+	}
 }
