@@ -105,6 +105,13 @@ func (c *Controller) ReloadFailed(err error) {
 // Fresh: nothing to do; the audit that follows Store says what it found.
 func (c *Controller) Fresh() {}
 
+func drain(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
+}
+
 func notify(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -162,10 +169,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	select { // the informers' first adds are in the first audit
-	case <-c.objectChanged:
-	default:
-	}
+	drain(c.objectChanged) // the informers' first adds are in the first audit
 	ticker := time.NewTicker(c.Interval)
 	defer ticker.Stop()
 	for {
@@ -181,10 +185,10 @@ func (c *Controller) Run(ctx context.Context) error {
 			case <-time.After(c.Debounce):
 			}
 		}
-		select { // changes during the debounce are in this audit
-		case <-c.objectChanged:
-		default:
-		}
+		// Changes during the debounce are in this audit, and so is a
+		// snapshot stored before it loads the last one.
+		drain(c.objectChanged)
+		drain(c.policyChanged)
 		switch err := c.Reconcile(ctx); {
 		case err == nil || ctx.Err() != nil:
 		case errors.Is(err, errNoSnapshot):
