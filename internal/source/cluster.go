@@ -143,7 +143,11 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 		defer gkw.shutdown()
 		log.Info("waiting for the Gatekeeper informers to sync (ConstraintTemplates, Configs, Rego ConfigMaps in " + ns + "); the templates.gatekeeper.sh CRD must be served (kubectl apply -f deploy/crds/)")
 	}
-	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, token Secrets)")
+	synced := "RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, token Secrets"
+	if c.PoliciesOnly {
+		synced = "RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts"
+	}
+	log.Info("waiting for the informers to sync (" + synced + ")")
 	if err := inf.waitForSync(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
