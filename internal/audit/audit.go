@@ -168,7 +168,7 @@ func Run(ctx context.Context, chain *admission.Chain, docs []manifest.Document, 
 		chain = chain.WithoutPatches()
 	}
 	lineage := ownersInInput(docs, o.DefaultNamespace)
-	reviewer := newReviewer(o.Requester)
+	a := &Auditor{chain: chain, defaultNamespace: o.DefaultNamespace, reviewer: newReviewer(o.Requester)}
 	out := &Results{Plugins: chain.Plugins(), Results: make([]Result, len(docs))}
 	var done atomic.Int64
 	parallel.Do(len(docs), func(i int) {
@@ -178,8 +178,7 @@ func Run(ctx context.Context, chain *admission.Chain, docs []manifest.Document, 
 			ob := objectOf(d, namespaceOf(d, o.DefaultNamespace), lineage.uids[j])
 			owner = &ob
 		}
-		out.Results[i] = audit(ctx, chain, &docs[i], owner, o.DefaultNamespace, reviewer)
-		out.Results[i].UID = lineage.uids[i]
+		out.Results[i] = a.Audit(ctx, &docs[i], lineage.uids[i], owner)
 		if o.Progress != nil {
 			o.Progress(int(done.Add(1)), len(docs))
 		}
@@ -188,9 +187,39 @@ func Run(ctx context.Context, chain *admission.Chain, docs []manifest.Document, 
 	return out
 }
 
-// audit reviews one document, unless owner (its controller in the input)
-// stands for it.
-func audit(ctx context.Context, chain *admission.Chain, d *manifest.Document, owner *Object, defaultNamespace string, rv *reviewer) Result {
+// Auditor audits objects one at a time, for a caller that streams them
+// (`kguard controller` reads them from informer caches) rather than holding
+// them all, as Run does. It is safe for concurrent use.
+type Auditor struct {
+	chain            *admission.Chain
+	defaultNamespace string
+	reviewer         *reviewer
+}
+
+// NewAuditor audits with chain as Run does with o (Progress is not used).
+func NewAuditor(chain *admission.Chain, o Options) *Auditor {
+	if o.DefaultNamespace == "" {
+		o.DefaultNamespace = "default"
+	}
+	if !o.Patches {
+		chain = chain.WithoutPatches()
+	}
+	return &Auditor{chain: chain, defaultNamespace: o.DefaultNamespace, reviewer: newReviewer(o.Requester)}
+}
+
+// Plugins are the chain's plugins, in order.
+func (a *Auditor) Plugins() []string { return a.chain.Plugins() }
+
+// Audit reviews one document whose object has uid, unless owner (the
+// controller whose result stands for it, see TopController) is given.
+func (a *Auditor) Audit(ctx context.Context, d *manifest.Document, uid string, owner *Object) Result {
+	r := a.audit(ctx, d, owner)
+	r.UID = uid
+	return r
+}
+
+func (a *Auditor) audit(ctx context.Context, d *manifest.Document, owner *Object) Result {
+	defaultNamespace, rv := a.defaultNamespace, a.reviewer
 	r := Result{Object: objectOf(d, d.Namespace, "")}
 	if owner != nil {
 		r.Namespace = namespaceOf(d, defaultNamespace)
@@ -198,7 +227,7 @@ func audit(ctx context.Context, chain *admission.Chain, d *manifest.Document, ow
 		return r
 	}
 	reviewedAs := ""
-	oc := chain.AdmitDocument(ctx, d, defaultNamespace, func(spec *corev1.PodSpec) user.Info {
+	oc := a.chain.AdmitDocument(ctx, d, defaultNamespace, func(spec *corev1.PodSpec) user.Info {
 		u := rv.of(namespaceOf(d, defaultNamespace), spec)
 		reviewedAs = u.GetName()
 		return u

@@ -97,3 +97,38 @@ func namespaceOf(d *manifest.Document, defaultNamespace string) string {
 	}
 	return defaultNamespace
 }
+
+// ControllerRef is the controller an object's ownerReferences name
+// (controller: true): in the owned object's namespace, by kind and name,
+// and UID when the reference carries one.
+type ControllerRef struct{ Kind, Name, UID string }
+
+// Find looks an object up where the caller keeps them (an informer's
+// cache): by namespace, kind and name, its UID and its own controller
+// reference (nil when none); ok is false when it is not there.
+type Find func(namespace, kind, name string) (uid string, ref *ControllerRef, ok bool)
+
+// maxOwnerDepth bounds the walk up controller references (a Pod, its
+// ReplicaSet, its Deployment is 2); deeper chains and cycles stop there.
+const maxOwnerDepth = 8
+
+// TopController is the topmost controller of an object of namespace ns,
+// whose own controller reference is ref, that find holds: the object Run
+// would report it through had both been in its input (matched by kind and
+// name, and by UID when both have one). Nil when the controller is not
+// there, or the references go round in a cycle.
+func TopController(ns string, ref *ControllerRef, find Find) *Object {
+	var top *Object
+	for depth := 0; ref != nil; depth++ {
+		if depth == maxOwnerDepth {
+			return nil
+		}
+		uid, next, ok := find(ns, ref.Kind, ref.Name)
+		if !ok || (uid != "" && ref.UID != "" && uid != ref.UID) {
+			break
+		}
+		top = &Object{Kind: ref.Kind, Namespace: ns, Name: ref.Name, UID: uid}
+		ref = next
+	}
+	return top
+}

@@ -115,18 +115,40 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 }
 
 func (o *serveOptions) logger(s Streams) (*slog.Logger, error) {
+	return newLogger(s, o.logFormat, o.logLevel)
+}
+
+// newLogger is the logger of --log-format and --log-level (serve, controller).
+func newLogger(s Streams, format, levelName string) (*slog.Logger, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	if err := level.UnmarshalText([]byte(levelName)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", levelName)
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch o.logFormat {
+	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(s.Err, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(s.Err, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// clusterConfig is the configuration of cluster mode: the cluster kguard
+// runs in (its ServiceAccount) or the kubeconfig's (serve, controller).
+func clusterConfig(kubeconfig string, inCluster bool) (*rest.Config, error) {
+	var rc *rest.Config
+	var err error
+	if inCluster {
+		rc, err = rest.InClusterConfig()
+	} else {
+		rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster configuration: %w", err)
+	}
+	rc.UserAgent = "kguard"
+	return rc, nil
 }
 
 func (o *serveOptions) run(ctx context.Context, s Streams) error {
@@ -176,15 +198,9 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	}
 	var rc *rest.Config
 	if cluster {
-		if o.inCluster {
-			rc, err = rest.InClusterConfig()
-		} else {
-			rc, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+		if rc, err = clusterConfig(o.kubeconfig, o.inCluster); err != nil {
+			return usageError(err)
 		}
-		if err != nil {
-			return usageError(fmt.Errorf("cluster configuration: %w", err))
-		}
-		rc.UserAgent = "kguard"
 	}
 	ln, err := listen(o.listen, o.reusePort)
 	if err != nil {

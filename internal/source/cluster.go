@@ -66,6 +66,12 @@ type Cluster struct {
 	// Namespace is kguard's own: where the ConfigMaps of plain Rego
 	// policies are read (default: the image policies' secret namespace).
 	Namespace string
+	// PoliciesOnly builds the snapshots' policies for a process that
+	// answers no TokenReview and owns nothing (`kguard controller`): no
+	// token Secrets are watched, no token is looked up, and the Gatekeeper
+	// objects kguard serve writes (constraint CRDs, template status) are
+	// left to it.
+	PoliciesOnly bool
 }
 
 // namespaceLookupTimeout bounds the live read of a namespace the snapshot
@@ -86,7 +92,7 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 			images = clusterimagepolicy.DefaultSecretNamespace
 		}
 	}
-	inf, err := newInformers(c.REST, true, images)
+	inf, err := newInformers(c.REST, true, !c.PoliciesOnly, images)
 	if err != nil {
 		return err
 	}
@@ -137,7 +143,11 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 		defer gkw.shutdown()
 		log.Info("waiting for the Gatekeeper informers to sync (ConstraintTemplates, Configs, Rego ConfigMaps in " + ns + "); the templates.gatekeeper.sh CRD must be served (kubectl apply -f deploy/crds/)")
 	}
-	log.Info("waiting for the informers to sync (RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, token Secrets)")
+	synced := "RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts, token Secrets"
+	if c.PoliciesOnly {
+		synced = "RBAC, kguard.io PodSecurityPolicies, Namespaces, ServiceAccounts"
+	}
+	log.Info("waiting for the informers to sync (" + synced + ")")
 	if err := inf.waitForSync(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -180,7 +190,7 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 		}
 	}
 	store(snap, broken)
-	if gkw != nil {
+	if gkw != nil && !c.PoliciesOnly {
 		gkw.reconcile(ctx, snap)
 	}
 	c.rebuildOnChange(ctx, changed, func() {
@@ -190,7 +200,7 @@ func (c *Cluster) Run(ctx context.Context, pub Publisher) error {
 			return
 		}
 		store(snap, broken)
-		if gkw != nil {
+		if gkw != nil && !c.PoliciesOnly {
 			gkw.reconcile(ctx, snap)
 		}
 	})
@@ -212,7 +222,7 @@ func (c *Cluster) builder(inf *clusterInformers, gkw *gatekeeper) func() (*snaps
 		defer cancel()
 		return inf.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	}
-	if !c.NoLookup {
+	if !c.NoLookup && inf.lookup != nil {
 		cfg.Authn.ServiceAccount.Lookup = inf.lookup
 	}
 	cfg.Pods = livePods{inf.client}
@@ -291,7 +301,7 @@ func (c *Cluster) rebuildOnChange(ctx context.Context, changed <-chan struct{}, 
 // kguard, for the offline commands' --kubeconfig. Objects kguard cannot
 // convert are returned as errors beside the set.
 func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) {
-	inf, err := newInformers(rest, false, "")
+	inf, err := newInformers(rest, false, false, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
 	}
@@ -353,14 +363,14 @@ type clusterInformers struct {
 	withTokens bool
 }
 
-// newInformers sets up the informers; withLookup adds those of token lookup
-// (token Secrets, Pods and Nodes metadata) and always watches the
+// newInformers sets up the informers; wait always watches the
 // PodSecurityPolicy CRD (serve waits until it is served); without, the CRD
-// is read only when served (a one-shot read must not wait for it). The
+// is read only when served (a one-shot read must not wait for it). tokens
+// adds the informers of token lookup (token Secrets, Pods and Nodes metadata). The
 // sigstore CRDs are read when served, and always watched with images (the
 // ClusterImagePolicy plugin is on: serve waits for them), which also names
 // kguard's namespace, whose Secrets hold secretRef keys.
-func newInformers(rc *rest.Config, withLookup bool, images string) (*clusterInformers, error) {
+func newInformers(rc *rest.Config, wait, tokens bool, images string) (*clusterInformers, error) {
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
@@ -369,7 +379,7 @@ func newInformers(rc *rest.Config, withLookup bool, images string) (*clusterInfo
 	if err != nil {
 		return nil, err
 	}
-	inf := &clusterInformers{client: cs, dyn: dyn, withTokens: withLookup,
+	inf := &clusterInformers{client: cs, dyn: dyn, withTokens: tokens,
 		typed: informers.NewSharedInformerFactory(cs, 0),
 		dynf:  dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)}
 	inf.roles, inf.clusterRoles = inf.typed.Rbac().V1().Roles(), inf.typed.Rbac().V1().ClusterRoles()
@@ -377,10 +387,10 @@ func newInformers(rc *rest.Config, withLookup bool, images string) (*clusterInfo
 	inf.namespaces, inf.serviceAccounts = inf.typed.Core().V1().Namespaces(), inf.typed.Core().V1().ServiceAccounts()
 	_, err = cs.Discovery().ServerResourcesForGroupVersion(PSPResource.GroupVersion().String())
 	inf.served = err == nil
-	if err != nil && !withLookup && !apierrors.IsNotFound(err) {
+	if err != nil && !wait && !apierrors.IsNotFound(err) {
 		return nil, err // a one-shot read of a cluster it cannot reach fails now
 	}
-	if withLookup || inf.served {
+	if wait || inf.served {
 		inf.psps = inf.dynf.ForResource(PSPResource)
 	}
 	if served, err := resourceServed(cs, TenantResource); err == nil && served {
@@ -398,7 +408,7 @@ func newInformers(rc *rest.Config, withLookup bool, images string) (*clusterInfo
 	}
 	// A factory starts only the informers asked for before Start.
 	inf.policyInformers()
-	if withLookup {
+	if tokens {
 		meta, err := metadata.NewForConfig(rc)
 		if err != nil {
 			return nil, err

@@ -29,6 +29,20 @@ var AuditedResources = []schema.GroupVersionResource{
 	{Group: "batch", Version: "v1", Resource: "cronjobs"},
 }
 
+// AuditedKinds are the kinds of AuditedResources' objects, by resource.
+var AuditedKinds = map[schema.GroupVersionResource]string{
+	{Version: "v1", Resource: "namespaces"}:                  "Namespace",
+	{Version: "v1", Resource: "pods"}:                        "Pod",
+	{Version: "v1", Resource: "replicationcontrollers"}:      "ReplicationController",
+	{Version: "v1", Resource: "services"}:                    "Service",
+	{Group: "apps", Version: "v1", Resource: "deployments"}:  "Deployment",
+	{Group: "apps", Version: "v1", Resource: "replicasets"}:  "ReplicaSet",
+	{Group: "apps", Version: "v1", Resource: "statefulsets"}: "StatefulSet",
+	{Group: "apps", Version: "v1", Resource: "daemonsets"}:   "DaemonSet",
+	{Group: "batch", Version: "v1", Resource: "jobs"}:        "Job",
+	{Group: "batch", Version: "v1", Resource: "cronjobs"}:    "CronJob",
+}
+
 // listPageSize bounds each list call; large clusters are read in pages.
 const listPageSize = 500
 

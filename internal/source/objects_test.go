@@ -46,3 +46,14 @@ func TestListObjects(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditedKinds(t *testing.T) {
+	if len(AuditedKinds) != len(AuditedResources) {
+		t.Errorf("%d kinds for %d resources", len(AuditedKinds), len(AuditedResources))
+	}
+	for _, gvr := range AuditedResources {
+		if AuditedKinds[gvr] == "" {
+			t.Errorf("no kind for %s", gvr)
+		}
+	}
+}
