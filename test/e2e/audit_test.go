@@ -13,7 +13,8 @@ import (
 // permissive PodSecurityPolicy keeps running when the namespace's grant
 // moves to the restricted policy; `kguard audit --kubeconfig` then reports
 // it as the webhook would judge its creation today, and a restricted pod
-// beside it stays clean.
+// beside it stays clean; `kguard controller` (started before the change)
+// writes the violation into the namespace's PolicyReport within seconds.
 func TestAuditExistingObjects(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "audit-existing"
@@ -73,6 +74,31 @@ spec:
 		t.Fatalf("kguard audit: %v\n%s", err, out)
 		return "", 0
 	}
+	// The controller, as deploy/controller runs it, with the webhook's plugins.
+	port := freePort(t)
+	ctl := exec.Command(kg.bin, "controller", "--kubeconfig", live.kubeconfig,
+		"--enable-admission-plugins=PodSecurityPolicy,PodSecurity", "--metrics-address", "127.0.0.1:"+port, "--debounce", "200ms", "--audit-interval", "1m")
+	var ctlLog strings.Builder
+	ctl.Stdout, ctl.Stderr = &ctlLog, &ctlLog
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctl.Process.Kill()
+		ctl.Wait()
+		if t.Failed() {
+			t.Logf("kguard controller log:\n%s", ctlLog.String())
+		}
+	})
+	report := func() string {
+		out, _ := kubectl(t, "get", "policyreports.wgpolicyk8s.io", "kguard-audit", "-n", ns, "-o", "json")
+		return out
+	}
+	eventually(t, 60e9, "the controller writes the namespace's PolicyReport", func() (bool, string) {
+		out := report()
+		return strings.Contains(out, `"pass": 2`), out
+	})
+
 	out, code := audit()
 	if strings.Contains(out, ns+" Pod/") {
 		t.Fatalf("under the permissive grant nothing in %s violates (exit %d):\n%s", ns, code, out)
@@ -92,4 +118,17 @@ spec:
 	if strings.Contains(out, ns+" Pod/web") {
 		t.Fatalf("the restricted pod is reported:\n%s", out)
 	}
+	eventually(t, 30e9, "the PolicyReport shows the privileged pod failing", func() (bool, string) {
+		out := report()
+		ok := strings.Contains(out, `"fail": 1`) && strings.Contains(out, `"policy": "PodSecurityPolicy"`) &&
+			strings.Contains(out, "Privileged containers are not allowed") && strings.Contains(out, `"name": "debug"`) &&
+			strings.Contains(out, `"app.kubernetes.io/managed-by": "kguard"`)
+		return ok, out
+	})
+	// The pod deleted, the report holds no failure.
+	mustKubectl(t, "delete", "pod", "debug", "-n", ns, "--grace-period=0", "--force", "--wait=false")
+	eventually(t, 30e9, "the failure leaves the report with the pod", func() (bool, string) {
+		out := report()
+		return strings.Contains(out, `"fail": 0`) && !strings.Contains(out, `"name": "debug"`), out
+	})
 }

@@ -84,12 +84,13 @@ func setupWebhook() (*replica, error) {
 	if w.registry, err = readEnv(strings.TrimSpace(string(out))); err != nil {
 		return nil, err
 	}
-	if out, err := kubectlRaw(nil, "apply", "-f", "../../deploy/crds/", "-f", "../../deploy/constraints/crds.yaml"); err != nil {
+	if out, err := kubectlRaw(nil, "apply", "--server-side", "-f", "../../deploy/crds/", "-f", "../../deploy/constraints/crds.yaml", "-f", "../../deploy/controller/crds.yaml"); err != nil {
 		return nil, fmt.Errorf("installing the CRD: %v\n%s", err, out)
 	}
 	if out, err := kubectlRaw(nil, "wait", "--for=condition=Established", "--timeout=60s", "crd/podsecuritypolicies.kguard.io",
 		"crd/clusterimagepolicies.policy.sigstore.dev", "crd/trustroots.policy.sigstore.dev",
-		"crd/constrainttemplates.templates.gatekeeper.sh", "crd/configs.config.gatekeeper.sh"); err != nil {
+		"crd/constrainttemplates.templates.gatekeeper.sh", "crd/configs.config.gatekeeper.sh",
+		"crd/policyreports.wgpolicyk8s.io", "crd/clusterpolicyreports.wgpolicyk8s.io"); err != nil {
 		return nil, fmt.Errorf("CRD not established: %v\n%s", err, out)
 	}
 	r, err := w.start("a")
