@@ -38,7 +38,7 @@ var (
 // fakeCluster is a fake dynamic client that lists every audited resource
 // and the reports, and answers server-side apply as one field manager's
 // apply ends: the object is created, or replaced by what was applied.
-func fakeCluster(t *testing.T, objects ...runtime.Object) *dynamicfake.FakeDynamicClient {
+func fakeCluster(t testing.TB, objects ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	t.Helper()
 	listKinds := map[schema.GroupVersionResource]string{
 		controller.PolicyReportResource:        "PolicyReportList",
