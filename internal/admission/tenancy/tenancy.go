@@ -191,6 +191,39 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 	if create && spec.NodeName != "" {
 		errs = append(errs, field.Forbidden(path.Child("nodeName"), fmt.Sprintf("tenant %q's pods are placed by the scheduler on its nodes, not by name", t.Name)))
 	}
+	return append(errs, unisolable(t, spec, path)...)
+}
+
+// unisolable refuses what SELinux MCS levels cannot confine, in a tenant
+// whose pods are isolated by them (seLinux perPod or perTenant): a
+// privileged container runs unconfined (spc_t), and a pod in the host's
+// PID namespace sees and signals every process of the node.
+func unisolable(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+	mode := t.Spec.PodSecurity.SELinux
+	if mode == v1alpha1.TenantSELinuxOff || mode == "" {
+		return nil
+	}
+	why := fmt.Sprintf("tenant %q isolates its pods with SELinux MCS levels (seLinux: %s)", t.Name, mode)
+	var errs field.ErrorList
+	if spec.HostPID {
+		errs = append(errs, field.Forbidden(path.Child("hostPID"), why+"; a pod in the host's PID namespace sees and signals every process of the node, whatever its level (a tenant that needs it sets seLinux: off)"))
+	}
+	check := func(field_ string, cs []corev1.Container) {
+		for i, c := range cs {
+			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+				errs = append(errs, field.Forbidden(path.Child(field_).Index(i).Child("securityContext", "privileged"),
+					why+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
+			}
+		}
+	}
+	check("initContainers", spec.InitContainers)
+	check("containers", spec.Containers)
+	for i, c := range spec.EphemeralContainers {
+		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
+			errs = append(errs, field.Forbidden(path.Child("ephemeralContainers").Index(i).Child("securityContext", "privileged"),
+				why+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
+		}
+	}
 	return errs
 }
 

@@ -40,6 +40,7 @@ spec:
   namespaces:
     selector: {matchLabels: {tenant: team-b}}
   nodes: {mode: require}
+  podSecurity: {seLinux: "off"}
 ---
 apiVersion: v1
 kind: Namespace
@@ -113,6 +114,7 @@ func TestInject(t *testing.T) {
 
 func TestValidatePods(t *testing.T) {
 	c := chain(t)
+	yes := true
 	own := corev1.Toleration{Key: "kguard.io/tenant", Operator: corev1.TolerationOpEqual, Value: "team-b", Effect: corev1.TaintEffectNoSchedule}
 	ownSel := map[string]string{"kguard.io/tenant": "team-b"}
 	for _, tc := range []struct {
@@ -141,6 +143,14 @@ func TestValidatePods(t *testing.T) {
 			`spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]: Forbidden: selects the nodes of tenant "team-b"`},
 		{"a node by name", "a-dev", corev1.PodSpec{NodeName: "node-1"}, `spec.nodeName: Forbidden`},
 		{"inject mode: nothing needed", "a-dev", corev1.PodSpec{}, ""},
+		{"privileged under MCS isolation", "a-dev", corev1.PodSpec{Containers: []corev1.Container{{Name: "c", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}},
+			`spec.containers[0].securityContext.privileged: Forbidden: tenant "team-a" isolates its pods with SELinux MCS levels (seLinux: perPod); a privileged container runs unconfined by SELinux`},
+		{"privileged init container under MCS isolation", "a-dev", corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}},
+			`spec.initContainers[0].securityContext.privileged: Forbidden`},
+		{"hostPID under MCS isolation", "a-dev", corev1.PodSpec{HostPID: true},
+			`spec.hostPID: Forbidden: tenant "team-a" isolates its pods with SELinux MCS levels (seLinux: perPod); a pod in the host's PID namespace`},
+		{"privileged and hostPID with seLinux off", "b-prod", corev1.PodSpec{HostPID: true, Tolerations: []corev1.Toleration{own}, NodeSelector: ownSel,
+			Containers: []corev1.Container{{Name: "c", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}, ""},
 		{"no tenant", "default", corev1.PodSpec{NodeName: "n", Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}, ""},
 	} {
 		resp := review(t, c, admission.PhaseValidate, "", "Pod", "pods", tc.ns, pod(tc.spec))
