@@ -3,10 +3,21 @@
 package e2e
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 )
 
 // Issue #16 on the real control plane: a cluster seeded with three known
@@ -19,9 +30,11 @@ import (
 //     kubelet would mount in it, and as deployer makes itself cluster-admin.
 //  2. the CI ServiceAccount (of another namespace) may impersonate groups:
 //     it acts as system:masters.
-//  3. mon may get nodes/proxy (the kubelet API; node root). Without a
-//     kubelet in this cluster the hop itself is not walked: the test checks
-//     the grant through kube-apiserver instead.
+//  3. mon may get nodes/proxy (the kubelet API; node root). No kubelet
+//     can run here (no container runtime), so a stand-in HTTPS server
+//     answers on the Node's kubelet endpoint: kube-apiserver authorizes mon
+//     and forwards its request to that endpoint, which is the hop; what a
+//     kubelet then runs (exec in any pod of the node) is the kubelet's.
 func TestEscalationPaths(t *testing.T) {
 	defer kguardLogs(t)
 	const ns, ciNS = "paths-esc", "paths-ci"
@@ -170,16 +183,96 @@ spec:
 	if out, err := kubectl(t, "--token", ciToken, "--as=e2e-anyone", "--as-group=system:masters", "create", "clusterrolebinding", "e2e-paths-ci-admin", "--clusterrole=cluster-admin", "--user=e2e-anyone"); err != nil {
 		t.Fatalf("as ci impersonating system:masters: %v\n%s", err, out)
 	}
-	// Chain 3's grant, through kube-apiserver.
-	if out, _ := kubectl(t, "--as=e2e-mon", "auth", "can-i", "get", "nodes", "--subresource=proxy"); !strings.HasSuffix(strings.TrimSpace(out), "yes") {
-		t.Fatalf("e2e-mon may not get nodes/proxy: %s", out)
+	// Walk 3: e2e-mon through kube-apiserver to the node's kubelet API.
+	node, kubelet := standInKubelet(t)
+	if out, err := kubectl(t, "--as=e2e-mon", "get", "--raw", "/api/v1/nodes/"+node+"/proxy/runningpods/"); err != nil || !strings.Contains(out, "PodList") {
+		t.Fatalf("e2e-mon through nodes/proxy: %v\n%s", err, out)
+	}
+	if got := kubelet.requests(); !slices.Contains(got, "GET /runningpods/") {
+		t.Fatalf("the kubelet endpoint saw %v, want GET /runningpods/", got)
 	}
 
 	// The grants removed, the paths are gone.
 	mustKubectl(t, "delete", "clusterrolebinding", "e2e-paths-deployer", "e2e-paths-ci", "e2e-paths-mon", "e2e-paths-ci-admin")
+	eventually(t, 10e9, "e2e-mon is refused the kubelet API", func() (bool, string) {
+		out, err := kubectl(t, "--as=e2e-mon", "get", "--raw", "/api/v1/nodes/"+node+"/proxy/runningpods/")
+		return err != nil && strings.Contains(out, "Forbidden"), out
+	})
 	for _, from := range []string{"e2e-dev", "system:serviceaccount:paths-ci:ci", "e2e-mon"} {
 		if got := paths("--from", from); strings.Contains(got, "->") || !strings.Contains(got, "no escalation paths found") {
 			t.Errorf("after the grants are removed, %s still has a path:\n%s", from, got)
 		}
 	}
+}
+
+// kubeletEndpoint records the requests a stand-in kubelet API receives.
+type kubeletEndpoint struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (k *kubeletEndpoint) requests() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.got)
+}
+
+// standInKubelet registers a Node whose kubelet endpoint is an HTTPS server
+// of the test, on the machine's first non-loopback address (kube-apiserver
+// does not proxy to loopback), answering /runningpods/ as a kubelet does.
+func standInKubelet(t *testing.T) (string, *kubeletEndpoint) {
+	t.Helper()
+	var ip net.IP
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			ip = n.IP
+			break
+		}
+	}
+	if ip == nil {
+		t.Fatal("no non-loopback IPv4 address for the stand-in kubelet")
+	}
+	k := &kubeletEndpoint{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.mu.Lock()
+		k.got = append(k.got, r.Method+" "+r.URL.Path)
+		k.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}`)
+	}))
+	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = l
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	port := l.Addr().(*net.TCPAddr).Port
+
+	const name = "e2e-paths-node"
+	ctx := context.Background()
+	nodes := live.client.CoreV1().Nodes()
+	if _, err := nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "e2e", Value: "paths", Effect: corev1.TaintEffectNoSchedule}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating node %s: %v", name, err)
+	}
+	t.Cleanup(func() { nodes.Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip.String()}}
+		n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
+		_, err = nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("writing the status of node %s: %v", name, err)
+	}
+	return name, k
 }
