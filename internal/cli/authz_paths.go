@@ -29,7 +29,7 @@ func newPathsCommand(o *authzOptions, s Streams) *cobra.Command {
 	var ad admissionFlags
 	c := &cobra.Command{
 		Use:   "paths",
-		Short: "Find privilege-escalation paths: who can become cluster-admin, read every secret, own a node or take tokens, and how",
+		Short: "Find privilege-escalation paths: who can become cluster-admin, read every secret, own a node, take tokens or redirect traffic, and how",
 		Long: `Find, for every subject (or --from one), the shortest chain of grants that takes it to
 a target, hop by hop, each hop naming the binding, role and rule that grant it:
 
@@ -37,6 +37,7 @@ a target, hop by hop, each hop naming the binding, role and rule that grant it:
   secrets        read every secret (high)
   nodes          root on a node: a privileged pod, the kubelet API (high)
   tokens         any namespace's ServiceAccount tokens (high)
+  traffic        other workloads' traffic: Service, pod or node status rewritten (high)
 
 Hops are: * on *; bind or escalate on ClusterRoles; impersonation; serviceaccounts/token;
 reading secrets, which hold ServiceAccount tokens; creating pods or workloads, which run as
@@ -47,7 +48,8 @@ subject, a privileged pod, a hostPID pod or a pod mounting the node's / (-v list
 grants it refuses, and why);
 pods/exec, pods/attach and ephemeral containers into the pods of -f (every ServiceAccount
 of the namespace when none is given); nodes/proxy; patching nodes; approving API client
-certificates; admission webhook configurations. A ServiceAccount reached acts with its own
+certificates; admission webhook configurations; patching or updating pod controllers and pods;
+writing Service, pod or node status. A ServiceAccount reached acts with its own
 grants and its groups'. docs/paths.md explains how to read a path.
 
 A target implied by another one the subject reaches (cluster-admin implies all, secrets and
@@ -131,7 +133,7 @@ input.`,
 	output = addOutputFlag(c, report.Text, report.JSON, report.DOT, report.SARIF, report.HTML)
 	c.Flags().StringVar(&from, "from", "", "only the paths of this subject: USER, system:serviceaccount:NS:NAME or group:NAME")
 	c.Flags().StringArrayVar(&fromGroups, "from-group", nil, "a group of the --from user (repeatable)")
-	c.Flags().StringVar(&to, "to", "", "only the paths to this target: cluster-admin, secrets, nodes or tokens")
+	c.Flags().StringVar(&to, "to", "", "only the paths to this target: cluster-admin, secrets, nodes, tokens or traffic")
 	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 when a path has at least this severity (info, high, critical)")
 	c.Flags().BoolVar(&includeSystem, "include-system", false, "include paths from Kubernetes' own subjects (system:masters, system:* users and groups, ServiceAccounts bound only by default bindings)")
 	c.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the namespaced objects in -f that name none (as kubectl apply -n)")
@@ -277,6 +279,7 @@ var (
 		paths.Secrets:      "a chain of grants reads every secret",
 		paths.Nodes:        "a chain of grants gives root on a node",
 		paths.Tokens:       "a chain of grants takes the ServiceAccount tokens of any namespace",
+		paths.Traffic:      "a chain of grants redirects other workloads' traffic (CVE-2020-8554) or kube-apiserver's connections to the kubelets",
 	}
 )
 

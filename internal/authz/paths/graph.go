@@ -427,6 +427,7 @@ func (b *builder) implications() {
 		{ClusterAdmin, Secrets, "read every secret", admin},
 		{ClusterAdmin, Nodes, "run a privileged pod on any node", admin},
 		{ClusterAdmin, Tokens, "create serviceaccounts/token", admin},
+		{ClusterAdmin, Traffic, "write a Service's status", admin},
 		{Secrets, Tokens, "read the ServiceAccount token Secrets", Evidence{Note: "token Secrets hold ServiceAccount tokens"}},
 		{Nodes, Tokens, "read the tokens of the node's pods", Evidence{Note: "a node holds the tokens of the pods it runs; with any node, the pods of every namespace"}},
 	} {

@@ -24,10 +24,11 @@ const (
 	Secrets      Target = "secrets"       // read every secret
 	Nodes        Target = "nodes"         // root on a node
 	Tokens       Target = "tokens"        // any namespace's ServiceAccount tokens
+	Traffic      Target = "traffic"       // other workloads' network traffic (CVE-2020-8554)
 )
 
 // Targets lists the targets in report order.
-var Targets = []Target{ClusterAdmin, Secrets, Nodes, Tokens}
+var Targets = []Target{ClusterAdmin, Secrets, Nodes, Tokens, Traffic}
 
 // ParseTarget reads a target's name.
 func ParseTarget(s string) (Target, error) {
@@ -36,13 +37,13 @@ func ParseTarget(s string) (Target, error) {
 			return t, nil
 		}
 	}
-	return "", fmt.Errorf("unknown target %q (cluster-admin, secrets, nodes or tokens)", s)
+	return "", fmt.Errorf("unknown target %q (cluster-admin, secrets, nodes, tokens or traffic)", s)
 }
 
 // dominates says which targets a target implies: reaching cluster-admin
 // reaches everything, reading every secret or owning a node gives tokens.
 var dominates = map[Target][]Target{
-	ClusterAdmin: {Secrets, Nodes, Tokens},
+	ClusterAdmin: {Secrets, Nodes, Tokens, Traffic},
 	Secrets:      {Tokens},
 	Nodes:        {Tokens},
 }
@@ -60,13 +61,13 @@ const (
 // ParseSeverity reads a severity's name.
 func ParseSeverity(s string) (Severity, error) { return severity.Parse(s) }
 
-// SeverityOf rates a target: cluster-admin is critical, secrets, nodes and
-// tokens are high, anything else is info.
+// SeverityOf rates a target: cluster-admin is critical, secrets, nodes,
+// tokens and traffic are high, anything else is info.
 func SeverityOf(t Target) Severity {
 	switch t {
 	case ClusterAdmin:
 		return Critical
-	case Secrets, Nodes, Tokens:
+	case Secrets, Nodes, Tokens, Traffic:
 		return High
 	}
 	return Info
