@@ -44,6 +44,8 @@ type Snapshot struct {
 	// reconciler of `kguard controller` renders them.
 	Tenants    []*v1alpha1.Tenant
 	Namespaces []*corev1.Namespace
+	// TenantsComplete: Tenants are all the source's (policy.Set's).
+	TenantsComplete bool
 }
 
 // Config is what a snapshot is built from besides the policy objects.
@@ -96,9 +98,10 @@ type Policies struct {
 	Admission  *admission.Chain
 	Describe   string
 	Warnings   []string
-	// Tenants and Namespaces are the set's, for Snapshot.
-	Tenants    []*v1alpha1.Tenant
-	Namespaces []*corev1.Namespace
+	// Tenants, Namespaces and TenantsComplete are the set's, for Snapshot.
+	Tenants         []*v1alpha1.Tenant
+	Namespaces      []*corev1.Namespace
+	TenantsComplete bool
 }
 
 // Authn is the part of a snapshot built from the token file and the
@@ -113,7 +116,7 @@ type Authn struct {
 func Combine(p *Policies, a *Authn) *Snapshot {
 	return &Snapshot{Authorizer: p.Authorizer, Admission: p.Admission, Authenticator: a.Token,
 		Describe: p.Describe, Warnings: append(append([]string(nil), p.Warnings...), a.Warnings...),
-		Tenants: p.Tenants, Namespaces: p.Namespaces}
+		Tenants: p.Tenants, Namespaces: p.Namespaces, TenantsComplete: p.TenantsComplete}
 }
 
 // BuildPolicies builds authorization and admission from set.
@@ -123,7 +126,7 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		return nil, err
 	}
 	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...),
-		Tenants: set.Tenants, Namespaces: set.Namespaces}
+		Tenants: set.Tenants, Namespaces: set.Namespaces, TenantsComplete: set.TenantsComplete}
 	names := cfg.AdmissionPlugins
 	if len(names) == 0 {
 		names = plugins.Default

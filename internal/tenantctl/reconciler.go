@@ -98,9 +98,16 @@ func (r *Reconciler) init() {
 	})
 }
 
-// Store takes the Tenants and Namespaces of a new snapshot.
+// Store takes the Tenants and Namespaces of a new snapshot. A snapshot
+// whose Tenants may not be all the cluster's (TenantsComplete false: the
+// Tenant CRD was not served when its source started) is ignored: pruning
+// from it would delete the objects of every Tenant it does not hold.
 func (r *Reconciler) Store(snap *snapshot.Snapshot) {
 	r.init()
+	if !snap.TenantsComplete {
+		r.Logger.Warn("the policy snapshot holds no list of the cluster's Tenants (the kguard.io Tenant CRD was not served when kguard controller started): tenant objects are neither applied nor deleted; restart kguard controller once the CRD is installed")
+		return
+	}
 	r.in.Store(&input{tenants: snap.Tenants, namespaces: snap.Namespaces})
 	notify(r.policyChanged)
 }

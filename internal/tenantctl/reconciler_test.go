@@ -227,7 +227,7 @@ func TestReconcile(t *testing.T) {
 	client := fakeCluster(t, &failing, existingA1(), toUnstructured(t, a))
 	r := started(t, client)
 	nsA1 := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a1", Labels: map[string]string{"team": "x"}}}
-	r.Store(&snapshot.Snapshot{Tenants: []*v1alpha1.Tenant{a}, Namespaces: []*corev1.Namespace{nsA1}})
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}, Namespaces: []*corev1.Namespace{nsA1}})
 	rendering, err := tenant.Render(a, []*corev1.Namespace{nsA1}, []*v1alpha1.Tenant{a})
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +335,14 @@ func TestReconcile(t *testing.T) {
 
 	t.Run("a Tenant removed loses its objects, not its Namespaces", func(t *testing.T) {
 		cached(t, r, want)
-		r.Store(&snapshot.Snapshot{Namespaces: []*corev1.Namespace{nsA1}})
+		r.Store(&snapshot.Snapshot{Namespaces: []*corev1.Namespace{nsA1}}) // not complete: ignored
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if get(t, client, policiesGVR, "a1", tenant.EgressPolicyName) == nil {
+			t.Fatal("a snapshot without the list of Tenants pruned team-a's objects")
+		}
+		r.Store(&snapshot.Snapshot{TenantsComplete: true, Namespaces: []*corev1.Namespace{nsA1}})
 		if err := r.Reconcile(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -365,7 +372,7 @@ func TestRunCorrectsDrift(t *testing.T) {
 	a := teamA()
 	client := fakeCluster(t, &failing, toUnstructured(t, a))
 	r := &Reconciler{Client: client, Logger: quiet(), Debounce: 10 * time.Millisecond, Interval: time.Hour}
-	r.Store(&snapshot.Snapshot{Tenants: []*v1alpha1.Tenant{a}})
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
