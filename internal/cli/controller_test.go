@@ -16,6 +16,7 @@ func TestControllerUsage(t *testing.T) {
 		{name: "two clusters", args: []string{"--kubeconfig", "x", "--in-cluster"}, want: "exclusive"},
 		{name: "no results", args: []string{"--kubeconfig", "x", "--report-max-results", "0"}, want: "--report-max-results 0"},
 		{name: "no interval", args: []string{"--kubeconfig", "x", "--audit-interval", "0s"}, want: "must be positive"},
+		{name: "no tenant interval", args: []string{"--kubeconfig", "x", "--tenant-interval", "0s"}, want: "--tenant-interval must be positive"},
 		{name: "default roles", args: []string{"--kubeconfig", "x", "--default-roles"}, want: "files mode"},
 		{name: "unknown plugin", args: []string{"--kubeconfig", "x", "--enable-admission-plugins", "Nope"}, want: "Nope"},
 	}
