@@ -11,6 +11,9 @@
 package tenantctl
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"reflect"
 	"sort"
 
@@ -22,6 +25,35 @@ import (
 
 // FieldManager is the server-side apply field manager of the tenants' objects.
 const FieldManager = "kguard-tenants"
+
+// RenderingAnnotation holds a digest of the object as kguard last rendered
+// it (Stamp): a field kguard stops setting (a quota removed from a Tenant's
+// spec, a Pod Security level unset) leaves the object there holding every
+// field still wanted, yet it must be applied for server-side apply to
+// remove the field.
+const RenderingAnnotation = "kguard.io/tenant-rendering"
+
+// Stamp sets RenderingAnnotation on a rendered object to the digest of its
+// content (apiVersion, kind, metadata and the rest, JSON with sorted keys).
+func Stamp(u *unstructured.Unstructured) error {
+	a := u.GetAnnotations()
+	delete(a, RenderingAnnotation)
+	if len(a) == 0 {
+		a = nil
+	}
+	u.SetAnnotations(a)
+	js, err := json.Marshal(u.Object)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(js)
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[RenderingAnnotation] = hex.EncodeToString(sum[:12])
+	u.SetAnnotations(a)
+	return nil
+}
 
 // Key names an object: API group, kind, namespace and name.
 type Key struct {
@@ -59,7 +91,7 @@ type Plan struct {
 }
 
 // Empty reports whether the plan writes nothing.
-func (p *Plan) Empty() bool { return len(p.Apply) == 0 && len(p.Delete) == 0 }
+func (p Plan) Empty() bool { return len(p.Apply) == 0 && len(p.Delete) == 0 }
 
 // PlanObjects compares the objects wanted (the Tenants' renderings) with the
 // objects there (any order; those that are not Managed are only compared
@@ -117,7 +149,8 @@ func less(a, b Key) bool {
 }
 
 // holds reports whether the object there holds every field the wanted one
-// sets: its labels and everything but its metadata. Maps may hold more keys
+// sets: its labels and annotations (RenderingAnnotation: the same
+// rendering) and everything but its metadata. Maps may hold more keys
 // (fields the server defaults, labels of others); lists must have the same
 // length, element by element (kguard's lists are atomic: an element added
 // by someone else is drift).
@@ -127,7 +160,7 @@ func holds(there, wanted *unstructured.Unstructured) bool {
 		case "apiVersion", "kind":
 			continue
 		case "metadata":
-			if !contains(there.GetLabels(), wanted.GetLabels()) {
+			if !contains(there.GetLabels(), wanted.GetLabels()) || !contains(there.GetAnnotations(), wanted.GetAnnotations()) {
 				return false
 			}
 			continue

@@ -114,6 +114,17 @@ func TestPlanObjects(t *testing.T) {
 			delete:   []string{"NetworkPolicy b1/kguard-tenant-egress"},
 		},
 		{
+			name:     "the rendering changed (a field dropped): applied, though the object holds every field still wanted",
+			wanted:   []*unstructured.Unstructured{stampedAs(np("a1", "a", egress), "new")},
+			existing: []*unstructured.Unstructured{stampedAs(np("a1", "a", egressWidened), "old")},
+			apply:    []string{"NetworkPolicy a1/kguard-tenant-egress"},
+		},
+		{
+			name:     "the same rendering: nothing to do",
+			wanted:   []*unstructured.Unstructured{stampedAs(np("a1", "a", egress), "same")},
+			existing: []*unstructured.Unstructured{with(stampedAs(np("a1", "a", egressDefaulted), "same"), map[string]string{"other": "x"}, nil)},
+		},
+		{
 			name:     "numbers compare by value, whatever their Go type",
 			wanted:   []*unstructured.Unstructured{np("a1", "a", map[string]any{"ingress": []any{map[string]any{"ports": []any{map[string]any{"port": int64(80)}}}}})},
 			existing: []*unstructured.Unstructured{np("a1", "a", map[string]any{"ingress": []any{map[string]any{"ports": []any{map[string]any{"port": float64(80), "protocol": "TCP"}}}}})},
@@ -137,5 +148,29 @@ func TestPlanObjects(t *testing.T) {
 				t.Errorf("Empty() = %v", p.Empty())
 			}
 		})
+	}
+}
+
+// stampedAs sets u's RenderingAnnotation to digest.
+func stampedAs(u *unstructured.Unstructured, digest string) *unstructured.Unstructured {
+	u.SetAnnotations(map[string]string{RenderingAnnotation: digest})
+	return u
+}
+
+// Stamp's digest changes with the content, not with the order of map keys
+// nor with a digest already there.
+func TestStamp(t *testing.T) {
+	a := obj("NetworkPolicy", "a1", "p", "a", map[string]any{"x": int64(1), "y": "z"})
+	b := obj("NetworkPolicy", "a1", "p", "a", map[string]any{"y": "z", "x": int64(1)})
+	b.SetAnnotations(map[string]string{RenderingAnnotation: "stale"})
+	c := obj("NetworkPolicy", "a1", "p", "a", map[string]any{"y": "z"})
+	for _, u := range []*unstructured.Unstructured{a, b, c} {
+		if err := Stamp(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	da, db, dc := a.GetAnnotations()[RenderingAnnotation], b.GetAnnotations()[RenderingAnnotation], c.GetAnnotations()[RenderingAnnotation]
+	if da == "" || da != db || da == dc {
+		t.Errorf("digests %q %q %q: want the first two equal, the third different", da, db, dc)
 	}
 }

@@ -259,6 +259,13 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 			if u.GetKind() == "Namespace" {
 				o.namespaces++
 			}
+			if err := Stamp(u); err != nil {
+				o.renderErr = fmt.Errorf("tenant %q: %s: %w", t.Name, describe(u), err)
+			}
+		}
+		if o.renderErr != nil {
+			keep[t.Name] = true
+			continue
 		}
 		wanted = append(wanted, rendering.Objects...)
 	}

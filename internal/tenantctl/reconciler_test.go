@@ -40,7 +40,8 @@ var (
 // fakeCluster is a fake dynamic client of the tenant resources and the
 // Tenants. It answers server-side apply roughly as the API server does for
 // one field manager: the object is created, or its top-level fields are
-// replaced by the applied ones and the labels merged (others' labels stay);
+// replaced by the applied ones and the labels and annotations merged
+// (others' stay);
 // an apply to a Tenant's status subresource sets its conditions by type.
 // A patch of any resource in failing fails.
 func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResource], objects ...runtime.Object) *dynamicfake.FakeDynamicClient {
@@ -98,19 +99,23 @@ func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResour
 			return true, nil, err
 		}
 		u := o.(*unstructured.Unstructured).DeepCopy()
-		labels := u.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
+		merge := func(there, applied map[string]string) map[string]string {
+			if there == nil {
+				there = map[string]string{}
+			}
+			for k, v := range applied {
+				there[k] = v
+			}
+			return there
 		}
-		for k, v := range applied.GetLabels() {
-			labels[k] = v
-		}
+		labels, annotations := merge(u.GetLabels(), applied.GetLabels()), merge(u.GetAnnotations(), applied.GetAnnotations())
 		for k, v := range applied.Object {
 			if k != "metadata" {
 				u.Object[k] = v
 			}
 		}
 		u.SetLabels(labels)
+		u.SetAnnotations(annotations)
 		return true, u, c.Tracker().Update(gvr, u, ns)
 	})
 	return c
@@ -135,7 +140,7 @@ func teamA() *v1alpha1.Tenant {
 			Owners:     v1alpha1.TenantOwners{Users: []string{"alice"}},
 			Namespaces: v1alpha1.TenantNamespaces{Names: []string{"a1", "a2"}},
 			Quota: v1alpha1.TenantQuota{ResourceQuota: &corev1.ResourceQuotaSpec{
-				Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10")}}},
+				Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceServices: resource.MustParse("5")}}},
 		},
 	}
 	v1alpha1.SetTenantDefaults(tn)
@@ -270,7 +275,7 @@ func TestReconcile(t *testing.T) {
 		if err := r.Reconcile(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if p := PlanObjects(rendering.Objects, r.existing(), nil); !p.Empty() {
+		if p := PlanObjects(stamped(t, a, nsA1), r.existing(), nil); !p.Empty() {
 			t.Errorf("after a pass, the plan still applies %q and deletes %q", names(p.Apply), names(p.Delete))
 		}
 	})
@@ -330,6 +335,28 @@ func TestReconcile(t *testing.T) {
 		}
 		if q := get(t, client, quotasGVR, "a2", tenant.QuotaName); !strings.Contains(fmt.Sprint(q.Object["spec"]), "pods:10") {
 			t.Errorf("quota of a2 %v, want pods 10", q.Object["spec"])
+		}
+	})
+
+	t.Run("a field the Tenant no longer implies is applied away", func(t *testing.T) {
+		cached(t, r, want)
+		eventually(t, "the informers to see the last pass", func() bool {
+			return PlanObjects(stamped(t, a, nsA1), r.existing(), nil).Empty()
+		})
+		fewer := a.DeepCopy()
+		fewer.Generation = 4
+		delete(fewer.Spec.Quota.ResourceQuota.Hard, corev1.ResourceServices)
+		r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{fewer}, Namespaces: []*corev1.Namespace{nsA1}})
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range []string{"a1", "a2"} {
+			if q := get(t, client, quotasGVR, ns, tenant.QuotaName); fmt.Sprint(q.Object["spec"]) != "map[hard:map[pods:10]]" {
+				t.Errorf("quota of %s %v, want pods 10 alone", ns, q.Object["spec"])
+			}
+		}
+		if c := ready(t, client, "team-a"); c.ObservedGeneration != 4 {
+			t.Errorf("Ready %+v, want observedGeneration 4", c)
 		}
 	})
 
@@ -424,4 +451,19 @@ func TestResourcesCoverRender(t *testing.T) {
 	if len(kinds) != len(Resources) {
 		t.Errorf("rendered kinds %v, Resources has %d", kinds, len(Resources))
 	}
+}
+
+// stamped is what the reconciler wants for t: its rendering, stamped.
+func stamped(t *testing.T, tn *v1alpha1.Tenant, namespaces ...*corev1.Namespace) []*unstructured.Unstructured {
+	t.Helper()
+	rendering, err := tenant.Render(tn, namespaces, []*v1alpha1.Tenant{tn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range rendering.Objects {
+		if err := Stamp(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rendering.Objects
 }
