@@ -467,3 +467,32 @@ func stamped(t *testing.T, tn *v1alpha1.Tenant, namespaces ...*corev1.Namespace)
 	}
 	return rendering.Objects
 }
+
+// A Tenant that cannot be rendered says why in its status and keeps the
+// objects it had; the others are reconciled.
+func TestReconcileRenderFailed(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	bad := teamA()
+	bad.Name, bad.UID = "team-b", "tenant-b"
+	bad.Spec.Namespaces.Names = []string{"b1"}
+	bad.Spec.Network.BlockedEgressCIDRs = []string{"not-a-cidr"}
+	good := teamA()
+	kept := obj("NetworkPolicy", "b1", tenant.EgressPolicyName, "team-b", map[string]any{"policyTypes": []any{"Egress"}})
+	client := fakeCluster(t, &failing, toUnstructured(t, bad), toUnstructured(t, good), kept)
+	r := started(t, client)
+	cached(t, r, 1)
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{bad, good}})
+	err := r.Reconcile(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "not-a-cidr") {
+		t.Fatalf("Reconcile: %v, want the rendering error", err)
+	}
+	if c := ready(t, client, "team-b"); c == nil || c.Status != metav1.ConditionFalse || c.Reason != ReasonRenderFailed || !strings.Contains(c.Message, "not-a-cidr") {
+		t.Errorf("team-b Ready %+v, want False, RenderFailed", c)
+	}
+	if get(t, client, policiesGVR, "b1", tenant.EgressPolicyName) == nil {
+		t.Error("team-b's NetworkPolicy was deleted though team-b could not be rendered")
+	}
+	if c := ready(t, client, "team-a"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("team-a Ready %+v, want True", c)
+	}
+}
