@@ -300,7 +300,11 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("writing the status of Tenant %q: %w", t.Name, err))
 		}
 	}
-	r.Logger.Info("tenants reconciled", "tenants", len(in.tenants), "objects", len(wanted), "applied", len(plan.Apply),
+	level := slog.LevelDebug // a pass on every snapshot: said at info only when it wrote or failed
+	if !plan.Empty() || len(errs) > 0 {
+		level = slog.LevelInfo
+	}
+	r.Logger.Log(ctx, level, "tenants reconciled", "tenants", len(in.tenants), "objects", len(wanted), "applied", len(plan.Apply),
 		"deleted", len(plan.Delete), "errors", len(errs), "took", time.Since(start).Round(time.Millisecond))
 	return errors.Join(errs...)
 }
