@@ -46,7 +46,7 @@ func newControllerCommand(s Streams) *cobra.Command {
 	o := &controllerOptions{}
 	c := &cobra.Command{
 		Use:   "controller",
-		Short: "Audit the cluster's objects continuously and write the results as PolicyReports",
+		Short: "Audit the cluster's objects continuously and write the results as PolicyReports; apply what Tenants imply",
 		Long: `Run the PolicyReport controller: judge every existing object of the cluster (Namespaces, Pods,
 pod controllers, Services) with the admission chain kguard serve answers with, built from the
 same cluster policies and the same flags, as kguard audit --kubeconfig does once; and write the
