@@ -13,12 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/audit"
 	"github.com/kguard/kguard/internal/controller"
 	"github.com/kguard/kguard/internal/source"
+	"github.com/kguard/kguard/internal/tenantctl"
 )
 
 func init() { register(newControllerCommand) }
@@ -33,6 +35,8 @@ type controllerOptions struct {
 	maxResults          int
 	requester           string
 	logFormat, logLevel string
+	reconcileTenants    bool
+	tenantInterval      time.Duration
 }
 
 // metricsShutdownTimeout bounds the end of the metrics listener.
@@ -42,7 +46,7 @@ func newControllerCommand(s Streams) *cobra.Command {
 	o := &controllerOptions{}
 	c := &cobra.Command{
 		Use:   "controller",
-		Short: "Audit the cluster's objects continuously and write the results as PolicyReports",
+		Short: "Audit the cluster's objects continuously and write the results as PolicyReports; apply what Tenants imply",
 		Long: `Run the PolicyReport controller: judge every existing object of the cluster (Namespaces, Pods,
 pod controllers, Services) with the admission chain kguard serve answers with, built from the
 same cluster policies and the same flags, as kguard audit --kubeconfig does once; and write the
@@ -54,7 +58,16 @@ results loses its report; reports kguard did not create are never touched.
 
 Serves /metrics (kguard_audit_violations{policy,namespace},
 kguard_audit_last_run_timestamp_seconds), /healthz and /readyz (a first audit written) over
-plain HTTP on --metrics-address. The PolicyReport CRDs must be installed (deploy/controller/).`,
+plain HTTP on --metrics-address. The PolicyReport CRDs must be installed (deploy/controller/).
+
+When the kguard.io Tenant CRD is served (--reconcile-tenants, default true), the same process
+applies what each Tenant implies (the objects of kguard tenant render: Namespaces with the Pod
+Security labels, the owners' RoleBindings, the PodSecurityPolicies' Role and RoleBinding,
+NetworkPolicies, ResourceQuota, LimitRange) with server-side apply (field manager kguard-tenants,
+forced), on every Tenant or Namespace change, when a managed object changes (drift is undone,
+--debounce) and every --tenant-interval; deletes the objects of kguard's (labelled
+app.kubernetes.io/managed-by=kguard and kguard.io/tenant) that no Tenant implies any more, never
+a Namespace; and writes each Tenant's Ready condition (docs/tenancy.md).`,
 		Example: `  kguard controller --in-cluster --enable-admission-plugins=PodSecurityPolicy,PodSecurity
   kguard controller --kubeconfig ~/.kube/config --metrics-address 127.0.0.1:8080 --audit-interval 1m`,
 		Args: cobra.NoArgs,
@@ -72,6 +85,8 @@ plain HTTP on --metrics-address. The PolicyReport CRDs must be installed (deploy
 	f.StringVar(&o.requester, "requester", audit.DefaultRequester, "user who creates the objects that carry no pod (Services, Namespaces...), in system:authenticated")
 	o.authz.add(f, "not in cluster mode: a cluster holds its own default roles")
 	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default PodSecurityPolicy,PodSecurity), as for serve")
+	f.BoolVar(&o.reconcileTenants, "reconcile-tenants", true, "apply what each kguard.io Tenant implies (kguard tenant render's objects; field manager "+tenantctl.FieldManager+"), delete what none implies any more (never a Namespace) and write the Tenants' Ready condition; off by itself when the Tenant CRD is not served")
+	f.DurationVar(&o.tenantInterval, "tenant-interval", tenantctl.DefaultInterval, "apply every Tenant's objects again this often (Tenant, Namespace and managed-object changes trigger a pass on their own)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return c
@@ -91,8 +106,8 @@ func (o *controllerOptions) run(ctx context.Context, s Streams) error {
 		return usageError(errors.New("--default-roles is for files mode: a cluster holds its own default roles"))
 	case o.maxResults < 1:
 		return usageError(fmt.Errorf("--report-max-results %d: want 1 or more", o.maxResults))
-	case o.interval <= 0 || o.debounce <= 0:
-		return usageError(errors.New("--audit-interval and --debounce must be positive"))
+	case o.interval <= 0 || o.debounce <= 0 || o.tenantInterval <= 0:
+		return usageError(errors.New("--audit-interval, --debounce and --tenant-interval must be positive"))
 	}
 	for _, name := range o.admission.plugins { // before the cluster is read, not at the first snapshot
 		if !slices.Contains(admission.Registered(), name) {
@@ -115,6 +130,21 @@ func (o *controllerOptions) run(ctx context.Context, s Streams) error {
 	ln, err := listen(o.metricsAddress, false)
 	if err != nil {
 		return usageError(fmt.Errorf("--metrics-address: %w", err))
+	}
+	var tenants *tenantctl.Reconciler
+	if o.reconcileTenants {
+		disc, err := discovery.NewDiscoveryClientForConfig(rc)
+		if err != nil {
+			return usageError(err)
+		}
+		switch served, err := tenantctl.TenantsServed(disc); {
+		case err != nil:
+			return fmt.Errorf("asking whether the kguard.io Tenant CRD is served: %w", err)
+		case !served:
+			log.Warn("the kguard.io Tenant CRD is not served: the tenant reconciler is off (kubectl apply -f deploy/crds/kguard.io_tenants.yaml, then restart)")
+		default:
+			tenants = &tenantctl.Reconciler{Client: dyn, Interval: o.tenantInterval, Debounce: o.debounce, Logger: log.With("reconciler", "tenants")}
+		}
 	}
 	ctrl := &controller.Controller{Client: dyn, MaxResults: o.maxResults, Interval: o.interval, Debounce: o.debounce,
 		Audit: audit.Options{Requester: o.requester}, Logger: log, Metrics: controller.NewMetrics()}
@@ -142,11 +172,18 @@ func (o *controllerOptions) run(ctx context.Context, s Streams) error {
 		// The same snapshots as serve's cluster mode, without token lookups
 		// and without the writes serve owns.
 		c := &source.Cluster{Config: cfg, REST: rc, Logger: log, NoLookup: true, PoliciesOnly: true}
-		if err := c.Run(gctx, ctrl); err != nil {
+		var pub source.Publisher = ctrl
+		if tenants != nil {
+			pub = source.Publishers{ctrl, tenants}
+		}
+		if err := c.Run(gctx, pub); err != nil {
 			return fmt.Errorf("policy source: %w", err)
 		}
 		return nil
 	})
 	g.Go(func() error { return ctrl.Run(gctx) })
+	if tenants != nil {
+		g.Go(func() error { return tenants.Run(gctx) })
+	}
 	return g.Wait()
 }

@@ -41,6 +41,10 @@ type Set struct {
 	// alone and as a set (no namespace belongs to two of them; selectors are
 	// matched against the Namespaces of the same input).
 	Tenants []*v1alpha1.Tenant
+	// TenantsComplete says that Tenants are every Tenant of the source (a
+	// cluster serving the Tenant CRD): the tenant reconciler prunes the
+	// objects of a Tenant not among them only then.
+	TenantsComplete bool
 	// ClusterImagePolicies and TrustRoots are sigstore policy-controller's
 	// objects (policy.sigstore.dev), read verbatim; they are compiled and
 	// validated when a snapshot is built.

@@ -9,6 +9,8 @@ package snapshot
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
 // Snapshot is one generation of everything a decision reads. It is never
@@ -36,6 +39,13 @@ type Snapshot struct {
 	Warnings []string
 	// Generation is set by the server that serves it.
 	Generation uint64
+	// Tenants and Namespaces are the kguard.io Tenants and the Namespaces
+	// the snapshot was built from (shared, never modified): the tenant
+	// reconciler of `kguard controller` renders them.
+	Tenants    []*v1alpha1.Tenant
+	Namespaces []*corev1.Namespace
+	// TenantsComplete: Tenants are all the source's (policy.Set's).
+	TenantsComplete bool
 }
 
 // Config is what a snapshot is built from besides the policy objects.
@@ -88,6 +98,10 @@ type Policies struct {
 	Admission  *admission.Chain
 	Describe   string
 	Warnings   []string
+	// Tenants, Namespaces and TenantsComplete are the set's, for Snapshot.
+	Tenants         []*v1alpha1.Tenant
+	Namespaces      []*corev1.Namespace
+	TenantsComplete bool
 }
 
 // Authn is the part of a snapshot built from the token file and the
@@ -101,7 +115,8 @@ type Authn struct {
 // own: a broken policy file must not keep a revoked token valid.
 func Combine(p *Policies, a *Authn) *Snapshot {
 	return &Snapshot{Authorizer: p.Authorizer, Admission: p.Admission, Authenticator: a.Token,
-		Describe: p.Describe, Warnings: append(append([]string(nil), p.Warnings...), a.Warnings...)}
+		Describe: p.Describe, Warnings: append(append([]string(nil), p.Warnings...), a.Warnings...),
+		Tenants: p.Tenants, Namespaces: p.Namespaces, TenantsComplete: p.TenantsComplete}
 }
 
 // BuildPolicies builds authorization and admission from set.
@@ -110,7 +125,8 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...)}
+	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...),
+		Tenants: set.Tenants, Namespaces: set.Namespaces, TenantsComplete: set.TenantsComplete}
 	names := cfg.AdmissionPlugins
 	if len(names) == 0 {
 		names = plugins.Default

@@ -564,6 +564,7 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 		if errs := tenantvalidation.ValidateTenants(set.Tenants, set.Namespaces); len(errs) > 0 {
 			return nil, nil, fmt.Errorf("Tenants: %v", errs.ToAggregate())
 		}
+		set.TenantsComplete = true
 	}
 	if inf.psps == nil {
 		return set, nil, nil

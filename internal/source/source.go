@@ -16,3 +16,28 @@ type Publisher interface {
 	// Fresh reports that the snapshot served reflects every source as it is.
 	Fresh()
 }
+
+// Publishers hands what a source builds to each of its publishers in turn:
+// one source feeding several consumers in one process (`kguard controller`'s
+// report writer and tenant reconciler).
+type Publishers []Publisher
+
+var _ Publisher = Publishers(nil)
+
+func (ps Publishers) Store(snap *snapshot.Snapshot) {
+	for _, p := range ps {
+		p.Store(snap)
+	}
+}
+
+func (ps Publishers) ReloadFailed(err error) {
+	for _, p := range ps {
+		p.ReloadFailed(err)
+	}
+}
+
+func (ps Publishers) Fresh() {
+	for _, p := range ps {
+		p.Fresh()
+	}
+}

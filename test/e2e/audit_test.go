@@ -74,10 +74,13 @@ spec:
 		t.Fatalf("kguard audit: %v\n%s", err, out)
 		return "", 0
 	}
-	// The controller, as deploy/controller runs it, with the webhook's plugins.
+	// The controller, as deploy/controller runs it, with the webhook's plugins;
+	// without the tenant reconciler, which would apply the objects of the
+	// Tenants other tests leave in the cluster (the tenant e2e test runs it).
 	port := freePort(t)
 	ctl := exec.Command(kg.bin, "controller", "--kubeconfig", live.kubeconfig,
-		"--enable-admission-plugins=PodSecurityPolicy,PodSecurity", "--metrics-address", "127.0.0.1:"+port, "--debounce", "200ms", "--audit-interval", "1m")
+		"--enable-admission-plugins=PodSecurityPolicy,PodSecurity", "--metrics-address", "127.0.0.1:"+port, "--debounce", "200ms", "--audit-interval", "1m",
+		"--reconcile-tenants=false")
 	var ctlLog strings.Builder
 	ctl.Stdout, ctl.Stderr = &ctlLog, &ctlLog
 	if err := ctl.Start(); err != nil {

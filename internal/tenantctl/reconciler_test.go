@@ -1,0 +1,498 @@
+package tenantctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kguard/kguard/internal/snapshot"
+	"github.com/kguard/kguard/internal/source"
+	"github.com/kguard/kguard/internal/tenant"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+)
+
+var (
+	namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	policiesGVR   = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}
+	bindingsGVR   = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}
+	quotasGVR     = schema.GroupVersionResource{Version: "v1", Resource: "resourcequotas"}
+)
+
+// fakeCluster is a fake dynamic client of the tenant resources and the
+// Tenants. It answers server-side apply roughly as the API server does for
+// one field manager: the object is created, or its top-level fields are
+// replaced by the applied ones and the labels and annotations merged
+// (others' stay);
+// an apply to a Tenant's status subresource sets its conditions by type.
+// A patch of any resource in failing fails.
+func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResource], objects ...runtime.Object) *dynamicfake.FakeDynamicClient {
+	t.Helper()
+	listKinds := map[schema.GroupVersionResource]string{source.TenantResource: "TenantList"}
+	for _, r := range Resources {
+		listKinds[r.GVR] = r.Kind + "List"
+	}
+	c := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds, objects...)
+	c.PrependReactor("patch", "*", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		pa := action.(k8stesting.PatchActionImpl)
+		if pa.GetPatchType() != types.ApplyPatchType {
+			return false, nil, nil
+		}
+		if pa.PatchOptions.FieldManager != FieldManager || pa.PatchOptions.Force == nil || !*pa.PatchOptions.Force {
+			return true, nil, fmt.Errorf("field manager %q, force %v; want %q, forced", pa.PatchOptions.FieldManager, pa.PatchOptions.Force, FieldManager)
+		}
+		gvr, ns := pa.GetResource(), pa.GetNamespace()
+		if f := failing.Load(); f != nil && *f == gvr {
+			return true, nil, apierrors.NewForbidden(gvr.GroupResource(), pa.GetName(), errors.New("no patch for you"))
+		}
+		applied := &unstructured.Unstructured{}
+		if err := json.Unmarshal(pa.GetPatch(), &applied.Object); err != nil {
+			return true, nil, err
+		}
+		o, err := c.Tracker().Get(gvr, ns, pa.GetName())
+		if pa.GetSubresource() == "status" {
+			if err != nil {
+				return true, nil, err
+			}
+			u := o.(*unstructured.Unstructured).DeepCopy()
+			var tn v1alpha1.Tenant
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &tn); err != nil {
+				return true, nil, err
+			}
+			var in v1alpha1.Tenant
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(applied.Object, &in); err != nil {
+				return true, nil, err
+			}
+			for _, cond := range in.Status.Conditions {
+				meta.SetStatusCondition(&tn.Status.Conditions, cond)
+			}
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&tn)
+			if err != nil {
+				return true, nil, err
+			}
+			u.Object["status"] = m["status"]
+			return true, u, c.Tracker().Update(gvr, u, ns)
+		}
+		if apierrors.IsNotFound(err) {
+			applied.SetUID(types.UID(fmt.Sprintf("uid-%s-%s-%s", gvr.Resource, ns, pa.GetName())))
+			return true, applied, c.Tracker().Create(gvr, applied, ns)
+		}
+		if err != nil {
+			return true, nil, err
+		}
+		u := o.(*unstructured.Unstructured).DeepCopy()
+		merge := func(there, applied map[string]string) map[string]string {
+			if there == nil {
+				there = map[string]string{}
+			}
+			for k, v := range applied {
+				there[k] = v
+			}
+			return there
+		}
+		labels, annotations := merge(u.GetLabels(), applied.GetLabels()), merge(u.GetAnnotations(), applied.GetAnnotations())
+		for k, v := range applied.Object {
+			if k != "metadata" {
+				u.Object[k] = v
+			}
+		}
+		u.SetLabels(labels)
+		u.SetAnnotations(annotations)
+		return true, u, c.Tracker().Update(gvr, u, ns)
+	})
+	return c
+}
+
+func toUnstructured(t *testing.T, o runtime.Object) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &unstructured.Unstructured{Object: m}
+}
+
+// teamA is a defaulted Tenant of namespaces a1 and a2, owned by alice, with
+// a quota: every kind but the PodSecurityPolicies' Role.
+func teamA() *v1alpha1.Tenant {
+	tn := &v1alpha1.Tenant{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Tenant"},
+		ObjectMeta: metav1.ObjectMeta{Name: "team-a", Generation: 3, UID: "tenant-a"},
+		Spec: v1alpha1.TenantSpec{
+			Owners:     v1alpha1.TenantOwners{Users: []string{"alice"}},
+			Namespaces: v1alpha1.TenantNamespaces{Names: []string{"a1", "a2"}},
+			Quota: v1alpha1.TenantQuota{ResourceQuota: &corev1.ResourceQuotaSpec{
+				Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceServices: resource.MustParse("5")}}},
+		},
+	}
+	v1alpha1.SetTenantDefaults(tn)
+	return tn
+}
+
+// existingA1 is namespace a1 as someone created it, before the Tenant.
+func existingA1() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": "a1", "uid": "ns-a1", "labels": map[string]any{"team": "x"}}}}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// started is a reconciler of client with its informers synced.
+func started(t *testing.T, client *dynamicfake.FakeDynamicClient) *Reconciler {
+	t.Helper()
+	r := &Reconciler{Client: client, Logger: quiet(), Debounce: 20 * time.Millisecond,
+		Now: func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); r.Shutdown() })
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func get(t *testing.T, client *dynamicfake.FakeDynamicClient, gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	u, err := client.Resource(gvr).Namespace(ns).Get(t.Context(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func ready(t *testing.T, client *dynamicfake.FakeDynamicClient, name string) *metav1.Condition {
+	t.Helper()
+	u := get(t, client, source.TenantResource, "", name)
+	var tn v1alpha1.Tenant
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &tn); err != nil {
+		t.Fatal(err)
+	}
+	return meta.FindStatusCondition(tn.Status.Conditions, ConditionReady)
+}
+
+// eventually waits until cond holds (an informer has seen a change).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// cached waits until the informers hold n managed objects.
+func cached(t *testing.T, r *Reconciler, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d managed objects in the caches", n), func() bool {
+		got := 0
+		for _, u := range r.existing() {
+			if _, ok := Managed(u); ok {
+				got++
+			}
+		}
+		return got == n
+	})
+}
+
+func egressSpec(t *testing.T, client *dynamicfake.FakeDynamicClient, ns string) string {
+	t.Helper()
+	u := get(t, client, policiesGVR, ns, tenant.EgressPolicyName)
+	if u == nil {
+		t.Fatalf("no NetworkPolicy %s in %s", tenant.EgressPolicyName, ns)
+	}
+	js, _ := json.Marshal(u.Object["spec"])
+	return string(js)
+}
+
+func TestReconcile(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	a := teamA()
+	client := fakeCluster(t, &failing, existingA1(), toUnstructured(t, a))
+	r := started(t, client)
+	nsA1 := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a1", Labels: map[string]string{"team": "x"}}}
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}, Namespaces: []*corev1.Namespace{nsA1}})
+	rendering, err := tenant.Render(a, []*corev1.Namespace{nsA1}, []*v1alpha1.Tenant{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(rendering.Objects) // 2 Namespaces, per namespace the owners' RoleBinding, 2 NetworkPolicies, a ResourceQuota
+	if want != 10 {
+		t.Fatalf("the Tenant renders %d objects, the test expects 10", want)
+	}
+	var wantEgress string
+	for _, u := range rendering.Objects {
+		if u.GetName() == tenant.EgressPolicyName && u.GetNamespace() == "a1" {
+			js, _ := json.Marshal(u.Object["spec"])
+			wantEgress = string(js)
+		}
+	}
+
+	t.Run("the objects a Tenant implies are created, and its status says so", func(t *testing.T) {
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ns := get(t, client, namespacesGVR, "", "a1")
+		if l := ns.GetLabels(); l["team"] != "x" || l[v1alpha1.TenantLabel] != "team-a" || l["pod-security.kubernetes.io/enforce"] != "restricted" {
+			t.Errorf("namespace a1 labels %v: want the tenant's and the Pod Security labels beside team=x", l)
+		}
+		if get(t, client, namespacesGVR, "", "a2") == nil {
+			t.Error("namespace a2 not created")
+		}
+		for _, ns := range []string{"a1", "a2"} {
+			if get(t, client, bindingsGVR, ns, tenant.OwnersBindingName) == nil || get(t, client, quotasGVR, ns, tenant.QuotaName) == nil ||
+				get(t, client, policiesGVR, ns, tenant.DenyIngressPolicyName) == nil {
+				t.Errorf("namespace %s misses the owners' RoleBinding, the ResourceQuota or the ingress NetworkPolicy", ns)
+			}
+		}
+		c := ready(t, client, "team-a")
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonApplied || c.ObservedGeneration != 3 ||
+			c.Message != "10 objects in 2 namespaces applied" {
+			t.Errorf("Ready %+v, want True, Applied, observedGeneration 3", c)
+		}
+		cached(t, r, want)
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if p := PlanObjects(stamped(t, a, nsA1), r.existing(), nil); !p.Empty() {
+			t.Errorf("after a pass, the plan still applies %q and deletes %q", names(p.Apply), names(p.Delete))
+		}
+	})
+
+	t.Run("drift is corrected", func(t *testing.T) {
+		np := get(t, client, policiesGVR, "a1", tenant.EgressPolicyName)
+		np.Object["spec"] = map[string]any{"policyTypes": []any{"Egress"}, "egress": []any{map[string]any{}}} // egress anywhere
+		if _, err := client.Resource(policiesGVR).Namespace("a1").Update(t.Context(), np, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the informer to see the edit", func() bool {
+			for _, u := range r.existing() {
+				if u.GetNamespace() == "a1" && u.GetName() == tenant.EgressPolicyName {
+					return strings.Contains(fmt.Sprint(u.Object["spec"]), "egress:[map[]]")
+				}
+			}
+			return false
+		})
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := egressSpec(t, client, "a1"); got != wantEgress {
+			t.Errorf("egress policy of a1 %s, want %s", got, wantEgress)
+		}
+	})
+
+	t.Run("a failed apply is reported in the status, then cleared", func(t *testing.T) {
+		q := get(t, client, quotasGVR, "a2", tenant.QuotaName)
+		q.Object["spec"] = map[string]any{"hard": map[string]any{"pods": "1000"}}
+		if _, err := client.Resource(quotasGVR).Namespace("a2").Update(t.Context(), q, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the informer to see the edit", func() bool {
+			for _, u := range r.existing() {
+				if u.GetNamespace() == "a2" && u.GetName() == tenant.QuotaName {
+					return strings.Contains(fmt.Sprint(u.Object["spec"]), "1000")
+				}
+			}
+			return false
+		})
+		failing.Store(&quotasGVR)
+		err := r.Reconcile(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "no patch for you") {
+			t.Fatalf("Reconcile: %v, want the failed apply", err)
+		}
+		c := ready(t, client, "team-a")
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != ReasonApplyFailed ||
+			!strings.HasPrefix(c.Message, "applying ResourceQuota a2/kguard-tenant-quota: ") {
+			t.Errorf("Ready %+v, want False, ApplyFailed, the ResourceQuota's error", c)
+		}
+		failing.Store(nil)
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if c := ready(t, client, "team-a"); c.Status != metav1.ConditionTrue || c.Reason != ReasonApplied {
+			t.Errorf("Ready %+v after the apply succeeded, want True", c)
+		}
+		if q := get(t, client, quotasGVR, "a2", tenant.QuotaName); !strings.Contains(fmt.Sprint(q.Object["spec"]), "pods:10") {
+			t.Errorf("quota of a2 %v, want pods 10", q.Object["spec"])
+		}
+	})
+
+	t.Run("a field the Tenant no longer implies is applied away", func(t *testing.T) {
+		cached(t, r, want)
+		eventually(t, "the informers to see the last pass", func() bool {
+			return PlanObjects(stamped(t, a, nsA1), r.existing(), nil).Empty()
+		})
+		fewer := a.DeepCopy()
+		fewer.Generation = 4
+		delete(fewer.Spec.Quota.ResourceQuota.Hard, corev1.ResourceServices)
+		r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{fewer}, Namespaces: []*corev1.Namespace{nsA1}})
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range []string{"a1", "a2"} {
+			if q := get(t, client, quotasGVR, ns, tenant.QuotaName); fmt.Sprint(q.Object["spec"]) != "map[hard:map[pods:10]]" {
+				t.Errorf("quota of %s %v, want pods 10 alone", ns, q.Object["spec"])
+			}
+		}
+		if c := ready(t, client, "team-a"); c.ObservedGeneration != 4 {
+			t.Errorf("Ready %+v, want observedGeneration 4", c)
+		}
+	})
+
+	t.Run("a Tenant removed loses its objects, not its Namespaces", func(t *testing.T) {
+		cached(t, r, want)
+		r.Store(&snapshot.Snapshot{Namespaces: []*corev1.Namespace{nsA1}}) // not complete: ignored
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if get(t, client, policiesGVR, "a1", tenant.EgressPolicyName) == nil {
+			t.Fatal("a snapshot without the list of Tenants pruned team-a's objects")
+		}
+		r.Store(&snapshot.Snapshot{TenantsComplete: true, Namespaces: []*corev1.Namespace{nsA1}})
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range []string{"a1", "a2"} {
+			if get(t, client, namespacesGVR, "", ns) == nil {
+				t.Errorf("namespace %s deleted", ns)
+			}
+			for _, o := range []struct {
+				gvr  schema.GroupVersionResource
+				name string
+			}{{bindingsGVR, tenant.OwnersBindingName}, {quotasGVR, tenant.QuotaName}, {policiesGVR, tenant.EgressPolicyName}, {policiesGVR, tenant.DenyIngressPolicyName}} {
+				if get(t, client, o.gvr, ns, o.name) != nil {
+					t.Errorf("%s %s/%s not deleted", o.gvr.Resource, ns, o.name)
+				}
+			}
+		}
+		if ns := get(t, client, namespacesGVR, "", "a1"); ns.GetLabels()["team"] != "x" {
+			t.Errorf("namespace a1 labels %v", ns.GetLabels())
+		}
+	})
+}
+
+// The informers' watch triggers a pass: an edit to a managed object is
+// undone by Run without a new snapshot.
+func TestRunCorrectsDrift(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	a := teamA()
+	client := fakeCluster(t, &failing, toUnstructured(t, a))
+	r := &Reconciler{Client: client, Logger: quiet(), Debounce: 10 * time.Millisecond, Interval: time.Hour}
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var wantEgress string
+	eventually(t, "the first pass", func() bool {
+		if _, err := client.Resource(policiesGVR).Namespace("a2").Get(ctx, tenant.EgressPolicyName, metav1.GetOptions{}); err != nil {
+			return false
+		}
+		wantEgress = egressSpec(t, client, "a2")
+		return true
+	})
+	np := get(t, client, policiesGVR, "a2", tenant.EgressPolicyName)
+	np.Object["spec"] = map[string]any{"policyTypes": []any{"Egress"}, "egress": []any{map[string]any{}}}
+	if _, err := client.Resource(policiesGVR).Namespace("a2").Update(ctx, np, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the drift corrected", func() bool { return egressSpec(t, client, "a2") == wantEgress })
+}
+
+// Every kind Render makes is one the reconciler watches, applies and prunes.
+func TestResourcesCoverRender(t *testing.T) {
+	a := teamA()
+	a.Spec.PodSecurity.PodSecurityPolicies = []string{"restricted"}
+	a.Spec.Quota.LimitRange = &corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+		Default: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}
+	rendering, err := tenant.Render(a, nil, []*v1alpha1.Tenant{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, u := range rendering.Objects {
+		gvk := u.GroupVersionKind()
+		res := resourceOf(gvk.Group, gvk.Kind)
+		if res == nil {
+			t.Errorf("%s %s is rendered but not in Resources", gvk, u.GetName())
+			continue
+		}
+		if res.GVR.GroupVersion() != gvk.GroupVersion() || res.Namespaced != (u.GetNamespace() != "") {
+			t.Errorf("%s: Resources says %+v", gvk, res)
+		}
+		kinds[gvk.Kind] = true
+	}
+	if len(kinds) != len(Resources) {
+		t.Errorf("rendered kinds %v, Resources has %d", kinds, len(Resources))
+	}
+}
+
+// stamped is what the reconciler wants for t: its rendering, stamped.
+func stamped(t *testing.T, tn *v1alpha1.Tenant, namespaces ...*corev1.Namespace) []*unstructured.Unstructured {
+	t.Helper()
+	rendering, err := tenant.Render(tn, namespaces, []*v1alpha1.Tenant{tn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range rendering.Objects {
+		if err := Stamp(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rendering.Objects
+}
+
+// A Tenant that cannot be rendered says why in its status and keeps the
+// objects it had; the others are reconciled.
+func TestReconcileRenderFailed(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	bad := teamA()
+	bad.Name, bad.UID = "team-b", "tenant-b"
+	bad.Spec.Namespaces.Names = []string{"b1"}
+	bad.Spec.Network.BlockedEgressCIDRs = []string{"not-a-cidr"}
+	good := teamA()
+	kept := obj("NetworkPolicy", "b1", tenant.EgressPolicyName, "team-b", map[string]any{"policyTypes": []any{"Egress"}})
+	client := fakeCluster(t, &failing, toUnstructured(t, bad), toUnstructured(t, good), kept)
+	r := started(t, client)
+	cached(t, r, 1)
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{bad, good}})
+	err := r.Reconcile(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "not-a-cidr") {
+		t.Fatalf("Reconcile: %v, want the rendering error", err)
+	}
+	if c := ready(t, client, "team-b"); c == nil || c.Status != metav1.ConditionFalse || c.Reason != ReasonRenderFailed || !strings.Contains(c.Message, "not-a-cidr") {
+		t.Errorf("team-b Ready %+v, want False, RenderFailed", c)
+	}
+	if get(t, client, policiesGVR, "b1", tenant.EgressPolicyName) == nil {
+		t.Error("team-b's NetworkPolicy was deleted though team-b could not be rendered")
+	}
+	if c := ready(t, client, "team-a"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("team-a Ready %+v, want True", c)
+	}
+}
