@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -227,4 +228,93 @@ spec:
 		return err == nil, out
 	})
 	kubectl(t, "delete", "configmap", "theirs", "-n", "default", "--ignore-not-found")
+}
+
+// The tenant reconciler of `kguard controller` against the real API server:
+// a Tenant's namespace, owners' RoleBinding, NetworkPolicies and quota are
+// created by server-side apply and its Ready condition written; an edited
+// NetworkPolicy is put back; a Tenant edit changes the namespace's Pod
+// Security label; deleting the Tenant deletes its objects but keeps the
+// namespace.
+func TestTenantController(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "tenantctl-a"
+	port := freePort(t)
+	ctl := exec.Command(kg.bin, "controller", "--kubeconfig", live.kubeconfig, "--enable-admission-plugins=PodSecurityPolicy,PodSecurity",
+		"--metrics-address", "127.0.0.1:"+port, "--debounce", "200ms", "--tenant-interval", "1m")
+	var ctlLog strings.Builder
+	ctl.Stdout, ctl.Stderr = &ctlLog, &ctlLog
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctl.Process.Kill()
+		ctl.Wait()
+		if t.Failed() {
+			t.Logf("kguard controller log:\n%s", ctlLog.String())
+		}
+	})
+	tenant := `apiVersion: kguard.io/v1alpha1
+kind: Tenant
+metadata: {name: ctl}
+spec:
+  owners: {users: [tara]}
+  namespaces: {names: [tenantctl-a]}
+  podSecurity: {level: LEVEL}
+  quota:
+    resourceQuota: {hard: {pods: "20"}}
+`
+	apply := func(level string) {
+		t.Helper()
+		if out, err := kubectlIn(t, strings.Replace(tenant, "LEVEL", level, 1), "apply", "-f", "-"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	apply("restricted")
+	t.Cleanup(func() {
+		kubectl(t, "delete", "tenants.kguard.io", "ctl", "--ignore-not-found")
+		kubectl(t, "delete", "namespace", ns, "--wait=false", "--ignore-not-found")
+	})
+	get := func(args ...string) string {
+		out, _ := kubectl(t, append([]string{"get"}, args...)...)
+		return out
+	}
+	eventually(t, 30e9, "the controller creates the tenant's namespace and objects", func() (bool, string) {
+		nsLabels := get("namespace", ns, "-o", "jsonpath={.metadata.labels}")
+		rb := get("rolebinding", "kguard-tenant-owners", "-n", ns, "-o", "jsonpath={.roleRef.name} {.subjects[*].name}")
+		np := get("networkpolicy", "kguard-tenant-egress", "-n", ns, "-o", "jsonpath={.spec.egress[*].to[*].ipBlock}")
+		quota := get("resourcequota", "kguard-tenant-quota", "-n", ns, "-o", "jsonpath={.spec.hard.pods}")
+		ok := strings.Contains(nsLabels, `"pod-security.kubernetes.io/enforce":"restricted"`) && strings.Contains(nsLabels, `"kguard.io/tenant":"ctl"`) &&
+			rb == "admin tara" && strings.Contains(np, "169.254.0.0/16") && quota == "20"
+		return ok, fmt.Sprintf("labels %s; rolebinding %q; egress %s; quota %q", nsLabels, rb, np, quota)
+	})
+	eventually(t, 20e9, "the Tenant is Ready", func() (bool, string) {
+		out := get("tenants.kguard.io", "ctl", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}`)
+		return out == "True Applied", out
+	})
+	if out := get("networkpolicy", "kguard-tenant-egress", "-n", ns, "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"); !strings.Contains(out, "kguard-tenants") {
+		t.Fatalf("the NetworkPolicy is not applied by kguard-tenants: %s", out)
+	}
+
+	// Drift: the metadata CIDR's exception removed by hand comes back.
+	mustKubectl(t, "patch", "networkpolicy", "kguard-tenant-egress", "-n", ns, "--type=json", "-p", `[{"op":"replace","path":"/spec/egress","value":[{}]}]`)
+	eventually(t, 30e9, "the edited NetworkPolicy is put back", func() (bool, string) {
+		np := get("networkpolicy", "kguard-tenant-egress", "-n", ns, "-o", "jsonpath={.spec.egress[*].to[*].ipBlock}")
+		return strings.Contains(np, "169.254.0.0/16"), np
+	})
+	// A Tenant edit is the next pass's.
+	apply("baseline")
+	eventually(t, 30e9, "the namespace follows the Tenant's new level", func() (bool, string) {
+		out := get("namespace", ns, "-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`)
+		return out == "baseline", out
+	})
+	// The Tenant deleted: its objects go, its namespace stays.
+	mustKubectl(t, "delete", "tenants.kguard.io", "ctl")
+	eventually(t, 30e9, "the deleted Tenant's objects are removed", func() (bool, string) {
+		out, err := kubectl(t, "get", "networkpolicy,rolebinding,resourcequota", "-n", ns, "-l", "kguard.io/tenant=ctl", "-o", "name")
+		return err == nil && strings.TrimSpace(out) == "", out
+	})
+	if out, err := kubectl(t, "get", "namespace", ns, "-o", "name"); err != nil || strings.TrimSpace(out) != "namespace/"+ns {
+		t.Fatalf("the namespace went with the Tenant: %v %s", err, out)
+	}
 }
