@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -77,22 +78,7 @@ spec:
 	// The controller, as deploy/controller runs it, with the webhook's plugins;
 	// without the tenant reconciler, which would apply the objects of the
 	// Tenants other tests leave in the cluster (the tenant e2e test runs it).
-	port := freePort(t)
-	ctl := exec.Command(kg.bin, "controller", "--kubeconfig", live.kubeconfig,
-		"--enable-admission-plugins=PodSecurityPolicy,PodSecurity", "--metrics-address", "127.0.0.1:"+port, "--debounce", "200ms", "--audit-interval", "1m",
-		"--reconcile-tenants=false")
-	var ctlLog strings.Builder
-	ctl.Stdout, ctl.Stderr = &ctlLog, &ctlLog
-	if err := ctl.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctl.Process.Kill()
-		ctl.Wait()
-		if t.Failed() {
-			t.Logf("kguard controller log:\n%s", ctlLog.String())
-		}
-	})
+	startController(t, "--audit-interval", "1m", "--reconcile-tenants=false")
 	report := func() string {
 		out, _ := kubectl(t, "get", "policyreports.wgpolicyk8s.io", "kguard-audit", "-n", ns, "-o", "json")
 		return out
@@ -134,4 +120,45 @@ spec:
 		out := report()
 		return strings.Contains(out, `"fail": 0`) && !strings.Contains(out, `"name": "debug"`), out
 	})
+}
+
+// startController runs `kguard controller` against the cluster, with the
+// webhook's pod plugins and a short debounce, until the test ends; its log
+// is printed when the test failed.
+func startController(t *testing.T, args ...string) {
+	t.Helper()
+	base := []string{"controller", "--kubeconfig", live.kubeconfig, "--enable-admission-plugins=PodSecurityPolicy,PodSecurity",
+		"--metrics-address", "127.0.0.1:" + freePort(t), "--debounce", "200ms"}
+	ctl := exec.Command(kg.bin, append(base, args...)...)
+	var log syncBuilder
+	ctl.Stdout, ctl.Stderr = &log, &log
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctl.Process.Kill()
+		ctl.Wait()
+		if t.Failed() {
+			t.Logf("kguard controller log:\n%s", log.String())
+		}
+	})
+}
+
+// syncBuilder is a strings.Builder that a process's stdout and stderr may
+// write to at once.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -239,21 +238,7 @@ spec:
 func TestTenantController(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "tenantctl-a"
-	port := freePort(t)
-	ctl := exec.Command(kg.bin, "controller", "--kubeconfig", live.kubeconfig, "--enable-admission-plugins=PodSecurityPolicy,PodSecurity",
-		"--metrics-address", "127.0.0.1:"+port, "--debounce", "200ms", "--tenant-interval", "1m")
-	var ctlLog strings.Builder
-	ctl.Stdout, ctl.Stderr = &ctlLog, &ctlLog
-	if err := ctl.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctl.Process.Kill()
-		ctl.Wait()
-		if t.Failed() {
-			t.Logf("kguard controller log:\n%s", ctlLog.String())
-		}
-	})
+	startController(t, "--tenant-interval", "1m")
 	tenant := `apiVersion: kguard.io/v1alpha1
 kind: Tenant
 metadata: {name: ctl}
