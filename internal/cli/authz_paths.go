@@ -113,7 +113,7 @@ input.`,
 			case report.DOT:
 				err = writePathsDOT(s.Out, res.Paths)
 			case report.SARIF:
-				err = writePathsSARIF(s.Out, res.Paths, bindingSources(env.Set))
+				err = writePathsSARIF(s.Out, res.Paths, env.Set.BindingSources())
 			case report.HTML:
 				err = htmlreport.Write(s.Out, res.Paths)
 			default:
@@ -286,7 +286,7 @@ var (
 // writePathsSARIF writes SARIF 2.1.0: one rule per target, one result per
 // path, located at the binding of its first hop (file and line when read
 // from files) and naming the path's subject.
-func writePathsSARIF(w io.Writer, ps []paths.Path, sources map[string]string) error {
+func writePathsSARIF(w io.Writer, ps []paths.Path, sources func(kind, namespace, name string) string) error {
 	var rules []report.ReportingDescriptor
 	for _, t := range paths.Targets {
 		sev := paths.SeverityOf(t)
@@ -311,7 +311,7 @@ func writePathsSARIF(w io.Writer, ps []paths.Path, sources map[string]string) er
 		loc := report.Location{LogicalLocations: []report.LogicalLocation{{Name: p.From.Name, FullyQualifiedName: p.From.String(), Kind: "subject"}}}
 		if len(p.Hops) > 0 && p.Hops[0].Evidence.Binding != nil {
 			b := p.Hops[0].Evidence.Binding
-			if file, line, ok := splitSource(sources[b.Kind+"/"+b.Namespace+"/"+b.Name]); ok {
+			if file, line, ok := splitSource(sources(b.Kind, b.Namespace, b.Name)); ok {
 				loc.PhysicalLocation = &report.PhysicalLocation{ArtifactLocation: report.ArtifactLocation{URI: file}, Region: &report.Region{StartLine: line}}
 			}
 		}
@@ -324,16 +324,4 @@ func writePathsSARIF(w io.Writer, ps []paths.Path, sources map[string]string) er
 		})
 	}
 	return report.WriteSARIF(w, report.NewLog(report.Run{Tool: report.Tool{Driver: sarifDriver(rules)}, Results: results}))
-}
-
-// bindingSources maps "Kind/namespace/name" of each binding to its file:line.
-func bindingSources(s *policy.Set) map[string]string {
-	out := map[string]string{}
-	for _, b := range s.ClusterRoleBindings {
-		out["ClusterRoleBinding//"+b.Name] = s.Source(b)
-	}
-	for _, b := range s.RoleBindings {
-		out["RoleBinding/"+b.Namespace+"/"+b.Name] = s.Source(b)
-	}
-	return out
 }

@@ -94,6 +94,21 @@ const RegoPolicyLabel = "openpolicyagent.org/policy"
 // or "" when it was not read from a file.
 func (s *Set) Source(obj any) string { return s.sources[obj] }
 
+// BindingSources returns a lookup of the file and line of each
+// ClusterRoleBinding and RoleBinding by kind, namespace ("" for a
+// ClusterRoleBinding) and name ("" when unknown), built once for many
+// lookups.
+func (s *Set) BindingSources() func(kind, namespace, name string) string {
+	m := make(map[string]string, len(s.ClusterRoleBindings)+len(s.RoleBindings))
+	for _, b := range s.ClusterRoleBindings {
+		m["ClusterRoleBinding//"+b.Name] = s.Source(b)
+	}
+	for _, b := range s.RoleBindings {
+		m["RoleBinding/"+b.Namespace+"/"+b.Name] = s.Source(b)
+	}
+	return func(kind, namespace, name string) string { return m[kind+"/"+namespace+"/"+name] }
+}
+
 func (s *Set) setSource(obj any, pos string) {
 	if s.sources == nil {
 		s.sources = map[any]string{}

@@ -122,13 +122,7 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 		return nil, nil, err
 	}
 	grants, warnings := rbac.Grants(s)
-	bindingSources := map[string]string{}
-	for _, b := range s.ClusterRoleBindings {
-		bindingSources["ClusterRoleBinding//"+b.Name] = s.Source(b)
-	}
-	for _, b := range s.RoleBindings {
-		bindingSources["RoleBinding/"+b.Namespace+"/"+b.Name] = s.Source(b)
-	}
+	bindingSource := s.BindingSources()
 	reaches := reachCache{}
 	var out []Finding
 	for i := range grants {
@@ -171,7 +165,7 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 					Binding: Ref{g.BindingKind, g.BindingNamespace, g.BindingName},
 					Role:    Ref{g.RoleKind, roleNamespace(g), g.RoleName},
 					Rule:    h.Rule, Scope: scope,
-					Source: bindingSources[g.BindingKind+"/"+g.BindingNamespace+"/"+g.BindingName],
+					Source: bindingSource(g.BindingKind, g.BindingNamespace, g.BindingName),
 				})
 			}
 		}
