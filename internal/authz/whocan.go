@@ -92,14 +92,19 @@ func (c *Chain) tenantDenial(sub Subject, attrs authorizer.Attributes) string {
 	default:
 		return ""
 	}
-	r := authorizer.AttributesRecord{User: u, Verb: attrs.GetVerb(), Namespace: attrs.GetNamespace(), APIGroup: attrs.GetAPIGroup(),
-		APIVersion: attrs.GetAPIVersion(), Resource: attrs.GetResource(), Subresource: attrs.GetSubresource(), Name: attrs.GetName(),
-		ResourceRequest: attrs.IsResourceRequest(), Path: attrs.GetPath()}
-	if d, reason, _ := c.Tenant.Authorize(context.Background(), r); d == authorizer.DecisionDeny {
+	if d, reason, _ := c.Tenant.Authorize(context.Background(), asUser{attrs, u}); d == authorizer.DecisionDeny {
 		return reason
 	}
 	return ""
 }
+
+// asUser is a request made by another user.
+type asUser struct {
+	authorizer.Attributes
+	user user.Info
+}
+
+func (a asUser) GetUser() user.Info { return a.user }
 
 // asksBefore reports whether the chain asks mode a before mode b.
 func (c *Chain) asksBefore(a, b string) bool {
