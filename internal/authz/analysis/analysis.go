@@ -70,19 +70,8 @@ type Finding struct {
 	Source   string             `json:"source,omitempty"`
 }
 
-// Ref names an RBAC object.
-type Ref struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
-
-func (r Ref) String() string {
-	if r.Namespace != "" {
-		return r.Kind + " " + r.Namespace + "/" + r.Name
-	}
-	return r.Kind + " " + r.Name
-}
+// Ref names an RBAC object, as paths' evidence does.
+type Ref = paths.Ref
 
 var registry []*Check
 
@@ -162,8 +151,8 @@ func Audit(s *policy.Set, o Options) ([]Finding, []string, error) {
 				}
 				out = append(out, Finding{
 					ID: c.ID, Severity: sev, Title: c.Title, Message: msg, Subject: g.Subject,
-					Binding: Ref{g.BindingKind, g.BindingNamespace, g.BindingName},
-					Role:    Ref{g.RoleKind, roleNamespace(g), g.RoleName},
+					Binding: Ref{Kind: g.BindingKind, Namespace: g.BindingNamespace, Name: g.BindingName},
+					Role:    Ref{Kind: g.RoleKind, Namespace: roleNamespace(g), Name: g.RoleName},
 					Rule:    h.Rule, Scope: scope,
 					Source: bindingSource(g.BindingKind, g.BindingNamespace, g.BindingName),
 				})
