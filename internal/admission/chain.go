@@ -93,6 +93,9 @@ type Request struct {
 	User        user.Info
 	// Phase is the webhook pass; the zero value runs both, as `kguard check` does.
 	Phase Phase
+	// DryRun: the request changes nothing (kubectl --dry-run=server); a
+	// plugin reserves nothing for it.
+	DryRun bool
 }
 
 // Phase is a pass of the webhook admission: kube-apiserver calls the mutating

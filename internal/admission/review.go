@@ -267,7 +267,7 @@ func (c *Chain) decidePods(ctx context.Context, req *admissionv1.AdmissionReques
 		// enabled plugin takes part in, reads and judges the final object.
 		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
-	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase,
+	r := &Request{Operation: req.Operation, Resource: "pods", SubResource: req.SubResource, Name: req.Name, Namespace: req.Namespace, Phase: phase, DryRun: req.DryRun != nil && *req.DryRun,
 		User: requestUser(req)}
 	var w *podspec.Workload
 	var unknown []string

@@ -6,18 +6,25 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kguard/kguard/internal/admission"
+	admplugins "github.com/kguard/kguard/internal/admission/plugins"
+	"github.com/kguard/kguard/internal/admission/tenancy"
 	"github.com/kguard/kguard/internal/authn"
+	"github.com/kguard/kguard/internal/mcs"
+	"github.com/kguard/kguard/internal/mcs/mcskube"
 	"github.com/kguard/kguard/internal/server"
 	"github.com/kguard/kguard/internal/source"
 )
@@ -25,6 +32,7 @@ import (
 func init() { register(newServeCommand) }
 
 type serveOptions struct {
+	mcsNamespace, mcsIdentity   string
 	authz                       authorizationFlags
 	admission                   admissionFlags
 	listen                      string
@@ -109,6 +117,12 @@ PodSecurityPolicies, Namespaces, ServiceAccounts). Every error answers no.`,
 	f.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often to look for changed files (policies, tokens, keys, certificate)")
 	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "also offer HTTP/2; off by default against the HTTP/2 rapid reset attacks (CVE-2023-44487): kube-apiserver's webhook clients then use HTTP/1.1")
 	f.BoolVar(&o.strictDecoding, "strict-decoding", false, "deny a reviewed pod carrying fields kguard's Kubernetes types do not know, instead of ignoring them with a warning (pod controllers are never denied by Pod Security)")
+	defaultNS := os.Getenv("POD_NAMESPACE")
+	if defaultNS == "" {
+		defaultNS = "kguard"
+	}
+	f.StringVar(&o.mcsNamespace, "mcs-namespace", defaultNS, "cluster mode, Tenancy plugin: kguard's namespace, where the replicas share the SELinux MCS allocation table (ConfigMap "+mcskube.ConfigMapName+"; default: $POD_NAMESPACE, else kguard)")
+	f.StringVar(&o.mcsIdentity, "mcs-identity", "", "cluster mode, Tenancy plugin: this replica's name in the SELinux MCS allocation table, unique among the replicas (default: $POD_NAME, else the host name and process id)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return c
@@ -181,6 +195,12 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		return usageError(err)
 	}
 	cfg.StrictDecoding = o.strictDecoding
+	if !cluster {
+		// No pod is known in files mode: a pair handed out is never given
+		// again by this process.
+		cfg.Tenancy.Levels = mcs.NewOffline()
+		cfg.Tenancy.Levels.NeverReuse()
+	}
 	cfg.Authn = authn.Config{TokenFile: o.tokenFile, APIAudiences: o.apiAudiences,
 		ServiceAccount: authn.ServiceAccountConfig{KeyFiles: o.saKeyFiles, Issuers: o.saIssuers}}
 	// Load once before listening: a bad flag or policy file is a usage error.
@@ -229,6 +249,11 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	g.Go(func() error {
 		var err error
 		if cluster {
+			if enabled(cfg.AdmissionPlugins, tenancy.PluginName) {
+				if cfg.Tenancy.Levels, err = o.startLevels(gctx, rc, log); err != nil {
+					return err
+				}
+			}
 			c := &source.Cluster{Config: cfg, REST: rc, Logger: log, NoLookup: !o.saLookup}
 			err = c.Run(gctx, srv)
 		} else {
@@ -240,4 +265,39 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// enabled: the plugin is in the chain.
+func enabled(plugins []string, name string) bool {
+	if len(plugins) == 0 {
+		plugins = admplugins.Default
+	}
+	return slices.Contains(plugins, name)
+}
+
+// startLevels starts the SELinux MCS allocator the replicas share, once it
+// knows every pod of the cluster (before kguard is ready: it must never
+// hand out a pair a running pod holds).
+func (o *serveOptions) startLevels(ctx context.Context, rc *rest.Config, log *slog.Logger) (*mcs.Allocator, error) {
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	id := o.mcsIdentity
+	if id == "" {
+		id = os.Getenv("POD_NAME")
+	}
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if err := mcs.CheckIdentity(id); err != nil {
+		return nil, fmt.Errorf("--mcs-identity: %w", err)
+	}
+	a := mcs.New(id, &mcskube.Store{Client: client, Namespace: o.mcsNamespace})
+	if err := mcskube.Start(ctx, client, a, log); err != nil {
+		return nil, fmt.Errorf("SELinux MCS levels: %w", err)
+	}
+	log.Info("SELinux MCS allocator ready", "identity", id, "table", o.mcsNamespace+"/"+mcskube.ConfigMapName)
+	return a, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kguard/kguard/internal/admission/plugins"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
+	"github.com/kguard/kguard/internal/admission/tenancy"
 	"github.com/kguard/kguard/internal/authn"
 	"github.com/kguard/kguard/internal/authz"
 	"github.com/kguard/kguard/internal/policy"
@@ -69,6 +70,9 @@ type Config struct {
 	ImagePolicy clusterimagepolicy.Config
 	// Constraints configures the Constraints plugin (Gatekeeper, plain Rego).
 	Constraints constraints.Config
+	// Tenancy configures the Tenancy plugin: the SELinux MCS allocator that
+	// outlives snapshots (nil Levels: each snapshot's own, offline).
+	Tenancy tenancy.Config
 	// Pods reads live pods for the admission plugins that need the pod a
 	// request names (DenyEscalatingExec): cluster mode only, nil offline.
 	Pods admission.PodGetter
@@ -132,7 +136,7 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		names = plugins.Default
 	}
 	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver, Pods: cfg.Pods}
-	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP, clusterimagepolicy.PluginName: cfg.ImagePolicy, constraints.PluginName: cfg.Constraints}); err != nil {
+	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP, clusterimagepolicy.PluginName: cfg.ImagePolicy, constraints.PluginName: cfg.Constraints, tenancy.PluginName: cfg.Tenancy}); err != nil {
 		return nil, err
 	}
 	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)

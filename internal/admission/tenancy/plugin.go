@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/mcs"
 	"github.com/kguard/kguard/internal/podspec"
 )
 
@@ -20,7 +21,8 @@ func init() { admission.Register(PluginName, newPlugin) }
 
 // Plugin is immutable and safe for concurrent use.
 type Plugin struct {
-	ix *Index
+	ix     *Index
+	levels *mcs.Allocator
 }
 
 var (
@@ -31,11 +33,19 @@ var (
 )
 
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
+	cfg, err := admission.ConfigAs[Config](in.Config)
+	if err != nil {
+		return nil, err
+	}
 	ix, err := NewIndex(in.Policies.Tenants, in.Policies.Namespaces)
 	if err != nil {
 		return nil, err
 	}
-	return &Plugin{ix: ix}, nil
+	levels := cfg.Levels
+	if levels == nil {
+		levels = mcs.NewOffline()
+	}
+	return &Plugin{ix: ix, levels: levels}, nil
 }
 
 // Handles the CREATE and UPDATE of objects themselves (no subresource).
@@ -44,22 +54,38 @@ func (p *Plugin) Handles(op admissionv1.Operation, subresource string) bool {
 }
 
 // Mutate keeps a tenant's new pod on its nodes (mode inject), gives it the
-// tenant's seccomp profile when it sets none, and judges the result: the
-// plugin's one call offline (kguard check) must refuse what the validating
-// pass refuses.
+// tenant's seccomp profile when it sets none and its SELinux MCS level
+// (seLinux perPod or perTenant), and judges the result: the plugin's one
+// call offline (kguard check) must refuse what the validating pass refuses.
 func (p *Plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
 	t := p.ix.TenantOf(r.Namespace)
 	if t == nil {
 		return admission.Decision{}
 	}
 	create := r.Operation == admissionv1.Create
-	if create && Inject(t, &pod.Spec) {
-		if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create)); d.Denied {
+	changed := create && Inject(t, &pod.Spec)
+	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create)); d.Denied {
+		return d
+	}
+	if create {
+		leveled, errs, err := p.assignLevel(ctx, t, podKey(r.Namespace, pod), &pod.Spec, r.DryRun)
+		if err != nil {
+			return allocatorError(t.Name, err)
+		}
+		if d := deny(t.Name, errs); d.Denied {
 			return d
 		}
+		changed = changed || leveled
+	}
+	if changed {
 		return admission.Decision{Pod: pod}
 	}
-	return deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create))
+	return admission.Decision{}
+}
+
+// allocatorError refuses a pod whose level could not be given or checked.
+func allocatorError(tenant string, err error) admission.Decision {
+	return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: spec.securityContext.seLinuxOptions.level: %v", tenant, err)}
 }
 
 // MutateTemplate does the same to pod controllers' templates.
@@ -76,6 +102,13 @@ func (p *Plugin) MutateTemplate(ctx context.Context, w *admission.WorkloadReques
 	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, root.Child("spec"), true)); d.Denied {
 		return d
 	}
+	errs, err := p.templateLevel(ctx, t, &pod.Spec, root.Child("spec"), dryRun(w.Request.DryRun))
+	if err != nil {
+		return allocatorError(t.Name, err)
+	}
+	if d := deny(t.Name, errs); d.Denied {
+		return d
+	}
 	if changed {
 		return admission.Decision{Pod: pod}
 	}
@@ -88,7 +121,15 @@ func (p *Plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 	if t == nil {
 		return admission.Decision{}
 	}
-	return deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), r.Operation == admissionv1.Create))
+	create := r.Operation == admissionv1.Create
+	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create)); d.Denied || !create {
+		return d
+	}
+	errs, err := p.checkLevel(ctx, t, &pod.Spec, r.DryRun)
+	if err != nil {
+		return allocatorError(t.Name, err)
+	}
+	return deny(t.Name, errs)
 }
 
 // ValidateWorkload judges a tenant's pod template: its pods would be
@@ -102,8 +143,17 @@ func (p *Plugin) ValidateWorkload(ctx context.Context, w *admission.WorkloadRequ
 	if !ok {
 		return admission.Decision{}
 	}
-	return deny(t.Name, p.ix.ValidatePod(t, &tmpl.Spec, root.Child("spec"), true))
+	if d := deny(t.Name, p.ix.ValidatePod(t, &tmpl.Spec, root.Child("spec"), true)); d.Denied {
+		return d
+	}
+	errs, err := p.templateLevel(ctx, t, &tmpl.Spec, root.Child("spec"), dryRun(w.Request.DryRun))
+	if err != nil {
+		return allocatorError(t.Name, err)
+	}
+	return deny(t.Name, errs)
 }
+
+func dryRun(b *bool) bool { return b != nil && *b }
 
 // ValidateObject judges a tenant's Services.
 func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest) admission.Decision {

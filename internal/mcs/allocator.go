@@ -1,0 +1,442 @@
+package mcs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Store keeps the Table shared by the replicas.
+type Store interface {
+	// Update reads the table, applies change to it and writes it back,
+	// all or nothing: when another replica wrote in between, it reads again
+	// and calls change again (change must depend only on the table it is
+	// given). An error of change is returned as is, nothing written. It
+	// returns the table as written.
+	Update(ctx context.Context, change func(*Table) error) (*Table, error)
+}
+
+// Timing of the blocks' leases.
+const (
+	// LeaseDuration: a replica that did not renew for this long loses its
+	// blocks to the others.
+	LeaseDuration = 60 * time.Second
+	// RenewEvery is how often a replica renews.
+	RenewEvery = 15 * time.Second
+	// leaseMargin: a replica stops handing out pairs of its blocks this long
+	// before the others may take them (clock skew, a slow write).
+	leaseMargin = 15 * time.Second
+	// PendingFor is how long a pair handed out stays reserved before the
+	// pod that got it is seen running: an admission that is refused later
+	// (by another webhook) or never stored gives its pair back then.
+	PendingFor = 2 * time.Minute
+)
+
+// ErrNotSynced is returned until the allocator knows every running pod.
+var ErrNotSynced = errors.New("kguard has not read the cluster's pods yet, so it cannot tell which SELinux MCS levels are in use")
+
+// Allocator hands out pairs for one replica. It learns the pods' levels
+// from Observe and Forget (an informer in a cluster), and keeps the blocks
+// it owns and each tenant's pair in the Store. It is safe for concurrent use.
+type Allocator struct {
+	id    string
+	store Store
+	now   func() time.Time
+
+	claimMu sync.Mutex // one block claim at a time
+
+	mu          sync.Mutex
+	synced      bool
+	heldCount   map[Pair]int32
+	holder      map[Pair]string // one pod holding the pair, for messages
+	podPairs    map[string][]Pair
+	pending     map[Pair]pending
+	used        [Pairs/64 + 1]uint64 // held or pending
+	blockUsed   [Blocks]uint16
+	blocks      []int
+	usableUntil time.Time
+	tenants     map[string]Pair
+	// pendingFor is PendingFor, or 0: pairs handed out are never given
+	// again (NeverReuse).
+	pendingFor time.Duration
+	// ordered hands out pairs in order (offline: the same input gives the
+	// same levels), not from a random place.
+	ordered bool
+}
+
+type pending struct {
+	key   string
+	until time.Time
+}
+
+// New is the allocator of replica id (unique among the replicas sharing
+// store).
+func New(id string, store Store) *Allocator {
+	return &Allocator{id: id, store: store, now: time.Now,
+		heldCount: map[Pair]int32{}, holder: map[Pair]string{}, podPairs: map[string][]Pair{},
+		pending: map[Pair]pending{}, tenants: map[string]Pair{}, pendingFor: PendingFor}
+}
+
+// NeverReuse makes the allocator keep every pair it hands out or checks for
+// good: for a process that learns of no pod (kguard serve with policy
+// files), which cannot tell when a pod is gone.
+func (a *Allocator) NeverReuse() {
+	a.mu.Lock()
+	a.pendingFor = 0
+	a.mu.Unlock()
+}
+
+// until is when a pair reserved now is given back (the zero time: never).
+func (a *Allocator) until() time.Time {
+	if a.pendingFor == 0 {
+		return time.Time{}
+	}
+	return a.now().Add(a.pendingFor)
+}
+
+// current: the reservation still holds at now.
+func (e pending) current(now time.Time) bool { return e.until.IsZero() || now.Before(e.until) }
+
+// NewOffline is an allocator of its own, for one process judging objects
+// offline (kguard check, kguard audit): every pair is free until it hands
+// it out or Observes a pod holding it; pairs are handed out in order, so
+// the same objects get the same levels.
+func NewOffline() *Allocator {
+	a := New("offline", NewMemoryStore())
+	a.ordered = true
+	a.Synced()
+	return a
+}
+
+// Synced marks that every running pod was Observed: the allocator hands out
+// nothing before.
+func (a *Allocator) Synced() {
+	a.mu.Lock()
+	a.synced = true
+	a.mu.Unlock()
+}
+
+// Observe records the pairs a running pod (key "namespace/name") holds,
+// replacing what it held before; levels that are not pairs are ignored
+// (they are nobody's pair).
+func (a *Allocator) Observe(key string, pairs []Pair) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.forget(key)
+	if len(pairs) == 0 {
+		return
+	}
+	a.podPairs[key] = pairs
+	for _, p := range pairs {
+		a.heldCount[p]++
+		a.holder[p] = key
+		delete(a.pending, p) // handed out, and now held
+		a.mark(p)
+	}
+}
+
+// Forget records that the pod is gone (deleted, or no longer running).
+func (a *Allocator) Forget(key string) {
+	a.mu.Lock()
+	a.forget(key)
+	a.mu.Unlock()
+}
+
+func (a *Allocator) forget(key string) {
+	for _, p := range a.podPairs[key] {
+		if a.heldCount[p]--; a.heldCount[p] <= 0 {
+			delete(a.heldCount, p)
+			delete(a.holder, p)
+		} else if a.holder[p] == key {
+			// Another pod still holds it; which one is not kept.
+			a.holder[p] = "another pod"
+		}
+		a.mark(p)
+	}
+	delete(a.podPairs, key)
+}
+
+// mark brings the used bit of p and its block's count up to date.
+func (a *Allocator) mark(p Pair) {
+	i := p.Index()
+	_, pend := a.pending[p]
+	now := a.heldCount[p] > 0 || pend
+	was := a.used[i/64]&(1<<(i%64)) != 0
+	switch {
+	case now && !was:
+		a.used[i/64] |= 1 << (i % 64)
+		a.blockUsed[i/BlockSize]++
+	case !now && was:
+		a.used[i/64] &^= 1 << (i % 64)
+		a.blockUsed[i/BlockSize]--
+	}
+}
+
+// Holder names a running pod that holds p ("" when none is known).
+func (a *Allocator) Holder(p Pair) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.heldCount[p] > 0 {
+		return a.holder[p]
+	}
+	return ""
+}
+
+// Assign hands out a pair no running pod holds and no other admission got,
+// for the pod key ("namespace/name", or "namespace/generateName*"). A dry
+// run reserves nothing: it shows a pair that is free now.
+func (a *Allocator) Assign(ctx context.Context, key string, dryRun bool) (Pair, error) {
+	for attempt := 0; ; attempt++ {
+		a.mu.Lock()
+		if !a.synced {
+			a.mu.Unlock()
+			return Pair{}, ErrNotSynced
+		}
+		if p, ok := a.pick(); ok {
+			if !dryRun {
+				a.pending[p] = pending{key: key, until: a.until()}
+				a.mark(p)
+			}
+			a.mu.Unlock()
+			return p, nil
+		}
+		a.mu.Unlock()
+		if attempt == 2 {
+			return Pair{}, fmt.Errorf("kguard could not reserve a block of SELinux MCS pairs")
+		}
+		if dryRun {
+			// Show the pair a claim would most likely start with.
+			a.mu.Lock()
+			p, ok := a.firstFree(TenantBlocks, Blocks)
+			a.mu.Unlock()
+			if !ok {
+				return Pair{}, fmt.Errorf("every SELinux MCS pair is in use")
+			}
+			return p, nil
+		}
+		if err := a.claim(ctx); err != nil {
+			return Pair{}, err
+		}
+	}
+}
+
+// pick is a free pair of an owned block while the blocks' lease holds,
+// from a random place in the block so that the next pair cannot be
+// predicted from the last. a.mu is held.
+func (a *Allocator) pick() (Pair, bool) {
+	if !a.now().Before(a.usableUntil) {
+		return Pair{}, false
+	}
+	a.expirePending()
+	for _, b := range a.blocks {
+		if int(a.blockUsed[b]) >= blockLen(b) {
+			continue
+		}
+		lo, hi := blockRange(b)
+		n := hi - lo
+		start := 0
+		if !a.ordered {
+			start = rand.IntN(n)
+		}
+		for j := 0; j < n; j++ {
+			i := lo + (start+j)%n
+			if a.used[i/64]&(1<<(i%64)) == 0 {
+				return PairAt(i), true
+			}
+		}
+	}
+	return Pair{}, false
+}
+
+// firstFree is the first free pair of blocks [from, to) that no replica is
+// known to own. a.mu is held.
+func (a *Allocator) firstFree(from, to int) (Pair, bool) {
+	for b := from; b < to; b++ {
+		if int(a.blockUsed[b]) >= blockLen(b) {
+			continue
+		}
+		lo, hi := blockRange(b)
+		for i := lo; i < hi; i++ {
+			if a.used[i/64]&(1<<(i%64)) == 0 {
+				return PairAt(i), true
+			}
+		}
+	}
+	return Pair{}, false
+}
+
+// expirePending frees the pairs whose pod was not seen in time. a.mu is held.
+func (a *Allocator) expirePending() {
+	now := a.now()
+	for p, e := range a.pending {
+		if !e.current(now) {
+			delete(a.pending, p)
+			a.mark(p)
+		}
+	}
+}
+
+// claim reserves one more block in the table.
+func (a *Allocator) claim(ctx context.Context) error {
+	a.claimMu.Lock()
+	defer a.claimMu.Unlock()
+	a.mu.Lock()
+	_, ok := a.pick()
+	a.mu.Unlock()
+	if ok { // another call claimed one meanwhile
+		return nil
+	}
+	before := a.now()
+	start := 0
+	if !a.ordered {
+		start = rand.IntN(Blocks - TenantBlocks)
+	}
+	t, err := a.store.Update(ctx, func(t *Table) error {
+		_, err := t.Claim(a.id, a.now(), LeaseDuration, a.blockUse, start)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reserving a block of SELinux MCS pairs: %w", err)
+	}
+	a.adopt(t, before)
+	return nil
+}
+
+// blockUse is how many pairs of block b running pods hold.
+func (a *Allocator) blockUse(b int) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return int(a.blockUsed[b])
+}
+
+// adopt takes this replica's blocks and the tenants' pairs from the table
+// written at or after before.
+func (a *Allocator) adopt(t *Table, before time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l, ok := t.Replicas[a.id]
+	a.blocks = l.Blocks
+	if ok {
+		a.usableUntil = before.Add(LeaseDuration - leaseMargin)
+	}
+	for name, p := range t.Tenants {
+		a.tenants[name] = p
+	}
+}
+
+// Renew renews this replica's blocks; the Run loop calls it. A replica the
+// table no longer lists has lost its blocks and claims new ones when it
+// needs them.
+func (a *Allocator) Renew(ctx context.Context) error {
+	before := a.now()
+	t, err := a.store.Update(ctx, func(t *Table) error {
+		t.Renew(a.id, a.now())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.adopt(t, before)
+	a.mu.Lock()
+	a.expirePending()
+	a.mu.Unlock()
+	return nil
+}
+
+// Run renews the blocks every RenewEvery until ctx is done; errors go to
+// onError (the replica stops handing out pairs LeaseDuration - 15s after its
+// last renewal).
+func (a *Allocator) Run(ctx context.Context, onError func(error)) {
+	t := time.NewTicker(RenewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.Renew(ctx); err != nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
+}
+
+// Reserve checks a pair a pod brings (it set its own level, or kguard's
+// mutating webhook runs again on a pod it gave one): no running pod may
+// hold it, nor another admission have got it. It is then reserved for key.
+func (a *Allocator) Reserve(key string, p Pair, dryRun bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.synced {
+		return ErrNotSynced
+	}
+	if a.heldCount[p] > 0 {
+		return fmt.Errorf("%s is the level of the running pod %s", p, a.holder[p])
+	}
+	if e, ok := a.pending[p]; ok && e.key != key && e.current(a.now()) {
+		return fmt.Errorf("%s was just given to another pod", p)
+	}
+	if !dryRun {
+		a.pending[p] = pending{key: key, until: a.until()}
+		a.mark(p)
+	}
+	return nil
+}
+
+// Tenant is the tenant's pair, given it in the table when it has none:
+// want when it is a free pair of the tenants' blocks (the pair a tenant's
+// first pod brings: kguard audit then judges a cluster's pods against the
+// pair they hold), otherwise the first free one.
+func (a *Allocator) Tenant(ctx context.Context, name string, want *Pair, dryRun bool) (Pair, error) {
+	a.mu.Lock()
+	p, ok := a.tenants[name]
+	a.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	if dryRun {
+		return Pair{}, fmt.Errorf("tenant %q has no SELinux MCS level yet, and a dry run does not give one", name)
+	}
+	var got Pair
+	t, err := a.store.Update(ctx, func(t *Table) error {
+		var err error
+		got, err = t.TenantPair(name, want)
+		return err
+	})
+	if err != nil {
+		return Pair{}, fmt.Errorf("giving tenant %q its SELinux MCS level: %w", name, err)
+	}
+	a.mu.Lock()
+	for n, p := range t.Tenants {
+		a.tenants[n] = p
+	}
+	a.mu.Unlock()
+	return got, nil
+}
+
+// MemoryStore is a Store in memory: offline, and for tests of several
+// replicas sharing one table.
+type MemoryStore struct {
+	mu sync.Mutex
+	t  *Table
+}
+
+// NewMemoryStore is an empty table.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{t: &Table{Replicas: map[string]Lease{}, Tenants: map[string]Pair{}}}
+}
+
+// Update applies change to a copy and keeps it unless change fails.
+func (s *MemoryStore) Update(ctx context.Context, change func(*Table) error) (*Table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.t.Clone()
+	if err := change(c); err != nil {
+		return nil, err
+	}
+	s.t = c
+	return c.Clone(), nil
+}
