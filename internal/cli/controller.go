@@ -67,7 +67,11 @@ NetworkPolicies, ResourceQuota, LimitRange) with server-side apply (field manage
 forced), on every Tenant or Namespace change, when a managed object changes (drift is undone,
 --debounce) and every --tenant-interval; deletes the objects of kguard's (labelled
 app.kubernetes.io/managed-by=kguard and kguard.io/tenant) that no Tenant implies any more, never
-a Namespace; and writes each Tenant's Ready condition (docs/tenancy.md).`,
+a Namespace; and writes each Tenant's Ready condition (docs/tenancy.md). Its passes are in
+/metrics too: kguard_tenant_reconcile_total{result}, kguard_tenant_ready{tenant},
+kguard_tenant_objects_applied_total, kguard_tenant_objects_deleted_total,
+kguard_tenant_reconcile_last_success_timestamp_seconds and
+kguard_tenant_reconcile_duration_seconds.`,
 		Example: `  kguard controller --in-cluster --enable-admission-plugins=PodSecurityPolicy,PodSecurity
   kguard controller --kubeconfig ~/.kube/config --metrics-address 127.0.0.1:8080 --audit-interval 1m`,
 		Args: cobra.NoArgs,
@@ -131,6 +135,7 @@ func (o *controllerOptions) run(ctx context.Context, s Streams) error {
 	if err != nil {
 		return usageError(fmt.Errorf("--metrics-address: %w", err))
 	}
+	metrics := controller.NewMetrics() // the audit's series, and the tenant reconciler's
 	var tenants *tenantctl.Reconciler
 	if o.reconcileTenants {
 		disc, err := discovery.NewDiscoveryClientForConfig(rc)
@@ -143,11 +148,12 @@ func (o *controllerOptions) run(ctx context.Context, s Streams) error {
 		case !served:
 			log.Warn("the kguard.io Tenant CRD is not served: the tenant reconciler is off (kubectl apply -f deploy/crds/kguard.io_tenants.yaml, then restart)")
 		default:
-			tenants = &tenantctl.Reconciler{Client: dyn, Interval: o.tenantInterval, Debounce: o.debounce, Logger: log.With("reconciler", "tenants")}
+			tenants = &tenantctl.Reconciler{Client: dyn, Interval: o.tenantInterval, Debounce: o.debounce, Logger: log.With("reconciler", "tenants"),
+				Metrics: tenantctl.NewMetrics(metrics.Registry)}
 		}
 	}
 	ctrl := &controller.Controller{Client: dyn, MaxResults: o.maxResults, Interval: o.interval, Debounce: o.debounce,
-		Audit: audit.Options{Requester: o.requester}, Logger: log, Metrics: controller.NewMetrics()}
+		Audit: audit.Options{Requester: o.requester}, Logger: log, Metrics: metrics}
 	if ctx == nil {
 		ctx = context.Background()
 	}

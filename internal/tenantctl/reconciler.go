@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -60,8 +61,12 @@ type Reconciler struct {
 	Interval time.Duration // default DefaultInterval
 	Debounce time.Duration // default DefaultDebounce
 	Logger   *slog.Logger
-	// Now stamps the conditions' lastTransitionTime (default time.Now).
+	// Now stamps the conditions' lastTransitionTime and the metrics' last
+	// success (default time.Now).
 	Now func() time.Time
+	// Metrics are the passes' series (default: NewMetrics of a registry of
+	// their own, served by no one).
+	Metrics *Metrics
 
 	in            atomic.Pointer[input]
 	policyChanged chan struct{}
@@ -94,6 +99,9 @@ func (r *Reconciler) init() {
 		}
 		if r.Now == nil {
 			r.Now = time.Now
+		}
+		if r.Metrics == nil {
+			r.Metrics = NewMetrics(prometheus.NewRegistry())
 		}
 	})
 }
@@ -233,14 +241,16 @@ type outcome struct {
 // Reconcile makes one pass: renders every Tenant of the last snapshot,
 // plans against the informers' caches (PlanObjects), applies and deletes,
 // and writes each Tenant's Ready condition when it changed. It goes on past
-// a failure and returns every error.
-func (r *Reconciler) Reconcile(ctx context.Context) error {
+// a failure and returns every error. Every pass but one without a snapshot
+// is counted in Metrics.
+func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 	r.init()
 	in := r.in.Load()
 	if in == nil {
 		return errNoSnapshot
 	}
 	start := time.Now()
+	defer func() { r.Metrics.pass(r.Now(), time.Since(start), err) }()
 	outcomes := map[string]*outcome{}
 	keep := map[string]bool{}
 	var wanted []*unstructured.Unstructured
@@ -280,26 +290,34 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 	for _, u := range plan.Apply {
 		if err := r.apply(ctx, u); err != nil {
 			fail(u, fmt.Errorf("applying %s: %w", describe(u), err))
+			continue
 		}
+		r.Metrics.applied.Inc()
 	}
 	for _, u := range plan.Delete {
 		if err := r.delete(ctx, u); err != nil {
 			fail(u, fmt.Errorf("deleting %s: %w", describe(u), err))
+			continue
 		}
+		r.Metrics.deleted.Inc()
 	}
 	for _, u := range plan.Released {
 		r.Logger.Debug("a Namespace no Tenant implies any more is left as it is (kguard never deletes a Namespace)",
 			"namespace", u.GetName(), "tenant", u.GetLabels()[v1alpha1.TenantLabel])
 	}
+	ready := make(map[string]bool, len(in.tenants))
 	for _, t := range in.tenants {
 		o := outcomes[t.Name]
 		if o.renderErr != nil {
 			errs = append(errs, o.renderErr)
 		}
-		if err := r.writeStatus(ctx, t, o); err != nil {
+		c := condition(t, o)
+		ready[t.Name] = c.Status == metav1.ConditionTrue
+		if err := r.writeStatus(ctx, t, c); err != nil {
 			errs = append(errs, fmt.Errorf("writing the status of Tenant %q: %w", t.Name, err))
 		}
 	}
+	r.Metrics.setReady(ready)
 	level := slog.LevelDebug // a pass on every snapshot: said at info only when it wrote or failed
 	if !plan.Empty() || len(errs) > 0 {
 		level = slog.LevelInfo
@@ -406,11 +424,10 @@ func condition(t *v1alpha1.Tenant, o *outcome) metav1.Condition {
 // maxMessage is the CRD's bound on a condition's message.
 const maxMessage = 32768
 
-// writeStatus writes t's Ready condition through the status subresource
-// (server-side apply of that condition alone) when it differs from the
-// one t holds.
-func (r *Reconciler) writeStatus(ctx context.Context, t *v1alpha1.Tenant, o *outcome) error {
-	want := condition(t, o)
+// writeStatus writes t's Ready condition want through the status
+// subresource (server-side apply of that condition alone) when it differs
+// from the one t holds.
+func (r *Reconciler) writeStatus(ctx context.Context, t *v1alpha1.Tenant, want metav1.Condition) error {
 	if len(want.Message) > maxMessage {
 		want.Message = want.Message[:maxMessage]
 	}

@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -24,6 +28,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kguard/kguard/internal/controller"
 	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
 	"github.com/kguard/kguard/internal/tenant"
@@ -494,5 +499,146 @@ func TestReconcileRenderFailed(t *testing.T) {
 	}
 	if c := ready(t, client, "team-a"); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("team-a Ready %+v, want True", c)
+	}
+}
+
+// The passes are counted by result, the objects applied and deleted, each
+// Tenant's Ready in kguard_tenant_ready until the Tenant is gone, and the
+// last success is stamped only by a pass without error.
+func TestReconcileMetrics(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	a := teamA()
+	bad := teamA()
+	bad.Name, bad.UID = "team-b", "tenant-b"
+	bad.Spec.Namespaces.Names = []string{"b1"}
+	bad.Spec.Network.BlockedEgressCIDRs = []string{"not-a-cidr"}
+	client := fakeCluster(t, &failing, toUnstructured(t, a), toUnstructured(t, bad))
+	r := started(t, client)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	r.Now = func() time.Time { return now }
+	reg := prometheus.NewRegistry()
+	r.Metrics = NewMetrics(reg)
+	m := r.Metrics
+
+	for _, name := range []string{"kguard_tenant_reconcile_total", "kguard_tenant_objects_applied_total", "kguard_tenant_objects_deleted_total",
+		"kguard_tenant_reconcile_last_success_timestamp_seconds", "kguard_tenant_reconcile_duration_seconds"} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n == 0 {
+			t.Errorf("%s: %d series in the registry (%v), want it registered", name, n, err)
+		}
+	}
+	check := func(t *testing.T, success, failed, applied, deleted, lastSuccess float64, passes uint64, ready map[string]float64) {
+		t.Helper()
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{
+			{`kguard_tenant_reconcile_total{result="success"}`, testutil.ToFloat64(m.passes.WithLabelValues(ResultSuccess)), success},
+			{`kguard_tenant_reconcile_total{result="error"}`, testutil.ToFloat64(m.passes.WithLabelValues(ResultError)), failed},
+			{"kguard_tenant_objects_applied_total", testutil.ToFloat64(m.applied), applied},
+			{"kguard_tenant_objects_deleted_total", testutil.ToFloat64(m.deleted), deleted},
+			{"kguard_tenant_reconcile_last_success_timestamp_seconds", testutil.ToFloat64(m.lastSuccess), lastSuccess},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+			}
+		}
+		if got := durationCount(t, reg); got != passes {
+			t.Errorf("kguard_tenant_reconcile_duration_seconds counts %d passes, want %d", got, passes)
+		}
+		if n := testutil.CollectAndCount(m.ready); n != len(ready) {
+			t.Errorf("%d kguard_tenant_ready series, want %d (%v)", n, len(ready), ready)
+		}
+		for name, want := range ready {
+			if got := testutil.ToFloat64(m.ready.WithLabelValues(name)); got != want {
+				t.Errorf("kguard_tenant_ready{tenant=%q} = %v, want %v", name, got, want)
+			}
+		}
+	}
+
+	t.Run("a pass before the first snapshot is not counted", func(t *testing.T) {
+		if err := r.Reconcile(t.Context()); !errors.Is(err, errNoSnapshot) {
+			t.Fatalf("Reconcile: %v, want errNoSnapshot", err)
+		}
+		check(t, 0, 0, 0, 0, 0, 0, nil)
+	})
+
+	t.Run("a successful pass counts its applies and stamps the time", func(t *testing.T) {
+		r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}})
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		check(t, 1, 0, 10, 0, float64(now.Unix()), 1, map[string]float64{"team-a": 1})
+	})
+
+	t.Run("a Tenant that cannot be rendered is not ready, and the pass is an error", func(t *testing.T) {
+		eventually(t, "the informers to see the first pass", func() bool {
+			return PlanObjects(stamped(t, a), r.existing(), nil).Empty()
+		})
+		before := now
+		now = now.Add(time.Minute)
+		r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a, bad}})
+		if err := r.Reconcile(t.Context()); err == nil {
+			t.Fatal("Reconcile succeeded with a Tenant that cannot be rendered")
+		}
+		check(t, 1, 1, 10, 0, float64(before.Unix()), 2, map[string]float64{"team-a": 1, "team-b": 0})
+	})
+
+	t.Run("a failed apply makes its Tenant not ready", func(t *testing.T) {
+		q := get(t, client, quotasGVR, "a1", tenant.QuotaName)
+		q.Object["spec"] = map[string]any{"hard": map[string]any{"pods": "1000"}}
+		if _, err := client.Resource(quotasGVR).Namespace("a1").Update(t.Context(), q, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the informer to see the edit", func() bool {
+			return len(PlanObjects(stamped(t, a), r.existing(), nil).Apply) == 1
+		})
+		failing.Store(&quotasGVR)
+		defer failing.Store(nil)
+		r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}})
+		if err := r.Reconcile(t.Context()); err == nil {
+			t.Fatal("Reconcile succeeded though the ResourceQuota's apply failed")
+		}
+		check(t, 1, 2, 10, 0, float64(now.Add(-time.Minute).Unix()), 3, map[string]float64{"team-a": 0})
+	})
+
+	t.Run("a Tenant deleted loses its series and its objects are counted as deleted", func(t *testing.T) {
+		now = now.Add(time.Minute)
+		r.Store(&snapshot.Snapshot{TenantsComplete: true})
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// 2 RoleBindings, 4 NetworkPolicies, 2 ResourceQuotas; never the 2 Namespaces.
+		check(t, 2, 2, 10, 8, float64(now.Unix()), 4, nil)
+	})
+}
+
+// durationCount is the number of passes kguard_tenant_reconcile_duration_seconds observed.
+func durationCount(t *testing.T, reg *prometheus.Registry) uint64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "kguard_tenant_reconcile_duration_seconds" {
+			return f.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatal("no kguard_tenant_reconcile_duration_seconds in the registry")
+	return 0
+}
+
+// kguard controller registers the series beside the audit's and serves
+// them on the same /metrics.
+func TestMetricsServedByTheController(t *testing.T) {
+	cm := controller.NewMetrics()
+	m := NewMetrics(cm.Registry)
+	m.setReady(map[string]bool{"team-a": true})
+	rec := httptest.NewRecorder()
+	cm.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`kguard_tenant_ready{tenant="team-a"} 1`, `kguard_tenant_reconcile_total{result="error"} 0`, "kguard_audit_last_run_timestamp_seconds"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics holds no %s", want)
+		}
 	}
 }
