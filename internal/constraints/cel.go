@@ -290,7 +290,7 @@ type celDoneKey struct {
 	params string
 }
 
-func (e *celCode) violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error) {
+func (e *celCode) violations(ctx context.Context, _ *pass, r *Review, c *Constraint, bound any) ([]Violation, error) {
 	params, _ := bound.(*unstructured.Unstructured)
 	if params == nil {
 		return nil, fmt.Errorf("%s %q is not bound to its template's CEL", c.Kind, c.Name)

@@ -42,8 +42,8 @@ type engine interface {
 	// constraint is loaded (its parameters in the engine's own form).
 	bind(c *Constraint) (any, error)
 	// violations evaluates the code for constraint c (with what bind
-	// returned) against the review. An error is an evaluation error: the
+	// returned) against the review, in pass p of a Set. An error is an evaluation error: the
 	// caller reports it as a violation, as Gatekeeper does, so that it
 	// never admits.
-	violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error)
+	violations(ctx context.Context, p *pass, r *Review, c *Constraint, bound any) ([]Violation, error)
 }

@@ -8,8 +8,10 @@ import (
 	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -163,8 +165,8 @@ type regoOutcome struct {
 	err error
 }
 
-func (e *regoCode) violations(ctx context.Context, s *Set, r *Review, c *Constraint, bound any) ([]Violation, error) {
-	q, _ := s.prepared[c.Template].(*rego.PreparedEvalQuery)
+func (e *regoCode) violations(ctx context.Context, p *pass, r *Review, c *Constraint, bound any) ([]Violation, error) {
+	q, _ := p.set.prepared[c.Template].(*rego.PreparedEvalQuery)
 	if q == nil {
 		return nil, fmt.Errorf("ConstraintTemplate %q is not prepared", c.Template.Name)
 	}
@@ -184,19 +186,60 @@ func (e *regoCode) violations(ctx context.Context, s *Set, r *Review, c *Constra
 	if o, ok := state.done[key]; ok {
 		return o.vs, o.err
 	}
-	vs, err := evalRego(ctx, q, state.review, b.params)
+	if p.rego == nil {
+		rp, err := openRegoPass(ctx, p.set.store)
+		if err != nil {
+			return nil, err
+		}
+		p.rego = rp
+	}
+	vs, err := evalRego(ctx, q, p.rego, state.review, b.params)
 	state.done[key] = regoOutcome{vs, err}
 	return vs, err
 }
 
+// regoPass is what the Rego evaluations of one review of a Set share,
+// rather than each opening its own: a read transaction on the Set's store
+// (which never changes), one cancellation when the review's context ends
+// (OPA otherwise starts a goroutine per evaluation to watch it), and no
+// metrics (kguard reads none).
+type regoPass struct {
+	store storage.Store
+	txn   storage.Transaction
+	stop  func() bool
+	opts  []rego.EvalOption
+}
+
+func openRegoPass(ctx context.Context, store storage.Store) (*regoPass, error) {
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cancel := topdown.NewCancel()
+	if ctx.Err() != nil {
+		cancel.Cancel() // now, not in AfterFunc's goroutine: no evaluation runs
+	}
+	return &regoPass{
+		store: store,
+		txn:   txn,
+		stop:  context.AfterFunc(ctx, cancel.Cancel),
+		opts:  []rego.EvalOption{rego.EvalTransaction(txn), rego.EvalExternalCancel(cancel), rego.EvalMetrics(metrics.NoOp())},
+	}, nil
+}
+
+func (p *regoPass) close(ctx context.Context) {
+	p.stop()
+	p.store.Abort(ctx, p.txn)
+}
+
 // evalRego evaluates a template's violation rule for one review and one
 // constraint's parameters.
-func evalRego(ctx context.Context, q *rego.PreparedEvalQuery, review, params ast.Value) ([]Violation, error) {
+func evalRego(ctx context.Context, q *rego.PreparedEvalQuery, p *regoPass, review, params ast.Value) ([]Violation, error) {
 	input := ast.NewObject(
 		ast.Item(ast.StringTerm("review"), ast.NewTerm(review)),
 		ast.Item(ast.StringTerm("parameters"), ast.NewTerm(params)),
 	)
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := q.Eval(ctx, append([]rego.EvalOption{rego.EvalParsedInput(input)}, p.opts...)...)
 	if err != nil {
 		return nil, err
 	}

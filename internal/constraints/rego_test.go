@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -180,5 +181,36 @@ violation[{"msg": "taken"}] {
 	}
 	if got := full.Review(ctx, review, PointWebhook); len(got) != 1 {
 		t.Errorf("inventory with namespace p: got %v, want one violation", got)
+	}
+}
+
+// TestRegoCancelled: a review whose context has ended admits nothing: every
+// Rego constraint that matches reports the cancellation as its violation.
+func TestRegoCancelled(t *testing.T) {
+	tmpl := regoTestTemplate(t, "KNever", `package knever
+violation[{"msg": "never"}] {
+  input.review.object.kind == "Nothing"
+}`)
+	cs := []*Constraint{regoTestConstraint(t, tmpl, "a", `{}`), regoTestConstraint(t, tmpl, "b", `{"other":true}`)}
+	s, err := NewSet(context.Background(), []*Template{tmpl}, cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &admissionv1.AdmissionRequest{Operation: admissionv1.Create}
+	req.Kind.Version, req.Kind.Kind = "v1", "Pod"
+	req.Object.Raw = []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}`)
+	if got := s.Review(context.Background(), &Review{Request: req}, PointWebhook); len(got) != 0 {
+		t.Fatalf("not cancelled: got %v, want no violation", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got := s.Review(ctx, &Review{Request: req}, PointWebhook)
+	if len(got) != 2 {
+		t.Fatalf("cancelled: got %v, want the cancellation as both constraints' violation", got)
+	}
+	for _, res := range got {
+		if !strings.Contains(res.Msg, "cancel") {
+			t.Errorf("constraint %s: got %q, want the cancellation", res.Constraint.Name, res.Msg)
+		}
 	}
 }

@@ -224,6 +224,8 @@ func (s *Set) Template(kind string) *Template { return s.templates[kind] }
 // constraint is a result carrying the error as its message, as Gatekeeper
 // reports it, so that it is never admitted.
 func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
+	p := &pass{set: s}
+	defer p.close(ctx)
 	var out []Result
 	ns := r.Namespace
 	if ns == nil && r.Request.Namespace != "" {
@@ -249,7 +251,7 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 			out = append(out, Result{Constraint: c, Violation: Violation{Msg: c.broken.Error()}, Actions: acts})
 			continue
 		}
-		vs, err := c.Template.code.violations(ctx, s, r, c, c.bound)
+		vs, err := c.Template.code.violations(ctx, p, r, c, c.bound)
 		if err != nil {
 			out = append(out, Result{Constraint: c, Violation: Violation{Msg: err.Error()}, Actions: acts})
 			continue
@@ -259,6 +261,19 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 		}
 	}
 	return out
+}
+
+// pass is one review of a Set: the Set, and what the review's evaluations
+// share and give back when it is done.
+type pass struct {
+	set  *Set
+	rego *regoPass // opened by the first Rego evaluation
+}
+
+func (p *pass) close(ctx context.Context) {
+	if p.rego != nil {
+		p.rego.close(ctx)
+	}
 }
 
 func (t *Template) matchesOperation(op string) bool {
