@@ -35,6 +35,9 @@ const (
 	PendingFor = 2 * time.Minute
 )
 
+// errDryRun stops a dry run's Update before it writes.
+var errDryRun = errors.New("dry run")
+
 // ErrNotSynced is returned until the allocator knows every running pod.
 var ErrNotSynced = errors.New("kguard has not read the cluster's pods yet, so it cannot tell which SELinux MCS levels are in use")
 
@@ -397,15 +400,17 @@ func (a *Allocator) Tenant(ctx context.Context, name string, want *Pair, dryRun 
 	if ok {
 		return p, nil
 	}
-	if dryRun {
-		return Pair{}, fmt.Errorf("tenant %q has no SELinux MCS level yet, and a dry run does not give one", name)
-	}
 	var got Pair
 	t, err := a.store.Update(ctx, func(t *Table) error {
 		var err error
-		got, err = t.TenantPair(name, want)
+		if got, err = t.TenantPair(name, want); err == nil && dryRun {
+			return errDryRun // the pair it would get; nothing written
+		}
 		return err
 	})
+	if err == errDryRun {
+		return got, nil
+	}
 	if err != nil {
 		return Pair{}, fmt.Errorf("giving tenant %q its SELinux MCS level: %w", name, err)
 	}

@@ -356,3 +356,24 @@ func TestLeaseTakeover(t *testing.T) {
 		}
 	}
 }
+
+// A dry run shows the pair a tenant would get and writes nothing.
+func TestTenantDryRun(t *testing.T) {
+	store := NewMemoryStore()
+	a := New("a", store)
+	ctx := context.Background()
+	dry, err := a.Tenant(ctx, "t", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.t.Tenants["t"]; ok {
+		t.Fatal("a dry run wrote the tenant's pair")
+	}
+	real, err := a.Tenant(ctx, "t", nil, false)
+	if err != nil || real != dry {
+		t.Fatalf("got %v %v, the dry run showed %v", real, err, dry)
+	}
+	if store.t.Tenants["t"] != real {
+		t.Fatalf("the table holds %v", store.t.Tenants)
+	}
+}

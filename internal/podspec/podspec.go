@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
+	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
 	appsv1 "k8s.io/api/apps/v1"
@@ -241,7 +243,33 @@ func (w *Workload) Patch() ([]byte, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
+	orderOps(ops)
 	return json.Marshal(ops)
+}
+
+// orderOps puts the operations of a diff in a stable order: CreatePatch
+// walks objects in map order, so the same change would come out in another
+// order from run to run. Operations are ordered by their path up to its
+// first array index; those under one array keep their order (an index may
+// depend on the operations before it). Operations under distinct members
+// touch disjoint parts of the object, so reordering them changes nothing.
+func orderOps(ops []jsonpatch.Operation) {
+	key := func(path string) string {
+		for i := 0; i < len(path); {
+			j := strings.IndexByte(path[i+1:], '/')
+			end := len(path)
+			if j >= 0 {
+				end = i + 1 + j
+			}
+			seg := path[i+1 : end]
+			if seg == "-" || (seg != "" && strings.Trim(seg, "0123456789") == "") {
+				return path[:i]
+			}
+			i = end
+		}
+		return path
+	}
+	sort.SliceStable(ops, func(a, b int) bool { return key(ops[a].Path) < key(ops[b].Path) })
 }
 
 // ApplyDefaults applies the API server's defaulting that admission depends

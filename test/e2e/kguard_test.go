@@ -37,6 +37,9 @@ type webhook struct {
 
 var kg *webhook
 
+// mcsNamespace holds the replicas' SELinux MCS allocation table.
+const mcsNamespace = "kguard-mcs-e2e"
+
 // replica is one running `kguard serve` process.
 type replica struct {
 	cmd  *exec.Cmd
@@ -92,6 +95,9 @@ func setupWebhook() (*replica, error) {
 		"crd/constrainttemplates.templates.gatekeeper.sh", "crd/configs.config.gatekeeper.sh",
 		"crd/policyreports.wgpolicyk8s.io", "crd/clusterpolicyreports.wgpolicyk8s.io"); err != nil {
 		return nil, fmt.Errorf("CRD not established: %v\n%s", err, out)
+	}
+	if out, err := kubectlRaw(strings.NewReader("apiVersion: v1\nkind: Namespace\nmetadata: {name: "+mcsNamespace+"}\n"), "apply", "-f", "-"); err != nil {
+		return nil, fmt.Errorf("creating namespace %s: %v\n%s", mcsNamespace, err, out)
 	}
 	r, err := w.start("a")
 	if err != nil {
@@ -165,6 +171,8 @@ func (w *webhook) start(name string) (*replica, error) {
 		// Tenant outside those tests).
 		"--enable-admission-plugins", "Tenancy,PodSecurityPolicy,PodSecurity,DenyEscalatingExec,ClusterImagePolicy,Constraints",
 		"--registry-ca-file", w.registry["KGUARD_REGISTRY_CA"],
+		// The replicas' shared SELinux MCS allocation table (mcs_test.go).
+		"--mcs-namespace", mcsNamespace,
 		"--token-auth-file", filepath.Join(w.dir, "tokens.csv"),
 		"--service-account-key-file", live.env["SA_PUBLIC_KEY"], "--service-account-issuer", live.env["SA_ISSUER"],
 		"--shutdown-timeout", "20s", "--log-format", "json")
