@@ -83,6 +83,19 @@ type ObjectValidator interface {
 	ValidateObject(ctx context.Context, r *ObjectRequest) Decision
 }
 
+// ObjectMutator is a plugin of the mutating phase that changes objects of
+// every kind, not only pods (the Tenancy plugin's required labels): it is
+// asked about every request whose operation and subresource it Handles,
+// before the pod plugins mutate, with the object as kube-apiserver sent it
+// (or as an earlier ObjectMutator left it). It returns the changed object
+// as JSON in Decision.Object (nil: unchanged); the chain writes the change
+// as a JSON Patch ahead of the pod plugins' own, one patch in one response.
+// An object it cannot read must be denied, never let through unchanged.
+type ObjectMutator interface {
+	Plugin
+	MutateObject(ctx context.Context, r *ObjectRequest) Decision
+}
+
 // ObjectRequest is the admission of any object: the AdmissionRequest (the
 // object as JSON, as the webhook received it, or as `kguard check` read
 // it), and the user making it.
@@ -124,6 +137,9 @@ type Decision struct {
 	Reason string
 	// Pod is the pod a Mutator admits (nil: the pod it was given).
 	Pod *corev1.Pod
+	// Object is the object an ObjectMutator admits, as JSON (nil: the
+	// object it was given, unchanged).
+	Object []byte
 	// Warnings reach the client (kubectl prints them).
 	Warnings []string
 	// Verbatim: Reason is the whole message and is not prefixed with
@@ -230,7 +246,8 @@ func build(names []string, in Inputs, configs map[string]any) ([]namedPlugin, er
 		_, wv := p.(WorkloadValidator)
 		_, cv := p.(ConnectValidator)
 		_, ov := p.(ObjectValidator)
-		if !m && !v && !wv && !cv && !ov {
+		_, om := p.(ObjectMutator)
+		if !m && !v && !wv && !cv && !ov && !om {
 			return nil, fmt.Errorf("admission plugin %s neither mutates nor validates", name)
 		}
 		if ak, ok := p.(AuditKeys); ok {
