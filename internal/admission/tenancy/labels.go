@@ -96,15 +96,27 @@ func (l *labelled) with(add map[string]string) ([]byte, error) {
 		meta[k] = v
 	}
 	var err error
-	if meta["labels"], err = json.Marshal(labels); err != nil {
+	if meta["labels"], err = marshal(labels); err != nil {
 		return nil, err
 	}
 	object := make(map[string]json.RawMessage, len(l.object)+1)
 	for k, v := range l.object {
 		object[k] = v
 	}
-	if object["metadata"], err = json.Marshal(meta); err != nil {
+	if object["metadata"], err = marshal(meta); err != nil {
 		return nil, err
 	}
-	return json.Marshal(object)
+	return marshal(object)
+}
+
+// marshal is json.Marshal without escaping <, > and & in the members kept
+// as they came (which would be the same value, spelt another way).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

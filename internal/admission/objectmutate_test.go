@@ -1,0 +1,199 @@
+package admission_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/manifest"
+)
+
+// labeller is an ObjectMutator that labels every object stamped=yes, and
+// refuses one labelled stamped=no.
+type labeller struct{}
+
+func (labeller) Handles(op admissionv1.Operation, sub string) bool {
+	return op == admissionv1.Create && sub == ""
+}
+
+func (labeller) MutateObject(_ context.Context, r *admission.ObjectRequest) admission.Decision {
+	var obj map[string]any
+	if err := json.Unmarshal(r.Request.Object.Raw, &obj); err != nil {
+		return admission.Decision{Denied: true, Reason: "does not decode"}
+	}
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		obj["metadata"] = meta
+	}
+	labels, _ := meta["labels"].(map[string]any)
+	if labels["stamped"] == "no" {
+		return admission.Decision{Denied: true, Reason: "metadata.labels[stamped]: Invalid value: \"no\"", Warnings: []string{"labeller looked"}}
+	}
+	if labels == nil {
+		labels = map[string]any{}
+		meta["labels"] = labels
+	}
+	labels["stamped"] = "yes"
+	b, err := json.Marshal(obj)
+	if err != nil {
+		panic(err)
+	}
+	return admission.Decision{Object: b, Warnings: []string{"labeller looked"}}
+}
+
+// annotator is a pod Mutator that annotates pods annotated=yes, and checks
+// that it sees the labeller's label.
+type annotator struct{}
+
+func (annotator) Handles(op admissionv1.Operation, sub string) bool { return sub == "" }
+
+func (annotator) Mutate(_ context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	if pod.Labels["stamped"] != "yes" {
+		return admission.Decision{Denied: true, Reason: "the pod mutator did not see the object mutator's label"}
+	}
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations["annotated"] = "yes"
+	return admission.Decision{Pod: pod}
+}
+
+func init() {
+	admission.Register("TestLabeller", func(admission.Inputs) (admission.Plugin, error) { return labeller{}, nil })
+	admission.Register("TestAnnotator", func(admission.Inputs) (admission.Plugin, error) { return annotator{}, nil })
+}
+
+const (
+	rawPod       = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns","labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"app"}]}}`
+	rawConfigMap = `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"ns"},"data":{"k":"v"}}`
+)
+
+func objectReview(t *testing.T, c *admission.Chain, phase admission.Phase, kind, resource, object string) *admissionv1.AdmissionResponse {
+	t.Helper()
+	body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"` + kind +
+		`"},"resource":{"group":"","version":"v1","resource":"` + resource + `"},"name":"x","namespace":"ns","operation":"CREATE","userInfo":{"username":"alice"},"object":` + object + `}}`
+	out, err := c.Review(context.Background(), []byte(body), phase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ar admissionv1.AdmissionReview
+	if err := json.Unmarshal(out, &ar); err != nil {
+		t.Fatal(err)
+	}
+	return ar.Response
+}
+
+// applied is object after resp's patch, as kube-apiserver applies it.
+func applied(t *testing.T, object string, resp *admissionv1.AdmissionResponse) map[string]any {
+	t.Helper()
+	out := []byte(object)
+	if resp.Patch != nil {
+		p, err := jsonpatch.DecodePatch(resp.Patch)
+		if err != nil {
+			t.Fatalf("patch %s: %v", resp.Patch, err)
+		}
+		if out, err = p.Apply(out); err != nil {
+			t.Fatalf("patch %s does not apply: %v", resp.Patch, err)
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func meta(m map[string]any, key string) map[string]any {
+	v, _ := m["metadata"].(map[string]any)[key].(map[string]any)
+	return v
+}
+
+func TestObjectMutatorComposesWithPodMutators(t *testing.T) {
+	c, err := admission.NewChain([]string{"TestLabeller", "TestAnnotator"}, admission.Inputs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, kind, resource, object string
+		wantAnnotated                bool
+	}{
+		{"pod: one patch of both", "Pod", "pods", rawPod, true},
+		{"configmap: the object mutator alone", "ConfigMap", "configmaps", rawConfigMap, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := objectReview(t, c, admission.PhaseMutate, tc.kind, tc.resource, tc.object)
+			if !resp.Allowed {
+				t.Fatalf("denied: %v", resp.Result.Message)
+			}
+			if resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
+				t.Fatalf("patch type %v, want JSONPatch", resp.PatchType)
+			}
+			got := applied(t, tc.object, resp)
+			if meta(got, "labels")["stamped"] != "yes" {
+				t.Errorf("no label after %s", resp.Patch)
+			}
+			if tc.kind == "Pod" && meta(got, "labels")["app"] != "web" {
+				t.Errorf("the pod's own label was lost: %s", resp.Patch)
+			}
+			if a := meta(got, "annotations")["annotated"] == "yes"; a != tc.wantAnnotated {
+				t.Errorf("annotated %v, want %v, after %s", a, tc.wantAnnotated, resp.Patch)
+			}
+			if len(resp.Warnings) != 1 || resp.Warnings[0] != "labeller looked" {
+				t.Errorf("warnings %q", resp.Warnings)
+			}
+			// The validating pass does not mutate.
+			if v := objectReview(t, c, admission.PhaseValidate, tc.kind, tc.resource, tc.object); v.Patch != nil {
+				t.Errorf("validating pass patched: %s", v.Patch)
+			}
+		})
+	}
+}
+
+func TestObjectMutatorDenies(t *testing.T) {
+	c, err := admission.NewChain([]string{"TestLabeller", "TestAnnotator"}, admission.Inputs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := strings.Replace(rawPod, `"app":"web"`, `"stamped":"no"`, 1)
+	resp := objectReview(t, c, admission.PhaseMutate, "Pod", "pods", pod)
+	if resp.Allowed || resp.Result.Code != 403 || resp.Result.Message != `pods "x" is forbidden: metadata.labels[stamped]: Invalid value: "no"` {
+		t.Fatalf("got %+v", resp.Result)
+	}
+	if resp.Patch != nil || len(resp.Warnings) != 1 {
+		t.Errorf("denial carries patch %s, warnings %q", resp.Patch, resp.Warnings)
+	}
+}
+
+// kguard check answers as the webhook: the same label, the same annotation.
+func TestObjectMutatorOffline(t *testing.T) {
+	c, err := admission.NewChain([]string{"TestLabeller", "TestAnnotator"}, admission.Inputs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Read(strings.NewReader(rawPod+"\n---\n"+rawConfigMap), "objects.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.AdmitDocuments(context.Background(), docs, "default", &user.DefaultInfo{Name: "alice"})
+	for i, want := range []bool{true, false} {
+		oc := out[i]
+		if oc.Err != nil || oc.Response == nil || !oc.Response.Allowed {
+			t.Fatalf("%s: %+v", docs[i].Kind, oc)
+		}
+		got := applied(t, string(docs[i].JSON), oc.Response)
+		if meta(got, "labels")["stamped"] != "yes" {
+			t.Errorf("%s: no label after %s", docs[i].Kind, oc.Response.Patch)
+		}
+		if a := meta(got, "annotations")["annotated"] == "yes"; a != want {
+			t.Errorf("%s: annotated %v after %s", docs[i].Kind, a, oc.Response.Patch)
+		}
+	}
+}
