@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"gomodules.xyz/jsonpatch/v2"
+	jsonpatch4 "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -44,15 +45,15 @@ func (c *Chain) mutateObjects(ctx context.Context, req *admissionv1.AdmissionReq
 		if denied := record(resp, r, d); denied != nil {
 			return denied, nil, p.name
 		}
-		if d.Object == nil {
+		if len(d.Patch) == 0 {
 			continue
 		}
-		step, err := jsonpatch.CreatePatch(current, d.Object)
+		patched, err := apply(current, d.Patch)
 		if err != nil {
-			return errorResponse(r, fmt.Errorf("admission plugin %s changed the object into one kguard cannot diff: %v", p.name, err)), nil, p.name
+			return errorResponse(r, fmt.Errorf("admission plugin %s: %v", p.name, err)), nil, p.name
 		}
-		ops = append(ops, step...)
-		current = d.Object
+		ops = append(ops, d.Patch...)
+		current = patched
 		// The next plugin sees the changed object.
 		next := *req
 		next.Object = runtime.RawExtension{Raw: current}
@@ -70,22 +71,68 @@ func (c *Chain) mutateObjects(ctx context.Context, req *admissionv1.AdmissionReq
 	return resp, current, ""
 }
 
+// apply returns object after ops, as kube-apiserver will apply them.
+func apply(object []byte, ops []jsonpatch.Operation) ([]byte, error) {
+	b, err := json.Marshal(ops)
+	if err != nil {
+		return nil, fmt.Errorf("encoding its patch: %v", err)
+	}
+	p, err := jsonpatch4.DecodePatch(b)
+	if err != nil {
+		return nil, fmt.Errorf("its patch %s: %v", b, err)
+	}
+	out, err := p.Apply(object)
+	if err != nil {
+		return nil, fmt.Errorf("its patch %s does not apply: %v", b, err)
+	}
+	return out, nil
+}
+
 // mutate answers the mutating pass of a chain with ObjectMutators: they
 // change the object as the request carries it, then the pod plugins mutate
 // the result (a pod's or a pod controller's), so that one JSON Patch — the
 // ObjectMutators' operations followed by the pod plugins', each written
-// against the object the previous ones left — answers the review.
-func (c *Chain) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	first, object, _ := c.mutateObjects(ctx, req, false)
+// against the object the previous ones left — answers the review. typed is
+// the request's pods when readPodReview read them.
+func (c *Chain) mutate(ctx context.Context, req *admissionv1.AdmissionRequest, typed *podRequest) *admissionv1.AdmissionResponse {
+	objects := req
+	if typed != nil {
+		var err error
+		if objects, err = withRawPods(req, typed); err != nil {
+			return errorResponse(&Request{Resource: "pods", Name: req.Name}, err)
+		}
+	}
+	first, object, _ := c.mutateObjects(ctx, objects, false)
 	if !first.Allowed {
 		return first
 	}
-	if object != nil {
-		changed := *req
-		changed.Object = runtime.RawExtension{Raw: object}
-		req = &changed
+	if object == nil {
+		return then(first, c.decidePods(ctx, req, PhaseMutate, typed))
 	}
-	return then(first, c.decidePods(ctx, req, PhaseMutate, nil))
+	changed := *objects
+	changed.Object = runtime.RawExtension{Raw: object}
+	return then(first, c.decidePods(ctx, &changed, PhaseMutate, nil))
+}
+
+// withRawPods is req with the pods readPodReview read encoded again: that
+// read keeps no raw object, and a pod read by it has no field kguard's
+// types do not know, so the encoding loses nothing an ObjectMutator could
+// see. Their patch, a diff against it, names only what they changed. (Encoding
+// a pod costs less than reading the whole review a second time.)
+func withRawPods(req *admissionv1.AdmissionRequest, typed *podRequest) (*admissionv1.AdmissionRequest, error) {
+	out := *req
+	raw, err := json.Marshal(typed.Object)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the pod: %v", err)
+	}
+	out.Object = runtime.RawExtension{Raw: raw}
+	if typed.OldObject != nil {
+		if raw, err = json.Marshal(typed.OldObject); err != nil {
+			return nil, fmt.Errorf("encoding the old pod: %v", err)
+		}
+		out.OldObject = runtime.RawExtension{Raw: raw}
+	}
+	return &out, nil
 }
 
 // then is the answer of two steps of admission, first (allowed) and next:

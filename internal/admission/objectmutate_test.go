@@ -6,13 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	"gomodules.xyz/jsonpatch/v2"
+	jsonpatch4 "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/tenancy"
 	"github.com/kguard/kguard/internal/manifest"
+	"github.com/kguard/kguard/internal/policy"
 )
 
 // labeller is an ObjectMutator that labels every object stamped=yes, and
@@ -24,29 +27,26 @@ func (labeller) Handles(op admissionv1.Operation, sub string) bool {
 }
 
 func (labeller) MutateObject(_ context.Context, r *admission.ObjectRequest) admission.Decision {
-	var obj map[string]any
+	var obj struct {
+		Metadata *struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
 	if err := json.Unmarshal(r.Request.Object.Raw, &obj); err != nil {
 		return admission.Decision{Denied: true, Reason: "does not decode"}
 	}
-	meta, _ := obj["metadata"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-		obj["metadata"] = meta
+	d := admission.Decision{Warnings: []string{"labeller looked"}}
+	switch {
+	case obj.Metadata == nil:
+		d.Patch = []jsonpatch.Operation{jsonpatch.NewOperation("add", "/metadata", map[string]any{"labels": map[string]string{"stamped": "yes"}})}
+	case obj.Metadata.Labels["stamped"] == "no":
+		d.Denied, d.Reason = true, `metadata.labels[stamped]: Invalid value: "no"`
+	case obj.Metadata.Labels == nil:
+		d.Patch = []jsonpatch.Operation{jsonpatch.NewOperation("add", "/metadata/labels", map[string]string{"stamped": "yes"})}
+	default:
+		d.Patch = []jsonpatch.Operation{jsonpatch.NewOperation("add", "/metadata/labels/stamped", "yes")}
 	}
-	labels, _ := meta["labels"].(map[string]any)
-	if labels["stamped"] == "no" {
-		return admission.Decision{Denied: true, Reason: "metadata.labels[stamped]: Invalid value: \"no\"", Warnings: []string{"labeller looked"}}
-	}
-	if labels == nil {
-		labels = map[string]any{}
-		meta["labels"] = labels
-	}
-	labels["stamped"] = "yes"
-	b, err := json.Marshal(obj)
-	if err != nil {
-		panic(err)
-	}
-	return admission.Decision{Object: b, Warnings: []string{"labeller looked"}}
+	return d
 }
 
 // annotator is a pod Mutator that annotates pods annotated=yes, and checks
@@ -96,7 +96,7 @@ func applied(t *testing.T, object string, resp *admissionv1.AdmissionResponse) m
 	t.Helper()
 	out := []byte(object)
 	if resp.Patch != nil {
-		p, err := jsonpatch.DecodePatch(resp.Patch)
+		p, err := jsonpatch4.DecodePatch(resp.Patch)
 		if err != nil {
 			t.Fatalf("patch %s: %v", resp.Patch, err)
 		}
@@ -195,5 +195,59 @@ func TestObjectMutatorOffline(t *testing.T) {
 		if a := meta(got, "annotations")["annotated"] == "yes"; a != want {
 			t.Errorf("%s: annotated %v after %s", docs[i].Kind, a, oc.Response.Patch)
 		}
+	}
+}
+
+// With an ObjectMutator (Tenancy's required labels), a pod's review read in
+// one pass answers byte for byte as the two passes do: the mutator's patch,
+// a diff against the pod encoded again, is the one against the raw pod.
+func TestObjectMutatorOnePassAnswersAsTwoPasses(t *testing.T) {
+	set, err := policy.Read(strings.NewReader(`apiVersion: kguard.io/v1alpha1
+kind: Tenant
+metadata: {name: shop}
+spec:
+  namespaces: {names: [shop]}
+  nodes: {mode: require}
+  requiredLabels: {example.com/cost-center: cc-1, team: shop}
+`), "tenants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := admission.NewChain([]string{tenancy.PluginName}, admission.Inputs{Policies: set}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pod carries its tenant's toleration and nodeSelector (mode
+	// require): only its seccomp profile is added besides the labels.
+	pod := func(labels string) string {
+		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"` + labels + `},"spec":{` +
+			`"tolerations":[{"key":"kguard.io/tenant","operator":"Equal","value":"shop","effect":"NoSchedule"}],"nodeSelector":{"kguard.io/tenant":"shop"},` +
+			`"containers":[{"name":"app","image":"app"}]}}`
+	}
+	review := func(ns, op, extra, object string) string {
+		return `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},` +
+			`"resource":{"group":"","version":"v1","resource":"pods"},"name":"web","namespace":"` + ns + `","operation":"` + op + `","userInfo":{"username":"alice"}` + extra +
+			`,"object":` + object + `}}`
+	}
+	for name, body := range map[string]string{
+		"no labels":            review("shop", "CREATE", "", pod("")),
+		"empty labels":         review("shop", "CREATE", "", pod(`,"labels":{}`)),
+		"some labels":          review("shop", "CREATE", "", pod(`,"labels":{"app":"web","team":"shop"}`)),
+		"conflicting label":    review("shop", "CREATE", "", pod(`,"labels":{"team":"other"}`)),
+		"update that removed":  review("shop", "UPDATE", `,"oldObject":`+pod(`,"labels":{"team":"shop"}`), pod("")),
+		"update keeping other": review("shop", "UPDATE", `,"oldObject":`+pod(`,"labels":{"team":"other"}`), pod(`,"labels":{"team":"other"}`)),
+		"not a tenant's":       review("default", "CREATE", "", pod("")),
+		"an escaped label key": review("shop", "CREATE", "", pod(`,"labels":{"a/b~c":"d"}`)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !c.ReadsInOnePass([]byte(body), admission.PhaseMutate) {
+				t.Fatal("not read in one pass")
+			}
+			want, wantErr := c.ReviewTwoPass(context.Background(), []byte(body), admission.PhaseMutate)
+			got, gotErr := c.Review(context.Background(), []byte(body), admission.PhaseMutate)
+			if string(got) != string(want) || errString(gotErr) != errString(wantErr) {
+				t.Errorf("one pass:\n%s %v\ntwo passes:\n%s %v", got, gotErr, want, wantErr)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -87,10 +88,11 @@ type ObjectValidator interface {
 // every kind, not only pods (the Tenancy plugin's required labels): it is
 // asked about every request whose operation and subresource it Handles,
 // before the pod plugins mutate, with the object as kube-apiserver sent it
-// (or as an earlier ObjectMutator left it). It returns the changed object
-// as JSON in Decision.Object (nil: unchanged); the chain writes the change
-// as a JSON Patch ahead of the pod plugins' own, one patch in one response.
-// An object it cannot read must be denied, never let through unchanged.
+// (or as an earlier ObjectMutator left it). It returns its change as JSON
+// Patch operations in Decision.Patch (none: unchanged); the chain puts them
+// ahead of the pod plugins' own, one patch in one response, and hands the
+// patched object on. An object it cannot read must be denied, never let
+// through unchanged.
 type ObjectMutator interface {
 	Plugin
 	MutateObject(ctx context.Context, r *ObjectRequest) Decision
@@ -137,9 +139,9 @@ type Decision struct {
 	Reason string
 	// Pod is the pod a Mutator admits (nil: the pod it was given).
 	Pod *corev1.Pod
-	// Object is the object an ObjectMutator admits, as JSON (nil: the
-	// object it was given, unchanged).
-	Object []byte
+	// Patch is an ObjectMutator's change: RFC 6902 operations against the
+	// object it was given, applied in order (none: unchanged).
+	Patch []jsonpatch.Operation
 	// Warnings reach the client (kubectl prints them).
 	Warnings []string
 	// Verbatim: Reason is the whole message and is not prefixed with

@@ -145,7 +145,7 @@ func (c *Chain) readPodReview(body []byte, phase Phase) (*podReview, bool) {
 	if phase == PhaseMutate && !c.mutates(admissionv1.Create, "") && !c.mutates(admissionv1.Update, "") {
 		return nil, false // the mutating pass would not decode the pod
 	}
-	if phase != PhaseMutate && c.hasObjectValidators() || phase == PhaseMutate && c.hasObjectMutators() {
+	if phase != PhaseMutate && c.hasObjectValidators() {
 		return nil, false // they read the request's object as sent
 	}
 	var review podReview
@@ -190,7 +190,7 @@ var ignoredPodSubresources = map[string]bool{
 // readPodReview read them (a pod's CREATE or UPDATE), instead of its raw ones.
 func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase, typed *podRequest) *admissionv1.AdmissionResponse {
 	if phase == PhaseMutate && c.hasObjectMutators() {
-		return c.mutate(ctx, req) // readPodReview left typed nil
+		return c.mutate(ctx, req, typed)
 	}
 	resp := c.decidePods(ctx, req, phase, typed)
 	if phase == PhaseMutate || !resp.Allowed {

@@ -2,9 +2,12 @@ package tenancy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	sigsjson "sigs.k8s.io/json"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -46,13 +49,11 @@ func had(old map[string]string, k, v string) bool {
 	return ok && ov == v
 }
 
-// labelled is an object read as JSON only as deep as its labels: the other
-// members of the object and of its metadata are kept as they came, so that
-// writing it back with more labels changes nothing else.
+// labelled is an object read as JSON only as deep as its labels.
 type labelled struct {
-	object   map[string]json.RawMessage
-	metadata map[string]json.RawMessage
-	Labels   map[string]string
+	Metadata *struct {
+		Labels map[string]string `json:"labels"`
+	} `json:"metadata"`
 }
 
 var errNoObject = errors.New("the request carries no object")
@@ -65,58 +66,41 @@ func readLabels(raw []byte) (*labelled, error) {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, errNoObject
 	}
-	l := &labelled{}
-	if err := json.Unmarshal(raw, &l.object); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
+	if raw[0] != '{' {
+		return nil, fmt.Errorf("not a JSON object: %.20s", raw)
 	}
-	if m, ok := l.object["metadata"]; ok && !bytes.Equal(bytes.TrimSpace(m), []byte("null")) {
-		if err := json.Unmarshal(m, &l.metadata); err != nil {
-			return nil, fmt.Errorf("metadata: %v", err)
-		}
+	// Case-sensitive, as kube-apiserver reads objects: "Metadata" is not metadata.
+	var l labelled
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &l); err != nil {
+		return nil, err
 	}
-	if m, ok := l.metadata["labels"]; ok {
-		if err := json.Unmarshal(m, &l.Labels); err != nil {
-			return nil, fmt.Errorf("metadata.labels: %v", err)
-		}
-	}
-	return l, nil
+	return &l, nil
 }
 
-// with returns the object as JSON with add among its labels.
-func (l *labelled) with(add map[string]string) ([]byte, error) {
-	labels := make(map[string]string, len(l.Labels)+len(add))
-	for k, v := range l.Labels {
-		labels[k] = v
+// labels are the object's labels (nil when it has none).
+func (l *labelled) labels() map[string]string {
+	if l.Metadata == nil {
+		return nil
 	}
-	for k, v := range add {
-		labels[k] = v
-	}
-	meta := make(map[string]json.RawMessage, len(l.metadata)+1)
-	for k, v := range l.metadata {
-		meta[k] = v
-	}
-	var err error
-	if meta["labels"], err = marshal(labels); err != nil {
-		return nil, err
-	}
-	object := make(map[string]json.RawMessage, len(l.object)+1)
-	for k, v := range l.object {
-		object[k] = v
-	}
-	if object["metadata"], err = marshal(meta); err != nil {
-		return nil, err
-	}
-	return marshal(object)
+	return l.Metadata.Labels
 }
 
-// marshal is json.Marshal without escaping <, > and & in the members kept
-// as they came (which would be the same value, spelt another way).
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+// patch returns the JSON Patch that adds add to the object's labels, one
+// operation a label in key order when it has labels, else one that adds
+// them all (or the metadata holding them).
+func (l *labelled) patch(add map[string]string) []jsonpatch.Operation {
+	if l.Metadata == nil {
+		return []jsonpatch.Operation{jsonpatch.NewOperation("add", "/metadata", map[string]any{"labels": add})}
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	if len(l.Metadata.Labels) == 0 {
+		return []jsonpatch.Operation{jsonpatch.NewOperation("add", "/metadata/labels", add)}
+	}
+	ops := make([]jsonpatch.Operation, 0, len(add))
+	for _, k := range sortedKeys(add) {
+		ops = append(ops, jsonpatch.NewOperation("add", "/metadata/labels/"+pointerEscaper.Replace(k), add[k]))
+	}
+	return ops
 }
+
+// pointerEscaper escapes a member name in a JSON Pointer (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")

@@ -139,7 +139,7 @@ func TestRequiredLabels(t *testing.T) {
 			object: configMap(""), wantNoPatch: true},
 		{name: "undecodable labels denied", op: "CREATE", kind: "ConfigMap", res: "configmaps", ns: "c-dev",
 			object:     configMap(`,"labels":{"team":7}`),
-			wantDenial: `configmaps "x" is forbidden: tenant "team-c": kguard cannot read the object to give it the tenant's required labels: metadata.labels: json: cannot unmarshal number`},
+			wantDenial: `configmaps "x" is forbidden: tenant "team-c": kguard cannot read the object to give it the tenant's required labels: json: cannot unmarshal number into Go struct field .metadata.labels of type string`},
 		{name: "an object that is not an object denied", op: "CREATE", kind: "ConfigMap", res: "configmaps", ns: "c-dev",
 			object: `["x"]`, wantDenial: `kguard cannot read the object to give it the tenant's required labels: not a JSON object`},
 		{name: "no object denied", op: "CREATE", kind: "ConfigMap", res: "configmaps", ns: "c-dev",

@@ -146,17 +146,15 @@ func (p *Plugin) MutateObject(ctx context.Context, r *admission.ObjectRequest) a
 		if err != nil {
 			return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: kguard cannot read the object being updated (oldObject): %v", t.Name, err)}
 		}
-		old = o.Labels
+		old = o.labels()
 	}
-	missing, warnings, errs := RequiredLabels(t, obj.Labels, old)
+	missing, warnings, errs := RequiredLabels(t, obj.labels(), old)
 	if d := deny(t.Name, errs); d.Denied {
 		return d
 	}
 	d := admission.Decision{Warnings: warnings}
 	if len(missing) > 0 {
-		if d.Object, err = obj.with(missing); err != nil {
-			return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: encoding the object with the tenant's required labels: %v", t.Name, err)}
-		}
+		d.Patch = obj.patch(missing)
 	}
 	return d
 }
