@@ -67,25 +67,71 @@ func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, default
 		out.Err = err
 		return out
 	}
-	if w == nil {
-		if clusterScopedKind(d.Group(), d.Kind) && d.Namespace == "" {
-			out.Namespace = ""
-		}
-		// Not a pod-carrying object: only ObjectValidators judge it.
-		if c.hasObjectValidators() {
-			out.Response, out.DeniedBy = c.validateObjects(ctx, offlineRequest(d, d.JSON, ns, reviewer(nil)), &admissionv1.AdmissionResponse{Allowed: true}, true)
-		}
-		return out
+	if w == nil && clusterScopedKind(d.Group(), d.Kind) && d.Namespace == "" {
+		out.Namespace = ""
 	}
 	// Offline, nobody has defaulted the object yet: do what the API server
 	// does before admission, or, say, a hostNetwork pod's ports would not
 	// be the host ports PodSecurityPolicy refuses. (The webhook receives
 	// objects the API server has already defaulted.)
-	_, spec := w.PodParts()
-	apidefaults.Pod(w.PodParts())
+	var spec *corev1.PodSpec
+	if w != nil {
+		_, spec = w.PodParts()
+		apidefaults.Pod(w.PodParts())
+	}
 	u := reviewer(spec)
+	// The ObjectMutators change the object first, as in the webhook's
+	// mutating pass.
+	var mutated *admissionv1.AdmissionResponse
+	object := d.JSON
+	if c.hasObjectMutators() {
+		if w != nil {
+			// The defaulted object, the base of the pod plugins' patch too.
+			if object, err = json.Marshal(w.Object); err != nil {
+				out.Err = d.Errorf("encoding the object: %v", err)
+				return out
+			}
+		}
+		var changed []byte
+		mutated, changed, out.DeniedBy = c.mutateObjects(ctx, offlineRequest(d, object, ns, u), true)
+		if !mutated.Allowed {
+			out.Response = mutated
+			return out
+		}
+		if changed != nil {
+			object = changed
+			if w != nil {
+				md := *d
+				md.JSON = changed
+				if w, err = podspec.Decode(&md); err != nil {
+					out.Err = d.Errorf("reading the object the admission plugins changed: %v", err)
+					return out
+				}
+			}
+		}
+		if c.noPatches {
+			mutated.Patch, mutated.PatchType = nil, nil
+		}
+	}
+	if w == nil {
+		// Not a pod-carrying object: only ObjectMutators and ObjectValidators judge it.
+		if mutated == nil && !c.hasObjectValidators() {
+			return out
+		}
+		if mutated == nil {
+			mutated = &admissionv1.AdmissionResponse{Allowed: true}
+		}
+		out.Response, out.DeniedBy = mutated, ""
+		if c.hasObjectValidators() {
+			out.Response, out.DeniedBy = c.validateObjects(ctx, offlineRequest(d, object, ns, u), mutated, true)
+		}
+		return out
+	}
 	out.Response, out.DeniedBy = c.admit(ctx, &Request{Operation: admissionv1.Create, Workload: w,
 		Resource: Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: u})
+	if mutated != nil {
+		out.Response = then(mutated, out.Response)
+	}
 	if out.Response.Allowed && c.hasObjectValidators() {
 		// The object as the API server would store it: defaulted and
 		// mutated by the chain, as the validating webhook receives it.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -83,6 +84,20 @@ type ObjectValidator interface {
 	ValidateObject(ctx context.Context, r *ObjectRequest) Decision
 }
 
+// ObjectMutator is a plugin of the mutating phase that changes objects of
+// every kind, not only pods (the Tenancy plugin's required labels): it is
+// asked about every request whose operation and subresource it Handles,
+// before the pod plugins mutate, with the object as kube-apiserver sent it
+// (or as an earlier ObjectMutator left it). It returns its change as JSON
+// Patch operations in Decision.Patch (none: unchanged); the chain puts them
+// ahead of the pod plugins' own, one patch in one response, and hands the
+// patched object on. An object it cannot read must be denied, never let
+// through unchanged.
+type ObjectMutator interface {
+	Plugin
+	MutateObject(ctx context.Context, r *ObjectRequest) Decision
+}
+
 // ObjectRequest is the admission of any object: the AdmissionRequest (the
 // object as JSON, as the webhook received it, or as `kguard check` read
 // it), and the user making it.
@@ -124,6 +139,9 @@ type Decision struct {
 	Reason string
 	// Pod is the pod a Mutator admits (nil: the pod it was given).
 	Pod *corev1.Pod
+	// Patch is an ObjectMutator's change: RFC 6902 operations against the
+	// object it was given, applied in order (none: unchanged).
+	Patch []jsonpatch.Operation
 	// Warnings reach the client (kubectl prints them).
 	Warnings []string
 	// Verbatim: Reason is the whole message and is not prefixed with
@@ -230,7 +248,8 @@ func build(names []string, in Inputs, configs map[string]any) ([]namedPlugin, er
 		_, wv := p.(WorkloadValidator)
 		_, cv := p.(ConnectValidator)
 		_, ov := p.(ObjectValidator)
-		if !m && !v && !wv && !cv && !ov {
+		_, om := p.(ObjectMutator)
+		if !m && !v && !wv && !cv && !ov && !om {
 			return nil, fmt.Errorf("admission plugin %s neither mutates nor validates", name)
 		}
 		if ak, ok := p.(AuditKeys); ok {

@@ -189,6 +189,9 @@ var ignoredPodSubresources = map[string]bool{
 // decide answers a request; typed, when not nil, is its pods as
 // readPodReview read them (a pod's CREATE or UPDATE), instead of its raw ones.
 func (c *Chain) decide(ctx context.Context, req *admissionv1.AdmissionRequest, phase Phase, typed *podRequest) *admissionv1.AdmissionResponse {
+	if phase == PhaseMutate && c.hasObjectMutators() {
+		return c.mutate(ctx, req, typed)
+	}
 	resp := c.decidePods(ctx, req, phase, typed)
 	if phase == PhaseMutate || !resp.Allowed {
 		return resp
@@ -498,7 +501,7 @@ func (c *Chain) anyMutator() bool {
 			return true
 		}
 	}
-	return false
+	return c.hasObjectMutators()
 }
 
 // reviewWithoutMutators answers the mutating pass of a chain that has no

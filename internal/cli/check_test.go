@@ -31,11 +31,17 @@ func TestCheckCommand(t *testing.T) {
 		{"unknown plugin", []string{"check", "--enable-admission-plugins", "NoSuchPlugin", "internal/cli/testdata/examples/psp/pods"}, 2, "", "unknown admission plugin"},
 		{"old workload version", []string{"check", "-"}, 2, "ERROR -:1 Deployment d: extensions/v1beta1 Deployment is not supported (use apps/v1)", "1 object could not be read"},
 		{"invalid psp", []string{"check", "--policy", "-", "internal/cli/testdata/examples/psp/pods"}, 2, "", "spec.runAsUser.ranges"},
+		{"tenant's required labels added", []string{"check", "--policy", "internal/cli/testdata/check/tenant-labels.yaml", "-"}, 0,
+			"ConfigMap c-dev/settings: admitted\n  mutated: add /metadata/labels = {\"example.com/cost-center\":\"cc-1\",\"team\":\"c\"}", ""},
+		{"tenant's required label with another value", []string{"check", "--policy", "internal/cli/testdata/check/tenant-labels.yaml", "-"}, 1,
+			`configmaps "settings" is forbidden: tenant "team-c": metadata.labels[team]: Invalid value: "b"`, ""},
 	}
 	stdin := map[string]string{
-		"deployment checked through its template": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: psp-example}\nspec:\n  selector: {}\n  template:\n    spec:\n      containers: [{name: c, image: i, securityContext: {privileged: true}}]\n",
-		"old workload version":                    "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\n",
-		"invalid psp":                             "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec:\n  seLinux: {rule: RunAsAny}\n  runAsUser: {rule: MustRunAs}\n  supplementalGroups: {rule: RunAsAny}\n  fsGroup: {rule: RunAsAny}\n",
+		"deployment checked through its template":    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: psp-example}\nspec:\n  selector: {}\n  template:\n    spec:\n      containers: [{name: c, image: i, securityContext: {privileged: true}}]\n",
+		"old workload version":                       "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\n",
+		"tenant's required labels added":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: c-dev}\n",
+		"tenant's required label with another value": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: c-dev, labels: {team: b}}\n",
+		"invalid psp": "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec:\n  seLinux: {rule: RunAsAny}\n  runAsUser: {rule: MustRunAs}\n  supplementalGroups: {rule: RunAsAny}\n  fsGroup: {rule: RunAsAny}\n",
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

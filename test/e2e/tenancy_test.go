@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -301,5 +302,71 @@ spec:
 	})
 	if out, err := kubectl(t, "get", "namespace", ns, "-o", "name"); err != nil || strings.TrimSpace(out) != "namespace/"+ns {
 		t.Fatalf("the namespace went with the Tenant: %v %s", err, out)
+	}
+}
+
+// Seed 004's required labels on the real control plane: with
+// deploy/tenancy/webhook.yaml registered, a ConfigMap created with kubectl
+// in a tenant's namespace carries the tenant's required labels, one that
+// sets a required key to another value is refused naming the tenant and
+// the field, and a ConfigMap outside the tenants is left alone.
+func TestTenancyRequiredLabels(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "tenancy-labels"
+	testNamespace(t, ns)
+	tenant := `apiVersion: kguard.io/v1alpha1
+kind: Tenant
+metadata: {name: team-labels}
+spec:
+  namespaces: {names: [tenancy-labels]}
+  requiredLabels: {example.com/cost-center: cc-7, team: labels}
+`
+	if out, err := kubectlIn(t, tenant, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "tenants.kguard.io", "team-labels", "--ignore-not-found") })
+
+	// The webhook for every kind mutate.kguard.io does not send, for the
+	// length of this test.
+	ca, err := os.ReadFile(live.env["CA_CERT"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := kg.webhookConfigurationsOf("../../deploy/tenancy/webhook.yaml", ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectlIn(t, wh, "apply", "-f", "-"); err != nil {
+		t.Fatalf("registering the tenancy webhook: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "mutatingwebhookconfiguration", "kguard-tenancy", "--ignore-not-found") })
+
+	// kguard sees the Tenant within seconds: retry the creation until the
+	// ConfigMap carries the labels.
+	n := 0
+	eventually(t, 60*time.Second, "a tenant's ConfigMap carries the required labels", func() (bool, string) {
+		n++
+		name := fmt.Sprintf("settings-%d", n)
+		if out, err := kubectl(t, "create", "configmap", name, "-n", ns, "--from-literal=k=v"); err != nil {
+			return false, out
+		}
+		out, err := kubectl(t, "get", "configmap", name, "-n", ns, "-o", "jsonpath={.metadata.labels}")
+		return err == nil && strings.Contains(out, `"example.com/cost-center":"cc-7"`) && strings.Contains(out, `"team":"labels"`), out
+	})
+
+	conflicting := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-team, namespace: tenancy-labels, labels: {team: other}}\ndata: {k: v}\n"
+	out, err := kubectlIn(t, conflicting, "create", "-f", "-")
+	if err == nil || !strings.Contains(out, `configmaps "other-team" is forbidden: tenant "team-labels": metadata.labels[team]: Invalid value: "other": tenant "team-labels" requires team=labels on every object in its namespaces`) {
+		t.Errorf("a ConfigMap with another team: %v\n%s", err, out)
+	}
+
+	// Outside the tenants: untouched.
+	outside := "e2e-labels-outside"
+	if out, err := kubectl(t, "create", "configmap", outside, "-n", "default", "--from-literal=k=v"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "configmap", outside, "-n", "default", "--ignore-not-found") })
+	if out, err := kubectl(t, "get", "configmap", outside, "-n", "default", "-o", "jsonpath={.metadata.labels}"); err != nil || out != "" {
+		t.Errorf("a ConfigMap outside the tenants was labelled: %v %s", err, out)
 	}
 }

@@ -30,6 +30,7 @@ var (
 	_ admission.Validator         = (*Plugin)(nil)
 	_ admission.WorkloadValidator = (*Plugin)(nil)
 	_ admission.ObjectValidator   = (*Plugin)(nil)
+	_ admission.ObjectMutator     = (*Plugin)(nil)
 )
 
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
@@ -170,6 +171,42 @@ func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest)
 		return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: the Service does not decode: %v", t.Name, err)}
 	}
 	return deny(t.Name, ValidateService(t, &svc))
+}
+
+// MutateObject gives a tenant's namespaced objects, of every kind, the
+// tenant's required labels they lack, and refuses one that sets a required
+// key to another value (an UPDATE may keep the value the object already
+// had). An object that does not decode is refused.
+func (p *Plugin) MutateObject(ctx context.Context, r *admission.ObjectRequest) admission.Decision {
+	req := r.Request
+	if req.Namespace == "" || req.Kind.Group == "" && req.Kind.Kind == "Namespace" {
+		return admission.Decision{} // kube-apiserver names a Namespace's own namespace
+	}
+	t := p.ix.TenantOf(req.Namespace)
+	if t == nil || len(t.Spec.RequiredLabels) == 0 {
+		return admission.Decision{}
+	}
+	obj, err := readLabels(req.Object.Raw)
+	if err != nil {
+		return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: kguard cannot read the object to give it the tenant's required labels: %v", t.Name, err)}
+	}
+	var old map[string]string
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		o, err := readLabels(req.OldObject.Raw)
+		if err != nil {
+			return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: kguard cannot read the object being updated (oldObject): %v", t.Name, err)}
+		}
+		old = o.labels()
+	}
+	missing, warnings, errs := RequiredLabels(t, obj.labels(), old)
+	if d := deny(t.Name, errs); d.Denied {
+		return d
+	}
+	d := admission.Decision{Warnings: warnings}
+	if len(missing) > 0 {
+		d.Patch = obj.patch(missing)
+	}
+	return d
 }
 
 // deny words field errors as the API server does, naming the tenant.
