@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // deploy/ is accepted by the real API server, and the RBAC it grants kguard's
@@ -95,6 +99,114 @@ current-context: e2e
 		b, _ := os.ReadFile(logFile)
 		return resp.StatusCode == 200, string(b)
 	})
+	r.stop()
+	tenancyComponent(t, kubeconfig, ca)
+}
+
+// tenancyComponent: deploy/ with the deploy/tenancy component renders and
+// the API server takes it; with its RBAC, kguard's ServiceAccount runs the
+// Tenancy plugin's SELinux MCS allocator (pods listed and watched, the
+// allocation table written in kguard's namespace) and nothing more.
+func tenancyComponent(t *testing.T, kubeconfig string, ca []byte) {
+	overlay := t.TempDir()
+	wd, _ := os.Getwd()
+	rel, err := filepath.Rel(overlay, filepath.Join(wd, "../../deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("resources: [\""+rel+"\"]\ncomponents: [\""+rel+"/tenancy\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := kubectl(t, "kustomize", "--load-restrictor", "LoadRestrictionsNone", overlay)
+	if err != nil {
+		t.Fatalf("kubectl kustomize with deploy/tenancy: %v\n%s", err, rendered)
+	}
+	for _, want := range []string{"--enable-admission-plugins=Tenancy,", "name: POD_NAME", "name: POD_NAMESPACE", "sideEffects: NoneOnDryRun", "name: kguard-mcs", "name: tenancy.kguard.io"} {
+		if !strings.Contains(rendered, want) {
+			t.Errorf("deploy/ with deploy/tenancy lacks %q", want)
+		}
+	}
+	manifests := regexp.MustCompile(`caBundle: .*`).ReplaceAllString(rendered, "caBundle: "+base64.StdEncoding.EncodeToString(ca))
+	if out, err := kubectlIn(t, manifests, "apply", "--dry-run=server", "-f", "-"); err != nil {
+		t.Errorf("the API server refuses deploy/ with deploy/tenancy: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile("../../deploy/tenancy/rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectlIn(t, string(b), "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding,clusterrole", "kguard-tenancy", "--ignore-not-found") })
+	as := "--as=system:serviceaccount:kguard:kguard"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list", "pods", "-A"}, "yes"},
+		{[]string{"watch", "pods", "-A"}, "yes"},
+		{[]string{"update", "configmaps/kguard-mcs", "-n", "kguard"}, "yes"},
+		{[]string{"update", "configmaps/other", "-n", "kguard"}, "no"},
+		{[]string{"create", "configmaps", "-n", "default"}, "no"},
+		{[]string{"delete", "pods", "-A"}, "no"},
+	} {
+		if out, _ := kubectl(t, append([]string{"auth", "can-i", as}, tc.args...)...); answer(out) != tc.want {
+			t.Errorf("can kguard's ServiceAccount %v? %q, want %s", tc.args, out, tc.want)
+		}
+	}
+	tenant := "apiVersion: kguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: deploy-mcs}\nspec:\n  namespaces: {names: [deploy-mcs]}\n"
+	if out, err := kubectlIn(t, tenant, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "tenants.kguard.io", "deploy-mcs", "--ignore-not-found") })
+
+	port := freePort(t)
+	cmd := exec.Command(kg.bin, "serve", "--kubeconfig", kubeconfig, "--listen-address", "127.0.0.1:"+port,
+		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
+		"--enable-admission-plugins", "Tenancy,PodSecurity", "--mcs-namespace", "kguard", "--mcs-identity", "deploy-test")
+	logFile := filepath.Join(kg.dir, "kguard-deploy-tenancy.log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, log: logFile, done: make(chan error, 1)}
+	go func() { r.done <- cmd.Wait(); f.Close() }()
+	defer r.stop()
+	client := kg.client()
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},` +
+		`"resource":{"group":"","version":"v1","resource":"pods"},"name":"p","namespace":"deploy-mcs","operation":"CREATE","userInfo":{"username":"alice"},` +
+		`"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"deploy-mcs"},"spec":{"containers":[{"name":"c","image":"x"}]}}}}`
+	eventually(t, 60*time.Second, "kguard with deploy/tenancy's RBAC gives a tenant's pod its level", func() (bool, string) {
+		resp, err := client.Post("https://127.0.0.1:"+port+"/mutate", "application/json", strings.NewReader(review))
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var ar struct {
+			Response struct {
+				Allowed bool
+				Patch   []byte
+				Status  struct{ Message string }
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ar); err != nil {
+			return false, err.Error()
+		}
+		log, _ := os.ReadFile(logFile)
+		return ar.Response.Allowed && strings.Contains(string(ar.Response.Patch), `"seLinuxOptions":{"level":"s0:c`),
+			fmt.Sprintf("%d %+v %s\n%s", resp.StatusCode, ar.Response, ar.Response.Patch, log)
+	})
+	cm, err := live.client.CoreV1().ConfigMaps("kguard").Get(context.Background(), "kguard-mcs", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cm.Data["replica.deploy-test"]; !ok {
+		t.Errorf("the allocation table does not list the replica: %v", cm.Data)
+	}
 }
 
 func freePort(t *testing.T) string {
