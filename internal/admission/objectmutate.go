@@ -22,6 +22,17 @@ func (c *Chain) hasObjectMutators() bool {
 	return false
 }
 
+// objectMutatorsWant: an ObjectMutator of the chain may change or refuse
+// req's object.
+func (c *Chain) objectMutatorsWant(req *admissionv1.AdmissionRequest) bool {
+	for _, p := range c.plugins {
+		if m, ok := p.Plugin.(ObjectMutator); ok && p.Handles(req.Operation, req.SubResource) && m.MutatesObject(req) {
+			return true
+		}
+	}
+	return false
+}
+
 // mutateObjects asks the chain's ObjectMutators, in order, about req's
 // object, each seeing the object the previous one left. It returns their
 // answer — allowed, with their warnings, audit annotations and a JSON Patch
@@ -35,7 +46,7 @@ func (c *Chain) mutateObjects(ctx context.Context, req *admissionv1.AdmissionReq
 	var or *ObjectRequest
 	for _, p := range c.plugins {
 		m, ok := p.Plugin.(ObjectMutator)
-		if !ok || !p.Handles(req.Operation, req.SubResource) {
+		if !ok || !p.Handles(req.Operation, req.SubResource) || !m.MutatesObject(req) {
 			continue
 		}
 		if or == nil {
@@ -95,6 +106,9 @@ func apply(object []byte, ops []jsonpatch.Operation) ([]byte, error) {
 // against the object the previous ones left — answers the review. typed is
 // the request's pods when readPodReview read them.
 func (c *Chain) mutate(ctx context.Context, req *admissionv1.AdmissionRequest, typed *podRequest) *admissionv1.AdmissionResponse {
+	if !c.objectMutatorsWant(req) {
+		return c.decidePods(ctx, req, PhaseMutate, typed)
+	}
 	objects := req
 	if typed != nil {
 		var err error

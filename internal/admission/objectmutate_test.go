@@ -26,6 +26,11 @@ func (labeller) Handles(op admissionv1.Operation, sub string) bool {
 	return op == admissionv1.Create && sub == ""
 }
 
+// MutatesObject: every object but those of the namespace "unlabelled".
+func (labeller) MutatesObject(req *admissionv1.AdmissionRequest) bool {
+	return req.Namespace != "unlabelled"
+}
+
 func (labeller) MutateObject(_ context.Context, r *admission.ObjectRequest) admission.Decision {
 	var obj struct {
 		Metadata *struct {
@@ -56,7 +61,7 @@ type annotator struct{}
 func (annotator) Handles(op admissionv1.Operation, sub string) bool { return sub == "" }
 
 func (annotator) Mutate(_ context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
-	if pod.Labels["stamped"] != "yes" {
+	if pod.Labels["stamped"] != "yes" && r.Namespace != "unlabelled" {
 		return admission.Decision{Denied: true, Reason: "the pod mutator did not see the object mutator's label"}
 	}
 	if pod.Annotations == nil {
@@ -251,5 +256,32 @@ spec:
 				t.Errorf("one pass:\n%s %v\ntwo passes:\n%s %v", got, gotErr, want, wantErr)
 			}
 		})
+	}
+}
+
+// An object no ObjectMutator wants is not shown to them: a pod goes
+// straight to the pod plugins.
+func TestObjectMutatorNotWanted(t *testing.T) {
+	c, err := admission.NewChain([]string{"TestLabeller", "TestAnnotator"}, admission.Inputs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},`+
+		`"resource":{"group":"","version":"v1","resource":"pods"},"name":"x","namespace":"unlabelled","operation":"CREATE","userInfo":{"username":"alice"},"object":POD}}`, "POD", rawPod, 1)
+	out, err := c.Review(context.Background(), []byte(body), admission.PhaseMutate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ar admissionv1.AdmissionReview
+	if err := json.Unmarshal(out, &ar); err != nil {
+		t.Fatal(err)
+	}
+	resp := ar.Response
+	if !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("%+v (the labeller was asked: %q)", resp.Result, resp.Warnings)
+	}
+	got := applied(t, rawPod, resp)
+	if meta(got, "labels")["stamped"] == "yes" || meta(got, "annotations")["annotated"] != "yes" {
+		t.Errorf("patch %s: want the pod plugin's alone", resp.Patch)
 	}
 }

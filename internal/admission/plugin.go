@@ -92,9 +92,13 @@ type ObjectValidator interface {
 // Patch operations in Decision.Patch (none: unchanged); the chain puts them
 // ahead of the pod plugins' own, one patch in one response, and hands the
 // patched object on. An object it cannot read must be denied, never let
-// through unchanged.
+// through unchanged. MutatesObject says, without reading the object,
+// whether MutateObject may change or refuse it (the Tenancy plugin: an
+// object of a tenant that requires labels): when no ObjectMutator of the
+// chain does, a pod is admitted without being encoded for them.
 type ObjectMutator interface {
 	Plugin
+	MutatesObject(req *admissionv1.AdmissionRequest) bool
 	MutateObject(ctx context.Context, r *ObjectRequest) Decision
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type Allocator struct {
 	holder      map[Pair]string // one pod holding the pair, for messages
 	podPairs    map[string][]Pair
 	pending     map[Pair]pending
+	// expiries lists the reservations in the order they were made (and so
+	// of their ends), for expirePending to stop at the first current one;
+	// an entry whose pair was since seen or reserved again is skipped.
+	expiries []expiry
 	used        [Pairs/64 + 1]uint64 // held or pending
 	blockUsed   [Blocks]uint16
 	blocks      []int
@@ -73,6 +78,21 @@ type Allocator struct {
 type pending struct {
 	key   string
 	until time.Time
+}
+
+type expiry struct {
+	p     Pair
+	until time.Time
+}
+
+// reserve records that p was handed out to (or brought by) key. a.mu is held.
+func (a *Allocator) reserve(p Pair, key string) {
+	e := pending{key: key, until: a.until()}
+	a.pending[p] = e
+	if !e.until.IsZero() {
+		a.expiries = append(a.expiries, expiry{p, e.until})
+	}
+	a.mark(p)
 }
 
 // New is the allocator of replica id (unique among the replicas sharing
@@ -200,8 +220,7 @@ func (a *Allocator) Assign(ctx context.Context, key string, dryRun bool) (Pair, 
 		}
 		if p, ok := a.pick(); ok {
 			if !dryRun {
-				a.pending[p] = pending{key: key, until: a.until()}
-				a.mark(p)
+				a.reserve(p, key)
 			}
 			a.mu.Unlock()
 			return p, nil
@@ -233,25 +252,40 @@ func (a *Allocator) pick() (Pair, bool) {
 	if !a.now().Before(a.usableUntil) {
 		return Pair{}, false
 	}
-	a.expirePending()
 	for _, b := range a.blocks {
 		if int(a.blockUsed[b]) >= blockLen(b) {
 			continue
 		}
 		lo, hi := blockRange(b)
-		n := hi - lo
-		start := 0
+		start := lo
 		if !a.ordered {
-			start = rand.IntN(n)
+			start += rand.IntN(hi - lo)
 		}
-		for j := 0; j < n; j++ {
-			i := lo + (start+j)%n
-			if a.used[i/64]&(1<<(i%64)) == 0 {
-				return PairAt(i), true
-			}
+		if i, ok := a.freeIn(start, hi); ok {
+			return PairAt(i), true
+		}
+		if i, ok := a.freeIn(lo, start); ok {
+			return PairAt(i), true
 		}
 	}
 	return Pair{}, false
+}
+
+// freeIn is the first pair of [from, to) whose used bit is clear, a word
+// of 64 at a time. a.mu is held.
+func (a *Allocator) freeIn(from, to int) (int, bool) {
+	for i := from; i < to; {
+		w := ^a.used[i/64] >> (i % 64) // free bits from i on
+		if w == 0 {
+			i += 64 - i%64
+			continue
+		}
+		if j := i + bits.TrailingZeros64(w); j < to {
+			return j, true
+		}
+		return 0, false
+	}
+	return 0, false
 }
 
 // firstFree is the first free pair of blocks [from, to) that no replica is
@@ -271,15 +305,22 @@ func (a *Allocator) firstFree(from, to int) (Pair, bool) {
 	return Pair{}, false
 }
 
-// expirePending frees the pairs whose pod was not seen in time. a.mu is held.
+// expirePending frees the pairs whose pod was not seen in time (on every
+// renewal, and before a block is claimed). a.mu is held.
 func (a *Allocator) expirePending() {
 	now := a.now()
-	for p, e := range a.pending {
-		if !e.current(now) {
-			delete(a.pending, p)
-			a.mark(p)
+	n := 0
+	for _, x := range a.expiries {
+		if x.until.After(now) {
+			break
+		}
+		n++
+		if e, ok := a.pending[x.p]; ok && e.until.Equal(x.until) {
+			delete(a.pending, x.p)
+			a.mark(x.p)
 		}
 	}
+	a.expiries = a.expiries[n:]
 }
 
 // claim reserves one more block in the table.
@@ -287,9 +328,10 @@ func (a *Allocator) claim(ctx context.Context) error {
 	a.claimMu.Lock()
 	defer a.claimMu.Unlock()
 	a.mu.Lock()
+	a.expirePending() // give back what was never seen, before claiming more
 	_, ok := a.pick()
 	a.mu.Unlock()
-	if ok { // another call claimed one meanwhile
+	if ok { // another call claimed one meanwhile, or pairs came back
 		return nil
 	}
 	before := a.now()
@@ -297,8 +339,11 @@ func (a *Allocator) claim(ctx context.Context) error {
 	if !a.ordered {
 		start = rand.IntN(Blocks - TenantBlocks)
 	}
+	a.mu.Lock()
+	used := a.blockUsed // a copy: the claim reads it without the lock
+	a.mu.Unlock()
 	t, err := a.store.Update(ctx, func(t *Table) error {
-		_, err := t.Claim(a.id, a.now(), LeaseDuration, a.blockUse, start)
+		_, err := t.Claim(a.id, a.now(), LeaseDuration, func(b int) int { return int(used[b]) }, start)
 		return err
 	})
 	if err != nil {
@@ -306,13 +351,6 @@ func (a *Allocator) claim(ctx context.Context) error {
 	}
 	a.adopt(t, before)
 	return nil
-}
-
-// blockUse is how many pairs of block b running pods hold.
-func (a *Allocator) blockUse(b int) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return int(a.blockUsed[b])
 }
 
 // adopt takes this replica's blocks and the tenants' pairs from the table
@@ -383,8 +421,7 @@ func (a *Allocator) Reserve(key string, p Pair, dryRun bool) error {
 		return fmt.Errorf("%s was just given to another pod", p)
 	}
 	if !dryRun {
-		a.pending[p] = pending{key: key, until: a.until()}
-		a.mark(p)
+		a.reserve(p, key)
 	}
 	return nil
 }

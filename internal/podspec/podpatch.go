@@ -14,9 +14,9 @@ import (
 
 // podPatch returns the JSON Patch from before to after, operation by changed
 // field, when the two pods differ only where admission changes a pod: its
-// annotations and namespace, the pod's and each container's security
-// context, the runtime class, and volumes (a volume with no source becomes an
-// emptyDir). Anything else changed returns ok=false, and the caller diffs the
+// labels, annotations and namespace, the pod's and each container's security
+// context, the runtime class, tolerations and node selector, and volumes (a
+// volume with no source becomes an emptyDir). Anything else changed returns ok=false, and the caller diffs the
 // whole objects instead. It saves encoding both pods and diffing their JSON
 // on every mutated pod.
 func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
@@ -27,8 +27,9 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	}
 	// Everything outside those fields must be equal.
 	rest := *after
-	rest.Annotations, rest.Namespace = before.Annotations, before.Namespace
+	rest.Labels, rest.Annotations, rest.Namespace = before.Labels, before.Annotations, before.Namespace
 	rest.Spec.SecurityContext, rest.Spec.RuntimeClassName, rest.Spec.Volumes = b.SecurityContext, b.RuntimeClassName, b.Volumes
+	rest.Spec.Tolerations, rest.Spec.NodeSelector = b.Tolerations, b.NodeSelector
 	rest.Spec.Containers = withContexts(a.Containers, b.Containers)
 	rest.Spec.InitContainers = withContexts(a.InitContainers, b.InitContainers)
 	if a.EphemeralContainers != nil {
@@ -49,7 +50,14 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 
 	var p patch
 	p.value("/metadata/namespace", before.Namespace != "", after.Namespace != "", before.Namespace == after.Namespace, after.Namespace)
-	p.annotations(before.Annotations, after.Annotations)
+	p.stringMap("/metadata/labels", before.Labels, after.Labels)
+	p.stringMap("/metadata/annotations", before.Annotations, after.Annotations)
+	p.stringMap("/spec/nodeSelector", b.NodeSelector, a.NodeSelector)
+	if !reflect.DeepEqual(b.Tolerations, a.Tolerations) {
+		// The whole list: an index of a toleration added in the middle
+		// would shift the others.
+		p.value("/spec/tolerations", len(b.Tolerations) > 0, len(a.Tolerations) > 0, false, a.Tolerations)
+	}
 	pointer(&p, "/spec/securityContext", b.SecurityContext, a.SecurityContext)
 	pointer(&p, "/spec/runtimeClassName", b.RuntimeClassName, a.RuntimeClassName)
 	for i := range a.Volumes {
@@ -144,10 +152,11 @@ func firstSegment(pointer string) string {
 	return s
 }
 
-// annotations patches the annotations key by key (an empty map is omitted).
-func (p *patch) annotations(before, after map[string]string) {
+// stringMap patches a map of strings at path (labels, annotations, the node
+// selector) key by key; an empty map is omitted.
+func (p *patch) stringMap(path string, before, after map[string]string) {
 	if len(before) == 0 || len(after) == 0 {
-		p.value("/metadata/annotations", len(before) > 0, len(after) > 0, true, after)
+		p.value(path, len(before) > 0, len(after) > 0, true, after)
 		return
 	}
 	keys := make([]string, 0, len(after))
@@ -163,7 +172,7 @@ func (p *patch) annotations(before, after map[string]string) {
 	for _, k := range keys {
 		old, had := before[k]
 		v, has := after[k]
-		p.value("/metadata/annotations/"+escape(k), had, has, old == v, v)
+		p.value(path+"/"+escape(k), had, has, old == v, v)
 	}
 }
 

@@ -99,7 +99,24 @@ func TestPodPatch(t *testing.T) {
 		{"runtime class", nil, func(p *corev1.Pod) { p.Spec.RuntimeClassName = &rc }, true},
 		{"volume defaulted", nil, func(p *corev1.Pod) { ApplyDefaults(&p.Spec) }, true},
 		{"an image changed: the whole objects are diffed", nil, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "other" }, false},
-		{"a label changed", nil, func(p *corev1.Pod) { p.Labels["app"] = "db" }, false},
+		{"a label changed, one added (a tenant's required labels)", nil, func(p *corev1.Pod) { p.Labels["app"] = "db"; p.Labels["team/x~y"] = "a" }, true},
+		{"every label removed", nil, func(p *corev1.Pod) { p.Labels = nil }, true},
+		{"tolerations added (a tenant's)", nil, func(p *corev1.Pod) {
+			p.Spec.Tolerations = append(p.Spec.Tolerations, corev1.Toleration{Key: "kguard.io/tenant", Operator: corev1.TolerationOpEqual, Value: "a", Effect: corev1.TaintEffectNoSchedule})
+		}, true},
+		{"a toleration inserted first", func(p *corev1.Pod) {
+			p.Spec.Tolerations = []corev1.Toleration{{Key: "b", Operator: corev1.TolerationOpExists}}
+		}, func(p *corev1.Pod) {
+			p.Spec.Tolerations = append([]corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpExists}}, p.Spec.Tolerations...)
+		}, true},
+		{"tolerations removed", func(p *corev1.Pod) {
+			p.Spec.Tolerations = []corev1.Toleration{{Key: "b", Operator: corev1.TolerationOpExists}}
+		}, func(p *corev1.Pod) { p.Spec.Tolerations = nil }, true},
+		{"node selector set and changed", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"zone": "a"} }, func(p *corev1.Pod) {
+			p.Spec.NodeSelector["zone"] = "b"
+			p.Spec.NodeSelector["kguard.io/tenant"] = "a"
+		}, true},
+		{"first node selector", nil, func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"kguard.io/tenant": "a"} }, true},
 		{"a container added", nil, func(p *corev1.Pod) { p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "c"}) }, false},
 		{"a volume added", nil, func(p *corev1.Pod) { p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "v"}) }, false},
 	} {
@@ -177,6 +194,23 @@ func FuzzPodPatch(f *testing.F) {
 		if bit(12) {
 			rc := "x"
 			after.Spec.RuntimeClassName = &rc
+		}
+		if bit(14) { // a tenant's required label and toleration
+			if after.Labels == nil {
+				after.Labels = map[string]string{}
+			}
+			after.Labels["team/a~b"] = "x"
+			after.Spec.Tolerations = append([]corev1.Toleration{{Key: "kguard.io/tenant", Value: "a"}}, after.Spec.Tolerations...)
+		}
+		if bit(15) { // a node selector key, a label gone
+			if after.Spec.NodeSelector == nil {
+				after.Spec.NodeSelector = map[string]string{}
+			}
+			after.Spec.NodeSelector["kguard.io/tenant"] = "a"
+			for k := range after.Labels {
+				delete(after.Labels, k)
+				break
+			}
 		}
 		if bit(13) && len(after.Spec.Containers) > 0 {
 			after.Spec.Containers[0].Image += "-other" // outside admission's fields

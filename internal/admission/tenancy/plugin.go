@@ -173,6 +173,15 @@ func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest)
 	return deny(t.Name, ValidateService(t, &svc))
 }
 
+// MutatesObject: req is an object of a tenant that requires labels.
+func (p *Plugin) MutatesObject(req *admissionv1.AdmissionRequest) bool {
+	if req.Namespace == "" || req.Kind.Group == "" && req.Kind.Kind == "Namespace" {
+		return false
+	}
+	t := p.ix.TenantOf(req.Namespace)
+	return t != nil && len(t.Spec.RequiredLabels) > 0
+}
+
 // MutateObject gives a tenant's namespaced objects, of every kind, the
 // tenant's required labels they lack, and refuses one that sets a required
 // key to another value (an UPDATE may keep the value the object already

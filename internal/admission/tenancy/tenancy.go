@@ -109,11 +109,13 @@ func setsSeccomp(spec *corev1.PodSpec) bool {
 		return true
 	}
 	n := 0
-	for _, c := range append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...) {
-		if c.SecurityContext == nil || c.SecurityContext.SeccompProfile == nil {
-			return false
+	for _, cs := range [2][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			if sc := cs[i].SecurityContext; sc == nil || sc.SeccompProfile == nil {
+				return false
+			}
+			n++
 		}
-		n++
 	}
 	return n > 0
 }
@@ -203,16 +205,18 @@ func unisolable(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) fiel
 	if mode == v1alpha1.TenantSELinuxOff || mode == "" {
 		return nil
 	}
-	why := fmt.Sprintf("tenant %q isolates its pods with SELinux MCS levels (seLinux: %s)", t.Name, mode)
+	why := func() string {
+		return fmt.Sprintf("tenant %q isolates its pods with SELinux MCS levels (seLinux: %s)", t.Name, mode)
+	}
 	var errs field.ErrorList
 	if spec.HostPID {
-		errs = append(errs, field.Forbidden(path.Child("hostPID"), why+"; a pod in the host's PID namespace sees and signals every process of the node, whatever its level (a tenant that needs it sets seLinux: off)"))
+		errs = append(errs, field.Forbidden(path.Child("hostPID"), why()+"; a pod in the host's PID namespace sees and signals every process of the node, whatever its level (a tenant that needs it sets seLinux: off)"))
 	}
 	check := func(field_ string, cs []corev1.Container) {
 		for i, c := range cs {
 			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
 				errs = append(errs, field.Forbidden(path.Child(field_).Index(i).Child("securityContext", "privileged"),
-					why+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
+					why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
 			}
 		}
 	}
@@ -221,7 +225,7 @@ func unisolable(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) fiel
 	for i, c := range spec.EphemeralContainers {
 		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
 			errs = append(errs, field.Forbidden(path.Child("ephemeralContainers").Index(i).Child("securityContext", "privileged"),
-				why+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
+				why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
 		}
 	}
 	return errs
