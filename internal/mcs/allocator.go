@@ -52,16 +52,16 @@ type Allocator struct {
 
 	claimMu sync.Mutex // one block claim at a time
 
-	mu          sync.Mutex
-	synced      bool
-	heldCount   map[Pair]int32
-	holder      map[Pair]string // one pod holding the pair, for messages
-	podPairs    map[string][]Pair
-	pending     map[Pair]pending
+	mu        sync.Mutex
+	synced    bool
+	heldCount map[Pair]int32
+	holder    map[Pair]string // one pod holding the pair, for messages
+	podPairs  map[string][]Pair
+	pending   map[Pair]pending
 	// expiries lists the reservations in the order they were made (and so
 	// of their ends), for expirePending to stop at the first current one;
 	// an entry whose pair was since seen or reserved again is skipped.
-	expiries []expiry
+	expiries    []expiry
 	used        [Pairs/64 + 1]uint64 // held or pending
 	blockUsed   [Blocks]uint16
 	blocks      []int
