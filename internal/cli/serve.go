@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -279,7 +278,7 @@ func enabled(plugins []string, name string) bool {
 // knows every pod of the cluster (before kguard is ready: it must never
 // hand out a pair a running pod holds).
 func (o *serveOptions) startLevels(ctx context.Context, rc *rest.Config, log *slog.Logger) (*mcs.Allocator, error) {
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := mcskube.Client(rc)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,16 @@ const (
 // errDryRun stops a dry run's Update before it writes.
 var errDryRun = errors.New("dry run")
 
+// maxClaimAttempts bounds the blocks one Assign claims before it gives up
+// (each claim's pairs may be taken by concurrent admissions first).
+const maxClaimAttempts = 8
+
+// Claim sizes: see Allocator.claimN.
+const (
+	claimWindow = 5 * time.Second
+	maxClaim    = 16
+)
+
 // ErrNotSynced is returned until the allocator knows every running pod.
 var ErrNotSynced = errors.New("kguard has not read the cluster's pods yet, so it cannot tell which SELinux MCS levels are in use")
 
@@ -51,6 +61,11 @@ type Allocator struct {
 	now   func() time.Time
 
 	claimMu sync.Mutex // one block claim at a time
+	// lastClaim and claimN (under claimMu): a replica that claimed less
+	// than claimWindow ago claims twice as many blocks as then (up to
+	// maxClaim), so that a burst of pods costs few writes of the table.
+	lastClaim time.Time
+	claimN    int
 
 	mu        sync.Mutex
 	synced    bool
@@ -226,8 +241,8 @@ func (a *Allocator) Assign(ctx context.Context, key string, dryRun bool) (Pair, 
 			return p, nil
 		}
 		a.mu.Unlock()
-		if attempt == 2 {
-			return Pair{}, fmt.Errorf("kguard could not reserve a block of SELinux MCS pairs")
+		if attempt == maxClaimAttempts {
+			return Pair{}, fmt.Errorf("kguard could not reserve a block of SELinux MCS pairs with a free pair (%d claims; the other admissions took them first)", attempt)
 		}
 		if dryRun {
 			// Show the pair a claim would most likely start with.
@@ -342,13 +357,18 @@ func (a *Allocator) claim(ctx context.Context) error {
 	a.mu.Lock()
 	used := a.blockUsed // a copy: the claim reads it without the lock
 	a.mu.Unlock()
+	n := 1
+	if !a.lastClaim.IsZero() && before.Sub(a.lastClaim) < claimWindow {
+		n = min(2*a.claimN, maxClaim)
+	}
 	t, err := a.store.Update(ctx, func(t *Table) error {
-		_, err := t.Claim(a.id, a.now(), LeaseDuration, func(b int) int { return int(used[b]) }, start)
+		_, err := t.Claim(a.id, a.now(), LeaseDuration, func(b int) int { return int(used[b]) }, start, n)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("reserving a block of SELinux MCS pairs: %w", err)
 	}
+	a.lastClaim, a.claimN = before, n
 	a.adopt(t, before)
 	return nil
 }

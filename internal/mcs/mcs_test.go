@@ -136,9 +136,9 @@ func TestClaimSkipsLiveOwners(t *testing.T) {
 		"dead": {Renewed: now.Add(-2 * LeaseDuration), Blocks: []int{TenantBlocks + 2}},
 	}, Tenants: map[string]Pair{}}
 	free := func(int) int { return 0 }
-	b, err := tab.Claim("me", now, LeaseDuration, free, 0)
-	if err != nil || b != TenantBlocks+2 {
-		t.Fatalf("claimed %d, %v; want the dead replica's block %d", b, err, TenantBlocks+2)
+	b, err := tab.Claim("me", now, LeaseDuration, free, 0, 1)
+	if err != nil || len(b) != 1 || b[0] != TenantBlocks+2 {
+		t.Fatalf("claimed %v, %v; want the dead replica's block %d", b, err, TenantBlocks+2)
 	}
 	if _, ok := tab.Replicas["dead"]; ok {
 		t.Error("the dead replica is still listed")
@@ -150,11 +150,23 @@ func TestClaimSkipsLiveOwners(t *testing.T) {
 		}
 		return 10
 	}
-	if b, _ := tab.Claim("me", now, LeaseDuration, used, 3); b != TenantBlocks+4 {
-		t.Errorf("claimed %d, want %d (the used one skipped)", b, TenantBlocks+4)
+	if b, _ := tab.Claim("me", now, LeaseDuration, used, 3, 1); len(b) != 1 || b[0] != TenantBlocks+4 {
+		t.Errorf("claimed %v, want %d (the used one skipped)", b, TenantBlocks+4)
+	}
+	// Several at once, none owned by a live replica or twice.
+	got, err := tab.Claim("me", now, LeaseDuration, free, 0, 4)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("claimed %v, %v; want 4 blocks", got, err)
+	}
+	seen := map[int]bool{TenantBlocks: true, TenantBlocks + 1: true, TenantBlocks + 2: true, TenantBlocks + 4: true}
+	for _, b := range got {
+		if seen[b] {
+			t.Errorf("block %d claimed again", b)
+		}
+		seen[b] = true
 	}
 	full := func(b int) int { return blockLen(b) }
-	if _, err := tab.Claim("me", now, LeaseDuration, full, 0); err == nil || !strings.Contains(err.Error(), "owned or full") {
+	if _, err := tab.Claim("me", now, LeaseDuration, full, 0, 1); err == nil || !strings.Contains(err.Error(), "owned or full") {
 		t.Errorf("claim with every block full: %v", err)
 	}
 }

@@ -128,11 +128,12 @@ func (t *Table) Renew(id string, now time.Time) bool {
 	return true
 }
 
-// Claim gives id one more block of pods' pairs: one no live replica owns
-// (the blocks of replicas that did not renew within ttl are free again, and
-// their entries are removed), the least used by running pods according to
-// used (ties: the first at or after start, so that replicas spread out).
-func (t *Table) Claim(id string, now time.Time, ttl time.Duration, used func(block int) int, start int) (int, error) {
+// Claim gives id up to n more blocks of pods' pairs (at least one, or an
+// error): ones no live replica owns (the blocks of replicas that did not
+// renew within ttl are free again, and their entries are removed), the
+// least used by running pods according to used (ties: the first at or
+// after start, so that replicas spread out).
+func (t *Table) Claim(id string, now time.Time, ttl time.Duration, used func(block int) int, start, n int) ([]int, error) {
 	owned := map[int]bool{}
 	for rid, l := range t.Replicas {
 		if rid != id && !l.live(now, ttl) {
@@ -143,6 +144,29 @@ func (t *Table) Claim(id string, now time.Time, ttl time.Duration, used func(blo
 			owned[b] = true
 		}
 	}
+	var got []int
+	for len(got) < max(n, 1) {
+		b, ok := t.leastUsed(owned, used, start)
+		if !ok {
+			break
+		}
+		owned[b] = true
+		got = append(got, b)
+	}
+	if len(got) == 0 {
+		return nil, fmt.Errorf("every block of SELinux MCS pairs is owned or full (%d pairs)", Pairs-TenantBlocks*BlockSize)
+	}
+	l := t.Replicas[id]
+	l.Renewed = now
+	l.Blocks = append(l.Blocks, got...)
+	sort.Ints(l.Blocks)
+	t.Replicas[id] = l
+	return got, nil
+}
+
+// leastUsed is the block of pods' pairs not in owned with the fewest used
+// pairs, if one has a free pair.
+func (t *Table) leastUsed(owned map[int]bool, used func(int) int, start int) (int, bool) {
 	n := Blocks - TenantBlocks
 	best, bestUsed := -1, BlockSize+1
 	for i := 0; i < n; i++ {
@@ -157,15 +181,7 @@ func (t *Table) Claim(id string, now time.Time, ttl time.Duration, used func(blo
 			}
 		}
 	}
-	if best < 0 || bestUsed >= blockLen(best) {
-		return 0, fmt.Errorf("every block of SELinux MCS pairs is owned or full (%d pairs)", Pairs-TenantBlocks*BlockSize)
-	}
-	l := t.Replicas[id]
-	l.Renewed = now
-	l.Blocks = append(l.Blocks, best)
-	sort.Ints(l.Blocks)
-	t.Replicas[id] = l
-	return best, nil
+	return best, best >= 0 && bestUsed < blockLen(best)
 }
 
 // TenantPair is the tenant's pair, given it now when it has none: want if

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,10 +17,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kguard/kguard/internal/mcs"
 )
+
+// Client is a client for the allocator alone: client-go's default limit
+// (5 requests per second) is shared by every caller of a client, and a
+// burst of new tenants (each tenant's first pod writes its pair into the
+// table) or of block claims must not wait behind it while kube-apiserver
+// waits for the admission.
+func Client(rc *rest.Config) (kubernetes.Interface, error) {
+	c := rest.CopyConfig(rc)
+	c.QPS, c.Burst = 100, 200
+	c.UserAgent = rest.DefaultKubernetesUserAgent() + " kguard-mcs"
+	return kubernetes.NewForConfig(c)
+}
 
 // ConfigMapName is the allocation table's ConfigMap, in kguard's namespace.
 const ConfigMapName = "kguard-mcs"
@@ -76,7 +90,14 @@ func (s *Store) Update(ctx context.Context, change func(*mcs.Table) error) (*mcs
 			_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 		}
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			continue // another replica wrote first: read again
+			// Another replica wrote first: read again, after a random
+			// pause that grows, so that two replicas do not keep colliding.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond):
+			}
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("writing ConfigMap %s/%s: %w", s.Namespace, name, err)
