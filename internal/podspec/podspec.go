@@ -222,7 +222,7 @@ func (w *Workload) Patch() ([]byte, error) {
 			if len(ops) == 0 {
 				return nil, nil
 			}
-			return json.Marshal(ops)
+			return encodeOps(ops)
 		}
 		w.original, w.err = json.Marshal(w.before)
 	}
@@ -244,7 +244,7 @@ func (w *Workload) Patch() ([]byte, error) {
 		return nil, nil
 	}
 	orderOps(ops)
-	return json.Marshal(ops)
+	return encodeOps(ops)
 }
 
 // orderOps puts the operations of a diff in a stable order: CreatePatch
