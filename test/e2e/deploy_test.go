@@ -75,19 +75,7 @@ current-context: e2e
 		}
 	}
 	port := freePort(t)
-	cmd := exec.Command(kg.bin, "serve", "--kubeconfig", kubeconfig, "--listen-address", "127.0.0.1:"+port,
-		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"])
-	logFile := filepath.Join(kg.dir, "kguard-deploy-rbac.log")
-	f, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := &replica{cmd: cmd, log: logFile, done: make(chan error, 1)}
-	go func() { r.done <- cmd.Wait(); f.Close() }()
+	r, logFile := serveAs(t, "deploy-rbac", kubeconfig, port)
 	defer r.stop()
 	client := kg.client()
 	eventually(t, 60*time.Second, "kguard with deploy/'s RBAC is ready", func() (bool, string) {
@@ -161,20 +149,8 @@ func tenancyComponent(t *testing.T, kubeconfig string, ca []byte) {
 	t.Cleanup(func() { kubectl(t, "delete", "tenants.kguard.io", "deploy-mcs", "--ignore-not-found") })
 
 	port := freePort(t)
-	cmd := exec.Command(kg.bin, "serve", "--kubeconfig", kubeconfig, "--listen-address", "127.0.0.1:"+port,
-		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
+	r, logFile := serveAs(t, "deploy-tenancy", kubeconfig, port,
 		"--enable-admission-plugins", "Tenancy,PodSecurity", "--mcs-namespace", "kguard", "--mcs-identity", "deploy-test")
-	logFile := filepath.Join(kg.dir, "kguard-deploy-tenancy.log")
-	f, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := &replica{cmd: cmd, log: logFile, done: make(chan error, 1)}
-	go func() { r.done <- cmd.Wait(); f.Close() }()
 	defer r.stop()
 	client := kg.client()
 	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},` +
@@ -207,6 +183,26 @@ func tenancyComponent(t *testing.T, kubeconfig string, ca []byte) {
 	if _, ok := cm.Data["replica.deploy-test"]; !ok {
 		t.Errorf("the allocation table does not list the replica: %v", cm.Data)
 	}
+}
+
+// serveAs starts `kguard serve` with kubeconfig's credentials on port, its
+// output in kguard-<name>.log.
+func serveAs(t *testing.T, name, kubeconfig, port string, args ...string) (*replica, string) {
+	t.Helper()
+	cmd := exec.Command(kg.bin, append([]string{"serve", "--kubeconfig", kubeconfig, "--listen-address", "127.0.0.1:" + port,
+		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"]}, args...)...)
+	logFile := filepath.Join(kg.dir, "kguard-"+name+".log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, log: logFile, done: make(chan error, 1)}
+	go func() { r.done <- cmd.Wait(); f.Close() }()
+	return r, logFile
 }
 
 func freePort(t *testing.T) string {
