@@ -44,6 +44,7 @@ const mcsNamespace = "kguard-mcs-e2e"
 type replica struct {
 	cmd  *exec.Cmd
 	log  string
+	port string // "" for a replica started by another helper
 	done chan error
 }
 
@@ -153,8 +154,13 @@ func (w *webhook) webhookConfigurationsOf(file string, caBundle []byte) (string,
 	return strings.Join(out, "\n"), nil // a JSON stream, as kubectl reads it
 }
 
-// start runs one replica and waits until it is ready.
+// start runs one replica on KGUARD_PORT and waits until it is ready.
 func (w *webhook) start(name string) (*replica, error) {
+	return w.startOn(name, live.env["KGUARD_PORT"])
+}
+
+// startOn runs one replica on port.
+func (w *webhook) startOn(name, port string) (*replica, error) {
 	log := filepath.Join(w.dir, "kguard-"+name+".log")
 	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -162,7 +168,7 @@ func (w *webhook) start(name string) (*replica, error) {
 	}
 	cmd := exec.Command(w.bin, "serve",
 		"--kubeconfig", live.kubeconfig, "--reuse-port",
-		"--listen-address", "127.0.0.1:"+live.env["KGUARD_PORT"],
+		"--listen-address", "127.0.0.1:"+port,
 		"--tls-cert-file", live.env["KGUARD_TLS_CERT"], "--tls-private-key-file", live.env["KGUARD_TLS_KEY"],
 		"--authorization-mode", "Tenant,ABAC,RBAC", "--authorization-policy-file", "../../examples/abac/policy.jsonl",
 		// The defaults, exec_test.go's, imagepolicy_test.go's (only in
@@ -181,7 +187,7 @@ func (w *webhook) start(name string) (*replica, error) {
 		f.Close()
 		return nil, err
 	}
-	r := &replica{cmd: cmd, log: log, done: make(chan error, 1)}
+	r := &replica{cmd: cmd, log: log, port: port, done: make(chan error, 1)}
 	go func() { r.done <- cmd.Wait(); f.Close() }()
 	client := w.client()
 	deadline := time.Now().Add(60 * time.Second)
@@ -192,7 +198,7 @@ func (w *webhook) start(name string) (*replica, error) {
 			return nil, fmt.Errorf("kguard %s exited: %v\n%s", name, err, out)
 		default:
 		}
-		if resp, err := client.Get("https://127.0.0.1:" + live.env["KGUARD_PORT"] + "/readyz"); err == nil {
+		if resp, err := client.Get("https://127.0.0.1:" + port + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && r.ready(client) {
 				return r, nil

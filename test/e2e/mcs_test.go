@@ -4,9 +4,16 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +25,10 @@ import (
 )
 
 // Issue #15's SELinux MCS levels on the real control plane, with two kguard
-// replicas sharing the port (the kernel spreads kube-apiserver's
-// connections over both): 200 pods of a perPod tenant created at once all
+// replicas behind a round-robin HTTPS proxy that sends each admission to
+// the next replica (kube-apiserver keeps its connections to the webhook
+// open, so replicas sharing a port would see them all go to the first):
+// 200 pods of a perPod tenant created at once all
 // get distinct pairs, handed out by both replicas from the blocks each
 // reserved in the shared table; a pod that brings a running pod's pair is
 // refused, a free one admitted; the pods of a perTenant tenant share its
@@ -96,12 +105,31 @@ spec:
 		t.Fatal(err)
 	}
 
-	// A second replica on the port.
-	b, err := kg.start("b")
+	// A second replica on a port of its own, and the webhooks pointed at a
+	// proxy that alternates between the two.
+	b, err := kg.startOn("b", freePort(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.stop() })
+	proxy := roundRobin(t, live.env["KGUARD_PORT"], b.port)
+	ca, err := os.ReadFile(live.env["CA_CERT"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs, err := kg.webhookConfigurations(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaProxy := strings.ReplaceAll(configs, "127.0.0.1:"+live.env["KGUARD_PORT"]+"/", "127.0.0.1:"+proxy+"/")
+	if out, err := kubectlIn(t, viaProxy, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := kubectlIn(t, configs, "apply", "-f", "-"); err != nil {
+			t.Errorf("restoring the webhooks: %v\n%s", err, out)
+		}
+	})
 
 	// 200 pods at once, 20 at a time.
 	const n = 200
@@ -233,4 +261,37 @@ spec:
 		!strings.Contains(err.Error(), `tenant "mcs-tenant"'s pods run at its level `+tp.String()) {
 		t.Errorf("a perTenant pod at another level: %v", err)
 	}
+}
+
+// roundRobin serves HTTPS (kguard's certificate) on a free port and sends
+// each request to the next of ports, in turn for each path (so that the
+// mutating calls alternate, not the mutating and the validating one); it
+// returns its port.
+func roundRobin(t *testing.T, ports ...string) string {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(live.env["KGUARD_TLS_CERT"], live.env["KGUARD_TLS_KEY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mutate, other atomic.Uint64
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			next := &other
+			if r.In.URL.Path == "/mutate" {
+				next = &mutate
+			}
+			port := ports[next.Add(1)%uint64(len(ports))]
+			r.SetURL(&url.URL{Scheme: "https", Host: "127.0.0.1:" + port})
+		},
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: kg.caPool}, MaxIdleConnsPerHost: 64},
+	}
+	srv := &http.Server{Handler: rp}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }
