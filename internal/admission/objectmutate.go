@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"gomodules.xyz/jsonpatch/v2"
 	jsonpatch4 "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -131,22 +133,53 @@ func (c *Chain) mutate(ctx context.Context, req *admissionv1.AdmissionRequest, t
 // withRawPods is req with the pods readPodReview read encoded again: that
 // read keeps no raw object, and a pod read by it has no field kguard's
 // types do not know, so the encoding loses nothing an ObjectMutator could
-// see. Their patch, a diff against it, names only what they changed. (Encoding
-// a pod costs less than reading the whole review a second time.)
+// see. Their patch, a diff against it, names only what they changed. The
+// read skipped the pods' managedFields: they are read here from the review,
+// so that the ObjectMutators see them too. (Encoding a pod costs less than
+// reading the whole review a second time.)
 func withRawPods(req *admissionv1.AdmissionRequest, typed *podRequest) (*admissionv1.AdmissionRequest, error) {
 	out := *req
-	raw, err := json.Marshal(typed.Object)
+	object, old, err := managedFieldsOf(typed.body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the managedFields: %v", err)
+	}
+	pod := *typed.pod
+	pod.ManagedFields = object
+	raw, err := json.Marshal(&pod)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the pod: %v", err)
 	}
 	out.Object = runtime.RawExtension{Raw: raw}
-	if typed.OldObject != nil {
-		if raw, err = json.Marshal(typed.OldObject); err != nil {
+	if typed.oldPod != nil {
+		pod := *typed.oldPod
+		pod.ManagedFields = old
+		if raw, err = json.Marshal(&pod); err != nil {
 			return nil, fmt.Errorf("encoding the old pod: %v", err)
 		}
 		out.OldObject = runtime.RawExtension{Raw: raw}
 	}
 	return &out, nil
+}
+
+// managedFieldsOf reads the managedFields of a pod review's object and
+// oldObject, which the one-pass read only checked, as it would have
+// decoded them.
+func managedFieldsOf(body []byte) (object, old []metav1.ManagedFieldsEntry, err error) {
+	type pod struct {
+		Metadata struct {
+			ManagedFields []metav1.ManagedFieldsEntry `json:"managedFields"`
+		} `json:"metadata"`
+	}
+	var review struct {
+		Request struct {
+			Object    pod `json:"object"`
+			OldObject pod `json:"oldObject"`
+		} `json:"request"`
+	}
+	if err := jsonv2.Unmarshal(body, &review); err != nil {
+		return nil, nil, err
+	}
+	return review.Request.Object.Metadata.ManagedFields, review.Request.OldObject.Metadata.ManagedFields, nil
 }
 
 // then is the answer of two steps of admission, first (allowed) and next:

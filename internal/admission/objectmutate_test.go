@@ -3,6 +3,7 @@ package admission_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -245,6 +246,10 @@ spec:
 		"update keeping other": review("shop", "UPDATE", `,"oldObject":`+pod(`,"labels":{"team":"other"}`), pod(`,"labels":{"team":"other"}`)),
 		"not a tenant's":       review("default", "CREATE", "", pod("")),
 		"an escaped label key": review("shop", "CREATE", "", pod(`,"labels":{"a/b~c":"d"}`)),
+		// The one-pass read skips managedFields; the mutator sees them again.
+		"managedFields":              review("shop", "CREATE", "", withManagedFields(pod(""), kubeManagedFields)),
+		"managedFields, some labels": review("shop", "CREATE", "", withManagedFields(pod(`,"labels":{"app":"web"}`), kubeManagedFields)),
+		"managedFields, update":      review("shop", "UPDATE", `,"oldObject":`+withManagedFields(pod(`,"labels":{"team":"shop"}`), `[{"manager":"x"}]`), withManagedFields(pod(""), kubeManagedFields)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if !c.ReadsInOnePass([]byte(body), admission.PhaseMutate) {
@@ -255,7 +260,37 @@ spec:
 			if string(got) != string(want) || errString(gotErr) != errString(wantErr) {
 				t.Errorf("one pass:\n%s %v\ntwo passes:\n%s %v", got, gotErr, want, wantErr)
 			}
+			keepsManagedFields(t, body, got)
 		})
+	}
+}
+
+// keepsManagedFields: the answer's patch, applied to the review's object as
+// kube-apiserver applies it, leaves its managedFields as they were.
+func keepsManagedFields(t *testing.T, body string, answer []byte) {
+	t.Helper()
+	var in struct {
+		Request struct {
+			Object json.RawMessage `json:"object"`
+		} `json:"request"`
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(answer, &out); err != nil || out.Response == nil {
+		t.Fatalf("answer %s: %v", answer, err)
+	}
+	if strings.Contains(string(out.Response.Patch), "managedFields") {
+		t.Errorf("the patch touches managedFields: %s", out.Response.Patch)
+	}
+	if !out.Response.Allowed {
+		return
+	}
+	before := applied(t, string(in.Request.Object), &admissionv1.AdmissionResponse{})
+	after := applied(t, string(in.Request.Object), out.Response)
+	if !reflect.DeepEqual(before["metadata"].(map[string]any)["managedFields"], after["metadata"].(map[string]any)["managedFields"]) {
+		t.Errorf("managedFields changed by %s", out.Response.Patch)
 	}
 }
 
