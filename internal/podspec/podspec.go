@@ -250,26 +250,68 @@ func (w *Workload) Patch() ([]byte, error) {
 // orderOps puts the operations of a diff in a stable order: CreatePatch
 // walks objects in map order, so the same change would come out in another
 // order from run to run. Operations are ordered by their path up to its
-// first array index; those under one array keep their order (an index may
-// depend on the operations before it). Operations under distinct members
-// touch disjoint parts of the object, so reordering them changes nothing.
+// first array index; operations under distinct members touch disjoint parts
+// of the object, so reordering them changes nothing. Those under one array
+// keep their order (an index may depend on the operations before it),
+// unless none of them adds, removes or replaces an element of any array
+// (each changes members inside one element): then they are ordered by path.
 func orderOps(ops []jsonpatch.Operation) {
-	key := func(path string) string {
-		for i := 0; i < len(path); {
-			j := strings.IndexByte(path[i+1:], '/')
-			end := len(path)
-			if j >= 0 {
-				end = i + 1 + j
-			}
-			seg := path[i+1 : end]
-			if seg == "-" || (seg != "" && strings.Trim(seg, "0123456789") == "") {
-				return path[:i]
-			}
-			i = end
-		}
-		return path
+	keys := make([]string, len(ops))
+	inside := make([]bool, len(ops)) // under one element, no element op
+	for i := range ops {
+		keys[i], inside[i] = arrayKey(ops[i].Path)
 	}
-	sort.SliceStable(ops, func(a, b int) bool { return key(ops[a].Path) < key(ops[b].Path) })
+	idx := make([]int, len(ops))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return keys[idx[a]] < keys[idx[b]] })
+	for start := 0; start < len(idx); {
+		end := start + 1
+		for end < len(idx) && keys[idx[end]] == keys[idx[start]] {
+			end++
+		}
+		run := idx[start:end]
+		all := true
+		for _, i := range run {
+			all = all && inside[i]
+		}
+		if all {
+			sort.SliceStable(run, func(a, b int) bool { return ops[run[a]].Path < ops[run[b]].Path })
+		}
+		start = end
+	}
+	sorted := make([]jsonpatch.Operation, len(ops))
+	for i, j := range idx {
+		sorted[i] = ops[j]
+	}
+	copy(ops, sorted)
+}
+
+// arrayKey is path up to its first array index ("-" or digits), and
+// whether path goes on past that index into members of the element without
+// passing another index (a change inside one element, independent of the
+// changes inside the others).
+func arrayKey(path string) (string, bool) {
+	key, indexes, endsAtIndex := path, 0, false
+	for i := 0; i < len(path); {
+		j := strings.IndexByte(path[i+1:], '/')
+		end := len(path)
+		if j >= 0 {
+			end = i + 1 + j
+		}
+		seg := path[i+1 : end]
+		isIndex := seg == "-" || (seg != "" && strings.Trim(seg, "0123456789") == "")
+		if isIndex {
+			if indexes == 0 {
+				key = path[:i]
+			}
+			indexes++
+		}
+		endsAtIndex = isIndex && end == len(path)
+		i = end
+	}
+	return key, indexes == 1 && !endsAtIndex
 }
 
 // ApplyDefaults applies the API server's defaulting that admission depends
