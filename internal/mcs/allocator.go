@@ -88,6 +88,9 @@ type Allocator struct {
 	// ordered hands out pairs in order (offline: the same input gives the
 	// same levels), not from a random place.
 	ordered bool
+	// local: the table is this process's own (offline), no other replica
+	// can take its blocks, so they need no renewal.
+	local bool
 }
 
 type pending struct {
@@ -144,7 +147,7 @@ func (e pending) current(now time.Time) bool { return e.until.IsZero() || now.Be
 // the same objects get the same levels.
 func NewOffline() *Allocator {
 	a := New("offline", NewMemoryStore())
-	a.ordered = true
+	a.ordered, a.local = true, true
 	a.Synced()
 	return a
 }
@@ -264,7 +267,7 @@ func (a *Allocator) Assign(ctx context.Context, key string, dryRun bool) (Pair, 
 // from a random place in the block so that the next pair cannot be
 // predicted from the last. a.mu is held.
 func (a *Allocator) pick() (Pair, bool) {
-	if !a.now().Before(a.usableUntil) {
+	if !a.local && !a.now().Before(a.usableUntil) {
 		return Pair{}, false
 	}
 	for _, b := range a.blocks {

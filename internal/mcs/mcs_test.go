@@ -389,3 +389,22 @@ func TestTenantDryRun(t *testing.T) {
 		t.Fatalf("the table holds %v", store.t.Tenants)
 	}
 }
+
+// An offline allocator's blocks are its own for good: a long-running
+// process (kguard serve with files, kguard controller) keeps handing out
+// from them, however long between pods, instead of claiming more.
+func TestOfflineBlocksNeedNoRenewal(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	a := NewOffline()
+	a.now = clock.now
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := a.Assign(ctx, fmt.Sprint("ns/p", i), false); err != nil {
+			t.Fatal(err)
+		}
+		clock.t = clock.t.Add(2 * time.Hour)
+	}
+	if n := len(a.blocks); n != 1 {
+		t.Errorf("10 pods two hours apart took %d blocks, want 1", n)
+	}
+}
