@@ -31,18 +31,7 @@ spec:
   namespaces: {names: [d-dev]}
 `
 
-func labelChain(t testing.TB) *admission.Chain {
-	t.Helper()
-	set, err := policy.Read(strings.NewReader(labelTenants), "tenants.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := admission.NewChain([]string{PluginName}, admission.Inputs{Policies: set}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func labelChain(t testing.TB) *admission.Chain { return chainOf(t, labelTenants, nil) }
 
 // objectReview sends a review of object (and oldObject, for an UPDATE) to
 // the mutating pass.
@@ -54,19 +43,7 @@ func objectReview(t *testing.T, c *admission.Chain, op, kind, resource, ns, obje
 	if old != "" {
 		req["oldObject"] = json.RawMessage(old)
 	}
-	body, err := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.Review(context.Background(), body, admission.PhaseMutate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ar admissionv1.AdmissionReview
-	if err := json.Unmarshal(out, &ar); err != nil {
-		t.Fatal(err)
-	}
-	return ar.Response
+	return reviewRequest(t, c, admission.PhaseMutate, req)
 }
 
 // labelsAfter is object's labels after resp's patch, as kube-apiserver applies it.

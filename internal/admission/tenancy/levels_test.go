@@ -1,7 +1,6 @@
 package tenancy
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/mcs"
-	"github.com/kguard/kguard/internal/policy"
 )
 
 // Two more tenants: one pair per tenant.
@@ -40,16 +38,7 @@ func leveled(level string) *corev1.PodSecurityContext {
 
 // levelChain is the plugin with levels from a (nil: the plugin's own).
 func levelChain(t *testing.T, a *mcs.Allocator) *admission.Chain {
-	t.Helper()
-	set, err := policy.Read(strings.NewReader(tenants+tenantLevels), "tenants.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := admission.NewChain([]string{PluginName}, admission.Inputs{Policies: set}, map[string]any{PluginName: Config{Levels: a}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return chainOf(t, tenants+tenantLevels, Config{Levels: a})
 }
 
 // mutatedLevel admits pod in the mutating pass and returns the level the
@@ -226,38 +215,22 @@ func TestLevelsFailClosed(t *testing.T) {
 
 // A dry run (kubectl --dry-run=server) shows a level but reserves none.
 func TestLevelsDryRun(t *testing.T) {
-	a := mcs.NewOffline()
-	set, err := policy.Read(strings.NewReader(tenants), "tenants.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := admission.NewChain([]string{PluginName}, admission.Inputs{Policies: set}, map[string]any{PluginName: Config{Levels: a}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := chainOf(t, tenants, Config{Levels: mcs.NewOffline()})
 	p := pod(corev1.PodSpec{})
 	p.Namespace = "a-dev"
 	raw, _ := json.Marshal(p)
 	req := func(dry bool) string {
-		body, _ := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
+		resp := reviewRequest(t, c, admission.PhaseMutate, map[string]any{
 			"uid": "1", "kind": map[string]string{"version": "v1", "kind": "Pod"}, "resource": map[string]string{"version": "v1", "resource": "pods"},
-			"name": "x", "namespace": "a-dev", "operation": "CREATE", "dryRun": dry, "userInfo": map[string]any{"username": "alice"}, "object": json.RawMessage(raw)}})
-		out, err := c.Review(context.Background(), body, admission.PhaseMutate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ar admissionv1.AdmissionReview
-		if err := json.Unmarshal(out, &ar); err != nil {
-			t.Fatal(err)
-		}
+			"name": "x", "namespace": "a-dev", "operation": "CREATE", "dryRun": dry, "userInfo": map[string]any{"username": "alice"}, "object": json.RawMessage(raw)})
 		var ops []struct{ Path, Value any }
-		json.Unmarshal(ar.Response.Patch, &ops)
+		json.Unmarshal(resp.Patch, &ops)
 		for _, op := range ops {
 			if op.Path == "/spec/securityContext" {
 				return fmt.Sprint(op.Value)
 			}
 		}
-		t.Fatalf("no level in %s", ar.Response.Patch)
+		t.Fatalf("no level in %s", resp.Patch)
 		return ""
 	}
 	dry, real := req(true), req(false)

@@ -47,13 +47,16 @@ kind: Namespace
 metadata: {name: b-prod, labels: {tenant: team-b}}
 `
 
-func chain(t *testing.T) *admission.Chain {
+func chain(t *testing.T) *admission.Chain { return chainOf(t, tenants, nil) }
+
+// chainOf is the plugin alone over the tenants of docs, configured by cfg.
+func chainOf(t testing.TB, docs string, cfg any) *admission.Chain {
 	t.Helper()
-	set, err := policy.Read(strings.NewReader(tenants), "tenants.yaml")
+	set, err := policy.Read(strings.NewReader(docs), "tenants.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := admission.NewChain([]string{PluginName}, admission.Inputs{Policies: set}, nil)
+	c, err := admission.NewChain([]string{PluginName}, admission.Inputs{Policies: set}, map[string]any{PluginName: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +73,19 @@ func review(t *testing.T, c *admission.Chain, phase admission.Phase, group, kind
 		t.Fatal(err)
 	}
 	version := "v1"
-	req := map[string]any{"uid": "1", "kind": map[string]string{"group": group, "version": version, "kind": kind},
+	return reviewRequest(t, c, phase, map[string]any{"uid": "1", "kind": map[string]string{"group": group, "version": version, "kind": kind},
 		"resource": map[string]string{"group": group, "version": version, "resource": resource},
-		"name":     "x", "namespace": ns, "operation": "CREATE", "userInfo": map[string]any{"username": "alice"}, "object": json.RawMessage(raw)}
-	body, _ := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
+		"name":     "x", "namespace": ns, "operation": "CREATE", "userInfo": map[string]any{"username": "alice"}, "object": json.RawMessage(raw)})
+}
+
+// reviewRequest sends the AdmissionRequest req (as JSON members) through
+// c in phase.
+func reviewRequest(t *testing.T, c *admission.Chain, phase admission.Phase, req map[string]any) *admissionv1.AdmissionResponse {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, err := c.Review(context.Background(), body, phase)
 	if err != nil {
 		t.Fatal(err)
