@@ -313,11 +313,8 @@ func (a *Allocator) firstFree(from, to int) (Pair, bool) {
 		if int(a.blockUsed[b]) >= blockLen(b) {
 			continue
 		}
-		lo, hi := blockRange(b)
-		for i := lo; i < hi; i++ {
-			if a.used[i/64]&(1<<(i%64)) == 0 {
-				return PairAt(i), true
-			}
+		if i, ok := a.freeIn(blockRange(b)); ok {
+			return PairAt(i), true
 		}
 	}
 	return Pair{}, false
