@@ -3,6 +3,7 @@ package podspec
 import (
 	"encoding/json"
 	"sort"
+	"strings"
 	"testing"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -18,7 +19,7 @@ func libraryDiff(t *testing.T, path string, before, after any) []jsonpatch.Opera
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.SliceStable(ops, func(i, j int) bool { return firstSegment(ops[i].Path) < firstSegment(ops[j].Path) })
+	orderOps(ops)
 	for i := range ops {
 		ops[i].Path = path + ops[i].Path
 	}
@@ -155,4 +156,13 @@ func FuzzDiffMembers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// firstSegment is the first token of a JSON Pointer ("/a/b" -> "a").
+func firstSegment(pointer string) string {
+	s := strings.TrimPrefix(pointer, "/")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

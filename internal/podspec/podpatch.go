@@ -132,24 +132,11 @@ func (p *patch) diff(path string, before, after any) {
 		p.ops = append(p.ops, jsonpatch.NewOperation("replace", path, after))
 		return
 	}
-	// The library walks maps, so members come out in random order: order
-	// them by member name. The operations of one member stay together and in
-	// their order (those on one array depend on it), so a stable sort on the
-	// first path segment keeps the patch correct and makes it deterministic.
-	sort.SliceStable(ops, func(i, j int) bool { return firstSegment(ops[i].Path) < firstSegment(ops[j].Path) })
+	orderOps(ops) // the library walks maps: members come out in random order
 	for _, op := range ops {
 		op.Path = path + op.Path
 		p.ops = append(p.ops, op)
 	}
-}
-
-// firstSegment is the first token of a JSON Pointer ("/a/b" -> "a").
-func firstSegment(pointer string) string {
-	s := strings.TrimPrefix(pointer, "/")
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // stringMap patches a map of strings at path (labels, annotations, the node
