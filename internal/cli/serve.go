@@ -248,7 +248,7 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 	g.Go(func() error {
 		var err error
 		if cluster {
-			if enabled(cfg.AdmissionPlugins, tenancy.PluginName) {
+			if slices.Contains(admplugins.Or(cfg.AdmissionPlugins), tenancy.PluginName) {
 				if cfg.Tenancy.Levels, err = o.startLevels(gctx, rc, log); err != nil {
 					return err
 				}
@@ -264,14 +264,6 @@ func (o *serveOptions) run(ctx context.Context, s Streams) error {
 		return nil
 	})
 	return g.Wait()
-}
-
-// enabled: the plugin is in the chain.
-func enabled(plugins []string, name string) bool {
-	if len(plugins) == 0 {
-		plugins = admplugins.Default
-	}
-	return slices.Contains(plugins, name)
 }
 
 // startLevels starts the SELinux MCS allocator the replicas share, once it

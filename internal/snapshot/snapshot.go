@@ -131,10 +131,7 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 	}
 	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...),
 		Tenants: set.Tenants, Namespaces: set.Namespaces, TenantsComplete: set.TenantsComplete}
-	names := cfg.AdmissionPlugins
-	if len(names) == 0 {
-		names = plugins.Default
-	}
+	names := plugins.Or(cfg.AdmissionPlugins)
 	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver, Pods: cfg.Pods}
 	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP, clusterimagepolicy.PluginName: cfg.ImagePolicy, constraints.PluginName: cfg.Constraints, tenancy.PluginName: cfg.Tenancy}); err != nil {
 		return nil, err

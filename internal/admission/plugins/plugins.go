@@ -17,3 +17,12 @@ import (
 // Default is the chain of an empty --enable-admission-plugins, in
 // kube-apiserver's order.
 var Default = []string{podsecuritypolicy.PluginName, podsecurity.PluginName}
+
+// Or is names, or Default when names is empty (--enable-admission-plugins
+// not given).
+func Or(names []string) []string {
+	if len(names) == 0 {
+		return Default
+	}
+	return names
+}
