@@ -100,12 +100,9 @@ func (p *Plugin) assignLevel(ctx context.Context, t *v1alpha1.Tenant, key string
 	var pair mcs.Pair
 	switch t.Spec.PodSecurity.SELinux {
 	case v1alpha1.TenantSELinuxPerTenant:
-		tp, err := p.levels.Tenant(ctx, t.Name, want, dryRun)
-		if err != nil {
-			return false, nil, err
-		}
-		if want != nil && *want != tp {
-			return false, field.ErrorList{field.Invalid(set[0].path, set[0].level, fmt.Sprintf("tenant %q's pods run at its level %s (seLinux: perTenant)", t.Name, tp))}, nil
+		tp, errs, err := p.tenantLevel(ctx, t, want, set, dryRun)
+		if err != nil || len(errs) > 0 {
+			return false, errs, err
 		}
 		pair = tp
 	default: // perPod
@@ -156,14 +153,8 @@ func (p *Plugin) checkLevel(ctx context.Context, t *v1alpha1.Tenant, spec *corev
 		return field.ErrorList{field.Required(lp, fmt.Sprintf("tenant %q's pods get an SELinux MCS level from kguard's mutating webhook (seLinux: %s), and this one has none", t.Name, t.Spec.PodSecurity.SELinux))}, nil
 	}
 	if t.Spec.PodSecurity.SELinux == v1alpha1.TenantSELinuxPerTenant {
-		tp, err := p.levels.Tenant(ctx, t.Name, got, dryRun)
-		if err != nil {
-			return nil, err
-		}
-		if *got != tp {
-			return field.ErrorList{field.Invalid(set[0].path, set[0].level, fmt.Sprintf("tenant %q's pods run at its level %s (seLinux: perTenant)", t.Name, tp))}, nil
-		}
-		return nil, nil
+		_, errs, err := p.tenantLevel(ctx, t, got, set, dryRun)
+		return errs, err
 	}
 	if holder := p.levels.Holder(*got); holder != "" {
 		return field.ErrorList{field.Invalid(set[0].path, set[0].level, fmt.Sprintf("each pod of tenant %q holds a level no other running pod holds (seLinux: perPod): %s is the level of the running pod %s", t.Name, got, holder))}, nil
@@ -192,12 +183,19 @@ func (p *Plugin) templateLevel(ctx context.Context, t *v1alpha1.Tenant, spec *co
 	if len(errs) > 0 {
 		return errs, nil
 	}
+	_, errs, err := p.tenantLevel(ctx, t, got, set, dryRun)
+	return errs, err
+}
+
+// tenantLevel is t's pair (perTenant), given it when it has none, and the
+// error of a pod or template whose level (got, set first in set) is another.
+func (p *Plugin) tenantLevel(ctx context.Context, t *v1alpha1.Tenant, got *mcs.Pair, set []setLevel, dryRun bool) (mcs.Pair, field.ErrorList, error) {
 	tp, err := p.levels.Tenant(ctx, t.Name, got, dryRun)
 	if err != nil {
-		return nil, err
+		return mcs.Pair{}, nil, err
 	}
-	if *got != tp {
-		return field.ErrorList{field.Invalid(set[0].path, set[0].level, fmt.Sprintf("tenant %q's pods run at its level %s (seLinux: perTenant)", t.Name, tp))}, nil
+	if got != nil && *got != tp {
+		return tp, field.ErrorList{field.Invalid(set[0].path, set[0].level, fmt.Sprintf("tenant %q's pods run at its level %s (seLinux: perTenant)", t.Name, tp))}, nil
 	}
-	return nil, nil
+	return tp, nil, nil
 }
