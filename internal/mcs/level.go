@@ -40,7 +40,11 @@ type Pair struct{ Lo, Hi uint16 }
 
 // String is the level as seLinuxOptions.level spells it: "s0:c1,c2".
 func (p Pair) String() string {
-	return "s0:c" + strconv.Itoa(int(p.Lo)) + ",c" + strconv.Itoa(int(p.Hi))
+	b := make([]byte, 0, len("s0:c1023,c1023"))
+	b = append(b, "s0:c"...)
+	b = strconv.AppendInt(b, int64(p.Lo), 10)
+	b = append(b, ",c"...)
+	return string(strconv.AppendInt(b, int64(p.Hi), 10))
 }
 
 // rowStart[lo] is the index of the pair (lo, lo+1): pairs are numbered row

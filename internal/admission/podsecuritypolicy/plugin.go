@@ -92,7 +92,10 @@ func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 
 func (p *plugin) admit(ctx context.Context, r *admission.Request, pod *corev1.Pod, validate bool) admission.Decision {
 	res := p.engine.Admit(ctx, psp.Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
-		Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: validate, ShareUnchanged: r.Phase == admission.PhaseValidate})
+		Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: validate, ShareUnchanged: r.Phase == admission.PhaseValidate,
+		// Mutate's pod is the plugin's copy to change (the chain goes on
+		// with the decision's).
+		Owned: !validate})
 	if !res.Allowed {
 		return admission.Decision{Denied: true, Reason: res.Message}
 	}

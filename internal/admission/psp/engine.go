@@ -113,6 +113,10 @@ type Attributes struct {
 	// adds no annotation (Validate, UPDATE), Result.Pod is Pod itself, not
 	// a copy. For callers that own Pod and never change it afterwards.
 	ShareUnchanged bool
+	// Owned: the caller gives Pod up (a copy of its own, as the mutating
+	// admission plugins get): Result.Pod may be Pod itself or share memory
+	// with it, mutated or not, and Pod must not be used afterwards.
+	Owned bool
 }
 
 // Result is the decision.
@@ -138,6 +142,9 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	if a.Operation == "UPDATE" && onlyGCFieldsChanged(a.Pod, a.OldPod) {
 		// The garbage collector's updates (owner references, finalizers) are
 		// not re-evaluated: whoever may update and delete the pod may make them.
+		if a.Owned {
+			return Result{Allowed: true, Pod: a.Pod}
+		}
 		return Result{Allowed: true, Pod: a.Pod.DeepCopy()}
 	}
 	mutationAllowed := a.Operation != "UPDATE" && !a.Validate
@@ -203,7 +210,7 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 		}
 		if !mutated {
 			pod := a.Pod
-			if !a.ShareUnchanged || mutationAllowed {
+			if !a.Owned && (!a.ShareUnchanged || mutationAllowed) {
 				pod = pod.DeepCopy() // the annotation is set on it
 			}
 			return e.admitted(a, pod, p.psp.Name)
@@ -213,8 +220,13 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 		}
 	}
 	if mutating != nil {
-		// The result must not share memory with the request's pod.
-		return e.admitted(a, mutatedPod.DeepCopy(), mutating.psp.Name)
+		// The result must not share memory with the request's pod, unless
+		// the caller gave that up (mutableCopy shares all but what mutate
+		// changes).
+		if !a.Owned {
+			mutatedPod = mutatedPod.DeepCopy()
+		}
+		return e.admitted(a, mutatedPod, mutating.psp.Name)
 	}
 	// Denied: now build the field errors of every policy the request may use.
 	var errs field.ErrorList

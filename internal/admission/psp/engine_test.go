@@ -580,7 +580,8 @@ rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]`
 }
 
 // ShareUnchanged returns the request's own pod when the policy leaves it as
-// it is and sets no annotation; otherwise the result is always a copy.
+// it is and sets no annotation; Owned, whenever the policy leaves it as it
+// is; otherwise the result is always a copy.
 func TestShareUnchanged(t *testing.T) {
 	e := engine(t, psp("b-plain", anyRules), useAll)
 	for _, tc := range []struct {
@@ -591,6 +592,7 @@ func TestShareUnchanged(t *testing.T) {
 		{"validating pass, shared", Attributes{Operation: "CREATE", Validate: true, ShareUnchanged: true}, true},
 		{"validating pass, not asked", Attributes{Operation: "CREATE", Validate: true}, false},
 		{"create sets the annotation", Attributes{Operation: "CREATE", ShareUnchanged: true}, false},
+		{"owned: annotated in place", Attributes{Operation: "CREATE", Owned: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := tc.a

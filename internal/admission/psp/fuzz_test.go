@@ -60,6 +60,11 @@ func FuzzAdmit(f *testing.F) {
 		if after, _ := json.Marshal(&pod); string(before) != string(after) {
 			t.Fatalf("Admit modified the request's pod:\n%s\n%s", before, after)
 		}
+		// A pod given up (Owned) gets the same decision and result.
+		owned := e.Admit(context.Background(), Attributes{Operation: "CREATE", Pod: pod.DeepCopy(), Namespace: "ns", User: u, Owned: true})
+		if a, b := mustJSON(t, owned), mustJSON(t, r); a != b {
+			t.Fatalf("owned:\n%s\nnot owned:\n%s", a, b)
+		}
 		if !r.Allowed {
 			if r.Message == "" || r.Pod != nil {
 				t.Fatalf("a denial must say why and carry no pod: %+v", r)
@@ -71,6 +76,14 @@ func FuzzAdmit(f *testing.F) {
 			t.Fatalf("admitted pod fails re-validation: %s", again.Message)
 		}
 	})
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func loadSetForFuzz(f *testing.F) *policy.Set {

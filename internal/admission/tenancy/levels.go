@@ -91,7 +91,7 @@ func (p *Plugin) assignLevel(ctx context.Context, t *v1alpha1.Tenant, key string
 	if !isolated(t) {
 		return false, nil, nil
 	}
-	path := field.NewPath("spec")
+	path := specPath
 	set := levelsOf(spec, path)
 	want, errs := parseLevels(t, set)
 	if len(errs) > 0 {
@@ -142,7 +142,7 @@ func (p *Plugin) checkLevel(ctx context.Context, t *v1alpha1.Tenant, spec *corev
 	if !isolated(t) {
 		return nil, nil
 	}
-	path := field.NewPath("spec")
+	path := specPath
 	set := levelsOf(spec, path)
 	got, errs := parseLevels(t, set)
 	if len(errs) > 0 {

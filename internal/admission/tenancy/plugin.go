@@ -65,7 +65,7 @@ func (p *Plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.P
 	}
 	create := r.Operation == admissionv1.Create
 	changed := create && Inject(t, &pod.Spec)
-	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create)); d.Denied {
+	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, specPath, create)); d.Denied {
 		return d
 	}
 	if create {
@@ -123,7 +123,7 @@ func (p *Plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 		return admission.Decision{}
 	}
 	create := r.Operation == admissionv1.Create
-	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, field.NewPath("spec"), create)); d.Denied || !create {
+	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, specPath, create)); d.Denied || !create {
 		return d
 	}
 	errs, err := p.checkLevel(ctx, t, &pod.Spec, r.DryRun)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +55,10 @@ func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Inde
 	return ix, nil
 }
 
+// specPath is a pod's spec, where its field paths start (a Path is never
+// changed: Child makes a new one).
+var specPath = field.NewPath("spec")
+
 // Len is the number of tenants.
 func (ix *Index) Len() int { return len(ix.Tenants()) }
 
@@ -82,7 +85,8 @@ func Inject(t *v1alpha1.Tenant, spec *corev1.PodSpec) bool {
 			spec.Tolerations = append(spec.Tolerations, tol)
 			changed = true
 		}
-		for _, k := range sortedKeys(t.Spec.Nodes.Labels) {
+		var keys [4]string
+		for _, k := range appendSortedKeys(keys[:0], t.Spec.Nodes.Labels) {
 			if _, set := spec.NodeSelector[k]; set {
 				continue
 			}
@@ -121,12 +125,17 @@ func setsSeccomp(spec *corev1.PodSpec) bool {
 }
 
 func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
+	return appendSortedKeys(make([]string, 0, len(m)), m)
+}
+
+// appendSortedKeys appends m's keys to dst in order (dst on the caller's
+// stack spares an allocation for the usual one or two node labels).
+func appendSortedKeys(dst []string, m map[string]string) []string {
 	for k := range m {
-		keys = append(keys, k)
+		dst = append(dst, k)
 	}
-	sort.Strings(keys)
-	return keys
+	slices.Sort(dst)
+	return dst
 }
 
 // ValidatePod judges a tenant's pod spec (at path: spec, or the template's
@@ -136,13 +145,15 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 	var errs field.ErrorList
 	own := toleration(t)
 	hasOwn := false
-	for i, tol := range spec.Tolerations {
-		p := path.Child("tolerations").Index(i)
+	for i := range spec.Tolerations {
+		tol := &spec.Tolerations[i]
+		// The path only for a denial: most pods are admitted.
+		p := func() *field.Path { return path.Child("tolerations").Index(i) }
 		if tol.MatchToleration(&own) {
 			hasOwn = true
 		}
 		if tol.Key == "" && tol.Operator == corev1.TolerationOpExists {
-			errs = append(errs, field.Forbidden(p, fmt.Sprintf("tolerates every taint, the other tenants' too (tenant %q may tolerate only %s)", t.Name, describeTaint(taint(t)))))
+			errs = append(errs, field.Forbidden(p(), fmt.Sprintf("tolerates every taint, the other tenants' too (tenant %q may tolerate only %s)", t.Name, describeTaint(taint(t)))))
 			continue
 		}
 		// A toleration with a key concerns only the tenants tainted with it
@@ -157,16 +168,20 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 			}
 			ot := taint(other)
 			if tol.ToleratesTaint(logr.Discard(), &ot, true) && !(own.Key == ot.Key && own.Value == ot.Value && own.Effect == ot.Effect) {
-				errs = append(errs, field.Forbidden(p, fmt.Sprintf("tolerates the taint of tenant %q (%s)", other.Name, describeTaint(ot))))
+				errs = append(errs, field.Forbidden(p(), fmt.Sprintf("tolerates the taint of tenant %q (%s)", other.Name, describeTaint(ot))))
 			}
 		}
 	}
 	// A selector that selects a tenant's nodes has one of its labels.
-	seen := map[*v1alpha1.Tenant]bool{}
-	for _, k := range sortedKeys(spec.NodeSelector) {
+	var seen map[*v1alpha1.Tenant]bool
+	var keys [4]string
+	for _, k := range appendSortedKeys(keys[:0], spec.NodeSelector) {
 		for _, other := range ix.byNodeLabel[k+"="+spec.NodeSelector[k]] {
 			if other == t || seen[other] {
 				continue
+			}
+			if seen == nil {
+				seen = map[*v1alpha1.Tenant]bool{}
 			}
 			seen[other] = true
 			if selectsAll(spec.NodeSelector, other.Spec.Nodes.Labels) {
