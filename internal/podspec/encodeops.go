@@ -2,6 +2,7 @@ package podspec
 
 import (
 	"encoding/json"
+	"slices"
 
 	"gomodules.xyz/jsonpatch/v2"
 )
@@ -24,12 +25,11 @@ func encodeOps(ops []jsonpatch.Operation) ([]byte, error) {
 		buf = appendString(buf, op.Path)
 		switch {
 		case op.Value != nil:
-			v, err := json.Marshal(op.Value)
-			if err != nil {
+			buf = append(buf, `,"value":`...)
+			var err error
+			if buf, err = appendValue(buf, op.Value); err != nil {
 				return nil, err
 			}
-			buf = append(buf, `,"value":`...)
-			buf = append(buf, v...)
 		case op.Operation == "add" || op.Operation == "replace":
 			buf = append(buf, `,"value":null`...)
 		}
@@ -37,6 +37,47 @@ func encodeOps(ops []jsonpatch.Operation) ([]byte, error) {
 	}
 	return append(buf, ']'), nil
 }
+
+// appendValue appends v as json.Marshal writes it: the values a pod's
+// patch holds most (JSON already encoded, strings, labels and annotations)
+// directly, anything else through json.Marshal.
+func appendValue(buf []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case rawJSON:
+		return append(buf, v...), nil
+	case string:
+		return appendString(buf, v), nil
+	case map[string]string:
+		if v == nil {
+			return append(buf, "null"...), nil
+		}
+		var stack [8]string
+		keys := stack[:0]
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys) // encoding/json writes a map's members in key order
+		buf = append(buf, '{')
+		for i, k := range keys {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, k)
+			buf = append(buf, ':')
+			buf = appendString(buf, v[k])
+		}
+		return append(buf, '}'), nil
+	}
+	b, err := json.Marshal(v)
+	return append(buf, b...), err
+}
+
+// rawJSON is a value encoding/json wrote (compact, HTML escaped): encodeOps
+// writes it as it is; json.Marshal writes it as the same bytes too.
+type rawJSON []byte
+
+// MarshalJSON returns the JSON itself.
+func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
 
 // appendString appends s as encoding/json writes it: printable ASCII as is,
 // anything it escapes (quotes, backslashes, control characters, <, > and &,

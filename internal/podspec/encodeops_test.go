@@ -18,6 +18,9 @@ func TestEncodeOpsAsJSONMarshal(t *testing.T) {
 		{{Operation: "add", Path: "/spec/tolerations", Value: []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpEqual, Value: "<v&>"}}}},
 		{{Operation: "add", Path: "/metadata/annotations/é\"<\\>", Value: map[string]any{"a": json.RawMessage(` { "b" : 1 } `)}}},
 		{{Operation: "test", Path: "/x", Value: 0}},
+		{{Operation: "add", Path: "/spec/nodeSelector", Value: map[string]string{"b": "2", "a": "<1>", "é": "\u2028", "": ""}}},
+		{{Operation: "add", Path: "/a", Value: map[string]string{}}, {Operation: "add", Path: "/b", Value: map[string]string(nil)}},
+		{{Operation: "add", Path: "/a", Value: rawJSON(`{"level":"s0:c1,c2"}`)}, {Operation: "replace", Path: "/b", Value: "x\"y"}},
 	} {
 		want, err := json.Marshal(ops)
 		if err != nil {
@@ -39,12 +42,17 @@ func TestEncodeOpsAsJSONMarshal(t *testing.T) {
 func FuzzEncodeOps(f *testing.F) {
 	f.Add("add", "/a/b", `{"x":[1,"<"]}`)
 	f.Add("remove", "/é", ``)
+	f.Add("add", "/spec/nodeSelector", `{"k":"v","a":"<&>","b":"\u00e9"}`)
 	f.Fuzz(func(t *testing.T, op, path, value string) {
 		var v any
 		if json.Unmarshal([]byte(value), &v) != nil {
 			v = nil
 		}
 		ops := []jsonpatch.Operation{{Operation: op, Path: path, Value: v}}
+		var labels map[string]string // the fast path for labels and node selectors
+		if json.Unmarshal([]byte(value), &labels) == nil {
+			ops = append(ops, jsonpatch.Operation{Operation: op, Path: path, Value: labels})
+		}
 		want, err := json.Marshal(ops)
 		if err != nil {
 			return

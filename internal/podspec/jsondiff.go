@@ -44,6 +44,7 @@ func (p *patch) diffMembers(path string, before, after []byte) (ok bool) {
 				if err != nil {
 					return false
 				}
+				orderOps(sub) // the library walks maps: in a stable order
 				for _, op := range sub {
 					op.Path = path + "/" + a[j].name + op.Path
 					ops = append(ops, op)
@@ -149,7 +150,7 @@ func valueEnd(data []byte) (n int, ok bool) {
 // the decoded value otherwise.
 func addedValue(raw []byte) (any, bool) {
 	if canonical(raw) {
-		return json.RawMessage(raw), true
+		return rawJSON(raw), true
 	}
 	var v any
 	d := json.NewDecoder(bytes.NewReader(raw))

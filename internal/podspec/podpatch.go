@@ -39,12 +39,12 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 			rest.Spec.EphemeralContainers[i].SecurityContext = b.EphemeralContainers[i].SecurityContext
 		}
 	}
-	// reflect.DeepEqual, not equality.Semantic: it is several times faster
-	// on a whole pod (no visited map for every struct, no reflective calls of
+	// deepEqual, not equality.Semantic: it is several times faster on a
+	// whole pod (no visited map for every struct, no reflective calls of
 	// the Quantity comparison), and where it is stricter (nil against empty,
 	// a quantity spelled two ways) the caller falls back to the whole-object
 	// diff, which is exact: the patch's effect is the same either way.
-	if !reflect.DeepEqual(&rest, before) {
+	if !deepEqual(&rest, before) {
 		return nil, false
 	}
 
@@ -53,7 +53,7 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	p.stringMap("/metadata/labels", before.Labels, after.Labels)
 	p.stringMap("/metadata/annotations", before.Annotations, after.Annotations)
 	p.stringMap("/spec/nodeSelector", b.NodeSelector, a.NodeSelector)
-	if !reflect.DeepEqual(b.Tolerations, a.Tolerations) {
+	if !deepEqual(&b.Tolerations, &a.Tolerations) {
 		// The whole list: an index of a toleration added in the middle
 		// would shift the others.
 		p.value("/spec/tolerations", len(b.Tolerations) > 0, len(a.Tolerations) > 0, false, a.Tolerations)
@@ -61,9 +61,9 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	pointer(&p, "/spec/securityContext", b.SecurityContext, a.SecurityContext)
 	pointer(&p, "/spec/runtimeClassName", b.RuntimeClassName, a.RuntimeClassName)
 	for i := range a.Volumes {
-		// reflect.DeepEqual: where it is stricter than equality.Semantic, diff
+		// deepEqual: where it is stricter than equality.Semantic, diff
 		// compares the volumes' JSON and adds nothing when they are the same.
-		if !reflect.DeepEqual(&a.Volumes[i], &b.Volumes[i]) {
+		if !deepEqual(&a.Volumes[i], &b.Volumes[i]) {
 			p.diff("/spec/volumes/"+strconv.Itoa(i), &b.Volumes[i], &a.Volumes[i])
 		}
 	}
@@ -110,8 +110,13 @@ func (p *patch) value(path string, before, after, equal bool, v any) {
 // pointer patches an optional field (nil is omitted from the JSON); a value
 // that changed is diffed member by member, as the whole-object diff does.
 func pointer[T any](p *patch, path string, before, after *T) {
+	if deepEqual(before, after) {
+		return // most often: no plugin changed it; cheaper than their JSON
+	}
 	if before != nil && after != nil {
-		p.diff(path, before, after) // no operations when they are equal
+		if !p.structDiff(path, reflect.ValueOf(before).Elem(), reflect.ValueOf(after).Elem()) {
+			p.diff(path, before, after) // no operations when they are equal
+		}
 		return
 	}
 	p.value(path, before != nil, after != nil, true, after)

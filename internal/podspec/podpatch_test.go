@@ -142,10 +142,11 @@ func TestPodPatch(t *testing.T) {
 // patch applied to the pod's JSON gives the admitted pod.
 func FuzzPodPatch(f *testing.F) {
 	seed, _ := json.Marshal(basePod())
-	f.Add(seed, uint16(0xffff))
-	f.Add([]byte(`{"metadata":{"annotations":{"a/b":"x"}},"spec":{"securityContext":{},"containers":[{"name":"c"}]}}`), uint16(0x5a5a))
+	f.Add(seed, uint32(0xfffff))
+	f.Add([]byte(`{"metadata":{"annotations":{"a/b":"x"}},"spec":{"securityContext":{},"containers":[{"name":"c"}]}}`), uint32(0x5a5a))
+	f.Add(seed, uint32(0xf0000))
 	uid := int64(7)
-	f.Fuzz(func(t *testing.T, data []byte, sel uint16) {
+	f.Fuzz(func(t *testing.T, data []byte, sel uint32) {
 		var before corev1.Pod
 		if json.Unmarshal(data, &before) != nil {
 			return
@@ -211,6 +212,32 @@ func FuzzPodPatch(f *testing.F) {
 				delete(after.Labels, k)
 				break
 			}
+		}
+		// Members of the security contexts, as PodSecurityPolicy and Tenancy
+		// set them one by one.
+		if bit(16) || bit(17) || bit(19) {
+			if after.Spec.SecurityContext == nil {
+				after.Spec.SecurityContext = &corev1.PodSecurityContext{}
+			}
+		}
+		if bit(16) {
+			after.Spec.SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{Level: "s0:c1,c2"}
+		}
+		if bit(17) {
+			after.Spec.SecurityContext.FSGroup, after.Spec.SecurityContext.SupplementalGroups = &uid, []int64{1}
+		}
+		if bit(19) {
+			yes := true
+			after.Spec.SecurityContext.SeccompProfile, after.Spec.SecurityContext.RunAsNonRoot = nil, &yes
+		}
+		if bit(18) && len(after.Spec.Containers) > 0 {
+			c := &after.Spec.Containers[0]
+			if c.SecurityContext == nil {
+				c.SecurityContext = &corev1.SecurityContext{}
+			}
+			no := false
+			c.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+			c.SecurityContext.AllowPrivilegeEscalation = &no
 		}
 		if bit(13) && len(after.Spec.Containers) > 0 {
 			after.Spec.Containers[0].Image += "-other" // outside admission's fields

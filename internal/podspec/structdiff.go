@@ -1,0 +1,121 @@
+package podspec
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	"gomodules.xyz/jsonpatch/v2"
+)
+
+// structDiff adds the JSON Patch from before to after, two structs of one
+// type, member by member as diffMembers does on their JSON — the same
+// operations in the same order — but encodes only the members that
+// changed: a security context is compared field by field, most of whose
+// fields are the same or empty. ok is false, and nothing is added, for a
+// type whose JSON is not one omitempty member per field (the caller then
+// diffs their JSON).
+func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
+	fields, ok := membersOf(before.Type())
+	if !ok {
+		return false
+	}
+	var ops []jsonpatch.Operation
+	for _, f := range fields {
+		b, a := before.Field(f.index), after.Field(f.index)
+		omitB, omitA := omitted(b), omitted(a)
+		switch {
+		case omitB && omitA:
+		case omitA:
+			ops = append(ops, jsonpatch.NewOperation("remove", path+"/"+f.name, nil))
+		case omitB:
+			raw, err := json.Marshal(a.Interface())
+			if err != nil {
+				return false
+			}
+			v, ok := addedValue(raw)
+			if !ok {
+				return false
+			}
+			ops = append(ops, jsonpatch.NewOperation("add", path+"/"+f.name, v))
+		case !equalValues(b, a):
+			rawB, errB := json.Marshal(b.Interface())
+			rawA, errA := json.Marshal(a.Interface())
+			if errB != nil || errA != nil {
+				return false
+			}
+			if bytes.Equal(rawB, rawA) {
+				continue
+			}
+			sub, err := jsonpatch.CreatePatch(rawB, rawA)
+			if err != nil {
+				return false
+			}
+			orderOps(sub)
+			for _, op := range sub {
+				op.Path = path + "/" + f.name + op.Path
+				ops = append(ops, op)
+			}
+		}
+	}
+	p.ops = append(p.ops, ops...)
+	return true
+}
+
+// jsonMember is a struct field and its member's name.
+type jsonMember struct {
+	index int
+	name  string
+}
+
+// memberLists caches membersOf: reflect.Type -> []jsonMember (nil: not
+// one omitempty member per field).
+var memberLists sync.Map
+
+// membersOf lists the JSON members of a struct type in name order; ok is
+// false unless every field is exported and encodes as one member of a
+// plain name (no '/', '~' or escapes) with omitempty and no other option.
+func membersOf(t reflect.Type) ([]jsonMember, bool) {
+	if v, ok := memberLists.Load(t); ok {
+		ms := v.([]jsonMember)
+		return ms, ms != nil
+	}
+	ms := []jsonMember{}
+	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "" || name == "-" || opts != "omitempty" || strings.ContainsAny(name, "/~\\\"") {
+			ms = nil
+			break
+		}
+		ms = append(ms, jsonMember{i, name})
+	}
+	if t.Kind() != reflect.Struct || len(ms) == 0 {
+		ms = nil
+	}
+	slices.SortFunc(ms, func(a, b jsonMember) int { return strings.Compare(a.name, b.name) })
+	memberLists.Store(t, ms)
+	return ms, ms != nil
+}
+
+// omitted: encoding/json leaves the omitempty field out.
+func omitted(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool:
+		return !v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int() == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint() == 0
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	case reflect.Interface, reflect.Pointer:
+		return v.IsNil()
+	}
+	return false
+}
