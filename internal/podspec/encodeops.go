@@ -2,6 +2,7 @@ package podspec
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -40,7 +41,7 @@ func encodeOps(ops []jsonpatch.Operation) ([]byte, error) {
 
 // appendValue appends v as json.Marshal writes it: the values a pod's
 // patch holds most (JSON already encoded, strings, labels and annotations)
-// directly, anything else through json.Marshal.
+// directly, others through their encoder (encoderOf) or json.Marshal.
 func appendValue(buf []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case rawJSON:
@@ -67,6 +68,9 @@ func appendValue(buf []byte, v any) ([]byte, error) {
 			buf = appendString(buf, v[k])
 		}
 		return append(buf, '}'), nil
+	}
+	if e := encoderOf(reflect.TypeOf(v)); e != nil {
+		return e(buf, reflect.ValueOf(v)), nil
 	}
 	b, err := json.Marshal(v)
 	return append(buf, b...), err

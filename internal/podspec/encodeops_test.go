@@ -20,6 +20,7 @@ func TestEncodeOpsAsJSONMarshal(t *testing.T) {
 		{{Operation: "test", Path: "/x", Value: 0}},
 		{{Operation: "add", Path: "/spec/nodeSelector", Value: map[string]string{"b": "2", "a": "<1>", "é": "\u2028", "": ""}}},
 		{{Operation: "add", Path: "/a", Value: map[string]string{}}, {Operation: "add", Path: "/b", Value: map[string]string(nil)}},
+		{{Operation: "add", Path: "/n", Value: json.Number("7")}, {Operation: "add", Path: "/u", Value: new(int64)}},
 		{{Operation: "add", Path: "/a", Value: rawJSON(`{"level":"s0:c1,c2"}`)}, {Operation: "replace", Path: "/b", Value: "x\"y"}},
 	} {
 		want, err := json.Marshal(ops)

@@ -41,7 +41,7 @@ func patched(t testing.TB, before, after *corev1.Pod) (same, fast bool) {
 	var g, want corev1.Pod
 	wantJSON, _ := json.Marshal(after)
 	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatal(err)
+		t.Fatalf("patch %s gives %s: %v", p, got, err)
 	}
 	if err := json.Unmarshal(wantJSON, &want); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package podspec
 
 import (
 	"bytes"
-	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
@@ -32,7 +31,7 @@ func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
 		case omitA:
 			ops = append(ops, jsonpatch.NewOperation("remove", path+"/"+f.name, nil))
 		case omitB:
-			raw, err := json.Marshal(a.Interface())
+			raw, err := marshal(a)
 			if err != nil {
 				return false
 			}
@@ -42,8 +41,8 @@ func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
 			}
 			ops = append(ops, jsonpatch.NewOperation("add", path+"/"+f.name, v))
 		case !equalValues(b, a):
-			rawB, errB := json.Marshal(b.Interface())
-			rawA, errA := json.Marshal(a.Interface())
+			rawB, errB := marshal(b)
+			rawA, errA := marshal(a)
 			if errB != nil || errA != nil {
 				return false
 			}
