@@ -19,8 +19,8 @@ import (
 // added, for anything but two objects of plain member names (no escapes, '/'
 // or '~'): the caller diffs them the library's way.
 func (p *patch) diffMembers(path string, before, after []byte) (ok bool) {
-	b, okB := members(before)
-	a, okA := members(after)
+	b, okB := members(nil, before)
+	a, okA := members(nil, after)
 	if !okB || !okA {
 		return false
 	}
@@ -63,10 +63,12 @@ type member struct {
 	value []byte
 }
 
-// members splits a compact JSON object into its members, sorted by name; ok
+// members splits a compact JSON object into its members, appended to dst
+// (a buffer of the caller's, or nil) and sorted by name; ok
 // is false if data is not one, or a name is escaped, repeated, or holds a
 // '/' or '~' (which a JSON Pointer escapes, and which would sort differently).
-func members(data []byte) (ms []member, ok bool) {
+func members(dst []member, data []byte) (ms []member, ok bool) {
+	ms = dst
 	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' {
 		return nil, false
 	}
@@ -173,13 +175,16 @@ func canonical(raw []byte) bool {
 	if bytes.IndexByte(raw, '{') < 0 {
 		return true
 	}
-	ms, ok := members(raw)
+	var stack [16]member
+	ms, ok := members(stack[:0], raw)
 	if !ok {
 		return false
 	}
 	at := 1 // members sorted them: were they written in that order?
 	for _, m := range ms {
-		if !bytes.HasPrefix(raw[at:], []byte(`"`+m.name+`":`)) || !canonical(m.value) {
+		// raw[at:] starts with "name":
+		end := at + 1 + len(m.name)
+		if end+1 >= len(raw) || raw[at] != '"' || string(raw[at+1:end]) != m.name || raw[end] != '"' || raw[end+1] != ':' || !canonical(m.value) {
 			return false
 		}
 		at += len(m.name) + 3 + len(m.value) + 1

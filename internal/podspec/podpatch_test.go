@@ -19,7 +19,11 @@ func patched(t testing.TB, before, after *corev1.Pod) (same, fast bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	afterJSON, _ := json.Marshal(after)
 	_, fast = podPatch(before, after)
+	if again, _ := json.Marshal(after); string(again) != string(afterJSON) {
+		t.Fatalf("podPatch changed the admitted pod:\n%s\n%s", afterJSON, again)
+	}
 	w := &Workload{Object: before.DeepCopy()}
 	w.SetPod(after)
 	p, err := w.Patch()
