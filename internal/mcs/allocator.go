@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"sync"
@@ -59,6 +60,7 @@ type Allocator struct {
 	id    string
 	store Store
 	now   func() time.Time
+	epoch time.Time // where instants count from
 
 	claimMu sync.Mutex // one block claim at a time
 	// lastClaim and claimN (under claimMu): a replica that claimed less
@@ -95,28 +97,41 @@ type Allocator struct {
 
 type pending struct {
 	key   string
-	until time.Time
+	until instant
 }
 
+// expiry is a reservation's end. It holds no pointer (nor does instant):
+// at hundreds of pods a second the list holds tens of thousands, which the
+// garbage collector would otherwise scan on every cycle.
 type expiry struct {
 	p     Pair
-	until time.Time
+	until instant
 }
+
+// instant is a time on the allocator's clock: nanoseconds since its epoch
+// (monotonic with the real clock).
+type instant int64
+
+// never is the end of a reservation that never ends (NeverReuse).
+const never = instant(math.MaxInt64)
 
 // reserve records that p was handed out to (or brought by) key. a.mu is held.
 func (a *Allocator) reserve(p Pair, key string) {
 	e := pending{key: key, until: a.until()}
 	a.pending[p] = e
-	if !e.until.IsZero() {
+	if e.until != never {
 		a.expiries = append(a.expiries, expiry{p, e.until})
 	}
 	a.mark(p)
 }
 
+// instant is now on the allocator's clock.
+func (a *Allocator) instant() instant { return instant(a.now().Sub(a.epoch)) }
+
 // New is the allocator of replica id (unique among the replicas sharing
 // store).
 func New(id string, store Store) *Allocator {
-	return &Allocator{id: id, store: store, now: time.Now,
+	return &Allocator{id: id, store: store, now: time.Now, epoch: time.Now(),
 		heldCount: map[Pair]int32{}, holder: map[Pair]string{}, podPairs: map[string][]Pair{},
 		pending: map[Pair]pending{}, tenants: map[string]Pair{}, pendingFor: PendingFor}
 }
@@ -130,16 +145,16 @@ func (a *Allocator) NeverReuse() {
 	a.mu.Unlock()
 }
 
-// until is when a pair reserved now is given back (the zero time: never).
-func (a *Allocator) until() time.Time {
+// until is when a pair reserved now is given back.
+func (a *Allocator) until() instant {
 	if a.pendingFor == 0 {
-		return time.Time{}
+		return never
 	}
-	return a.now().Add(a.pendingFor)
+	return a.instant() + instant(a.pendingFor)
 }
 
 // current: the reservation still holds at now.
-func (e pending) current(now time.Time) bool { return e.until.IsZero() || now.Before(e.until) }
+func (e pending) current(now instant) bool { return now < e.until }
 
 // NewOffline is an allocator of its own, for one process judging objects
 // offline (kguard check, kguard audit): every pair is free until it hands
@@ -323,14 +338,14 @@ func (a *Allocator) firstFree(from, to int) (Pair, bool) {
 // expirePending frees the pairs whose pod was not seen in time (on every
 // renewal, and before a block is claimed). a.mu is held.
 func (a *Allocator) expirePending() {
-	now := a.now()
+	now := a.instant()
 	n := 0
 	for _, x := range a.expiries {
-		if x.until.After(now) {
+		if x.until > now {
 			break
 		}
 		n++
-		if e, ok := a.pending[x.p]; ok && e.until.Equal(x.until) {
+		if e, ok := a.pending[x.p]; ok && e.until == x.until {
 			delete(a.pending, x.p)
 			a.mark(x.p)
 		}
@@ -437,7 +452,7 @@ func (a *Allocator) Reserve(key string, p Pair, dryRun bool) error {
 	if a.heldCount[p] > 0 {
 		return fmt.Errorf("%s is the level of the running pod %s", p, a.holder[p])
 	}
-	if e, ok := a.pending[p]; ok && e.key != key && e.current(a.now()) {
+	if e, ok := a.pending[p]; ok && e.key != key && e.current(a.instant()) {
 		return fmt.Errorf("%s was just given to another pod", p)
 	}
 	if !dryRun {
