@@ -122,7 +122,7 @@ func (a *Allocator) reserve(p Pair, key string) {
 	if e.until != never {
 		a.expiries = append(a.expiries, expiry{p, e.until})
 	}
-	a.mark(p)
+	a.setUsed(p.Index(), true) // pending: in use, whatever else holds it
 }
 
 // instant is now on the allocator's clock.
@@ -217,15 +217,18 @@ func (a *Allocator) forget(key string) {
 
 // mark brings the used bit of p and its block's count up to date.
 func (a *Allocator) mark(p Pair) {
-	i := p.Index()
 	_, pend := a.pending[p]
-	now := a.heldCount[p] > 0 || pend
+	a.setUsed(p.Index(), a.heldCount[p] > 0 || pend)
+}
+
+// setUsed sets the used bit of pair i and its block's count. a.mu is held.
+func (a *Allocator) setUsed(i int, used bool) {
 	was := a.used[i/64]&(1<<(i%64)) != 0
 	switch {
-	case now && !was:
+	case used && !was:
 		a.used[i/64] |= 1 << (i % 64)
 		a.blockUsed[i/BlockSize]++
-	case !now && was:
+	case !used && was:
 		a.used[i/64] &^= 1 << (i % 64)
 		a.blockUsed[i/BlockSize]--
 	}

@@ -20,7 +20,7 @@ import (
 // whole objects instead. It saves encoding both pods and diffing their JSON
 // on every mutated pod.
 func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
-	b, a := before.Spec, after.Spec
+	b, a := &before.Spec, &after.Spec
 	if len(a.Containers) != len(b.Containers) || len(a.InitContainers) != len(b.InitContainers) ||
 		len(a.EphemeralContainers) != len(b.EphemeralContainers) || len(a.Volumes) != len(b.Volumes) {
 		return nil, false

@@ -22,28 +22,31 @@ func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
 	if !ok {
 		return false
 	}
-	var ops []jsonpatch.Operation
+	start := len(p.ops) // what to keep when ok is false
 	for _, f := range fields {
 		b, a := before.Field(f.index), after.Field(f.index)
 		omitB, omitA := omitted(b), omitted(a)
 		switch {
 		case omitB && omitA:
 		case omitA:
-			ops = append(ops, jsonpatch.NewOperation("remove", path+"/"+f.name, nil))
+			p.ops = append(p.ops, jsonpatch.NewOperation("remove", path+"/"+f.name, nil))
 		case omitB:
 			raw, err := marshal(a)
 			if err != nil {
+				p.ops = p.ops[:start]
 				return false
 			}
 			v, ok := addedValue(raw)
 			if !ok {
+				p.ops = p.ops[:start]
 				return false
 			}
-			ops = append(ops, jsonpatch.NewOperation("add", path+"/"+f.name, v))
+			p.ops = append(p.ops, jsonpatch.NewOperation("add", path+"/"+f.name, v))
 		case !equalValues(b, a):
 			rawB, errB := marshal(b)
 			rawA, errA := marshal(a)
 			if errB != nil || errA != nil {
+				p.ops = p.ops[:start]
 				return false
 			}
 			if bytes.Equal(rawB, rawA) {
@@ -51,16 +54,16 @@ func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
 			}
 			sub, err := jsonpatch.CreatePatch(rawB, rawA)
 			if err != nil {
+				p.ops = p.ops[:start]
 				return false
 			}
 			orderOps(sub)
 			for _, op := range sub {
 				op.Path = path + "/" + f.name + op.Path
-				ops = append(ops, op)
+				p.ops = append(p.ops, op)
 			}
 		}
 	}
-	p.ops = append(p.ops, ops...)
 	return true
 }
 
