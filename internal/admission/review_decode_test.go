@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -95,4 +96,26 @@ func (r *strictPodReview) withoutManagedFields() comparedReview {
 		}
 	}
 	return out
+}
+
+// FuzzEncodeAnswer: an answer is written as json.Marshal writes its
+// AdmissionReview, whatever the response holds.
+func FuzzEncodeAnswer(f *testing.F) {
+	f.Add("AdmissionReview", "admission.k8s.io/v1", []byte(`{"uid":"u","allowed":true,"patch":"W10=","patchType":"JSONPatch","auditAnnotations":{"admit-policy":"restricted"},"warnings":["<w>"]}`))
+	f.Add("", "", []byte(`{"uid":"u","status":{"status":"Failure","message":"pods \"p\" is forbidden: é","reason":"Forbidden","code":403,"details":{"causes":[{"field":"spec"}]}}}`))
+	f.Fuzz(func(t *testing.T, kind, apiVersion string, response []byte) {
+		var resp admissionv1.AdmissionResponse
+		if json.Unmarshal(response, &resp) != nil {
+			return
+		}
+		tm := metav1.TypeMeta{Kind: kind, APIVersion: apiVersion}
+		want, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: &resp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeAnswer(tm, &resp)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("encodeAnswer %s (%v)\njson.Marshal %s", got, err, want)
+		}
+	})
 }

@@ -7,6 +7,8 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kguard/kguard/internal/jsonwrite"
 )
 
 func TestEncodeOpsAsJSONMarshal(t *testing.T) {
@@ -21,7 +23,7 @@ func TestEncodeOpsAsJSONMarshal(t *testing.T) {
 		{{Operation: "add", Path: "/spec/nodeSelector", Value: map[string]string{"b": "2", "a": "<1>", "é": "\u2028", "": ""}}},
 		{{Operation: "add", Path: "/a", Value: map[string]string{}}, {Operation: "add", Path: "/b", Value: map[string]string(nil)}},
 		{{Operation: "add", Path: "/n", Value: json.Number("7")}, {Operation: "add", Path: "/u", Value: new(int64)}},
-		{{Operation: "add", Path: "/a", Value: rawJSON(`{"level":"s0:c1,c2"}`)}, {Operation: "replace", Path: "/b", Value: "x\"y"}},
+		{{Operation: "add", Path: "/a", Value: jsonwrite.Raw(`{"level":"s0:c1,c2"}`)}, {Operation: "replace", Path: "/b", Value: "x\"y"}},
 	} {
 		want, err := json.Marshal(ops)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 
 	"gomodules.xyz/jsonpatch/v2"
+
+	"github.com/kguard/kguard/internal/jsonwrite"
 )
 
 // diffMembers adds the JSON Patch from before to after, two JSON objects as
@@ -152,7 +154,7 @@ func valueEnd(data []byte) (n int, ok bool) {
 // the decoded value otherwise.
 func addedValue(raw []byte) (any, bool) {
 	if canonical(raw) {
-		return rawJSON(raw), true
+		return jsonwrite.Raw(raw), true
 	}
 	var v any
 	d := json.NewDecoder(bytes.NewReader(raw))

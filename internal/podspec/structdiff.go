@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"gomodules.xyz/jsonpatch/v2"
+
+	"github.com/kguard/kguard/internal/jsonwrite"
 )
 
 // structDiff adds the JSON Patch from before to after, two structs of one
@@ -25,13 +27,13 @@ func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
 	start := len(p.ops) // what to keep when ok is false
 	for _, f := range fields {
 		b, a := before.Field(f.index), after.Field(f.index)
-		omitB, omitA := omitted(b), omitted(a)
+		omitB, omitA := jsonwrite.Omitted(b), jsonwrite.Omitted(a)
 		switch {
 		case omitB && omitA:
 		case omitA:
 			p.ops = append(p.ops, jsonpatch.NewOperation("remove", path+"/"+f.name, nil))
 		case omitB:
-			raw, err := marshal(a)
+			raw, err := jsonwrite.Reflect(make([]byte, 0, 64), a)
 			if err != nil {
 				p.ops = p.ops[:start]
 				return false
@@ -43,8 +45,8 @@ func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
 			}
 			p.ops = append(p.ops, jsonpatch.NewOperation("add", path+"/"+f.name, v))
 		case !equalValues(b, a):
-			rawB, errB := marshal(b)
-			rawA, errA := marshal(a)
+			rawB, errB := jsonwrite.Reflect(nil, b)
+			rawA, errA := jsonwrite.Reflect(nil, a)
 			if errB != nil || errA != nil {
 				p.ops = p.ops[:start]
 				return false
@@ -101,23 +103,4 @@ func membersOf(t reflect.Type) ([]jsonMember, bool) {
 	slices.SortFunc(ms, func(a, b jsonMember) int { return strings.Compare(a.name, b.name) })
 	memberLists.Store(t, ms)
 	return ms, ms != nil
-}
-
-// omitted: encoding/json leaves the omitempty field out.
-func omitted(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool:
-		return !v.Bool()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int() == 0
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return v.Uint() == 0
-	case reflect.Float32, reflect.Float64:
-		return v.Float() == 0
-	case reflect.Interface, reflect.Pointer:
-		return v.IsNil()
-	}
-	return false
 }

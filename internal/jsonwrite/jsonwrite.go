@@ -1,0 +1,300 @@
+// Package jsonwrite writes JSON byte for byte as encoding/json's Marshal
+// does, faster for the values admission answers carry most: JSON already
+// encoded, strings, maps of strings, and the types built of structs of
+// tagged members, pointers, slices, strings, booleans, integers and bytes
+// (tolerations, security contexts, an AdmissionResponse), through an
+// encoder built once per type instead of encoding/json's work on every
+// call (a pool, an encoder looked up per value, a scan of the output).
+// Anything else goes through encoding/json itself. The fuzz tests hold it to
+// json.Marshal's bytes.
+package jsonwrite
+
+import (
+	"encoding"
+	"encoding/base64"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Raw is JSON encoding/json wrote (compact, HTML escaped): written as it
+// is; json.Marshal writes it as the same bytes too.
+type Raw []byte
+
+// MarshalJSON returns the JSON itself.
+func (r Raw) MarshalJSON() ([]byte, error) { return r, nil }
+
+// Value appends v as json.Marshal(v) writes it.
+func Value(buf []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case Raw:
+		return append(buf, v...), nil
+	case string:
+		return String(buf, v), nil
+	case map[string]string:
+		return stringMap(buf, v), nil
+	}
+	if v != nil {
+		if e := encoderOf(reflect.TypeOf(v)); e != nil {
+			return e(buf, reflect.ValueOf(v)), nil
+		}
+	}
+	b, err := json.Marshal(v)
+	return append(buf, b...), err
+}
+
+// Reflect appends v as json.Marshal(v.Interface()) writes it.
+func Reflect(buf []byte, v reflect.Value) ([]byte, error) {
+	if e := encoderOf(v.Type()); e != nil {
+		return e(buf, v), nil
+	}
+	b, err := json.Marshal(v.Interface())
+	return append(buf, b...), err
+}
+
+// String appends s as encoding/json writes it: printable ASCII as is,
+// anything it escapes (quotes, backslashes, control characters, <, > and &,
+// non-ASCII) through encoding/json itself.
+func String(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// stringMap writes a map of strings: its members in key order.
+func stringMap(buf []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(buf, "null"...)
+	}
+	var stack [8]string
+	keys := stack[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	buf = append(buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = String(buf, k)
+		buf = append(buf, ':')
+		buf = String(buf, m[k])
+	}
+	return append(buf, '}')
+}
+
+// encodeFunc appends v's JSON.
+type encodeFunc func(buf []byte, v reflect.Value) []byte
+
+// encoders caches encoderOf: reflect.Type -> encodeFunc (nil: none).
+var encoders sync.Map
+
+// encoderOf returns t's encoder, or nil for a type with anything in it but
+// structs of tagged members (or embedded untagged structs, whose members
+// are promoted), pointers, slices, strings, booleans, integers, byte
+// slices and maps of strings: maps of other kinds, interfaces, floats,
+// json.Number, members with options but omitempty, types with their own
+// JSON or text marshalling.
+func encoderOf(t reflect.Type) encodeFunc {
+	if e, ok := encoders.Load(t); ok {
+		return e.(encodeFunc)
+	}
+	e := compile(t, map[reflect.Type]bool{})
+	encoders.Store(t, e)
+	return e
+}
+
+var (
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+	numberType        = reflect.TypeFor[json.Number]()
+	stringMapType     = reflect.TypeFor[map[string]string]()
+)
+
+// compile builds t's encoder; open holds the types being built (a
+// recursive type gets none).
+func compile(t reflect.Type, open map[reflect.Type]bool) encodeFunc {
+	if open[t] || t == numberType { // json.Number: a number, encoding/json's own case
+		return nil
+	}
+	for _, m := range []reflect.Type{marshalerType, textMarshalerType} {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return nil
+		}
+	}
+	open[t] = true
+	defer delete(open, t)
+	switch t.Kind() {
+	case reflect.Bool:
+		return func(buf []byte, v reflect.Value) []byte { return strconv.AppendBool(buf, v.Bool()) }
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(buf []byte, v reflect.Value) []byte { return strconv.AppendInt(buf, v.Int(), 10) }
+	case reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return func(buf []byte, v reflect.Value) []byte { return strconv.AppendUint(buf, v.Uint(), 10) }
+	case reflect.String:
+		return func(buf []byte, v reflect.Value) []byte { return String(buf, v.String()) }
+	case reflect.Map:
+		if t != stringMapType {
+			return nil
+		}
+		return func(buf []byte, v reflect.Value) []byte { return stringMap(buf, v.Interface().(map[string]string)) }
+	case reflect.Pointer:
+		elem := compile(t.Elem(), open)
+		if elem == nil {
+			return nil
+		}
+		return func(buf []byte, v reflect.Value) []byte {
+			if v.IsNil() {
+				return append(buf, "null"...)
+			}
+			return elem(buf, v.Elem())
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if t.Elem() != reflect.TypeFor[uint8]() {
+				return nil // a named byte type: left to encoding/json
+			}
+			return func(buf []byte, v reflect.Value) []byte {
+				if v.IsNil() {
+					return append(buf, "null"...)
+				}
+				buf = append(buf, '"')
+				buf = base64.StdEncoding.AppendEncode(buf, v.Bytes())
+				return append(buf, '"')
+			}
+		}
+		elem := compile(t.Elem(), open)
+		if elem == nil {
+			return nil
+		}
+		return func(buf []byte, v reflect.Value) []byte {
+			if v.IsNil() {
+				return append(buf, "null"...)
+			}
+			buf = append(buf, '[')
+			for i, n := 0, v.Len(); i < n; i++ {
+				if i > 0 {
+					buf = append(buf, ',')
+				}
+				buf = elem(buf, v.Index(i))
+			}
+			return append(buf, ']')
+		}
+	case reflect.Struct:
+		members, ok := structMembers(t, nil, open, map[string]bool{})
+		if !ok {
+			return nil
+		}
+		return func(buf []byte, v reflect.Value) []byte {
+			buf = append(buf, '{')
+			first := true
+			for _, m := range members {
+				fv := v.FieldByIndex(m.index)
+				if m.omitEmpty && Omitted(fv) {
+					continue
+				}
+				if !first {
+					buf = append(buf, ',')
+				}
+				first = false
+				buf = append(buf, m.key...)
+				buf = m.encode(buf, fv)
+			}
+			return append(buf, '}')
+		}
+	}
+	return nil
+}
+
+// member is one member of a struct's JSON.
+type member struct {
+	index     []int  // the field, through embedded structs
+	key       string // `"name":`
+	omitEmpty bool
+	encode    encodeFunc
+}
+
+// structMembers lists t's members in encoding/json's order (fields in
+// order, an untagged embedded struct's in its place; a tagged one is a
+// member like any other), at index path; ok is false for anything this
+// package leaves to encoding/json.
+func structMembers(t reflect.Type, path []int, open map[reflect.Type]bool, seen map[string]bool) (ms []member, ok bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		index := append(slices.Clip(path), i)
+		if f.Anonymous && name == "" {
+			if f.Type.Kind() != reflect.Struct || !f.IsExported() {
+				return nil, false
+			}
+			// Promoted, as encoding/json does with an untagged embedded
+			// struct (",inline" is not an option it knows).
+			sub, ok := structMembers(f.Type, index, open, seen)
+			if !ok {
+				return nil, false
+			}
+			ms = append(ms, sub...)
+			continue
+		}
+		if !f.IsExported() {
+			continue // encoding/json leaves them out
+		}
+		if !plainName(name) || seen[name] || (opts != "" && opts != "omitempty") {
+			return nil, false
+		}
+		seen[name] = true
+		e := compile(f.Type, open)
+		if e == nil {
+			return nil, false
+		}
+		ms = append(ms, member{index, `"` + name + `":`, opts == "omitempty", e})
+	}
+	return ms, true
+}
+
+// plainName: a member name encoding/json writes as it is (letters and
+// digits; anything else is left to it).
+func plainName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Omitted: encoding/json leaves v out as an omitempty member.
+func Omitted(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool:
+		return !v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int() == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint() == 0
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	case reflect.Interface, reflect.Pointer:
+		return v.IsNil()
+	}
+	return false
+}
