@@ -60,7 +60,7 @@ func Reflect(buf []byte, v reflect.Value) ([]byte, error) {
 // non-ASCII) through encoding/json itself.
 func String(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if escaped[s[i]] {
 			b, _ := json.Marshal(s) // a string always encodes
 			return append(buf, b...)
 		}
@@ -69,6 +69,14 @@ func String(buf []byte, s string) []byte {
 	buf = append(buf, s...)
 	return append(buf, '"')
 }
+
+// escaped marks the bytes encoding/json does not write as they are.
+var escaped = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&'
+	}
+	return t
+}()
 
 // stringMap writes a map of strings: its members in key order.
 func stringMap(buf []byte, m map[string]string) []byte {

@@ -225,13 +225,13 @@ func unisolable(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) fiel
 	}
 	var errs field.ErrorList
 	if spec.HostPID {
-		errs = append(errs, field.Forbidden(path.Child("hostPID"), why()+"; a pod in the host's PID namespace sees and signals every process of the node, whatever its level (a tenant that needs it sets seLinux: off)"))
+		errs = append(errs, field.Forbidden(path.Child("hostPID"), why()+"; a pod in the host's PID namespace sees and signals every process of the node, whatever its level (a tenant that needs it sets seLinux: \"off\")"))
 	}
 	check := func(field_ string, cs []corev1.Container) {
 		for i, c := range cs {
 			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
 				errs = append(errs, field.Forbidden(path.Child(field_).Index(i).Child("securityContext", "privileged"),
-					why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
+					why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: \"off\")"))
 			}
 		}
 	}
@@ -240,7 +240,7 @@ func unisolable(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) fiel
 	for i, c := range spec.EphemeralContainers {
 		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
 			errs = append(errs, field.Forbidden(path.Child("ephemeralContainers").Index(i).Child("securityContext", "privileged"),
-				why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: off)"))
+				why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: \"off\")"))
 		}
 	}
 	return errs
