@@ -7,7 +7,9 @@
 #
 # Two cluster phases, one after the other:
 #   1. the built-in PodSecurity disabled; rounds rotating over the setups none (no
-#      webhook), noop (hack/noopwebhook as mutating and validating webhook), kguard-pss
+#      webhook), noop (hack/noopwebhook as mutating and validating webhook), noop-mutating
+#      (the same, its /mutate answering a one-annotation patch: the floor of any webhook
+#      that mutates, which kube-apiserver must apply, decode and default), kguard-pss
 #      (kguard, PodSecurity only) and kguard-psp (kguard, PodSecurityPolicy with the
 #      mutating restricted policy of examples/psp/policies, then PodSecurity);
 #   2. a fresh cluster with KGUARD_BUILTIN_PODSECURITY=1: the built-in PodSecurity, no webhook.
@@ -58,7 +60,7 @@ bash hack/e2e-cluster.sh install
 results=()
 for phase in $PHASES; do
   case "$phase" in
-    webhooks) setups=none,noop,kguard-pss,kguard-psp; builtin=0 ;;
+    webhooks) setups=none,noop,noop-mutating,kguard-pss,kguard-psp; builtin=0 ;;
     builtin) setups=builtin; builtin=1 ;;
     *) echo "bench-e2e: unknown phase $phase (webhooks, builtin)" >&2; exit 2 ;;
   esac

@@ -3,6 +3,8 @@
 //
 //	none        no admission webhook (the built-in PodSecurity disabled)
 //	noop        hack/noopwebhook registered as the mutating and validating webhook
+//	noop-mutating  the same, its /mutate answering a one-annotation patch (noopwebhook --mutate):
+//	            what kube-apiserver spends on any webhook that mutates
 //	kguard-pss  kguard serve --enable-admission-plugins PodSecurity
 //	kguard-psp  kguard serve with PodSecurityPolicy,PodSecurity and a mutating restricted PSP
 //	builtin     kube-apiserver's built-in PodSecurity, no webhook (a cluster started with
@@ -15,7 +17,7 @@
 // round it reads kube-apiserver's /metrics (apiserver_admission_webhook_admission_duration_seconds)
 // and the CPU time of the webhook process and of kube-apiserver (/proc/PID/stat).
 //
-//	benche2e run -env ENV_FILE -setups none,noop,kguard-pss,kguard-psp -kguard BIN -noop BIN -out a.json
+//	benche2e run -env ENV_FILE -setups none,noop,noop-mutating,kguard-pss,kguard-psp -kguard BIN -noop BIN -out a.json
 //	benche2e report a.json b.json      # the markdown table
 //
 // It is a benchmark driven by hack/bench-e2e.sh (make bench-e2e), never a test.

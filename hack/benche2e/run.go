@@ -24,7 +24,7 @@ import (
 )
 
 // setups in the order of the first round.
-var allSetups = []string{"none", "noop", "kguard-pss", "kguard-psp", "builtin"}
+var allSetups = []string{"none", "noop", "noop-mutating", "kguard-pss", "kguard-psp", "builtin"}
 
 const namespace = "bench-restricted"
 
@@ -48,7 +48,7 @@ type Result struct {
 	// Admission metrics of kube-apiserver over the round, by "name|type":
 	// count and sum of seconds.
 	Admission map[string][2]float64 `json:"admission"`
-	Mutated   bool                  `json:"mutated"` // the first pod carried kubernetes.io/psp
+	Mutated   bool                  `json:"mutated"` // the first pod carried kubernetes.io/psp or noop-mutating's annotation
 }
 
 // Run is what one `benche2e run` writes.
@@ -78,7 +78,7 @@ type bench struct {
 func runCmd(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	envFile := fs.String("env", "", "the env file hack/e2e-cluster.sh up printed")
-	setupList := fs.String("setups", "none,noop,kguard-pss,kguard-psp", "setups to measure, comma-separated: "+strings.Join(allSetups, ","))
+	setupList := fs.String("setups", "none,noop,noop-mutating,kguard-pss,kguard-psp", "setups to measure, comma-separated: "+strings.Join(allSetups, ","))
 	n := fs.Int("n", 300, "restricted pods per setup and round, sequential and again concurrent")
 	workers := fs.Int("workers", 8, "concurrent creators")
 	deny := fs.Int("deny", 10, "privileged pods per setup and round (denied by an enforcing setup)")
@@ -157,8 +157,8 @@ func runCmd(args []string) error {
 			logf("round %d %-10s seq p50 %.2f ms p99 %.2f ms; %d workers %.0f pods/s; denied %d/%d; webhook CPU %.2f s, kube-apiserver CPU %.2f s; errors %d",
 				r+1, s, percentile(res.Sequential, 50), percentile(res.Sequential, 99), b.workers,
 				float64(len(res.Concurrent))/res.ConcurrentSeconds, res.Denied, res.DenyAttempts, res.WebhookCPU, res.APIServerCPU, res.Errors)
-			if s == "kguard-psp" && !res.Mutated {
-				run.Warnings = append(run.Warnings, fmt.Sprintf("round %d: kguard-psp did not annotate the pod with kubernetes.io/psp", r+1))
+			if (s == "kguard-psp" || s == "noop-mutating") && !res.Mutated {
+				run.Warnings = append(run.Warnings, fmt.Sprintf("round %d: %s did not annotate the pod", r+1, s))
 			}
 			run.Results = append(run.Results, *res)
 		}
@@ -204,7 +204,7 @@ func (b *bench) prepare(ctx context.Context, setups []string, kguardBin, noopBin
 		var bin string
 		var args []string
 		switch s {
-		case "noop":
+		case "noop", "noop-mutating":
 			bin = noopBin
 		case "kguard-pss":
 			bin, args = kguardBin, append(append([]string{}, common...), "--enable-admission-plugins", "PodSecurity")
@@ -218,8 +218,11 @@ func (b *bench) prepare(ctx context.Context, setups []string, kguardBin, noopBin
 			return err
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if s == "noop" {
+		if bin == noopBin {
 			args = []string{"--tls-cert-file", b.env["KGUARD_TLS_CERT"], "--tls-private-key-file", b.env["KGUARD_TLS_KEY"]}
+			if s == "noop-mutating" {
+				args = append(args, "--mutate")
+			}
 		}
 		args = append(args, "--listen-address", addr)
 		p, err := startProc(s, bin, args, filepath.Join(work, s+".log"), addr, b.ca)
@@ -285,7 +288,7 @@ func (b *bench) measure(ctx context.Context, setup string, round int) (*Result, 
 		}
 		res.Admitted++
 		if i == 0 {
-			res.Mutated = pod.Annotations["kubernetes.io/psp"] != ""
+			res.Mutated = pod.Annotations["kubernetes.io/psp"] != "" || pod.Annotations["noop.bench.kguard.io/mutated"] != ""
 		}
 		b.delete(ctx, name)
 	}

@@ -5,9 +5,14 @@
 // measure the latency floor of the machine under hack/loadgen
 // (`TARGET=noop bash hack/loadtest.sh`): what the transport, the kernel and
 // the Go runtime cost before any policy is read.
+// With -mutate, /mutate also answers a JSON Patch that sets one annotation
+// (noop.bench.kguard.io/mutated), so that kube-apiserver does for it what it
+// does for any mutating webhook (apply the patch, decode and default the
+// object, run its own mutating plugins again): the floor of a webhook that
+// mutates (hack/benche2e's noop-mutating).
 // It is a measuring tool, never a webhook to deploy; it listens on loopback only.
 //
-//	noopwebhook --listen-address 127.0.0.1:8443 --tls-cert-file tls.crt --tls-private-key-file tls.key
+//	noopwebhook --listen-address 127.0.0.1:8443 --tls-cert-file tls.crt --tls-private-key-file tls.key [--mutate]
 package main
 
 import (
@@ -26,14 +31,18 @@ func main() {
 	cert := flag.String("tls-cert-file", "", "serving certificate (PEM)")
 	key := flag.String("tls-private-key-file", "", "serving key (PEM)")
 	h2 := flag.Bool("enable-http2", false, "also offer HTTP/2, as kguard serve --enable-http2")
+	mutate := flag.Bool("mutate", false, "answer /mutate with a patch that sets the annotation "+mutatedKey)
 	flag.Parse()
-	if err := run(*addr, *cert, *key, *h2); err != nil {
+	if err := run(*addr, *cert, *key, *h2, *mutate); err != nil {
 		fmt.Fprintln(os.Stderr, "noopwebhook:", err)
 		os.Exit(2)
 	}
 }
 
-func run(addr, cert, key string, h2 bool) error {
+// mutatedKey is the annotation -mutate sets.
+const mutatedKey = "noop.bench.kguard.io/mutated"
+
+func run(addr, cert, key string, h2, mutate bool) error {
 	if cert == "" || key == "" {
 		return fmt.Errorf("--tls-cert-file and --tls-private-key-file are required")
 	}
@@ -54,8 +63,21 @@ func run(addr, cert, key string, h2 bool) error {
 				"response": map[string]any{"uid": in.Request.UID, "allowed": true}}
 		})
 	}
-	mux.HandleFunc("/mutate", admit)
 	mux.HandleFunc("/validate", admit)
+	if !mutate {
+		mux.HandleFunc("/mutate", admit)
+	} else {
+		mux.HandleFunc("/mutate", func(w http.ResponseWriter, r *http.Request) {
+			answer(w, r, func(in review) any {
+				patch := `[{"op":"add","path":"/metadata/annotations/noop.bench.kguard.io~1mutated","value":"true"}]`
+				if in.Request.Object.Metadata.Annotations == nil {
+					patch = `[{"op":"add","path":"/metadata/annotations","value":{"` + mutatedKey + `":"true"}}]`
+				}
+				return map[string]any{"apiVersion": in.APIVersion, "kind": in.Kind,
+					"response": map[string]any{"uid": in.Request.UID, "allowed": true, "patchType": "JSONPatch", "patch": []byte(patch)}}
+			})
+		})
+	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(h2)
@@ -69,7 +91,12 @@ type review struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Request    struct {
-		UID string `json:"uid"`
+		UID    string `json:"uid"`
+		Object struct {
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		} `json:"object"`
 	} `json:"request"`
 }
 
