@@ -82,6 +82,11 @@ type Allocator struct {
 	used        [Pairs/64 + 1]uint64 // held or pending
 	blockUsed   [Blocks]uint16
 	blocks      []int
+	// fullBefore: the blocks before this position in blocks had no free
+	// pair when pick last looked (a pair given back or a change of blocks
+	// sets it to 0), so that pick does not walk the full blocks again on
+	// every pod.
+	fullBefore  int
 	usableUntil time.Time
 	tenants     map[string]Pair
 	// pendingFor is PendingFor, or 0: pairs handed out are never given
@@ -231,6 +236,7 @@ func (a *Allocator) setUsed(i int, used bool) {
 	case !used && was:
 		a.used[i/64] &^= 1 << (i % 64)
 		a.blockUsed[i/BlockSize]--
+		a.fullBefore = 0
 	}
 }
 
@@ -288,10 +294,18 @@ func (a *Allocator) pick() (Pair, bool) {
 	if !a.local && !a.now().Before(a.usableUntil) {
 		return Pair{}, false
 	}
-	for _, b := range a.blocks {
+	if a.fullBefore > len(a.blocks) {
+		a.fullBefore = 0
+	}
+	start, prefixFull := a.fullBefore, true
+	for k, b := range a.blocks[start:] {
 		if int(a.blockUsed[b]) >= blockLen(b) {
+			if prefixFull {
+				a.fullBefore = start + k + 1
+			}
 			continue
 		}
+		prefixFull = false
 		lo, hi := blockRange(b)
 		start := lo
 		if !a.ordered {
@@ -397,7 +411,7 @@ func (a *Allocator) adopt(t *Table, before time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l, ok := t.Replicas[a.id]
-	a.blocks = l.Blocks
+	a.blocks, a.fullBefore = l.Blocks, 0
 	if ok {
 		a.usableUntil = before.Add(LeaseDuration - leaseMargin)
 	}

@@ -408,3 +408,31 @@ func TestOfflineBlocksNeedNoRenewal(t *testing.T) {
 		t.Errorf("10 pods two hours apart took %d blocks, want 1", n)
 	}
 }
+
+// pick skips the blocks it found full, but a pair given back in one of
+// them is found again: an offline allocator still hands out the lowest
+// free pair.
+func TestFullBlocksSkippedUntilAPairIsFree(t *testing.T) {
+	a := NewOffline()
+	ctx := context.Background()
+	pairs := map[string]Pair{}
+	for i := 0; i < BlockSize+10; i++ { // the first block full, some of the second
+		key := fmt.Sprint("ns/p", i)
+		p, err := a.Assign(ctx, key, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Observe(key, []Pair{p})
+		pairs[key] = p
+	}
+	if a.fullBefore != 1 {
+		t.Errorf("fullBefore = %d, want 1 (the first block is full)", a.fullBefore)
+	}
+	a.Forget("ns/p7")
+	if p, _ := a.Assign(ctx, "ns/again", false); p != pairs["ns/p7"] {
+		t.Errorf("after ns/p7 is gone got %v, want its pair %v", p, pairs["ns/p7"])
+	}
+	if p, _ := a.Assign(ctx, "ns/next", false); p.Index() != pairs[fmt.Sprint("ns/p", BlockSize+9)].Index()+1 {
+		t.Errorf("then got %v, want the pair after the last one handed out", p)
+	}
+}

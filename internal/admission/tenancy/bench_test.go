@@ -68,9 +68,9 @@ func BenchmarkTenancy1000(b *testing.B) {
 // (the mutating pass of the webhook, from the AdmissionReview's bytes to
 // the answer's) with 1,000 tenants loaded, side by side with the same chain
 // without it: deploy/'s PodSecurityPolicy (restricted, so that the pod is
-// decoded and patched in both) and PodSecurity (restricted). The tenant
-// isolates its pods with SELinux MCS levels (perPod), 10,000 pairs already
-// handed out. Paired: every iteration reviews the pod with both chains, in
+// decoded and patched in both) and PodSecurity (restricted). perPod: the
+// tenant isolates its pods with SELinux MCS levels, 10,000 pairs already
+// handed out; seLinuxOff: another tenant, without levels. Paired: every iteration reviews the pod with both chains, in
 // alternating order, and times each call; ns-added/op is the difference
 // (run after run on this VM, wall-clock ns/op of separate benchmarks
 // drifted by more than the plugin costs), cpu-ns-added/op the difference
@@ -79,13 +79,21 @@ func BenchmarkTenancy1000(b *testing.B) {
 func BenchmarkPodAdmission(b *testing.B) {
 	var docs strings.Builder
 	for i := 0; i < 1000; i++ {
-		fmt.Fprintf(&docs, "apiVersion: kguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: team-%d}\nspec:\n  namespaces: {names: [ns-%d]}\n---\n", i, i)
+		podSecurity := ""
+		if i == 501 {
+			podSecurity = "  podSecurity: {seLinux: \"off\"}\n"
+		}
+		fmt.Fprintf(&docs, "apiVersion: kguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: team-%d}\nspec:\n  namespaces: {names: [ns-%d]}\n%s---\n", i, i, podSecurity)
 	}
 	// The namespaces' Pod Security label, as the reconciler renders it, and
 	// a PodSecurityPolicy everyone may use (deploy/'s default chain).
 	docs.WriteString(`apiVersion: v1
 kind: Namespace
 metadata: {name: ns-500, labels: {pod-security.kubernetes.io/enforce: restricted}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ns-501, labels: {pod-security.kubernetes.io/enforce: restricted}}
 ---
 apiVersion: policy/v1beta1
 kind: PodSecurityPolicy
@@ -117,14 +125,17 @@ subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:auth
 	no := false
 	yes := true
 	uid := int64(1000)
-	p := &corev1.Pod{TypeMeta: metaPod, ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "ns-500"},
-		Spec: corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid},
-			Containers: []corev1.Container{{Name: "app", Image: "app", SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no,
-				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}}}}}
-	raw, _ := json.Marshal(p)
-	body, _ := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
-		"uid": "1", "kind": map[string]string{"version": "v1", "kind": "Pod"}, "resource": map[string]string{"version": "v1", "resource": "pods"},
-		"name": "web-1", "namespace": "ns-500", "operation": "CREATE", "userInfo": map[string]any{"username": "alice", "groups": []string{"system:authenticated"}}, "object": json.RawMessage(raw)}})
+	reviewOf := func(namespace string) []byte {
+		p := &corev1.Pod{TypeMeta: metaPod, ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: namespace},
+			Spec: corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid},
+				Containers: []corev1.Container{{Name: "app", Image: "app", SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no,
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}}}}}
+		raw, _ := json.Marshal(p)
+		body, _ := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
+			"uid": "1", "kind": map[string]string{"version": "v1", "kind": "Pod"}, "resource": map[string]string{"version": "v1", "resource": "pods"},
+			"name": "web-1", "namespace": namespace, "operation": "CREATE", "userInfo": map[string]any{"username": "alice", "groups": []string{"system:authenticated"}}, "object": json.RawMessage(raw)}})
+		return body
+	}
 	levels := mcs.NewOffline()
 	const running = 10000
 	keys := make([]string, running)
@@ -143,63 +154,71 @@ subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:auth
 		return c
 	}
 	without, with := chain("PodSecurityPolicy", "PodSecurity"), chain(PluginName, "PodSecurityPolicy", "PodSecurity")
-	// The thread's CPU time too: on this VM another process's load makes
-	// a call wait for a core, which its CPU time does not count.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var cpuWith, cpuWithout time.Duration
-	review := func(c *admission.Chain) ([]byte, time.Duration) {
-		cpu0 := threadCPU(b)
-		start := time.Now()
-		out, err := c.Review(context.Background(), body, admission.PhaseMutate)
-		took := time.Since(start)
-		if c == with {
-			cpuWith += threadCPU(b) - cpu0
-		} else {
-			cpuWithout += threadCPU(b) - cpu0
-		}
-		if err != nil || !bytes.Contains(out, []byte(`"allowed":true`)) {
-			b.Fatalf("%v %s", err, out)
-		}
-		return out, took
-	}
-	var spentWithout, spentWith time.Duration
-	var answers [][]byte
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		// Each in turn first, so that neither always finds the other's
-		// garbage or warm caches.
-		var out []byte
-		var took time.Duration
-		if i%2 == 0 {
-			_, took = review(without)
-			spentWithout += took
-			out, took = review(with)
-			spentWith += took
-		} else {
-			out, took = review(with)
-			spentWith += took
-			_, took = review(without)
-			spentWithout += took
-		}
-		// The informer's reports, as in BenchmarkTenancyMutate1000: the
-		// admitted pods seen running and as many old ones gone, once per
-		// 1,000 pods and outside the two measured calls; without them
-		// every pod's reservation would stay and the allocator fill up.
-		answers = append(answers, out)
-		if len(answers) == 1000 {
-			for j, out := range answers {
-				levels.Observe(keys[(i-j)%len(keys)], []mcs.Pair{levelIn(b, out)})
-				levels.Forget(keys[(i-j+1)%len(keys)])
+	for _, tc := range []struct {
+		name, namespace string
+		leveled         bool
+	}{{"perPod", "ns-500", true}, {"seLinuxOff", "ns-501", false}} {
+		body := reviewOf(tc.namespace)
+		b.Run(tc.name, func(b *testing.B) {
+			// The thread's CPU time too: on this VM another process's load
+			// makes a call wait for a core, which its CPU time does not
+			// count. (Each sub-benchmark runs on a goroutine of its own.)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var cpuWith, cpuWithout, spentWith, spentWithout time.Duration
+			review := func(c *admission.Chain) []byte {
+				cpu0 := threadCPU(b)
+				start := time.Now()
+				out, err := c.Review(context.Background(), body, admission.PhaseMutate)
+				took, cpu := time.Since(start), threadCPU(b)-cpu0
+				if c == with {
+					spentWith, cpuWith = spentWith+took, cpuWith+cpu
+				} else {
+					spentWithout, cpuWithout = spentWithout+took, cpuWithout+cpu
+				}
+				if err != nil || !bytes.Contains(out, []byte(`"allowed":true`)) {
+					b.Fatalf("%v %s", err, out)
+				}
+				return out
 			}
-			answers = answers[:0]
-		}
+			var answers [][]byte
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// Each in turn first, so that neither always finds the
+				// other's garbage or warm caches.
+				var out []byte
+				if i%2 == 0 {
+					review(without)
+					out = review(with)
+				} else {
+					out = review(with)
+					review(without)
+				}
+				if !tc.leveled {
+					continue
+				}
+				// The informer's reports, as in BenchmarkTenancyMutate1000:
+				// the admitted pods seen running and as many old ones gone,
+				// once per 1,000 pods and outside the two measured calls;
+				// without them every pod's reservation would stay and the
+				// allocator fill up.
+				answers = append(answers, out)
+				if len(answers) == 1000 {
+					for j, out := range answers {
+						levels.Observe(keys[(i-j)%len(keys)], []mcs.Pair{levelIn(b, out)})
+						levels.Forget(keys[(i-j+1)%len(keys)])
+					}
+					answers = answers[:0]
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(spentWithout.Nanoseconds())/n, "ns-without/op")
+			b.ReportMetric(float64(spentWith.Nanoseconds())/n, "ns-with/op")
+			b.ReportMetric(float64((spentWith-spentWithout).Nanoseconds())/n, "ns-added/op")
+			b.ReportMetric(float64((cpuWith-cpuWithout).Nanoseconds())/n, "cpu-ns-added/op")
+		})
 	}
-	b.ReportMetric(float64(spentWithout.Nanoseconds())/float64(b.N), "ns-without/op")
-	b.ReportMetric(float64(spentWith.Nanoseconds())/float64(b.N), "ns-with/op")
-	b.ReportMetric(float64((spentWith-spentWithout).Nanoseconds())/float64(b.N), "ns-added/op")
-	b.ReportMetric(float64((cpuWith-cpuWithout).Nanoseconds())/float64(b.N), "cpu-ns-added/op")
 }
 
 // threadCPU is the CPU time of the calling thread (locked to it).
