@@ -78,10 +78,10 @@ type Allocator struct {
 	// expiries lists the reservations in the order they were made (and so
 	// of their ends), for expirePending to stop at the first current one;
 	// an entry whose pair was since seen or reserved again is skipped.
-	expiries    []expiry
-	used        [Pairs/64 + 1]uint64 // held or pending
-	blockUsed   [Blocks]uint16
-	blocks      []int
+	expiries  []expiry
+	used      [Pairs/64 + 1]uint64 // held or pending
+	blockUsed [Blocks]uint16
+	blocks    []int
 	// fullBefore: the blocks before this position in blocks had no free
 	// pair when pick last looked (a pair given back or a change of blocks
 	// sets it to 0), so that pick does not walk the full blocks again on
