@@ -161,34 +161,23 @@ func compile(t reflect.Type, open map[reflect.Type]bool) encodeFunc {
 		if elem == nil {
 			return nil
 		}
-		return func(buf []byte, v reflect.Value) []byte {
-			if v.IsNil() {
-				return append(buf, "null"...)
-			}
-			return elem(buf, v.Elem())
-		}
+		return orNull(func(buf []byte, v reflect.Value) []byte { return elem(buf, v.Elem()) })
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			if t.Elem() != reflect.TypeFor[uint8]() {
 				return nil // a named byte type: left to encoding/json
 			}
-			return func(buf []byte, v reflect.Value) []byte {
-				if v.IsNil() {
-					return append(buf, "null"...)
-				}
+			return orNull(func(buf []byte, v reflect.Value) []byte {
 				buf = append(buf, '"')
 				buf = base64.StdEncoding.AppendEncode(buf, v.Bytes())
 				return append(buf, '"')
-			}
+			})
 		}
 		elem := compile(t.Elem(), open)
 		if elem == nil {
 			return nil
 		}
-		return func(buf []byte, v reflect.Value) []byte {
-			if v.IsNil() {
-				return append(buf, "null"...)
-			}
+		return orNull(func(buf []byte, v reflect.Value) []byte {
 			buf = append(buf, '[')
 			for i, n := 0, v.Len(); i < n; i++ {
 				if i > 0 {
@@ -197,7 +186,7 @@ func compile(t reflect.Type, open map[reflect.Type]bool) encodeFunc {
 				buf = elem(buf, v.Index(i))
 			}
 			return append(buf, ']')
-		}
+		})
 	case reflect.Struct:
 		members, ok := structMembers(t, nil, open, map[string]bool{})
 		if !ok {
@@ -222,6 +211,17 @@ func compile(t reflect.Type, open map[reflect.Type]bool) encodeFunc {
 		}
 	}
 	return nil
+}
+
+// orNull writes null for a nil pointer or slice, as encoding/json does,
+// and anything else with e.
+func orNull(e encodeFunc) encodeFunc {
+	return func(buf []byte, v reflect.Value) []byte {
+		if v.IsNil() {
+			return append(buf, "null"...)
+		}
+		return e(buf, v)
+	}
 }
 
 // member is one member of a struct's JSON.
