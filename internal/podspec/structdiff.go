@@ -80,21 +80,24 @@ type jsonMember struct {
 var memberLists sync.Map
 
 // membersOf lists the JSON members of a struct type in name order; ok is
-// false unless every field is exported and encodes as one member of a
-// plain name (no '/', '~' or escapes) with omitempty and no other option.
+// false unless every field is exported and encodes as one member of its
+// own plain name (no '/', '~' or escapes) with omitempty and no other
+// option.
 func membersOf(t reflect.Type) ([]jsonMember, bool) {
 	if v, ok := memberLists.Load(t); ok {
 		ms := v.([]jsonMember)
 		return ms, ms != nil
 	}
 	ms := []jsonMember{}
+	seen := map[string]bool{}
 	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "" || name == "-" || opts != "omitempty" || strings.ContainsAny(name, "/~\\\"") {
+		if !f.IsExported() || name == "" || name == "-" || opts != "omitempty" || strings.ContainsAny(name, "/~\\\"") || seen[name] {
 			ms = nil
 			break
 		}
+		seen[name] = true
 		ms = append(ms, jsonMember{i, name})
 	}
 	if t.Kind() != reflect.Struct || len(ms) == 0 {

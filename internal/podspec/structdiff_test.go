@@ -49,3 +49,35 @@ func FuzzStructDiff(f *testing.F) {
 		}
 	})
 }
+
+// structDiff takes the security contexts, and leaves to the JSON diff any
+// struct whose JSON is not one omitempty member of its own name per field.
+func TestMembersOf(t *testing.T) {
+	type always struct {
+		A string `json:"a"`
+	}
+	type slash struct {
+		A string `json:"a/b,omitempty"`
+	}
+	type hidden struct {
+		a string
+	}
+	repeated := reflect.StructOf([]reflect.StructField{
+		{Name: "A", Type: reflect.TypeFor[string](), Tag: `json:"a,omitempty"`},
+		{Name: "B", Type: reflect.TypeFor[string](), Tag: `json:"a,omitempty"`},
+	})
+	if _, ok := membersOf(repeated); ok {
+		t.Error("membersOf took a struct with a member name twice")
+	}
+	for _, tc := range []struct {
+		v    any
+		want bool
+	}{
+		{corev1.PodSecurityContext{}, true}, {corev1.SecurityContext{}, true}, {corev1.SELinuxOptions{}, true},
+		{always{}, false}, {slash{}, false}, {hidden{}, false}, {"", false},
+	} {
+		if _, ok := membersOf(reflect.TypeOf(tc.v)); ok != tc.want {
+			t.Errorf("membersOf(%T) ok = %v, want %v", tc.v, ok, tc.want)
+		}
+	}
+}
