@@ -243,9 +243,8 @@ func structMembers(t reflect.Type, path []int, open map[reflect.Type]bool, seen 
 		if tag == "-" {
 			continue
 		}
-		name, opts, _ := strings.Cut(tag, ",")
 		index := append(slices.Clip(path), i)
-		if f.Anonymous && name == "" {
+		if name, _, _ := strings.Cut(tag, ","); f.Anonymous && name == "" {
 			if f.Type.Kind() != reflect.Struct || !f.IsExported() {
 				return nil, false
 			}
@@ -261,7 +260,8 @@ func structMembers(t reflect.Type, path []int, open map[reflect.Type]bool, seen 
 		if !f.IsExported() {
 			continue // encoding/json leaves them out
 		}
-		if !plainName(name) || seen[name] || (opts != "" && opts != "omitempty") {
+		name, omitEmpty, ok := Member(f)
+		if !ok || seen[name] {
 			return nil, false
 		}
 		seen[name] = true
@@ -269,9 +269,22 @@ func structMembers(t reflect.Type, path []int, open map[reflect.Type]bool, seen 
 		if e == nil {
 			return nil, false
 		}
-		ms = append(ms, member{index, `"` + name + `":`, opts == "omitempty", e})
+		ms = append(ms, member{index, `"` + name + `":`, omitEmpty, e})
 	}
 	return ms, true
+}
+
+// Member is the JSON member an exported struct field that is not promoted
+// makes, as encoding/json names it: its tag's name, and whether it is
+// omitempty; ok is false for anything this package leaves to encoding/json
+// (no name, a name of anything but letters and digits, "-", options but
+// omitempty).
+func Member(f reflect.StructField) (name string, omitEmpty, ok bool) {
+	name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if !plainName(name) || (opts != "" && opts != "omitempty") {
+		return "", false, false
+	}
+	return name, opts == "omitempty", true
 }
 
 // plainName: a member name encoding/json writes as it is (letters and

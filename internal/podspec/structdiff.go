@@ -26,44 +26,50 @@ func (p *patch) structDiff(path string, before, after reflect.Value) (ok bool) {
 	}
 	start := len(p.ops) // what to keep when ok is false
 	for _, f := range fields {
-		b, a := before.Field(f.index), after.Field(f.index)
-		omitB, omitA := jsonwrite.Omitted(b), jsonwrite.Omitted(a)
-		switch {
-		case omitB && omitA:
-		case omitA:
-			p.ops = append(p.ops, jsonpatch.NewOperation("remove", path+"/"+f.name, nil))
-		case omitB:
-			raw, err := jsonwrite.Reflect(make([]byte, 0, 64), a)
-			if err != nil {
-				p.ops = p.ops[:start]
-				return false
-			}
-			v, ok := addedValue(raw)
-			if !ok {
-				p.ops = p.ops[:start]
-				return false
-			}
-			p.ops = append(p.ops, jsonpatch.NewOperation("add", path+"/"+f.name, v))
-		case !equalValues(b, a):
-			rawB, errB := jsonwrite.Reflect(nil, b)
-			rawA, errA := jsonwrite.Reflect(nil, a)
-			if errB != nil || errA != nil {
-				p.ops = p.ops[:start]
-				return false
-			}
-			if bytes.Equal(rawB, rawA) {
-				continue
-			}
-			sub, err := jsonpatch.CreatePatch(rawB, rawA)
-			if err != nil {
-				p.ops = p.ops[:start]
-				return false
-			}
-			orderOps(sub)
-			for _, op := range sub {
-				op.Path = path + "/" + f.name + op.Path
-				p.ops = append(p.ops, op)
-			}
+		if !p.member(path, f.name, before.Field(f.index), after.Field(f.index)) {
+			p.ops = p.ops[:start]
+			return false
+		}
+	}
+	return true
+}
+
+// member adds the operations for the member name of the object at path,
+// from its field's value b to a; ok is false when their JSON cannot be
+// written or diffed.
+func (p *patch) member(path, name string, b, a reflect.Value) (ok bool) {
+	omitB, omitA := jsonwrite.Omitted(b), jsonwrite.Omitted(a)
+	switch {
+	case omitB && omitA:
+	case omitA:
+		p.ops = append(p.ops, jsonpatch.NewOperation("remove", path+"/"+name, nil))
+	case omitB:
+		raw, err := jsonwrite.Reflect(make([]byte, 0, 64), a)
+		if err != nil {
+			return false
+		}
+		v, ok := addedValue(raw)
+		if !ok {
+			return false
+		}
+		p.ops = append(p.ops, jsonpatch.NewOperation("add", path+"/"+name, v))
+	case !equalValues(b, a):
+		rawB, errB := jsonwrite.Reflect(nil, b)
+		rawA, errA := jsonwrite.Reflect(nil, a)
+		if errB != nil || errA != nil {
+			return false
+		}
+		if bytes.Equal(rawB, rawA) {
+			return true
+		}
+		sub, err := jsonpatch.CreatePatch(rawB, rawA)
+		if err != nil {
+			return false
+		}
+		orderOps(sub)
+		for _, op := range sub {
+			op.Path = path + "/" + name + op.Path
+			p.ops = append(p.ops, op)
 		}
 	}
 	return true
@@ -80,9 +86,8 @@ type jsonMember struct {
 var memberLists sync.Map
 
 // membersOf lists the JSON members of a struct type in name order; ok is
-// false unless every field is exported and encodes as one member of its
-// own plain name (no '/', '~' or escapes) with omitempty and no other
-// option.
+// false unless every field is exported and encodes as one omitempty member
+// of its own plain name (jsonwrite.Member).
 func membersOf(t reflect.Type) ([]jsonMember, bool) {
 	if v, ok := memberLists.Load(t); ok {
 		ms := v.([]jsonMember)
@@ -92,8 +97,8 @@ func membersOf(t reflect.Type) ([]jsonMember, bool) {
 	seen := map[string]bool{}
 	for i := 0; t.Kind() == reflect.Struct && i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "" || name == "-" || opts != "omitempty" || strings.ContainsAny(name, "/~\\\"") || seen[name] {
+		name, omitEmpty, ok := jsonwrite.Member(f)
+		if !f.IsExported() || !ok || !omitEmpty || seen[name] {
 			ms = nil
 			break
 		}
