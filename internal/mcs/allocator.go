@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -74,11 +75,24 @@ type Allocator struct {
 	heldCount map[Pair]int32
 	holder    map[Pair]string // one pod holding the pair, for messages
 	podPairs  map[string][]Pair
-	pending   map[Pair]pending
-	// expiries lists the reservations in the order they were made (and so
-	// of their ends), for expirePending to stop at the first current one;
-	// an entry whose pair was since seen or reserved again is skipped.
-	expiries  []expiry
+	// Reservations (pairs handed out, or brought by a pod, and not yet
+	// seen held by a running pod): reservations lists them in the order
+	// they were made, and so of their ends, for expirePending to stop at
+	// the first current one; a pair's current reservation is, when its bit
+	// in pendingBits is set, at position pendingAt[pair] - dropped of that
+	// list (positions count every reservation ever made, modulo 2^32). An
+	// entry whose pair was since seen or reserved again stays until its end
+	// and is skipped. Dense arrays and a list without pointers, not a map:
+	// a map's insertion was a tenth of what Tenancy adds to a pod's
+	// admission, and at hundreds of pods a second the list holds tens of
+	// thousands of entries, which the collector would otherwise scan on
+	// every cycle.
+	reservations []reservation
+	dropped      uint32
+	pendingAt    []uint32 // Pairs of them
+	pendingBits  [Pairs/64 + 1]uint64
+	// seed hashes the pods' keys (reservation.key).
+	seed      maphash.Seed
 	used      [Pairs/64 + 1]uint64 // held or pending
 	blockUsed [Blocks]uint16
 	blocks    []int
@@ -100,17 +114,14 @@ type Allocator struct {
 	local bool
 }
 
-type pending struct {
-	key   string
-	until instant
-}
-
-// expiry is a reservation's end. It holds no pointer (nor does instant):
-// at hundreds of pods a second the list holds tens of thousands, which the
-// garbage collector would otherwise scan on every cycle.
-type expiry struct {
+// reservation is a pair handed out to, or brought by, the pods of a key
+// until a time. It holds no pointer: the key is kept as its hash, with the
+// allocator's random seed (two keys share one with a chance of 2^-64,
+// which nobody can steer without the seed).
+type reservation struct {
 	p     Pair
 	until instant
+	key   uint64
 }
 
 // instant is a time on the allocator's clock: nanoseconds since its epoch
@@ -122,12 +133,31 @@ const never = instant(math.MaxInt64)
 
 // reserve records that p was handed out to (or brought by) key. a.mu is held.
 func (a *Allocator) reserve(p Pair, key string) {
-	e := pending{key: key, until: a.until()}
-	a.pending[p] = e
-	if e.until != never {
-		a.expiries = append(a.expiries, expiry{p, e.until})
+	r := reservation{p: p, until: a.until(), key: maphash.String(a.seed, key)}
+	if e, ok := a.pending(p); ok && e == r {
+		return // reserved for good already (NeverReuse): the list need not grow
 	}
-	a.setUsed(p.Index(), true) // pending: in use, whatever else holds it
+	i := p.Index()
+	a.pendingAt[i] = a.dropped + uint32(len(a.reservations))
+	a.pendingBits[i/64] |= 1 << (i % 64)
+	a.reservations = append(a.reservations, r)
+	a.setUsed(i, true) // pending: in use, whatever else holds it
+}
+
+// pending is p's current reservation, if any. a.mu is held.
+func (a *Allocator) pending(p Pair) (reservation, bool) {
+	i := p.Index()
+	if a.pendingBits[i/64]&(1<<(i%64)) == 0 {
+		return reservation{}, false
+	}
+	return a.reservations[a.pendingAt[i]-a.dropped], true
+}
+
+// unpend ends p's reservation (its pod is seen, or the time is up). a.mu
+// is held.
+func (a *Allocator) unpend(p Pair) {
+	i := p.Index()
+	a.pendingBits[i/64] &^= 1 << (i % 64)
 }
 
 // instant is now on the allocator's clock.
@@ -138,7 +168,7 @@ func (a *Allocator) instant() instant { return instant(a.now().Sub(a.epoch)) }
 func New(id string, store Store) *Allocator {
 	return &Allocator{id: id, store: store, now: time.Now, epoch: time.Now(),
 		heldCount: map[Pair]int32{}, holder: map[Pair]string{}, podPairs: map[string][]Pair{},
-		pending: map[Pair]pending{}, tenants: map[string]Pair{}, pendingFor: PendingFor}
+		pendingAt: make([]uint32, Pairs), seed: maphash.MakeSeed(), tenants: map[string]Pair{}, pendingFor: PendingFor}
 }
 
 // NeverReuse makes the allocator keep every pair it hands out or checks for
@@ -159,7 +189,7 @@ func (a *Allocator) until() instant {
 }
 
 // current: the reservation still holds at now.
-func (e pending) current(now instant) bool { return now < e.until }
+func (e reservation) current(now instant) bool { return now < e.until }
 
 // NewOffline is an allocator of its own, for one process judging objects
 // offline (kguard check, kguard audit): every pair is free until it hands
@@ -194,7 +224,7 @@ func (a *Allocator) Observe(key string, pairs []Pair) {
 	for _, p := range pairs {
 		a.heldCount[p]++
 		a.holder[p] = key
-		delete(a.pending, p) // handed out, and now held
+		a.unpend(p) // handed out, and now held
 		a.mark(p)
 	}
 }
@@ -222,7 +252,7 @@ func (a *Allocator) forget(key string) {
 
 // mark brings the used bit of p and its block's count up to date.
 func (a *Allocator) mark(p Pair) {
-	_, pend := a.pending[p]
+	_, pend := a.pending(p)
 	a.setUsed(p.Index(), a.heldCount[p] > 0 || pend)
 }
 
@@ -357,17 +387,20 @@ func (a *Allocator) firstFree(from, to int) (Pair, bool) {
 func (a *Allocator) expirePending() {
 	now := a.instant()
 	n := 0
-	for _, x := range a.expiries {
-		if x.until > now {
+	for _, r := range a.reservations {
+		if r.until > now {
 			break
 		}
-		n++
-		if e, ok := a.pending[x.p]; ok && e.until == x.until {
-			delete(a.pending, x.p)
-			a.mark(x.p)
+		if a.pendingAt[r.p.Index()] == a.dropped+uint32(n) { // r is the pair's current reservation
+			if _, ok := a.pending(r.p); ok {
+				a.unpend(r.p)
+				a.mark(r.p)
+			}
 		}
+		n++
 	}
-	a.expiries = a.expiries[n:]
+	a.reservations = a.reservations[n:]
+	a.dropped += uint32(n)
 }
 
 // claim reserves one more block in the table.
@@ -469,7 +502,7 @@ func (a *Allocator) Reserve(key string, p Pair, dryRun bool) error {
 	if a.heldCount[p] > 0 {
 		return fmt.Errorf("%s is the level of the running pod %s", p, a.holder[p])
 	}
-	if e, ok := a.pending[p]; ok && e.key != key && e.current(a.instant()) {
+	if e, ok := a.pending(p); ok && e.key != maphash.String(a.seed, key) && e.current(a.instant()) {
 		return fmt.Errorf("%s was just given to another pod", p)
 	}
 	if !dryRun {
