@@ -11,7 +11,7 @@ import (
 // as a struct and has encoding/json re-validate and compact its output: a
 // sixth of a mutated pod's answer).
 func encodeOps(ops []jsonpatch.Operation) ([]byte, error) {
-	buf := make([]byte, 0, 96*len(ops)+2)
+	buf := make([]byte, 0, 128*len(ops)+2) // an operation of a pod's patch is about 100 bytes
 	buf = append(buf, '[')
 	for i := range ops {
 		op := &ops[i]

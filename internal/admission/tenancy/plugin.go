@@ -68,7 +68,7 @@ func (p *Plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.P
 	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, specPath, create)); d.Denied {
 		return d
 	}
-	if create {
+	if create && isolated(t) {
 		leveled, errs, err := p.assignLevel(ctx, t, podKey(r.Namespace, pod), &pod.Spec, r.DryRun)
 		if err != nil {
 			return allocatorError(t.Name, err)

@@ -91,7 +91,7 @@ func Inject(t *v1alpha1.Tenant, spec *corev1.PodSpec) bool {
 				continue
 			}
 			if spec.NodeSelector == nil {
-				spec.NodeSelector = map[string]string{}
+				spec.NodeSelector = make(map[string]string, len(t.Spec.Nodes.Labels))
 			}
 			spec.NodeSelector[k] = t.Spec.Nodes.Labels[k]
 			changed = true
@@ -150,7 +150,11 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 		// The path only for a denial: most pods are admitted.
 		p := func() *field.Path { return path.Child("tolerations").Index(i) }
 		if tol.MatchToleration(&own) {
+			// It tolerates the tenant's taint and nothing else (an Equal
+			// toleration with an effect): another tenant's taint only when
+			// it is the same, which is not refused.
 			hasOwn = true
+			continue
 		}
 		if tol.Key == "" && tol.Operator == corev1.TolerationOpExists {
 			errs = append(errs, field.Forbidden(p(), fmt.Sprintf("tolerates every taint, the other tenants' too (tenant %q may tolerate only %s)", t.Name, describeTaint(taint(t)))))
