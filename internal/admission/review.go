@@ -3,6 +3,7 @@ package admission
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,7 +92,9 @@ func (c *Chain) answer(ctx context.Context, tm metav1.TypeMeta, req *admissionv1
 // through jsonwrite (the answer's encoding was a tenth of a pod's mutating
 // pass; the patch inside grows with every mutation).
 func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]byte, error) {
-	buf := make([]byte, 0, 192+len(resp.Patch)*4/3)
+	// The envelope, uid, allowed, patchType and an audit annotation or two
+	// take about 200 bytes; the patch is written in base64.
+	buf := make([]byte, 0, 320+base64.StdEncoding.EncodedLen(len(resp.Patch)))
 	buf = append(buf, '{')
 	if tm.Kind != "" {
 		buf = jsonwrite.String(append(buf, `"kind":`...), tm.Kind)
