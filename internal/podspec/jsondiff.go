@@ -171,25 +171,47 @@ func addedValue(raw []byte) (any, bool) {
 // holding \ufffd (encoding/json writes invalid UTF-8 so, and the decoded
 // value encodes as the character itself).
 func canonical(raw []byte) bool {
-	if bytes.Contains(raw, []byte(`\ufffd`)) {
-		return false
-	}
+	return !bytes.Contains(raw, []byte(`\ufffd`)) && sortedObjects(raw)
+}
+
+// sortedObjects: raw holds no object, or is one whose members are in
+// name order (no name repeated, escaped, or holding '/' or '~', as for
+// members) with values of which the same holds. It walks raw in place:
+// splitting it into members cost an allocation for every name.
+func sortedObjects(raw []byte) bool {
 	if bytes.IndexByte(raw, '{') < 0 {
 		return true
 	}
-	var stack [16]member
-	ms, ok := members(stack[:0], raw)
-	if !ok {
+	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
 		return false
 	}
-	at := 1 // members sorted them: were they written in that order?
-	for _, m := range ms {
-		// raw[at:] starts with "name":
-		end := at + 1 + len(m.name)
-		if end+1 >= len(raw) || raw[at] != '"' || string(raw[at+1:end]) != m.name || raw[end] != '"' || raw[end+1] != ':' || !canonical(m.value) {
+	rest := raw[1 : len(raw)-1]
+	var prev []byte
+	for first := true; len(rest) > 0; first = false {
+		if rest[0] != '"' {
 			return false
 		}
-		at += len(m.name) + 3 + len(m.value) + 1
+		end := bytes.IndexByte(rest[1:], '"') + 1
+		if end <= 0 || end+1 >= len(rest) || rest[end+1] != ':' {
+			return false
+		}
+		name := rest[1:end]
+		if bytes.ContainsAny(name, `\/~`) || !first && bytes.Compare(prev, name) >= 0 {
+			return false
+		}
+		prev = name
+		rest = rest[end+2:]
+		n, ok := valueEnd(rest)
+		if !ok || !sortedObjects(rest[:n]) {
+			return false
+		}
+		rest = rest[n:]
+		if len(rest) > 0 {
+			if rest[0] != ',' || len(rest) == 1 {
+				return false
+			}
+			rest = rest[1:]
+		}
 	}
 	return true
 }

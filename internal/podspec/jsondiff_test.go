@@ -1,6 +1,7 @@
 package podspec
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -124,11 +125,53 @@ func TestCanonical(t *testing.T) {
 	for raw, want := range map[string]bool{
 		`1`: true, `"a\u003cb"`: true, `[1,2]`: true, `{"a":1,"b":{"c":2,"d":3}}`: true, `{}`: true,
 		`{"b":1,"a":2}`: false, `{"a":{"d":1,"c":2}}`: false, `"x\ufffdy"`: false, `[{"a":1}]`: false,
+		`{"a":1,"a":2}`: false, `{"a/b":1}`: false, `{"a~b":1}`: false, `{"a\"b":1}`: false, `{"a":1,}`: false,
 	} {
 		if got := canonical([]byte(raw)); got != want {
 			t.Errorf("canonical(%s) = %v, want %v", raw, got, want)
 		}
 	}
+}
+
+// FuzzCanonical: what encoding/json writes of a security context (the
+// values addedValue is given) and canonical passes is what encoding/json
+// writes again from its decoded value, byte for byte (addedValue then puts
+// the bytes in the patch as they are).
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{`{"seLinuxOptions":{"level":"s0:c1,c2"}}`, `{"seLinuxOptions":{"user":"u","role":"r"},"sysctls":[{"name":"a","value":"\ufffd"}]}`,
+		`{"capabilities":{"add":["X"]},"windowsOptions":{"gmsaCredentialSpecName":"<a>","hostProcess":true}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var pod corev1.PodSecurityContext
+		var container corev1.SecurityContext
+		var values []any
+		if json.Unmarshal(in, &pod) == nil {
+			values = append(values, &pod, pod.SELinuxOptions, pod.WindowsOptions, pod.SeccompProfile, pod.Sysctls, pod.AppArmorProfile)
+		}
+		if json.Unmarshal(in, &container) == nil {
+			values = append(values, &container, container.Capabilities, container.SELinuxOptions, container.WindowsOptions)
+		}
+		for _, x := range values {
+			raw, err := json.Marshal(x)
+			if err != nil || !canonical(raw) {
+				continue
+			}
+			var v any
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			if err := d.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			again, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, raw) {
+				t.Fatalf("canonical(%s), but it encodes again as %s", raw, again)
+			}
+		}
+	})
 }
 
 // FuzzDiffMembers: for any two security contexts, the member by member diff
