@@ -58,7 +58,7 @@ func BenchmarkTenancy1000(b *testing.B) {
 		t := ix.TenantOf("ns-500")
 		spec := base
 		spec.Tolerations = append([]corev1.Toleration(nil), base.Tolerations...)
-		Inject(t, &spec)
+		ix.Inject(t, &spec)
 		if errs := ix.ValidatePod(t, &spec, path, true); len(errs) > 0 {
 			b.Fatal(errs)
 		}

@@ -64,7 +64,7 @@ func (p *Plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.P
 		return admission.Decision{}
 	}
 	create := r.Operation == admissionv1.Create
-	changed := create && Inject(t, &pod.Spec)
+	changed := create && p.ix.Inject(t, &pod.Spec)
 	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, specPath, create)); d.Denied {
 		return d
 	}
@@ -95,7 +95,7 @@ func (p *Plugin) MutateTemplate(ctx context.Context, w *admission.WorkloadReques
 	if t == nil {
 		return admission.Decision{}
 	}
-	changed := Inject(t, &pod.Spec)
+	changed := p.ix.Inject(t, &pod.Spec)
 	_, root, _ := podspec.Template(w.Object)
 	if root == nil {
 		root = field.NewPath("spec", "template")

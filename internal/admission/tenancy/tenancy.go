@@ -31,7 +31,21 @@ type Index struct {
 	byTaintKey   map[string][]*v1alpha1.Tenant
 	byTaintValue map[string][]*v1alpha1.Tenant // "key=value"
 	byNodeLabel  map[string][]*v1alpha1.Tenant
+	nodes        map[*v1alpha1.Tenant]*tenantNodes
 }
+
+// tenantNodes is what the rules read of a tenant's nodes, worked out once
+// (sorting its labels and looking up other tenants' on every pod was a
+// fifth of the plugin's call).
+type tenantNodes struct {
+	toleration corev1.Toleration // the one its pods carry
+	labels     []nodeLabel       // its node labels, by key
+	// ownLabels: no other tenant's nodes carry one of labels, so that a node
+	// selector made of them selects no other tenant's nodes.
+	ownLabels bool
+}
+
+type nodeLabel struct{ key, value string }
 
 // NewIndex indexes defaulted, validated tenants; namespaces are the known
 // Namespaces, which their selectors are matched against (a namespace
@@ -42,7 +56,8 @@ func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Inde
 		return nil, err
 	}
 	ix := &Index{Ownership: own,
-		byTaintKey: map[string][]*v1alpha1.Tenant{}, byTaintValue: map[string][]*v1alpha1.Tenant{}, byNodeLabel: map[string][]*v1alpha1.Tenant{}}
+		byTaintKey: map[string][]*v1alpha1.Tenant{}, byTaintValue: map[string][]*v1alpha1.Tenant{}, byNodeLabel: map[string][]*v1alpha1.Tenant{},
+		nodes: map[*v1alpha1.Tenant]*tenantNodes{}}
 	for _, t := range own.Tenants() {
 		if tt := t.Spec.Nodes.Taint; tt != nil {
 			ix.byTaintKey[tt.Key] = append(ix.byTaintKey[tt.Key], t)
@@ -52,7 +67,34 @@ func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Inde
 			ix.byNodeLabel[k+"="+v] = append(ix.byNodeLabel[k+"="+v], t)
 		}
 	}
+	for _, t := range own.Tenants() {
+		n := nodesOf(t)
+		n.ownLabels = true
+		for _, l := range n.labels {
+			if len(ix.byNodeLabel[l.key+"="+l.value]) > 1 {
+				n.ownLabels = false
+			}
+		}
+		ix.nodes[t] = n
+	}
 	return ix, nil
+}
+
+// nodesOf works out t's tenantNodes (ownLabels: false, not known).
+func nodesOf(t *v1alpha1.Tenant) *tenantNodes {
+	n := &tenantNodes{toleration: toleration(t)}
+	for _, k := range sortedKeys(t.Spec.Nodes.Labels) {
+		n.labels = append(n.labels, nodeLabel{k, t.Spec.Nodes.Labels[k]})
+	}
+	return n
+}
+
+// nodesOf is t's tenantNodes.
+func (ix *Index) nodesOf(t *v1alpha1.Tenant) *tenantNodes {
+	if n := ix.nodes[t]; n != nil {
+		return n
+	}
+	return nodesOf(t) // not one of ix's tenants
 }
 
 // specPath is a pod's spec, where its field paths start (a Path is never
@@ -77,23 +119,23 @@ func taint(t *v1alpha1.Tenant) corev1.Taint {
 // spec, and its seccomp profile when the pod sets none. It reports whether
 // spec changed. A nodeSelector key the pod already sets is left for
 // Validate to judge.
-func Inject(t *v1alpha1.Tenant, spec *corev1.PodSpec) bool {
+func (ix *Index) Inject(t *v1alpha1.Tenant, spec *corev1.PodSpec) bool {
 	changed := false
 	if t.Spec.Nodes.Mode == v1alpha1.TenantNodeModeInject {
-		tol := toleration(t)
-		if !slices.ContainsFunc(spec.Tolerations, func(x corev1.Toleration) bool { return x.MatchToleration(&tol) }) {
-			spec.Tolerations = append(spec.Tolerations, tol)
+		n := ix.nodesOf(t)
+		tol := &n.toleration
+		if !slices.ContainsFunc(spec.Tolerations, func(x corev1.Toleration) bool { return x.MatchToleration(tol) }) {
+			spec.Tolerations = append(spec.Tolerations, *tol)
 			changed = true
 		}
-		var keys [4]string
-		for _, k := range appendSortedKeys(keys[:0], t.Spec.Nodes.Labels) {
-			if _, set := spec.NodeSelector[k]; set {
+		for _, l := range n.labels {
+			if _, set := spec.NodeSelector[l.key]; set {
 				continue
 			}
 			if spec.NodeSelector == nil {
-				spec.NodeSelector = make(map[string]string, len(t.Spec.Nodes.Labels))
+				spec.NodeSelector = make(map[string]string, len(n.labels))
 			}
-			spec.NodeSelector[k] = t.Spec.Nodes.Labels[k]
+			spec.NodeSelector[l.key] = l.value
 			changed = true
 		}
 	}
@@ -143,13 +185,14 @@ func appendSortedKeys(dst []string, m map[string]string) []string {
 // bypasses the scheduler; an UPDATE keeps the node the scheduler bound).
 func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path, create bool) field.ErrorList {
 	var errs field.ErrorList
-	own := toleration(t)
+	n := ix.nodesOf(t)
+	own := &n.toleration
 	hasOwn := false
 	for i := range spec.Tolerations {
 		tol := &spec.Tolerations[i]
 		// The path only for a denial: most pods are admitted.
 		p := func() *field.Path { return path.Child("tolerations").Index(i) }
-		if tol.MatchToleration(&own) {
+		if tol.MatchToleration(own) {
 			// It tolerates the tenant's taint and nothing else (an Equal
 			// toleration with an effect): another tenant's taint only when
 			// it is the same, which is not refused.
@@ -176,10 +219,16 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 			}
 		}
 	}
-	// A selector that selects a tenant's nodes has one of its labels.
+	// A selector that selects a tenant's nodes has one of its labels (none
+	// to look for when the selector is made of the tenant's own labels,
+	// which no other tenant's nodes carry: what injection gives).
 	var seen map[*v1alpha1.Tenant]bool
 	var keys [4]string
-	for _, k := range appendSortedKeys(keys[:0], spec.NodeSelector) {
+	var selected []string
+	if !n.ownLabels || !onlyLabels(spec.NodeSelector, n.labels) {
+		selected = appendSortedKeys(keys[:0], spec.NodeSelector)
+	}
+	for _, k := range selected {
 		for _, other := range ix.byNodeLabel[k+"="+spec.NodeSelector[k]] {
 			if other == t || seen[other] {
 				continue
@@ -193,9 +242,9 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 			}
 		}
 	}
-	for k, v := range t.Spec.Nodes.Labels {
-		if got, set := spec.NodeSelector[k]; set && got != v {
-			errs = append(errs, field.Invalid(path.Child("nodeSelector").Key(k), got, fmt.Sprintf("tenant %q's pods run on its nodes (%s=%s)", t.Name, k, v)))
+	for _, l := range n.labels {
+		if got, set := spec.NodeSelector[l.key]; set && got != l.value {
+			errs = append(errs, field.Invalid(path.Child("nodeSelector").Key(l.key), got, fmt.Sprintf("tenant %q's pods run on its nodes (%s=%s)", t.Name, l.key, l.value)))
 		}
 	}
 	errs = append(errs, ix.affinity(t, spec, path)...)
@@ -203,9 +252,9 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 		if !hasOwn {
 			errs = append(errs, field.Required(path.Child("tolerations"), fmt.Sprintf("tenant %q's pods must tolerate its taint %s", t.Name, describeTaint(taint(t)))))
 		}
-		for _, k := range sortedKeys(t.Spec.Nodes.Labels) {
-			if _, set := spec.NodeSelector[k]; !set {
-				errs = append(errs, field.Required(path.Child("nodeSelector").Key(k), fmt.Sprintf("tenant %q's pods must select its nodes (%s=%s)", t.Name, k, t.Spec.Nodes.Labels[k])))
+		for _, l := range n.labels {
+			if _, set := spec.NodeSelector[l.key]; !set {
+				errs = append(errs, field.Required(path.Child("nodeSelector").Key(l.key), fmt.Sprintf("tenant %q's pods must select its nodes (%s=%s)", t.Name, l.key, l.value)))
 			}
 		}
 	}
@@ -273,6 +322,17 @@ func (ix *Index) affinity(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.
 		}
 	}
 	return errs
+}
+
+// onlyLabels: every entry of selector is one of labels.
+func onlyLabels(selector map[string]string, labels []nodeLabel) bool {
+	matched := 0
+	for _, l := range labels {
+		if v, ok := selector[l.key]; ok && v == l.value {
+			matched++
+		}
+	}
+	return matched == len(selector)
 }
 
 // selectsAll: the selector requires every one of labels.

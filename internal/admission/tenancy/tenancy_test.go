@@ -251,7 +251,7 @@ func FuzzNeverToleratesAnotherTenant(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, op, value, effect string) {
 		tol := corev1.Toleration{Key: key, Operator: corev1.TolerationOperator(op), Value: value, Effect: corev1.TaintEffect(effect)}
 		spec := corev1.PodSpec{Tolerations: []corev1.Toleration{tol}}
-		Inject(a, &spec)
+		ix.Inject(a, &spec)
 		errs := ix.ValidatePod(a, &spec, field.NewPath("spec"), true)
 		if tol.ToleratesTaint(klogBackground(), &bTaint, true) && len(errs) == 0 {
 			t.Fatalf("admitted a team-a pod tolerating team-b's taint: %+v", tol)
