@@ -34,7 +34,13 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	p.stringMap("/metadata/labels", before.Labels, after.Labels)
 	p.stringMap("/metadata/annotations", before.Annotations, after.Annotations)
 	p.stringMap("/spec/nodeSelector", b.NodeSelector, a.NodeSelector)
-	if !deepEqual(&b.Tolerations, &a.Tolerations) {
+	if n := len(b.Tolerations); n > 0 && len(a.Tolerations) > n && deepEqual(&b.Tolerations, ptrTo(a.Tolerations[:n:n])) {
+		// Tolerations added at the end (Tenancy's, after kube-apiserver's
+		// not-ready and unreachable ones): those alone, not the whole list.
+		for i := n; i < len(a.Tolerations); i++ {
+			p.ops = append(p.ops, jsonpatch.NewOperation("add", "/spec/tolerations/"+strconv.Itoa(i), &a.Tolerations[i]))
+		}
+	} else if !deepEqual(&b.Tolerations, &a.Tolerations) {
 		// The whole list: an index of a toleration added in the middle
 		// would shift the others.
 		p.value("/spec/tolerations", len(b.Tolerations) > 0, len(a.Tolerations) > 0, false, a.Tolerations)
@@ -112,6 +118,8 @@ func sameOutside(before, after *corev1.Pod) bool {
 }
 
 type patch struct{ ops []jsonpatch.Operation }
+
+func ptrTo[T any](v T) *T { return &v }
 
 // value adds, replaces or removes the member at path, present (in the pod's
 // JSON, where empty values are omitted) before and after as told.

@@ -2,6 +2,7 @@ package podspec
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	evanphx "gopkg.in/evanphx/json-patch.v4"
@@ -149,6 +150,12 @@ func FuzzPodPatch(f *testing.F) {
 	f.Add(seed, uint32(0xfffff))
 	f.Add([]byte(`{"metadata":{"annotations":{"a/b":"x"}},"spec":{"securityContext":{},"containers":[{"name":"c"}]}}`), uint32(0x5a5a))
 	f.Add(seed, uint32(0xf0000))
+	// kube-apiserver's not-ready and unreachable tolerations, then Tenancy's
+	// added at the end (and another; or one in front).
+	defaulted := []byte(`{"spec":{"containers":[{"name":"c"}],"tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}]}}`)
+	f.Add(defaulted, uint32(1<<20|1<<16|1<<15))
+	f.Add(defaulted, uint32(1<<20|1<<21))
+	f.Add(defaulted, uint32(1<<20|1<<14))
 	uid := int64(7)
 	f.Fuzz(func(t *testing.T, data []byte, sel uint32) {
 		var before corev1.Pod
@@ -243,6 +250,12 @@ func FuzzPodPatch(f *testing.F) {
 			c.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
 			c.SecurityContext.AllowPrivilegeEscalation = &no
 		}
+		if bit(20) { // a toleration added at the end, as Tenancy adds its own
+			after.Spec.Tolerations = append(after.Spec.Tolerations, corev1.Toleration{Key: "kguard.io/tenant", Operator: corev1.TolerationOpEqual, Value: "a", Effect: corev1.TaintEffectNoSchedule})
+		}
+		if bit(21) { // and another
+			after.Spec.Tolerations = append(after.Spec.Tolerations, corev1.Toleration{Key: "x", Operator: corev1.TolerationOpExists})
+		}
 		if bit(13) && len(after.Spec.Containers) > 0 {
 			after.Spec.Containers[0].Image += "-other" // outside admission's fields
 		}
@@ -317,5 +330,39 @@ func BenchmarkPodPatch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A toleration added after kube-apiserver's not-ready and unreachable ones
+// (Tenancy's) is one "add" at its index, not the whole list again.
+func TestTolerationsAppended(t *testing.T) {
+	before := basePod()
+	before.Spec.Tolerations = []corev1.Toleration{
+		{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+		{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+	}
+	after := before.DeepCopy()
+	after.Spec.Tolerations = append(after.Spec.Tolerations, corev1.Toleration{Key: "kguard.io/tenant", Operator: corev1.TolerationOpEqual, Value: "a", Effect: corev1.TaintEffectNoSchedule})
+	if same, _ := patched(t, before, after); !same {
+		t.Fatal("the patch does not produce the pod")
+	}
+	w := &Workload{Object: before.DeepCopy()}
+	w.SetPod(after)
+	p, err := w.Patch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"op":"add","path":"/spec/tolerations/2","value":{"key":"kguard.io/tenant","operator":"Equal","value":"a","effect":"NoSchedule"}}]`; string(p) != want {
+		t.Errorf("patch %s, want %s", p, want)
+	}
+	// One changed in place: the whole list.
+	after.Spec.Tolerations[0].Effect = corev1.TaintEffectNoSchedule
+	if same, _ := patched(t, before, after); !same {
+		t.Fatal("the patch does not produce the pod")
+	}
+	w = &Workload{Object: before.DeepCopy()}
+	w.SetPod(after)
+	if p, _ := w.Patch(); !strings.Contains(string(p), `"path":"/spec/tolerations","value":[`) {
+		t.Errorf("a changed toleration: patch %s", p)
 	}
 }
