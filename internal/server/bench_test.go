@@ -190,8 +190,14 @@ func BenchmarkLoadTestHTTPS(b *testing.B) {
 
 // benchPSPPod is the restricted pod of hack/benche2e as kube-apiserver sends it
 // to the webhooks on create: defaulted, with the ServiceAccount admission's
-// token volume.
-const benchPSPPod = `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"r1-kguard-psp-s0","namespace":"bench","uid":"0b3c6f53-5a4f-4e7e-9d2a-8f0c0f8b7a11","creationTimestamp":"2026-12-01T10:00:00Z","labels":{"bench":"seq"},"managedFields":[{"manager":"benche2e","operation":"Update","apiVersion":"v1","time":"2026-12-01T10:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:bench":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:resources":{},"f:securityContext":{".":{},"f:allowPrivilegeEscalation":{},"f:capabilities":{".":{},"f:drop":{}},"f:runAsNonRoot":{},"f:runAsUser":{}},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:enableServiceLinks":{},"f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{".":{},"f:seccompProfile":{".":{},"f:type":{}}},"f:terminationGracePeriodSeconds":{}}}}]},"spec":{"volumes":[{"name":"kube-api-access-7xk2p","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}}],"containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","resources":{},"volumeMounts":[{"name":"kube-api-access-7xk2p","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}],"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent","securityContext":{"capabilities":{"drop":["ALL"]},"runAsUser":1000,"runAsNonRoot":true,"allowPrivilegeEscalation":false}}],"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","serviceAccountName":"default","serviceAccount":"default","securityContext":{"seccompProfile":{"type":"RuntimeDefault"}},"schedulerName":"default-scheduler","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],"priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"},"status":{}}`
+// token volume and DefaultTolerationSeconds' tolerations.
+func benchPSPPod(b *testing.B) []byte {
+	pod, err := os.ReadFile("../admission/testdata/pod-as-sent.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bytes.TrimSpace(pod)
+}
 
 // benchPSPServer serves examples/psp/policies/restricted-psp.yaml (usable by
 // system:masters) before PodSecurity, in a namespace enforcing restricted:
@@ -269,7 +275,8 @@ func BenchmarkPSPRound(b *testing.B) {
 		}
 		return out.Response
 	}
-	mutate := review([]byte(benchPSPPod))
+	pod := benchPSPPod(b)
+	mutate := review(pod)
 	resp := call(server.PathMutate, mutate)
 	if resp.Patch == nil {
 		b.Fatal("the policy did not mutate the pod")
@@ -278,7 +285,7 @@ func BenchmarkPSPRound(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mutated, err := p.Apply([]byte(benchPSPPod))
+	mutated, err := p.Apply(pod)
 	if err != nil {
 		b.Fatal(err)
 	}

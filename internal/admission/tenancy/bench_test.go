@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -71,8 +72,11 @@ func BenchmarkTenancy1000(b *testing.B) {
 // without it: deploy/'s PodSecurityPolicy (restricted, so that the pod is
 // decoded and patched in both) and PodSecurity (restricted). perPod: the
 // tenant isolates its pods with SELinux MCS levels, 10,000 pairs already
-// handed out; seLinuxOff: another tenant, without levels. Paired: every iteration reviews the pod with both chains, in
-// alternating order, and times each call; ns-added/op is the difference
+// handed out; seLinuxOff: another tenant, without levels; perPodAsSent:
+// perPod with the pod as kube-apiserver sends it (defaulted, its token
+// volume and tolerations, managedFields; as BenchmarkPSPRound in
+// internal/server). Paired: every iteration reviews the pod with both
+// chains, in alternating order, and times each call; ns-added/op is the difference
 // (run after run on this VM, wall-clock ns/op of separate benchmarks
 // drifted by more than the plugin costs), cpu-ns-added/op the difference
 // in the thread's CPU time (the collector's background work, on other
@@ -137,6 +141,23 @@ subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:auth
 			"name": "web-1", "namespace": namespace, "operation": "CREATE", "userInfo": map[string]any{"username": "alice", "groups": []string{"system:authenticated"}}, "object": json.RawMessage(raw)}})
 		return body
 	}
+	// The same, as kube-apiserver sends a created pod: defaulted, with the
+	// ServiceAccount token volume, kube-apiserver's not-ready and
+	// unreachable tolerations, managedFields, a real uid.
+	asSent, err := os.ReadFile("../testdata/pod-as-sent.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	asSentReviewOf := func(namespace string) []byte {
+		pod := bytes.ReplaceAll(bytes.TrimSpace(asSent), []byte(`"namespace":"bench"`), []byte(`"namespace":"`+namespace+`"`))
+		body, _ := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
+			"uid": "0b3c6f53-5a4f-4e7e-9d2a-8f0c0f8b7a11", "kind": map[string]string{"version": "v1", "kind": "Pod"}, "resource": map[string]string{"version": "v1", "resource": "pods"},
+			"requestKind": map[string]string{"version": "v1", "kind": "Pod"}, "requestResource": map[string]string{"version": "v1", "resource": "pods"},
+			"name": "r1-kguard-psp-s0", "namespace": namespace, "operation": "CREATE", "userInfo": map[string]any{"username": "alice", "groups": []string{"system:authenticated"}},
+			"object": json.RawMessage(pod), "oldObject": nil, "dryRun": false,
+			"options": map[string]any{"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "benche2e"}}})
+		return body
+	}
 	levels := mcs.NewOffline()
 	const running = 10000
 	keys := make([]string, running)
@@ -158,8 +179,9 @@ subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:auth
 	for _, tc := range []struct {
 		name, namespace string
 		leveled         bool
-	}{{"perPod", "ns-500", true}, {"seLinuxOff", "ns-501", false}} {
-		body := reviewOf(tc.namespace)
+		body            []byte
+	}{{"perPod", "ns-500", true, reviewOf("ns-500")}, {"seLinuxOff", "ns-501", false, reviewOf("ns-501")}, {"perPodAsSent", "ns-500", true, asSentReviewOf("ns-500")}} {
+		body := tc.body
 		b.Run(tc.name, func(b *testing.B) {
 			// The thread's CPU time too: on this VM another process's load
 			// makes a call wait for a core, which its CPU time does not
