@@ -30,7 +30,9 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	}
 
 	p := patch{ops: make([]jsonpatch.Operation, 0, 8)} // a mutated pod's patch seldom has more
-	p.value("/metadata/namespace", before.Namespace != "", after.Namespace != "", before.Namespace == after.Namespace, after.Namespace)
+	if before.Namespace != after.Namespace { // (a string made an interface is an allocation)
+		p.value("/metadata/namespace", before.Namespace != "", after.Namespace != "", false, after.Namespace)
+	}
 	p.stringMap("/metadata/labels", before.Labels, after.Labels)
 	p.stringMap("/metadata/annotations", before.Annotations, after.Annotations)
 	p.stringMap("/spec/nodeSelector", b.NodeSelector, a.NodeSelector)
