@@ -278,6 +278,22 @@ func orderOps(ops []jsonpatch.Operation) {
 		}
 		if all {
 			sort.SliceStable(run, func(a, b int) bool { return ops[run[a]].Path < ops[run[b]].Path })
+		} else {
+			// Changes inside one element, one after another, touch distinct
+			// members of it, which CreatePatch walked in map order: ordered
+			// by path among themselves (no element op between them moves it).
+			for s := 0; s < len(run); {
+				e := s + 1
+				if inside[run[s]] {
+					el := elementOf(ops[run[s]].Path, keys[run[s]])
+					for e < len(run) && inside[run[e]] && elementOf(ops[run[e]].Path, keys[run[e]]) == el {
+						e++
+					}
+					seg := run[s:e]
+					sort.SliceStable(seg, func(a, b int) bool { return ops[seg[a]].Path < ops[seg[b]].Path })
+				}
+				s = e
+			}
 		}
 		start = end
 	}
@@ -312,6 +328,16 @@ func arrayKey(path string) (string, bool) {
 		i = end
 	}
 	return key, indexes == 1 && !endsAtIndex
+}
+
+// elementOf is the element a change inside one (arrayKey's second result)
+// is under: path up to the index after key, arrayKey's first result.
+func elementOf(path, key string) string {
+	rest := path[len(key)+1:] // past key and its '/'
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return path[:len(key)+1+i]
+	}
+	return path
 }
 
 // ApplyDefaults applies the API server's defaulting that admission depends

@@ -53,4 +53,15 @@ func TestOrderOpsInsideElements(t *testing.T) {
 	if kept[0].Path != "/spec/volumes/0" || kept[1].Path != "/spec/volumes/1/name" {
 		t.Errorf("an array with an element removed was reordered: %v", kept)
 	}
+	// Beside an element added, the changes inside one element, one after
+	// the other (CreatePatch's map order), are ordered by path among
+	// themselves; found by FuzzStructDiff (sysctls).
+	for _, first := range []string{"/x/sysctls/0/value", "/x/sysctls/0/name"} {
+		second := map[string]string{"/x/sysctls/0/value": "/x/sysctls/0/name", "/x/sysctls/0/name": "/x/sysctls/0/value"}[first]
+		mixed := []jsonpatch.Operation{{Operation: "add", Path: "/x/sysctls/1"}, {Operation: "replace", Path: first}, {Operation: "replace", Path: second}}
+		orderOps(mixed)
+		if mixed[0].Path != "/x/sysctls/1" || mixed[1].Path != "/x/sysctls/0/name" || mixed[2].Path != "/x/sysctls/0/value" {
+			t.Errorf("changes inside one element beside an added one: %v", mixed)
+		}
+	}
 }
