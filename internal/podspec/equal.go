@@ -1,6 +1,9 @@
 package podspec
 
-import "reflect"
+import (
+	"reflect"
+	"unsafe"
+)
 
 // deepEqual reports whether *a and *b are equal as reflect.DeepEqual says,
 // or stricter (values of kinds an API object does not hold — functions,
@@ -20,11 +23,21 @@ func deepEqual[T any](a, b *T) bool {
 	if a == nil || b == nil {
 		return false
 	}
-	return equalValues(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem())
+	return comparatorOf(reflect.TypeFor[T]())(unsafe.Pointer(a), unsafe.Pointer(b))
 }
 
-// equalValues compares two values of one type.
+// equalValues compares two values of one type: by the type's comparator
+// when both are addressable (fields of a struct reached through a
+// pointer), by walking them otherwise (a map's values).
 func equalValues(a, b reflect.Value) bool {
+	if a.CanAddr() && b.CanAddr() {
+		return comparatorOf(a.Type())(a.Addr().UnsafePointer(), b.Addr().UnsafePointer())
+	}
+	return walkEqual(a, b)
+}
+
+// walkEqual compares two values of one type by reflection.
+func walkEqual(a, b reflect.Value) bool {
 	switch a.Kind() {
 	case reflect.Bool:
 		return a.Bool() == b.Bool()

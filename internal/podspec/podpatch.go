@@ -30,7 +30,8 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	}
 
 	p := patch{ops: make([]jsonpatch.Operation, 0, 8)} // a mutated pod's patch seldom has more
-	if before.Namespace != after.Namespace { // (a string made an interface is an allocation)
+	// Only when it changed: a string made an interface is an allocation.
+	if before.Namespace != after.Namespace {
 		p.value("/metadata/namespace", before.Namespace != "", after.Namespace != "", false, after.Namespace)
 	}
 	p.stringMap("/metadata/labels", before.Labels, after.Labels)
