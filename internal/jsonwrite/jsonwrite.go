@@ -4,7 +4,9 @@
 // tagged members, pointers, slices, strings, booleans, integers and bytes
 // (tolerations, security contexts, an AdmissionResponse), through an
 // encoder built once per type instead of encoding/json's work on every
-// call (a pool, an encoder looked up per value, a scan of the output).
+// call (a pool, an encoder looked up per value, a scan of the output). The
+// encoders read values through their addresses and the offsets of their
+// fields (package unsafe), as encoding/json's own reflection does for it.
 // Anything else goes through encoding/json itself. The fuzz tests hold it to
 // json.Marshal's bytes.
 package jsonwrite
@@ -18,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Raw is JSON encoding/json wrote (compact, HTML escaped): written as it
@@ -38,8 +41,8 @@ func Value(buf []byte, v any) ([]byte, error) {
 		return stringMap(buf, v), nil
 	}
 	if v != nil {
-		if e := encoderOf(reflect.TypeOf(v)); e != nil {
-			return e(buf, reflect.ValueOf(v)), nil
+		if buf, ok := encode(buf, reflect.ValueOf(v)); ok {
+			return buf, nil
 		}
 	}
 	b, err := json.Marshal(v)
@@ -48,11 +51,43 @@ func Value(buf []byte, v any) ([]byte, error) {
 
 // Reflect appends v as json.Marshal(v.Interface()) writes it.
 func Reflect(buf []byte, v reflect.Value) ([]byte, error) {
-	if e := encoderOf(v.Type()); e != nil {
-		return e(buf, v), nil
+	if buf, ok := encode(buf, v); ok {
+		return buf, nil
 	}
 	b, err := json.Marshal(v.Interface())
 	return append(buf, b...), err
+}
+
+// encode appends v through its type's encoder; ok is false when it has
+// none. The encoders read a value at its address: a pointer's is the value
+// it points to; a value that has none (held by an interface) is copied.
+func encode(buf []byte, v reflect.Value) (_ []byte, ok bool) {
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Pointer:
+		// Its target's encoder, without taking the pointer's own address
+		// (which would put the pointer on the heap).
+		e := encoderOf(t.Elem())
+		if e == nil || encoderOf(t) == nil {
+			return buf, false
+		}
+		if v.IsNil() {
+			return append(buf, "null"...), true
+		}
+		return e(buf, v.UnsafePointer()), true
+	case v.CanAddr():
+		if e := encoderOf(t); e != nil {
+			return e(buf, v.Addr().UnsafePointer()), true
+		}
+		return buf, false
+	}
+	e := encoderOf(t)
+	if e == nil {
+		return buf, false
+	}
+	c := reflect.New(t)
+	c.Elem().Set(v)
+	return e(buf, c.UnsafePointer()), true
 }
 
 // String appends s as encoding/json writes it: printable ASCII as is,
@@ -101,8 +136,11 @@ func stringMap(buf []byte, m map[string]string) []byte {
 	return append(buf, '}')
 }
 
-// encodeFunc appends v's JSON.
-type encodeFunc func(buf []byte, v reflect.Value) []byte
+// encodeFunc appends the JSON of the value at p. Encoders reach a
+// struct's members, a slice's elements and a pointer's target through their
+// addresses (unsafe.Add of the offsets the type gives), not through
+// reflect.Values: that was most of the time spent writing a toleration.
+type encodeFunc func(buf []byte, p unsafe.Pointer) []byte
 
 // encoders caches encoderOf: reflect.Type -> encodeFunc (nil: none).
 var encoders sync.Map
@@ -144,60 +182,90 @@ func compile(t reflect.Type, open map[reflect.Type]bool) encodeFunc {
 	defer delete(open, t)
 	switch t.Kind() {
 	case reflect.Bool:
-		return func(buf []byte, v reflect.Value) []byte { return strconv.AppendBool(buf, v.Bool()) }
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return func(buf []byte, v reflect.Value) []byte { return strconv.AppendInt(buf, v.Int(), 10) }
-	case reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return func(buf []byte, v reflect.Value) []byte { return strconv.AppendUint(buf, v.Uint(), 10) }
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendBool(buf, *(*bool)(p)) }
+	case reflect.Int:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(buf, int64(*(*int)(p)), 10) }
+	case reflect.Int8:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(buf, int64(*(*int8)(p)), 10) }
+	case reflect.Int16:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(buf, int64(*(*int16)(p)), 10) }
+	case reflect.Int32:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(buf, int64(*(*int32)(p)), 10) }
+	case reflect.Int64:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(buf, *(*int64)(p), 10) }
+	case reflect.Uint:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(buf, uint64(*(*uint)(p)), 10) }
+	case reflect.Uint16:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(buf, uint64(*(*uint16)(p)), 10) }
+	case reflect.Uint32:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(buf, uint64(*(*uint32)(p)), 10) }
+	case reflect.Uint64:
+		return func(buf []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(buf, *(*uint64)(p), 10) }
 	case reflect.String:
-		return func(buf []byte, v reflect.Value) []byte { return String(buf, v.String()) }
+		return func(buf []byte, p unsafe.Pointer) []byte { return String(buf, *(*string)(p)) }
 	case reflect.Map:
 		if t != stringMapType {
 			return nil
 		}
-		return func(buf []byte, v reflect.Value) []byte { return stringMap(buf, v.Interface().(map[string]string)) }
+		return func(buf []byte, p unsafe.Pointer) []byte { return stringMap(buf, *(*map[string]string)(p)) }
 	case reflect.Pointer:
 		elem := compile(t.Elem(), open)
 		if elem == nil {
 			return nil
 		}
-		return orNull(func(buf []byte, v reflect.Value) []byte { return elem(buf, v.Elem()) })
+		return func(buf []byte, p unsafe.Pointer) []byte {
+			target := *(*unsafe.Pointer)(p)
+			if target == nil {
+				return append(buf, "null"...)
+			}
+			return elem(buf, target)
+		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			if t.Elem() != reflect.TypeFor[uint8]() {
 				return nil // a named byte type: left to encoding/json
 			}
-			return orNull(func(buf []byte, v reflect.Value) []byte {
+			return func(buf []byte, p unsafe.Pointer) []byte {
+				b := *(*[]byte)(p)
+				if b == nil {
+					return append(buf, "null"...)
+				}
 				buf = append(buf, '"')
-				buf = base64.StdEncoding.AppendEncode(buf, v.Bytes())
+				buf = base64.StdEncoding.AppendEncode(buf, b)
 				return append(buf, '"')
-			})
+			}
 		}
 		elem := compile(t.Elem(), open)
 		if elem == nil {
 			return nil
 		}
-		return orNull(func(buf []byte, v reflect.Value) []byte {
+		size := t.Elem().Size()
+		return func(buf []byte, p unsafe.Pointer) []byte {
+			h := (*sliceHeader)(p)
+			if h.data == nil {
+				return append(buf, "null"...)
+			}
 			buf = append(buf, '[')
-			for i, n := 0, v.Len(); i < n; i++ {
+			for i := 0; i < h.len; i++ {
 				if i > 0 {
 					buf = append(buf, ',')
 				}
-				buf = elem(buf, v.Index(i))
+				buf = elem(buf, unsafe.Add(h.data, uintptr(i)*size))
 			}
 			return append(buf, ']')
-		})
+		}
 	case reflect.Struct:
-		members, ok := structMembers(t, nil, open, map[string]bool{})
+		members, ok := structMembers(t, 0, open, map[string]bool{})
 		if !ok {
 			return nil
 		}
-		return func(buf []byte, v reflect.Value) []byte {
+		return func(buf []byte, p unsafe.Pointer) []byte {
 			buf = append(buf, '{')
 			first := true
-			for _, m := range members {
-				fv := v.FieldByIndex(m.index)
-				if m.omitEmpty && Omitted(fv) {
+			for i := range members {
+				m := &members[i]
+				at := unsafe.Add(p, m.offset)
+				if m.empty != nil && m.empty(at) {
 					continue
 				}
 				if !first {
@@ -205,7 +273,7 @@ func compile(t reflect.Type, open map[reflect.Type]bool) encodeFunc {
 				}
 				first = false
 				buf = append(buf, m.key...)
-				buf = m.encode(buf, fv)
+				buf = m.encode(buf, at)
 			}
 			return append(buf, '}')
 		}
@@ -213,44 +281,68 @@ func compile(t reflect.Type, open map[reflect.Type]bool) encodeFunc {
 	return nil
 }
 
-// orNull writes null for a nil pointer or slice, as encoding/json does,
-// and anything else with e.
-func orNull(e encodeFunc) encodeFunc {
-	return func(buf []byte, v reflect.Value) []byte {
-		if v.IsNil() {
-			return append(buf, "null"...)
+// sliceHeader is how a slice is laid out in memory.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// emptyOf tells whether encoding/json leaves a value of t out as an
+// omitempty member, for the kinds this package encodes (structs never are).
+func emptyOf(t reflect.Type) func(p unsafe.Pointer) bool {
+	switch t.Kind() {
+	case reflect.Bool:
+		return func(p unsafe.Pointer) bool { return !*(*bool)(p) }
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n := t.Size()
+		return func(p unsafe.Pointer) bool {
+			for _, b := range unsafe.Slice((*byte)(p), n) {
+				if b != 0 {
+					return false
+				}
+			}
+			return true
 		}
-		return e(buf, v)
+	case reflect.String:
+		return func(p unsafe.Pointer) bool { return len(*(*string)(p)) == 0 }
+	case reflect.Map:
+		return func(p unsafe.Pointer) bool { return len(*(*map[string]string)(p)) == 0 } // stringMapType only
+	case reflect.Pointer:
+		return func(p unsafe.Pointer) bool { return *(*unsafe.Pointer)(p) == nil }
+	case reflect.Slice:
+		return func(p unsafe.Pointer) bool { return (*sliceHeader)(p).len == 0 }
 	}
+	return func(unsafe.Pointer) bool { return false }
 }
 
 // member is one member of a struct's JSON.
 type member struct {
-	index     []int  // the field, through embedded structs
-	key       string // `"name":`
-	omitEmpty bool
-	encode    encodeFunc
+	offset uintptr                     // of the field in the struct, through embedded structs
+	key    string                      // `"name":`
+	empty  func(p unsafe.Pointer) bool // omitempty: whether it is left out; nil: never
+	encode encodeFunc
 }
 
 // structMembers lists t's members in encoding/json's order (fields in
 // order, an untagged embedded struct's in its place; a tagged one is a
 // member like any other), at index path; ok is false for anything this
 // package leaves to encoding/json.
-func structMembers(t reflect.Type, path []int, open map[reflect.Type]bool, seen map[string]bool) (ms []member, ok bool) {
+func structMembers(t reflect.Type, base uintptr, open map[reflect.Type]bool, seen map[string]bool) (ms []member, ok bool) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
 		if tag == "-" {
 			continue
 		}
-		index := append(slices.Clip(path), i)
+		offset := base + f.Offset
 		if name, _, _ := strings.Cut(tag, ","); f.Anonymous && name == "" {
 			if f.Type.Kind() != reflect.Struct || !f.IsExported() {
 				return nil, false
 			}
 			// Promoted, as encoding/json does with an untagged embedded
 			// struct (",inline" is not an option it knows).
-			sub, ok := structMembers(f.Type, index, open, seen)
+			sub, ok := structMembers(f.Type, offset, open, seen)
 			if !ok {
 				return nil, false
 			}
@@ -269,7 +361,11 @@ func structMembers(t reflect.Type, path []int, open map[reflect.Type]bool, seen 
 		if e == nil {
 			return nil, false
 		}
-		ms = append(ms, member{index, `"` + name + `":`, omitEmpty, e})
+		var empty func(unsafe.Pointer) bool
+		if omitEmpty {
+			empty = emptyOf(f.Type)
+		}
+		ms = append(ms, member{offset, `"` + name + `":`, empty, e})
 	}
 	return ms, true
 }

@@ -46,7 +46,7 @@ func podPatch(before, after *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	} else if !deepEqual(&b.Tolerations, &a.Tolerations) {
 		// The whole list: an index of a toleration added in the middle
 		// would shift the others.
-		p.value("/spec/tolerations", len(b.Tolerations) > 0, len(a.Tolerations) > 0, false, a.Tolerations)
+		p.value("/spec/tolerations", len(b.Tolerations) > 0, len(a.Tolerations) > 0, false, &a.Tolerations)
 	}
 	pointer(&p, "/spec/securityContext", b.SecurityContext, a.SecurityContext)
 	pointer(&p, "/spec/runtimeClassName", b.RuntimeClassName, a.RuntimeClassName)
