@@ -32,18 +32,10 @@ import (
 func thousandTenants(b *testing.B) (*Index, corev1.PodSpec) {
 	var tenants []*v1alpha1.Tenant
 	for i := 0; i < 1000; i++ {
-		t := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("team-%d", i)},
-			Spec: v1alpha1.TenantSpec{Namespaces: v1alpha1.TenantNamespaces{Names: []string{fmt.Sprintf("ns-%d", i)}}}}
-		if err := policy.CheckTenant(t); err != nil {
-			b.Fatal(err)
-		}
-		tenants = append(tenants, t)
+		tenants = append(tenants, &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("team-%d", i)},
+			Spec: v1alpha1.TenantSpec{Namespaces: v1alpha1.TenantNamespaces{Names: []string{fmt.Sprintf("ns-%d", i)}}}})
 	}
-	ix, err := NewIndex(tenants, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return ix, corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}, {Name: "proxy", Image: "proxy"}},
+	return checkedIndex(b, tenants), corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}, {Name: "proxy", Image: "proxy"}},
 		Tolerations: []corev1.Toleration{{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}}}
 }
 

@@ -20,12 +20,19 @@ func sharedLabelTenants(t testing.TB) *Index {
 	for name, labels := range map[string]map[string]string{
 		"team-a": {"pool": "shared"}, "team-b": {"pool": "shared", "team": "b"}, "team-c": nil,
 	} {
-		tn := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: v1alpha1.TenantSpec{Namespaces: v1alpha1.TenantNamespaces{Names: []string{name}}, Nodes: v1alpha1.TenantNodes{Labels: labels}}}
+		tenants = append(tenants, &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v1alpha1.TenantSpec{Namespaces: v1alpha1.TenantNamespaces{Names: []string{name}}, Nodes: v1alpha1.TenantNodes{Labels: labels}}})
+	}
+	return checkedIndex(t, tenants)
+}
+
+// checkedIndex defaults and validates tenants as kguard does when it reads
+// them, and indexes them.
+func checkedIndex(t testing.TB, tenants []*v1alpha1.Tenant) *Index {
+	for _, tn := range tenants {
 		if err := policy.CheckTenant(tn); err != nil {
 			t.Fatal(err)
 		}
-		tenants = append(tenants, tn)
 	}
 	ix, err := NewIndex(tenants, nil)
 	if err != nil {
