@@ -3,6 +3,7 @@ package tenancy
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -98,4 +99,13 @@ func FuzzOwnLabelsShortcut(f *testing.F) {
 			t.Fatalf("%s %v: %v, looking every label up: %v", tn.Name, spec.NodeSelector, fmt.Sprint(fast), fmt.Sprint(full))
 		}
 	})
+}
+
+// A tenant that was not defaulted (no taint) is an error of the index, not
+// a panic of the plugin's constructor.
+func TestIndexRefusesUndefaultedTenant(t *testing.T) {
+	tn := &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "raw"}, Spec: v1alpha1.TenantSpec{Namespaces: v1alpha1.TenantNamespaces{Names: []string{"raw"}}}}
+	if _, err := NewIndex([]*v1alpha1.Tenant{tn}, nil); err == nil || !strings.Contains(err.Error(), `tenant "raw": spec.nodes.taint is not set`) {
+		t.Errorf("NewIndex of an undefaulted tenant: %v", err)
+	}
 }

@@ -68,6 +68,11 @@ func NewIndex(tenants []*v1alpha1.Tenant, namespaces []*corev1.Namespace) (*Inde
 		}
 	}
 	for _, t := range own.Tenants() {
+		if t.Spec.Nodes.Taint == nil {
+			// SetTenantDefaults gives every tenant one; reading files or the
+			// cluster defaults every tenant.
+			return nil, fmt.Errorf("tenant %q: spec.nodes.taint is not set (the tenant was not defaulted)", t.Name)
+		}
 		n := nodesOf(t)
 		n.ownLabels = true
 		for _, l := range n.labels {
