@@ -71,35 +71,11 @@ type member struct {
 // '/' or '~' (which a JSON Pointer escapes, and which would sort differently).
 func members(dst []member, data []byte) (ms []member, ok bool) {
 	ms = dst
-	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' {
+	if !eachMember(data, func(name, value []byte) bool {
+		ms = append(ms, member{string(name), value})
+		return true
+	}) {
 		return nil, false
-	}
-	rest := data[1 : len(data)-1]
-	for len(rest) > 0 {
-		if rest[0] != '"' {
-			return nil, false
-		}
-		end := bytes.IndexByte(rest[1:], '"') + 1
-		if end <= 0 || end+1 >= len(rest) || rest[end+1] != ':' {
-			return nil, false
-		}
-		name := rest[1:end]
-		if bytes.ContainsAny(name, `\/~`) {
-			return nil, false
-		}
-		rest = rest[end+2:]
-		n, ok := valueEnd(rest)
-		if !ok {
-			return nil, false
-		}
-		ms = append(ms, member{string(name), rest[:n]})
-		rest = rest[n:]
-		if len(rest) > 0 {
-			if rest[0] != ',' || len(rest) == 1 {
-				return nil, false
-			}
-			rest = rest[1:]
-		}
 	}
 	// encoding/json writes a struct's members in field order: sort them.
 	for i := 1; i < len(ms); i++ {
@@ -111,6 +87,42 @@ func members(dst []member, data []byte) (ms []member, ok bool) {
 		}
 	}
 	return ms, true
+}
+
+// eachMember calls f with the name and the value's JSON of each member of
+// a compact JSON object, in order, until f says false; ok is false if f
+// did, or data is not one, or a name is escaped or holds a '/' or '~'.
+func eachMember(data []byte, f func(name, value []byte) bool) (ok bool) {
+	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' {
+		return false
+	}
+	rest := data[1 : len(data)-1]
+	for len(rest) > 0 {
+		if rest[0] != '"' {
+			return false
+		}
+		end := bytes.IndexByte(rest[1:], '"') + 1
+		if end <= 0 || end+1 >= len(rest) || rest[end+1] != ':' {
+			return false
+		}
+		name := rest[1:end]
+		if bytes.ContainsAny(name, `\/~`) {
+			return false
+		}
+		rest = rest[end+2:]
+		n, ok := valueEnd(rest)
+		if !ok || !f(name, rest[:n]) {
+			return false
+		}
+		rest = rest[n:]
+		if len(rest) > 0 {
+			if rest[0] != ',' || len(rest) == 1 {
+				return false
+			}
+			rest = rest[1:]
+		}
+	}
+	return true
 }
 
 // valueEnd is the length of the compact JSON value data starts with, which a
@@ -182,36 +194,11 @@ func sortedObjects(raw []byte) bool {
 	if bytes.IndexByte(raw, '{') < 0 {
 		return true
 	}
-	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
-		return false
-	}
-	rest := raw[1 : len(raw)-1]
 	var prev []byte
-	for first := true; len(rest) > 0; first = false {
-		if rest[0] != '"' {
-			return false
-		}
-		end := bytes.IndexByte(rest[1:], '"') + 1
-		if end <= 0 || end+1 >= len(rest) || rest[end+1] != ':' {
-			return false
-		}
-		name := rest[1:end]
-		if bytes.ContainsAny(name, `\/~`) || !first && bytes.Compare(prev, name) >= 0 {
-			return false
-		}
-		prev = name
-		rest = rest[end+2:]
-		n, ok := valueEnd(rest)
-		if !ok || !sortedObjects(rest[:n]) {
-			return false
-		}
-		rest = rest[n:]
-		if len(rest) > 0 {
-			if rest[0] != ',' || len(rest) == 1 {
-				return false
-			}
-			rest = rest[1:]
-		}
-	}
-	return true
+	first := true
+	return eachMember(raw, func(name, value []byte) bool {
+		inOrder := first || bytes.Compare(prev, name) < 0
+		prev, first = name, false
+		return inOrder && sortedObjects(value)
+	})
 }
