@@ -66,9 +66,11 @@ func encode(buf []byte, v reflect.Value) (_ []byte, ok bool) {
 	switch {
 	case t.Kind() == reflect.Pointer:
 		// Its target's encoder, without taking the pointer's own address
-		// (which would put the pointer on the heap).
+		// (which would put the pointer on the heap). The pointer's type has
+		// an encoder exactly when its target's has: compile checks both T
+		// and *T for marshalling methods, and **T has none.
 		e := encoderOf(t.Elem())
-		if e == nil || encoderOf(t) == nil {
+		if e == nil {
 			return buf, false
 		}
 		if v.IsNil() {

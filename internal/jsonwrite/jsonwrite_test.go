@@ -20,6 +20,9 @@ func TestEncoderOf(t *testing.T) {
 		if encoderOf(reflect.TypeOf(v)) == nil {
 			t.Errorf("%T has no encoder", v)
 		}
+		if pt := reflect.PointerTo(reflect.TypeOf(v)); encoderOf(pt) == nil {
+			t.Errorf("%v has no encoder", pt) // encode relies on it
+		}
 	}
 	type embeddedPointer struct{ *corev1.Toleration }
 	type untagged struct{ A string }
@@ -41,6 +44,9 @@ func TestEncoderOf(t *testing.T) {
 		untagged{}, option{}, odd{}, clash{}, recursive{}, json.Number("7"), []json.Number{}, namedBytes{}, &admissionv1.AdmissionRequest{} /* raw objects */} {
 		if encoderOf(reflect.TypeOf(v)) != nil {
 			t.Errorf("%T has an encoder", v)
+		}
+		if pt := reflect.PointerTo(reflect.TypeOf(v)); encoderOf(pt) != nil {
+			t.Errorf("%v has an encoder", pt) // encode relies on it
 		}
 	}
 }
