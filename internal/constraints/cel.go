@@ -251,7 +251,36 @@ func (e *celCode) bind(c *Constraint) (any, error) {
 	if err := u.UnmarshalJSON(b); err != nil {
 		return nil, err
 	}
-	return u, nil
+	bound := &celBound{params: u}
+	if e.byParameters {
+		p, err := json.Marshal(c.Params) // map keys sorted: one text per value
+		if err != nil {
+			return nil, err
+		}
+		bound.key = string(p)
+	}
+	return bound, nil
+}
+
+// celBound is the constraint object bound to `params` and, for a
+// byParameters template, its parameters' JSON text.
+type celBound struct {
+	params *unstructured.Unstructured
+	key    string
+}
+
+// celShare is what decides a byParameters template's violations besides
+// the review.
+type celShare struct {
+	code   *celCode
+	params string
+}
+
+func (e *celCode) shareKey(_ *Constraint, bound any) any {
+	if !e.byParameters {
+		return nil
+	}
+	return celShare{e, bound.(*celBound).key}
 }
 
 // celParamsRef finds `params` as an identifier (not variables.params).
@@ -278,49 +307,22 @@ func celNamesParams(src *celSource) bool {
 	return false
 }
 
-// celState is a review's CEL attributes, and the violations already found
-// for it, by template and parameters (byParameters templates only).
-type celState struct {
-	attrs *admission.VersionedAttributes
-	done  map[celDoneKey][]Violation
-}
-
-type celDoneKey struct {
-	code   *celCode
-	params string
-}
-
-func (e *celCode) violations(ctx context.Context, _ *pass, r *Review, c *Constraint, bound any) ([]Violation, error) {
-	params, _ := bound.(*unstructured.Unstructured)
-	if params == nil {
+func (e *celCode) violations(ctx context.Context, p *pass, r *Review, c *Constraint, bound any) ([]Violation, error) {
+	b, _ := bound.(*celBound)
+	if b == nil {
 		return nil, fmt.Errorf("%s %q is not bound to its template's CEL", c.Kind, c.Name)
 	}
-	st, err := r.state(gk.EngineCEL, func() (any, error) {
+	// The attributes are the pass's own, not the review's: evaluating
+	// writes to them (the CEL forms of the objects, made on first use).
+	if p.cel == nil {
 		a, err := celAttributes(r)
 		if err != nil {
 			return nil, err
 		}
-		return &celState{attrs: a, done: map[celDoneKey][]Violation{}}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	state := st.(*celState)
-	if e.byParameters {
-		b, err := json.Marshal(c.Params) // map keys sorted: one text per value
-		if err != nil {
-			return nil, err
-		}
-		key := celDoneKey{e, string(b)}
-		if vs, ok := state.done[key]; ok {
-			return vs, nil
-		}
-		vs := e.decide(ctx, state.attrs, params, r.Namespace, celconfig.PerCallLimit)
-		state.done[key] = vs
-		return vs, nil
+		p.cel = a
 	}
 	// Gatekeeper's budget per constraint is celconfig.PerCallLimit.
-	return e.decide(ctx, state.attrs, params, r.Namespace, celconfig.PerCallLimit), nil
+	return e.decide(ctx, p.cel, b.params, r.Namespace, celconfig.PerCallLimit), nil
 }
 
 // decide runs the validator as Gatekeeper's driver does (no authorizer,

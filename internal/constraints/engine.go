@@ -41,9 +41,15 @@ type engine interface {
 	// bind prepares what the engine needs of a constraint, once, when the
 	// constraint is loaded (its parameters in the engine's own form).
 	bind(c *Constraint) (any, error)
+	// shareKey is what decides a constraint's violations besides the
+	// review (its template's code and parameters), comparable, when
+	// constraints with equal keys are sure to get the same violations for
+	// one review; nil when each constraint must be evaluated on its own.
+	shareKey(c *Constraint, bound any) any
 	// violations evaluates the code for constraint c (with what bind
-	// returned) against the review, in pass p of a Set. An error is an evaluation error: the
-	// caller reports it as a violation, as Gatekeeper does, so that it
-	// never admits.
+	// returned) against the review, in pass p of a Set. An error is an
+	// evaluation error: the caller reports it as a violation, as
+	// Gatekeeper does, so that it never admits. It may run concurrently
+	// with other evaluations of the same review, each in its own pass.
 	violations(ctx context.Context, p *pass, r *Review, c *Constraint, bound any) ([]Violation, error)
 }

@@ -122,9 +122,8 @@ func checkDataRefs(m *ast.Module) error {
 func (e *regoCode) name() string { return gk.EngineRego }
 
 // regoBound is a constraint's parameters as a Rego value, and that value's
-// text: constraints of one template whose parameters are equal get the
-// same violations for one review (input is only the review and the
-// parameters), so a review evaluates each distinct parameters once.
+// text (constraints of one template whose parameters are equal share
+// their evaluation: shareKey).
 type regoBound struct {
 	params ast.Value
 	key    string
@@ -147,22 +146,15 @@ func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error
 	return &q, nil
 }
 
-// regoState is a review's Rego form, and the outcomes of the evaluations
-// done for it, by prepared query (a template in a Set: another Set may
-// hold another inventory) and parameters.
-type regoState struct {
-	review ast.Value
-	done   map[regoDoneKey]regoOutcome
-}
-
-type regoDoneKey struct {
-	q      *rego.PreparedEvalQuery
+// regoShare is what decides a constraint's Rego violations besides the
+// review: input is only the review and the parameters.
+type regoShare struct {
+	code   *regoCode
 	params string
 }
 
-type regoOutcome struct {
-	vs  []Violation
-	err error
+func (e *regoCode) shareKey(_ *Constraint, bound any) any {
+	return regoShare{e, bound.(*regoBound).key}
 }
 
 func (e *regoCode) violations(ctx context.Context, p *pass, r *Review, c *Constraint, bound any) ([]Violation, error) {
@@ -170,21 +162,9 @@ func (e *regoCode) violations(ctx context.Context, p *pass, r *Review, c *Constr
 	if q == nil {
 		return nil, fmt.Errorf("ConstraintTemplate %q is not prepared", c.Template.Name)
 	}
-	b := bound.(*regoBound)
-	st, err := r.state(gk.EngineRego, func() (any, error) {
-		v, err := regoReview(r)
-		if err != nil {
-			return nil, err
-		}
-		return &regoState{review: v, done: map[regoDoneKey]regoOutcome{}}, nil
-	})
+	st, err := r.state(gk.EngineRego, func() (any, error) { return regoReview(r) })
 	if err != nil {
 		return nil, err
-	}
-	state := st.(*regoState)
-	key := regoDoneKey{q, b.key}
-	if o, ok := state.done[key]; ok {
-		return o.vs, o.err
 	}
 	if p.rego == nil {
 		rp, err := openRegoPass(ctx, p.set.store)
@@ -193,9 +173,7 @@ func (e *regoCode) violations(ctx context.Context, p *pass, r *Review, c *Constr
 		}
 		p.rego = rp
 	}
-	vs, err := evalRego(ctx, q, p.rego, state.review, b.params)
-	state.done[key] = regoOutcome{vs, err}
-	return vs, err
+	return evalRego(ctx, q, p.rego, st.(ast.Value), bound.(*regoBound).params)
 }
 
 // regoPass is what the Rego evaluations of one review of a Set share,

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
 )
 
 // Review is one object under review, as Gatekeeper's target hands it to the
@@ -28,6 +32,7 @@ type Review struct {
 	decoded     bool
 	obj, old    *unstructured.Unstructured
 	decodeErr   error
+	mu          sync.Mutex     // engineState: evaluations may run concurrently
 	engineState map[string]any // per engine: its form of the review
 }
 
@@ -78,9 +83,11 @@ func decodeObject(raw []byte, what string) (*unstructured.Unstructured, error) {
 	return o, nil
 }
 
-// state is an engine's cached form of the review (one review is evaluated
-// by one goroutine).
+// state is an engine's form of the review, built once (an error is not
+// kept: the next evaluation builds again and gets it too).
 func (r *Review) state(engine string, build func() (any, error)) (any, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if v, ok := r.engineState[engine]; ok {
 		return v, nil
 	}
@@ -222,15 +229,27 @@ func (s *Set) Template(kind string) *Template { return s.templates[kind] }
 // Review evaluates every constraint enforced at point that matches the
 // review, in kind, name order. An evaluation or match error of a
 // constraint is a result carrying the error as its message, as Gatekeeper
-// reports it, so that it is never admitted.
+// reports it, so that it is never admitted. Constraints whose code and
+// parameters are the same share one evaluation, and distinct evaluations
+// run in parallel on up to GOMAXPROCS goroutines: a review's latency is
+// then about its CPU time divided by the cores free to take it.
 func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
-	p := &pass{set: s}
-	defer p.close(ctx)
-	var out []Result
 	ns := r.Namespace
 	if ns == nil && r.Request.Namespace != "" {
 		ns = s.namespaces[r.Request.Namespace]
 	}
+	// Each matching constraint, with a result of its own (a match error, a
+	// constraint that does not load) or the evaluation it takes its
+	// violations from.
+	type entry struct {
+		c      *Constraint
+		acts   []string
+		fixed  error
+		evalAt int
+	}
+	var entries []entry
+	var evals []evaluation
+	shared := map[any]int{}
 	for _, c := range s.constraints {
 		acts, enforced := c.actionAt(point)
 		if !enforced {
@@ -240,34 +259,89 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 			continue
 		}
 		ok, err := c.matches(r, ns)
+		if err == nil && ok && c.broken != nil {
+			err = c.broken
+		}
 		if err != nil {
-			out = append(out, Result{Constraint: c, Violation: Violation{Msg: err.Error()}, Actions: acts})
+			entries = append(entries, entry{c: c, acts: acts, fixed: err})
 			continue
 		}
 		if !ok {
 			continue
 		}
-		if c.broken != nil {
-			out = append(out, Result{Constraint: c, Violation: Violation{Msg: c.broken.Error()}, Actions: acts})
+		key := c.Template.code.shareKey(c, c.bound)
+		if key != nil {
+			if i, ok := shared[key]; ok {
+				entries = append(entries, entry{c: c, acts: acts, evalAt: i})
+				continue
+			}
+			shared[key] = len(evals)
+		}
+		entries = append(entries, entry{c: c, acts: acts, evalAt: len(evals)})
+		evals = append(evals, evaluation{c: c})
+	}
+	s.evaluate(ctx, r, evals)
+	var out []Result
+	for _, e := range entries {
+		if e.fixed != nil {
+			out = append(out, Result{Constraint: e.c, Violation: Violation{Msg: e.fixed.Error()}, Actions: e.acts})
 			continue
 		}
-		vs, err := c.Template.code.violations(ctx, p, r, c, c.bound)
-		if err != nil {
-			out = append(out, Result{Constraint: c, Violation: Violation{Msg: err.Error()}, Actions: acts})
+		ev := &evals[e.evalAt]
+		if ev.err != nil {
+			out = append(out, Result{Constraint: e.c, Violation: Violation{Msg: ev.err.Error()}, Actions: e.acts})
 			continue
 		}
-		for _, v := range vs {
-			out = append(out, Result{Constraint: c, Violation: v, Actions: acts})
+		for _, v := range ev.vs {
+			out = append(out, Result{Constraint: e.c, Violation: v, Actions: e.acts})
 		}
 	}
 	return out
 }
 
-// pass is one review of a Set: the Set, and what the review's evaluations
-// share and give back when it is done.
+// evaluation is one evaluation of a review: a constraint's code, and what
+// it found.
+type evaluation struct {
+	c   *Constraint
+	vs  []Violation
+	err error
+}
+
+// evaluate runs the evaluations, in parallel when there are several and
+// more than one core: each goroutine takes the next evaluation not yet
+// taken, in its own pass.
+func (s *Set) evaluate(ctx context.Context, r *Review, evals []evaluation) {
+	run := func(next func() int) {
+		p := &pass{set: s}
+		defer p.close(ctx)
+		for i := next(); i < len(evals); i = next() {
+			e := &evals[i]
+			e.vs, e.err = e.c.Template.code.violations(ctx, p, r, e.c, e.c.bound)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(evals))
+	if workers <= 1 {
+		i := -1
+		run(func() int { i++; return i })
+		return
+	}
+	r.objects() // decoded once, before the evaluations read it
+	var taken atomic.Int64
+	next := func() int { return int(taken.Add(1) - 1) }
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(func() { run(next) })
+	}
+	run(next)
+	wg.Wait()
+}
+
+// pass is what the evaluations one goroutine runs for a review share, and
+// give back when they are done.
 type pass struct {
 	set  *Set
-	rego *regoPass // opened by the first Rego evaluation
+	rego *regoPass                      // opened by the first Rego evaluation
+	cel  *admission.VersionedAttributes // made by the first CEL evaluation
 }
 
 func (p *pass) close(ctx context.Context) {
@@ -298,7 +372,7 @@ func inventoryNamespaces(data map[string]any) (map[string]*corev1.Namespace, err
 			continue
 		}
 		var ns corev1.Namespace
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ns); err != nil {
+		if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(m, &ns); err != nil {
 			return nil, fmt.Errorf("inventory: Namespace %q: %v", name, err)
 		}
 		out[name] = &ns

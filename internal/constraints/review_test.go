@@ -1,0 +1,104 @@
+package constraints
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
+)
+
+// TestReviewParallel: a review whose evaluations run on several goroutines
+// finds what it finds on one, in the same order — the library's
+// pod-security-policy templates (CEL first where they carry it, and Rego
+// only), every sample constraint, every sample object.
+func TestReviewParallel(t *testing.T) {
+	ctx := context.Background()
+	dirs, err := filepath.Glob(filepath.Join("testdata", "gatekeeper-library", "library", "pod-security-policy", "*"))
+	if err != nil || len(dirs) < 10 {
+		t.Fatalf("library: %d policies, %v", len(dirs), err)
+	}
+	for _, opts := range []Options{{}, {NoCEL: true}} {
+		var templates []*Template
+		var cs []*Constraint
+		var reviews []*Review
+		for _, dir := range dirs {
+			if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err != nil {
+				continue
+			}
+			var ct gk.ConstraintTemplate
+			if err := json.Unmarshal(yamlFile(t, filepath.Join(dir, "template.yaml")), &ct); err != nil {
+				t.Fatal(err)
+			}
+			tmpl, err := CompileTemplate(&ct, opts)
+			if err != nil {
+				t.Fatalf("%s: %v", dir, err)
+			}
+			templates = append(templates, tmpl)
+			samples, _ := filepath.Glob(filepath.Join(dir, "samples", "*"))
+			for i, sample := range samples {
+				raw := yamlFile(t, filepath.Join(sample, "constraint.yaml"))
+				// Samples of one template may share a name.
+				raw = []byte(strings.Replace(string(raw), `"name":"`, fmt.Sprintf(`"name":"s%d-`, i), 1))
+				c, err := LoadConstraint(tmpl, raw)
+				if err != nil {
+					t.Fatalf("%s: %v", sample, err)
+				}
+				cs = append(cs, c)
+				objs, _ := filepath.Glob(filepath.Join(sample, "*.yaml"))
+				for _, o := range objs {
+					if filepath.Base(o) != "constraint.yaml" {
+						doc, err := os.ReadFile(o)
+						if err != nil {
+							t.Fatal(err)
+						}
+						reviews = append(reviews, celLibraryReview(t, doc))
+					}
+				}
+			}
+		}
+		s, err := NewSet(ctx, templates, cs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		review := func(r *Review, procs int) []Result {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			// A fresh Review each time: it keeps what it decoded.
+			return s.Review(ctx, &Review{Request: r.Request, Namespace: r.Namespace}, PointGator)
+		}
+		violations := 0
+		for i, r := range reviews {
+			one := review(r, 1)
+			for _, procs := range []int{4} {
+				if several := review(r, procs); !reflect.DeepEqual(one, several) {
+					t.Errorf("NoCEL %v, review %d (%s): on %d goroutines\n%v\nwant (one)\n%v", opts.NoCEL, i, r.Request.Name, procs, several, one)
+				}
+			}
+			violations += len(one)
+		}
+		if violations < len(dirs) {
+			t.Errorf("NoCEL %v: only %d violations over %d reviews: the test checks little", opts.NoCEL, violations, len(reviews))
+		}
+	}
+}
+
+func yamlFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return j
+}
