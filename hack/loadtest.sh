@@ -12,6 +12,8 @@
 # generated), KEEP=1 keeps the work directory (policies, certificates, kguard's
 # log). kguard runs with GOGC=400, as deploy/deployment.yaml sets it;
 # KGUARD_GOGC=100 measures Go's default. Other variables reach kguard too.
+# KGUARD_ARGS: extra flags for kguard serve, space-separated (e.g. "--probe-address
+# 127.0.0.1:18082 --profiling" to take a CPU profile under the load).
 # HTTP2=1 starts kguard (or noopwebhook) with --enable-http2: /authorize is then
 # called over HTTP/2, as kube-apiserver's authorization webhook client would.
 # TARGET=noop serves the same load with hack/noopwebhook instead of kguard: the
@@ -188,7 +190,8 @@ else
   echo "== starting kguard serve on $url"
   GOGC="$KGUARD_GOGC" ${KGUARD_CPUS:+taskset -c "$KGUARD_CPUS"} "$work/kguard" serve --listen-address "127.0.0.1:$port" \
     --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
-    --policy-dir "$work/policies" --log-level warn ${admission[@]+"${admission[@]}"} ${h2flag[@]+"${h2flag[@]}"} 2>"$work/kguard.log" &
+    --policy-dir "$work/policies" --log-level warn ${admission[@]+"${admission[@]}"} ${h2flag[@]+"${h2flag[@]}"} \
+    ${KGUARD_ARGS:-} 2>"$work/kguard.log" &
 fi
 kguard_pid=$!
 

@@ -303,13 +303,34 @@ func regoReviewDecoded(r *Review) (ast.Value, bool) {
 }
 
 // decodedJSONObject is a raw extension that encoding/json writes as its
-// Raw bytes, and that holds a JSON object without "-0".
+// Raw bytes, and that holds a JSON object without a number starting "-0".
 func decodedJSONObject(re runtime.RawExtension) bool {
 	if re.Raw == nil {
 		return re.Object == nil
 	}
 	trimmed := bytes.TrimLeft(re.Raw, " \t\r\n")
-	return len(trimmed) > 0 && trimmed[0] == '{' && !bytes.Contains(re.Raw, []byte("-0"))
+	return len(trimmed) > 0 && trimmed[0] == '{' && !negativeZero(re.Raw)
+}
+
+// negativeZero reports whether JSON text has a number starting "-0" (-0,
+// -0.5, -0e1): outside strings a '-' only starts a number. Inside strings
+// "-0" is common (names web-0, dates 2026-01-05) and does not count.
+func negativeZero(text []byte) bool {
+	if !bytes.Contains(text, []byte("-0")) {
+		return false
+	}
+	inString := false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case inString && c == '\\':
+			i++ // the escaped byte, a quote or a backslash among them
+		case c == '"':
+			inString = !inString
+		case !inString && c == '-' && i+1 < len(text) && text[i+1] == '0':
+			return true
+		}
+	}
+	return false
 }
 
 // jsonToRego is a decoded JSON value as ast.InterfaceToValue makes it from
