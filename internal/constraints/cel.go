@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -21,6 +22,7 @@ import (
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/cel/environment"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
 
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
@@ -251,7 +253,14 @@ func (e *celCode) bind(c *Constraint) (any, error) {
 	if err := u.UnmarshalJSON(b); err != nil {
 		return nil, err
 	}
-	bound := &celBound{params: u}
+	// What the CEL library makes of the object for `params` on every
+	// evaluation (a JSON round trip through structured-merge-diff), made
+	// once by the same function.
+	content, err := value.TypeReflectEntryOf(reflect.TypeOf(u)).ToUnstructured(reflect.ValueOf(u))
+	if err != nil {
+		return nil, err
+	}
+	bound := &celBound{params: &celParams{Unstructured: u, content: content}}
 	if e.byParameters {
 		p, err := json.Marshal(c.Params) // map keys sorted: one text per value
 		if err != nil {
@@ -265,9 +274,22 @@ func (e *celCode) bind(c *Constraint) (any, error) {
 // celBound is the constraint object bound to `params` and, for a
 // byParameters template, its parameters' JSON text.
 type celBound struct {
-	params *unstructured.Unstructured
+	params *celParams
 	key    string
 }
+
+// celParams is the constraint object handed to the validator as its
+// params: an Unstructured that gives the CEL library its unstructured form
+// as already made (value.UnstructuredConverter) instead of having it
+// encoded and decoded again for each expression evaluated.
+type celParams struct {
+	*unstructured.Unstructured
+	content any
+}
+
+func (p *celParams) ToUnstructured() any { return p.content }
+
+var _ value.UnstructuredConverter = (*celParams)(nil)
 
 // celShare is what decides a byParameters template's violations besides
 // the review.

@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/google/cel-go/common/types"
+	"google.golang.org/protobuf/types/known/structpb"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/cel/common"
 	"sigs.k8s.io/yaml"
 
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
@@ -457,5 +462,38 @@ func TestCELParamsPerConstraint(t *testing.T) {
 	got := celResults(t, tmpl, cs, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`)
 	if want := []string{"p: constraint p", "p2: constraint p2"}; !celEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// The constraint object kguard hands the validator as params looks to CEL
+// exactly as the Unstructured it stands for: the same value, the same
+// types inside (int, double, string, list, map, null).
+func TestCELParamsConverted(t *testing.T) {
+	tmpl := celCompile(t, celInlineTemplate(`{"validations": [{"expression": "true"}]}`), Options{})
+	for _, params := range []string{
+		`{}`,
+		`{"n": 1, "big": 9007199254740993, "f": 1.5, "e": 1e21, "neg": -0.0, "s": "x", "b": true, "z": null}`,
+		`{"list": [1, "a", [2.5, {"k": [null]}]], "nested": {"a": {"b": {"c": -3}}}, "empty": [], "o": {}}`,
+	} {
+		c := celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "c"}, "spec": {"enforcementAction": "warn", "parameters": `+params+`}}`))
+		b := c.bound.(*celBound)
+		got, want := common.SchemalessTypedToVal(b.params), common.SchemalessTypedToVal(b.params.Unstructured)
+		if eq := got.Equal(want); eq != types.True {
+			t.Errorf("%s: params %v, want %v", params, got, want)
+		}
+		gj, err := got.ConvertToNative(reflect.TypeFor[*structpb.Value]())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wj, err := want.ConvertToNative(reflect.TypeFor[*structpb.Value]())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := fmt.Sprint(gj), fmt.Sprint(wj); g != w {
+			t.Errorf("%s: params as JSON\n%s\nwant\n%s", params, g, w)
+		}
+		if !reflect.DeepEqual(b.params.ToUnstructured(), b.params.UnstructuredContent()) {
+			t.Errorf("%s: unstructured form %v, want the object's %v", params, b.params.ToUnstructured(), b.params.UnstructuredContent())
+		}
 	}
 }
