@@ -13,15 +13,20 @@ import (
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
 
-func libraryJSON(f *testing.F, path string) []byte {
-	f.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "gatekeeper-library", "library", path))
+// libraryDir is the gatekeeper-library kguard vendors as test data.
+var libraryDir = filepath.Join("testdata", "gatekeeper-library", "library")
+
+// libraryJSON reads a YAML file of the library (path relative to
+// libraryDir) as JSON.
+func libraryJSON(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(libraryDir, path))
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	j, err := yaml.YAMLToJSON(b)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatalf("%s: %v", path, err)
 	}
 	return j
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
 
@@ -22,20 +20,20 @@ import (
 // only), every sample constraint, every sample object.
 func TestReviewParallel(t *testing.T) {
 	ctx := context.Background()
-	dirs, err := filepath.Glob(filepath.Join("testdata", "gatekeeper-library", "library", "pod-security-policy", "*"))
+	dirs, err := filepath.Glob(filepath.Join(libraryDir, "pod-security-policy", "*", "template.yaml"))
 	if err != nil || len(dirs) < 10 {
 		t.Fatalf("library: %d policies, %v", len(dirs), err)
+	}
+	for i, d := range dirs {
+		dirs[i], _ = filepath.Rel(libraryDir, filepath.Dir(d))
 	}
 	for _, opts := range []Options{{}, {NoCEL: true}} {
 		var templates []*Template
 		var cs []*Constraint
 		var reviews []*Review
 		for _, dir := range dirs {
-			if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err != nil {
-				continue
-			}
 			var ct gk.ConstraintTemplate
-			if err := json.Unmarshal(yamlFile(t, filepath.Join(dir, "template.yaml")), &ct); err != nil {
+			if err := json.Unmarshal(libraryJSON(t, filepath.Join(dir, "template.yaml")), &ct); err != nil {
 				t.Fatal(err)
 			}
 			tmpl, err := CompileTemplate(&ct, opts)
@@ -43,9 +41,10 @@ func TestReviewParallel(t *testing.T) {
 				t.Fatalf("%s: %v", dir, err)
 			}
 			templates = append(templates, tmpl)
-			samples, _ := filepath.Glob(filepath.Join(dir, "samples", "*"))
+			samples, _ := filepath.Glob(filepath.Join(libraryDir, dir, "samples", "*"))
 			for i, sample := range samples {
-				raw := yamlFile(t, filepath.Join(sample, "constraint.yaml"))
+				sample, _ = filepath.Rel(libraryDir, sample)
+				raw := libraryJSON(t, filepath.Join(sample, "constraint.yaml"))
 				// Samples of one template may share a name.
 				raw = []byte(strings.Replace(string(raw), `"name":"`, fmt.Sprintf(`"name":"s%d-`, i), 1))
 				c, err := LoadConstraint(tmpl, raw)
@@ -53,7 +52,7 @@ func TestReviewParallel(t *testing.T) {
 					t.Fatalf("%s: %v", sample, err)
 				}
 				cs = append(cs, c)
-				objs, _ := filepath.Glob(filepath.Join(sample, "*.yaml"))
+				objs, _ := filepath.Glob(filepath.Join(libraryDir, sample, "*.yaml"))
 				for _, o := range objs {
 					if filepath.Base(o) != "constraint.yaml" {
 						doc, err := os.ReadFile(o)
@@ -88,17 +87,4 @@ func TestReviewParallel(t *testing.T) {
 			t.Errorf("NoCEL %v: only %d violations over %d reviews: the test checks little", opts.NoCEL, violations, len(reviews))
 		}
 	}
-}
-
-func yamlFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return j
 }
