@@ -9,7 +9,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,13 +21,23 @@ import (
 // compiles it: the entry point's package renamed data.template, its libs
 // under data.lib, references to data only into data.lib and
 // data.inventory, syntax v0 unless source.version is v1.
+//
+// The query (violations = data.template.violation) is compiled with it
+// and evaluated by OPA's evaluator (topdown) directly, as the rego
+// package's prepared queries evaluate it, without the rego package's
+// per-evaluation bookkeeping (an evaluation context, a result set of JSON
+// values built for every binding).
 type regoCode struct {
 	compiler *ast.Compiler
+	query    ast.Body
+	queryC   ast.QueryCompiler
+	result   ast.Var // the query's variable for the set of violations
 }
 
 var (
 	regoTemplatePath = ast.MustParseRef("data.template")
-	regoQuery        = "data.template.violation"
+	regoQuery        = ast.MustParseBody("violations = data.template.violation")
+	regoResult       = ast.Var("violations")
 	regoLibRoot      = ast.MustParseRef("data.lib")
 	regoInventory    = ast.MustParseRef("data.inventory")
 )
@@ -82,7 +91,18 @@ func compileRego(src gk.RegoSource) (engine, error) {
 	if c.Failed() {
 		return nil, fmt.Errorf("rego: %v", c.Errors)
 	}
-	return &regoCode{compiler: c}, nil
+	qc := c.QueryCompiler().WithEnablePrintStatements(false)
+	query, err := qc.Compile(regoQuery.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("rego: %v", err)
+	}
+	result := regoResult
+	for rewritten, original := range qc.RewrittenVars() {
+		if original == regoResult {
+			result = rewritten
+		}
+	}
+	return &regoCode{compiler: c, query: query, queryC: qc, result: result}, nil
 }
 
 func hasRule(m *ast.Module, name string) bool {
@@ -138,14 +158,6 @@ func (e *regoCode) bind(c *Constraint) (any, error) {
 	return &regoBound{params: v, key: v.String()}, nil
 }
 
-func (e *regoCode) prepare(ctx context.Context, store storage.Store) (any, error) {
-	q, err := rego.New(rego.Compiler(e.compiler), rego.Store(store), rego.Query(regoQuery)).PrepareForEval(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &q, nil
-}
-
 // regoShare is what decides a constraint's Rego violations besides the
 // review: input is only the review and the parameters.
 type regoShare struct {
@@ -158,10 +170,6 @@ func (e *regoCode) shareKey(_ *Constraint, bound any) any {
 }
 
 func (e *regoCode) violations(ctx context.Context, p *pass, r *Review, c *Constraint, bound any) ([]Violation, error) {
-	q, _ := p.set.prepared[c.Template].(*rego.PreparedEvalQuery)
-	if q == nil {
-		return nil, fmt.Errorf("ConstraintTemplate %q is not prepared", c.Template.Name)
-	}
 	st, err := r.state(gk.EngineRego, func() (any, error) { return regoReview(r) })
 	if err != nil {
 		return nil, err
@@ -173,19 +181,18 @@ func (e *regoCode) violations(ctx context.Context, p *pass, r *Review, c *Constr
 		}
 		p.rego = rp
 	}
-	return evalRego(ctx, q, p.rego, st.(ast.Value), bound.(*regoBound).params)
+	return e.eval(ctx, p.rego, st.(ast.Value), bound.(*regoBound).params)
 }
 
 // regoPass is what the Rego evaluations of one review of a Set share,
 // rather than each opening its own: a read transaction on the Set's store
-// (which never changes), one cancellation when the review's context ends
-// (OPA otherwise starts a goroutine per evaluation to watch it), and no
-// metrics (kguard reads none).
+// (which never changes) and one cancellation when the review's context
+// ends (OPA otherwise starts a goroutine per evaluation to watch it).
 type regoPass struct {
-	store storage.Store
-	txn   storage.Transaction
-	stop  func() bool
-	opts  []rego.EvalOption
+	store  storage.Store
+	txn    storage.Transaction
+	cancel topdown.Cancel
+	stop   func() bool
 }
 
 func openRegoPass(ctx context.Context, store storage.Store) (*regoPass, error) {
@@ -197,12 +204,7 @@ func openRegoPass(ctx context.Context, store storage.Store) (*regoPass, error) {
 	if ctx.Err() != nil {
 		cancel.Cancel() // now, not in AfterFunc's goroutine: no evaluation runs
 	}
-	return &regoPass{
-		store: store,
-		txn:   txn,
-		stop:  context.AfterFunc(ctx, cancel.Cancel),
-		opts:  []rego.EvalOption{rego.EvalTransaction(txn), rego.EvalExternalCancel(cancel), rego.EvalMetrics(metrics.NoOp())},
-	}, nil
+	return &regoPass{store: store, txn: txn, cancel: cancel, stop: context.AfterFunc(ctx, cancel.Cancel)}, nil
 }
 
 func (p *regoPass) close(ctx context.Context) {
@@ -210,21 +212,42 @@ func (p *regoPass) close(ctx context.Context) {
 	p.store.Abort(ctx, p.txn)
 }
 
-// evalRego evaluates a template's violation rule for one review and one
-// constraint's parameters.
-func evalRego(ctx context.Context, q *rego.PreparedEvalQuery, p *regoPass, review, params ast.Value) ([]Violation, error) {
+// eval evaluates the template's violation rule for one review and one
+// constraint's parameters, with what the rego package's prepared queries
+// set by default: rule indexing and early exit on, builtin errors
+// undefined rather than fatal, no metrics, the time taken when it starts.
+func (e *regoCode) eval(ctx context.Context, p *regoPass, review, params ast.Value) ([]Violation, error) {
 	input := ast.NewObject(
 		ast.Item(ast.StringTerm("review"), ast.NewTerm(review)),
 		ast.Item(ast.StringTerm("parameters"), ast.NewTerm(params)),
 	)
-	rs, err := q.Eval(ctx, append([]rego.EvalOption{rego.EvalParsedInput(input)}, p.opts...)...)
+	q := topdown.NewQuery(e.query).
+		WithQueryCompiler(e.queryC).
+		WithCompiler(e.compiler).
+		WithStore(p.store).
+		WithTransaction(p.txn).
+		WithInput(ast.NewTerm(input)).
+		WithCancel(p.cancel).
+		WithMetrics(metrics.NoOp()).
+		WithIndexing(true).
+		WithEarlyExit(true)
+	var found *ast.Term
+	err := q.Iter(ctx, func(qr topdown.QueryResult) error {
+		found = qr[e.result]
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+	if found == nil {
 		return nil, nil
 	}
-	set, ok := rs[0].Expressions[0].Value.([]any)
+	// The set as the rego package gives it (ast.JSON, sets unsorted).
+	x, err := ast.JSONWithOpt(found.Value, ast.JSONOpt{})
+	if err != nil {
+		return nil, err
+	}
+	set, ok := x.([]any)
 	if !ok {
 		return nil, fmt.Errorf("violation is not a set")
 	}

@@ -149,7 +149,6 @@ type Set struct {
 	templates   map[string]*Template // by kind
 	constraints []*Constraint        // by kind, then name
 	store       storage.Store        // data.inventory
-	prepared    map[*Template]any    // per template: its engine's prepared query
 	// namespaces are the inventory's Namespaces, by name: the namespace of
 	// a reviewed object when the review does not carry it, as Gatekeeper's
 	// namespace cache is filled from synced data.
@@ -159,7 +158,7 @@ type Set struct {
 // NewSet binds compiled templates, constraints of their kinds and an
 // inventory (nil: empty). Constraints are evaluated in kind, name order.
 func NewSet(ctx context.Context, templates []*Template, constraints []*Constraint, inv Inventory) (*Set, error) {
-	s := &Set{templates: map[string]*Template{}, prepared: map[*Template]any{}}
+	s := &Set{templates: map[string]*Template{}}
 	for _, t := range templates {
 		if other, dup := s.templates[t.Kind]; dup {
 			return nil, fmt.Errorf("ConstraintTemplates %q and %q both define kind %s", other.Name, t.Name, t.Kind)
@@ -201,23 +200,7 @@ func NewSet(ctx context.Context, templates []*Template, constraints []*Constrain
 	if s.namespaces, err = inventoryNamespaces(data); err != nil {
 		return nil, err
 	}
-	for _, t := range templates {
-		p, ok := t.code.(preparer)
-		if !ok {
-			continue
-		}
-		q, err := p.prepare(ctx, s.store)
-		if err != nil {
-			return nil, fmt.Errorf("ConstraintTemplate %q: %v", t.Name, err)
-		}
-		s.prepared[t] = q
-	}
 	return s, nil
-}
-
-// preparer is an engine that prepares per Set (Rego binds the inventory).
-type preparer interface {
-	prepare(ctx context.Context, store storage.Store) (any, error)
 }
 
 // Constraints lists the set's constraints in evaluation order.
