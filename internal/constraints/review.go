@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -292,7 +293,9 @@ type evaluation struct {
 
 // evaluate runs the evaluations, in parallel when there are several and
 // more than one core: each goroutine takes the next evaluation not yet
-// taken, in its own pass.
+// taken, in its own pass. A panic in any of them is the caller's, once
+// every goroutine has stopped, as if the evaluations had run on the
+// caller's goroutine (the server turns it into a failed review).
 func (s *Set) evaluate(ctx context.Context, r *Review, evals []evaluation) {
 	run := func(next func() int) {
 		p := &pass{set: s}
@@ -311,12 +314,36 @@ func (s *Set) evaluate(ctx context.Context, r *Review, evals []evaluation) {
 	r.objects() // decoded once, before the evaluations read it
 	var taken atomic.Int64
 	next := func() int { return int(taken.Add(1) - 1) }
+	var first atomic.Pointer[evaluationPanic]
+	guarded := func() {
+		defer func() {
+			if v := recover(); v != nil {
+				first.CompareAndSwap(nil, &evaluationPanic{value: v, stack: debug.Stack()})
+				taken.Store(int64(len(evals))) // the others stop after their current one
+			}
+		}()
+		run(next)
+	}
 	var wg sync.WaitGroup
 	for range workers - 1 {
-		wg.Go(func() { run(next) })
+		wg.Go(guarded)
 	}
-	run(next)
+	guarded()
 	wg.Wait()
+	if p := first.Load(); p != nil {
+		panic(p)
+	}
+}
+
+// evaluationPanic is a panic of an evaluation, with the stack of the
+// goroutine it happened on.
+type evaluationPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *evaluationPanic) String() string {
+	return fmt.Sprintf("%v [in a constraint evaluation:\n%s]", p.value, p.stack)
 }
 
 // pass is what the evaluations one goroutine runs for a review share, and

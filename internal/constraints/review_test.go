@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admission/v1"
+
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
 
@@ -86,5 +88,60 @@ func TestReviewParallel(t *testing.T) {
 		if violations < len(dirs) {
 			t.Errorf("NoCEL %v: only %d violations over %d reviews: the test checks little", opts.NoCEL, violations, len(reviews))
 		}
+	}
+}
+
+// panicEngine panics evaluating a constraint named boom; any other
+// constraint gets its name as its violation.
+type panicEngine struct{}
+
+func (panicEngine) name() string                  { return "Test" }
+func (panicEngine) bind(*Constraint) (any, error) { return nil, nil }
+func (panicEngine) shareKey(*Constraint, any) any { return nil }
+func (panicEngine) violations(_ context.Context, _ *pass, _ *Review, c *Constraint, _ any) ([]Violation, error) {
+	if c.Name == "boom" {
+		panic("boom")
+	}
+	return []Violation{{Msg: c.Name}}, nil
+}
+
+// TestReviewPanic: a panic in an evaluation reaches the review's caller
+// (the server turns it into a failed review) whether the evaluations ran
+// on its goroutine or on several, never a goroutine of their own, which
+// would end the process.
+func TestReviewPanic(t *testing.T) {
+	ctx := context.Background()
+	tmpl := &Template{Name: "ktest", Kind: "KTest", code: panicEngine{}}
+	var cs []*Constraint
+	for _, name := range []string{"a", "b", "boom", "c", "d", "e", "f", "g"} {
+		cs = append(cs, &Constraint{Kind: "KTest", Name: name, Template: tmpl, Action: ActionDeny})
+	}
+	s, err := NewSet(ctx, []*Template{tmpl}, cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &admissionv1.AdmissionRequest{Operation: admissionv1.Create}
+	req.Object.Raw = []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}`)
+	// Several times on 4 goroutines: the panicking evaluation lands on a
+	// helper goroutine in most of them.
+	for _, procs := range []int{1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			defer func() {
+				p := recover()
+				if p == nil || !strings.Contains(fmt.Sprint(p), "boom") {
+					t.Errorf("%d goroutines: recovered %v, want the evaluation's panic", procs, p)
+				}
+			}()
+			s.Review(ctx, &Review{Request: req}, PointWebhook)
+		}()
+	}
+	// Without the panicking constraint the same set reviews normally.
+	s, err = NewSet(ctx, []*Template{tmpl}, append(cs[:2:2], cs[3:]...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.Review(ctx, &Review{Request: req}, PointWebhook)); got != 7 {
+		t.Errorf("%d results, want 7", got)
 	}
 }
