@@ -2,8 +2,12 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/podsecurity"
@@ -208,5 +212,53 @@ func TestPatches(t *testing.T) {
 				t.Errorf("status %s, patch %s; want admitted, a patch: %v", r.Status, r.Patch, tc.patches)
 			}
 		})
+	}
+}
+
+// panicky panics reviewing a pod named boom.
+type panicky struct{}
+
+func (panicky) Handles(admissionv1.Operation, string) bool { return true }
+
+func (panicky) Validate(_ context.Context, r *admission.Request, _ *corev1.Pod) admission.Decision {
+	if r.Name == "boom" {
+		panic("boom")
+	}
+	return admission.Decision{}
+}
+
+func init() {
+	admission.Register("TestPanicky", func(admission.Inputs) (admission.Plugin, error) { return panicky{}, nil })
+}
+
+// TestPanicIsTheObjectsError: a chain that panics on one object makes that
+// object an error of the audit (never admitted), and the audit of the
+// others goes on — in order, one at a time or on every core.
+func TestPanicIsTheObjectsError(t *testing.T) {
+	built, err := snapshot.BuildPolicies(snapshot.Config{AdmissionPlugins: []string{"TestPanicky"}}, &policy.Set{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{3, 40} { // below and above parallel.Do's inline threshold
+		var objs []string
+		for i := range n {
+			name := fmt.Sprintf("p%d", i)
+			if i == n/2 {
+				name = "boom"
+			}
+			objs = append(objs, podYAML(name, "default", "default", ""))
+		}
+		rs := audit.Run(context.Background(), built.Admission, read(t, strings.Join(objs, "---\n")), audit.Options{})
+		for i, r := range rs.Results {
+			switch {
+			case r.Name == "boom" && (r.Status != audit.Unreadable || !strings.Contains(r.Error, "internal error") || !strings.Contains(r.Error, "boom")):
+				t.Errorf("%d objects: boom: %s %q, want unreadable with the panic", n, r.Status, r.Error)
+			case r.Name != "boom" && r.Status != audit.Admitted:
+				t.Errorf("%d objects: object %d (%s): %s %q, want admitted", n, i, r.Name, r.Status, r.Error)
+			}
+		}
+		if rs.Total.Unreadable != 1 || len(rs.Results) != n {
+			t.Errorf("%d objects: %d results, %d unreadable, want %d and 1", n, len(rs.Results), rs.Total.Unreadable, n)
+		}
 	}
 }
