@@ -55,8 +55,25 @@ func (c *Chain) AdmitDocuments(ctx context.Context, docs []manifest.Document, de
 type Reviewer func(spec *corev1.PodSpec) user.Info
 
 // AdmitDocument admits the creation of one document, without namespace in
-// defaultNamespace, by the user reviewer names, as AdmitDocuments does.
-func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) Outcome {
+// defaultNamespace, by the user reviewer names, as AdmitDocuments does. A
+// panic of a plugin is the document's error (never an admission): one
+// object kguard cannot judge must not stop the judgement of the others,
+// which run on every core (the webhook server answers such a review as
+// failed).
+func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) (out Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			ns := d.Namespace
+			if ns == "" {
+				ns = defaultNamespace
+			}
+			out = Outcome{Namespace: ns, Err: d.Errorf("internal error while judging it (please report it): %v", p)}
+		}
+	}()
+	return c.admitDocument(ctx, d, defaultNamespace, reviewer)
+}
+
+func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) Outcome {
 	ns := d.Namespace
 	if ns == "" {
 		ns = defaultNamespace

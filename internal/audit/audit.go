@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
 	"sync/atomic"
 
@@ -228,7 +227,7 @@ func (a *Auditor) audit(ctx context.Context, d *manifest.Document, owner *Object
 		return r
 	}
 	reviewedAs := ""
-	oc := a.admit(ctx, d, func(spec *corev1.PodSpec) user.Info {
+	oc := a.chain.AdmitDocument(ctx, d, defaultNamespace, func(spec *corev1.PodSpec) user.Info {
 		u := rv.of(namespaceOf(d, defaultNamespace), spec)
 		reviewedAs = u.GetName()
 		return u
@@ -250,20 +249,6 @@ func (a *Auditor) audit(ctx context.Context, d *manifest.Document, owner *Object
 		r.Patch = resp.Patch
 	}
 	return r
-}
-
-// admit reviews the document with the chain. A panic of the chain is the
-// object's error (reported as unreadable, an error result in its report),
-// not the end of the audit: one object kguard cannot judge must not stop
-// the judgement of all the others, nor pass for admitted.
-func (a *Auditor) admit(ctx context.Context, d *manifest.Document, as admission.Reviewer) (oc admission.Outcome) {
-	defer func() {
-		if p := recover(); p != nil {
-			oc = admission.Outcome{Namespace: namespaceOf(d, a.defaultNamespace),
-				Err: fmt.Errorf("internal error while reviewing it (please report it): %v", p)}
-		}
-	}()
-	return a.chain.AdmitDocument(ctx, d, a.defaultNamespace, as)
 }
 
 // documentError is err without the file and line the result already names.

@@ -251,7 +251,7 @@ func TestPanicIsTheObjectsError(t *testing.T) {
 		rs := audit.Run(context.Background(), built.Admission, read(t, strings.Join(objs, "---\n")), audit.Options{})
 		for i, r := range rs.Results {
 			switch {
-			case r.Name == "boom" && (r.Status != audit.Unreadable || !strings.Contains(r.Error, "internal error") || !strings.Contains(r.Error, "boom")):
+			case r.Name == "boom" && (r.Status != audit.Unreadable || !strings.Contains(r.Error, "internal error while judging it") || !strings.Contains(r.Error, "boom")):
 				t.Errorf("%d objects: boom: %s %q, want unreadable with the panic", n, r.Status, r.Error)
 			case r.Name != "boom" && r.Status != audit.Admitted:
 				t.Errorf("%d objects: object %d (%s): %s %q, want admitted", n, i, r.Name, r.Status, r.Error)
