@@ -61,23 +61,20 @@ type Reviewer func(spec *corev1.PodSpec) user.Info
 // which run on every core (the webhook server answers such a review as
 // failed).
 func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) (out Outcome) {
-	defer func() {
-		if p := recover(); p != nil {
-			ns := d.Namespace
-			if ns == "" {
-				ns = defaultNamespace
-			}
-			out = Outcome{Namespace: ns, Err: d.Errorf("internal error while judging it (please report it): %v", p)}
-		}
-	}()
-	return c.admitDocument(ctx, d, defaultNamespace, reviewer)
-}
-
-func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) Outcome {
 	ns := d.Namespace
 	if ns == "" {
 		ns = defaultNamespace
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			out = Outcome{Namespace: ns, Err: d.Errorf("internal error while judging it (please report it): %v", p)}
+		}
+	}()
+	return c.admitDocument(ctx, d, ns, reviewer)
+}
+
+// admitDocument is AdmitDocument of a document in namespace ns.
+func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns string, reviewer Reviewer) Outcome {
 	out := Outcome{Namespace: ns}
 	w, err := podspec.Decode(d)
 	if err != nil {
