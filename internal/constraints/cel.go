@@ -298,7 +298,7 @@ type celShare struct {
 	params string
 }
 
-func (e *celCode) shareKey(_ *Constraint, bound any) any {
+func (e *celCode) shareKey(bound any) any {
 	if !e.byParameters {
 		return nil
 	}

@@ -42,10 +42,11 @@ type engine interface {
 	// constraint is loaded (its parameters in the engine's own form).
 	bind(c *Constraint) (any, error)
 	// shareKey is what decides a constraint's violations besides the
-	// review (its template's code and parameters), comparable, when
-	// constraints with equal keys are sure to get the same violations for
-	// one review; nil when each constraint must be evaluated on its own.
-	shareKey(c *Constraint, bound any) any
+	// review (its template's code and what bind returned of it: its
+	// parameters), comparable, when constraints with equal keys are sure to
+	// get the same violations for one review; nil when each constraint must
+	// be evaluated on its own.
+	shareKey(bound any) any
 	// violations evaluates the code for constraint c (with what bind
 	// returned) against the review, in pass p of a Set. An error is an
 	// evaluation error: the caller reports it as a violation, as

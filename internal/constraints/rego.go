@@ -165,7 +165,7 @@ type regoShare struct {
 	params string
 }
 
-func (e *regoCode) shareKey(_ *Constraint, bound any) any {
+func (e *regoCode) shareKey(bound any) any {
 	return regoShare{e, bound.(*regoBound).key}
 }
 

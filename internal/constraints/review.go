@@ -253,7 +253,7 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 		if !ok {
 			continue
 		}
-		key := c.Template.code.shareKey(c, c.bound)
+		key := c.Template.code.shareKey(c.bound)
 		if key != nil {
 			if i, ok := shared[key]; ok {
 				entries = append(entries, entry{c: c, acts: acts, evalAt: i})
