@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -17,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
+
+	"github.com/kguard/kguard/internal/parallel"
 )
 
 // Review is one object under review, as Gatekeeper's target hands it to the
@@ -297,53 +297,18 @@ type evaluation struct {
 // every goroutine has stopped, as if the evaluations had run on the
 // caller's goroutine (the server turns it into a failed review).
 func (s *Set) evaluate(ctx context.Context, r *Review, evals []evaluation) {
-	run := func(next func() int) {
+	workers := min(runtime.GOMAXPROCS(0), len(evals))
+	if workers > 1 {
+		r.objects() // decoded once, before the evaluations read it
+	}
+	parallel.Workers(len(evals), workers, func(next func() (int, bool)) {
 		p := &pass{set: s}
 		defer p.close(ctx)
-		for i := next(); i < len(evals); i = next() {
+		for i, ok := next(); ok; i, ok = next() {
 			e := &evals[i]
 			e.vs, e.err = e.c.Template.code.violations(ctx, p, r, e.c, e.c.bound)
 		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(evals))
-	if workers <= 1 {
-		i := -1
-		run(func() int { i++; return i })
-		return
-	}
-	r.objects() // decoded once, before the evaluations read it
-	var taken atomic.Int64
-	next := func() int { return int(taken.Add(1) - 1) }
-	var first atomic.Pointer[evaluationPanic]
-	guarded := func() {
-		defer func() {
-			if v := recover(); v != nil {
-				first.CompareAndSwap(nil, &evaluationPanic{value: v, stack: debug.Stack()})
-				taken.Store(int64(len(evals))) // the others stop after their current one
-			}
-		}()
-		run(next)
-	}
-	var wg sync.WaitGroup
-	for range workers - 1 {
-		wg.Go(guarded)
-	}
-	guarded()
-	wg.Wait()
-	if p := first.Load(); p != nil {
-		panic(p)
-	}
-}
-
-// evaluationPanic is a panic of an evaluation, with the stack of the
-// goroutine it happened on.
-type evaluationPanic struct {
-	value any
-	stack []byte
-}
-
-func (p *evaluationPanic) String() string {
-	return fmt.Sprintf("%v [in a constraint evaluation:\n%s]", p.value, p.stack)
+	})
 }
 
 // pass is what the evaluations one goroutine runs for a review share, and

@@ -1,6 +1,7 @@
 package parallel
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -17,6 +18,64 @@ func TestDo(t *testing.T) {
 			if c != 1 {
 				t.Fatalf("n=%d: item %d ran %d times", n, i, c)
 			}
+		}
+	}
+}
+
+func TestWorkers(t *testing.T) {
+	for _, workers := range []int{0, 1, 2, 4} {
+		for _, n := range []int{0, 1, 3, 100} {
+			seen := make([]int32, n)
+			var running, most atomic.Int32
+			Workers(n, workers, func(next func() (int, bool)) {
+				if r := running.Add(1); r > most.Load() {
+					most.Store(r)
+				}
+				defer running.Add(-1)
+				for i, ok := next(); ok; i, ok = next() {
+					atomic.AddInt32(&seen[i], 1)
+				}
+			})
+			for i, c := range seen {
+				if c != 1 {
+					t.Fatalf("workers=%d n=%d: item %d ran %d times", workers, n, i, c)
+				}
+			}
+			if running.Load() != 0 || most.Load() > int32(max(workers, 1)) {
+				t.Fatalf("workers=%d n=%d: %d still running, %d at once", workers, n, running.Load(), most.Load())
+			}
+		}
+	}
+}
+
+// TestWorkersPanic: a panic on any goroutine reaches the caller, after
+// every worker has returned, and ends the handing out of items.
+func TestWorkersPanic(t *testing.T) {
+	for range 20 { // the panicking item lands on a helper goroutine in most runs
+		var running, done atomic.Int32
+		func() {
+			defer func() {
+				p, ok := recover().(*Panic)
+				if !ok || p.Value != "boom" || !strings.Contains(p.String(), "boom") || len(p.Stack) == 0 {
+					t.Fatalf("recovered %v, want the worker's panic", p)
+				}
+				if running.Load() != 0 {
+					t.Fatalf("%d workers still running", running.Load())
+				}
+			}()
+			Workers(1000, 4, func(next func() (int, bool)) {
+				running.Add(1)
+				defer running.Add(-1)
+				for i, ok := next(); ok; i, ok = next() {
+					if i == 10 {
+						panic("boom")
+					}
+					done.Add(1)
+				}
+			})
+		}()
+		if done.Load() > 999-10 {
+			t.Fatalf("%d items done after the panic stopped the handing out", done.Load())
 		}
 	}
 }
