@@ -49,10 +49,12 @@ func TestWorkers(t *testing.T) {
 }
 
 // TestWorkersPanic: a panic on any goroutine reaches the caller, after
-// every worker has returned, and ends the handing out of items.
+// every worker has returned. (That it also ends the handing out of items
+// is not asserted: the other workers may take every item before the
+// panicking one recovers.)
 func TestWorkersPanic(t *testing.T) {
 	for range 20 { // the panicking item lands on a helper goroutine in most runs
-		var running, done atomic.Int32
+		var running atomic.Int32
 		func() {
 			defer func() {
 				p, ok := recover().(*Panic)
@@ -70,12 +72,8 @@ func TestWorkersPanic(t *testing.T) {
 					if i == 10 {
 						panic("boom")
 					}
-					done.Add(1)
 				}
 			})
 		}()
-		if done.Load() > 999-10 {
-			t.Fatalf("%d items done after the panic stopped the handing out", done.Load())
-		}
 	}
 }
