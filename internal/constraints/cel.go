@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 
 	celgo "github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -103,7 +103,7 @@ func compileCEL(kind string, source json.RawMessage) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &celCode{failurePolicy: admissionregistrationv1.Fail, byParameters: !celNamesParams(src)} // Gatekeeper's default
+	out := &celCode{failurePolicy: admissionregistrationv1.Fail} // Gatekeeper's default
 	if src.FailurePolicy != nil {
 		switch p := admissionregistrationv1.FailurePolicyType(*src.FailurePolicy); p {
 		case admissionregistrationv1.Fail, admissionregistrationv1.Ignore:
@@ -113,10 +113,12 @@ func compileCEL(kind string, source json.RawMessage) (engine, error) {
 		}
 	}
 
-	compiler, err := cel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	envs := environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion())
+	compiler, err := cel.NewCompositedCompiler(envs)
 	if err != nil {
 		return nil, fmt.Errorf("CEL environment: %v", err)
 	}
+	out.byParameters = !celNamesParams(envs.StoredExpressionsEnv(), src)
 	// Variables see `params` (the constraint); conditions and messages see
 	// only variables.params, as in Gatekeeper.
 	withParams := cel.OptionalVariableDeclarations{HasParams: true}
@@ -305,12 +307,14 @@ func (e *celCode) shareKey(bound any) any {
 	return celShare{e, bound.(*celBound).key}
 }
 
-// celParamsRef finds `params` as an identifier (not variables.params).
-var celParamsRef = regexp.MustCompile(`(^|[^.\w])params\b`)
-
 // celNamesParams reports whether an expression of the template names the
-// constraint object `params` itself (then each constraint is evaluated).
-func celNamesParams(src *celSource) bool {
+// constraint object `params` itself (then each constraint is evaluated). It
+// reads the parsed expressions, as env's compiler parses them, so that every
+// spelling counts: `params`, CEL's root-scoped `.params`, a macro's operand.
+// An iteration or bind variable named params counts too (needlessly, but
+// safely), and so does an expression that does not parse (its compilation
+// refuses the template anyway).
+func celNamesParams(env *celgo.Env, src *celSource) bool {
 	var exprs []string
 	for _, v := range src.Variables {
 		exprs = append(exprs, v.Expression)
@@ -322,7 +326,20 @@ func celNamesParams(src *celSource) bool {
 		exprs = append(exprs, m.Expression)
 	}
 	for _, e := range exprs {
-		if celParamsRef.MatchString(e) {
+		if e == "" {
+			continue
+		}
+		parsed, iss := env.Parse(e)
+		if iss.Err() != nil {
+			return true
+		}
+		names := false
+		celast.PreOrderVisit(celast.NavigateAST(parsed.NativeRep()), celast.NewExprVisitor(func(x celast.Expr) {
+			if x.Kind() == celast.IdentKind && strings.TrimPrefix(x.AsIdent(), ".") == "params" {
+				names = true
+			}
+		}))
+		if names {
 			return true
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/cel/common"
+	"k8s.io/apiserver/pkg/cel/environment"
 	"sigs.k8s.io/yaml"
 
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
@@ -451,17 +452,71 @@ func celEqual(a, b []string) bool {
 }
 
 // A template naming the constraint itself (params) is evaluated per
-// constraint, even when their parameters are equal.
+// constraint, even when their parameters are equal: however it spells the
+// name (CEL's root-scoped .params, inside a macro).
 func TestCELParamsPerConstraint(t *testing.T) {
-	tmpl := celCompile(t, celInlineTemplate(`{"variables": [{"name": "me", "expression": "params.metadata.name"}],
-		"validations": [{"expression": "object.metadata.name != variables.params.name", "messageExpression": "'constraint ' + variables.me"}]}`), Options{})
+	for _, me := range []string{
+		"params.metadata.name",
+		".params.metadata.name",
+		" .params . metadata.name",
+		"[1].map(x, params.metadata.name)[0]",
+		"has(.params.metadata) ? .params.metadata.name : ''",
+	} {
+		t.Run(me, func(t *testing.T) {
+			tmpl := celCompile(t, celInlineTemplate(`{"variables": [{"name": "me", "expression": "`+me+`"}],
+				"validations": [{"expression": "object.metadata.name != variables.params.name", "messageExpression": "'constraint ' + variables.me"}]}`), Options{})
+			var cs []*Constraint
+			for _, n := range []string{"p", "p2"} {
+				cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "`+n+`"}, "spec": {"parameters": {"name": "p"}}}`)))
+			}
+			got := celResults(t, tmpl, cs, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`)
+			if want := []string{"p: constraint p", "p2: constraint p2"}; !celEqual(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// Two constraints with equal parameters, one of which the template makes
+// stricter by its name (.params): the strict one's violation is not lost
+// to the lax one's empty result, whichever is evaluated first.
+func TestCELParamsNamedNotShared(t *testing.T) {
+	tmpl := celCompile(t, celInlineTemplate(`{"variables": [{"name": "strict", "expression": ".params.metadata.name == 'strict'"}],
+		"validations": [{"expression": "!variables.strict || has(object.metadata.labels)", "message": "labels required"}]}`), Options{})
 	var cs []*Constraint
-	for _, n := range []string{"p", "p2"} {
-		cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "`+n+`"}, "spec": {"parameters": {"name": "p"}}}`)))
+	for _, n := range []string{"lax", "strict"} {
+		cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "`+n+`"}, "spec": {"parameters": {"x": 1}}}`)))
 	}
 	got := celResults(t, tmpl, cs, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`)
-	if want := []string{"p: constraint p", "p2: constraint p2"}; !celEqual(got, want) {
+	if want := []string{"strict: labels required"}; !celEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// Only variables.params leaves a template evaluated once per distinct
+// parameters; a mention of params in a string or as a field name does not
+// count, the identifier anywhere does.
+func TestCELNamesParams(t *testing.T) {
+	env := environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()).StoredExpressionsEnv()
+	for expr, want := range map[string]bool{
+		"variables.params.name == 'params'":          false,
+		"object.params == 1 || object.?params == 1":  false,
+		"{'params': 1}.params == 1":                  false,
+		"params.metadata.name":                       true,
+		".params.metadata.name":                      true,
+		"has(params.spec)":                           true,
+		"[1].exists(x, x == size(params.spec))":      true,
+		"cel.bind(p, params, p.metadata.name) == ''": true,
+		"object.(": true, // does not parse
+	} {
+		doc, _ := json.Marshal(map[string]any{"validations": []any{map[string]any{"expression": expr}}})
+		src := &celSource{}
+		if err := json.Unmarshal(doc, src); err != nil {
+			t.Fatal(err)
+		}
+		if got := celNamesParams(env, src); got != want {
+			t.Errorf("%s: names params %v, want %v", expr, got, want)
+		}
 	}
 }
 
