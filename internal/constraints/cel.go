@@ -224,33 +224,11 @@ func jsonKind(v any) string {
 
 func (e *celCode) name() string { return gk.EngineCEL }
 
-// bind is the constraint as the object Gatekeeper binds to `params`: kguard
-// keeps no copy of the constraint as submitted, so it is rebuilt from
-// what was loaded (apiVersion v1beta1, kind, metadata.name, and spec's
-// match, parameters, enforcementAction and scopedEnforcementActions).
-// spec.parameters is left out when empty, as for a constraint without
-// parameters (variables.params is then null).
-func (e *celCode) bind(c *Constraint) (any, error) {
-	spec := map[string]any{"enforcementAction": c.Action}
-	if len(c.Params) > 0 {
-		spec["parameters"] = c.Params
-	}
-	if c.Match != nil {
-		spec["match"] = c.Match
-	}
-	if len(c.Scoped) > 0 {
-		spec["scopedEnforcementActions"] = c.Scoped
-	}
-	// A JSON round trip, so that params holds JSON values only.
-	b, err := json.Marshal(map[string]any{
-		"apiVersion": gk.ConstraintsGroup + "/v1beta1",
-		"kind":       c.Kind,
-		"metadata":   map[string]any{"name": c.Name},
-		"spec":       spec,
-	})
-	if err != nil {
-		return nil, err
-	}
+// bind is the constraint as the object Gatekeeper binds to `params`: the
+// whole object as read (from the API server, with its defaults and
+// metadata; from a file, as written), so that variables.params is null when
+// spec.parameters is missing or null and {} when it is an empty object.
+func (e *celCode) bind(_ *Constraint, b []byte) (any, error) {
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(b); err != nil {
 		return nil, err
@@ -264,7 +242,9 @@ func (e *celCode) bind(c *Constraint) (any, error) {
 	}
 	bound := &celBound{params: &celParams{Unstructured: u, content: content}}
 	if e.byParameters {
-		p, err := json.Marshal(c.Params) // map keys sorted: one text per value
+		// What variables.params will be: spec.parameters, or null.
+		params, _, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "parameters")
+		p, err := json.Marshal(params) // map keys sorted: one text per value
 		if err != nil {
 			return nil, err
 		}

@@ -314,6 +314,7 @@ func celResults(t *testing.T, tmpl *Template, cs []*Constraint, obj string) []st
 
 func celInlineTemplate(source string) *gk.ConstraintTemplate {
 	t := &gk.ConstraintTemplate{}
+	t.APIVersion = gk.TemplatesGroup + "/v1beta1" // a legacy schema: any parameters
 	t.Name = "k8sceltest"
 	t.Spec.CRD.Spec.Names.Kind = "K8sCELTest"
 	t.Spec.Targets = []gk.Target{{Target: gk.TargetName, Code: []gk.Code{{Engine: gk.EngineCEL, Source: json.RawMessage(source)}}}}
@@ -489,6 +490,29 @@ func TestCELParamsNamedNotShared(t *testing.T) {
 	}
 	got := celResults(t, tmpl, cs, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`)
 	if want := []string{"strict: labels required"}; !celEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// params is the constraint object as read, as Gatekeeper binds it:
+// variables.params is null without spec.parameters or with a null one, the
+// empty object for {} (and constraints differing only there do not share an
+// evaluation); metadata is the constraint's own.
+func TestCELParamsAsRead(t *testing.T) {
+	tmpl := celCompile(t, celInlineTemplate(`{"variables": [{"name": "team", "expression": "has(params.metadata.labels) ? params.metadata.labels.team : '-'"}],
+		"validations": [{"expression": "false", "messageExpression": "(variables.params == null ? 'null' : 'object') + ' ' + variables.team"}]}`), Options{})
+	var cs []*Constraint
+	for _, c := range []struct{ name, extra string }{
+		{"absent", ""},
+		{"empty", `, "spec": {"parameters": {}}`},
+		{"null", `, "spec": {"parameters": null}`},
+		{"nospec", `, "spec": {}`},
+	} {
+		cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest",
+			"metadata": {"name": "`+c.name+`", "labels": {"team": "`+c.name+`"}}`+c.extra+`}`)))
+	}
+	got := celResults(t, tmpl, cs, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`)
+	if want := []string{"absent: null absent", "empty: object empty", "nospec: null nospec", "null: null null"}; !celEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }

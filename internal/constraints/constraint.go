@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
@@ -85,20 +84,28 @@ func LoadConstraint(t *Template, raw []byte) (*Constraint, error) {
 	c := &Constraint{Kind: o.Kind, Name: o.Metadata.Name, Template: t, Match: o.Spec.Match,
 		Action: o.Spec.EnforcementAction, Scoped: o.Spec.ScopedEnforcementActions, Params: map[string]any{}}
 	spec := field.NewPath("spec")
-	if len(o.Spec.Parameters) > 0 && string(o.Spec.Parameters) != "null" {
-		var params any
+	at := spec.Child("parameters")
+	var params any // spec.parameters, defaulted; absent when nil
+	if len(o.Spec.Parameters) > 0 {
+		if t.params == nil {
+			return nil, fail(at, "unknown field: the template declares no parameters (no openAPIV3Schema, legacySchema false)")
+		}
 		if err := json.Unmarshal(o.Spec.Parameters, &params); err != nil {
-			return nil, fail(spec.Child("parameters"), "%v", err)
+			return nil, fail(at, "%v", err)
 		}
-		m, ok := params.(map[string]any)
-		if !ok {
-			return nil, fail(spec.Child("parameters"), "must be an object")
-		}
-		c.Params = m
-	}
-	if t.schema != nil {
-		if errs := validation.ValidateCustomResource(spec.Child("parameters"), c.Params, t.schema); len(errs) > 0 {
+		if errs := t.params.validate(at, params); len(errs) > 0 {
 			return nil, fmt.Errorf("%w: %s %q: %v", ErrSchema, o.Kind, o.Metadata.Name, errs.ToAggregate())
+		}
+		if unknown := t.params.unknown(params); len(unknown) > 0 {
+			return nil, fail(at, "unknown fields: %s", strings.Join(unknown, ", "))
+		}
+		params = t.params.withDefaults(params)
+		switch m := params.(type) {
+		case nil: // an untyped schema let null through: no parameters
+		case map[string]any:
+			c.Params = m
+		default:
+			return nil, fail(at, "must be an object")
 		}
 	}
 	if err := c.loadAction(spec); err != nil {
@@ -107,12 +114,38 @@ func LoadConstraint(t *Template, raw []byte) (*Constraint, error) {
 	if err := c.loadMatch(spec.Child("match")); err != nil {
 		return nil, fmt.Errorf("%w: %s %q: %v", ErrConstraint, o.Kind, o.Metadata.Name, err)
 	}
-	bound, err := t.code.bind(c)
+	obj, err := defaulted(raw, len(o.Spec.Parameters) > 0, params)
 	if err != nil {
-		return nil, fail(spec.Child("parameters"), "%v", err)
+		return nil, fmt.Errorf("%w: %v", ErrConstraint, err)
+	}
+	bound, err := t.code.bind(c, obj)
+	if err != nil {
+		return nil, fail(at, "%v", err)
 	}
 	c.bound = bound
 	return c, nil
+}
+
+// defaulted is the constraint object raw as Gatekeeper's client hands it
+// to its drivers (CEL's params): spec.parameters, when given, replaced by
+// params (their defaults filled in), and spec.enforcementAction defaulted
+// to deny.
+func defaulted(raw []byte, given bool, params any) ([]byte, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	spec, _ := obj["spec"].(map[string]any)
+	if spec == nil {
+		return raw, nil
+	}
+	if given {
+		spec["parameters"] = params
+	}
+	if _, ok := spec["enforcementAction"]; !ok {
+		spec["enforcementAction"] = ActionDeny
+	}
+	return json.Marshal(obj)
 }
 
 // LoadBroken loads a constraint that cannot be evaluated — its template

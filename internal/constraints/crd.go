@@ -33,13 +33,6 @@ func CRD(t *gk.ConstraintTemplate) *apiextensionsv1.CustomResourceDefinition {
 	kind := t.Spec.CRD.Spec.Names.Kind
 	plural := CRDPlural(kind)
 	preserve := true
-	params := apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}
-	if v := t.Spec.CRD.Spec.Validation; v != nil && v.OpenAPIV3Schema != nil {
-		params = *v.OpenAPIV3Schema.DeepCopy()
-		if v.LegacySchema != nil && *v.LegacySchema {
-			params.XPreserveUnknownFields = &preserve
-		}
-	}
 	object := func() apiextensionsv1.JSONSchemaProps {
 		return apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}
 	}
@@ -54,12 +47,17 @@ func CRD(t *gk.ConstraintTemplate) *apiextensionsv1.CustomResourceDefinition {
 			}},
 			"spec": {Type: "object", Properties: map[string]apiextensionsv1.JSONSchemaProps{
 				"match":                    object(),
-				"enforcementAction":        {Type: "string"},
+				"enforcementAction":        {Type: "string", Default: &apiextensionsv1.JSON{Raw: []byte(`"` + ActionDeny + `"`)}},
 				"scopedEnforcementActions": {Type: "array", Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: ptr(object())}},
-				"parameters":               params,
 			}},
 			"status": object(),
 		},
+	}
+	// spec.parameters as Gatekeeper's client reads them (parametersSchema);
+	// none for a v1 template without a schema. A template whose schema
+	// cannot be made one does not compile, and gets no CRD.
+	if params, err := parametersSchema(t); err == nil && params != nil {
+		schema.Properties["spec"].Properties["parameters"] = *params
 	}
 	version := func(name string, storage bool) apiextensionsv1.CustomResourceDefinitionVersion {
 		return apiextensionsv1.CustomResourceDefinitionVersion{

@@ -39,8 +39,9 @@ type engine interface {
 	// name is the code's engine as a template spells it.
 	name() string
 	// bind prepares what the engine needs of a constraint, once, when the
-	// constraint is loaded (its parameters in the engine's own form).
-	bind(c *Constraint) (any, error)
+	// constraint is loaded (its parameters in the engine's own form); raw
+	// is the constraint object as read (JSON).
+	bind(c *Constraint, raw []byte) (any, error)
 	// shareKey is what decides a constraint's violations besides the
 	// review (its template's code and what bind returned of it: its
 	// parameters), comparable, when constraints with equal keys are sure to

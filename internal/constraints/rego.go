@@ -150,7 +150,7 @@ type regoBound struct {
 }
 
 // bind is the constraint's parameters as a Rego value.
-func (e *regoCode) bind(c *Constraint) (any, error) {
+func (e *regoCode) bind(c *Constraint, _ []byte) (any, error) {
 	v, err := ast.InterfaceToValue(c.Params)
 	if err != nil {
 		return nil, err

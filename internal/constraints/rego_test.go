@@ -14,7 +14,7 @@ import (
 
 func regoTestTemplate(t *testing.T, kind, rego string) *Template {
 	t.Helper()
-	raw := fmt.Sprintf(`{"metadata":{"name":%q},"spec":{"crd":{"spec":{"names":{"kind":%q}}},"targets":[{"target":"admission.k8s.gatekeeper.sh","rego":%q}]}}`,
+	raw := fmt.Sprintf(`{"apiVersion":"templates.gatekeeper.sh/v1beta1","metadata":{"name":%q},"spec":{"crd":{"spec":{"names":{"kind":%q}}},"targets":[{"target":"admission.k8s.gatekeeper.sh","rego":%q}]}}`,
 		kindLower(kind), kind, rego)
 	var ct gk.ConstraintTemplate
 	if err := json.Unmarshal([]byte(raw), &ct); err != nil {

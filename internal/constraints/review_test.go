@@ -95,9 +95,9 @@ func TestReviewParallel(t *testing.T) {
 // constraint gets its name as its violation.
 type panicEngine struct{}
 
-func (panicEngine) name() string                  { return "Test" }
-func (panicEngine) bind(*Constraint) (any, error) { return nil, nil }
-func (panicEngine) shareKey(any) any              { return nil }
+func (panicEngine) name() string                          { return "Test" }
+func (panicEngine) bind(*Constraint, []byte) (any, error) { return nil, nil }
+func (panicEngine) shareKey(any) any                      { return nil }
 func (panicEngine) violations(_ context.Context, _ *pass, _ *Review, c *Constraint, _ any) ([]Violation, error) {
 	if c.Name == "boom" {
 		panic("boom")

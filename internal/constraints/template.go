@@ -6,9 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
@@ -35,7 +32,10 @@ type Template struct {
 	// (its metadata.gatekeeper.sh/requires-sync-data annotation).
 	RequiresSync []gk.SyncOnlyEntry
 
-	schema validation.SchemaValidator // nil: any parameters
+	// params is the schema of the constraints' spec.parameters; nil when
+	// the template declares none (a v1 template without a schema): a
+	// constraint with parameters is then refused, as Gatekeeper refuses it.
+	params *paramSchema
 	code   engine
 }
 
@@ -68,8 +68,13 @@ func CompileTemplate(t *gk.ConstraintTemplate, opts Options) (*Template, error) 
 	if out.RequiresSync, err = requiresSync(t.Annotations[gk.RequiresSyncData]); err != nil {
 		return nil, fail(field.NewPath("metadata", "annotations").Key(gk.RequiresSyncData), "%v", err)
 	}
-	if v := t.Spec.CRD.Spec.Validation; v != nil && v.OpenAPIV3Schema != nil {
-		if out.schema, err = parameterSchema(v.OpenAPIV3Schema); err != nil {
+	if err := validateCRD(t); err != nil {
+		return nil, fail(spec.Child("crd"), "the constraints' CustomResourceDefinition would be invalid: %v", err)
+	}
+	if ps, err := parametersSchema(t); err != nil {
+		return nil, fail(spec.Child("crd", "spec", "validation", "openAPIV3Schema"), "%v", err)
+	} else if ps != nil {
+		if out.params, err = newParamSchema(ps); err != nil {
 			return nil, fail(spec.Child("crd", "spec", "validation", "openAPIV3Schema"), "%v", err)
 		}
 	}
@@ -116,16 +121,6 @@ func CompileTemplate(t *gk.ConstraintTemplate, opts Options) (*Template, error) 
 		return nil, fail(tp, "no Rego or K8sNativeValidation code")
 	}
 	return out, nil
-}
-
-// parameterSchema builds the validator of a constraint's spec.parameters.
-func parameterSchema(s *apiextensionsv1.JSONSchemaProps) (validation.SchemaValidator, error) {
-	var internal apiextensions.JSONSchemaProps
-	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(s, &internal, nil); err != nil {
-		return nil, err
-	}
-	v, _, err := validation.NewSchemaValidator(&internal)
-	return v, err
 }
 
 // requiresSync reads the requires-sync-data annotation: a JSON list of
