@@ -197,11 +197,9 @@ func (c *Constraint) loadMatch(path *field.Path) error {
 	if m == nil {
 		return nil
 	}
-	switch m.Scope {
-	case "", "*", "Cluster", "Namespaced":
-	default:
-		return field.NotSupported(path.Child("scope"), m.Scope, []string{"*", "Cluster", "Namespaced"})
-	}
+	// Any scope loads, as in Gatekeeper (its schema has no enum): one
+	// other than Cluster and Namespaced, a typo such as "cluster" included,
+	// matches objects of both scopes, so a typo judges more, never less.
 	switch m.Source {
 	case "", "All", "Original", "Generated":
 	default:

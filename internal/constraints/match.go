@@ -15,12 +15,14 @@ import (
 // "*sys*" (substring) or an exact name.
 type glob string
 
-// globPattern is the pattern Gatekeeper's constraint CRD gives a wildcard.
-var globPattern = regexp.MustCompile(`^(\*|\*-)?[a-z0-9]([-:a-z0-9]*[a-z0-9])?(\*|-\*)?$`)
+// globPattern is the pattern Gatekeeper's constraint CRD gives a wildcard
+// (v3.23: pkg/wildcard): lowercase letters, digits, '-' and ':', with an
+// optional * at either end ("system:*", "*", "" included).
+var globPattern = regexp.MustCompile(`^\*?[-:a-z0-9]*\*?$`)
 
 func newGlob(s string, path *field.Path) (glob, error) {
 	if !globPattern.MatchString(s) {
-		return "", field.Invalid(path, s, "must be a name with an optional * at its start or end")
+		return "", field.Invalid(path, s, "must be lowercase letters, digits, '-' and ':', with an optional * at its start or end")
 	}
 	return glob(s), nil
 }
