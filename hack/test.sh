@@ -31,6 +31,11 @@ if [ -d test/gatekeeper ]; then
   (cd test/gatekeeper && go vet ./... && go test -race -count=1 ./...)
 fi
 
+if [ -d test/policycontroller ]; then
+  echo "== differential tests against sigstore policy-controller (race)"
+  (cd test/policycontroller && go vet ./... && go test -race -count=1 ./...)
+fi
+
 echo "== browser: authz paths -o html in headless Chromium (race)"
 bash hack/browser.sh install
 go test -race -count=1 -tags browser ./internal/authz/paths/htmlreport/

@@ -56,3 +56,14 @@ func matchGlob(re *regexp.Regexp, image string) (bool, error) {
 	}
 	return ref.Name() != image && re.MatchString(image), nil
 }
+
+// GlobMatches reports whether image matches an images[].glob, compiling the
+// glob and matching as Policies.Matching does; an invalid glob or image is an
+// error. It is policy-controller's glob.Match, for differential tests.
+func GlobMatches(glob, image string) (bool, error) {
+	re, err := compileGlob(glob)
+	if err != nil {
+		return false, err
+	}
+	return matchGlob(re, image)
+}
