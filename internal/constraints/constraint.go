@@ -3,7 +3,9 @@ package constraints
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,10 +68,23 @@ func LoadConstraint(t *Template, raw []byte) (*Constraint, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&o); err != nil {
+		// A value of the wrong type is what the constraint CRD's schema
+		// refuses (gator's ErrSchema); an unknown field is not.
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+			return nil, fmt.Errorf("%w: %v", ErrSchema, err)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrConstraint, err)
 	}
 	fail := func(path *field.Path, format string, args ...any) error {
 		return fmt.Errorf("%w: %s %q: %s: %s", ErrConstraint, o.Kind, o.Metadata.Name, path, fmt.Sprintf(format, args...))
+	}
+	// What the schema of Gatekeeper's constraint CRDs refuses besides the
+	// parameters: a name longer than 63 characters, an unknown source.
+	if len(o.Metadata.Name) > 63 {
+		return nil, fmt.Errorf("%w: %s %q: metadata.name: Too long: may not be more than 63 bytes", ErrSchema, o.Kind, o.Metadata.Name)
+	}
+	if m := o.Spec.Match; m != nil && !slices.Contains([]string{"", "All", "Original", "Generated"}, m.Source) {
+		return nil, fmt.Errorf("%w: %s %q: spec.match.source: Unsupported value: %q: supported values: \"All\", \"Generated\", \"Original\"", ErrSchema, o.Kind, o.Metadata.Name, m.Source)
 	}
 	group, _, _ := strings.Cut(o.APIVersion, "/")
 	if group != gk.ConstraintsGroup {

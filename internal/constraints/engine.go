@@ -18,12 +18,14 @@ import (
 // ErrCompile is matched by every error about a template that does not
 // compile; ErrConstraint by every error about a constraint that does not
 // load (an unknown kind, parameters its template's schema refuses).
-// ErrSchema (which also matches ErrConstraint) is a constraint whose
-// parameters its template's schema refuses.
+// ErrSchema (which also matches ErrConstraint) is a constraint the schema
+// of its CRD refuses, as Gatekeeper's does: parameters the template's
+// schema refuses, a value of the wrong type, a name over 63 characters, an
+// unknown match source (a suite's `invalid: true` expects this error).
 var (
 	ErrCompile    = errors.New("template does not compile")
 	ErrConstraint = errors.New("invalid constraint")
-	ErrSchema     = fmt.Errorf("%w: parameters refused by the template's schema", ErrConstraint)
+	ErrSchema     = fmt.Errorf("%w: refused by its schema", ErrConstraint)
 )
 
 // Violation is one violation a template's code reports for a constraint:

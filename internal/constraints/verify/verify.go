@@ -41,8 +41,9 @@ type Suite struct {
 
 // ReadSuites finds the suites of target in fsys: a suite file, every
 // suite file directly in a directory, or, for "dir/...", in the directory
-// and below. Files that are not suites are skipped in directories; a named
-// file that is not a suite is an error.
+// and below. Files that are not suites are skipped in directories, but one
+// that is not a YAML object is an error, as in gator; a named file that is
+// not a suite is an error.
 func ReadSuites(fsys fs.FS, target string) ([]*Suite, error) {
 	recursive := false
 	if target == "..." || strings.HasSuffix(target, "/...") {
@@ -107,11 +108,15 @@ func readSuite(fsys fs.FS, p string) (*Suite, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	var head struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
+	var head map[string]any
+	if err := yamlv3.Unmarshal(b, &head); err != nil {
+		// As gator: a file that does not parse fails the run rather than
+		// let a broken suite disappear from it.
+		return nil, false, fmt.Errorf("%w: %s: not a YAML object: %v", ErrSuite, p, err)
 	}
-	if yamlv3.Unmarshal(b, &head) != nil || head.Kind != "Suite" || !strings.HasPrefix(head.APIVersion, gk.TestGroup+"/") {
+	kind, _ := head["kind"].(string)
+	apiVersion, _ := head["apiVersion"].(string)
+	if kind != "Suite" || !strings.HasPrefix(apiVersion, gk.TestGroup+"/") {
 		return nil, false, nil
 	}
 	var doc any
