@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,8 +82,8 @@ func LoadConstraint(t *Template, raw []byte) (*Constraint, error) {
 	if len(o.Metadata.Name) > 63 {
 		return nil, fmt.Errorf("%w: %s %q: metadata.name: Too long: may not be more than 63 bytes", ErrSchema, o.Kind, o.Metadata.Name)
 	}
-	if m := o.Spec.Match; m != nil && !slices.Contains([]string{"", "All", "Original", "Generated"}, m.Source) {
-		return nil, fmt.Errorf("%w: %s %q: spec.match.source: Unsupported value: %q: supported values: \"All\", \"Generated\", \"Original\"", ErrSchema, o.Kind, o.Metadata.Name, m.Source)
+	if err := checkSource(o.Spec.Match, field.NewPath("spec", "match")); err != nil {
+		return nil, fmt.Errorf("%w: %s %q: %v", ErrSchema, o.Kind, o.Metadata.Name, err)
 	}
 	group, _, _ := strings.Cut(o.APIVersion, "/")
 	if group != gk.ConstraintsGroup {
@@ -207,6 +206,19 @@ func (c *Constraint) loadAction(spec *field.Path) error {
 	return nil
 }
 
+// checkSource refuses a match.source the constraint CRD's schema does not
+// list (LoadConstraint reports it as ErrSchema, as Gatekeeper does).
+func checkSource(m *gk.Match, path *field.Path) *field.Error {
+	if m == nil {
+		return nil
+	}
+	switch m.Source {
+	case "", "All", "Original", "Generated":
+		return nil
+	}
+	return field.NotSupported(path.Child("source"), m.Source, []string{"All", "Generated", "Original"})
+}
+
 func (c *Constraint) loadMatch(path *field.Path) error {
 	m := c.Match
 	if m == nil {
@@ -215,10 +227,8 @@ func (c *Constraint) loadMatch(path *field.Path) error {
 	// Any scope loads, as in Gatekeeper (its schema has no enum): one
 	// other than Cluster and Namespaced, a typo such as "cluster" included,
 	// matches objects of both scopes, so a typo judges more, never less.
-	switch m.Source {
-	case "", "All", "Original", "Generated":
-	default:
-		return field.NotSupported(path.Child("source"), m.Source, []string{"All", "Original", "Generated"})
+	if err := checkSource(m, path); err != nil {
+		return err
 	}
 	var err error
 	for _, sel := range []struct {

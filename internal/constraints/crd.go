@@ -30,6 +30,15 @@ func CRDName(kind string) string { return CRDPlural(kind) + "." + gk.Constraints
 // spec.scopedEnforcementActions and spec.parameters with the template's
 // schema —, a status subresource and the "constraint" category.
 func CRD(t *gk.ConstraintTemplate) *apiextensionsv1.CustomResourceDefinition {
+	// A template whose parameters schema cannot be made does not compile,
+	// and gets no CRD.
+	params, _ := parametersSchema(t)
+	return crd(t, params)
+}
+
+// crd is the CRD of t's constraints whose spec.parameters has the schema
+// params (parametersSchema; none when nil).
+func crd(t *gk.ConstraintTemplate, params *apiextensionsv1.JSONSchemaProps) *apiextensionsv1.CustomResourceDefinition {
 	kind := t.Spec.CRD.Spec.Names.Kind
 	plural := CRDPlural(kind)
 	preserve := true
@@ -53,10 +62,7 @@ func CRD(t *gk.ConstraintTemplate) *apiextensionsv1.CustomResourceDefinition {
 			"status": object(),
 		},
 	}
-	// spec.parameters as Gatekeeper's client reads them (parametersSchema);
-	// none for a v1 template without a schema. A template whose schema
-	// cannot be made one does not compile, and gets no CRD.
-	if params, err := parametersSchema(t); err == nil && params != nil {
+	if params != nil {
 		schema.Properties["spec"].Properties["parameters"] = *params
 	}
 	version := func(name string, storage bool) apiextensionsv1.CustomResourceDefinitionVersion {

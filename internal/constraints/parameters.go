@@ -141,17 +141,17 @@ const (
 	templateParamsPath = "spec.crd.spec.validation.openAPIV3Schema"
 )
 
-// validateCRD checks the CRD of t's constraints as kube-apiserver checks a
-// CRD, as Gatekeeper does before it accepts a template: a schema that is
-// not structural (a missing type, an array without items), a default its
-// own schema refuses, a rule that does not compile. The errors name the
-// template's fields.
-func validateCRD(t *gk.ConstraintTemplate) error {
-	crd := CRD(t)
-	crd.Spec.Versions = crd.Spec.Versions[:1] // all versions share one schema
-	apiextensionsv1.SetObjectDefaults_CustomResourceDefinition(crd)
+// validateCRD checks the CRD of t's constraints, with the parameters schema
+// params, as kube-apiserver checks a CRD, as Gatekeeper does before it
+// accepts a template: a schema that is not structural (a missing type, an
+// array without items), a default its own schema refuses, a rule that does
+// not compile. The errors name the template's fields.
+func validateCRD(t *gk.ConstraintTemplate, params *apiextensionsv1.JSONSchemaProps) error {
+	c := crd(t, params)
+	c.Spec.Versions = c.Spec.Versions[:1] // all versions share one schema
+	apiextensionsv1.SetObjectDefaults_CustomResourceDefinition(c)
 	var internal apiextensions.CustomResourceDefinition
-	if err := apiextensionsv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(crd, &internal, nil); err != nil {
+	if err := apiextensionsv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(c, &internal, nil); err != nil {
 		return err
 	}
 	errs := crdvalidation.ValidateCustomResourceDefinition(context.Background(), &internal)

@@ -68,14 +68,17 @@ func CompileTemplate(t *gk.ConstraintTemplate, opts Options) (*Template, error) 
 	if out.RequiresSync, err = requiresSync(t.Annotations[gk.RequiresSyncData]); err != nil {
 		return nil, fail(field.NewPath("metadata", "annotations").Key(gk.RequiresSyncData), "%v", err)
 	}
-	if err := validateCRD(t); err != nil {
+	schemaAt := spec.Child("crd", "spec", "validation", "openAPIV3Schema")
+	ps, err := parametersSchema(t)
+	if err != nil {
+		return nil, fail(schemaAt, "%v", err)
+	}
+	if err := validateCRD(t, ps); err != nil {
 		return nil, fail(spec.Child("crd"), "the constraints' CustomResourceDefinition would be invalid: %v", err)
 	}
-	if ps, err := parametersSchema(t); err != nil {
-		return nil, fail(spec.Child("crd", "spec", "validation", "openAPIV3Schema"), "%v", err)
-	} else if ps != nil {
+	if ps != nil {
 		if out.params, err = newParamSchema(ps); err != nil {
-			return nil, fail(spec.Child("crd", "spec", "validation", "openAPIV3Schema"), "%v", err)
+			return nil, fail(schemaAt, "%v", err)
 		}
 	}
 	// The engines in Gatekeeper's order of preference: CEL first (when on),

@@ -169,22 +169,8 @@ func kguardSet(tb testing.TB, policies []policy, opts constraints.Options) *cons
 // one enforcement point.
 func gatekeeperClient(tb testing.TB, policies []policy, point string) *constraintclient.Client {
 	tb.Helper()
-	scheme := runtime.NewScheme()
-	if err := gkapis.AddToScheme(scheme); err != nil {
-		tb.Fatal(err)
-	}
-	driver, err := rego.New(rego.Tracing(false))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, err := constraintclient.NewClient(
-		constraintclient.Targets(&target.K8sValidationTarget{}),
-		constraintclient.Driver(driver),
-		constraintclient.EnforcementPoints(point),
-	)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	scheme := gatekeeperScheme(tb)
+	c := newGatekeeperClient(tb, point)
 	ctx := context.Background()
 	for _, p := range policies {
 		tmpl, err := gatekeeperTemplate(scheme, p.template)
@@ -205,6 +191,32 @@ func gatekeeperClient(tb testing.TB, policies []policy, point string) *constrain
 		}
 	}
 	return c
+}
+
+// newGatekeeperClient is an empty client as gator's NewOPAClient builds it
+// (K8sValidationTarget, the Rego driver) for the enforcement points.
+func newGatekeeperClient(tb testing.TB, points ...string) *constraintclient.Client {
+	tb.Helper()
+	driver, err := rego.New(rego.Tracing(false))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := constraintclient.NewClient(constraintclient.Targets(&target.K8sValidationTarget{}),
+		constraintclient.Driver(driver), constraintclient.EnforcementPoints(points...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// gatekeeperScheme knows Gatekeeper's API types (gatekeeperTemplate's).
+func gatekeeperScheme(tb testing.TB) *runtime.Scheme {
+	tb.Helper()
+	scheme := runtime.NewScheme()
+	if err := gkapis.AddToScheme(scheme); err != nil {
+		tb.Fatal(err)
+	}
+	return scheme
 }
 
 // gatekeeperTemplate decodes a ConstraintTemplate as gator's

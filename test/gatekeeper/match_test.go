@@ -10,16 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	constraintclient "github.com/open-policy-agent/frameworks/constraint/pkg/client"
-	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego"
-	gkapis "github.com/open-policy-agent/gatekeeper/v3/apis"
 	mutationtypes "github.com/open-policy-agent/gatekeeper/v3/pkg/mutation/types"
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/target"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kguard/kguard/internal/constraints"
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
@@ -166,24 +162,11 @@ func TestMatchAsGatekeeper(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kguard: %v", err)
 	}
-	scheme := runtime.NewScheme()
-	if err := gkapis.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	gkTmpl, err := gatekeeperTemplate(scheme, []byte(matchTemplate))
+	gkTmpl, err := gatekeeperTemplate(gatekeeperScheme(t), []byte(matchTemplate))
 	if err != nil {
 		t.Fatal(err)
 	}
-	driver, err := rego.New(rego.Tracing(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := constraintclient.NewClient(constraintclient.Targets(&target.K8sValidationTarget{}),
-		constraintclient.Driver(driver),
-		constraintclient.EnforcementPoints(constraints.PointWebhook, constraints.PointGator, constraints.PointAudit))
-	if err != nil {
-		t.Fatal(err)
-	}
+	theirs := newGatekeeperClient(t, constraints.PointWebhook, constraints.PointGator, constraints.PointAudit)
 	if _, err := theirs.AddTemplate(ctx, gkTmpl); err != nil {
 		t.Fatalf("Gatekeeper: %v", err)
 	}

@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"testing"
 
-	constraintclient "github.com/open-policy-agent/frameworks/constraint/pkg/client"
-	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego"
-	gkapis "github.com/open-policy-agent/gatekeeper/v3/apis"
 	mutationtypes "github.com/open-policy-agent/gatekeeper/v3/pkg/mutation/types"
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/target"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kguard/kguard/internal/constraints"
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
@@ -49,10 +45,7 @@ func TestParametersAsGatekeeper(t *testing.T) {
 		"listUntyped":   `, "parameters": {"list": [{"a": 1}, 2]}`,
 	}
 	ctx := context.Background()
-	scheme := runtime.NewScheme()
-	if err := gkapis.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
+	scheme := gatekeeperScheme(t)
 	req, ns := webhookRequest()
 	compared, refused, refusedTemplates := 0, 0, 0
 	for _, version := range []string{"v1", "v1beta1"} {
@@ -82,7 +75,7 @@ func TestParametersAsGatekeeper(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if _, theirErr := newGatekeeperClient(t).AddTemplate(ctx, gkTmpl.DeepCopy()); (theirErr == nil) != (ourErr == nil) {
+					if _, theirErr := newGatekeeperClient(t, constraints.PointGator).AddTemplate(ctx, gkTmpl.DeepCopy()); (theirErr == nil) != (ourErr == nil) {
 						t.Fatalf("template: Gatekeeper's error %v, kguard's %v", theirErr, ourErr)
 					} else if theirErr != nil {
 						refusedTemplates++
@@ -91,7 +84,7 @@ func TestParametersAsGatekeeper(t *testing.T) {
 					for paramsName, p := range params {
 						raw := []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "` + kind + `", "metadata": {"name": "c"},
 							"spec": {"match": {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}` + p + `}}`)
-						client := newGatekeeperClient(t)
+						client := newGatekeeperClient(t, constraints.PointGator)
 						if _, err := client.AddTemplate(ctx, gkTmpl.DeepCopy()); err != nil {
 							t.Fatalf("Gatekeeper: %v", err)
 						}
@@ -132,21 +125,6 @@ func TestParametersAsGatekeeper(t *testing.T) {
 	if compared == 0 || refused == 0 || refusedTemplates == 0 {
 		t.Errorf("%d constraints compared, %d refused by both, %d templates refused by both: want some of each", compared, refused, refusedTemplates)
 	}
-}
-
-// newGatekeeperClient is an empty client as gatekeeperClient builds it.
-func newGatekeeperClient(t *testing.T) *constraintclient.Client {
-	t.Helper()
-	driver, err := rego.New(rego.Tracing(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := constraintclient.NewClient(constraintclient.Targets(&target.K8sValidationTarget{}),
-		constraintclient.Driver(driver), constraintclient.EnforcementPoints(constraints.PointGator))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return client
 }
 
 // dropPlaceholder removes the "_" member the test's template text carries
