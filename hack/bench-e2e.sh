@@ -10,8 +10,11 @@
 #      webhook), noop (hack/noopwebhook as mutating and validating webhook), noop-mutating
 #      (the same, its /mutate answering a one-annotation patch: the floor of any webhook
 #      that mutates, which kube-apiserver must apply, decode and default), kguard-pss
-#      (kguard, PodSecurity only) and kguard-psp (kguard, PodSecurityPolicy with the
-#      mutating restricted policy of examples/psp/policies, then PodSecurity);
+#      (kguard, PodSecurity only), kguard-psp (kguard, PodSecurityPolicy with the
+#      mutating restricted policy of examples/psp/policies, then PodSecurity),
+#      kguard-constraints (PodSecurity and Constraints: the gatekeeper-library's
+#      pod-security-policy templates with 50 warning constraints, CEL first) and
+#      kguard-constraints-rego (the same, Rego only);
 #   2. a fresh cluster with KGUARD_BUILTIN_PODSECURITY=1: the built-in PodSecurity, no webhook.
 # Each setup and round: N restricted pods created one at a time (latency), N with
 # WORKERS at once (pods/s), DENY privileged pods; the namespace enforces restricted.
@@ -60,7 +63,7 @@ bash hack/e2e-cluster.sh install
 results=()
 for phase in $PHASES; do
   case "$phase" in
-    webhooks) setups=none,noop,noop-mutating,kguard-pss,kguard-psp; builtin=0 ;;
+    webhooks) setups=none,noop,noop-mutating,kguard-pss,kguard-psp,kguard-constraints,kguard-constraints-rego; builtin=0 ;;
     builtin) setups=builtin; builtin=1 ;;
     *) echo "bench-e2e: unknown phase $phase (webhooks, builtin)" >&2; exit 2 ;;
   esac

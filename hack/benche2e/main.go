@@ -7,6 +7,10 @@
 //	            what kube-apiserver spends on any webhook that mutates
 //	kguard-pss  kguard serve --enable-admission-plugins PodSecurity
 //	kguard-psp  kguard serve with PodSecurityPolicy,PodSecurity and a mutating restricted PSP
+//	kguard-constraints  kguard serve with PodSecurity,Constraints: the gatekeeper-library's 19
+//	            pod-security-policy templates and 50 constraints (their samples', set to warn),
+//	            K8sNativeValidation (CEL) first where a template has it, as Gatekeeper does
+//	kguard-constraints-rego  the same with --constraints-no-cel (the templates' Rego only)
 //	builtin     kube-apiserver's built-in PodSecurity, no webhook (a cluster started with
 //	            KGUARD_BUILTIN_PODSECURITY=1: a phase of its own)
 //
@@ -17,7 +21,7 @@
 // round it reads kube-apiserver's /metrics (apiserver_admission_webhook_admission_duration_seconds)
 // and the CPU time of the webhook process and of kube-apiserver (/proc/PID/stat).
 //
-//	benche2e run -env ENV_FILE -setups none,noop,noop-mutating,kguard-pss,kguard-psp -kguard BIN -noop BIN -out a.json
+//	benche2e run -env ENV_FILE -setups none,noop,kguard-pss,kguard-constraints -kguard BIN -noop BIN -out a.json
 //	benche2e report a.json b.json      # the markdown table
 //
 // It is a benchmark driven by hack/bench-e2e.sh (make bench-e2e), never a test.

@@ -24,7 +24,7 @@ import (
 )
 
 // setups in the order of the first round.
-var allSetups = []string{"none", "noop", "noop-mutating", "kguard-pss", "kguard-psp", "builtin"}
+var allSetups = []string{"none", "noop", "noop-mutating", "kguard-pss", "kguard-psp", "kguard-constraints", "kguard-constraints-rego", "builtin"}
 
 const namespace = "bench-restricted"
 
@@ -78,7 +78,7 @@ type bench struct {
 func runCmd(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	envFile := fs.String("env", "", "the env file hack/e2e-cluster.sh up printed")
-	setupList := fs.String("setups", "none,noop,noop-mutating,kguard-pss,kguard-psp", "setups to measure, comma-separated: "+strings.Join(allSetups, ","))
+	setupList := fs.String("setups", "none,noop,noop-mutating,kguard-pss,kguard-psp,kguard-constraints,kguard-constraints-rego", "setups to measure, comma-separated: "+strings.Join(allSetups, ","))
 	n := fs.Int("n", 300, "restricted pods per setup and round, sequential and again concurrent")
 	workers := fs.Int("workers", 8, "concurrent creators")
 	deny := fs.Int("deny", 10, "privileged pods per setup and round (denied by an enforcing setup)")
@@ -136,6 +136,13 @@ func runCmd(args []string) error {
 		if err := b.switchTo(ctx, s); err != nil {
 			return err
 		}
+		if _, ok := constraintSetups[s]; ok {
+			n, err := b.constraintWarnings(ctx)
+			if err != nil || n == 0 {
+				return fmt.Errorf("%s: a restricted pod got %d constraint warnings (%v): the constraints are not loaded", s, n, err)
+			}
+			logf("%s: a restricted pod gets %d constraint warnings", s, n)
+		}
 		for i := 0; i < *warmup; i++ {
 			name := fmt.Sprintf("warm-%s-%d", s, i)
 			if _, err := b.create(ctx, restrictedPod(name, "warm")); err != nil {
@@ -190,9 +197,27 @@ func (b *bench) prepare(ctx context.Context, setups []string, kguardBin, noopBin
 	}); err != nil {
 		return err
 	}
+	for _, s := range setups {
+		if strings.HasPrefix(s, "kguard-") {
+			// kguard in cluster mode serves once its own CRDs are (deploy/crds).
+			if err := b.installCRDs(); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	if contains(setups, "kguard-psp") {
 		if err := b.installPSP(); err != nil {
 			return err
+		}
+	}
+	var kinds []string
+	for s := range constraintSetups {
+		if contains(setups, s) && kinds == nil {
+			var err error
+			if kinds, err = b.installTemplates(); err != nil {
+				return err
+			}
 		}
 	}
 	common := []string{"serve", "--kubeconfig", b.env["KUBECONFIG"],
@@ -211,7 +236,11 @@ func (b *bench) prepare(ctx context.Context, setups []string, kguardBin, noopBin
 		case "kguard-psp":
 			bin, args = kguardBin, append(append([]string{}, common...), "--enable-admission-plugins", "PodSecurityPolicy,PodSecurity")
 		default:
-			continue
+			extra, ok := constraintSetups[s]
+			if !ok {
+				continue
+			}
+			bin, args = kguardBin, append(append([]string{}, common...), extra...)
 		}
 		port, err := freePort()
 		if err != nil {
@@ -232,34 +261,63 @@ func (b *bench) prepare(ctx context.Context, setups []string, kguardBin, noopBin
 		b.procs[s] = p
 		logf("%s ready on %s (pid %d)", s, addr, p.pid())
 	}
+	if kinds == nil {
+		return nil
+	}
+	// The constraint CRDs exist once a kguard with Constraints has compiled
+	// the templates; then the constraints, and each constraints setup
+	// restarted: its first snapshot waits for every constraint (the
+	// source's informers sync before /readyz), so that no pod of a round
+	// is reviewed against fewer than the 50.
+	if err := b.installConstraints(ctx, kinds); err != nil {
+		return err
+	}
+	for _, s := range setups {
+		if _, ok := constraintSetups[s]; !ok {
+			continue
+		}
+		p := b.procs[s]
+		p.stop()
+		os.Rename(filepath.Join(work, s+".log"), filepath.Join(work, s+".first.log"))
+		restarted, err := startProc(s, p.cmd.Path, p.cmd.Args[1:], filepath.Join(work, s+".log"), p.addr, b.ca)
+		if err != nil {
+			return err
+		}
+		b.procs[s] = restarted
+		logf("%s restarted with the constraints (pid %d)", s, restarted.pid())
+	}
 	return nil
 }
 
-// installPSP applies the kguard.io CRD and examples/psp/policies/restricted-psp.yaml
-// as a kguard.io policy. The admin (system:masters) may use it through
+// kubectl runs kubectl against the cluster, stdin as its input.
+func (b *bench) kubectl(stdin string, args ...string) error {
+	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", b.env["KUBECONFIG"]}, args...)...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// installCRDs applies kguard's CRDs (deploy/crds).
+func (b *bench) installCRDs() error {
+	if err := b.kubectl("", "apply", "-f", filepath.Join(b.repoRoot, "deploy/crds")); err != nil {
+		return err
+	}
+	return b.kubectl("", "wait", "--for=condition=Established", "--timeout=60s", "crd/podsecuritypolicies.kguard.io")
+}
+
+// installPSP applies examples/psp/policies/restricted-psp.yaml as a
+// kguard.io policy. The admin (system:masters) may use it through
 // cluster-admin, as kguard reads the cluster's RBAC.
 func (b *bench) installPSP() error {
-	kubectl := func(stdin string, args ...string) error {
-		cmd := exec.Command("kubectl", append([]string{"--kubeconfig", b.env["KUBECONFIG"]}, args...)...)
-		if stdin != "" {
-			cmd.Stdin = strings.NewReader(stdin)
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	if err := kubectl("", "apply", "-f", filepath.Join(b.repoRoot, "deploy/crds")); err != nil {
-		return err
-	}
-	if err := kubectl("", "wait", "--for=condition=Established", "--timeout=60s", "crd/podsecuritypolicies.kguard.io"); err != nil {
-		return err
-	}
 	psp, err := os.ReadFile(filepath.Join(b.repoRoot, "examples/psp/policies/restricted-psp.yaml"))
 	if err != nil {
 		return err
 	}
-	return kubectl(strings.Replace(string(psp), "apiVersion: policy/v1beta1", "apiVersion: kguard.io/v1alpha1", 1), "apply", "-f", "-")
+	return b.kubectl(strings.Replace(string(psp), "apiVersion: policy/v1beta1", "apiVersion: kguard.io/v1alpha1", 1), "apply", "-f", "-")
 }
 
 // measure runs one setup's round.
