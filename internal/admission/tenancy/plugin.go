@@ -2,12 +2,12 @@ package tenancy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/mcs"
@@ -49,9 +49,20 @@ func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 	return &Plugin{ix: ix, levels: levels}, nil
 }
 
-// Handles the CREATE and UPDATE of objects themselves (no subresource).
+// subresourceEphemeral is the pod subresource `kubectl debug` updates: the
+// one way to add a container to a running pod.
+const subresourceEphemeral = "ephemeralcontainers"
+
+// Handles the CREATE and UPDATE of objects themselves, and the UPDATE of a
+// pod's ephemeral containers.
 func (p *Plugin) Handles(op admissionv1.Operation, subresource string) bool {
-	return (op == admissionv1.Create || op == admissionv1.Update) && subresource == ""
+	switch subresource {
+	case "":
+		return op == admissionv1.Create || op == admissionv1.Update
+	case subresourceEphemeral:
+		return op == admissionv1.Update
+	}
+	return false
 }
 
 // Mutate keeps a tenant's new pod on its nodes (mode inject), gives it the
@@ -62,6 +73,9 @@ func (p *Plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.P
 	t := p.ix.TenantOf(r.Namespace)
 	if t == nil {
 		return admission.Decision{}
+	}
+	if r.Operation == admissionv1.Update {
+		return deny(t.Name, p.ix.validateUpdate(t, r, pod))
 	}
 	create := r.Operation == admissionv1.Create
 	changed := create && p.ix.Inject(t, &pod.Spec)
@@ -122,8 +136,10 @@ func (p *Plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 	if t == nil {
 		return admission.Decision{}
 	}
-	create := r.Operation == admissionv1.Create
-	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, specPath, create)); d.Denied || !create {
+	if r.Operation == admissionv1.Update {
+		return deny(t.Name, p.ix.validateUpdate(t, r, pod))
+	}
+	if d := deny(t.Name, p.ix.ValidatePod(t, &pod.Spec, specPath, true)); d.Denied {
 		return d
 	}
 	errs, err := p.checkLevel(ctx, t, &pod.Spec, r.DryRun)
@@ -159,23 +175,26 @@ func dryRun(b *bool) bool { return b != nil && *b }
 // ValidateObject judges a tenant's Services.
 func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest) admission.Decision {
 	req := r.Request
-	if req.Kind.Group != "" || req.Kind.Kind != "Service" {
+	if req.SubResource != "" || req.Kind.Group != "" || req.Kind.Kind != "Service" {
 		return admission.Decision{}
 	}
 	t := p.ix.TenantOf(req.Namespace)
 	if t == nil {
 		return admission.Decision{}
 	}
+	// Member names matched exactly, as kube-apiserver matches them
+	// (encoding/json would read externalIPſ as externalIPs).
 	var svc corev1.Service
-	if err := json.Unmarshal(req.Object.Raw, &svc); err != nil {
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &svc); err != nil {
 		return admission.Decision{Denied: true, Reason: fmt.Sprintf("tenant %q: the Service does not decode: %v", t.Name, err)}
 	}
 	return deny(t.Name, ValidateService(t, &svc))
 }
 
-// MutatesObject: req is an object of a tenant that requires labels.
+// MutatesObject: req is an object of a tenant that requires labels (not a
+// subresource, which cannot change them).
 func (p *Plugin) MutatesObject(req *admissionv1.AdmissionRequest) bool {
-	if req.Namespace == "" || req.Kind.Group == "" && req.Kind.Kind == "Namespace" {
+	if req.SubResource != "" || req.Namespace == "" || req.Kind.Group == "" && req.Kind.Kind == "Namespace" {
 		return false
 	}
 	t := p.ix.TenantOf(req.Namespace)
@@ -188,7 +207,7 @@ func (p *Plugin) MutatesObject(req *admissionv1.AdmissionRequest) bool {
 // had). An object that does not decode is refused.
 func (p *Plugin) MutateObject(ctx context.Context, r *admission.ObjectRequest) admission.Decision {
 	req := r.Request
-	if req.Namespace == "" || req.Kind.Group == "" && req.Kind.Kind == "Namespace" {
+	if req.SubResource != "" || req.Namespace == "" || req.Kind.Group == "" && req.Kind.Kind == "Namespace" {
 		return admission.Decision{} // kube-apiserver names a Namespace's own namespace
 	}
 	t := p.ix.TenantOf(req.Namespace)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -192,6 +193,7 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 	var errs field.ErrorList
 	n := ix.nodesOf(t)
 	own := &n.toleration
+	ownTaint := taint(t)
 	hasOwn := false
 	for i := range spec.Tolerations {
 		tol := &spec.Tolerations[i]
@@ -204,8 +206,17 @@ func (ix *Index) ValidatePod(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *fie
 			hasOwn = true
 			continue
 		}
-		if tol.Key == "" && tol.Operator == corev1.TolerationOpExists {
-			errs = append(errs, field.Forbidden(p(), fmt.Sprintf("tolerates every taint, the other tenants' too (tenant %q may tolerate only %s)", t.Name, describeTaint(taint(t)))))
+		// Written otherwise (no operator, which means Equal; no effect,
+		// which means every effect), it may still be the tenant's.
+		hasOwn = hasOwn || tol.ToleratesTaint(logr.Discard(), &ownTaint, true)
+		if tol.Key == "" {
+			if tol.Operator == corev1.TolerationOpExists {
+				errs = append(errs, field.Forbidden(p(), fmt.Sprintf("tolerates every taint, the other tenants' too (tenant %q may tolerate only %s)", t.Name, describeTaint(ownTaint))))
+			} else {
+				// kube-apiserver refuses it; offline it would tolerate the
+				// value under every key.
+				errs = append(errs, field.Invalid(p().Child("operator"), tol.Operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+			}
 			continue
 		}
 		// A toleration with a key concerns only the tenants tainted with it
@@ -305,7 +316,11 @@ func unisolable(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) fiel
 }
 
 // affinity refuses required node affinity terms that select another
-// tenant's nodes by one of their labels.
+// tenant's nodes by their labels: a term whose expressions on the other
+// tenant's label keys all match its nodes' values, as the scheduler
+// matches them (In, NotIn, Exists, DoesNotExist, Gt, Lt), at least one
+// such expression in it. Expressions on other keys may hold on any node
+// and decide nothing; matchFields name nodes, not tenants.
 func (ix *Index) affinity(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	if spec.Affinity == nil || spec.Affinity.NodeAffinity == nil || spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
 		return nil
@@ -313,20 +328,77 @@ func (ix *Index) affinity(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.
 	var errs field.ErrorList
 	terms := path.Child("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
 	for i, term := range spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		for j, e := range term.MatchExpressions {
-			if e.Operator != corev1.NodeSelectorOpIn {
+		if len(term.MatchExpressions) == 0 {
+			continue
+		}
+		for _, other := range ix.Tenants() {
+			if other == t {
 				continue
 			}
-			for _, v := range e.Values {
-				for _, other := range ix.byNodeLabel[e.Key+"="+v] {
-					if other != t {
-						errs = append(errs, field.Forbidden(terms.Index(i).Child("matchExpressions").Index(j), fmt.Sprintf("selects the nodes of tenant %q (%s=%s)", other.Name, e.Key, v)))
-					}
-				}
+			if j, v := selectsNodes(term.MatchExpressions, other.Spec.Nodes.Labels); j >= 0 {
+				e := term.MatchExpressions[j]
+				errs = append(errs, field.Forbidden(terms.Index(i).Child("matchExpressions").Index(j), fmt.Sprintf("selects the nodes of tenant %q (%s=%s)", other.Name, e.Key, v)))
 			}
 		}
 	}
 	return errs
+}
+
+// selectsNodes: the expressions hold on nodes labelled labels, so far as
+// labels decide (the index of the first expression on one of their keys,
+// and its value), or -1.
+func selectsNodes(exprs []corev1.NodeSelectorRequirement, labels map[string]string) (int, string) {
+	first := -1
+	for j := range exprs {
+		e := &exprs[j]
+		v, has := labels[e.Key]
+		if !has {
+			continue // the node may carry the key or not: labels decide nothing
+		}
+		if !requirementHolds(e, v) {
+			return -1, ""
+		}
+		if first < 0 {
+			first = j
+		}
+	}
+	if first < 0 {
+		return -1, ""
+	}
+	return first, labels[exprs[first].Key]
+}
+
+// requirementHolds: a node whose label e.Key is v meets e, as
+// k8s.io/component-helpers' node selector matches (a Gt or Lt value, or a
+// label, that is not an integer meets nothing).
+func requirementHolds(e *corev1.NodeSelectorRequirement, v string) bool {
+	switch e.Operator {
+	case corev1.NodeSelectorOpIn:
+		return slices.Contains(e.Values, v)
+	case corev1.NodeSelectorOpNotIn:
+		return !slices.Contains(e.Values, v)
+	case corev1.NodeSelectorOpExists:
+		return true
+	case corev1.NodeSelectorOpDoesNotExist:
+		return false
+	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+		if len(e.Values) != 1 {
+			return false
+		}
+		label, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false
+		}
+		bound, err := strconv.ParseInt(e.Values[0], 10, 64)
+		if err != nil {
+			return false
+		}
+		if e.Operator == corev1.NodeSelectorOpGt {
+			return label > bound
+		}
+		return label < bound
+	}
+	return true // an unknown operator: kube-apiserver refuses it; fail closed
 }
 
 // onlyLabels: every entry of selector is one of labels.
