@@ -119,6 +119,28 @@ spec:
 		return bound == 2, fmt.Sprint(where)
 	})
 
+	// kubectl debug on one of them (pods/ephemeralcontainers, sent to the
+	// validating webhook): a privileged container, which the pod's SELinux
+	// level cannot confine, is refused; a restricted one is added.
+	pods, err := live.client.CoreV1().Pods(nsA).List(context.Background(), metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("tenant A's pods: %v", err)
+	}
+	target := pods.Items[0].Name
+	debug := func(name, profile string) (string, error) {
+		return kubectl(t, "debug", "-n", nsA, target, "--image=registry.k8s.io/pause:3.10", "--container="+name,
+			"--profile="+profile, "--attach=false", "--stdin=false", "--tty=false")
+	}
+	out, err := debug("root", "sysadmin")
+	if err == nil || !strings.Contains(out, `tenant "team-a": spec.ephemeralContainers[0].securityContext.privileged: Forbidden`) {
+		t.Errorf("kubectl debug --profile=sysadmin in tenant A: %v\n%s", err, out)
+	}
+	if out, err := debug("look", "restricted"); err != nil {
+		t.Errorf("kubectl debug --profile=restricted in tenant A: %v\n%s", err, out)
+	} else if out, _ := kubectl(t, "get", "pod", "-n", nsA, target, "-o", "jsonpath={.spec.ephemeralContainers[*].name}"); out != "look" {
+		t.Errorf("the pod's ephemeral containers: %q, want look", out)
+	}
+
 	// A pod tolerating B's taint, a Service claiming an external IP: refused.
 	sneaky := `apiVersion: v1
 kind: Pod
@@ -131,7 +153,7 @@ spec:
     image: registry.k8s.io/pause:3.10
     securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
 `
-	out, err := kubectlIn(t, sneaky, "create", "-f", "-")
+	out, err = kubectlIn(t, sneaky, "create", "-f", "-")
 	if err == nil || !strings.Contains(out, `pods "sneaky" is forbidden: tenant "team-a": spec.tolerations[0]: Forbidden: tolerates the taint of tenant "team-b" (kguard.io/tenant=team-b:NoSchedule)`) {
 		t.Errorf("a pod tolerating B's taint: %v\n%s", err, out)
 	}
