@@ -2,13 +2,17 @@ package tenancy
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
@@ -108,4 +112,128 @@ func TestIndexRefusesUndefaultedTenant(t *testing.T) {
 	if _, err := NewIndex([]*v1alpha1.Tenant{tn}, nil); err == nil || !strings.Contains(err.Error(), `tenant "raw": spec.nodes.taint is not set`) {
 		t.Errorf("NewIndex of an undefaulted tenant: %v", err)
 	}
+}
+
+// FuzzAffinityAsTheScheduler holds the required-affinity rule to the
+// scheduler's own matcher (k8s.io/component-helpers nodeaffinity): for a
+// team-a pod whose required affinity is one term of two expressions, and
+// for each other tenant, a node carrying that tenant's labels — and, for
+// expressions on other keys, labels that meet them — is matched by the
+// scheduler exactly when the plugin refuses the term as selecting that
+// tenant's nodes (given one expression on the tenant's keys; terms the
+// scheduler cannot parse, or whose other expressions no label can meet,
+// are only held to the first half: matched means refused).
+func FuzzAffinityAsTheScheduler(f *testing.F) {
+	f.Add("kguard.io/tenant", "NotIn", "team-a", "", "", "")
+	f.Add("kguard.io/tenant", "Exists", "", "zone", "In", "z1")
+	f.Add("tenant-id", "Gt", "6", "kguard.io/tenant", "DoesNotExist", "")
+	f.Add("tenant-id", "Lt", "7", "", "", "")
+	f.Add("tenant-id", "Gt", "7", "", "", "")
+	f.Add("kguard.io/tenant", "In", "team-b,team-a", "tenant-id", "NotIn", "7")
+	f.Add("zone", "DoesNotExist", "", "kguard.io/tenant", "In", "team-b")
+	set, err := policy.Read(strings.NewReader(tenants+numericTenant), "tenants.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	ix, err := NewIndex(set.Tenants, set.Namespaces)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := ix.TenantOf("a-dev")
+	if a == nil || ix.Len() != 3 {
+		f.Fatalf("tenants: %d, team-a %v", ix.Len(), a)
+	}
+	expr := func(key, op, values string) *corev1.NodeSelectorRequirement {
+		if key == "" && op == "" {
+			return nil
+		}
+		e := &corev1.NodeSelectorRequirement{Key: key, Operator: corev1.NodeSelectorOperator(op)}
+		if values != "" {
+			e.Values = strings.Split(values, ",")
+		}
+		return e
+	}
+	f.Fuzz(func(t *testing.T, k1, op1, v1, k2, op2, v2 string) {
+		var exprs []corev1.NodeSelectorRequirement
+		for _, e := range []*corev1.NodeSelectorRequirement{expr(k1, op1, v1), expr(k2, op2, v2)} {
+			if e != nil {
+				exprs = append(exprs, *e)
+			}
+		}
+		if len(exprs) == 0 {
+			return
+		}
+		required := &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: exprs}}}
+		spec := corev1.PodSpec{Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: required}}}
+		errs := ix.affinity(a, &spec, field.NewPath("spec"))
+		_, parseErr := nodeaffinity.NewNodeSelector(required)
+		for _, other := range ix.Tenants() {
+			if other == a {
+				continue
+			}
+			labels, satisfiable := nodeLabelsMeeting(exprs, other.Spec.Nodes.Labels)
+			node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: labels}}
+			matched, _ := nodeaffinity.NewLazyErrorNodeSelector(required).Match(node)
+			onKeys := false
+			for _, e := range exprs {
+				_, has := other.Spec.Nodes.Labels[e.Key]
+				onKeys = onKeys || has
+			}
+			refused := false
+			for _, e := range errs {
+				refused = refused || strings.Contains(e.Detail, fmt.Sprintf("tenant %q", other.Name))
+			}
+			if matched && onKeys && !refused {
+				t.Fatalf("the scheduler matches %s's node %v with %v; admitted", other.Name, labels, exprs)
+			}
+			if refused && !matched && parseErr == nil && satisfiable {
+				t.Fatalf("refused as selecting %s's nodes, which the scheduler does not match (node %v, %v): %v", other.Name, labels, exprs, errs)
+			}
+		}
+	})
+}
+
+// nodeLabelsMeeting is a node's labels: tenant's, and for each expression
+// on another key a label that meets it (satisfiable is false when one
+// cannot: a Gt or Lt bound that is not an integer, an In without values).
+func nodeLabelsMeeting(exprs []corev1.NodeSelectorRequirement, tenant map[string]string) (map[string]string, bool) {
+	labels := maps.Clone(tenant)
+	satisfiable := true
+	for _, e := range exprs {
+		if _, own := tenant[e.Key]; own {
+			continue
+		}
+		switch e.Operator {
+		case corev1.NodeSelectorOpIn:
+			if len(e.Values) == 0 {
+				satisfiable = false
+			} else {
+				labels[e.Key] = e.Values[0]
+			}
+		case corev1.NodeSelectorOpExists:
+			labels[e.Key] = "x"
+		case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+			n, err := strconv.ParseInt(strings.Join(e.Values, ","), 10, 64)
+			if err != nil || (e.Operator == corev1.NodeSelectorOpGt && n == math.MaxInt64) || (e.Operator == corev1.NodeSelectorOpLt && n == math.MinInt64) {
+				satisfiable = false
+			} else if e.Operator == corev1.NodeSelectorOpGt {
+				labels[e.Key] = strconv.FormatInt(n+1, 10)
+			} else {
+				labels[e.Key] = strconv.FormatInt(n-1, 10)
+			}
+		case corev1.NodeSelectorOpNotIn, corev1.NodeSelectorOpDoesNotExist:
+			// absent meets them
+		default:
+			satisfiable = false
+		}
+	}
+	// Two expressions on one other key may ask for different labels.
+	for _, e := range exprs {
+		if _, own := tenant[e.Key]; !own {
+			if v, set := labels[e.Key]; set && !requirementHolds(&e, v) || !set && (e.Operator == corev1.NodeSelectorOpIn || e.Operator == corev1.NodeSelectorOpExists) {
+				satisfiable = false
+			}
+		}
+	}
+	return labels, satisfiable
 }
