@@ -77,7 +77,11 @@ func newLegacyEntity(l Layer, keyHint string, attestation bool) (*legacyEntity, 
 		sum := sha256.Sum256(l.Payload)
 		e.sig = bundle.NewMessageSignature(sum[:], "SHA2_256", raw)
 	}
-	if pemCert := l.Annotations[annotationCertificate]; pemCert != "" {
+	// A key authority (keyHint set) verifies with its key whatever
+	// certificate the layer carries (cosign sign --sk attaches the
+	// hardware key's attestation certificate), as cosign does with a key:
+	// the certificate then neither helps nor hinders.
+	if pemCert := l.Annotations[annotationCertificate]; pemCert != "" && keyHint == "" {
 		certs, err := cryptoutils.UnmarshalCertificatesFromPEM([]byte(pemCert))
 		if err != nil || len(certs) != 1 {
 			return nil, fmt.Errorf("certificate annotation is not one PEM certificate: %v", err)

@@ -3,6 +3,7 @@ package podspec
 import (
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -20,4 +21,27 @@ func SpecOf(obj runtime.Object) *corev1.PodSpec {
 		}
 	}
 	return nil
+}
+
+// Replicas returns the replica count of a scalable pod controller
+// (Deployment, ReplicaSet, StatefulSet, ReplicationController; unset is
+// 1, the API's default), and false for any other object.
+func Replicas(obj runtime.Object) (int32, bool) {
+	var r *int32
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		r = o.Spec.Replicas
+	case *appsv1.ReplicaSet:
+		r = o.Spec.Replicas
+	case *appsv1.StatefulSet:
+		r = o.Spec.Replicas
+	case *corev1.ReplicationController:
+		r = o.Spec.Replicas
+	default:
+		return 0, false
+	}
+	if r == nil {
+		return 1, true
+	}
+	return *r, true
 }

@@ -17,6 +17,8 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	k8sauthn "github.com/google/go-containerregistry/pkg/authn/kubernetes"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -174,28 +176,56 @@ func (p *plugin) Handles(op admissionv1.Operation, subresource string) bool {
 	return (op == admissionv1.Create || op == admissionv1.Update) && (subresource == "" || subresource == "ephemeralcontainers")
 }
 
+// pass is what check does besides verifying.
+type pass int
+
+const (
+	// passMutate pins each verified image to its digest.
+	passMutate pass = iota
+	// passValidate also refuses an image a policy verified by its digest
+	// that is named by a tag: the tag may name another image by the time
+	// the kubelet pulls it. The mutating pass pinned the images it saw;
+	// one it did not see (kubectl debug's ephemeral containers, which only
+	// the validating webhook is sent; an image another webhook changed
+	// after kguard's) must name its digest, as policy-controller requires
+	// of every image it validates.
+	passValidate
+	// passReview answers kube-apiserver's ImagePolicyWebhook, whose images
+	// are the pod's as written: tags are verified as they resolve now.
+	passReview
+)
+
 func (p *plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
-	return p.check(ctx, r.Namespace, &pod.Spec, pod, true)
+	if leaving(r.Operation, pod) {
+		return admission.Decision{}
+	}
+	return p.check(ctx, r.Namespace, &pod.Spec, pod, passMutate)
 }
 
 func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
-	return p.check(ctx, r.Namespace, &pod.Spec, nil, false)
+	if leaving(r.Operation, pod) {
+		return admission.Decision{}
+	}
+	return p.check(ctx, r.Namespace, &pod.Spec, nil, passValidate)
 }
 
 // MutateTemplate pins the images of a pod controller's template to the
 // digests verified, as for a pod, so that every pod it creates runs them.
 func (p *plugin) MutateTemplate(ctx context.Context, w *admission.WorkloadRequest, pod *corev1.Pod) admission.Decision {
-	return p.check(ctx, w.Request.Namespace, &pod.Spec, pod, true)
+	if leavingWorkload(w) {
+		return admission.Decision{}
+	}
+	return p.check(ctx, w.Request.Namespace, &pod.Spec, pod, passMutate)
 }
 
 // ValidateWorkload checks a pod controller's template, so that an unsigned
 // Deployment is refused when it is created, not only its pods later.
 func (p *plugin) ValidateWorkload(ctx context.Context, w *admission.WorkloadRequest) admission.Decision {
 	spec := podspec.SpecOf(w.Object)
-	if spec == nil {
+	if spec == nil || leavingWorkload(w) {
 		return admission.Decision{}
 	}
-	return p.check(ctx, w.Request.Namespace, spec, nil, false)
+	return p.check(ctx, w.Request.Namespace, spec, nil, passValidate)
 }
 
 // ReviewImages answers kube-apiserver's ImagePolicyWebhook (/imagereview)
@@ -205,12 +235,39 @@ func (p *plugin) ReviewImages(ctx context.Context, namespace string, images []st
 	for _, image := range images {
 		spec.Containers = append(spec.Containers, corev1.Container{Image: image})
 	}
-	return p.check(ctx, namespace, spec, nil, false)
+	return p.check(ctx, namespace, spec, nil, passReview)
 }
 
-// check verifies the images of spec; with pin (pod non-nil) it returns the
-// pod with each verified image pinned to its digest.
-func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSpec, pod *corev1.Pod, pin bool) admission.Decision {
+// leaving: an UPDATE of a pod being deleted (a controller removing its
+// finalizer), which runs nothing new and must not wait for a registry, as
+// policy-controller lets objects being deleted through.
+func leaving(op admissionv1.Operation, pod *corev1.Pod) bool {
+	return op == admissionv1.Update && pod.DeletionTimestamp != nil
+}
+
+// leavingWorkload: an UPDATE of a pod controller being deleted, or one
+// that only lowers its replicas (its template unchanged): scaling down a
+// workload whose images no longer pass is what an operator does then, as
+// policy-controller never blocks a scale down.
+func leavingWorkload(w *admission.WorkloadRequest) bool {
+	if w.Operation != admissionv1.Update || w.OldObject == nil {
+		return false
+	}
+	if m, err := meta.Accessor(w.Object); err == nil && m.GetDeletionTimestamp() != nil {
+		return true
+	}
+	now, okNow := podspec.Replicas(w.Object)
+	was, okWas := podspec.Replicas(w.OldObject)
+	if !okNow || !okWas || now >= was {
+		return false
+	}
+	spec, old := podspec.SpecOf(w.Object), podspec.SpecOf(w.OldObject)
+	return spec != nil && old != nil && equality.Semantic.DeepEqual(spec, old)
+}
+
+// check verifies the images of spec; in passMutate (pod non-nil) it
+// returns the pod with each verified image pinned to its digest.
+func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSpec, pod *corev1.Pod, ps pass) admission.Decision {
 	if !p.cfg.AllNamespaces && !p.included[namespace] {
 		return admission.Decision{}
 	}
@@ -250,13 +307,16 @@ func (p *plugin) check(ctx context.Context, namespace string, spec *corev1.PodSp
 		d.Warnings = append(d.Warnings, res.Messages(false)...)
 		if !res.Denied() && res.Image.Digest != "" {
 			pinned[image] = pinnedRef(image, res.Image.Digest)
+			if ps == passValidate && pinned[image] != image && enforced(res) {
+				denials = append(denials, fmt.Sprintf("image %q must name its digest (%s): a ClusterImagePolicy verified that digest, and a tag may name another image when the kubelet pulls it (kguard's mutating webhook pins the images it sees; this one it did not see: kubectl debug, or a webhook after kguard's)", image, pinned[image]))
+			}
 		}
 	}
 	if len(denials) > 0 {
 		d.Denied, d.Reason = true, strings.Join(denials, "; ")
 		return d
 	}
-	if pin {
+	if ps == passMutate {
 		out := pod.DeepCopy()
 		changed := false
 		forEachContainer(&out.Spec, func(c *string) {
@@ -390,6 +450,9 @@ func images(spec *corev1.PodSpec) []string {
 	return out
 }
 
+// forEachContainer calls f with every image the pod pulls: its
+// containers' (init, regular, ephemeral) and its image volumes' (the
+// kubelet pulls and mounts them as it pulls a container's image).
 func forEachContainer(spec *corev1.PodSpec, f func(image *string)) {
 	for i := range spec.InitContainers {
 		f(&spec.InitContainers[i].Image)
@@ -400,6 +463,22 @@ func forEachContainer(spec *corev1.PodSpec, f func(image *string)) {
 	for i := range spec.EphemeralContainers {
 		f(&spec.EphemeralContainers[i].Image)
 	}
+	for i := range spec.Volumes {
+		if v := spec.Volumes[i].Image; v != nil {
+			f(&v.Reference)
+		}
+	}
+}
+
+// enforced: one of the policies that admitted the image enforces (an image
+// only warn-mode policies match is never refused).
+func enforced(res *imagepolicy.Result) bool {
+	for _, pr := range res.Policies {
+		if pr.Mode != imagepolicy.ModeWarn {
+			return true
+		}
+	}
+	return false
 }
 
 // cache keeps tag resolutions and verdicts for a TTL, up to max entries
