@@ -169,6 +169,20 @@ spec:
 		t.Fatalf("pod image %q, want it pinned to %s", got, repo+"@"+signed)
 	}
 
+	// kubectl debug: the ephemeral container reaches only the validating
+	// webhook, which cannot pin it: a tag is refused, the digest admitted.
+	debug := func(container, image string) (string, error) {
+		return kubectl(t, "-n", ns, "debug", "signed-tag", "--image="+image, "--container="+container,
+			"--attach=false", "--stdin=false", "--tty=false")
+	}
+	out, err := debug("by-tag", repo+":signed")
+	if err == nil || !strings.Contains(out, `image "`+repo+`:signed" must name its digest (`+repo+"@"+signed+")") {
+		t.Errorf("kubectl debug with a tag: want it refused, got %v\n%s", err, out)
+	}
+	if out, err := debug("by-digest", repo+"@"+signed); err != nil {
+		t.Errorf("kubectl debug with the signed digest: %v\n%s", err, out)
+	}
+
 	// Seed 003's deploy.yaml (the signed digest) and deploy-unsigned.yaml.
 	deployment := func(name, image string) string {
 		return fmt.Sprintf(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":%q},"spec":{"replicas":1,"selector":{"matchLabels":{"app":%q}},
@@ -177,7 +191,7 @@ spec:
 	if out, err := kubectlIn(t, deployment("sample-deployment", repo+"@"+signed), "-n", ns, "apply", "-f", "-"); err != nil {
 		t.Fatalf("the signed Deployment was refused: %v\n%s", err, out)
 	}
-	out, err := kubectlIn(t, deployment("sample-deployment-unsigned", repo+":unsigned"), "-n", ns, "apply", "-f", "-")
+	out, err = kubectlIn(t, deployment("sample-deployment-unsigned", repo+":unsigned"), "-n", ns, "apply", "-f", "-")
 	want := `image "` + repo + `:unsigned" is not admitted by ClusterImagePolicy "signed-images": no signature verified by authority "key-0": the image has no signatures`
 	if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, want) {
 		t.Fatalf("deploy-unsigned.yaml: want Forbidden with %q, got %v\n%s", want, err, out)
