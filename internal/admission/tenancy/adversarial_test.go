@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -531,4 +532,33 @@ func TestHoldsSpecChangeJudged(t *testing.T) {
 	updated.Spec.Containers[0].Image = "app:v2"
 	wantDenied(t, "an image changed in a pod stored before mode require",
 		podReview(t, c, admission.PhaseValidate, admissionv1.Update, "", "b-prod", updated, old), "must tolerate its taint")
+}
+
+// TestHoldsWorkloadUpdateOfSameTemplate: a Deployment stored before its
+// tenant's mode require (no toleration, no nodeSelector) may still be
+// scaled or relabelled — its template's spec unchanged is not judged again,
+// in either pass — while an UPDATE that changes the template is judged
+// whole and refused.
+func TestHoldsWorkloadUpdateOfSameTemplate(t *testing.T) {
+	c := chain(t)
+	deploy := func(replicas int32, image string) *appsv1.Deployment {
+		return &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "b-prod"},
+			Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}}}}}
+	}
+	update := func(obj, old *appsv1.Deployment, phase admission.Phase) *admissionv1.AdmissionResponse {
+		raw, _ := json.Marshal(obj)
+		oldRaw, _ := json.Marshal(old)
+		return reviewRequest(t, c, phase, map[string]any{"uid": "1", "kind": map[string]string{"group": "apps", "version": "v1", "kind": "Deployment"},
+			"resource": map[string]string{"group": "apps", "version": "v1", "resource": "deployments"}, "name": "web", "namespace": "b-prod",
+			"operation": "UPDATE", "userInfo": map[string]any{"username": "alice"}, "object": json.RawMessage(raw), "oldObject": json.RawMessage(oldRaw)})
+	}
+	for _, phase := range []admission.Phase{admission.PhaseMutate, admission.PhaseValidate} {
+		if r := update(deploy(1, "app"), deploy(3, "app"), phase); !r.Allowed || r.Patch != nil {
+			t.Errorf("phase %d: a scale of a Deployment stored before mode require: allowed=%v %q patch %s", phase, r.Allowed, r.Result.Message, r.Patch)
+		}
+		wantDenied(t, "a new image in a Deployment stored before mode require", update(deploy(3, "app:v2"), deploy(3, "app"), phase), "must tolerate its taint")
+	}
 }

@@ -3,11 +3,13 @@ package tenancy
 import (
 	"fmt"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
@@ -28,6 +30,18 @@ func (ix *Index) validateUpdate(t *v1alpha1.Tenant, r *admission.Request, pod *c
 		return nil
 	}
 	return ix.ValidatePod(t, &pod.Spec, specPath, false)
+}
+
+// sameTemplate: an UPDATE of a pod controller that leaves its pod
+// template's spec as it was (a scale, labels, a rollout's annotation): not
+// judged again, as a pod's UPDATE that leaves its spec is not. Its pods
+// are judged when they are created.
+func sameTemplate(w *admission.WorkloadRequest) bool {
+	if w.Operation != admissionv1.Update || w.OldObject == nil {
+		return false
+	}
+	spec, old := podspec.SpecOf(w.Object), podspec.SpecOf(w.OldObject)
+	return spec != nil && old != nil && equality.Semantic.DeepEqual(spec, old)
 }
 
 // validateEphemeral judges the ephemeral containers an UPDATE of
