@@ -1,0 +1,669 @@
+package paths_test
+
+// Red-team review of `kguard authz paths`: each test builds the smallest RBAC
+// (and objects) for one escalation idea and asserts what Kubernetes v1.37
+// really allows.
+//
+//   - TestMissed…: a path Kubernetes allows that kguard does not report
+//     (fails today).
+//   - TestFalse…: a path kguard reports that Kubernetes does not allow
+//     (fails today).
+//   - TestHolds…: an attempt kguard answers correctly (passes), kept where
+//     it adds coverage.
+//
+// Upstream references are to the module cache (`go env GOMODCACHE`), as
+// k8s.io/kubernetes@v1.37.2, k8s.io/apiserver@v0.37.2 and
+// k8s.io/pod-security-admission@v0.37.2.
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/kguard/kguard/internal/admission/podsecurity"
+	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
+	"github.com/kguard/kguard/internal/authz/paths"
+	"github.com/kguard/kguard/internal/authz/paths/admitted"
+	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/snapshot"
+)
+
+// --- helpers ---------------------------------------------------------------
+
+func readSet(t *testing.T, docs ...string) *policy.Set {
+	t.Helper()
+	s, err := policy.Read(strings.NewReader(strings.Join(docs, "\n---\n")), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// admitter builds kguard's admission chain of plugins (and the cluster-wide
+// Pod Security enforce level) over the set, as `kguard authz paths` does.
+func admitter(t *testing.T, s *policy.Set, plugins []string, enforce string) paths.PodAdmitter {
+	t.Helper()
+	built, err := snapshot.BuildPolicies(snapshot.Config{AdmissionPlugins: plugins, PSS: podsecurity.Config{Enforce: enforce}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admitted.New(context.Background(), built.Admission, built.Authorizer, s)
+}
+
+// pathTo returns subject's path to target (nil when none), with the subject
+// given as for --from ("dev", "system:serviceaccount:ci:x", "group:g").
+func pathTo(t *testing.T, s *policy.Set, subject string, target paths.Target, a paths.PodAdmitter) *paths.Path {
+	t.Helper()
+	from, err := paths.ParseSource(subject, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := paths.Find(s, paths.Options{From: from, To: target, Admitter: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) > 0 {
+		t.Errorf("warnings: %q", res.Warnings)
+	}
+	for i := range res.Paths {
+		if res.Paths[i].Target == target {
+			return &res.Paths[i]
+		}
+	}
+	return nil
+}
+
+func render(p *paths.Path) string {
+	if p == nil {
+		return "no path"
+	}
+	var out []string
+	for _, h := range p.Hops {
+		out = append(out, h.Edge+"("+h.Action+")=>"+h.To.String())
+	}
+	return strings.Join(out, " ")
+}
+
+// wantPath fails unless subject reaches target; firstEdge, when given, is
+// the edge kind the first hop must be.
+func wantPath(t *testing.T, s *policy.Set, subject string, target paths.Target, a paths.PodAdmitter, firstEdge string) {
+	t.Helper()
+	p := pathTo(t, s, subject, target, a)
+	if p == nil {
+		t.Fatalf("%s -> %s: kguard reports no path; Kubernetes allows one", subject, target)
+	}
+	if firstEdge != "" && p.Hops[0].Edge != firstEdge {
+		t.Errorf("%s -> %s: first hop %s, want edge %q", subject, target, render(p), firstEdge)
+	}
+}
+
+func wantNoPath(t *testing.T, s *policy.Set, subject string, target paths.Target, a paths.PodAdmitter) {
+	t.Helper()
+	if p := pathTo(t, s, subject, target, a); p != nil {
+		t.Fatalf("%s -> %s: kguard reports %s; Kubernetes allows no such path", subject, target, render(p))
+	}
+}
+
+// --- shared objects ----------------------------------------------------------
+
+const clusterAdminRole = `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: cluster-admin}
+rules:
+- {apiGroups: ["*"], resources: ["*"], verbs: ["*"]}
+- {nonResourceURLs: ["*"], verbs: ["*"]}`
+
+// ci/deployer is cluster-admin: reaching it is reaching cluster-admin.
+const deployerIsAdmin = clusterAdminRole + `
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: deployer, namespace: ci}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: deployer-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: deployer, namespace: ci}`
+
+// devHolds binds the ClusterRole "dev-role" with rules to User dev:
+// cluster-wide when ns is "", else by a RoleBinding in ns.
+func devHolds(ns, rules string) string {
+	role := `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: dev-role}
+rules:
+` + rules + "\n---\n"
+	if ns == "" {
+		return role + `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dev-role}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: dev-role}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: dev}`
+	}
+	return role + `apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: dev-role, namespace: ` + ns + `}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: dev-role}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: dev}`
+}
+
+var pssOnly = []string{podsecurity.PluginName}
+
+// --- RBAC escalation verbs ---------------------------------------------------
+
+// TestMissedNamespacedBind: `bind` on ClusterRole admin with `create
+// rolebindings`, both from a RoleBinding in ci, let dev bind admin to itself in
+// ci: kube-apiserver authorizes the bind check in the binding's namespace
+// (kubernetes@v1.37.2 pkg/registry/rbac/escalation_check.go BindingAuthorized:
+// "this allows delegation to bind particular clusterroles in rolebindings
+// within particular namespaces"). Admin of ci reads ci's secrets and runs pods
+// as ci's ServiceAccounts, ci/deployer among them. kguard's bind edge only
+// looks at ClusterRoleBindings and at the role cluster-admin.
+func TestMissedNamespacedBind(t *testing.T) {
+	s := readSet(t, deployerIsAdmin, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: admin}
+rules:
+- {apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"]}
+- {apiGroups: [""], resources: ["pods"], verbs: ["create"]}
+- {apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"]}`,
+		devHolds("ci", `- {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: ["admin"]}
+- {apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings"], verbs: ["create"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "bind")
+}
+
+// TestMissedBindByUpdatingClusterRoleBinding: `bind` on cluster-admin with
+// `patch` of the existing ClusterRoleBinding cluster-admin (every cluster has
+// it) adds dev to its subjects. The update path runs the same check as create
+// (kubernetes@v1.37.2 pkg/registry/rbac/clusterrolebinding/policybased/storage.go
+// Update: BindingAuthorized, else ConfirmNoEscalation). kguard's bind edge
+// requires `create clusterrolebindings`.
+func TestMissedBindByUpdatingClusterRoleBinding(t *testing.T) {
+	s := readSet(t, clusterAdminRole, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: cluster-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:masters"}`,
+		devHolds("", `- {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: ["cluster-admin"]}
+- {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterrolebindings"], verbs: ["patch"], resourceNames: ["cluster-admin"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "bind")
+}
+
+// TestMissedEscalateCreateAggregated: `escalate` with `create clusterroles`
+// (no update) lets dev create a ClusterRole of any rules
+// (RoleEscalationAuthorized in kubernetes@v1.37.2
+// pkg/registry/rbac/clusterrole/policybased/storage.go Create). Labelled
+// rbac.authorization.k8s.io/aggregate-to-view, its rules are copied by the
+// clusterrole-aggregation controller into view, which dev holds through a
+// ClusterRoleBinding (kubernetes@v1.37.2
+// pkg/controller/clusterroleaggregation). kguard's escalate edge requires
+// update or patch.
+func TestMissedEscalateCreateAggregated(t *testing.T) {
+	s := readSet(t, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: view}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: view-pods
+  labels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
+rules:
+- {apiGroups: [""], resources: ["pods"], verbs: ["get", "list"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dev-view}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: dev}`,
+		devHolds("", `- {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["escalate", "create"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "escalate")
+}
+
+// --- impersonation -------------------------------------------------------------
+
+// TestFalseImpersonateUserNamedLikeServiceAccount: an Impersonate-User header
+// of system:serviceaccount:ci:deployer is authorized as `impersonate` on
+// serviceaccounts ci/deployer, never on users (k8s.io/apiserver@v0.37.2
+// pkg/endpoints/filters/impersonation/impersonation.go
+// buildImpersonationRequests, and mode.go authorizeUsername, which rewrites
+// the check to Resource "serviceaccounts" in constrained impersonation too).
+// A rule on users with that resourceName grants nothing. kguard reports
+// impersonate=>ServiceAccount ci/deployer=>cluster-admin.
+func TestFalseImpersonateUserNamedLikeServiceAccount(t *testing.T) {
+	s := readSet(t, deployerIsAdmin,
+		devHolds("", `- {apiGroups: [""], resources: ["users"], verbs: ["impersonate"], resourceNames: ["system:serviceaccount:ci:deployer"]}`))
+	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
+}
+
+// TestFalseImpersonateGroupWithoutUser: Impersonate-Group without
+// Impersonate-User is refused ("requested ... without impersonating a user",
+// k8s.io/apiserver@v0.37.2 .../impersonation/impersonation.go
+// buildImpersonationRequests; constrained_impersonation.go
+// processImpersonationHeaders alike). A role that grants only `impersonate` on
+// groups (here system:masters) gives nothing without `impersonate` on some
+// user or ServiceAccount; dev holds none. kguard reports cluster-admin.
+func TestFalseImpersonateGroupWithoutUser(t *testing.T) {
+	s := readSet(t,
+		devHolds("", `- {apiGroups: [""], resources: ["groups"], verbs: ["impersonate"], resourceNames: ["system:masters"]}`))
+	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
+}
+
+// TestMissedConstrainedImpersonation: ConstrainedImpersonation is beta and on
+// by default since v1.36 (k8s.io/apiserver@v0.37.2 pkg/features/kube_features.go;
+// pkg/server/config.go installs WithConstrainedImpersonation). Its
+// serviceaccount mode allows impersonating a ServiceAccount with
+// `impersonate:serviceaccount` on authentication.k8s.io serviceaccounts plus
+// `impersonate-on:serviceaccount:<verb>` on the request's resource
+// (.../impersonation/mode.go). dev may so list secrets as ci/deployer: every
+// secret. kguard only knows the verb `impersonate`.
+func TestMissedConstrainedImpersonation(t *testing.T) {
+	s := readSet(t, deployerIsAdmin,
+		devHolds("", `- {apiGroups: ["authentication.k8s.io"], resources: ["serviceaccounts"], verbs: ["impersonate:serviceaccount"]}
+- {apiGroups: [""], resources: ["secrets"], verbs: ["impersonate-on:serviceaccount:list"]}`))
+	wantPath(t, s, "dev", paths.Secrets, nil, "")
+}
+
+// --- tokens and secrets ----------------------------------------------------------
+
+// TestMissedNamedTokenRequestClusterWide: `create serviceaccounts/token` with
+// resourceNames [deployer] from a ClusterRoleBinding mints a token for the
+// ServiceAccount deployer of every namespace (the TokenRequest is authorized
+// with Namespace ci, Name deployer). kguard follows named ServiceAccounts only
+// from RoleBindings (for impersonation this limit is documented; for
+// token-request it is not).
+func TestMissedNamedTokenRequestClusterWide(t *testing.T) {
+	s := readSet(t, deployerIsAdmin,
+		devHolds("", `- {apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: ["deployer"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "token-request")
+}
+
+// TestMissedWatchSecrets: `watch` alone reads every secret: a watch without
+// resourceVersion (or with sendInitialEvents) starts with a synthetic ADDED
+// event, whole object and data included, for each existing object
+// (https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-watch;
+// GET /api/v1/secrets?watch=1 is authorized as verb watch). kguard's secrets
+// edge counts get and list only.
+func TestMissedWatchSecrets(t *testing.T) {
+	s := readSet(t, devHolds("", `- {apiGroups: [""], resources: ["secrets"], verbs: ["watch"]}`))
+	wantPath(t, s, "dev", paths.Secrets, nil, "secrets")
+}
+
+// TestMissedCreateTokenSecretThenGetByName: `create secrets` cannot be limited
+// by name, so dev creates a Secret named "mine" of type
+// kubernetes.io/service-account-token annotated with
+// kubernetes.io/service-account.name: deployer; the tokens controller fills
+// in deployer's token (kubernetes@v1.37.2
+// pkg/controller/serviceaccount/tokens_controller.go; still documented for
+// long-lived tokens), and `get` on that one name reads it. kguard drops
+// name-limited secret reads.
+func TestMissedCreateTokenSecretThenGetByName(t *testing.T) {
+	s := readSet(t, deployerIsAdmin,
+		devHolds("ci", `- {apiGroups: [""], resources: ["secrets"], verbs: ["create"]}
+- {apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["mine"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "")
+}
+
+// --- workloads, exec and pods ----------------------------------------------------
+
+// TestMissedNamedWorkloadUpdate: `patch` on one named Deployment (a common CI
+// grant) rewrites its template: serviceAccountName may name any ServiceAccount
+// of the namespace (ServiceAccount admission checks only that it exists).
+// kguard's workload-updates edge needs the grant on every name.
+func TestMissedNamedWorkloadUpdate(t *testing.T) {
+	s := readSet(t, deployerIsAdmin,
+		devHolds("ci", `- {apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "patch"], resourceNames: ["web"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "workload-updates")
+}
+
+// dbPod is ci/db-0, running as ci/db, which is cluster-admin.
+const dbPod = clusterAdminRole + `
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: ci}
+spec:
+  serviceAccountName: db
+  containers: [{name: db, image: postgres:16}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: db-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: db, namespace: ci}`
+
+// TestMissedNamedExec: `create pods/exec` limited to resourceNames [db-0]
+// execs into that pod (the pod's name is in the URL, so the rule matches) and
+// reads its token. The input holds the pod. kguard's exec edge needs every name.
+func TestMissedNamedExec(t *testing.T) {
+	s := readSet(t, dbPod,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods/exec"], verbs: ["create"], resourceNames: ["db-0"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "exec")
+}
+
+// TestHoldsNamedExecOtherPod: the same grant on another pod's name reaches
+// nothing (the input's only pod is db-0).
+func TestHoldsNamedExecOtherPod(t *testing.T) {
+	s := readSet(t, dbPod,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods/exec"], verbs: ["create"], resourceNames: ["db-1"]}`))
+	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
+}
+
+// agentPod is a privileged pod in ci whose ServiceAccount holds nothing.
+const agentPod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: ci}
+spec:
+  serviceAccountName: agent
+  containers:
+  - name: agent
+    image: busybox:1.36
+    securityContext: {privileged: true}`
+
+// TestMissedExecIntoPrivilegedPod: exec into a privileged container is root on
+// its node (nsenter -t 1). kguard's exec edge only reaches the pod's
+// ServiceAccount (which holds nothing here), never nodes. Kubernetes v1.37 has
+// no admission that stops it by default (DenyEscalatingExec was removed
+// upstream; kguard offers it but it is not in this chain).
+func TestMissedExecIntoPrivilegedPod(t *testing.T) {
+	s := readSet(t, agentPod, devHolds("ci", `- {apiGroups: [""], resources: ["pods/exec"], verbs: ["create"]}`))
+	wantPath(t, s, "dev", paths.Nodes, nil, "exec")
+}
+
+// TestMissedPrivilegedEphemeralContainer: `patch pods/ephemeralcontainers`
+// adds a debug container to a running pod; ephemeral containers may set
+// securityContext.privileged (kubectl debug --profile=sysadmin), and Pod
+// Security judges them like other containers
+// (k8s.io/pod-security-admission@v0.37.2 admission/admission.go, subresource
+// ephemeralcontainers). In a namespace that admits privileged pods (here: no
+// admission policy given, kguard's own "a privileged pod is admitted") that is
+// node root. kguard's exec edge reaches only the pod's ServiceAccount.
+func TestMissedPrivilegedEphemeralContainer(t *testing.T) {
+	s := readSet(t, `
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: ci}
+spec:
+  containers: [{name: web, image: nginx:1.27}]`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods/ephemeralcontainers"], verbs: ["patch"]}`))
+	wantPath(t, s, "dev", paths.Nodes, nil, "exec")
+}
+
+// --- admission: what decides whether a pod is node root ---------------------------
+
+// TestMissedNamespaceRelabel: for /api/v1/namespaces/ci the request's
+// namespace is ci itself (k8s.io/apiserver@v0.37.2
+// pkg/endpoints/request/requestinfo.go: "/namespaces/{namespace}" sets
+// Namespace), so `patch namespaces` from a RoleBinding in ci lets dev relabel
+// ci pod-security.kubernetes.io/enforce=privileged, which Pod Security allows
+// (pod-security-admission admission.go ValidateNamespace: a new privileged
+// level skips every check). Then dev's privileged pod is admitted. kguard
+// judges the pod against ci's current label, restricted, and counts
+// cluster-scoped resources only from ClusterRoleBindings.
+func TestMissedNamespaceRelabel(t *testing.T) {
+	s := readSet(t, `
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ci
+  labels: {pod-security.kubernetes.io/enforce: restricted}`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods"], verbs: ["create"]}
+- {apiGroups: [""], resources: ["namespaces"], verbs: ["get", "patch"]}`))
+	wantPath(t, s, "dev", paths.Nodes, admitter(t, s, pssOnly, ""), "")
+}
+
+// TestMissedHostPathPersistentVolume: Pod Security's baseline level forbids
+// inline hostPath volumes but allows persistentVolumeClaim ones
+// (pod-security-admission policy/check_hostPathVolumes.go,
+// check_restrictedVolumes.go), and PersistentVolumes are not pods: dev
+// creates a hostPath PersistentVolume of "/", claims it in ci and mounts the
+// node's root file system read-write in a root container (baseline allows
+// root). kguard probes only an inline hostPath.
+func TestMissedHostPathPersistentVolume(t *testing.T) {
+	s := readSet(t, `
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ci
+  labels: {pod-security.kubernetes.io/enforce: baseline}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: pv-maker}
+rules:
+- {apiGroups: [""], resources: ["persistentvolumes"], verbs: ["create"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dev-pv-maker}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pv-maker}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: dev}`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods", "persistentvolumeclaims"], verbs: ["create"]}`))
+	wantPath(t, s, "dev", paths.Nodes, admitter(t, s, pssOnly, ""), "")
+}
+
+// TestMissedPatchPodSecurityPolicy: kguard's PodSecurityPolicy plugin admits
+// by the policies dev may `use`; dev may use "restricted" and may patch
+// podsecuritypolicies.kguard.io, the objects kguard enforces: set
+// privileged: true on "restricted" and the next privileged pod is admitted.
+// kguard judges the policies as they are.
+func TestMissedPatchPodSecurityPolicy(t *testing.T) {
+	s := readSet(t, `
+apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: restricted}
+spec:
+  privileged: false
+  hostPID: false
+  volumes: ["configMap", "emptyDir", "projected", "secret", "downwardAPI", "persistentVolumeClaim"]
+  runAsUser: {rule: MustRunAsNonRoot}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods"], verbs: ["create"]}
+- {apiGroups: ["policy", "kguard.io"], resources: ["podsecuritypolicies"], verbs: ["use"], resourceNames: ["restricted"]}
+- {apiGroups: ["kguard.io"], resources: ["podsecuritypolicies"], verbs: ["get", "patch"]}`))
+	a := admitter(t, s, []string{podsecuritypolicy.PluginName, podsecurity.PluginName}, "")
+	wantPath(t, s, "dev", paths.Nodes, a, "")
+}
+
+// --- admission configuration -----------------------------------------------------
+
+// TestMissedMutatingAdmissionPolicy: MutatingAdmissionPolicy is GA and on by
+// default since v1.36 (kubernetes@v1.37.2 pkg/features/kube_features.go;
+// admissionregistration.k8s.io/v1 served). A policy and its binding rewrite
+// every matched object written, as a mutating webhook does: pods made
+// privileged or running another image as their ServiceAccount, bindings
+// written by administrators given another subject. Only a paramKind is
+// authorized (pkg/registry/admissionregistration/mutatingadmissionpolicy/authz.go).
+// kguard's webhooks edge rates mutating webhook configurations cluster-admin
+// but does not know admission policies.
+func TestMissedMutatingAdmissionPolicy(t *testing.T) {
+	s := readSet(t, devHolds("", `- {apiGroups: ["admissionregistration.k8s.io"], resources: ["mutatingadmissionpolicies", "mutatingadmissionpolicybindings"], verbs: ["create"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "")
+}
+
+// TestMissedNamedWebhookPatch: `patch` on one named mutating webhook
+// configuration (an existing injector's) retargets it: clientConfig to one's
+// own service and rules to every resource. kguard's webhooks edge needs the
+// grant on every name.
+func TestMissedNamedWebhookPatch(t *testing.T) {
+	s := readSet(t, devHolds("", `- {apiGroups: ["admissionregistration.k8s.io"], resources: ["mutatingwebhookconfigurations"], verbs: ["get", "patch"], resourceNames: ["sidecar-injector"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "webhooks")
+}
+
+// --- traffic -------------------------------------------------------------------------
+
+// TestMissedServiceExternalIPs: CVE-2020-8554 is first of all spec.externalIPs:
+// whoever may create or update a Service sets any IP as an external IP and
+// kube-proxy on every node sends that IP's traffic to the Service. The only
+// upstream mitigation, the DenyServiceExternalIPs admission plugin, is off by
+// default (kubernetes@v1.37.2 pkg/kubeapiserver/options/plugins.go
+// defaultOnPlugins). kguard's traffic target counts services/status only.
+func TestMissedServiceExternalIPs(t *testing.T) {
+	s := readSet(t, devHolds("ci", `- {apiGroups: [""], resources: ["services"], verbs: ["create"]}`))
+	wantPath(t, s, "dev", paths.Traffic, nil, "")
+}
+
+// --- certificates ----------------------------------------------------------------------
+
+// TestFalseCSRClientCertForSystemMasters: the default-on
+// CertificateSubjectRestriction admission plugin refuses any CSR for the
+// kube-apiserver-client signer whose organization is system:masters
+// (kubernetes@v1.37.2 plugin/pkg/admission/certificates/subjectrestriction).
+// A certificate can name any other user or group, but here no other subject
+// holds anything. kguard reports cluster-admin through system:masters.
+func TestFalseCSRClientCertForSystemMasters(t *testing.T) {
+	s := readSet(t, devHolds("", `- {apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests"], verbs: ["create", "get"]}
+- {apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests/approval"], verbs: ["update"]}
+- {apiGroups: ["certificates.k8s.io"], resources: ["signers"], verbs: ["approve"], resourceNames: ["kubernetes.io/kube-apiserver-client"]}`))
+	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
+}
+
+// --- nodes ---------------------------------------------------------------------------------
+
+// TestFalseNodePatchAloneIsNotNodeRoot: patching a Node's labels, taints or
+// spec gives no code execution on it; it only steers pods to a node one
+// already controls (which is then the path to nodes). kguard reports `patch
+// nodes` alone as node root.
+func TestFalseNodePatchAloneIsNotNodeRoot(t *testing.T) {
+	s := readSet(t, devHolds("", `- {apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"]}`))
+	wantNoPath(t, s, "dev", paths.Nodes, nil)
+}
+
+// --- attempts kguard handles ------------------------------------------------------------
+
+// TestHoldsUserSubjectNamedLikeServiceAccount: a binding to User
+// system:serviceaccount:ci:bot applies to ServiceAccount ci/bot (RBAC compares
+// user names), so minting bot's token reaches its grants.
+func TestHoldsUserSubjectNamedLikeServiceAccount(t *testing.T) {
+	s := readSet(t, clusterAdminRole, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bot-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:serviceaccount:ci:bot"}`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: ["bot"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "token-request")
+}
+
+// TestHoldsNamespaceServiceAccountsGroup: a pod run as any ServiceAccount of ci
+// is in the group system:serviceaccounts:ci, whose grants (reading ops'
+// secrets, among them ops/admin's token) follow.
+func TestHoldsNamespaceServiceAccountsGroup(t *testing.T) {
+	s := readSet(t, clusterAdminRole, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ops-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: admin, namespace: ops}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: secret-reader}
+rules:
+- {apiGroups: [""], resources: ["secrets"], verbs: ["list"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ci-sas-read-ops, namespace: ops}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:serviceaccounts:ci"}`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods"], verbs: ["create"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "workloads")
+}
+
+// TestHoldsNamedTokenRequestOtherServiceAccount: a token for another name of
+// the namespace does not reach ci/deployer.
+func TestHoldsNamedTokenRequestOtherServiceAccount(t *testing.T) {
+	s := readSet(t, deployerIsAdmin,
+		devHolds("ci", `- {apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: ["builder"]}`))
+	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
+}
+
+// TestHoldsAggregatedRoleInRoleBinding: a RoleBinding to an aggregated
+// ClusterRole grants the aggregated rules in its namespace.
+func TestHoldsAggregatedRoleInRoleBinding(t *testing.T) {
+	s := readSet(t, deployerIsAdmin, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: ci-ops}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {example.com/aggregate-to-ci-ops: "true"}
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: ci-ops-tokens
+  labels: {example.com/aggregate-to-ci-ops: "true"}
+rules:
+- {apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: dev-ci-ops, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ci-ops}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: dev}`)
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "token-request")
+}
+
+// TestHoldsImpersonateUserAndSystemMasters: impersonating some user together
+// with the group system:masters is cluster-admin (legacy impersonation;
+// constrained impersonation refuses system:masters but the legacy mode is
+// still tried).
+func TestHoldsImpersonateUserAndSystemMasters(t *testing.T) {
+	s := readSet(t, devHolds("", `- {apiGroups: [""], resources: ["users"], verbs: ["impersonate"], resourceNames: ["anyone"]}
+- {apiGroups: [""], resources: ["groups"], verbs: ["impersonate"], resourceNames: ["system:masters"]}`))
+	wantPath(t, s, "dev", paths.ClusterAdmin, nil, "impersonate")
+}
+
+// TestHoldsNamespacedImpersonateUsers: users and groups are cluster-scoped in
+// the impersonation check (no namespace), so a RoleBinding's grant is nothing.
+func TestHoldsNamespacedImpersonateUsers(t *testing.T) {
+	s := readSet(t, clusterAdminRole, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: root-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: root}`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"]}`))
+	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
+}
+
+// TestHoldsRestrictedNamespaceRefusesNodeRoot: create pods in a restricted
+// namespace is no node root (and no other grant changes that).
+func TestHoldsRestrictedNamespaceRefusesNodeRoot(t *testing.T) {
+	s := readSet(t, `
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ci
+  labels: {pod-security.kubernetes.io/enforce: restricted}`,
+		devHolds("ci", `- {apiGroups: [""], resources: ["pods"], verbs: ["create"]}
+- {apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list"]}`))
+	wantNoPath(t, s, "dev", paths.Nodes, admitter(t, s, pssOnly, ""))
+}
