@@ -37,6 +37,8 @@ func TestEdgeKinds(t *testing.T) {
 		{"bind", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind")), rule(l("rbac.authorization.k8s.io"), l("clusterrolebindings"), l("create"))}, []Dest{admin}},
 		{"bind of another role only", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind"), "view"), rule(l("rbac.authorization.k8s.io"), l("clusterrolebindings"), l("create"))}, nil},
 		{"bind without create", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind"))}, nil},
+		{"bind and patch the binding cluster-admin", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind"), "cluster-admin"), rule(l("rbac.authorization.k8s.io"), l("clusterrolebindings"), l("patch"), "cluster-admin")}, []Dest{admin}},
+		{"bind and update another binding", "bind", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("bind")), rule(l("rbac.authorization.k8s.io"), l("clusterrolebindings"), l("update"), "ops")}, nil},
 
 		{"escalate", "escalate", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("escalate", "update"))}, []Dest{admin}},
 		{"escalate without update", "escalate", cluster, []rbacv1.PolicyRule{rule(l("rbac.authorization.k8s.io"), l("clusterroles"), l("escalate", "get"))}, nil},
