@@ -58,6 +58,7 @@ func TestEdgeKinds(t *testing.T) {
 
 		{"list secrets in ci", "secrets", inCI, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("list"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}}},
 		{"get secrets cluster-wide", "secrets", cluster, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("get"))}, []Dest{{Kind: ToTarget, Name: string(Secrets)}}},
+		{"watch secrets in ci", "secrets", inCI, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("watch"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}}},
 		{"get one named secret", "secrets", inCI, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("get"), "tls")}, nil},
 		{"create secrets", "secrets", inCI, []rbacv1.PolicyRule{rule(l(""), l("secrets"), l("create"))}, nil},
 
