@@ -69,6 +69,7 @@ func TestEdgeKinds(t *testing.T) {
 		{"update pods", "workloads", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods"), l("update", "delete"))}, nil},
 
 		{"patch deployments in ci", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l("apps"), l("deployments"), l("patch"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}, {Kind: ToPrivilegedPod, Namespace: "ci"}}},
+		{"patch one named deployment in ci", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l("apps"), l("deployments"), l("get", "patch"), "web")}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}, {Kind: ToPrivilegedPod, Namespace: "ci"}}},
 		{"update cronjobs cluster-wide", "workload-updates", cluster, []rbacv1.PolicyRule{rule(l("batch"), l("cronjobs"), l("update"))}, []Dest{{Kind: ToAllSAs}, {Kind: ToPrivilegedPod}}},
 		{"patch pods in ci", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l(""), l("pods"), l("patch"))}, []Dest{{Kind: ToPodSAs, Namespace: "ci"}}},
 		{"scale deployments only", "workload-updates", inCI, []rbacv1.PolicyRule{rule(l("apps"), l("deployments/scale"), l("patch", "update"))}, nil},
