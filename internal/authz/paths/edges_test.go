@@ -102,6 +102,10 @@ func TestEdgeKinds(t *testing.T) {
 			rule(l("certificates.k8s.io"), l("signers"), l("approve"), "kubernetes.io/kubelet-serving")}, nil},
 
 		{"mutating webhooks", "webhooks", cluster, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("mutatingwebhookconfigurations"), l("create"))}, []Dest{admin}},
+		{"patch one named webhook", "webhooks", cluster, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("validatingwebhookconfigurations"), l("get", "patch"), "policy-agent")}, []Dest{admin}},
+		{"mutating admission policies and bindings", "webhooks", cluster, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("mutatingadmissionpolicies", "mutatingadmissionpolicybindings"), l("create"))}, []Dest{admin}},
+		{"mutating admission policies without bindings", "webhooks", cluster, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("mutatingadmissionpolicies"), l("create", "update", "patch"))}, nil},
+		{"mutating admission policies in a namespace", "webhooks", inCI, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("mutatingadmissionpolicies", "mutatingadmissionpolicybindings"), l("create"))}, nil},
 		{"read webhooks", "webhooks", cluster, []rbacv1.PolicyRule{rule(l("admissionregistration.k8s.io"), l("*"), l("get", "list"))}, nil},
 	}
 	kinds, err := EdgeKinds()
