@@ -201,7 +201,7 @@ func TestParse(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	kinds, err := EdgeKinds()
-	if err != nil || len(kinds) != 14 {
+	if err != nil || len(kinds) != 15 {
 		t.Fatalf("%d kinds, %v", len(kinds), err)
 	}
 	saved := registry
