@@ -11,7 +11,13 @@ func init() {
 		ID:        "impersonate",
 		Primitive: "impersonate users, groups or ServiceAccounts: act with the impersonated identity's permissions; the group system:masters is cluster-admin",
 		Find: func(sc Scope, rules []rbacv1.PolicyRule) []Grant {
-			var out []Grant
+			var out, groupGrants []Grant
+			// Impersonate-Group without Impersonate-User is refused
+			// ("requested ... without impersonating a user", k8s.io/apiserver
+			// pkg/endpoints/filters/impersonation/impersonation.go
+			// buildImpersonationRequests): groups count only when the role
+			// also lets one impersonate some user or ServiceAccount.
+			someUser := false
 			users := request{verb: "impersonate", resource: "users"}
 			groups := request{verb: "impersonate", resource: "groups"}
 			sas := request{verb: "impersonate", resource: "serviceaccounts"}
@@ -20,29 +26,39 @@ func init() {
 				if sc.Cluster() {
 					all, names := groups.names(sc, rule)
 					if all || contains(names, user.SystemPrivilegedGroup) {
-						out = append(out, Grant{Action: "impersonate group " + user.SystemPrivilegedGroup, Rule: rule, To: Dest{Kind: ToTarget, Name: string(ClusterAdmin)}})
+						groupGrants = append(groupGrants, Grant{Action: "impersonate group " + user.SystemPrivilegedGroup, Rule: rule, To: Dest{Kind: ToTarget, Name: string(ClusterAdmin)}})
 					}
 					if all {
-						out = append(out, Grant{Action: "impersonate any group", Rule: rule, To: Dest{Kind: ToGroup}})
+						groupGrants = append(groupGrants, Grant{Action: "impersonate any group", Rule: rule, To: Dest{Kind: ToGroup}})
 					}
 					for _, n := range names {
 						if n != user.SystemPrivilegedGroup {
-							out = append(out, Grant{Action: "impersonate group " + n, Rule: rule, To: Dest{Kind: ToGroup, Name: n}})
+							groupGrants = append(groupGrants, Grant{Action: "impersonate group " + n, Rule: rule, To: Dest{Kind: ToGroup, Name: n}})
 						}
 					}
 					all, names = users.names(sc, rule)
 					if all {
+						someUser = true
 						out = append(out, Grant{Action: "impersonate any user", Rule: rule, To: Dest{Kind: ToUser}})
 					}
 					for _, n := range names {
-						if ns, sa, err := serviceaccount.SplitUsername(n); err == nil {
-							out = append(out, Grant{Action: "impersonate user " + n, Rule: rule, To: Dest{Kind: ToSA, Namespace: ns, Name: sa}})
+						if _, _, err := serviceaccount.SplitUsername(n); err == nil {
+							// The header Impersonate-User:
+							// system:serviceaccount:NS:NAME is authorized as
+							// impersonate on serviceaccounts NS/NAME, never
+							// on users (impersonation.go
+							// buildImpersonationRequests): this name grants
+							// nothing.
 							continue
 						}
+						someUser = true
 						out = append(out, Grant{Action: "impersonate user " + n, Rule: rule, To: Dest{Kind: ToUser, Name: n}})
 					}
 				}
 				all, names := sas.names(sc, rule)
+				if all || len(names) > 0 {
+					someUser = true
+				}
 				switch {
 				case all && sc.Cluster():
 					out = append(out, Grant{Action: "impersonate serviceaccounts", Rule: rule, To: Dest{Kind: ToAllSAs}})
@@ -56,7 +72,10 @@ func init() {
 					}
 				}
 			}
-			return out
+			if !someUser {
+				return out
+			}
+			return append(groupGrants, out...)
 		},
 	})
 }
