@@ -601,6 +601,18 @@ func TestHoldsNamedTokenRequestOtherServiceAccount(t *testing.T) {
 	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
 }
 
+// TestHoldsNamedTokenRequestClusterWideOtherName: a ClusterRoleBinding's token
+// grant for the name builder reaches builder in every namespace, never
+// ci/deployer.
+func TestHoldsNamedTokenRequestClusterWideOtherName(t *testing.T) {
+	s := readSet(t, deployerIsAdmin, `
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: builder, namespace: ci}`,
+		devHolds("", `- {apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: ["builder"]}`))
+	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
+}
+
 // TestHoldsAggregatedRoleInRoleBinding: a RoleBinding to an aggregated
 // ClusterRole grants the aggregated rules in its namespace.
 func TestHoldsAggregatedRoleInRoleBinding(t *testing.T) {

@@ -20,6 +20,13 @@ func init() {
 					for _, n := range names {
 						out = append(out, Grant{Action: "create serviceaccounts/token " + n, Rule: &rules[i], To: Dest{Kind: ToSA, Namespace: sc.Namespace, Name: n}})
 					}
+				default:
+					// A TokenRequest is authorized with the ServiceAccount's
+					// namespace and name: a ClusterRoleBinding's named rule
+					// mints tokens for that name in every namespace.
+					for _, n := range names {
+						out = append(out, Grant{Action: "create serviceaccounts/token " + n + " in any namespace", Rule: &rules[i], To: Dest{Kind: ToNamedSAs, Name: n}})
+					}
 				}
 			}
 			return out

@@ -46,6 +46,7 @@ const (
 	ToPrivilegedPod                 // node root if the PodAdmitter admits a privileged pod in Namespace ("" anywhere)
 	ToUser                          // User Name ("" every user)
 	ToGroup                         // Group Name ("" every group)
+	ToNamedSAs                      // the ServiceAccounts named Name, of every namespace the input knows
 )
 
 // Dest is where a hop leads.

@@ -55,6 +55,7 @@ func TestEdgeKinds(t *testing.T) {
 
 		{"token request in ci", "token-request", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts/token"), l("create"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}}},
 		{"token request for one", "token-request", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts/token"), l("create"), "bot")}, []Dest{{Kind: ToSA, Namespace: "ci", Name: "bot"}}},
+		{"token request for one cluster-wide", "token-request", cluster, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts/token"), l("create"), "bot")}, []Dest{{Kind: ToNamedSAs, Name: "bot"}}},
 		{"token request cluster-wide", "token-request", cluster, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts/token"), l("create"))}, []Dest{{Kind: ToTarget, Name: string(Tokens)}}},
 		{"create serviceaccounts", "token-request", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts"), l("create"))}, nil},
 

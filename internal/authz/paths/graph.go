@@ -26,6 +26,7 @@ const (
 	kPodSAs       // the ServiceAccounts of the pods of ns ("" every namespace)
 	kAllUsers
 	kAllGroups
+	kNamedSAs // the ServiceAccounts named name, of every namespace
 )
 
 type node struct {
@@ -165,6 +166,7 @@ func build(s *policy.Set, o Options) (*graph, error) {
 	if o.From != nil {
 		b.source(o.From)
 	}
+	b.namedSAs()
 	b.memberships()
 	g.adjacency()
 	return g, nil
@@ -262,6 +264,8 @@ func (b *builder) grant(from int32, f foundHop) {
 		to = b.sa(d.Namespace, d.Name)
 	case ToPodSAs:
 		to = b.podSAs(d.Namespace)
+	case ToNamedSAs:
+		to = b.node(node{kind: kNamedSAs, name: d.Name})
 	case ToUser:
 		to = b.node(node{kind: kAllUsers})
 		if d.Name != "" {
@@ -434,6 +438,25 @@ func (b *builder) implications() {
 		b.link(b.target(h.from), b.target(h.to), 1, b.addHop(hopInfo{kind: "implied", action: h.action, evidence: h.evidence}))
 	}
 	b.link(b.target(Tokens), b.node(node{kind: kAllSAs}), 1, b.addHop(hopInfo{kind: "token", action: "use the token"}))
+}
+
+// namedSAs links each fan-out to the ServiceAccounts of a name to those of
+// that name the graph knows, in any namespace, once every ServiceAccount
+// has its node.
+func (b *builder) namedSAs() {
+	byName := map[string][]int32{}
+	for i, n := range b.nodes {
+		if n.kind == kSA {
+			byName[n.name] = append(byName[n.name], int32(i))
+		}
+	}
+	for i, n := range b.nodes {
+		if n.kind == kNamedSAs {
+			for _, sa := range byName[n.name] {
+				b.link(int32(i), sa, 0, -1)
+			}
+		}
+	}
 }
 
 // source adds the subject of Options.From with its groups.
