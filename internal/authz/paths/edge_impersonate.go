@@ -65,10 +65,14 @@ func init() {
 				case all:
 					out = append(out, Grant{Action: "impersonate serviceaccounts", Rule: rule, To: Dest{Kind: ToNamespaceSAs, Namespace: sc.Namespace}})
 				case !sc.Cluster():
-					// Named ServiceAccounts of a ClusterRoleBinding are those of
-					// every namespace: not followed.
 					for _, n := range names {
 						out = append(out, Grant{Action: "impersonate serviceaccount " + n, Rule: rule, To: Dest{Kind: ToSA, Namespace: sc.Namespace, Name: n}})
+					}
+				default:
+					// The check names the ServiceAccount's namespace: a
+					// ClusterRoleBinding's name is that name in every namespace.
+					for _, n := range names {
+						out = append(out, Grant{Action: "impersonate serviceaccount " + n + " in any namespace", Rule: rule, To: Dest{Kind: ToNamedSAs, Name: n}})
 					}
 				}
 			}

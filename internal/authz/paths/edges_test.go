@@ -50,6 +50,7 @@ func TestEdgeKinds(t *testing.T) {
 		{"impersonate a user", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("users"), l("impersonate"), "jane")}, []Dest{{Kind: ToUser, Name: "jane"}}},
 		{"impersonate a user named like a ServiceAccount", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("users"), l("impersonate"), "system:serviceaccount:ci:bot")}, nil},
 		{"impersonate serviceaccounts in ci", "impersonate", inCI, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts"), l("impersonate"))}, []Dest{{Kind: ToNamespaceSAs, Namespace: "ci"}}},
+		{"impersonate a named ServiceAccount cluster-wide", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("serviceaccounts"), l("impersonate"), "bot")}, []Dest{{Kind: ToNamedSAs, Name: "bot"}}},
 		{"impersonate users in a namespace", "impersonate", inCI, []rbacv1.PolicyRule{rule(l(""), l("users"), l("impersonate"))}, nil},
 		{"get users", "impersonate", cluster, []rbacv1.PolicyRule{rule(l(""), l("users", "groups"), l("get"))}, nil},
 
