@@ -386,6 +386,28 @@ func TestMissedExecIntoPrivilegedPod(t *testing.T) {
 	wantPath(t, s, "dev", paths.Nodes, nil, "exec")
 }
 
+// TestHoldsExecIntoHostPIDPodNotLogMount: exec into a hostPID pod is node root;
+// into a pod that mounts only the node's /var/log, it is not.
+func TestHoldsExecIntoHostPIDPodNotLogMount(t *testing.T) {
+	exec := devHolds("ci", `- {apiGroups: [""], resources: ["pods/exec"], verbs: ["create"]}`)
+	s := readSet(t, `
+apiVersion: v1
+kind: Pod
+metadata: {name: logs, namespace: ci}
+spec:
+  containers: [{name: c, image: busybox:1.36, volumeMounts: [{name: log, mountPath: /log}]}]
+  volumes: [{name: log, hostPath: {path: /var/log}}]`, exec)
+	wantNoPath(t, s, "dev", paths.Nodes, nil)
+	s = readSet(t, `
+apiVersion: v1
+kind: Pod
+metadata: {name: top, namespace: ci}
+spec:
+  hostPID: true
+  containers: [{name: c, image: busybox:1.36}]`, exec)
+	wantPath(t, s, "dev", paths.Nodes, nil, "exec")
+}
+
 // TestMissedPrivilegedEphemeralContainer: `patch pods/ephemeralcontainers`
 // adds a debug container to a running pod; ephemeral containers may set
 // securityContext.privileged (kubectl debug --profile=sysadmin), and Pod

@@ -42,7 +42,8 @@ const (
 	ToAllSAs                        // every ServiceAccount
 	ToNamespaceSAs                  // every ServiceAccount of Namespace
 	ToSA                            // ServiceAccount Namespace/Name
-	ToPodSAs                        // the ServiceAccounts of the pods of Namespace (all of it when none is known)
+	ToPodSAs                        // the ServiceAccounts of the pods of Namespace named Name ("" any; all of the namespace's when it has no pod known)
+	ToRootPod                       // node root if a pod of Namespace named Name ("" any) in the input is (Pod.Root)
 	ToPrivilegedPod                 // node root if the PodAdmitter admits a privileged pod in Namespace ("" anywhere)
 	ToUser                          // User Name ("" every user)
 	ToGroup                         // Group Name ("" every group)

@@ -263,7 +263,17 @@ func (b *builder) grant(from int32, f foundHop) {
 	case ToSA:
 		to = b.sa(d.Namespace, d.Name)
 	case ToPodSAs:
-		to = b.podSAs(d.Namespace)
+		to = b.podSAs(d.Namespace, d.Name)
+	case ToRootPod:
+		for _, p := range b.pods {
+			if (d.Namespace == "" || p.Namespace == d.Namespace) && (d.Name == "" || p.Name == d.Name) && p.Root != "" {
+				// The note does not depend on the subject: one per binding's hop.
+				b.hops[f.hop].evidence.Note = fmt.Sprintf("pod %s/%s: %s", p.Namespace, p.Name, p.Root)
+				b.link(from, b.target(Nodes), 1, f.hop)
+				return
+			}
+		}
+		return
 	case ToNamedSAs:
 		to = b.node(node{kind: kNamedSAs, name: d.Name})
 	case ToUser:
@@ -353,16 +363,22 @@ func (b *builder) namespaceSAs(ns string) int32 {
 }
 
 // podSAs fans out to the ServiceAccounts of the pods of ns (every namespace
-// for ""), or to every ServiceAccount there when no pod is known.
-func (b *builder) podSAs(ns string) int32 {
-	n := node{kind: kPodSAs, ns: ns}
+// for "") named name (any for ""), or to every ServiceAccount there when no
+// pod of ns is known.
+func (b *builder) podSAs(ns, name string) int32 {
+	n := node{kind: kPodSAs, ns: ns, name: name}
 	if i, ok := b.index[n]; ok {
 		return i
 	}
 	i := b.node(n)
+	known := false
 	seen := map[int32]bool{}
 	for _, p := range b.pods {
 		if ns != "" && p.Namespace != ns {
+			continue
+		}
+		known = true
+		if name != "" && p.Name != name {
 			continue
 		}
 		if sa := b.sa(p.Namespace, p.ServiceAccount); !seen[sa] {
@@ -370,7 +386,7 @@ func (b *builder) podSAs(ns string) int32 {
 			b.link(i, sa, 0, -1)
 		}
 	}
-	if len(seen) == 0 {
+	if !known {
 		all := b.node(node{kind: kAllSAs})
 		if ns != "" {
 			all = b.namespaceSAs(ns)

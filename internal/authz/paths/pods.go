@@ -1,7 +1,11 @@
 package paths
 
 import (
+	"fmt"
+	"path"
 	"sort"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/internal/policy"
@@ -11,6 +15,10 @@ import (
 // it runs and as whom.
 type Pod struct {
 	Namespace, Name, ServiceAccount, Node string
+	// Root says why a command run in the pod is root on its node ("" when
+	// it is not): as the admission probes, a privileged container, hostPID
+	// or a hostPath volume of /.
+	Root string
 }
 
 // PodsOf reads the pods and workloads among the set's other objects (a
@@ -44,7 +52,7 @@ func PodsOf(s *policy.Set) ([]Pod, []string) {
 		if ns == "" {
 			ns = "default"
 		}
-		out = append(out, Pod{Namespace: ns, Name: d.Name, ServiceAccount: sa, Node: spec.NodeName})
+		out = append(out, Pod{Namespace: ns, Name: d.Name, ServiceAccount: sa, Node: spec.NodeName, Root: rootOnNode(spec)})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Namespace != out[j].Namespace {
@@ -53,4 +61,36 @@ func PodsOf(s *policy.Set) ([]Pod, []string) {
 		return out[i].Name < out[j].Name
 	})
 	return out, warnings
+}
+
+// rootOnNode says why a shell in the pod is root on its node, "" if not: a
+// privileged container (hostNetwork or not) sees the node's devices and may
+// nsenter its PID 1, hostPID shares the node's processes, a hostPath volume
+// of / is the node's file system.
+func rootOnNode(spec *corev1.PodSpec) string {
+	if spec.HostPID {
+		return "hostPID"
+	}
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for _, c := range cs {
+			if privileged(c.SecurityContext) {
+				return fmt.Sprintf("privileged container %q", c.Name)
+			}
+		}
+	}
+	for _, c := range spec.EphemeralContainers {
+		if privileged(c.SecurityContext) {
+			return fmt.Sprintf("privileged ephemeral container %q", c.Name)
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil && path.Clean(v.HostPath.Path) == "/" {
+			return fmt.Sprintf("hostPath volume %q of /", v.Name)
+		}
+	}
+	return ""
+}
+
+func privileged(sc *corev1.SecurityContext) bool {
+	return sc != nil && sc.Privileged != nil && *sc.Privileged
 }
