@@ -559,6 +559,35 @@ func TestFalseCSRClientCertForSystemMasters(t *testing.T) {
 	wantNoPath(t, s, "dev", paths.ClusterAdmin, nil)
 }
 
+// TestHoldsCSRClientCertForAnotherAdminGroup: the same grant does not reach
+// the group system:masters bound to cluster-admin; with kubeadm's group
+// kubeadm:cluster-admins bound too, it reaches cluster-admin through that.
+func TestHoldsCSRClientCertForAnotherAdminGroup(t *testing.T) {
+	masters := clusterAdminRole + `
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: cluster-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:masters"}`
+	csr := devHolds("", `- {apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests"], verbs: ["create"]}
+- {apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests/approval"], verbs: ["update"]}
+- {apiGroups: ["certificates.k8s.io"], resources: ["signers"], verbs: ["approve"], resourceNames: ["kubernetes.io/kube-apiserver-client"]}`)
+	wantNoPath(t, readSet(t, masters, csr), "dev", paths.ClusterAdmin, nil)
+	s := readSet(t, masters, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: kubeadm:cluster-admins}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "kubeadm:cluster-admins"}`, csr)
+	p := pathTo(t, s, "dev", paths.ClusterAdmin, nil)
+	if got := render(p); p == nil || p.Hops[0].Edge != "csr" || !strings.Contains(got, `Group "kubeadm:cluster-admins"`) {
+		t.Errorf("dev -> cluster-admin: %s, want csr to Group kubeadm:cluster-admins", got)
+	}
+}
+
 // --- nodes ---------------------------------------------------------------------------------
 
 // TestFalseNodePatchAloneIsNotNodeRoot: patching a Node's labels, taints or

@@ -1,6 +1,9 @@
 package paths
 
-import rbacv1 "k8s.io/api/rbac/v1"
+import (
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+)
 
 // clientSigners are the names under which approve on the API client signer is granted.
 var clientSigners = []string{"kubernetes.io/kube-apiserver-client", "kubernetes.io/*"}
@@ -8,7 +11,7 @@ var clientSigners = []string{"kubernetes.io/kube-apiserver-client", "kubernetes.
 func init() {
 	addEdge(&EdgeKind{
 		ID:        "csr",
-		Primitive: "create and approve CertificateSigningRequests for the API client signer: a client certificate for a member of system:masters",
+		Primitive: "create and approve CertificateSigningRequests for the API client signer: a client certificate for any user, ServiceAccount or group but system:masters",
 		Find: func(sc Scope, rules []rbacv1.PolicyRule) []Grant {
 			if !sc.Cluster() {
 				return nil
@@ -23,7 +26,18 @@ func init() {
 			for i := range rules {
 				for _, signer := range clientSigners {
 					if approve.allows(sc, &rules[i], signer) {
-						return []Grant{{Action: "create and approve certificatesigningrequests", Rule: approval, To: Dest{Kind: ToTarget, Name: string(ClusterAdmin)}}}
+						// The certificate names any user (a ServiceAccount's
+						// user name included: RBAC matches it) and any group
+						// but system:masters, which the default-on
+						// CertificateSubjectRestriction plugin refuses for
+						// this signer (kubernetes
+						// plugin/pkg/admission/certificates/subjectrestriction).
+						const action = "create and approve certificatesigningrequests: a client certificate for "
+						return []Grant{
+							{Action: action + "any user", Rule: approval, To: Dest{Kind: ToUser}},
+							{Action: action + "any ServiceAccount's user name", Rule: approval, To: Dest{Kind: ToAllSAs}},
+							{Action: action + "any group but " + user.SystemPrivilegedGroup, Rule: approval, To: Dest{Kind: ToGroupsButMasters}},
+						}
 					}
 				}
 			}

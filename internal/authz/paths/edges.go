@@ -38,16 +38,17 @@ type Grant struct {
 type DestKind int
 
 const (
-	ToTarget        DestKind = iota // Name is a Target
-	ToAllSAs                        // every ServiceAccount
-	ToNamespaceSAs                  // every ServiceAccount of Namespace
-	ToSA                            // ServiceAccount Namespace/Name
-	ToPodSAs                        // the ServiceAccounts of the pods of Namespace named Name ("" any; all of the namespace's when it has no pod known)
-	ToRootPod                       // node root if a pod of Namespace named Name ("" any) in the input is (Pod.Root)
-	ToPrivilegedPod                 // node root if the PodAdmitter admits a privileged pod in Namespace ("" anywhere)
-	ToUser                          // User Name ("" every user)
-	ToGroup                         // Group Name ("" every group)
-	ToNamedSAs                      // the ServiceAccounts named Name, of every namespace the input knows
+	ToTarget           DestKind = iota // Name is a Target
+	ToAllSAs                           // every ServiceAccount
+	ToNamespaceSAs                     // every ServiceAccount of Namespace
+	ToSA                               // ServiceAccount Namespace/Name
+	ToPodSAs                           // the ServiceAccounts of the pods of Namespace named Name ("" any; all of the namespace's when it has no pod known)
+	ToRootPod                          // node root if a pod of Namespace named Name ("" any) in the input is (Pod.Root)
+	ToPrivilegedPod                    // node root if the PodAdmitter admits a privileged pod in Namespace ("" anywhere)
+	ToUser                             // User Name ("" every user)
+	ToGroup                            // Group Name ("" every group)
+	ToNamedSAs                         // the ServiceAccounts named Name, of every namespace the input knows
+	ToGroupsButMasters                 // every Group but system:masters
 )
 
 // Dest is where a hop leads.

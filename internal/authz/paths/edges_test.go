@@ -105,7 +105,7 @@ func TestEdgeKinds(t *testing.T) {
 		{"csr", "csr", cluster, []rbacv1.PolicyRule{
 			rule(l("certificates.k8s.io"), l("certificatesigningrequests"), l("create")),
 			rule(l("certificates.k8s.io"), l("certificatesigningrequests/approval"), l("update")),
-			rule(l("certificates.k8s.io"), l("signers"), l("approve"), "kubernetes.io/kube-apiserver-client")}, []Dest{admin}},
+			rule(l("certificates.k8s.io"), l("signers"), l("approve"), "kubernetes.io/kube-apiserver-client")}, []Dest{{Kind: ToUser}, {Kind: ToAllSAs}, {Kind: ToGroupsButMasters}}},
 		{"csr for the kubelet signer only", "csr", cluster, []rbacv1.PolicyRule{
 			rule(l("certificates.k8s.io"), l("certificatesigningrequests"), l("create")),
 			rule(l("certificates.k8s.io"), l("certificatesigningrequests/approval"), l("update")),

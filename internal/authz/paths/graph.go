@@ -26,7 +26,8 @@ const (
 	kPodSAs       // the ServiceAccounts of the pods of ns ("" every namespace)
 	kAllUsers
 	kAllGroups
-	kNamedSAs // the ServiceAccounts named name, of every namespace
+	kNamedSAs         // the ServiceAccounts named name, of every namespace
+	kGroupsButMasters // every group but system:masters
 )
 
 type node struct {
@@ -276,6 +277,8 @@ func (b *builder) grant(from int32, f foundHop) {
 		return
 	case ToNamedSAs:
 		to = b.node(node{kind: kNamedSAs, name: d.Name})
+	case ToGroupsButMasters:
+		to = b.node(node{kind: kGroupsButMasters})
 	case ToUser:
 		to = b.node(node{kind: kAllUsers})
 		if d.Name != "" {
@@ -492,7 +495,8 @@ func (b *builder) source(src *Source) {
 // memberships link users and ServiceAccounts to the groups every
 // authenticated one is in: system:authenticated (system:unauthenticated for
 // system:anonymous), system:serviceaccounts and system:serviceaccounts:NS.
-// Impersonating any user or group reaches every user or group known.
+// Impersonating any user or group reaches every user or group known (a
+// client certificate every group but system:masters).
 func (b *builder) memberships() {
 	memberHops := map[string]int32{}
 	member := func(from int32, grp string) {
@@ -534,6 +538,13 @@ func (b *builder) memberships() {
 	if i, ok := b.index[node{kind: kAllGroups}]; ok {
 		for _, grp := range groups {
 			b.link(i, grp, 0, -1)
+		}
+	}
+	if i, ok := b.index[node{kind: kGroupsButMasters}]; ok {
+		for _, grp := range groups {
+			if b.nodes[grp].name != user.SystemPrivilegedGroup {
+				b.link(i, grp, 0, -1)
+			}
 		}
 	}
 }
