@@ -37,7 +37,7 @@ a target, hop by hop, each hop naming the binding, role and rule that grant it:
   secrets        read every secret (high)
   nodes          root on a node: a privileged pod, the kubelet API (high)
   tokens         any namespace's ServiceAccount tokens (high)
-  traffic        other workloads' traffic: Service, pod or node status rewritten (high)
+  traffic        other workloads' traffic: Service external IPs, Service, pod or node status (high)
 
 Hops are: * on *; bind or escalate on ClusterRoles; impersonation; serviceaccounts/token;
 reading secrets, which hold ServiceAccount tokens; creating pods or workloads, which run as
@@ -47,9 +47,11 @@ policies, then PodSecurity, with Tenancy first when it holds Tenants) admits, re
 subject, a privileged pod, a hostPID pod or a pod mounting the node's / (-v lists the pod
 grants it refuses, and why);
 pods/exec, pods/attach and ephemeral containers into the pods of -f (every ServiceAccount
-of the namespace when none is given); nodes/proxy; patching nodes; approving API client
-certificates; admission webhook configurations; patching or updating pod controllers and pods;
-writing Service, pod or node status. A ServiceAccount reached acts with its own
+of the namespace when none is given; node root when exec reaches a privileged, hostPID or
+host-/-mounting pod); nodes/proxy; patching nodes; approving API client certificates (any
+subject but system:masters); admission webhook configurations, mutating admission policies
+with their bindings; patching or updating pod controllers and pods; writing Services
+(external IPs), Service, pod or node status. A ServiceAccount reached acts with its own
 grants and its groups'. docs/paths.md explains how to read a path.
 
 A target implied by another one the subject reaches (cluster-admin implies all, secrets and
