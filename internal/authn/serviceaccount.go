@@ -347,7 +347,9 @@ func (s *ServiceAccountTokens) validateLegacy(token string, public *jwt.Claims, 
 	}
 	now := s.now()
 	secret, err := s.lookup.GetSecret(private.Namespace, private.SecretName)
-	if err := gone(err, secret, "secret", private.Namespace, private.SecretName, now); err != nil {
+	// A legacy token dies with its Secret's deletionTimestamp, without the
+	// bound tokens' grace: kube-apiserver v1.37.2 pkg/serviceaccount/legacy.go:121.
+	if err := gone(err, secret, "secret", private.Namespace, private.SecretName, now); err != nil || secret.DeletionTimestamp != nil {
 		return nil, errors.New("token has been invalidated")
 	}
 	if _, invalid := secret.Labels[legacyInvalidSinceLabel]; invalid {
@@ -359,6 +361,10 @@ func (s *ServiceAccountTokens) validateLegacy(token string, public *jwt.Claims, 
 	sa, err := s.lookup.GetServiceAccount(private.Namespace, private.ServiceAccountName)
 	if err := gone(err, sa, "service account", private.Namespace, private.ServiceAccountName, now); err != nil {
 		return nil, err
+	}
+	// And with its ServiceAccount's, also without grace (legacy.go:136).
+	if sa.DeletionTimestamp != nil {
+		return nil, fmt.Errorf("service account %s/%s has been deleted", private.Namespace, private.ServiceAccountName)
 	}
 	if string(sa.UID) != private.ServiceAccountUID {
 		return nil, fmt.Errorf("service account UID (%s) does not match claim (%s)", sa.UID, private.ServiceAccountUID)

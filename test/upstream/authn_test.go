@@ -614,11 +614,6 @@ func TestTokenReviewMatchesUpstream(t *testing.T) {
 				}
 			})
 			name = fmt.Sprintf("legacy #%d sa=%v stored=%v mutation=%d", i, ref, store, mutation)
-			// Legacy tokens of a draining ServiceAccount are a known
-			// divergence (TestAcceptsLegacyTokenWhoseServiceAccountIsBeingDeleted).
-			if ref[1] == "draining" {
-				continue
-			}
 		} else {
 			b := bindings[pick(len(bindings))]
 			if pick(2) == 0 { // half bound to nothing or to live objects
