@@ -2,7 +2,9 @@ package authn
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -68,7 +70,7 @@ type ServiceAccountConfig struct {
 
 // ServiceAccountTokens authenticates ServiceAccount JWTs as kube-apiserver does.
 type ServiceAccountTokens struct {
-	keys         []any
+	keys         []publicKey
 	issuers      map[string]bool
 	implicitAuds authenticator.Audiences
 	lookup       Lookup
@@ -76,6 +78,39 @@ type ServiceAccountTokens struct {
 }
 
 var _ authenticator.Token = &ServiceAccountTokens{}
+
+// publicKey is a verification key and its key ID.
+type publicKey struct {
+	id  string
+	key any
+}
+
+// keyIDFromPublicKey is kube-apiserver's key ID of a public key, base64url(sha256(PKIX
+// DER)): k8s.io/kubernetes v1.37.2 pkg/serviceaccount/jwt.go keyIDFromPublicKey.
+func keyIDFromPublicKey(pub any) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("failed to serialize public key to DER format: %v", err)
+	}
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+}
+
+// keysFor are the keys to try for a token's kid header, as kube-apiserver's
+// staticPublicKeysGetter.GetPublicKeys (pkg/serviceaccount/jwt.go:315): all
+// of them without a kid, else only those whose key ID is the kid.
+func (s *ServiceAccountTokens) keysFor(kid string) []publicKey {
+	if kid == "" {
+		return s.keys
+	}
+	var keys []publicKey
+	for _, k := range s.keys {
+		if k.id == kid {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
 
 // NewServiceAccountTokens reads the keys and checks the configuration.
 func NewServiceAccountTokens(cfg ServiceAccountConfig) (*ServiceAccountTokens, error) {
@@ -91,7 +126,13 @@ func NewServiceAccountTokens(cfg ServiceAccountConfig) (*ServiceAccountTokens, e
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading ServiceAccount key file %s: %v", ErrConfig, f, err)
 		}
-		s.keys = append(s.keys, keys...)
+		for _, k := range keys {
+			id, err := keyIDFromPublicKey(k)
+			if err != nil {
+				return nil, fmt.Errorf("%w: ServiceAccount key file %s: %v", ErrConfig, f, err)
+			}
+			s.keys = append(s.keys, publicKey{id: id, key: k})
+		}
 	}
 	for _, iss := range cfg.Issuers {
 		if iss == "" {
@@ -176,12 +217,25 @@ func (s *ServiceAccountTokens) AuthenticateToken(ctx context.Context, token stri
 	if err != nil {
 		return nil, false, nil
 	}
+	// Only the keys the kid header names are tried, a kid naming none is
+	// refused (kube-apiserver, pkg/serviceaccount/jwt.go:353-369).
+	var kid string
+	for _, h := range tok.Headers {
+		if h.KeyID != "" {
+			kid = h.KeyID
+			break
+		}
+	}
+	keys := s.keysFor(kid)
+	if len(keys) == 0 {
+		return nil, false, errors.New("invalid signature, no keys found")
+	}
 	var public jwt.Claims
 	var raw map[string]json.RawMessage
 	verified := false
 	var errs []string
-	for _, key := range s.keys {
-		if err := tok.Claims(key, &public, &raw); err != nil {
+	for _, key := range keys {
+		if err := tok.Claims(key.key, &public, &raw); err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
