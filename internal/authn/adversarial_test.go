@@ -380,6 +380,15 @@ func TestAcceptsClaimKeysInAnotherCase(t *testing.T) {
 	if st := review(t, a, e.rs.token(c)); st.Authenticated {
 		t.Errorf("bound token with a \"Kubernetes.io\" claim authenticated as %q; kube-apiserver refuses it", st.User.Username)
 	}
+	// A legacy token whose namespace claim key is in another case, stored in its Secret.
+	lc := legacyClaims2("apps", "builder", "sa-uid", "builder-token")
+	lc["KUBERNETES.IO/serviceaccount/namespace"] = lc["kubernetes.io/serviceaccount/namespace"]
+	delete(lc, "kubernetes.io/serviceaccount/namespace")
+	ltok := e.rs.token(lc)
+	e.c.secrets["apps/builder-token"].Data["token"] = []byte(ltok)
+	if st := review(t, a, ltok); st.Authenticated {
+		t.Errorf("legacy token with a \"KUBERNETES.IO/serviceaccount/namespace\" claim authenticated as %q; kube-apiserver refuses it", st.User.Username)
+	}
 }
 
 // TestHoldsForgedAndMangledTokens: tokens an attacker without a trusted

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -175,7 +176,7 @@ func unknownBinding(body []byte) error {
 	var claims struct {
 		Kubernetes map[string]json.RawMessage `json:"kubernetes.io"`
 	}
-	if err := json.Unmarshal(body, &claims); err != nil {
+	if err := josejson.Unmarshal(body, &claims); err != nil {
 		return fmt.Errorf("ServiceAccount token claims: %v", err)
 	}
 	var unknown []string
@@ -262,6 +263,11 @@ func (s *ServiceAccountTokens) AuthenticateToken(ctx context.Context, token stri
 		return nil, false, fmt.Errorf("token audiences %q is invalid for the target audiences %q", tokenAuds, requested)
 	}
 
+	// The private claims are decoded from body with go-jose's JSON, as
+	// kube-apiserver decodes them (jwt.go tok.Claims, go-jose v2's identical
+	// fork): object keys match case-sensitively ("Kubernetes.io" is not the
+	// kubernetes.io claim) and a duplicate key is refused. encoding/json
+	// would match keys in any case.
 	body, err := json.Marshal(raw)
 	if err != nil {
 		return nil, false, err
@@ -300,7 +306,7 @@ func unverifiedIssuer(token string) (string, bool) {
 
 func (s *ServiceAccountTokens) validateBound(public *jwt.Claims, body []byte) (*serviceaccount.ServiceAccountInfo, error) {
 	var private boundClaims
-	if err := json.Unmarshal(body, &private); err != nil {
+	if err := josejson.Unmarshal(body, &private); err != nil {
 		return nil, fmt.Errorf("ServiceAccount token claims: %v", err)
 	}
 	now := s.now()
@@ -382,7 +388,7 @@ func (s *ServiceAccountTokens) validateBound(public *jwt.Claims, body []byte) (*
 
 func (s *ServiceAccountTokens) validateLegacy(token string, public *jwt.Claims, body []byte) (*serviceaccount.ServiceAccountInfo, error) {
 	var private legacyClaims
-	if err := json.Unmarshal(body, &private); err != nil {
+	if err := josejson.Unmarshal(body, &private); err != nil {
 		return nil, fmt.Errorf("ServiceAccount token claims: %v", err)
 	}
 	switch {

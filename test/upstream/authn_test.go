@@ -470,6 +470,11 @@ func TestTokenReviewMatchesUpstream(t *testing.T) {
 	goodTok := sign(t, k1, kid1, good)
 	parts := strings.Split(goodTok, ".")
 	legacyOK := legacyToken(t, o, k1, legacyClaimSet("apps", "builder", "sa-uid", "builder-token"), true, nil)
+	// A legacy token whose namespace claim key is upper-case, stored in its Secret.
+	legacyCaseTok := legacyToken(t, o, k1, legacyClaimSet("apps", "builder", "sa-uid", "legacy-case"), true, nil)
+	legacyCaseTok = sign(t, k1, kid1, with(legacyClaimSet("apps", "builder", "sa-uid", "legacy-case"),
+		"kubernetes.io/serviceaccount/namespace", nil, "KUBERNETES.IO/serviceaccount/namespace", "apps"))
+	o.secrets["apps/legacy-case"].Data["token"] = []byte(legacyCaseTok)
 	crafted := []diffCase{
 		{name: "bound", token: goodTok},
 		{name: "bound, no kid", token: sign(t, k1, "", good)},
@@ -537,6 +542,7 @@ func TestTokenReviewMatchesUpstream(t *testing.T) {
 		{name: "legacy, expired exp", token: legacyToken(t, o, k1, with(legacyClaimSet("apps", "builder", "sa-uid", "legacy-exp"), "exp", now.Add(-time.Hour).Unix()), true, nil)},
 		{name: "legacy, aud vault", token: legacyToken(t, o, k1, with(legacyClaimSet("apps", "builder", "sa-uid", "legacy-aud"), "aud", []string{"vault"}), true, nil)},
 		{name: "legacy, reviewed for vault", token: legacyOK, auds: []string{"vault"}},
+		{name: "legacy, namespace key case (forged)", token: legacyCaseTok, finding: "TestAcceptsClaimKeysInAnotherCase"},
 		{name: "legacy, with bound claims too", token: legacyToken(t, o, k1, with(legacyClaimSet("apps", "builder", "sa-uid", "legacy-mixed"), "kubernetes.io", good["kubernetes.io"]), true, nil)},
 		{name: "static alice", token: "alice-token"},
 		{name: "static alice, reviewed for the API", token: "alice-token", auds: []string{saIssuer}},
