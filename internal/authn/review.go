@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authenticationv1beta1 "k8s.io/api/authentication/v1beta1"
@@ -70,6 +71,9 @@ func authenticate(ctx context.Context, a authenticator.Token, token string, audi
 	if token == "" {
 		return authenticationv1.TokenReviewStatus{Error: "token is required for TokenReview in authentication"}
 	}
+	if token = bearerToken(token); token == "" {
+		return authenticationv1.TokenReviewStatus{}
+	}
 	if len(audiences) > 0 {
 		ctx = authenticator.WithAudiences(ctx, audiences)
 	}
@@ -95,6 +99,22 @@ func authenticate(ctx context.Context, a authenticator.Token, token string, audi
 		}
 	}
 	return st
+}
+
+// bearerToken is the token kube-apiserver authenticates for a TokenReview:
+// it builds the header "Bearer "+token (pkg/registry/authentication/
+// tokenreview/storage.go) and reads it with k8s.io/apiserver's bearer-token
+// authenticator (pkg/authentication/request/bearertoken/bearertoken.go),
+// which trims surrounding whitespace and keeps what follows "Bearer " up to
+// the next space. "tok\n" is then tok, "tok junk" is tok, " tok" is empty
+// (not authenticated, no error), and a token-file token with a space can
+// never authenticate.
+func bearerToken(token string) string {
+	parts := strings.SplitN(strings.TrimSpace("Bearer "+token), " ", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
 }
 
 func marshal(v any) ([]byte, error) {

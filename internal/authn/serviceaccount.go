@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejson "github.com/go-jose/go-jose/v4/json"
@@ -214,7 +215,13 @@ func (s *ServiceAccountTokens) AuthenticateToken(ctx context.Context, token stri
 	if !ok || !s.issuers[iss] {
 		return nil, false, nil
 	}
-	tok, err := jwt.ParseSigned(token, algorithms)
+	// kube-apiserver's go-jose v2 removes all whitespace from a compact
+	// token before parsing it (jws.go ParseSigned, stripWhitespace); go-jose
+	// v4 only lets the base64 decoder skip CR and LF. Strip it the same way,
+	// so a token with a tab in its header or signature is read alike. The
+	// issuer check above and the legacy Secret comparison see the token as
+	// given, as kube-apiserver's do.
+	tok, err := jwt.ParseSigned(stripWhitespace(token), algorithms)
 	if err != nil {
 		return nil, false, nil
 	}
@@ -282,6 +289,16 @@ func (s *ServiceAccountTokens) AuthenticateToken(ctx context.Context, token stri
 		return nil, false, err
 	}
 	return &authenticator.Response{User: info.UserInfo(), Audiences: auds}, true, nil
+}
+
+// stripWhitespace drops every Unicode space, as go-jose v2's stripWhitespace.
+func stripWhitespace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // unverifiedIssuer reads the iss claim before the signature is checked, to

@@ -523,6 +523,13 @@ func TestTokenReviewMatchesUpstream(t *testing.T) {
 		{name: "bound, padded signature", token: goodTok + "=="},
 		{name: "bound, tab before", token: "\t" + goodTok, finding: "TestRejectsTokenWithSurroundingWhitespace"},
 		{name: "bound, space then junk", token: goodTok + " junk", finding: "TestRejectsTokenWithSurroundingWhitespace"},
+		{name: "bound, tab in header", token: parts[0][:5] + "\t" + parts[0][5:] + "." + parts[1] + "." + parts[2]},
+		{name: "bound, tab in payload", token: parts[0] + "." + parts[1][:5] + "\t" + parts[1][5:] + "." + parts[2]},
+		{name: "bound, no-break space in signature", token: parts[0] + "." + parts[1] + "." + parts[2][:5] + "\u00a0" + parts[2][5:]},
+		{name: "bound, em space in header", token: parts[0][:5] + "\u2003" + parts[0][5:] + "." + parts[1] + "." + parts[2]},
+		{name: "bound, vertical tab after", token: goodTok + "\v"},
+		{name: "static, tab inside", token: "bob-token\tjunk"},
+		{name: "static, tab after", token: "bob-token\t"},
 		{name: "legacy", token: legacyOK},
 		{name: "legacy, trailing newline", token: legacyOK + "\n", finding: "TestRejectsTokenWithSurroundingWhitespace"},
 		{name: "legacy, secret retiring", finding: "TestAcceptsLegacyTokenWhoseSecretIsBeingDeleted", token: legacyToken(t, o, k1, legacyClaimSet("apps", "builder", "sa-uid", "legacy-retiring"), true, func(s *corev1.Secret) {
@@ -660,11 +667,10 @@ func TestTokenReviewMatchesUpstream(t *testing.T) {
 	ty.report(t)
 }
 
-// mutate damages a token without whitespace (whitespace handling is a known
-// divergence with crafted cases).
+// mutate damages a token.
 func mutate(r *mrand.Rand, tok string) string {
 	b := []byte(tok)
-	switch r.IntN(7) {
+	switch r.IntN(8) {
 	case 0: // flip a character
 		i := r.IntN(len(b))
 		b[i] = "ABCabc012-_."[r.IntN(12)]
@@ -686,6 +692,9 @@ func mutate(r *mrand.Rand, tok string) string {
 	case 6: // newline inside (the base64 decoders skip it)
 		i := r.IntN(len(b))
 		return string(b[:i]) + "\n" + string(b[i:])
+	case 7: // other whitespace inside or around (bearer trimming and cutting, go-jose v2 stripping)
+		i := r.IntN(len(b) + 1)
+		return string(b[:i]) + []string{" ", "\t", "\r", "\v", "\f", "\u0085", "\u00a0", "\u2003", "\u3000"}[r.IntN(9)] + string(b[i:])
 	}
 	return string(b)
 }
