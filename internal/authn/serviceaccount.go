@@ -429,7 +429,8 @@ func (s *ServiceAccountTokens) validateLegacy(token string, public *jwt.Claims, 
 	if err := gone(err, secret, "secret", private.Namespace, private.SecretName, now); err != nil || secret.DeletionTimestamp != nil {
 		return nil, errors.New("token has been invalidated")
 	}
-	if _, invalid := secret.Labels[legacyInvalidSinceLabel]; invalid {
+	// Only a value invalidates; an empty one does not (legacy.go:149).
+	if secret.Labels[legacyInvalidSinceLabel] != "" {
 		return nil, errors.New("token has been invalidated")
 	}
 	if subtle.ConstantTimeCompare(secret.Data[corev1.ServiceAccountTokenKey], []byte(token)) != 1 {
