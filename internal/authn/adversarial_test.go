@@ -279,6 +279,22 @@ func TestWrongIdentityTokenReviewLacksSystemAuthenticated(t *testing.T) {
 	}
 }
 
+// TestHoldsAuthenticatedGroupOnce: system:authenticated is added as
+// kube-apiserver's AuthenticatedGroupAdder adds it — once, never to
+// system:anonymous, nor next to system:unauthenticated.
+func TestHoldsAuthenticatedGroupOnce(t *testing.T) {
+	a, err := New(Config{TokenFile: writeFile(t, "tokens.csv", "has,has,1,\"dev,system:authenticated\"\n"+
+		"anon,system:anonymous,2\nunauth,u,3,system:unauthenticated\nnone,n,4\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]string{"has": "dev,system:authenticated", "anon": "", "unauth": "system:unauthenticated", "none": "system:authenticated"} {
+		if st := review(t, a, tok); !st.Authenticated || strings.Join(st.User.Groups, ",") != want {
+			t.Errorf("%s: authenticated %v, groups %q, want %q", tok, st.Authenticated, st.User.Groups, want)
+		}
+	}
+}
+
 // TestAcceptsStaticTokenContainingSpace: kube-apiserver's TokenReview endpoint
 // authenticates spec.token as a bearer header (pkg/registry/authentication/
 // tokenreview/storage.go: "Bearer "+token through
@@ -562,7 +578,7 @@ func TestHoldsStaticTokenFileParsing(t *testing.T) {
 			t.Errorf("token %q: user %q authenticated %v, want %q", tok, st.User.Username, st.Authenticated, want)
 		}
 	}
-	if st := review(t, a, "a,b"); strings.Join(st.User.Groups, "|") != "x| y" {
-		t.Errorf("groups %q, want [x, ' y'] as upstream (no trimming)", st.User.Groups)
+	if st := review(t, a, "a,b"); strings.Join(st.User.Groups, "|") != "x| y|system:authenticated" {
+		t.Errorf("groups %q, want [x, ' y', system:authenticated] as upstream (no trimming)", st.User.Groups)
 	}
 }

@@ -257,7 +257,7 @@ func TestServiceAccountTokens(t *testing.T) {
 					want = tc.auds[0]
 				}
 				if len(st.Audiences) != 1 || st.Audiences[0] != want || st.User.UID != "sa-uid" ||
-					strings.Join(st.User.Groups, ",") != "system:serviceaccounts,system:serviceaccounts:apps" {
+					strings.Join(st.User.Groups, ",") != "system:serviceaccounts,system:serviceaccounts:apps,system:authenticated" {
 					t.Fatalf("status %+v", st)
 				}
 				if _, ok := st.User.Extra[tc.extra]; tc.extra != "" && !ok {

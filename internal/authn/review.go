@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authenticationv1beta1 "k8s.io/api/authentication/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
 	sigsjson "sigs.k8s.io/json"
 )
 
@@ -91,7 +93,7 @@ func authenticate(ctx context.Context, a authenticator.Token, token string, audi
 	u := resp.User
 	st.Authenticated = true
 	st.Audiences = resp.Audiences
-	st.User = authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+	st.User = authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: withAuthenticatedGroup(u)}
 	if extra := u.GetExtra(); len(extra) > 0 {
 		st.User.Extra = map[string]authenticationv1.ExtraValue{}
 		for k, v := range extra {
@@ -99,6 +101,20 @@ func authenticate(ctx context.Context, a authenticator.Token, token string, audi
 		}
 	}
 	return st
+}
+
+// withAuthenticatedGroup is the user's groups plus system:authenticated, as
+// kube-apiserver's TokenReview answers them: its request authenticator ends
+// with k8s.io/apiserver's AuthenticatedGroupAdder
+// (pkg/authentication/group/authenticated_group_adder.go), which adds the
+// group unless the user is system:anonymous or already has
+// system:authenticated or system:unauthenticated.
+func withAuthenticatedGroup(u user.Info) []string {
+	groups := u.GetGroups()
+	if u.GetName() == user.Anonymous || slices.Contains(groups, user.AllAuthenticated) || slices.Contains(groups, user.AllUnauthenticated) {
+		return groups
+	}
+	return append(slices.Clone(groups), user.AllAuthenticated)
 }
 
 // bearerToken is the token kube-apiserver authenticates for a TokenReview:

@@ -224,17 +224,14 @@ func divergences(up, kg answer) []string {
 		return nil
 	}
 	var d []string
-	upGroups := slices.DeleteFunc(slices.Clone(up.Groups), func(g string) bool { return g == "system:authenticated" })
-	if len(upGroups) != len(up.Groups) && !slices.Contains(kg.Groups, "system:authenticated") {
-		d = append(d, "groups lack system:authenticated")
-	}
 	if up.Username != kg.Username {
 		d = append(d, "username")
 	}
 	if up.UID != kg.UID {
 		d = append(d, "uid")
 	}
-	if !reflect.DeepEqual(upGroups, kg.Groups) && !(len(upGroups) == 0 && len(kg.Groups) == 0) {
+	// Groups compare exactly, system:authenticated included (and in order).
+	if !slices.Equal(up.Groups, kg.Groups) {
 		d = append(d, "groups")
 	}
 	if !reflect.DeepEqual(up.Extra, kg.Extra) {
