@@ -237,6 +237,14 @@ func TestRejectsTokenForAnotherIssuerAudience(t *testing.T) {
 	if st := review(t, a, "alice-token", old); !st.Authenticated {
 		t.Errorf("static token reviewed for audience %s refused: %q; kube-apiserver accepts it (implicit audiences: all issuers)", old, st.Error)
 	}
+	// NewServiceAccountTokens used alone defaults alike.
+	sa, err := NewServiceAccountTokens(ServiceAccountConfig{KeyFiles: []string{e.keyFile}, Issuers: []string{issuer, old}, Lookup: e.c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := sa.AuthenticateToken(context.Background(), e.rs.token(claims)); !ok {
+		t.Errorf("NewServiceAccountTokens alone: token of the second issuer refused: %v", err)
+	}
 }
 
 // TestRejectsLegacyTokenWithEmptyInvalidSinceLabel: kube-apiserver refuses a

@@ -7,6 +7,7 @@ package authn
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/token/union"
@@ -20,7 +21,7 @@ type Config struct {
 	TokenFile      string               // --token-auth-file
 	ServiceAccount ServiceAccountConfig // used when KeyFiles is not empty
 	// APIAudiences (--api-audiences) restrict the audience-agnostic token
-	// file too; empty means the first ServiceAccount issuer, if any.
+	// file too; empty means all the ServiceAccount issuers, if any.
 	APIAudiences []string
 }
 
@@ -36,7 +37,11 @@ type Authenticator struct {
 func New(cfg Config) (*Authenticator, error) {
 	auds := authenticator.Audiences(cfg.APIAudiences)
 	if len(auds) == 0 && len(cfg.ServiceAccount.Issuers) > 0 {
-		auds = authenticator.Audiences{cfg.ServiceAccount.Issuers[0]}
+		// All the issuers, as kube-apiserver defaults --api-audiences
+		// (pkg/kubeapiserver/options/authentication.go:706-708): tokens
+		// minted under an older issuer (aud [old]) stay valid while
+		// --service-account-issuer new --service-account-issuer old migrate.
+		auds = slices.Clone(authenticator.Audiences(cfg.ServiceAccount.Issuers))
 	}
 	a := &Authenticator{}
 	var chain []authenticator.Token

@@ -320,6 +320,15 @@ func TestReviewVersionsAndErrors(t *testing.T) {
 	if _, err := New(Config{ServiceAccount: ServiceAccountConfig{KeyFiles: []string{writeFile(t, "k", "not a key")}}}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("bad key file: %v", err)
 	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kube-apiserver refuses a repeated --service-account-issuer.
+	if _, err := New(Config{ServiceAccount: ServiceAccountConfig{KeyFiles: []string{writeFile(t, "ec.pub", pemPublic(t, &ecKey.PublicKey))},
+		Issuers: []string{"https://a.example", "https://b.example", "https://a.example"}}}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("repeated issuer: %v", err)
+	}
 }
 
 func FuzzReview(f *testing.F) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ type ServiceAccountConfig struct {
 	// Secret-based tokens carry LegacyIssuer and are always accepted.
 	Issuers []string
 	// APIAudiences are the audiences a token must hold one of when the review
-	// names none (--api-audiences); empty means the first issuer.
+	// names none (--api-audiences); empty means all the issuers.
 	APIAudiences []string
 	// Lookup, when set, rejects a token whose ServiceAccount, Secret, Pod or
 	// Node is gone or was replaced (another UID); nil accepts any validly
@@ -136,15 +137,22 @@ func NewServiceAccountTokens(cfg ServiceAccountConfig) (*ServiceAccountTokens, e
 			s.keys = append(s.keys, publicKey{id: id, key: k})
 		}
 	}
+	seen := map[string]bool{}
 	for _, iss := range cfg.Issuers {
 		if iss == "" {
 			return nil, fmt.Errorf("%w: an empty --service-account-issuer", ErrConfig)
 		}
+		// kube-apiserver refuses a repeated issuer too (options/authentication.go Validate).
+		if seen[iss] {
+			return nil, fmt.Errorf("%w: --service-account-issuer %q is already specified", ErrConfig, iss)
+		}
+		seen[iss] = true
 		s.issuers[iss] = true
 	}
 	s.implicitAuds = cfg.APIAudiences
 	if len(s.implicitAuds) == 0 && len(cfg.Issuers) > 0 {
-		s.implicitAuds = authenticator.Audiences{cfg.Issuers[0]}
+		// All the issuers, as kube-apiserver (see New).
+		s.implicitAuds = slices.Clone(authenticator.Audiences(cfg.Issuers))
 	}
 	return s, nil
 }
