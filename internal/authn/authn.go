@@ -5,6 +5,7 @@
 package authn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -72,5 +73,25 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, fmt.Errorf("%w: no authenticator configured (--token-auth-file, --service-account-key-file)", ErrConfig)
 	}
 	a.Token = union.New(chain...)
+	if len(auds) > 0 {
+		a.Token = withAPIAudiences{auds: auds, delegate: a.Token}
+	}
 	return a, nil
+}
+
+// withAPIAudiences reviews a token for the API audiences when the review
+// names none, as kube-apiserver's TokenReview does
+// (pkg/registry/authentication/tokenreview/storage.go: `if len(auds) == 0 {
+// auds = r.apiAudiences }`): the audience-agnostic token file then answers
+// them in status.audiences. ServiceAccount tokens default to them anyway.
+type withAPIAudiences struct {
+	auds     authenticator.Audiences
+	delegate authenticator.Token
+}
+
+func (w withAPIAudiences) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	if _, ok := authenticator.AudiencesFrom(ctx); !ok {
+		ctx = authenticator.WithAudiences(ctx, w.auds)
+	}
+	return w.delegate.AuthenticateToken(ctx, token)
 }
