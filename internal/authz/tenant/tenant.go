@@ -6,6 +6,9 @@
 //   - writing any status subresource (tenants never patch status);
 //   - any request on an object in a namespace that is not one of their
 //     tenants' (another tenant's, or no tenant's);
+//   - any request across all namespaces (namespace "") on a namespaced
+//     resource, such as `kubectl get secrets -A`: it reaches every
+//     namespace's objects (scope.go says which resources are namespaced);
 //   - writing cluster-scoped objects, Namespaces included (a namespace's
 //     labels set its Pod Security level), except the self-reviews kubectl
 //     asks (`kubectl auth can-i`, `kubectl auth whoami`);
@@ -86,6 +89,13 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 			return deny("%s may not %s %s outside its tenant's namespaces", who, verb, resource)
 		case writes[verb] && !selfReviews[attrs.GetAPIGroup()+"/"+attrs.GetResource()]:
 			return deny("%s may not %s %s: cluster-scoped writes are not a tenant's", who, verb, resource)
+		case namespaced(attrs.GetAPIGroup(), attrs.GetResource()):
+			// A namespaced resource without a namespace is every namespace's
+			// objects (`kubectl get secrets -A` is a list with namespace "",
+			// answered with all of them), and every namespace includes
+			// namespaces of no tenant (kube-system, default) and other
+			// tenants': denied as the request in any one of them would be.
+			return deny("%s may not %s %s across all namespaces, which include namespaces of other tenants or of none: %s them in its tenant's namespaces (-n NAMESPACE)", who, verb, resource, verb)
 		}
 	}
 	return authorizer.DecisionNoOpinion, "", nil
