@@ -35,7 +35,7 @@ func (s *Server) authenticate(ctx context.Context, snap *snapshot.Snapshot, body
 
 func (s *Server) authorize(ctx context.Context, snap *snapshot.Snapshot, body []byte) ([]byte, string, error) {
 	if snap.Authorizer == nil {
-		return nil, "", fmt.Errorf("%w: authorization", errNotConfigured)
+		return nil, "", fmt.Errorf("%w: authorization (start kguard with --authorization-mode)", errNotConfigured)
 	}
 	out, err := authz.Review(ctx, snap.Authorizer, body)
 	if err != nil {
@@ -112,10 +112,20 @@ func statusFailure(kind string, versions []string, decision, errorKey string) fa
 }
 
 var (
-	tokenReviewFailure  = statusFailure("TokenReview", []string{"authentication.k8s.io/v1", "authentication.k8s.io/v1beta1"}, "authenticated", "error")
-	accessReviewFailure = statusFailure("SubjectAccessReview", []string{"authorization.k8s.io/v1", "authorization.k8s.io/v1beta1"}, "allowed", "evaluationError")
-	imageReviewFailure  = statusFailure("ImageReview", []string{"imagepolicy.k8s.io/v1alpha1"}, "allowed", "reason")
+	tokenReviewFailure = statusFailure("TokenReview", []string{"authentication.k8s.io/v1", "authentication.k8s.io/v1beta1"}, "authenticated", "error")
+	imageReviewFailure = statusFailure("ImageReview", []string{"imagepolicy.k8s.io/v1alpha1"}, "allowed", "reason")
 )
+
+// accessReviewFailure answers no SubjectAccessReview when kguard cannot
+// decide (policies not loaded, its request timeout, a recovered panic,
+// authorization not configured): failed then answers with an HTTP error.
+// kube-apiserver's webhook authorizer reads a 200 answer with allowed=false
+// and denied=false as a successful NoOpinion (evaluationError is ignored), goes
+// on to the next authorizer and caches it for unauthorizedTTL: a Deny of the
+// Tenant mode would fail open and the configured failurePolicy never apply.
+// A non-2xx answer is a failed call, to which kube-apiserver applies
+// failurePolicy (deploy/apiserver/authorization-config.yaml), uncached.
+func accessReviewFailure([]byte, string) []byte { return nil }
 
 func admissionFailure(body []byte, message string) []byte {
 	tm, uid, ok := reviewHead(body)

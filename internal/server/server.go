@@ -2,7 +2,8 @@
 // TokenReview, SubjectAccessReview and AdmissionReview webhooks of
 // kube-apiserver from an immutable policy snapshot that sources swap
 // atomically, with health, readiness and Prometheus metrics. Every error path
-// answers "no": not authenticated, not allowed, not admitted.
+// answers "no": not authenticated, not admitted, and for authorization an HTTP
+// error, so that kube-apiserver applies the webhook's failurePolicy.
 package server
 
 import (
@@ -437,7 +438,9 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, endpoint st
 	case errors.Is(err, errPanic):
 		return s.failed(w, endpoint, http.StatusInternalServerError, fail, body, "internal error in kguard (recovered); denied"), decisionError
 	case errors.Is(err, errNotConfigured):
-		return s.failed(w, endpoint, http.StatusNotFound, fail, body, err.Error()), decisionError
+		// 5xx: the server is not set up for this review (an error
+		// kube-apiserver's failure policies apply to), not a wrong path.
+		return s.failed(w, endpoint, http.StatusNotImplemented, fail, body, err.Error()), decisionError
 	case isMalformed(err):
 		return s.httpError(w, endpoint, http.StatusBadRequest, err.Error()), decisionError
 	case err != nil:
@@ -495,7 +498,8 @@ func isJSON(ct string) bool {
 
 // failed answers no: with a review of the request's own apiVersion and kind
 // that says so (HTTP 200, the message in its status) when the body is a
-// readable review, else with an HTTP error carrying the message.
+// readable review and fail builds one, else with an HTTP error carrying the
+// message (always for SubjectAccessReviews: accessReviewFailure).
 func (s *Server) failed(w http.ResponseWriter, endpoint string, code int, fail failure, body []byte, message string) int {
 	review := fail(body, message)
 	if review == nil {

@@ -522,11 +522,14 @@ func TestDeadlinePanicAndNotReady(t *testing.T) {
 	e := &env{pki: p, url: "https://" + ln.Addr().String(), client: p.client(false)}
 	body, _ := json.Marshal(sar("alice", "get", "pods", "apps"))
 
-	// No snapshot yet: not ready, and every review says no.
+	// No snapshot yet: not ready, and every review says no. A
+	// SubjectAccessReview kguard cannot decide is an HTTP error, never a 200
+	// answer (which kube-apiserver would read as a NoOpinion and cache), so
+	// that kube-apiserver applies the webhook's failurePolicy.
 	if code, _ := e.get(t, "/readyz"); code != 503 {
 		t.Fatalf("ready without policies: %d", code)
 	}
-	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "not loaded its policies") {
+	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 503 || strings.Contains(out, `"allowed"`) || !strings.Contains(out, "not loaded its policies") {
 		t.Fatalf("before load: %d %s", code, out)
 	}
 	// A decision that outlives the deadline is no: one that gives up when the
@@ -535,14 +538,14 @@ func TestDeadlinePanicAndNotReady(t *testing.T) {
 	defer close(slow.release)
 	for _, a := range []*blocking{slow, {ignoreCtx: true, sleep: 400 * time.Millisecond}} {
 		srv.Store(&snapshot.Snapshot{Authorizer: authorizer.AuthorizerFunc(a.Authorize)})
-		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "did not decide within 200ms") {
+		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 504 || strings.Contains(out, `"allowed"`) || !strings.Contains(out, "did not decide within 200ms") {
 			t.Fatalf("deadline (ignoring the context: %v): %d %s", a.ignoreCtx, code, out)
 		}
 	}
 	// A panic is recovered and answered no; the server keeps serving.
 	srv.Store(&snapshot.Snapshot{Authorizer: authorizer.AuthorizerFunc((&blocking{panics: true}).Authorize)})
 	for range 2 {
-		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) || !strings.Contains(out, "internal error") {
+		if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 500 || strings.Contains(out, `"allowed"`) || !strings.Contains(out, "internal error") {
 			t.Fatalf("panic: %d %s", code, out)
 		}
 	}
@@ -550,6 +553,17 @@ func TestDeadlinePanicAndNotReady(t *testing.T) {
 	tr := []byte(`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"x"}}`)
 	if code, out := e.post(t, e.client, server.PathAuthenticate, "application/json", tr); code != 200 || !strings.Contains(out, `"authenticated":false`) || !strings.Contains(out, "not configured") {
 		t.Fatalf("authn not configured: %d %s", code, out)
+	}
+	srv.Store(&snapshot.Snapshot{})
+	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 501 || strings.Contains(out, `"allowed"`) || !strings.Contains(out, "not configured: authorization") {
+		t.Fatalf("authz not configured: %d %s", code, out)
+	}
+	// A real evaluation with no opinion is still a 200 answer.
+	srv.Store(&snapshot.Snapshot{Authorizer: authorizer.AuthorizerFunc(func(context.Context, authorizer.Attributes) (authorizer.Decision, string, error) {
+		return authorizer.DecisionNoOpinion, "", nil
+	})})
+	if code, out := e.post(t, e.client, server.PathAuthorize, "application/json", body); code != 200 || !strings.Contains(out, `"allowed":false`) {
+		t.Fatalf("no opinion: %d %s", code, out)
 	}
 }
 
