@@ -54,9 +54,38 @@ var selfReviews = map[string]bool{
 	"authentication.k8s.io/selfsubjectreviews":      true,
 }
 
+// starVerbs are the verbs the mode decides differently from one another: verb
+// "*" stands for all of them.
+var starVerbs = []string{"create", "update", "patch", "delete", "deletecollection", "impersonate", "escalate", "bind", "get", "list", "watch"}
+
+// withVerb is attrs asking about another verb.
+type withVerb struct {
+	authorizer.Attributes
+	verb string
+}
+
+func (w withVerb) GetVerb() string { return w.verb }
+
 // Authorize denies a tenant member's forbidden requests; it has no opinion
 // on anyone else's, nor on non-resource requests.
+//
+// Verb "*" (a SubjectAccessReview's `kubectl auth can-i '*' …`) asks about
+// every verb: RBAC allows it only through a "*" rule, which grants them all.
+// It is denied wherever one real verb on the same attributes is, so that the
+// answer never claims every verb is allowed when some is denied.
 func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+	if attrs.GetVerb() != "*" {
+		return a.authorize(attrs)
+	}
+	for _, v := range starVerbs {
+		if d, reason, err := a.authorize(withVerb{attrs, v}); d == authorizer.DecisionDeny {
+			return d, fmt.Sprintf("Tenant: verb \"*\" includes %s, and %s", v, strings.TrimPrefix(reason, "Tenant: ")), err
+		}
+	}
+	return authorizer.DecisionNoOpinion, "", nil
+}
+
+func (a *Authorizer) authorize(attrs authorizer.Attributes) (authorizer.Decision, string, error) {
 	if !attrs.IsResourceRequest() {
 		return authorizer.DecisionNoOpinion, "", nil
 	}

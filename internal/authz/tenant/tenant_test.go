@@ -67,6 +67,7 @@ func TestAuthorize(t *testing.T) {
 		want  string // "" no opinion, else a part of the denial
 	}{
 		{"owner in its namespace", res(alice, "create", "apps", "deployments", "", "a-dev", ""), ""},
+		{"verb * in its namespace", res(alice, "*", "apps", "deployments", "", "a-dev", ""), ""},
 		{"owner through a group", res(carol, "delete", "", "pods", "", "a-prod", "web"), ""},
 		{"owner reads cluster-scoped objects", res(alice, "list", "", "nodes", "", "", ""), ""},
 		{"owner lists its tenant's CRs cluster-wide", res(alice, "list", "kguard.io", "tenants", "", "", ""), ""},
@@ -90,6 +91,10 @@ func TestAuthorize(t *testing.T) {
 		{"owner lists all namespaces' pods", res(alice, "list", "", "pods", "", "", ""), `may not list pods across all namespaces, which include namespaces of other tenants or of none: list them in its tenant's namespaces`},
 		{"a ServiceAccount watches all namespaces' secrets", res(aSA, "watch", "", "secrets", "", "", ""), "may not watch secrets across all namespaces"},
 		{"a CRD unknown to the mode is namespaced", res(alice, "list", "example.com", "widgets", "", "", ""), "may not list widgets.example.com across all namespaces"},
+		{"verb * on cluster-scoped objects", res(alice, "*", "rbac.authorization.k8s.io", "clusterrolebindings", "", "", ""), `verb "*" includes create, and User "alice" (tenant "team-a") may not create clusterrolebindings.rbac.authorization.k8s.io`},
+		{"verb * on a status subresource", res(alice, "*", "", "pods", "status", "a-dev", ""), `verb "*" includes create, and User "alice" (tenant "team-a") may not write status subresources`},
+		{"verb * on its namespace", res(alice, "*", "", "namespaces", "", "a-dev", "a-dev"), "may not create namespaces"},
+		{"verb * on users", res(alice, "*", "", "users", "", "", "admin"), "may not create users"},
 		{"cluster-scoped write", res(alice, "create", "rbac.authorization.k8s.io", "clusterrolebindings", "", "", ""), "may not create clusterrolebindings.rbac.authorization.k8s.io: cluster-scoped writes are not a tenant's"},
 		{"creating a namespace", res(alice, "create", "", "namespaces", "", "", ""), "may not create namespaces"},
 		{"labelling its own namespace", res(alice, "patch", "", "namespaces", "", "a-dev", "a-dev"), "may not patch namespaces: a tenant's namespaces and their labels are the cluster's to manage"},
