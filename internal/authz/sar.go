@@ -114,8 +114,10 @@ func specFromV1beta1(s authorizationv1beta1.SubjectAccessReviewSpec) authorizati
 	return out
 }
 
-// AttributesFromSpec validates a review's spec as the API server does (exactly
-// one of resourceAttributes and nonResourceAttributes; a user or a group) and
+// AttributesFromSpec validates what the API server requires of a review's spec
+// (exactly one of resourceAttributes and nonResourceAttributes; a user or a
+// group), not its selector and metadata rules (README.md: reviews upstream
+// refuses are answered), and
 // converts it into authorizer attributes. An empty resource version means all
 // versions ("*"); label and field selectors are parsed, and a selector that
 // does not parse is dropped and reported through EvaluationError, as upstream.
