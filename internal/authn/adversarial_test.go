@@ -2,10 +2,12 @@ package authn
 
 // Adversarial review of the TokenReview webhook against kube-apiserver v1.37.
 //
-// TestAccepts…: kguard authenticates a token kube-apiserver refuses (severe).
-// TestRejects…: kguard refuses a token kube-apiserver authenticates.
-// TestWrongIdentity…: both authenticate, the answers differ.
-// TestHolds…: attacks kguard already handles as kube-apiserver does.
+// TestAccepts…: kguard authenticated a token kube-apiserver refuses (severe).
+// TestRejects…: kguard refused a token kube-apiserver authenticates.
+// TestWrongIdentity…: both authenticated, the answers differed.
+// Each failed before the fix that came with it (its comment describes kguard
+// as it was) and holds kube-apiserver's answer now.
+// TestHolds…: attacks kguard already handled as kube-apiserver does.
 //
 // Upstream references are to k8s.io/kubernetes v1.37.2 and k8s.io/apiserver
 // v0.37.2 in the Go module cache; test/upstream/authn_test.go runs the same

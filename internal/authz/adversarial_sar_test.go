@@ -1,8 +1,10 @@
 package authz
 
 // Adversarial review of /authorize (Review) and the Tenant,RBAC chain that
-// deploy/ runs. TestAllows… allow what should not be, TestWrong… are other
-// wrong answers; TestHolds… are attempts answered correctly, kept as coverage.
+// deploy/ runs. TestAllows… allowed what should not be, TestWrong… were other
+// wrong answers: each failed before the fix that came with it (its comment
+// describes kguard as it was) and holds the right answer now. TestHolds…
+// are attempts answered correctly, kept as coverage.
 // The differential tests against kube-apiserver's own code are in
 // test/upstream/sar_test.go.
 
