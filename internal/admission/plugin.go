@@ -11,10 +11,12 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/internal/policy"
 )
 
@@ -133,6 +135,17 @@ type WorkloadRequest struct {
 	Object    runtime.Object // the decoded controller
 	OldObject runtime.Object // nil unless UPDATE
 	Request   *admissionv1.AdmissionRequest
+}
+
+// SameTemplate reports whether the request is an UPDATE that leaves the
+// controller's pod template spec as it was (a scale, labels, a rollout's
+// annotation).
+func (w *WorkloadRequest) SameTemplate() bool {
+	if w.Operation != admissionv1.Update || w.OldObject == nil {
+		return false
+	}
+	spec, old := podspec.SpecOf(w.Object), podspec.SpecOf(w.OldObject)
+	return spec != nil && old != nil && equality.Semantic.DeepEqual(spec, old)
 }
 
 // Decision is a plugin's answer. The zero value allows, changes nothing.

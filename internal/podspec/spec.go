@@ -45,3 +45,9 @@ func Replicas(obj runtime.Object) (int32, bool) {
 	}
 	return *r, true
 }
+
+// Privileged reports whether a container's security context runs it
+// privileged.
+func Privileged(sc *corev1.SecurityContext) bool {
+	return sc != nil && sc.Privileged != nil && *sc.Privileged
+}

@@ -17,7 +17,6 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	k8sauthn "github.com/google/go-containerregistry/pkg/authn/kubernetes"
@@ -258,11 +257,7 @@ func leavingWorkload(w *admission.WorkloadRequest) bool {
 	}
 	now, okNow := podspec.Replicas(w.Object)
 	was, okWas := podspec.Replicas(w.OldObject)
-	if !okNow || !okWas || now >= was {
-		return false
-	}
-	spec, old := podspec.SpecOf(w.Object), podspec.SpecOf(w.OldObject)
-	return spec != nil && old != nil && equality.Semantic.DeepEqual(spec, old)
+	return okNow && okWas && now < was && w.SameTemplate()
 }
 
 // check verifies the images of spec; in passMutate (pod non-nil) it

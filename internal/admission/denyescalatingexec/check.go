@@ -1,6 +1,10 @@
 package denyescalatingexec
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kguard/kguard/internal/podspec"
+)
 
 // escalation is one way a pod escalates, with upstream's message.
 type escalation struct {
@@ -32,9 +36,7 @@ func Check(spec *corev1.PodSpec) string {
 // init, regular and ephemeral containers (`kubectl debug --profile=sysadmin`
 // adds a privileged one to a running pod).
 func privileged(s *corev1.PodSpec) bool {
-	is := func(sc *corev1.SecurityContext) bool {
-		return sc != nil && sc.Privileged != nil && *sc.Privileged
-	}
+	is := podspec.Privileged
 	for i := range s.InitContainers {
 		if is(s.InitContainers[i].SecurityContext) {
 			return true

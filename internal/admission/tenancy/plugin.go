@@ -106,7 +106,7 @@ func allocatorError(tenant string, err error) admission.Decision {
 // MutateTemplate does the same to pod controllers' templates.
 func (p *Plugin) MutateTemplate(ctx context.Context, w *admission.WorkloadRequest, pod *corev1.Pod) admission.Decision {
 	t := p.ix.TenantOf(w.Request.Namespace)
-	if t == nil || sameTemplate(w) {
+	if t == nil || w.SameTemplate() {
 		return admission.Decision{}
 	}
 	changed := p.ix.Inject(t, &pod.Spec)
@@ -153,7 +153,7 @@ func (p *Plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 // refused when created, so the controller is refused now.
 func (p *Plugin) ValidateWorkload(ctx context.Context, w *admission.WorkloadRequest) admission.Decision {
 	t := p.ix.TenantOf(w.Request.Namespace)
-	if t == nil || sameTemplate(w) {
+	if t == nil || w.SameTemplate() {
 		return admission.Decision{}
 	}
 	tmpl, root, ok := podspec.Template(w.Object)

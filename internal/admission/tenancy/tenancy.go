@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/internal/tenant"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
@@ -289,30 +290,33 @@ func unisolable(t *v1alpha1.Tenant, spec *corev1.PodSpec, path *field.Path) fiel
 	if mode == v1alpha1.TenantSELinuxOff || mode == "" {
 		return nil
 	}
-	why := func() string {
-		return fmt.Sprintf("tenant %q isolates its pods with SELinux MCS levels (seLinux: %s)", t.Name, mode)
-	}
 	var errs field.ErrorList
 	if spec.HostPID {
-		errs = append(errs, field.Forbidden(path.Child("hostPID"), why()+"; a pod in the host's PID namespace sees and signals every process of the node, whatever its level (a tenant that needs it sets seLinux: \"off\")"))
+		errs = append(errs, field.Forbidden(path.Child("hostPID"), fmt.Sprintf("tenant %q isolates its pods with SELinux MCS levels (seLinux: %s); a pod in the host's PID namespace sees and signals every process of the node, whatever its level (a tenant that needs it sets seLinux: \"off\")", t.Name, mode)))
 	}
 	check := func(field_ string, cs []corev1.Container) {
 		for i, c := range cs {
-			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
-				errs = append(errs, field.Forbidden(path.Child(field_).Index(i).Child("securityContext", "privileged"),
-					why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: \"off\")"))
+			if podspec.Privileged(c.SecurityContext) {
+				errs = append(errs, privilegedUnconfined(t, path.Child(field_).Index(i)))
 			}
 		}
 	}
 	check("initContainers", spec.InitContainers)
 	check("containers", spec.Containers)
 	for i, c := range spec.EphemeralContainers {
-		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
-			errs = append(errs, field.Forbidden(path.Child("ephemeralContainers").Index(i).Child("securityContext", "privileged"),
-				why()+"; a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: \"off\")"))
+		if podspec.Privileged(c.SecurityContext) {
+			errs = append(errs, privilegedUnconfined(t, path.Child("ephemeralContainers").Index(i)))
 		}
 	}
 	return errs
+}
+
+// privilegedUnconfined refuses the privileged container at path (a
+// container of a pod of t, isolated by SELinux MCS levels): it runs
+// unconfined (spc_t).
+func privilegedUnconfined(t *v1alpha1.Tenant, path *field.Path) *field.Error {
+	return field.Forbidden(path.Child("securityContext", "privileged"),
+		fmt.Sprintf("tenant %q isolates its pods with SELinux MCS levels (seLinux: %s); a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: \"off\")", t.Name, t.Spec.PodSecurity.SELinux))
 }
 
 // affinity refuses required node affinity terms that select another

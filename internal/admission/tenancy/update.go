@@ -3,7 +3,6 @@ package tenancy
 import (
 	"fmt"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -32,18 +31,6 @@ func (ix *Index) validateUpdate(t *v1alpha1.Tenant, r *admission.Request, pod *c
 	return ix.ValidatePod(t, &pod.Spec, specPath, false)
 }
 
-// sameTemplate: an UPDATE of a pod controller that leaves its pod
-// template's spec as it was (a scale, labels, a rollout's annotation): not
-// judged again, as a pod's UPDATE that leaves its spec is not. Its pods
-// are judged when they are created.
-func sameTemplate(w *admission.WorkloadRequest) bool {
-	if w.Operation != admissionv1.Update || w.OldObject == nil {
-		return false
-	}
-	spec, old := podspec.SpecOf(w.Object), podspec.SpecOf(w.OldObject)
-	return spec != nil && old != nil && equality.Semantic.DeepEqual(spec, old)
-}
-
 // validateEphemeral judges the ephemeral containers an UPDATE of
 // pods/ephemeralcontainers adds (`kubectl debug`): those the stored pod
 // does not hold as they are. In a tenant isolated by SELinux MCS levels
@@ -61,9 +48,8 @@ func validateEphemeral(t *v1alpha1.Tenant, spec *corev1.PodSpec, old *corev1.Pod
 		}
 		path := specPath.Child("ephemeralContainers").Index(i)
 		sc := c.SecurityContext
-		if isolated(t) && sc != nil && sc.Privileged != nil && *sc.Privileged {
-			errs = append(errs, field.Forbidden(path.Child("securityContext", "privileged"),
-				fmt.Sprintf("tenant %q isolates its pods with SELinux MCS levels (seLinux: %s); a privileged container runs unconfined by SELinux (a tenant that needs it sets seLinux: \"off\")", t.Name, t.Spec.PodSecurity.SELinux)))
+		if isolated(t) && podspec.Privileged(sc) {
+			errs = append(errs, privilegedUnconfined(t, path))
 		}
 		if isolated(t) && sc != nil && sc.SELinuxOptions != nil && sc.SELinuxOptions.Level != "" {
 			errs = append(errs, ephemeralLevel(t, spec, path.Child("securityContext", "seLinuxOptions", "level"), sc.SELinuxOptions.Level)...)

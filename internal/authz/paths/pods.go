@@ -73,13 +73,13 @@ func rootOnNode(spec *corev1.PodSpec) string {
 	}
 	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for _, c := range cs {
-			if privileged(c.SecurityContext) {
+			if podspec.Privileged(c.SecurityContext) {
 				return fmt.Sprintf("privileged container %q", c.Name)
 			}
 		}
 	}
 	for _, c := range spec.EphemeralContainers {
-		if privileged(c.SecurityContext) {
+		if podspec.Privileged(c.SecurityContext) {
 			return fmt.Sprintf("privileged ephemeral container %q", c.Name)
 		}
 	}
@@ -89,8 +89,4 @@ func rootOnNode(spec *corev1.PodSpec) string {
 		}
 	}
 	return ""
-}
-
-func privileged(sc *corev1.SecurityContext) bool {
-	return sc != nil && sc.Privileged != nil && *sc.Privileged
 }
