@@ -6,28 +6,26 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/kguard/kguard/internal/authz/tenant"
 )
 
 // resourceGroups maps the built-in resources (and kubectl's short names) to
-// their API group and scope, so that `can-i create deployments` means
-// deployments.apps as it does in kubectl. Resources not listed are taken as
-// written: "widgets.example.com" is resource widgets in group example.com.
-var resourceGroups = map[string]struct {
-	resource, group string
-	cluster         bool
-}{}
+// their API group, so that `can-i create deployments` means
+// deployments.apps as it does in kubectl; the listed ones that are
+// cluster-scoped (tenant.ClusterScoped) are asked about without a namespace.
+// Resources not listed are taken as written: "widgets.example.com" is
+// resource widgets in group example.com, in the namespace.
+var resourceGroups = map[string]struct{ resource, group string }{}
 
 func init() {
-	add := func(group string, cluster bool, names ...string) {
+	add := func(group string, names ...string) {
 		for _, n := range names {
 			short := ""
 			if i := strings.IndexByte(n, '='); i >= 0 {
 				n, short = n[:i], n[i+1:]
 			}
-			resourceGroups[n] = struct {
-				resource, group string
-				cluster         bool
-			}{n, group, cluster}
+			resourceGroups[n] = struct{ resource, group string }{n, group}
 			for _, s := range strings.Split(short, ",") {
 				if s != "" {
 					resourceGroups[s] = resourceGroups[n]
@@ -35,32 +33,32 @@ func init() {
 			}
 		}
 	}
-	add("", false, "pods=po", "services=svc", "configmaps=cm", "secrets", "serviceaccounts=sa", "endpoints=ep",
+	add("", "pods=po", "services=svc", "configmaps=cm", "secrets", "serviceaccounts=sa", "endpoints=ep",
 		"events=ev", "persistentvolumeclaims=pvc", "replicationcontrollers=rc", "resourcequotas=quota",
 		"limitranges=limits", "podtemplates", "bindings")
-	add("", true, "nodes=no", "namespaces=ns", "persistentvolumes=pv", "componentstatuses=cs")
-	add("apps", false, "deployments=deploy", "replicasets=rs", "statefulsets=sts", "daemonsets=ds", "controllerrevisions")
-	add("batch", false, "jobs", "cronjobs=cj")
-	add("autoscaling", false, "horizontalpodautoscalers=hpa")
-	add("policy", false, "poddisruptionbudgets=pdb")
-	add("policy", true, "podsecuritypolicies=psp")
-	add("networking.k8s.io", false, "ingresses=ing", "networkpolicies=netpol")
-	add("networking.k8s.io", true, "ingressclasses")
-	add("rbac.authorization.k8s.io", false, "roles", "rolebindings")
-	add("rbac.authorization.k8s.io", true, "clusterroles", "clusterrolebindings")
-	add("storage.k8s.io", true, "storageclasses=sc", "csidrivers", "csinodes", "volumeattachments")
-	add("apiextensions.k8s.io", true, "customresourcedefinitions=crd,crds")
-	add("admissionregistration.k8s.io", true, "mutatingwebhookconfigurations", "validatingwebhookconfigurations",
+	add("", "nodes=no", "namespaces=ns", "persistentvolumes=pv", "componentstatuses=cs")
+	add("apps", "deployments=deploy", "replicasets=rs", "statefulsets=sts", "daemonsets=ds", "controllerrevisions")
+	add("batch", "jobs", "cronjobs=cj")
+	add("autoscaling", "horizontalpodautoscalers=hpa")
+	add("policy", "poddisruptionbudgets=pdb")
+	add("policy", "podsecuritypolicies=psp")
+	add("networking.k8s.io", "ingresses=ing", "networkpolicies=netpol")
+	add("networking.k8s.io", "ingressclasses")
+	add("rbac.authorization.k8s.io", "roles", "rolebindings")
+	add("rbac.authorization.k8s.io", "clusterroles", "clusterrolebindings")
+	add("storage.k8s.io", "storageclasses=sc", "csidrivers", "csinodes", "volumeattachments")
+	add("apiextensions.k8s.io", "customresourcedefinitions=crd,crds")
+	add("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "validatingwebhookconfigurations",
 		"validatingadmissionpolicies", "validatingadmissionpolicybindings")
-	add("certificates.k8s.io", true, "certificatesigningrequests=csr")
-	add("coordination.k8s.io", false, "leases")
-	add("discovery.k8s.io", false, "endpointslices")
-	add("scheduling.k8s.io", true, "priorityclasses=pc")
-	add("node.k8s.io", true, "runtimeclasses")
-	add("authentication.k8s.io", true, "tokenreviews")
-	add("authorization.k8s.io", true, "subjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews")
-	add("authorization.k8s.io", false, "localsubjectaccessreviews")
-	add("apiregistration.k8s.io", true, "apiservices")
+	add("certificates.k8s.io", "certificatesigningrequests=csr")
+	add("coordination.k8s.io", "leases")
+	add("discovery.k8s.io", "endpointslices")
+	add("scheduling.k8s.io", "priorityclasses=pc")
+	add("node.k8s.io", "runtimeclasses")
+	add("authentication.k8s.io", "tokenreviews")
+	add("authorization.k8s.io", "subjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews")
+	add("authorization.k8s.io", "localsubjectaccessreviews")
+	add("apiregistration.k8s.io", "apiservices")
 }
 
 // requestFlags describe one request: VERB RESOURCE[/SUBRESOURCE] [NAME], or VERB /URL.
@@ -95,11 +93,12 @@ func (f *requestFlags) parse(args []string, u user.Info) (authorizer.AttributesR
 	group := ""
 	cluster := false
 	if known, ok := resourceGroups[resource]; ok {
-		resource, group, cluster = known.resource, known.group, known.cluster
+		resource, group = known.resource, known.group
+		cluster = tenant.ClusterScoped(group, resource)
 	} else if r, g, ok := strings.Cut(resource, "."); ok {
 		resource, group = r, g
 		if known, ok := resourceGroups[r]; ok && known.group == g {
-			cluster = known.cluster
+			cluster = tenant.ClusterScoped(g, r)
 		}
 	}
 	ns := f.namespace

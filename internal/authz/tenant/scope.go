@@ -69,8 +69,10 @@ var clusterScoped = map[string]bool{
 // Gatekeeper's constraints, one resource per ConstraintTemplate.
 var clusterScopedGroups = map[string]bool{"constraints.gatekeeper.sh": true}
 
-// namespaced reports whether group/resource is a namespaced resource: any
-// resource not known to be cluster-scoped (see clusterScoped).
-func namespaced(group, resource string) bool {
-	return !clusterScoped[group+"/"+resource] && !clusterScopedGroups[group]
+// ClusterScoped reports whether group/resource is known to be a
+// cluster-scoped resource (see clusterScoped); the Tenant mode takes every
+// other resource as namespaced, and `kguard authz can-i` asks about the
+// known ones without a namespace.
+func ClusterScoped(group, resource string) bool {
+	return clusterScoped[group+"/"+resource] || clusterScopedGroups[group]
 }

@@ -118,7 +118,7 @@ func (a *Authorizer) authorize(attrs authorizer.Attributes) (authorizer.Decision
 			return deny("%s may not %s %s outside its tenant's namespaces", who, verb, resource)
 		case writes[verb] && !selfReviews[attrs.GetAPIGroup()+"/"+attrs.GetResource()]:
 			return deny("%s may not %s %s: cluster-scoped writes are not a tenant's", who, verb, resource)
-		case namespaced(attrs.GetAPIGroup(), attrs.GetResource()):
+		case !ClusterScoped(attrs.GetAPIGroup(), attrs.GetResource()):
 			// A namespaced resource without a namespace is every namespace's
 			// objects (`kubectl get secrets -A` is a list with namespace "",
 			// answered with all of them), and every namespace includes
