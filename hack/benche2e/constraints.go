@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	engine "github.com/kguard/kguard/internal/constraints"
@@ -82,11 +81,7 @@ func (b *bench) installTemplates() ([]string, error) {
 // installConstraints waits for the constraint CRDs kguard creates for the
 // templates, then applies the 50 constraints.
 func (b *bench) installConstraints(ctx context.Context, kinds []string) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", b.env["KUBECONFIG"])
-	if err != nil {
-		return err
-	}
-	ext, err := apiextensions.NewForConfig(cfg)
+	ext, err := apiextensions.NewForConfig(b.cfg)
 	if err != nil {
 		return err
 	}
@@ -146,10 +141,7 @@ func established(crd *apiextensionsv1.CustomResourceDefinition) bool {
 // constraintWarnings is how many warnings a dry-run restricted pod gets: a
 // constraints setup that warns of nothing has not loaded its constraints.
 func (b *bench) constraintWarnings(ctx context.Context) (int, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", b.env["KUBECONFIG"])
-	if err != nil {
-		return 0, err
-	}
+	cfg := rest.CopyConfig(b.cfg)
 	w := &countWarnings{}
 	cfg.WarningHandler = w
 	cs, err := kubernetes.NewForConfig(cfg)

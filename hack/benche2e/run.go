@@ -65,6 +65,7 @@ type Run struct {
 
 type bench struct {
 	env      map[string]string
+	cfg      *rest.Config // the admin's, warnings dropped
 	cs       *kubernetes.Clientset
 	ca       []byte
 	procs    map[string]*proc // setup -> webhook process
@@ -115,7 +116,7 @@ func runCmd(args []string) error {
 	// The restricted policy's AppArmor default is the deprecated annotation:
 	// kube-apiserver warns on every pod it admits.
 	cfg.WarningHandler = rest.NoWarnings{}
-	b := &bench{env: env, procs: map[string]*proc{}, n: *n, deny: *deny, workers: *workers, repoRoot: *root}
+	b := &bench{env: env, cfg: cfg, procs: map[string]*proc{}, n: *n, deny: *deny, workers: *workers, repoRoot: *root}
 	if b.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
