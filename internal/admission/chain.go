@@ -15,6 +15,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/podspec"
@@ -76,6 +77,17 @@ func (c *Chain) Plugin(name string) Plugin {
 		}
 	}
 	return nil
+}
+
+// JudgesKind reports whether an enabled KindJudge may judge objects of kind
+// gk, for the audit of a cluster, which lists them.
+func (c *Chain) JudgesKind(gk schema.GroupKind) bool {
+	for _, p := range c.plugins {
+		if j, ok := p.Plugin.(KindJudge); ok && j.JudgesKind(gk) {
+			return true
+		}
+	}
+	return false
 }
 
 // Request is one admission of a pod-carrying object.

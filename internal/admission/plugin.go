@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
@@ -84,6 +85,15 @@ type ConnectValidator interface {
 type ObjectValidator interface {
 	Plugin
 	ValidateObject(ctx context.Context, r *ObjectRequest) Decision
+}
+
+// KindJudge is an ObjectValidator that says which kinds of objects it may
+// judge (Gatekeeper constraints: their spec.match.kinds). The audit of a
+// cluster lists the objects of those kinds too, not only pods, pod
+// controllers, Services and Namespaces.
+type KindJudge interface {
+	ObjectValidator
+	JudgesKind(gk schema.GroupKind) bool
 }
 
 // ObjectMutator is a plugin of the mutating phase that changes objects of

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kguard/kguard/internal/admission"
+	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/audit"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/policy"
@@ -45,7 +47,9 @@ func newAdmissionAuditCommand(s Streams) *cobra.Command {
 		Long: `Judge what already runs with the admission chain, as the webhook would judge its creation
 today. The objects are ` + "`kubectl get ... -o yaml`" + ` dumps (files, directories, -; a kind: List works),
 with the policies of --policy as for check, or, with --kubeconfig, the cluster's pods, pod
-controllers, Services and Namespaces, judged with the cluster's own policies.
+controllers, Services and Namespaces, and the objects of the kinds its Gatekeeper constraints
+match (every kind with plain Rego policies), judged with the cluster's own policies (its
+ConstraintTemplates and constraints too when Constraints is enabled, or no plugin is named).
 
 A pod or pod controller is reviewed as created by its pod's ServiceAccount
 (system:serviceaccount:NS:SA, in system:serviceaccounts, system:serviceaccounts:NS and
@@ -72,7 +76,7 @@ NAMESPACE KIND/NAME  PLUGIN: message. Exit status: 0 no violation, 1 violations,
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the namespaced objects that name none")
 	f.StringVar(&o.requester, "requester", audit.DefaultRequester, "user who creates the objects that carry no pod (Services, Namespaces...), in system:authenticated")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "text output: also list what the mutating plugins would change and the warnings")
-	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default: as check; with --kubeconfig, PodSecurityPolicy,PodSecurity)")
+	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default: as check, for the policies read)")
 	f.BoolVar(&o.admission.images.offline, "offline", false, "no registry lookups: an image a ClusterImagePolicy matches is refused as unverifiable offline, and says so")
 	o.authz.add(f, "add the Kubernetes default ClusterRoles and ClusterRoleBindings (v1.37) to --policy")
 	o.output = addOutputFlag(c, report.Text, report.JSON, report.SARIF)
@@ -90,11 +94,11 @@ func (o *admissionAuditOptions) run(ctx context.Context, s Streams, args []strin
 	if err != nil {
 		return usageError(err)
 	}
-	set, docs, err := o.read(ctx, s, args)
+	set, docs, err := o.read(ctx, s, args, cfg)
 	if err != nil {
 		return usageError(err)
 	}
-	if len(docs) == 0 {
+	if o.kubeconfig == "" && len(docs) == 0 {
 		return usageError(errors.New("nothing to audit: no objects read"))
 	}
 	if len(cfg.AdmissionPlugins) == 0 {
@@ -106,6 +110,16 @@ func (o *admissionAuditOptions) run(ctx context.Context, s Streams, args []strin
 	}
 	for _, w := range built.Warnings {
 		fmt.Fprintln(s.Err, "warning:", w)
+	}
+	if o.kubeconfig != "" {
+		// The objects are listed once the chain is known: besides what runs,
+		// the kinds its constraints match.
+		if docs, err = o.listCluster(ctx, s, built.Admission); err != nil {
+			return usageError(err)
+		}
+		if len(docs) == 0 {
+			return usageError(errors.New("nothing to audit: no objects in the cluster"))
+		}
 	}
 	progress := newProgress(s.Err)
 	rs := audit.Run(ctx, built.Admission, docs, audit.Options{DefaultNamespace: o.namespace, Requester: o.requester,
@@ -132,24 +146,19 @@ func (o *admissionAuditOptions) run(ctx context.Context, s Streams, args []strin
 }
 
 // read returns the policies and the objects: from the files and --policy,
-// or from the cluster.
-func (o *admissionAuditOptions) read(ctx context.Context, s Streams, args []string) (*policy.Set, []manifest.Document, error) {
+// or the policies from the cluster (its objects are listed by listCluster).
+func (o *admissionAuditOptions) read(ctx context.Context, s Streams, args []string, cfg snapshot.Config) (*policy.Set, []manifest.Document, error) {
 	if o.kubeconfig != "" {
 		rc, err := restConfig(o.kubeconfig)
 		if err != nil {
 			return nil, nil, err
 		}
-		set, err := readClusterPolicies(ctx, s, rc)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, clusterReadTimeout)
-		defer cancel()
-		docs, err := source.ClusterObjects(ctx, rc)
-		return set, docs, err
+		// Gatekeeper's objects when Constraints is asked for, or may be
+		// enabled by default (the cluster holds templates).
+		opts := source.ReadOptions{Namespace: cfg.ImagePolicy.SecretNamespace,
+			Gatekeeper: len(cfg.AdmissionPlugins) == 0 || slices.Contains(cfg.AdmissionPlugins, constraints.PluginName)}
+		set, err := readClusterPolicies(ctx, s, rc, opts)
+		return set, nil, err
 	}
 	set := &policy.Set{}
 	stdin := s.In
@@ -179,6 +188,26 @@ func (o *admissionAuditOptions) read(ctx context.Context, s Streams, args []stri
 	withNamespaces := *set
 	withNamespaces.Namespaces = namespaces
 	return &withNamespaces, docs, nil
+}
+
+// listCluster lists the cluster's objects that chain judges: what runs
+// (source.AuditedResources) and the objects of the kinds its constraints
+// match (or of every kind, with plain Rego policies).
+func (o *admissionAuditOptions) listCluster(ctx context.Context, s Streams, chain *admission.Chain) ([]manifest.Document, error) {
+	rc, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterReadTimeout)
+	defer cancel()
+	docs, warnings, err := source.ClusterObjects(ctx, rc, chain.JudgesKind)
+	for _, w := range warnings {
+		fmt.Fprintln(s.Err, "warning:", w)
+	}
+	return docs, err
 }
 
 // clusterScopeName stands for the cluster-scoped objects in the text table.

@@ -202,7 +202,7 @@ func readCluster(ctx context.Context, s Streams, kubeconfig string) (*policy.Set
 	if err != nil {
 		return nil, err
 	}
-	return readClusterPolicies(ctx, s, rc)
+	return readClusterPolicies(ctx, s, rc, source.ReadOptions{})
 }
 
 // restConfig is the client configuration of kubeconfig ("": the usual
@@ -221,13 +221,13 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 }
 
 // readClusterPolicies reads the policy objects of the cluster of rc.
-func readClusterPolicies(ctx context.Context, s Streams, rc *rest.Config) (*policy.Set, error) {
+func readClusterPolicies(ctx context.Context, s Streams, rc *rest.Config, opts source.ReadOptions) (*policy.Set, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, clusterReadTimeout)
 	defer cancel()
-	set, broken, err := source.Read(ctx, rc)
+	set, broken, err := source.Read(ctx, rc, opts)
 	for _, b := range broken {
 		fmt.Fprintln(s.Err, "warning:", b)
 	}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -89,6 +90,22 @@ func (c *Constraint) matches(r *Review, ns *corev1.Namespace) (bool, error) {
 	return false, nil
 }
 
+// MatchesKind reports whether spec.match.kinds lets objects of kind gk
+// through (no match, or no kinds, lets every kind through): the other
+// criteria depend on the object.
+func (c *Constraint) MatchesKind(gk schema.GroupKind) bool {
+	if c.Match == nil || len(c.Match.Kinds) == 0 {
+		return true
+	}
+	for _, k := range c.Match.Kinds {
+		if (len(k.Kinds) == 0 || containsString(k.Kinds, "*") || containsString(k.Kinds, gk.Kind)) &&
+			(len(k.APIGroups) == 0 || containsString(k.APIGroups, "*") || containsString(k.APIGroups, gk.Group)) {
+			return true
+		}
+	}
+	return false
+}
+
 func isNamespace(o *unstructured.Unstructured) bool {
 	gvk := o.GroupVersionKind()
 	return gvk.Kind == "Namespace" && gvk.Group == ""
@@ -96,19 +113,8 @@ func isNamespace(o *unstructured.Unstructured) bool {
 
 func (c *Constraint) matchesObject(o *unstructured.Unstructured, ns *corev1.Namespace, source string) (bool, error) {
 	m := c.Match
-	gvk := o.GroupVersionKind()
-	if len(m.Kinds) > 0 {
-		found := false
-		for _, k := range m.Kinds {
-			if (len(k.Kinds) == 0 || containsString(k.Kinds, "*") || containsString(k.Kinds, gvk.Kind)) &&
-				(len(k.APIGroups) == 0 || containsString(k.APIGroups, "*") || containsString(k.APIGroups, gvk.Group)) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false, nil
-		}
+	if !c.MatchesKind(o.GroupVersionKind().GroupKind()) {
+		return false, nil
 	}
 	nsObj := isNamespace(o)
 	hasNamespace := o.GetNamespace() != "" || ns != nil

@@ -297,10 +297,11 @@ func (c *Cluster) rebuildOnChange(ctx context.Context, changed <-chan struct{}, 
 
 // Read reads the policy objects of the cluster of rest once, through the same
 // informers as serve (RBAC objects, Namespaces, ServiceAccounts, and kguard
-// PodSecurityPolicies when their CRD is served): the one cluster reader of
-// kguard, for the offline commands' --kubeconfig. Objects kguard cannot
-// convert are returned as errors beside the set.
-func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) {
+// PodSecurityPolicies, Tenants and image policies when their CRDs are
+// served; with opts.Gatekeeper, Gatekeeper's objects too): the one cluster
+// reader of kguard, for the offline commands' --kubeconfig. Objects kguard
+// cannot convert are returned as errors beside the set.
+func Read(ctx context.Context, rest *rest.Config, opts ReadOptions) (*policy.Set, []error, error) {
 	inf, err := newInformers(rest, false, false, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
@@ -313,7 +314,7 @@ func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) 
 	// end when the read is done are not errors.
 	var mu sync.Mutex
 	var listErr error
-	if err := inf.onError(func(err error) {
+	onError := func(err error) {
 		if ctx.Err() != nil {
 			return
 		}
@@ -323,19 +324,84 @@ func Read(ctx context.Context, rest *rest.Config) (*policy.Set, []error, error) 
 		}
 		mu.Unlock()
 		cancel()
-	}); err != nil {
-		return nil, nil, err
 	}
-	inf.start(ctx)
-	if err := inf.waitForSync(ctx); err != nil {
+	failed := func(err error) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if listErr != nil {
 			err = listErr
 		}
-		return nil, nil, fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
+		return fmt.Errorf("reading the cluster at %s: %w", rest.Host, err)
 	}
-	return inf.policySet()
+	if err := inf.onError(onError); err != nil {
+		return nil, nil, err
+	}
+	inf.start(ctx)
+	if err := inf.waitForSync(ctx); err != nil {
+		return nil, nil, failed(err)
+	}
+	set, broken, err := inf.policySet()
+	if err != nil || !opts.Gatekeeper {
+		return set, broken, err
+	}
+	if served, err := resourceServed(inf.client, TemplateResource); err != nil || !served {
+		return set, broken, err // no ConstraintTemplates: nothing to add
+	}
+	if err := readGatekeeper(ctx, rest, inf, opts.Namespace, set, onError); err != nil {
+		return nil, nil, failed(err)
+	}
+	return set, broken, nil
+}
+
+// ReadOptions are what Read reads besides the objects it always reads.
+type ReadOptions struct {
+	// Gatekeeper: ConstraintTemplates, their constraints, Gatekeeper
+	// Configs, the plain Rego ConfigMaps of Namespace and the objects of
+	// the kinds the templates sync (data.inventory), when the
+	// ConstraintTemplate CRD is served.
+	Gatekeeper bool
+	Namespace  string // default: kguard's, clusterimagepolicy.DefaultSecretNamespace
+}
+
+// readGatekeeper adds the Gatekeeper objects to set, as serve's first
+// snapshot holds them: every constraint of every template, then the synced
+// kinds the compiled constraints ask for.
+func readGatekeeper(ctx context.Context, rest *rest.Config, inf *clusterInformers, namespace string, set *policy.Set, onError func(error)) error {
+	if namespace == "" {
+		namespace = clusterimagepolicy.DefaultSecretNamespace
+	}
+	g, err := newGatekeeper(rest, inf.client, inf.dyn, namespace, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	g.notify = func() {}
+	g.onError = onError
+	for _, i := range g.static() {
+		if err := i.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { onError(err) }); err != nil {
+			return err
+		}
+	}
+	g.start(ctx)
+	defer g.shutdown()
+	if !g.waitForSync(ctx) {
+		return fmt.Errorf("the Gatekeeper informers did not sync")
+	}
+	if err := g.watchConstraints(ctx, true); err != nil {
+		return err
+	}
+	if err := g.fill(set); err != nil {
+		return err
+	}
+	p, err := constraints.New(set, constraints.Config{})
+	if err != nil || len(p.SyncKinds()) == 0 {
+		return nil // the audit's own build reports a set that does not build
+	}
+	g.watchInventory(ctx, p.SyncKinds(), true)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	set.RegoModules, set.Constraints = nil, nil // fill adds them anew
+	return g.fill(set)
 }
 
 // clusterInformers are the informers of cluster mode.

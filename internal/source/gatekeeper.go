@@ -52,12 +52,15 @@ const StatusID = "kguard"
 // them, and the controller that creates each compiled template's
 // constraint CRD and writes every template's status, as Gatekeeper's does.
 type gatekeeper struct {
-	log     *slog.Logger
-	dynf    dynamicinformer.DynamicSharedInformerFactory
-	dyn     dynamic.Interface
-	apiext  apiextensions.Interface
-	mapper  meta.ResettableRESTMapper
-	notify  func()
+	log    *slog.Logger
+	dynf   dynamicinformer.DynamicSharedInformerFactory
+	dyn    dynamic.Interface
+	apiext apiextensions.Interface
+	mapper meta.ResettableRESTMapper
+	notify func()
+	// onError, when set, is told of the list and watch errors of the
+	// informers started later (one-shot reads fail on them).
+	onError func(error)
 	started context.Context
 
 	templates, configs informers.GenericInformer // configs nil when not served
@@ -166,6 +169,9 @@ func (g *gatekeeper) watchKind(kind string) (*kindInformer, error) {
 	if _, err := inf.Informer().AddEventHandler(changeHandler(g.notify)); err != nil {
 		return nil, err
 	}
+	if err := g.watchErrors(inf.Informer()); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(g.started)
 	ki := &kindInformer{inf: inf, stop: cancel}
 	g.mu.Lock()
@@ -212,8 +218,20 @@ func addInformer[K comparable](g *gatekeeper, m *map[K]informers.GenericInformer
 		g.log.Error("watching", "resource", gvr.String(), "err", err)
 		return false
 	}
+	if err := g.watchErrors(inf.Informer()); err != nil {
+		g.log.Error("watching", "resource", gvr.String(), "err", err)
+		return false
+	}
 	(*m)[key] = inf
 	return true
+}
+
+// watchErrors hands i's list and watch errors to onError, when set.
+func (g *gatekeeper) watchErrors(i cache.SharedIndexInformer) error {
+	if g.onError == nil {
+		return nil
+	}
+	return i.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { g.onError(err) })
 }
 
 func changeHandler(notify func()) cache.ResourceEventHandlerFuncs {

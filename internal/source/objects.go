@@ -1,12 +1,16 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -46,15 +50,72 @@ var AuditedKinds = map[schema.GroupVersionResource]string{
 // listPageSize bounds each list call; large clusters are read in pages.
 const listPageSize = 500
 
-// ClusterObjects lists the AuditedResources of the cluster of rc, in every
-// namespace, as documents (source "cluster", no line) in the order of
-// AuditedResources.
-func ClusterObjects(ctx context.Context, rc *rest.Config) ([]manifest.Document, error) {
+// ClusterObjects lists the AuditedResources of the cluster of rc, then the
+// JudgedResources of judges (nil: none), in every namespace, as documents
+// (source "cluster", no line). A group whose resources discovery could not
+// read is named in warnings; the rest is listed.
+func ClusterObjects(ctx context.Context, rc *rest.Config, judges func(schema.GroupKind) bool) (docs []manifest.Document, warnings []string, err error) {
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ListObjects(ctx, dyn, AuditedResources)
+	resources := AuditedResources
+	if judges != nil {
+		disco, err := discovery.NewDiscoveryClientForConfig(rc)
+		if err != nil {
+			return nil, nil, err
+		}
+		extra, _, err := JudgedResources(disco, judges)
+		if err != nil {
+			if !discovery.IsGroupDiscoveryFailedError(err) {
+				return nil, nil, err
+			}
+			warnings = append(warnings, fmt.Sprintf("%v: objects of those groups are not audited", err))
+		}
+		resources = append(slices.Clip(resources), extra...)
+	}
+	docs, err = ListObjects(ctx, dyn, resources)
+	return docs, warnings, err
+}
+
+// JudgedResources are the cluster's listable resources (in each group's
+// preferred version, no subresources) beyond AuditedResources whose kind
+// judges says yes to — the kinds a Gatekeeper constraint matches —, sorted,
+// with their kinds. When discovery fails for some groups, the error is
+// discovery's ErrGroupDiscoveryFailed and the other groups' resources are
+// returned.
+func JudgedResources(disco discovery.DiscoveryInterface, judges func(schema.GroupKind) bool) ([]schema.GroupVersionResource, map[schema.GroupVersionResource]string, error) {
+	lists, err := discovery.ServerPreferredResources(disco)
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return nil, nil, fmt.Errorf("discovering the cluster's resources: %w", err)
+	}
+	audited := map[schema.GroupResource]bool{}
+	for _, gvr := range AuditedResources {
+		audited[gvr.GroupResource()] = true
+	}
+	var out []schema.GroupVersionResource
+	kinds := map[schema.GroupVersionResource]string{}
+	for _, list := range lists {
+		gv, perr := schema.ParseGroupVersion(list.GroupVersion)
+		if perr != nil {
+			continue
+		}
+		for _, r := range list.APIResources {
+			gvr := gv.WithResource(r.Name)
+			if strings.Contains(r.Name, "/") || !slices.Contains(r.Verbs, "list") || audited[gvr.GroupResource()] ||
+				!judges(schema.GroupKind{Group: gv.Group, Kind: r.Kind}) {
+				continue
+			}
+			if _, dup := kinds[gvr]; !dup {
+				out = append(out, gvr)
+				kinds[gvr] = r.Kind
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b schema.GroupVersionResource) int {
+		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Resource, b.Resource))
+	})
+	return out, kinds, err
 }
 
 // ListObjects lists resources through dyn, page by page, as documents.

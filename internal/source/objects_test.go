@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
 )
 
 func TestListObjects(t *testing.T) {
@@ -55,5 +58,59 @@ func TestAuditedKinds(t *testing.T) {
 		if AuditedKinds[gvr] == "" {
 			t.Errorf("no kind for %s", gvr)
 		}
+	}
+}
+
+// JudgedResources lists, beyond AuditedResources, the listable resources of
+// the kinds judges accepts, each once in its group's preferred version, and
+// hands the groups discovery failed on back as discovery's error.
+func TestJudgedResources(t *testing.T) {
+	disco := &fakediscovery.FakeDiscovery{Fake: &clienttesting.Fake{}}
+	list := []string{"get", "list", "watch"}
+	disco.Resources = []*metav1.APIResourceList{
+		{GroupVersion: "v1", APIResources: []metav1.APIResource{
+			{Name: "pods", Kind: "Pod", Namespaced: true, Verbs: list},
+			{Name: "pods/status", Kind: "Pod", Namespaced: true, Verbs: list},
+			{Name: "configmaps", Kind: "ConfigMap", Namespaced: true, Verbs: list},
+			{Name: "bindings", Kind: "Binding", Namespaced: true, Verbs: []string{"create"}},
+		}},
+		{GroupVersion: "networking.k8s.io/v1", APIResources: []metav1.APIResource{
+			{Name: "ingresses", Kind: "Ingress", Namespaced: true, Verbs: list},
+			{Name: "ingressclasses", Kind: "IngressClass", Verbs: list},
+		}},
+		{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{
+			{Name: "deployments", Kind: "Deployment", Namespaced: true, Verbs: list},
+		}},
+	}
+	for name, tc := range map[string]struct {
+		judges func(schema.GroupKind) bool
+		want   []schema.GroupVersionResource
+	}{
+		"nothing": {func(schema.GroupKind) bool { return false }, nil},
+		"every kind": {func(schema.GroupKind) bool { return true }, []schema.GroupVersionResource{
+			{Version: "v1", Resource: "configmaps"},
+			{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"},
+			{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
+		}},
+		"Ingress": {func(gk schema.GroupKind) bool {
+			return gk == schema.GroupKind{Group: "networking.k8s.io", Kind: "Ingress"}
+		},
+			[]schema.GroupVersionResource{{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}}},
+		"Ingress of another group": {func(gk schema.GroupKind) bool { return gk == schema.GroupKind{Group: "extensions", Kind: "Ingress"} }, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, kinds, err := JudgedResources(disco, tc.judges)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("resources %v, want %v", got, tc.want)
+			}
+			for _, gvr := range got {
+				if kinds[gvr] == "" {
+					t.Errorf("no kind for %v", gvr)
+				}
+			}
+		})
 	}
 }

@@ -73,7 +73,7 @@ type Plugin struct {
 	syncKinds  []schema.GroupVersionKind
 }
 
-var _ admission.ObjectValidator = (*Plugin)(nil)
+var _ admission.KindJudge = (*Plugin)(nil)
 
 func newPlugin(in admission.Inputs) (admission.Plugin, error) {
 	cfg, err := admission.ConfigAs[Config](in.Config)
@@ -184,6 +184,21 @@ func (p *Plugin) SyncKinds() []schema.GroupVersionKind { return p.syncKinds }
 
 // Set is the compiled constraints (for the audit).
 func (p *Plugin) Set() *engine.Set { return p.set }
+
+// JudgesKind reports whether a constraint's spec.match.kinds lets objects
+// of kind gk through, or whether plain Rego policies are loaded (they may
+// judge any kind).
+func (p *Plugin) JudgesKind(gk schema.GroupKind) bool {
+	if p.rego != nil {
+		return true
+	}
+	for _, c := range p.set.Constraints() {
+		if c.MatchesKind(gk) {
+			return true
+		}
+	}
+	return false
+}
 
 // Handles every CREATE and UPDATE, of the object itself or of a pod's
 // ephemeral containers, as Gatekeeper's webhook is routed them.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/manifest"
@@ -379,5 +380,46 @@ metadata:
 	unknown := strings.ReplaceAll(privilegedPod, "team-a", "team-c")
 	if resp := review(t, c, admissionv1.Create, "", "v1", "Pod", "pods", "team-c", unknown); resp.Allowed {
 		t.Error("unknown namespace: allowed")
+	}
+}
+
+// The audit of a cluster lists the kinds the chain judges: those of the
+// constraints' spec.match.kinds (a broken constraint's too: it refuses what
+// it matches), every kind for a constraint without kinds or with plain
+// Rego policies, none without constraints.
+func TestJudgesKind(t *testing.T) {
+	pod := schema.GroupKind{Kind: "Pod"}
+	ingress := schema.GroupKind{Group: "networking.k8s.io", Kind: "Ingress"}
+	service := schema.GroupKind{Kind: "Service"}
+	configMap := schema.GroupKind{Kind: "ConfigMap"}
+	for name, tc := range map[string]struct {
+		set  *policy.Set
+		want map[schema.GroupKind]bool
+	}{
+		"no constraints": {read(t, []string{"pod-security-policy/privileged-containers/template.yaml"}),
+			map[schema.GroupKind]bool{pod: false, ingress: false}},
+		"Ingress only": {read(t, []string{"general/httpsonly/template.yaml", "general/httpsonly/samples/ingress-https-only/constraint.yaml"}),
+			map[schema.GroupKind]bool{pod: false, ingress: true, {Group: "extensions", Kind: "Ingress"}: true, {Group: "networking.k8s.io", Kind: "IngressClass"}: false}},
+		"broken template's constraint": {read(t, []string{"pod-security-policy/privileged-containers/template.yaml"}, brokenTemplate),
+			map[schema.GroupKind]bool{service: true, pod: false, configMap: false}},
+		"no kinds": {read(t, []string{"general/requiredlabels/template.yaml"}, `apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata: {name: everything}
+spec:
+  parameters: {labels: [{key: owner}]}
+`), map[schema.GroupKind]bool{pod: true, configMap: true, ingress: true}},
+		"plain Rego": {read(t, nil, seed004), map[schema.GroupKind]bool{pod: true, configMap: true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, p := chain(t, tc.set, Config{})
+			for gk, want := range tc.want {
+				if got := p.JudgesKind(gk); got != want {
+					t.Errorf("plugin JudgesKind(%v) = %v, want %v", gk, got, want)
+				}
+				if got := c.JudgesKind(gk); got != want {
+					t.Errorf("chain JudgesKind(%v) = %v, want %v", gk, got, want)
+				}
+			}
+		})
 	}
 }
