@@ -48,7 +48,7 @@ func newControllerCommand(s Streams) *cobra.Command {
 		Use:   "controller",
 		Short: "Audit the cluster's objects continuously and write the results as PolicyReports; apply what Tenants imply",
 		Long: `Run the PolicyReport controller: judge every existing object of the cluster (Namespaces, Pods,
-pod controllers, Services) with the admission chain kguard serve answers with, built from the
+pod controllers, Services, and the objects of the kinds Gatekeeper constraints match) with the admission chain kguard serve answers with, built from the
 same cluster policies and the same flags, as kguard audit --kubeconfig does once; and write the
 results as wgpolicyk8s.io/v1alpha2 reports named kguard-audit: a PolicyReport per namespace and a
 ClusterPolicyReport (server-side apply, field manager kguard-controller, label
@@ -152,7 +152,11 @@ func (o *controllerOptions) run(ctx context.Context, s Streams) error {
 				Metrics: tenantctl.NewMetrics(metrics.Registry)}
 		}
 	}
-	ctrl := &controller.Controller{Client: dyn, MaxResults: o.maxResults, Interval: o.interval, Debounce: o.debounce,
+	disco, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return usageError(err)
+	}
+	ctrl := &controller.Controller{Client: dyn, Discovery: disco, MaxResults: o.maxResults, Interval: o.interval, Debounce: o.debounce,
 		Audit: audit.Options{Requester: o.requester}, Logger: log, Metrics: metrics}
 	if ctx == nil {
 		ctx = context.Background()

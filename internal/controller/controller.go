@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
@@ -32,8 +33,8 @@ const (
 	DefaultMaxResults = 100
 )
 
-// Controller audits the cluster's objects (source.AuditedResources, from
-// informer caches) with the admission chain of the last snapshot stored, and
+// Controller audits the cluster's objects (source.AuditedResources, and the
+// objects of the kinds the chain's constraints match, from informer caches) with the admission chain of the last snapshot stored, and
 // writes the reports: when a new snapshot is stored (a policy changed), after
 // a burst of object changes (Debounce) and every Interval. It implements
 // source.Publisher, so that a source.Cluster feeds it snapshots as it feeds
@@ -41,6 +42,10 @@ const (
 type Controller struct {
 	// Client reads the audited objects and writes the reports.
 	Client dynamic.Interface
+	// Discovery finds the resources of the kinds a snapshot's constraints
+	// match (source.JudgedResources), which are watched from the audit
+	// that first needs them on (nil: source.AuditedResources only).
+	Discovery discovery.DiscoveryInterface
 	// MaxResults caps each report's results (0: DefaultMaxResults; the
 	// summary counts them all).
 	MaxResults int
@@ -61,6 +66,14 @@ type Controller struct {
 	informers map[string]cache.SharedIndexInformer
 	factory   dynamicinformer.DynamicSharedInformerFactory
 	resources []schema.GroupVersionResource
+	// watched are the informers of resources, with their kinds.
+	watched map[schema.GroupVersionResource]watchedResource
+	handler cache.ResourceEventHandler
+}
+
+type watchedResource struct {
+	kind     string
+	informer cache.SharedIndexInformer
 }
 
 var _ source.Publisher = (*Controller)(nil)
@@ -125,24 +138,85 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.init()
 	c.factory = dynamicinformer.NewDynamicSharedInformerFactory(c.Client, 0)
 	c.informers = map[string]cache.SharedIndexInformer{}
-	handler := cache.ResourceEventHandlerFuncs{
+	c.watched = map[schema.GroupVersionResource]watchedResource{}
+	c.handler = cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { notify(c.objectChanged) },
 		UpdateFunc: func(any, any) { notify(c.objectChanged) },
 		DeleteFunc: func(any) { notify(c.objectChanged) },
 	}
 	for _, gvr := range source.AuditedResources {
-		i := c.factory.ForResource(gvr).Informer()
-		if _, err := i.AddEventHandler(handler); err != nil {
+		i, err := c.watch(gvr, source.AuditedKinds[gvr])
+		if err != nil {
 			return err
 		}
 		c.informers[source.AuditedKinds[gvr]] = i
-		c.resources = append(c.resources, gvr)
 	}
 	c.factory.Start(ctx.Done())
 	for gvr, ok := range c.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("the %s informer did not sync", gvr.GroupResource())
 		}
+	}
+	return nil
+}
+
+// watch registers the informer of gvr (started by the factory's next Start).
+func (c *Controller) watch(gvr schema.GroupVersionResource, kind string) (cache.SharedIndexInformer, error) {
+	i := c.factory.ForResource(gvr).Informer()
+	if _, err := i.AddEventHandler(c.handler); err != nil {
+		return nil, err
+	}
+	c.watched[gvr] = watchedResource{kind: kind, informer: i}
+	c.resources = append(c.resources, gvr)
+	return i, nil
+}
+
+// judgedSyncTimeout bounds the first list of a resource the constraints
+// came to match.
+const judgedSyncTimeout = time.Minute
+
+// watchJudged starts the informers of the resources whose kinds the chain
+// judges (its constraints match) that are not watched yet, and waits for
+// them to list. A resource that does not list in time (forbidden to
+// kguard's ServiceAccount, say) is an error naming it; it is watched on, and
+// audited once its informer has listed.
+func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) error {
+	if c.Discovery == nil {
+		return nil
+	}
+	resources, kinds, derr := source.JudgedResources(c.Discovery, snap.Admission.JudgesKind)
+	if derr != nil && !discovery.IsGroupDiscoveryFailedError(derr) {
+		return derr
+	}
+	var added []cache.InformerSynced
+	for _, gvr := range resources {
+		if _, ok := c.watched[gvr]; ok {
+			continue
+		}
+		i, err := c.watch(gvr, kinds[gvr])
+		if err != nil {
+			return err
+		}
+		added = append(added, i.HasSynced)
+		c.Logger.Info("watching a resource the constraints match", "resource", gvr.String())
+	}
+	if len(added) > 0 {
+		c.factory.Start(ctx.Done())
+		wctx, cancel := context.WithTimeout(ctx, judgedSyncTimeout)
+		defer cancel()
+		cache.WaitForCacheSync(wctx.Done(), added...)
+	}
+	var unsynced []string
+	for _, gvr := range c.resources {
+		if !c.watched[gvr].informer.HasSynced() {
+			unsynced = append(unsynced, gvr.String())
+		}
+	}
+	switch {
+	case len(unsynced) > 0:
+		return fmt.Errorf("not audited: the objects of %v did not list (is kguard allowed to list them?)", unsynced)
+	case derr != nil:
+		return fmt.Errorf("%w: objects of those groups are not audited", derr)
 	}
 	return nil
 }
@@ -213,6 +287,9 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 		return errNoSnapshot
 	}
 	start := time.Now()
+	// An audit without some matched kinds still writes what it found, and
+	// fails after.
+	incomplete := c.watchJudged(ctx, snap)
 	wanted, violations, objects := c.auditAll(ctx, snap)
 	if ctx.Err() != nil { // an audit cut short says less than the last one
 		return ctx.Err()
@@ -234,6 +311,10 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 		c.Metrics.runErrors.Inc()
 		return err
 	}
+	if incomplete != nil {
+		c.Metrics.runErrors.Inc()
+		return incomplete
+	}
 	c.Metrics.lastRun.SetToCurrentTime()
 	c.Metrics.ready.Store(true)
 	c.Logger.Info("audited", "objects", objects, "reports", len(wanted), "applied", len(plan.Apply), "deleted", len(plan.Delete),
@@ -251,8 +332,12 @@ func (c *Controller) auditAll(ctx context.Context, snap *snapshot.Snapshot) ([]v
 	objects := 0
 	var mu sync.Mutex
 	for _, gvr := range c.resources {
-		kind := source.AuditedKinds[gvr]
-		items := c.informers[kind].GetStore().List() // the cached objects themselves, not copies
+		w := c.watched[gvr]
+		if !w.informer.HasSynced() {
+			continue // watchJudged said so
+		}
+		kind := w.kind
+		items := w.informer.GetStore().List() // the cached objects themselves, not copies
 		objects += len(items)
 		parallel.Do(len(items), func(i int) {
 			u, ok := items[i].(*unstructured.Unstructured)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Issue #16: what already runs. A privileged pod admitted under a
@@ -62,19 +63,7 @@ spec:
 	if out, err := kubectlIn(t, restricted, "create", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	audit := func() (string, int) {
-		t.Helper()
-		out, err := exec.Command(kg.bin, "audit", "--kubeconfig", live.kubeconfig).CombinedOutput()
-		var exit *exec.ExitError
-		switch {
-		case err == nil:
-			return string(out), 0
-		case errors.As(err, &exit):
-			return string(out), exit.ExitCode()
-		}
-		t.Fatalf("kguard audit: %v\n%s", err, out)
-		return "", 0
-	}
+	audit := func() (string, int) { return runAudit(t) }
 	// The controller, as deploy/controller runs it, with the webhook's plugins;
 	// without the tenant reconciler, which would apply the objects of the
 	// Tenants other tests leave in the cluster (the tenant e2e test runs it).
@@ -161,4 +150,90 @@ func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// runAudit runs `kguard audit --kubeconfig` with args; it returns the output
+// and the exit code.
+func runAudit(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(kg.bin, append([]string{"audit", "--kubeconfig", live.kubeconfig}, args...)...).CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	}
+	t.Fatalf("kguard audit: %v\n%s", err, out)
+	return "", 0
+}
+
+// Gatekeeper constraints judge existing objects of every kind they match:
+// an Ingress created before the gatekeeper-library's https-only constraint
+// is reported by `kguard audit --kubeconfig` (which reads the cluster's
+// templates and constraints, and lists Ingresses because the constraint
+// matches them) and by `kguard controller` in the namespace's PolicyReport;
+// an Ingress with TLS beside it is not.
+func TestAuditConstraints(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "audit-gk"
+	testNamespace(t, ns)
+	mustKubectl(t, "apply", "-f", gkLibrary+"general/httpsonly/template.yaml")
+	t.Cleanup(func() {
+		kubectl(t, "delete", "--ignore-not-found", "--wait=false", "constrainttemplates.templates.gatekeeper.sh", "k8shttpsonly")
+	})
+	eventually(t, 60*time.Second, "kguard creates the K8sHttpsOnly CRD", func() (bool, string) {
+		out, err := kubectl(t, "wait", "--for=condition=Established", "--timeout=5s", "crd/k8shttpsonly.constraints.gatekeeper.sh")
+		return err == nil, out
+	})
+	ingress := func(name, tls string) string {
+		return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: ` + name + `, namespace: audit-gk, annotations: {kubernetes.io/ingress.allow-http: "false"}}
+spec:
+` + tls + `  rules:
+  - host: ` + name + `.example.com
+    http:
+      paths: [{pathType: Prefix, path: /, backend: {service: {name: web, port: {number: 80}}}}]
+`
+	}
+	// Both exist before the constraint does.
+	for _, in := range []string{ingress("plain", ""), ingress("secure", "  tls: [{hosts: [secure.example.com], secretName: secure-tls}]\n")} {
+		if out, err := kubectlIn(t, in, "apply", "-f", "-"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	const constraint = `apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sHttpsOnly
+metadata: {name: e2e-audit-https-only}
+spec:
+  match:
+    kinds: [{apiGroups: [networking.k8s.io], kinds: [Ingress]}]
+    namespaces: [audit-gk]
+`
+	if out, err := kubectlIn(t, constraint, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		kubectl(t, "delete", "--ignore-not-found", "k8shttpsonly.constraints.gatekeeper.sh", "e2e-audit-https-only")
+	})
+
+	want := ns + " Ingress/plain  Constraints: [e2e-audit-https-only] Ingress should be https."
+	for _, args := range [][]string{{"--enable-admission-plugins", "Constraints"}, nil} { // asked for, and by default
+		out, code := runAudit(t, args...)
+		if code != 1 || !strings.Contains(out, want) {
+			t.Fatalf("kguard audit %v: exit %d, want 1 and %q in\n%s", args, code, want, out)
+		}
+		if strings.Contains(out, "Ingress/secure") {
+			t.Fatalf("kguard audit %v reports the Ingress with TLS:\n%s", args, out)
+		}
+	}
+
+	startController(t, "--enable-admission-plugins=Constraints", "--audit-interval", "1m", "--reconcile-tenants=false")
+	eventually(t, 90*time.Second, "the PolicyReport shows the plain Ingress failing", func() (bool, string) {
+		out, _ := kubectl(t, "get", "policyreports.wgpolicyk8s.io", "kguard-audit", "-n", ns, "-o", "json")
+		ok := strings.Contains(out, `"fail": 1`) && strings.Contains(out, `"pass": 1`) && strings.Contains(out, `"policy": "Constraints"`) &&
+			strings.Contains(out, "[e2e-audit-https-only] Ingress should be https") && strings.Contains(out, `"name": "plain"`)
+		return ok, out
+	})
 }
