@@ -5,9 +5,11 @@
 //	package kubernetes.admission
 //	deny[msg] { input.request.kind.kind == "Pod"; ...; msg := "..." }
 //
-// Every package that defines a deny or warn rule is asked; its deny
-// messages refuse the request, its warn messages are warnings. The engine
-// does no I/O: the modules are handed in.
+// Every document named deny or warn that the modules define is asked
+// (data.kubernetes.admission.deny, whether a rule deny of package
+// kubernetes.admission or a rule admission.deny of package kubernetes
+// defines it); its deny messages refuse the request, its warn messages are
+// warnings. The engine does no I/O: the modules are handed in.
 package regopolicy
 
 import (
@@ -37,7 +39,7 @@ type Policies struct {
 }
 
 type query struct {
-	pkg  string // data.kubernetes.admission
+	path string // data.kubernetes.admission.deny
 	rule string // deny or warn
 	q    rego.PreparedEvalQuery
 }
@@ -48,7 +50,7 @@ type query struct {
 // --v0-compatible does.
 func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 	parsed := map[string]*ast.Module{}
-	rules := map[string]map[string]bool{} // package -> deny/warn
+	docs := map[string]string{} // data.kubernetes.admission.deny -> deny
 	for _, m := range modules {
 		mod, err := ast.ParseModuleWithOpts(m.Name, m.Source, ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
@@ -64,17 +66,9 @@ func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 			return nil, fmt.Errorf("%w: %s is given twice", ErrCompile, m.Name)
 		}
 		parsed[m.Name] = mod
-		pkg := mod.Package.Path.String()
 		for _, r := range mod.Rules {
-			name := r.Head.Name.String()
-			if name == "" && len(r.Head.Reference) > 0 {
-				name = r.Head.Reference[0].Value.(ast.Var).String()
-			}
-			if name == "deny" || name == "warn" {
-				if rules[pkg] == nil {
-					rules[pkg] = map[string]bool{}
-				}
-				rules[pkg][name] = true
+			for path, rule := range decisionDocs(mod.Package.Path.Extend(r.Head.Ref())) {
+				docs[path] = rule
 			}
 		}
 	}
@@ -84,24 +78,43 @@ func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 		return nil, fmt.Errorf("%w: %v", ErrCompile, c.Errors)
 	}
 	out := &Policies{modules: len(modules)}
-	pkgs := make([]string, 0, len(rules))
-	for p := range rules {
-		pkgs = append(pkgs, p)
+	paths := make([]string, 0, len(docs))
+	for p := range docs {
+		paths = append(paths, p)
 	}
-	sort.Strings(pkgs)
-	for _, pkg := range pkgs {
-		for _, rule := range []string{"deny", "warn"} {
-			if !rules[pkg][rule] {
-				continue
-			}
-			q, err := rego.New(rego.Compiler(c), rego.Query(pkg+"."+rule)).PrepareForEval(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s.%s: %v", ErrCompile, pkg, rule, err)
-			}
-			out.queries = append(out.queries, query{pkg: pkg, rule: rule, q: q})
+	sort.Strings(paths)
+	for _, path := range paths {
+		q, err := rego.New(rego.Compiler(c), rego.Query(path)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrCompile, path, err)
 		}
+		out.queries = append(out.queries, query{path: path, rule: docs[path], q: q})
 	}
 	return out, nil
+}
+
+// decisionDocs are the documents named deny or warn on the path of a
+// rule's document (data, its package, its head's ref), up to the first
+// key that is not a constant: each a query, by the rule it is.
+func decisionDocs(ref ast.Ref) map[string]string {
+	out := map[string]string{}
+	path := ast.Ref{ast.DefaultRootDocument}
+	for _, t := range ref[1:] {
+		var key string
+		switch v := t.Value.(type) {
+		case ast.Var: // the first term of a rule's head
+			key = string(v)
+		case ast.String:
+			key = string(v)
+		default:
+			return out
+		}
+		path = path.Append(ast.StringTerm(key))
+		if key == "deny" || key == "warn" {
+			out[path.String()] = key
+		}
+	}
+	return out
 }
 
 // Len is the number of deny and warn rules the policies define.
@@ -126,14 +139,14 @@ func (p *Policies) Review(ctx context.Context, review ast.Value) (Decision, erro
 		q := &p.queries[i]
 		rs, err := q.q.Eval(ctx, rego.EvalParsedInput(review))
 		if err != nil {
-			return Decision{}, fmt.Errorf("%s.%s: %v", q.pkg, q.rule, err)
+			return Decision{}, fmt.Errorf("%s: %v", q.path, err)
 		}
 		if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 			continue
 		}
 		msgs, err := messages(rs[0].Expressions[0].Value)
 		if err != nil {
-			return Decision{}, fmt.Errorf("%s.%s: %v", q.pkg, q.rule, err)
+			return Decision{}, fmt.Errorf("%s: %v", q.path, err)
 		}
 		if q.rule == "deny" {
 			d.Deny = append(d.Deny, msgs...)

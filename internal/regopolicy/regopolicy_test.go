@@ -1,0 +1,64 @@
+package regopolicy
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// podReview is the AdmissionReview of a pod's CREATE, as kube-mgmt's OPA
+// receives it.
+var podReview = ast.MustParseTerm(`{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+	"request": {"uid": "1", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+		"namespace": "default", "object": {"metadata": {"name": "p", "labels": {"replicas": "many"}}, "spec": {"containers": [{"name": "c"}]}}}}`).Value
+
+func review(t *testing.T, src string) (Decision, error) {
+	t.Helper()
+	p, err := Compile(context.Background(), []Module{{Name: "m.rego", Source: src}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return p.Review(context.Background(), podReview)
+}
+
+// A rule may define deny through a ref head (package kubernetes,
+// admission.deny contains ...): OPA serves it at data.kubernetes.admission.deny,
+// where kube-mgmt's main policy reads it, so it refuses as any deny rule does.
+func TestRefHeadDeny(t *testing.T) {
+	for _, tc := range []struct{ name, src string }{
+		{"v1", "package kubernetes\nadmission.deny contains \"no\" if input.request.kind.kind == \"Pod\"\n"},
+		{"v0", "package kubernetes\nimport future.keywords\nadmission.deny contains msg if { pod; msg := \"no\" }\npod { input.request.kind.kind == \"Pod\" }\n"},
+		{"deeper", "package kubernetes\nadmission.pods.deny contains \"no\" if true\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := review(t, tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"no"}; !reflect.DeepEqual(d.Deny, want) {
+				t.Errorf("Deny = %q, want %q", d.Deny, want)
+			}
+		})
+	}
+}
+
+// A deny document that is not a set of strings (here an object, as a
+// package named deny or a rule deny.x makes) is an error, not an admission.
+func TestDenyDocumentNotASet(t *testing.T) {
+	for _, tc := range []struct{ name, src string }{
+		{"package", "package kubernetes.admission.deny\npods contains \"no\" if true\n"},
+		{"ref head", "package kubernetes.admission\ndeny.pods contains \"no\" if true\n"},
+		// Rego v0 too: a ref head ending in a constant is one value, true.
+		{"v0 ref head", "package kubernetes\nadmission.deny[\"no\"] { true }\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := review(t, tc.src)
+			if err == nil || !strings.Contains(err.Error(), "data.kubernetes.admission.deny") {
+				t.Errorf("err = %v, want an error about data.kubernetes.admission.deny", err)
+			}
+		})
+	}
+}
