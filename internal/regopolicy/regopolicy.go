@@ -84,7 +84,7 @@ func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 	}
 	sort.Strings(paths)
 	for _, path := range paths {
-		q, err := rego.New(rego.Compiler(c), rego.Query(path)).PrepareForEval(ctx)
+		q, err := rego.New(rego.Compiler(c), rego.Query(path), rego.StrictBuiltinErrors(true)).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrCompile, path, err)
 		}
@@ -131,8 +131,10 @@ type Decision struct {
 }
 
 // Review evaluates every deny and warn rule with the AdmissionReview as
-// input (its JSON, decoded). An evaluation error, or a deny rule whose
-// values are not strings, is an error: the caller refuses the request.
+// input (its JSON, decoded). An evaluation error — a builtin's included
+// (to_number("x"), a division by zero), which OPA by default turns into an
+// undefined expression, dropping the deny —, or a deny rule whose values
+// are not strings, is an error: the caller refuses the request.
 func (p *Policies) Review(ctx context.Context, review ast.Value) (Decision, error) {
 	var d Decision
 	for i := range p.queries {

@@ -62,3 +62,20 @@ func TestDenyDocumentNotASet(t *testing.T) {
 		})
 	}
 }
+
+// A builtin that errs is an evaluation error, which refuses the request:
+// OPA's default (the expression is undefined) would drop the deny and admit.
+func TestBuiltinErrorFailsClosed(t *testing.T) {
+	for _, tc := range []struct{ name, src, want string }{
+		{"to_number", "package a\ndeny contains \"too many replicas\" if to_number(input.request.object.metadata.labels.replicas) > 3\n", "to_number"},
+		{"division by zero", "package a\ndeny contains \"no\" if count(input.request.object.spec.containers) / 0 > 1\n", "divide by zero"},
+		{"in warn", "package a\nwarn contains \"w\" if to_number(input.request.object.metadata.labels.replicas) > 3\n", "to_number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := review(t, tc.src)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Review = %+v, %v; want an error about %s", d, err, tc.want)
+			}
+		})
+	}
+}
