@@ -209,38 +209,14 @@ func (p *Plugin) Handles(op admissionv1.Operation, subresource string) bool {
 // AuditKeys declares the plugin's audit annotation.
 func (p *Plugin) AuditKeys() []string { return []string{AuditKeyDryrun} }
 
-// ValidateObject judges the object against every constraint and Rego
-// policy, as Gatekeeper's webhook does.
+// ValidateObject judges the object against every constraint, as
+// Gatekeeper's webhook does, and every Rego policy, as OPA does.
 func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest) admission.Decision {
-	req := r.Request
-	if req.Kind.Group == "" && req.Kind.Kind == "Namespace" && req.Namespace != "" {
-		// A Namespace is reviewed as cluster-scoped, as Gatekeeper does.
-		cp := *req
-		cp.Namespace = ""
-		req = &cp
-	}
-	if p.isExcluded(req) {
-		return admission.Decision{}
-	}
-	// `kguard check` answers as the webhook will: the same enforcement point.
-	point := engine.PointWebhook
-	review := &engine.Review{Request: req, Namespace: p.namespaces[req.Namespace]}
-	var deny, warn, dryrun []string
-	for _, res := range p.set.Review(ctx, review, point) {
-		line := fmt.Sprintf("[%s] %s", res.Constraint.Name, res.Msg)
-		for _, a := range res.Actions {
-			switch a {
-			case engine.ActionDeny:
-				deny = append(deny, line)
-			case engine.ActionWarn:
-				warn = append(warn, line)
-			case engine.ActionDryrun:
-				dryrun = append(dryrun, line)
-			}
-		}
-	}
+	deny, warn, dryrun := p.constraintsReview(ctx, r.Request)
 	if p.rego.Len() > 0 {
-		d, err := p.regoReview(ctx, req)
+		// The request as sent: OPA knows neither Gatekeeper's Config nor
+		// its Namespace rewrite.
+		d, err := p.regoReview(ctx, r.Request)
 		if err != nil {
 			Counters.Errors.Add(1)
 			deny = append(deny, fmt.Sprintf("Rego policy evaluation failed: %v", err))
@@ -264,6 +240,36 @@ func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest)
 		out.Denied, out.Reason, out.Verbatim = true, strings.Join(deny, "\n"), true
 	}
 	return out
+}
+
+// constraintsReview judges the request against every constraint: its
+// denials, warnings and dryrun violations, as "[constraint] message" lines.
+func (p *Plugin) constraintsReview(ctx context.Context, req *admissionv1.AdmissionRequest) (deny, warn, dryrun []string) {
+	if req.Kind.Group == "" && req.Kind.Kind == "Namespace" && req.Namespace != "" {
+		// A Namespace is reviewed as cluster-scoped, as Gatekeeper does.
+		cp := *req
+		cp.Namespace = ""
+		req = &cp
+	}
+	if p.isExcluded(req) {
+		return nil, nil, nil
+	}
+	// `kguard check` answers as the webhook will: the same enforcement point.
+	review := &engine.Review{Request: req, Namespace: p.namespaces[req.Namespace]}
+	for _, res := range p.set.Review(ctx, review, engine.PointWebhook) {
+		line := fmt.Sprintf("[%s] %s", res.Constraint.Name, res.Msg)
+		for _, a := range res.Actions {
+			switch a {
+			case engine.ActionDeny:
+				deny = append(deny, line)
+			case engine.ActionWarn:
+				warn = append(warn, line)
+			case engine.ActionDryrun:
+				dryrun = append(dryrun, line)
+			}
+		}
+	}
+	return deny, warn, dryrun
 }
 
 // isExcluded: the request's namespace is excluded by a Gatekeeper Config

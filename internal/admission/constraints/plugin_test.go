@@ -423,3 +423,48 @@ spec:
 		})
 	}
 }
+
+// A Gatekeeper Config exempts namespaces from Gatekeeper's constraints
+// only: plain Rego policies still judge them, as OPA with kube-mgmt, which
+// knows no Gatekeeper Config, does.
+func TestConfigExcludedNamespacesNotForPlainRego(t *testing.T) {
+	cfg := `apiVersion: config.gatekeeper.sh/v1alpha1
+kind: Config
+metadata:
+  name: config
+  namespace: gatekeeper-system
+spec:
+  match:
+    - excludedNamespaces: ["team-*"]
+      processes: ["*"]
+`
+	c, _ := chain(t, read(t, nil, seed004, cfg), Config{})
+	resp := review(t, c, admissionv1.Create, "", "v1", "Pod", "pods", "team-a", privilegedPod)
+	if resp.Allowed || resp.Result.Message != "privileged container nginx is not allowed" {
+		t.Errorf("a privileged pod in a namespace the Config excludes: allowed=%v %+v", resp.Allowed, resp.Result)
+	}
+}
+
+// Plain Rego reads the AdmissionReview as the API server sent it: the
+// UPDATE of a Namespace carries its name in request.namespace.
+func TestPlainRegoNamespaceInput(t *testing.T) {
+	cm := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ns
+  namespace: opa
+  labels:
+    openpolicyagent.org/policy: rego
+data:
+  ns.rego: |
+    package kubernetes.admission
+    import rego.v1
+    deny contains "prod is frozen" if input.request.namespace == "prod"
+`
+	c, _ := chain(t, read(t, nil, cm), Config{})
+	ns := `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}}`
+	resp := review(t, c, admissionv1.Update, "", "v1", "Namespace", "namespaces", "prod", ns)
+	if resp.Allowed || resp.Result.Message != "prod is frozen" {
+		t.Errorf("UPDATE of Namespace prod: allowed=%v %+v", resp.Allowed, resp.Result)
+	}
+}
