@@ -9,8 +9,10 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/authentication/user"
 
@@ -166,13 +168,18 @@ func offlineRequest(d *manifest.Document, object []byte, ns string, u user.Info)
 	if !ok {
 		group, version = "", d.APIVersion
 	}
+	// The API's plural (networkpolicies, ingresses), as a policy reading
+	// request.resource sees it from the API server.
+	resource, _ := meta.UnsafeGuessKindToResource(schema.GroupVersionKind{Group: group, Version: version, Kind: d.Kind})
+	dryRun := false
 	req := &admissionv1.AdmissionRequest{
 		UID:       types.UID(fmt.Sprintf("kguard-check-%s", d.Position())),
 		Kind:      metav1.GroupVersionKind{Group: group, Version: version, Kind: d.Kind},
-		Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: strings.ToLower(d.Kind) + "s"},
+		Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: resource.Resource},
 		Name:      d.Name,
 		Operation: admissionv1.Create,
 		Object:    runtime.RawExtension{Raw: object},
+		DryRun:    &dryRun,
 	}
 	if d.Namespace != "" || !clusterScopedKind(group, d.Kind) {
 		req.Namespace = ns

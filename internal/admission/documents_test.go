@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
 	"github.com/kguard/kguard/internal/authz/rbac"
 	"github.com/kguard/kguard/internal/manifest"
@@ -166,4 +167,60 @@ spec:
 			t.Errorf("namespace %q, want the default one", oc.Namespace)
 		}
 	})
+}
+
+// `kguard check` sends a plain Rego policy the AdmissionReview the API
+// server would: the resource is the kind's plural as the API names it
+// (networkpolicies, ingresses), dryRun is false.
+func TestAdmitDocumentsRegoInput(t *testing.T) {
+	const policy = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: p
+  namespace: opa
+  labels: {openpolicyagent.org/policy: rego}
+data:
+  p.rego: |
+    package kubernetes.admission
+    import rego.v1
+    deny contains sprintf("%s: dryRun %v", [input.request.resource.resource, input.request.dryRun]) if {
+      input.request.resource.resource in {"networkpolicies", "ingresses"}
+      input.request.dryRun == false
+    }
+`
+	const input = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: np}
+spec: {podSelector: {}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: ing}
+spec: {defaultBackend: {service: {name: s, port: {number: 80}}}}
+`
+	pdocs, err := manifest.Read(strings.NewReader(policy), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kpolicy.FromDocuments(pdocs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := admission.NewChain([]string{constraints.PluginName}, admission.Inputs{Policies: s}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Read(strings.NewReader(input), "input.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.AdmitDocuments(context.Background(), docs, "default", alice)
+	for i, want := range []string{"networkpolicies: dryRun false", "ingresses: dryRun false"} {
+		if out[i].Err != nil {
+			t.Fatal(out[i].Err)
+		}
+		if r := out[i].Response; r.Allowed || r.Result.Message != want {
+			t.Errorf("%s: allowed=%v %+v, want refused with %q", docs[i].Kind, r.Allowed, r.Result, want)
+		}
+	}
 }
