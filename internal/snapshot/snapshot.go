@@ -137,6 +137,10 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		return nil, err
 	}
 	out.Admission = out.Admission.WithStrictDecoding(cfg.StrictDecoding)
+	if n := len(set.RegoModules) + len(set.ConstraintTemplates) + len(set.Constraints); n > 0 && out.Admission.Plugin(constraints.PluginName) == nil {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("%d Rego modules, %d ConstraintTemplates and %d constraints are not enforced: the %s admission plugin is not in --enable-admission-plugins",
+			len(set.RegoModules), len(set.ConstraintTemplates), len(set.Constraints), constraints.PluginName))
+	}
 	out.Describe = fmt.Sprintf("%d ConstraintTemplates, %d constraints, %d Rego modules, %d ClusterImagePolicies, %d TrustRoots, %d PodSecurityPolicies, %d Roles, %d ClusterRoles, %d RoleBindings, %d ClusterRoleBindings, %d Namespaces, %d Tenants; authorization %v; admission %v",
 		len(set.ConstraintTemplates), len(set.Constraints), len(set.RegoModules), len(set.ClusterImagePolicies), len(set.TrustRoots), len(set.PodSecurityPolicies), len(set.Roles), len(set.ClusterRoles), len(set.RoleBindings), len(set.ClusterRoleBindings), len(set.Namespaces), len(set.Tenants),
 		orRBAC(cfg.AuthorizationModes), names)
