@@ -9,7 +9,10 @@
 // (data.kubernetes.admission.deny, whether a rule deny of package
 // kubernetes.admission or a rule admission.deny of package kubernetes
 // defines it); its deny messages refuse the request, its warn messages are
-// warnings. The engine does no I/O: the modules are handed in.
+// warnings. The engine reads no files and no cluster: the modules are
+// handed in. Builtins with I/O (http.send, net.lookup_ip_addr) run as in
+// OPA, bounded by the caller's deadline; their errors refuse, as every
+// evaluation error does.
 package regopolicy
 
 import (

@@ -2,9 +2,13 @@ package regopolicy
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -77,5 +81,35 @@ func TestBuiltinErrorFailsClosed(t *testing.T) {
 				t.Errorf("Review = %+v, %v; want an error about %s", d, err, tc.want)
 			}
 		})
+	}
+}
+
+// http.send runs as in OPA, bounded by the caller's deadline; a call that
+// outlasts it is an error, which refuses the request, not an undefined
+// expression that drops the deny.
+func TestHTTPSendDeadline(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	src := fmt.Sprintf("package a\ndeny contains \"registry says no\" if http.send({\"method\": \"get\", \"url\": %q}).body.verdict == \"no\"\n", srv.URL)
+	p, err := Compile(context.Background(), []Module{{Name: "m.rego", Source: src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	d, err := p.Review(ctx, podReview)
+	if err == nil {
+		t.Errorf("Review = %+v, want an error", d)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Review took %v past a 200ms deadline", took)
 	}
 }
