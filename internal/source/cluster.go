@@ -233,9 +233,11 @@ func (c *Cluster) builder(inf *clusterInformers, gkw *gatekeeper) func() (*snaps
 			return nil, nil, err
 		}
 		if gkw != nil {
-			if err := gkw.fill(set); err != nil {
+			rego, err := gkw.fill(set)
+			if err != nil {
 				return nil, nil, err
 			}
+			broken = append(broken, rego...)
 		}
 		snap, err := snapshot.Build(cfg, set)
 		return snap, broken, err
@@ -347,10 +349,11 @@ func Read(ctx context.Context, rest *rest.Config, opts ReadOptions) (*policy.Set
 	if served, err := resourceServed(inf.client, TemplateResource); err != nil || !served {
 		return set, broken, err // no ConstraintTemplates: nothing to add
 	}
-	if err := readGatekeeper(ctx, rest, inf, opts.Namespace, set, onError); err != nil {
+	rego, err := readGatekeeper(ctx, rest, inf, opts.Namespace, set, onError)
+	if err != nil {
 		return nil, nil, failed(err)
 	}
-	return set, broken, nil
+	return set, append(broken, rego...), nil
 }
 
 // ReadOptions are what Read reads besides the objects it always reads.
@@ -366,41 +369,44 @@ type ReadOptions struct {
 // readGatekeeper adds the Gatekeeper objects to set, as serve's first
 // snapshot holds them: every constraint of every template, then the synced
 // kinds the compiled constraints ask for.
-func readGatekeeper(ctx context.Context, rest *rest.Config, inf *clusterInformers, namespace string, set *policy.Set, onError func(error)) error {
+func readGatekeeper(ctx context.Context, rest *rest.Config, inf *clusterInformers, namespace string, set *policy.Set, onError func(error)) (broken []error, err error) {
 	if namespace == "" {
 		namespace = clusterimagepolicy.DefaultSecretNamespace
 	}
 	g, err := newGatekeeper(rest, inf.client, inf.dyn, namespace, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g.notify = func() {}
 	g.onError = onError
 	for _, i := range g.static() {
 		if err := i.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { onError(err) }); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer g.shutdown() // after cancel: Shutdown waits for the informers to stop
+	defer cancel()
 	g.start(ctx)
-	defer g.shutdown()
 	if !g.waitForSync(ctx) {
-		return fmt.Errorf("the Gatekeeper informers did not sync")
+		return nil, fmt.Errorf("the Gatekeeper informers did not sync")
 	}
 	if err := g.watchConstraints(ctx, true); err != nil {
-		return err
+		return nil, err
 	}
-	if err := g.fill(set); err != nil {
-		return err
+	broken, err = g.fill(set)
+	if err != nil {
+		return nil, err
 	}
 	p, err := constraints.New(set, constraints.Config{})
 	if err != nil || len(p.SyncKinds()) == 0 {
-		return nil // the audit's own build reports a set that does not build
+		return broken, nil // the audit's own build reports a set that does not build
 	}
 	g.watchInventory(ctx, p.SyncKinds(), true)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	set.RegoModules, set.Constraints = nil, nil // fill adds them anew
+	set.Constraints = nil // fill adds them anew
 	return g.fill(set)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"reflect"
 	"sort"
 	"sync"
@@ -32,6 +33,7 @@ import (
 	"github.com/kguard/kguard/internal/admission/constraints"
 	engine "github.com/kguard/kguard/internal/constraints"
 	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/internal/regopolicy"
 	"github.com/kguard/kguard/internal/snapshot"
 	gk "github.com/kguard/kguard/pkg/apis/gatekeeper"
 )
@@ -70,6 +72,9 @@ type gatekeeper struct {
 	mu          sync.Mutex
 	constraints map[string]*kindInformer                              // by kind
 	inventory   map[schema.GroupVersionKind]informers.GenericInformer // by synced kind
+	// lastGood are the Rego modules of each ConfigMap (namespace/name) as
+	// they last compiled with the others, kept for when they no longer do.
+	lastGood map[string][]policy.RegoModule
 }
 
 // newGatekeeper shares cluster mode's clients (cs, dyn); rc makes the
@@ -240,31 +245,29 @@ func changeHandler(notify func()) cache.ResourceEventHandlerFuncs {
 
 // fill adds the Gatekeeper objects of the caches to set. A
 // ConstraintTemplate that does not convert fails the build: its
-// constraints would otherwise not be enforced.
-func (g *gatekeeper) fill(set *policy.Set) error {
-	var err error
+// constraints would otherwise not be enforced. The Rego ConfigMaps are
+// added as regoModules chooses; the ones that do not compile are returned
+// as broken.
+func (g *gatekeeper) fill(set *policy.Set) (broken []error, err error) {
 	if set.ConstraintTemplates, err = convertAllMode[gk.ConstraintTemplate](g.templates, "ConstraintTemplate", false); err != nil {
-		return err
+		return nil, err
 	}
 	if g.configs != nil {
 		if set.GatekeeperConfigs, err = convertAllMode[gk.Config](g.configs, "Config", false); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	cms := g.rego.GetStore().List()
-	sort.Slice(cms, func(i, j int) bool {
-		a, b := cms[i].(*corev1.ConfigMap), cms[j].(*corev1.ConfigMap)
-		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
-	})
-	for _, o := range cms {
-		set.RegoModules = append(set.RegoModules, policy.ConfigMapModules(o.(*corev1.ConfigMap))...)
+	var cms []*corev1.ConfigMap
+	for _, o := range g.rego.GetStore().List() {
+		cms = append(cms, o.(*corev1.ConfigMap))
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	set.RegoModules, broken = g.regoModules(cms)
 	for _, ki := range g.constraints {
 		objs, err := ki.inf.Lister().List(labels.Everything())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, o := range objs {
 			set.Constraints = append(set.Constraints, o.(*unstructured.Unstructured))
@@ -274,7 +277,7 @@ func (g *gatekeeper) fill(set *policy.Set) error {
 	for _, inf := range g.inventory {
 		objs, err := inf.Lister().List(labels.Everything())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, o := range objs {
 			set.Inventory = append(set.Inventory, o.(*unstructured.Unstructured))
@@ -284,7 +287,76 @@ func (g *gatekeeper) fill(set *policy.Set) error {
 		a, b := set.Constraints[i], set.Constraints[j]
 		return a.GetKind() < b.GetKind() || a.GetKind() == b.GetKind() && a.GetName() < b.GetName()
 	})
-	return nil
+	return broken, nil
+}
+
+// regoModules are the modules of the Rego ConfigMaps (sorted by namespace
+// and name) as OPA holds what kube-mgmt loads into it, one ConfigMap after
+// the other: a ConfigMap whose modules do not compile with the others is
+// refused and its last version that did compile stays (none, when none
+// ever did), so that one broken ConfigMap neither stops every other policy
+// from updating nor drops the rules it had. The ConfigMaps refused are
+// returned as broken.
+func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, []error) {
+	sort.Slice(cms, func(i, j int) bool { return cms[i].Namespace+"/"+cms[i].Name < cms[j].Namespace+"/"+cms[j].Name })
+	keys := make([]string, len(cms))
+	current := map[string][]policy.RegoModule{}
+	for i, cm := range cms {
+		keys[i] = cm.Namespace + "/" + cm.Name
+		current[keys[i]] = policy.ConfigMapModules(cm)
+	}
+	flatten := func(by map[string][]policy.RegoModule) []policy.RegoModule {
+		var out []policy.RegoModule
+		for _, k := range keys {
+			out = append(out, by[k]...)
+		}
+		return out
+	}
+	if compiles(flatten(current)) == nil { // as they are
+		g.lastGood = current
+		return flatten(current), nil
+	}
+	// From the last versions that compiled (of the ConfigMaps that still
+	// exist), each changed ConfigMap in turn.
+	base := map[string][]policy.RegoModule{}
+	for _, k := range keys {
+		if last, ok := g.lastGood[k]; ok {
+			base[k] = last
+		}
+	}
+	if compiles(flatten(base)) != nil {
+		base = map[string][]policy.RegoModule{} // a deletion broke them: from none
+	}
+	var broken []error
+	for _, k := range keys {
+		if slices.Equal(base[k], current[k]) {
+			continue
+		}
+		last, had := base[k]
+		base[k] = current[k]
+		if err := compiles(flatten(base)); err != nil {
+			what := "left out (no version of it has compiled)"
+			if had {
+				base[k] = last
+				what = "its last version that compiled is used"
+			} else {
+				delete(base, k)
+			}
+			broken = append(broken, fmt.Errorf("Rego ConfigMap %s: %v; %s", k, err, what))
+		}
+	}
+	g.lastGood = base
+	return flatten(base), broken
+}
+
+// compiles compiles modules as the Constraints plugin does.
+func compiles(mods []policy.RegoModule) error {
+	in := make([]regopolicy.Module, len(mods))
+	for i, m := range mods {
+		in[i] = regopolicy.Module{Name: m.Name, Source: m.Source}
+	}
+	_, err := regopolicy.Compile(context.Background(), in)
+	return err
 }
 
 // reconcile follows a new snapshot: the constraint CRD of each compiled

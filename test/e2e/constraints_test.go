@@ -273,6 +273,22 @@ data:
 		out, err := kubectlIn(t, pod, "create", "--dry-run=server", "-f", "-")
 		return err != nil && strings.Contains(out, "privileged container c is not allowed (seed 004)"), out
 	})
+	// A ConfigMap whose Rego does not compile is refused, as OPA refuses
+	// what kube-mgmt loads: it stops neither the other policies from
+	// updating nor the seed 004 rules from refusing.
+	broken := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: broken-rego, namespace: kguard, labels: {openpolicyagent.org/policy: rego}}\n" +
+		"data:\n  main.rego: |\n    package kubernetes.admission\n    deny[msg] {\n"
+	if out, err := kubectlIn(t, broken, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cleanup("configmap", "-n", "kguard", "broken-rego")
+	if out, err := kubectlIn(t, strings.Replace(rego, "(seed 004)", "(seed 004, second version)", 1), "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	eventually(t, 60*time.Second, "the seed 004 policy's new version refuses, beside a ConfigMap that does not compile", func() (bool, string) {
+		out, err := kubectlIn(t, pod, "create", "--dry-run=server", "-f", "-")
+		return err != nil && strings.Contains(out, "privileged container c is not allowed (seed 004, second version)"), out
+	})
 
 	// The component that installs all this renders, and the API server
 	// accepts it (the caBundle filled in, as an install does).
