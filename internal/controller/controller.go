@@ -69,6 +69,10 @@ type Controller struct {
 	// watched are the informers of resources, with their kinds.
 	watched map[schema.GroupVersionResource]watchedResource
 	handler cache.ResourceEventHandler
+	// judged: the snapshot generation and time of the last discovery of
+	// the resources constraints match (once per snapshot and Interval).
+	judgedGen uint64
+	judgedAt  time.Time
 }
 
 type watchedResource struct {
@@ -181,7 +185,7 @@ const judgedSyncTimeout = time.Minute
 // kguard's ServiceAccount, say) is an error naming it; it is watched on, and
 // audited once its informer has listed.
 func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) error {
-	if c.Discovery == nil {
+	if c.Discovery == nil || snap.Generation == c.judgedGen && time.Since(c.judgedAt) < c.Interval {
 		return nil
 	}
 	resources, kinds, derr := source.JudgedResources(c.Discovery, snap.Admission.JudgesKind)
@@ -211,6 +215,9 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 		if !c.watched[gvr].informer.HasSynced() {
 			unsynced = append(unsynced, gvr.String())
 		}
+	}
+	if len(unsynced) == 0 && derr == nil {
+		c.judgedGen, c.judgedAt = snap.Generation, time.Now()
 	}
 	switch {
 	case len(unsynced) > 0:
