@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -75,6 +77,10 @@ type gatekeeper struct {
 	// lastGood are the Rego modules of each ConfigMap (namespace/name) as
 	// they last compiled with the others, kept for when they no longer do.
 	lastGood map[string][]policy.RegoModule
+	// regoErrs are why the ConfigMaps regoModules refused were refused, by
+	// namespace/name (the others compiled).
+	regoErrs map[string]error
+	cs       kubernetes.Interface
 }
 
 // newGatekeeper shares cluster mode's clients (cs, dyn); rc makes the
@@ -84,7 +90,7 @@ func newGatekeeper(rc *rest.Config, cs kubernetes.Interface, dyn dynamic.Interfa
 	if err != nil {
 		return nil, err
 	}
-	g := &gatekeeper{log: log, dyn: dyn, apiext: apiext,
+	g := &gatekeeper{log: log, dyn: dyn, apiext: apiext, cs: cs,
 		dynf:        dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0),
 		mapper:      restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
 		constraints: map[string]*kindInformer{},
@@ -312,6 +318,7 @@ func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, 
 		}
 		return out
 	}
+	g.regoErrs = map[string]error{}
 	if compiles(flatten(current)) == nil { // as they are
 		g.lastGood = current
 		return flatten(current), nil
@@ -342,6 +349,7 @@ func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, 
 			} else {
 				delete(base, k)
 			}
+			g.regoErrs[k] = err
 			broken = append(broken, fmt.Errorf("Rego ConfigMap %s: %v; %s", k, err, what))
 		}
 	}
@@ -394,10 +402,45 @@ func (g *gatekeeper) reconcile(ctx context.Context, snap *snapshot.Snapshot) {
 		g.writeStatus(ctx, u, &t, compileErr, crdErr, created)
 	}
 	g.deleteOrphanCRDs(ctx, objs)
+	g.writeRegoStatus(ctx)
 	if err := g.watchConstraints(ctx, false); err != nil {
 		g.log.Error("watching constraints", "err", err)
 	}
 	g.watchInventory(ctx, p.SyncKinds(), false)
+}
+
+// RegoStatusAnnotation is where kube-mgmt reports whether OPA took a
+// policy ConfigMap; kguard writes it alike: {"status":"ok"}, or
+// {"status":"error","error":{"message":...}} for a ConfigMap refused.
+const RegoStatusAnnotation = "openpolicyagent.org/kube-mgmt-status"
+
+// writeRegoStatus writes each Rego ConfigMap's status annotation where it
+// changed. Errors are logged; the next change retries.
+func (g *gatekeeper) writeRegoStatus(ctx context.Context) {
+	g.mu.Lock()
+	errs := maps.Clone(g.regoErrs)
+	g.mu.Unlock()
+	for _, o := range g.rego.GetStore().List() {
+		cm := o.(*corev1.ConfigMap)
+		status := map[string]any{"status": "ok"}
+		if err := errs[cm.Namespace+"/"+cm.Name]; err != nil {
+			status = map[string]any{"status": "error", "error": map[string]any{"message": err.Error()}}
+		}
+		want, err := json.Marshal(status)
+		if err != nil || cm.Annotations[RegoStatusAnnotation] == string(want) {
+			continue
+		}
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{RegoStatusAnnotation: string(want)}}})
+		if err != nil {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = g.cs.CoreV1().ConfigMaps(cm.Namespace).Patch(pctx, cm.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kguard"})
+		cancel()
+		if err != nil {
+			g.log.Error("writing a Rego ConfigMap's status", "configmap", cm.Namespace+"/"+cm.Name, "err", err)
+		}
+	}
 }
 
 // ensureCRD creates or updates the template's constraint CRD (only one kguard

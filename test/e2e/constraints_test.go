@@ -289,6 +289,12 @@ data:
 		out, err := kubectlIn(t, pod, "create", "--dry-run=server", "-f", "-")
 		return err != nil && strings.Contains(out, "privileged container c is not allowed (seed 004, second version)"), out
 	})
+	eventually(t, 30*time.Second, "kube-mgmt's status annotation on both ConfigMaps", func() (bool, string) {
+		bad, _ := kubectl(t, "get", "configmap", "-n", "kguard", "broken-rego", "-o", `jsonpath={.metadata.annotations.openpolicyagent\.org/kube-mgmt-status}`)
+		good, _ := kubectl(t, "get", "configmap", "-n", "kguard", "seed004-no-privileged", "-o", `jsonpath={.metadata.annotations.openpolicyagent\.org/kube-mgmt-status}`)
+		return strings.HasPrefix(bad, `{"error":{"message":"Rego policy does not compile`) && strings.HasSuffix(bad, `"status":"error"}`) &&
+			good == `{"status":"ok"}`, bad + "\n" + good
+	})
 
 	// The component that installs all this renders, and the API server
 	// accepts it (the caBundle filled in, as an install does).
