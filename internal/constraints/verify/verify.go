@@ -21,6 +21,7 @@ import (
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	sigsjson "sigs.k8s.io/json"
 
@@ -58,6 +59,10 @@ func ReadSuites(fsys fs.FS, target string) ([]*Suite, error) {
 		return nil, err
 	}
 	if !info.IsDir() {
+		// As gator: a suite file is YAML, named .yaml or .yml.
+		if ext := path.Ext(target); ext != ".yaml" && ext != ".yml" {
+			return nil, fmt.Errorf("%w: %s: a suite file is named .yaml or .yml, not %q", ErrSuite, target, ext)
+		}
 		s, isSuite, err := readSuite(fsys, target)
 		if err != nil {
 			return nil, err
@@ -119,16 +124,16 @@ func readSuite(fsys fs.FS, p string) (*Suite, bool, error) {
 	if kind != "Suite" || !strings.HasPrefix(apiVersion, gk.TestGroup+"/") {
 		return nil, false, nil
 	}
-	var doc any
-	if err := yamlv3.Unmarshal(b, &doc); err != nil {
-		return nil, true, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
-	}
-	j, err := json.Marshal(doc)
+	// As gator reads a suite: fields it does not know are ignored, and so
+	// is metadata (gator's Suite has none), but a field of the wrong type
+	// is an error. (Duplicated keys the YAML parser refuses.)
+	delete(head, "metadata")
+	j, err := json.Marshal(head)
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
 	}
 	s := &Suite{Path: p}
-	strict, err := sigsjson.UnmarshalStrict(j, &s.Suite, sigsjson.DisallowUnknownFields, sigsjson.DisallowDuplicateFields)
+	strict, err := sigsjson.UnmarshalStrict(j, &s.Suite, sigsjson.DisallowDuplicateFields)
 	if err == nil && len(strict) > 0 {
 		err = strict[0]
 	}
@@ -281,6 +286,11 @@ func (r *Runner) load(dir string, t *gk.Test) (*constraints.Template, *constrain
 	if err != nil {
 		return nil, nil, err
 	}
+	// Gatekeeper serves constraints at v1alpha1 and v1beta1 only: gator
+	// refuses other versions.
+	if v := strings.TrimPrefix(doc.APIVersion, gk.ConstraintsGroup+"/"); doc.Group() == gk.ConstraintsGroup && v != "v1alpha1" && v != "v1beta1" {
+		return nil, nil, fmt.Errorf("%w: %s: unsupported version %q for constraint %q; supported versions: v1alpha1, v1beta1", ErrSuite, doc.Position(), v, doc.Name)
+	}
 	c, err := constraints.LoadConstraint(tmpl, doc.JSON)
 	if err != nil {
 		return nil, nil, err
@@ -308,8 +318,10 @@ func (r *Runner) compile(p string) (*constraints.Template, error) {
 	if doc.Kind != "ConstraintTemplate" || doc.Group() != gk.TemplatesGroup {
 		return nil, fmt.Errorf("%w: %s is a %s %s, not a ConstraintTemplate", ErrSuite, p, doc.APIVersion, doc.Kind)
 	}
+	// As gator (and the API server, which prunes them): fields a
+	// ConstraintTemplate does not have are ignored.
 	var ct gk.ConstraintTemplate
-	if err := doc.Decode(&ct); err != nil {
+	if _, err := doc.DecodeLenient(&ct); err != nil {
 		return nil, err
 	}
 	return constraints.CompileTemplate(&ct, r.Options)
@@ -401,6 +413,27 @@ func reviewOf(doc *manifest.Document) (*constraints.Review, error) {
 	}
 	if ar.Request.Object.Raw == nil && ar.Request.OldObject.Raw == nil {
 		return nil, fmt.Errorf("%w: %s: the AdmissionRequest has no object or oldObject to review", ErrSuite, doc.Position())
+	}
+	// As gator: the object and the old object must be Kubernetes objects,
+	// with a kind.
+	for _, o := range []struct {
+		what string
+		raw  []byte
+	}{{"object", ar.Request.Object.Raw}, {"oldObject", ar.Request.OldObject.Raw}} {
+		if o.raw == nil {
+			continue
+		}
+		if err := new(unstructured.Unstructured).UnmarshalJSON(o.raw); err != nil {
+			return nil, fmt.Errorf("%w: %s: the request's %s cannot be unmarshalled: %v", ErrSuite, doc.Position(), o.what, err)
+		}
+	}
+	// Gatekeeper's target reviews a DELETE's old object as its object (the
+	// API server sends none), and refuses a DELETE without an old object.
+	if ar.Request.Operation == admissionv1.Delete {
+		if ar.Request.OldObject.Raw == nil {
+			return nil, fmt.Errorf("%w: %s: oldObject cannot be nil for DELETE operations", ErrSuite, doc.Position())
+		}
+		ar.Request.Object = ar.Request.OldObject
 	}
 	return &constraints.Review{Request: ar.Request}, nil
 }

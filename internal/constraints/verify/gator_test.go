@@ -1,0 +1,189 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// Behaviours of gator verify (Gatekeeper v3.23.1) that the differential
+// test in test/gatekeeper (verify_test.go) found kguard lacking.
+
+const gatorTemplate = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8sname
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sName
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8sname
+        violation[{"msg": msg}] {
+          msg := sprintf("name %v", [input.review.object.metadata.name])
+        }
+`
+
+const gatorConstraint = `apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sName
+metadata:
+  name: name
+`
+
+const gatorPod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
+
+func gatorSuite(cases string) string {
+	return "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\ntests:\n  - name: t\n    template: template.yaml\n    constraint: constraint.yaml\n    cases:\n" + cases
+}
+
+// runOne runs the one test of the suite in fsys at suite.yaml and returns
+// its result.
+func runOne(t *testing.T, fsys fstest.MapFS) TestResult {
+	t.Helper()
+	suites, err := ReadSuites(fsys, "suite.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := (&Runner{FS: fsys}).RunSuite(context.Background(), suites[0])
+	if len(res.Tests) != 1 {
+		t.Fatalf("got %d tests, want 1", len(res.Tests))
+	}
+	return res.Tests[0]
+}
+
+func gatorFS(suite string, extra map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{
+		"suite.yaml":      {Data: []byte(suite)},
+		"template.yaml":   {Data: []byte(gatorTemplate)},
+		"constraint.yaml": {Data: []byte(gatorConstraint)},
+		"pod.yaml":        {Data: []byte(gatorPod)},
+	}
+	for k, v := range extra {
+		fsys[k] = &fstest.MapFile{Data: []byte(v)}
+	}
+	return fsys
+}
+
+// Gatekeeper's target reviews a DELETE's oldObject as its object, and
+// refuses a DELETE without one; the object and old object of an
+// AdmissionReview must have a kind.
+func TestAdmissionReviewAsGator(t *testing.T) {
+	review := func(request string) string {
+		return "apiVersion: admission.k8s.io/v1\nkind: AdmissionReview\nrequest:\n  uid: \"1\"\n  kind: {group: \"\", version: v1, kind: Pod}\n" + request
+	}
+	objects := map[string]string{
+		"delete.yaml":         review("  operation: DELETE\n  oldObject: {apiVersion: v1, kind: Pod, metadata: {name: gone}}\n"),
+		"delete-no-old.yaml":  review("  operation: DELETE\n  object: {apiVersion: v1, kind: Pod, metadata: {name: gone}}\n"),
+		"object-no-kind.yaml": review("  operation: CREATE\n  object: {apiVersion: v1, metadata: {name: web}}\n"),
+		"old-no-kind.yaml":    review("  operation: UPDATE\n  object: {apiVersion: v1, kind: Pod, metadata: {name: web}}\n  oldObject: {apiVersion: v1, metadata: {name: web}}\n"),
+		"update.yaml":         review("  operation: UPDATE\n  object: {apiVersion: v1, kind: Pod, metadata: {name: new}}\n  oldObject: {apiVersion: v1, kind: Pod, metadata: {name: old}}\n"),
+	}
+	suite := gatorSuite(`      - name: delete
+        object: delete.yaml
+        assertions: [{violations: 1, message: "^name gone$"}]
+      - name: delete-no-old
+        object: delete-no-old.yaml
+        assertions: [{violations: 1}]
+      - name: object-no-kind
+        object: object-no-kind.yaml
+        assertions: [{violations: 1}]
+      - name: old-no-kind
+        object: old-no-kind.yaml
+        assertions: [{violations: 1}]
+      - name: update
+        object: update.yaml
+        assertions: [{violations: 1, message: "^name new$"}]
+`)
+	tr := runOne(t, gatorFS(suite, objects))
+	want := map[string]string{ // case: error wanted ("" none)
+		"delete":         "",
+		"delete-no-old":  "oldObject cannot be nil for DELETE",
+		"object-no-kind": "object cannot be unmarshalled",
+		"old-no-kind":    "oldObject cannot be unmarshalled",
+		"update":         "",
+	}
+	if tr.Error != "" || len(tr.Cases) != len(want) {
+		t.Fatalf("test error %q, %d cases", tr.Error, len(tr.Cases))
+	}
+	for _, c := range tr.Cases {
+		w := want[c.Name]
+		switch {
+		case w == "" && c.Error != "":
+			t.Errorf("%s: %s", c.Name, c.Error)
+		case w != "" && !strings.Contains(c.Error, w):
+			t.Errorf("%s: got error %q, want one with %q", c.Name, c.Error, w)
+		}
+	}
+}
+
+// Gatekeeper serves constraints at v1alpha1 and v1beta1; gator refuses a
+// constraint of another version.
+func TestConstraintVersionAsGator(t *testing.T) {
+	for v, ok := range map[string]bool{"v1alpha1": true, "v1beta1": true, "v1": false, "v2": false} {
+		t.Run(v, func(t *testing.T) {
+			c := strings.Replace(gatorConstraint, "/v1beta1", "/"+v, 1)
+			tr := runOne(t, gatorFS(gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n"), map[string]string{"constraint.yaml": c}))
+			if got := tr.Error == ""; got != ok {
+				t.Fatalf("test error %q, want accepted %v", tr.Error, ok)
+			}
+		})
+	}
+}
+
+// As gator: a suite file named on its own must be .yaml or .yml.
+func TestReadSuitesExtension(t *testing.T) {
+	suite := gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n")
+	for name, ok := range map[string]bool{"s.yaml": true, "s.yml": true, "s.json": false, "s": false, "s.YAML": false} {
+		fsys := fstest.MapFS{name: {Data: []byte(suite)}}
+		_, err := ReadSuites(fsys, name)
+		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrSuite)) {
+			t.Errorf("%s: got error %v, want accepted %v", name, err, ok)
+		}
+	}
+}
+
+// As gator: fields a suite or a ConstraintTemplate does not have are
+// ignored (so is a suite's metadata), a field of the wrong type is not.
+func TestUnknownFieldsAsGator(t *testing.T) {
+	for name, tc := range map[string]struct {
+		suite, template string
+		ok              bool
+	}{
+		"suite top":        {suite: gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n") + "typo: 1\n", ok: true},
+		"suite case":       {suite: gatorSuite("      - name: c\n        object: pod.yaml\n        typo: 1\n        assertions: [{violations: 1, typo: 2}]\n"), ok: true},
+		"suite metadata":   {suite: strings.Replace(gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n"), "kind: Suite\n", "kind: Suite\nmetadata: {name: [1]}\n", 1), ok: true},
+		"suite wrong type": {suite: gatorSuite("      - name: c\n        object: pod.yaml\n        skip: maybe\n        assertions: [{violations: 1}]\n"), ok: false},
+		"template field":   {template: strings.Replace(gatorTemplate, "  crd:\n", "  typo: 1\n  crd:\n", 1), ok: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			suite := tc.suite
+			if suite == "" {
+				suite = gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n")
+			}
+			extra := map[string]string{}
+			if tc.template != "" {
+				extra["template.yaml"] = tc.template
+			}
+			fsys := gatorFS(suite, extra)
+			suites, err := ReadSuites(fsys, "suite.yaml")
+			if err != nil {
+				if tc.ok {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !tc.ok {
+				t.Fatal("the suite was read")
+			}
+			res := (&Runner{FS: fsys}).RunSuite(context.Background(), suites[0])
+			if res.Failed() {
+				t.Fatalf("failed: %+v", res)
+			}
+		})
+	}
+}
