@@ -187,3 +187,66 @@ func TestUnknownFieldsAsGator(t *testing.T) {
 		})
 	}
 }
+
+// As gator: a v1 List in an object, inventory or template file is one
+// object, not its items: reviewed as a List, put in data.inventory as a
+// List, and not a ConstraintTemplate.
+func TestListsAsGator(t *testing.T) {
+	list := "apiVersion: v1\nkind: List\nmetadata: {name: lst}\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: a}\n"
+	invTemplate := `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8sinv
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sInv
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8sinv
+        violation[{"msg": msg}] {
+          data.inventory.cluster[gv][kind][name]
+          msg := sprintf("cluster %v %v", [gv, kind])
+        }
+        violation[{"msg": msg}] {
+          data.inventory.namespace[ns][gv][kind][name]
+          msg := sprintf("namespace %v %v", [gv, kind])
+        }
+`
+	allKinds := strings.Replace(gatorConstraint, "name: name\n", "name: name\nspec:\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [\"List\"]}]\n", 1)
+	for name, tc := range map[string]struct {
+		files map[string]string
+		cases string
+		want  bool // the test passes
+	}{
+		"object": {map[string]string{"list.yaml": list, "constraint.yaml": allKinds},
+			"      - name: c\n        object: list.yaml\n        assertions: [{violations: 1, message: \"^name lst$\"}]\n", true},
+		"template": {map[string]string{"template.yaml": "apiVersion: v1\nkind: List\nitems:\n" + indentLines(gatorTemplate, "  - ", "    ")},
+			"      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n", false},
+		"inventory": {map[string]string{"list.yaml": strings.Replace(list, "metadata: {name: a}", "metadata: {name: a, namespace: ns}", 1),
+			"template.yaml": invTemplate, "constraint.yaml": strings.Replace(gatorConstraint, "K8sName", "K8sInv", 1)},
+			"      - name: c\n        object: pod.yaml\n        inventory: [list.yaml]\n        assertions: [{violations: 1, message: \"^cluster v1 List$\"}, {violations: 0, message: namespace}]\n", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tr := runOne(t, gatorFS(gatorSuite(tc.cases), tc.files))
+			failed := tr.Failed()
+			if failed == tc.want {
+				t.Fatalf("test failed %v, want %v: %+v", failed, !tc.want, tr)
+			}
+		})
+	}
+}
+
+func indentLines(s, first, rest string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	for i := range lines {
+		p := rest
+		if i == 0 {
+			p = first
+		}
+		lines[i] = p + lines[i]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}

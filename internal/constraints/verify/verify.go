@@ -344,7 +344,8 @@ func (r *Runner) objects(p string) ([]manifest.Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	docs, err := manifest.Read(bytes.NewReader(b), p)
+	// As gator reads them: a List is one object, not its items.
+	docs, err := manifest.ReadKeepingLists(bytes.NewReader(b), p)
 	if err != nil {
 		return nil, err
 	}
