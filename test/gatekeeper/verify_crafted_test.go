@@ -741,38 +741,20 @@ func TestVerifyCraftedAgainstGator(t *testing.T) {
 // knownVerifyDifferences are the disagreements kept on purpose, by
 // "<kguard mode> <file>[ <test>[/<case>]]" ("*" for both modes), with why.
 var knownVerifyDifferences = map[string]string{
-	"* crafted/bad/core-suite.yaml":                                        notSuite,
-	"* crafted/bad/empty.yaml":                                             notSuite,
-	"* crafted/bad/no-version.yaml":                                        notSuite,
-	"* crafted/bad/not-a-suite.yaml":                                       notSuite,
-	"* crafted/files.yaml template templates/two-docs.yaml":                firstDoc,
-	"* crafted/files.yaml constraint constraints/two-docs.yaml":            firstDoc,
-	"* crafted/files.yaml cel broken":                                      celBroken,
-	"* crafted/files.yaml template templates/list.yaml":                    lists,
-	"* crafted/files.exploded.yaml template templates/two-docs.yaml":       firstDoc,
-	"* crafted/files.exploded.yaml constraint constraints/two-docs.yaml":   firstDoc,
-	"* crafted/files.exploded.yaml cel broken":                             celBroken,
-	"* crafted/files.exploded.yaml template templates/list.yaml":           lists,
-	"* crafted/files.exploded.yaml objects/objects/list-two.yaml #1":       lists,
-	"* crafted/files.exploded.yaml objects/objects/list.yaml #0":           lists,
-	"* crafted/files.exploded.yaml objects/objects/list.yaml #1":           lists,
-	"* crafted/files.exploded.yaml objects/objects/list.yaml #3":           lists,
-	"* crafted/files.exploded.yaml objects/objects/list.yaml #4":           lists,
-	"* crafted/files.exploded.yaml ops/objects/list-two.yaml #1":           lists,
-	"* crafted/files.exploded.yaml ops/objects/list.yaml #0":               lists,
-	"* crafted/files.exploded.yaml ops/objects/list.yaml #1":               lists,
-	"* crafted/files.exploded.yaml ops all kinds/objects/list-two.yaml #0": lists,
-	"* crafted/files.exploded.yaml ops all kinds/objects/list-two.yaml #3": lists,
-	"* crafted/files.exploded.yaml ops all kinds/objects/list.yaml #3":     lists,
-	"* crafted/inventory.exploded.yaml inventory/inventory-list.yaml #4":   lists,
-	"* crafted/inventory.exploded.yaml inventory/inventory-list.yaml #5":   lists,
-	"* crafted/inventory.exploded.yaml inventory/inventory-list.yaml #8":   lists,
-	"* crafted/inventory.exploded.yaml inventory/inventory-list.yaml #11":  lists,
+	"* crafted/bad/core-suite.yaml":                                      notSuite,
+	"* crafted/bad/empty.yaml":                                           notSuite,
+	"* crafted/bad/no-version.yaml":                                      notSuite,
+	"* crafted/bad/not-a-suite.yaml":                                     notSuite,
+	"* crafted/files.yaml template templates/two-docs.yaml":              firstDoc,
+	"* crafted/files.yaml constraint constraints/two-docs.yaml":          firstDoc,
+	"* crafted/files.yaml cel broken":                                    celBroken,
+	"* crafted/files.exploded.yaml template templates/two-docs.yaml":     firstDoc,
+	"* crafted/files.exploded.yaml constraint constraints/two-docs.yaml": firstDoc,
+	"* crafted/files.exploded.yaml cel broken":                           celBroken,
 }
 
 const (
 	notSuite  = "gator bug, kguard kept: gator skips a file named on the command line that is not a Suite, runs nothing and passes; kguard refuses it (exit 2) rather than pass a suite it never ran"
 	firstDoc  = "gator bug, kguard kept: gator reads a template or constraint file with one yaml.Unmarshal, which takes the first YAML document and silently drops the others (object and inventory files it reads whole); kguard refuses a file of several objects"
 	celBroken = "gator bug, kguard kept: gator accepts a template whose CEL does not compile and reports the compilation error as a violation on every review, so `violations: yes` passes; kguard refuses the template, as Gatekeeper's controller does"
-	lists     = "not fixed (time): kguard's manifest reader expands a v1 List into its items, in object, inventory and template files; gator takes a List as one object (a template file holding a List is not a ConstraintTemplate, a List object is reviewed as a List)"
 )
