@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -51,12 +50,9 @@ when a suite cannot be read.`,
   kguard policy verify -v library/general/requiredlabels/suite.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var re *regexp.Regexp
-			if run != "" {
-				var err error
-				if re, err = regexp.Compile(run); err != nil {
-					return usageError(fmt.Errorf("--run: %v", err))
-				}
+			re, err := verify.NewFilter(run)
+			if err != nil {
+				return usageError(fmt.Errorf("--run: %v", err))
 			}
 			var results []verify.SuiteResult
 			for _, arg := range args {
@@ -94,7 +90,7 @@ when a suite cannot be read.`,
 	}
 	c.Flags().BoolVar(&noCEL, "no-cel", false, "run templates' Rego only, never their K8sNativeValidation (CEL) code")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "list passing and skipped tests and cases too")
-	c.Flags().StringVar(&run, "run", "", "run only the tests and cases whose name (or test/case) this regular expression matches")
+	c.Flags().StringVar(&run, "run", "", `run only the tests and cases selected, as gator verify --run: "RE" the cases whose name or whose test's name the regular expression matches, "TEST_RE//CASE_RE" the cases matching CASE_RE in the tests matching TEST_RE`)
 	output = addOutputFlag(c, report.Text, report.JSON)
 	return c
 }

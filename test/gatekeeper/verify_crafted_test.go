@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kguard/kguard/internal/constraints"
+	"github.com/kguard/kguard/internal/constraints/verify"
 )
 
 // Crafted suites for the differential test of kguard policy verify against
@@ -758,3 +761,51 @@ const (
 	firstDoc  = "gator bug, kguard kept: gator reads a template or constraint file with one yaml.Unmarshal, which takes the first YAML document and silently drops the others (object and inventory files it reads whole); kguard refuses a file of several objects"
 	celBroken = "gator bug, kguard kept: gator accepts a template whose CEL does not compile and reports the compilation error as a violation on every review, so `violations: yes` passes; kguard refuses the template, as Gatekeeper's controller does"
 )
+
+// TestVerifyRunFilterAgainstGator compares which tests and cases --run
+// selects.
+func TestVerifyRunFilterAgainstGator(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"template.yaml":   tmplMsgs,
+		"constraint.yaml": msgsConstraint("two", "bad", "worse"),
+		"pod.yaml":        podYAML,
+	}
+	var b strings.Builder
+	b.WriteString("apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\ntests:\n")
+	for _, test := range []string{"require-foo-label", "forbid-foo", "other", "a/b", ""} {
+		fmt.Fprintf(&b, "  - name: %q\n    template: template.yaml\n    constraint: constraint.yaml\n    cases:\n", test)
+		for _, c := range []string{"missing-label", "with-foo-label", "empty-object", "x/y", ""} {
+			fmt.Fprintf(&b, "      - name: %q\n        object: pod.yaml\n        assertions: [{violations: 2}]\n", c)
+		}
+	}
+	files["suite.yaml"] = b.String()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, run := range []string{
+		"foo", "^require-foo-label$", "missing-label", "require-foo-label//missing-label", "^require-foo-label$//",
+		"//empty-object", "//", "^$", "other//^$", "a/b", "a/b/x/y", "other/missing", "b//x", "x/y", "^(forbid|other)",
+		"nothing-matches", "label$",
+	} {
+		t.Run(run, func(t *testing.T) {
+			g := runGator(t, root, []string{"suite.yaml"}, "-run", run)
+			filter, err := verify.NewFilter(run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := runKguard(root, []string{"suite.yaml"}, constraints.Options{NoCEL: true}, filter)
+			for _, d := range compareVerify("suite.yaml", g["suite.yaml"], k["suite.yaml"]) {
+				t.Error(d)
+			}
+		})
+	}
+	// Filters gator refuses, kguard must refuse.
+	for _, run := range []string{"a//b//c", "(", "a//(", "(//a"} {
+		if _, err := verify.NewFilter(run); err == nil {
+			t.Errorf("--run %q: accepted, gator refuses it", run)
+		}
+	}
+}

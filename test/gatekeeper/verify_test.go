@@ -83,9 +83,9 @@ func gatorVerify(t *testing.T) string {
 
 // runGator runs gator verify (its CLI's default engines: CEL and Rego) on
 // each file, relative to root.
-func runGator(t *testing.T, root string, files []string) map[string]gatorResult {
+func runGator(t *testing.T, root string, files []string, args ...string) map[string]gatorResult {
 	t.Helper()
-	cmd := exec.Command(gatorVerify(t), append([]string{root}, files...)...)
+	cmd := exec.Command(gatorVerify(t), append(append(args, root), files...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -112,7 +112,7 @@ type kguardResult struct {
 	suites  []verify.SuiteResult
 }
 
-func runKguard(root string, files []string, opts constraints.Options) map[string]kguardResult {
+func runKguard(root string, files []string, opts constraints.Options, run *verify.Filter) map[string]kguardResult {
 	fsys := os.DirFS(root)
 	m := map[string]kguardResult{}
 	for _, f := range files {
@@ -121,7 +121,7 @@ func runKguard(root string, files []string, opts constraints.Options) map[string
 			m[f] = kguardResult{readErr: err}
 			continue
 		}
-		r := &verify.Runner{FS: fsys, Options: opts}
+		r := &verify.Runner{FS: fsys, Options: opts, Run: run}
 		var res []verify.SuiteResult
 		for _, s := range suites {
 			res = append(res, r.RunSuite(context.Background(), s))
@@ -339,7 +339,7 @@ func differentialVerify(t *testing.T, root string, files []string, known map[str
 		opts constraints.Options
 	}{{"cel", constraints.Options{}}, {"rego", constraints.Options{NoCEL: true}}} {
 		t.Run(mode.name, func(t *testing.T) {
-			k := runKguard(root, files, mode.opts)
+			k := runKguard(root, files, mode.opts, nil)
 			n := 0
 			for _, f := range files {
 				gr, ok := g[f]

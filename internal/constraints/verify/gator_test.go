@@ -250,3 +250,57 @@ func indentLines(s, first, rest string) string {
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
+
+// --run selects as gator's does: "RE" cases by their name or their
+// test's, "TEST//CASE" by both; a test with nothing selected is skipped.
+func TestFilterAsGator(t *testing.T) {
+	suite := "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\ntests:\n"
+	for _, test := range []string{"require-foo", "other"} {
+		suite += "  - name: " + test + "\n    template: template.yaml\n    constraint: constraint.yaml\n    cases:\n"
+		for _, c := range []string{"missing", "other", "x"} {
+			suite += "      - name: " + c + "\n        object: pod.yaml\n        assertions: [{violations: 1}]\n"
+		}
+	}
+	fsys := gatorFS(suite, nil)
+	suites, err := ReadSuites(fsys, "suite.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run, want := range map[string]string{ // the cases run, "-" for a skipped test
+		"":                  "require-foo/missing require-foo/other require-foo/x other/missing other/other other/x",
+		"missing":           "require-foo/missing other/missing",
+		"foo":               "require-foo/missing require-foo/other require-foo/x -other",
+		"other":             "require-foo/other other/missing other/other other/x",
+		"require-foo//^x$":  "require-foo/x -other",
+		"//missing":         "require-foo/missing other/missing",
+		"^other$//":         "-require-foo other/missing other/other other/x",
+		"require-foo/x":     "-require-foo -other",
+		"nothing//missing":  "-require-foo -other",
+		"require-foo//none": "-other",
+	} {
+		f, err := NewFilter(run)
+		if err != nil {
+			t.Fatalf("%q: %v", run, err)
+		}
+		res := (&Runner{FS: fsys, Run: f}).RunSuite(context.Background(), suites[0])
+		var got []string
+		for _, tr := range res.Tests {
+			if tr.Skipped {
+				got = append(got, "-"+tr.Name)
+			}
+			for _, c := range tr.Cases {
+				if !c.Skipped {
+					got = append(got, tr.Name+"/"+c.Name)
+				}
+			}
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("--run %q: got %q, want %q", run, strings.Join(got, " "), want)
+		}
+	}
+	for _, run := range []string{"a//b//c", "(", "a//("} {
+		if _, err := NewFilter(run); err == nil {
+			t.Errorf("--run %q accepted", run)
+		}
+	}
+}

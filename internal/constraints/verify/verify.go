@@ -147,9 +147,9 @@ func readSuite(fsys fs.FS, p string) (*Suite, bool, error) {
 type Runner struct {
 	FS      fs.FS
 	Options constraints.Options
-	// Run, when set, runs only the tests and cases whose "test/case" name
-	// it matches (gator verify --run).
-	Run *regexp.Regexp
+	// Run, when set, runs only the tests and cases it selects (gator
+	// verify --run).
+	Run *Filter
 
 	templates map[string]templateResult // by path, compiled once per run
 }
@@ -225,16 +225,75 @@ func (r *Runner) RunSuite(ctx context.Context, s *Suite) SuiteResult {
 	return out
 }
 
-// selected reports whether a case runs under Run: its test's name, its
-// own or "test/case" matches.
-func (r *Runner) selected(test, kase string) bool {
-	return r.Run == nil || r.Run.MatchString(test) || r.Run.MatchString(kase) || r.Run.MatchString(test+"/"+kase)
+// Filter selects the tests and cases to run, as gator verify --run does.
+// "RE" selects the cases whose name or whose test's name RE matches, and
+// the tests that have such a case (every case of a test whose name
+// matches); "TEST_RE//CASE_RE" selects the tests whose name TEST_RE
+// matches and, in them, the cases whose name CASE_RE matches (an empty
+// expression matches everything). The regular expressions are unanchored.
+// The nil Filter selects everything.
+type Filter struct {
+	either     *regexp.Regexp // "RE"
+	test, kase *regexp.Regexp // "TEST_RE//CASE_RE"
+}
+
+// NewFilter parses a --run filter; "" is the nil Filter.
+func NewFilter(s string) (*Filter, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, "//")
+	res := make([]*regexp.Regexp, len(parts))
+	if len(parts) > 2 {
+		return nil, fmt.Errorf(`%q: a filter has at most one "//"`, s)
+	}
+	for i, p := range parts {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", s, err)
+		}
+		res[i] = re
+	}
+	if len(res) == 1 {
+		return &Filter{either: res[0]}, nil
+	}
+	return &Filter{test: res[0], kase: res[1]}, nil
+}
+
+// selectsTest reports whether the test runs: when it does not, it is
+// reported skipped, its cases not listed.
+func (f *Filter) selectsTest(t *gk.Test) bool {
+	switch {
+	case f == nil:
+		return true
+	case f.either == nil:
+		return f.test.MatchString(t.Name)
+	case f.either.MatchString(t.Name):
+		return true
+	}
+	for _, k := range t.Cases {
+		if f.either.MatchString(k.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectsCase reports whether a case of a test that runs runs.
+func (f *Filter) selectsCase(test, kase string) bool {
+	switch {
+	case f == nil:
+		return true
+	case f.either == nil:
+		return f.test.MatchString(test) && f.kase.MatchString(kase)
+	}
+	return f.either.MatchString(test) || f.either.MatchString(kase)
 }
 
 func (r *Runner) runTest(ctx context.Context, dir string, t *gk.Test) TestResult {
 	start := time.Now()
-	out := TestResult{Name: t.Name, Skipped: t.Skip}
-	if t.Skip {
+	out := TestResult{Name: t.Name, Skipped: t.Skip || !r.Run.selectsTest(t)}
+	if out.Skipped {
 		return out
 	}
 	tmpl, c, err := r.load(dir, t)
@@ -251,7 +310,7 @@ func (r *Runner) runTest(ctx context.Context, dir string, t *gk.Test) TestResult
 		return out
 	}
 	for _, k := range t.Cases {
-		if k.Skip || !r.selected(t.Name, k.Name) {
+		if k.Skip || !r.Run.selectsCase(t.Name, k.Name) {
 			out.Cases = append(out.Cases, CaseResult{Name: k.Name, Skipped: true})
 			continue
 		}
