@@ -317,19 +317,8 @@ func ReadFile(path string) ([]Document, error) {
 	return Read(f, path)
 }
 
-// Read reads a multi-document YAML (or JSON) stream, a List as its items.
+// Read reads a multi-document YAML (or JSON) stream.
 func Read(r io.Reader, source string) ([]Document, error) {
-	return read(r, source, true)
-}
-
-// ReadKeepingLists reads as Read does, but keeps a List as one object (its
-// items not read), as tools that do not know Lists read it: gator verify
-// reviews a List object as a List.
-func ReadKeepingLists(r io.Reader, source string) ([]Document, error) {
-	return read(r, source, false)
-}
-
-func read(r io.Reader, source string, expandLists bool) ([]Document, error) {
 	type chunk struct {
 		start int
 		raw   []byte
@@ -345,7 +334,7 @@ func read(r io.Reader, source string, expandLists bool) ([]Document, error) {
 		parsed := make([][]Document, len(chunks))
 		errs := make([]error, len(chunks))
 		parallel.Do(len(chunks), func(i int) {
-			parsed[i], errs[i] = parse(source, chunks[i].start, chunks[i].raw, expandLists)
+			parsed[i], errs[i] = parse(source, chunks[i].start, chunks[i].raw)
 		})
 		var docs []Document
 		for i := range chunks {
@@ -415,12 +404,11 @@ func isSeparator(line []byte) bool {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// parse converts one "---"-separated document to JSON and expands Lists
-// (when expandLists). A
+// parse converts one "---"-separated document to JSON and expands Lists. A
 // document that starts as JSON is read as a stream of JSON values, as kubectl
 // reads them (what yq -o json prints for multi-document YAML), so that no
 // object after the first is dropped.
-func parse(source string, start int, raw []byte, expandLists bool) ([]Document, error) {
+func parse(source string, start int, raw []byte) ([]Document, error) {
 	if len(bytes.TrimSpace(stripComments(raw))) == 0 {
 		return nil, nil
 	}
@@ -434,7 +422,7 @@ func parse(source string, start int, raw []byte, expandLists bool) ([]Document, 
 		if isJSON {
 			var out []Document
 			for i, v := range values {
-				ds, err := parseOne(source, lines[i], v, expandLists)
+				ds, err := parseOne(source, lines[i], v)
 				if err != nil {
 					return nil, err
 				}
@@ -448,7 +436,7 @@ func parse(source string, start int, raw []byte, expandLists bool) ([]Document, 
 			return nil, &Error{Source: source, Line: start, Item: -1, Err: err}
 		}
 	}
-	return parseOne(source, start, raw, expandLists)
+	return parseOne(source, start, raw)
 }
 
 // significantStart returns the offset of the first line of raw that is
@@ -531,9 +519,8 @@ func singleYAMLDocument(raw []byte) error {
 // refuses it too, and its elements would otherwise be dropped.
 var errTopLevelArray = errors.New(`a top-level array is not a Kubernetes object: put the objects in a List ({"apiVersion":"v1","kind":"List","items":[...]}) or write them one after another`)
 
-// parseOne converts one YAML or JSON value to JSON and expands Lists (when
-// expandLists).
-func parseOne(source string, start int, raw []byte, expandLists bool) ([]Document, error) {
+// parseOne converts one YAML or JSON value to JSON and expands Lists.
+func parseOne(source string, start int, raw []byte) ([]Document, error) {
 	js, err := yaml.YAMLToJSONStrict(raw)
 	if err != nil {
 		// Make the YAML parser's line numbers absolute.
@@ -559,7 +546,7 @@ func parseOne(source string, start int, raw []byte, expandLists bool) ([]Documen
 	if err := json.Unmarshal(js, &head); err != nil {
 		return nil, &Error{Source: source, Line: start, Item: -1, Err: fmt.Errorf("not a Kubernetes object: %v", err)}
 	}
-	if expandLists && (head.Kind == "List" || (strings.HasSuffix(head.Kind, "List") && head.Items != nil)) {
+	if head.Kind == "List" || (strings.HasSuffix(head.Kind, "List") && head.Items != nil) {
 		var out []Document
 		for i, item := range head.Items {
 			d, err := document(source, start, i, item)

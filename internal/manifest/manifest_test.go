@@ -246,22 +246,3 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
-
-// ReadKeepingLists reads a List as one object, Read as its items.
-func TestReadKeepingLists(t *testing.T) {
-	in := "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: Pod, metadata: {name: a}}\n  - {apiVersion: v1, kind: Pod, metadata: {name: b}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
-	kept, err := ReadKeepingLists(strings.NewReader(in), "f")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(kept) != 2 || kept[0].Kind != "List" || kept[0].Item != -1 || kept[1].Kind != "ConfigMap" {
-		t.Fatalf("ReadKeepingLists: got %+v, want the List and the ConfigMap", kept)
-	}
-	expanded, err := Read(strings.NewReader(in), "f")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(expanded) != 3 || expanded[0].Name != "a" || expanded[1].Name != "b" || expanded[2].Kind != "ConfigMap" {
-		t.Fatalf("Read: got %+v, want a, b and the ConfigMap", expanded)
-	}
-}

@@ -304,3 +304,29 @@ func TestFilterAsGator(t *testing.T) {
 		}
 	}
 }
+
+// As gator: the files a suite names are read as YAML 1.2 (yes, on are
+// strings), and an object without apiVersion is reviewed as it is.
+func TestObjectFilesAsGator(t *testing.T) {
+	show := strings.NewReplacer("k8sname", "k8sshow", "K8sName", "K8sShow").Replace(gatorTemplate)
+	show = strings.Replace(show, `msg := sprintf("name %v", [input.review.object.metadata.name])`,
+		`v := input.review.object.metadata.labels[k]
+          msg := sprintf("label %v=%v (%v)", [k, v, type_name(v)])`, 1)
+	files := map[string]string{
+		"template.yaml":   show,
+		"constraint.yaml": strings.Replace(gatorConstraint, "K8sName", "K8sShow", 1),
+		"labels.yaml":     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n    a: yes\n    b: on\n",
+		"no-version.yaml": "kind: Pod\nmetadata:\n  name: web\n  labels: {c: d}\n",
+	}
+	suite := gatorSuite(`      - name: yaml12
+        object: labels.yaml
+        assertions: [{violations: 2}, {violations: 1, message: "^label a=yes \\(string\\)$"}, {violations: 1, message: "^label b=on \\(string\\)$"}]
+      - name: no-apiversion
+        object: no-version.yaml
+        assertions: [{violations: 1, message: "^label c=d"}]
+`)
+	tr := runOne(t, gatorFS(suite, files))
+	if tr.Failed() {
+		t.Fatalf("%+v", tr)
+	}
+}

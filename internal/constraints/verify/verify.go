@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"regexp"
@@ -398,15 +399,52 @@ func (r *Runner) object(p string) (*manifest.Document, error) {
 	return &docs[0], nil
 }
 
+// objects reads the objects of a file the suite names. They are read as
+// gator reads them, not as kubectl does: YAML 1.2 (a label "yes" is the
+// string "yes", not true), a List as one object, an object without
+// apiVersion as it is.
 func (r *Runner) objects(p string) ([]manifest.Document, error) {
 	b, err := fs.ReadFile(r.FS, p)
 	if err != nil {
 		return nil, err
 	}
-	// As gator reads them: a List is one object, not its items.
-	docs, err := manifest.ReadKeepingLists(bytes.NewReader(b), p)
-	if err != nil {
-		return nil, err
+	var docs []manifest.Document
+	dec := yamlv3.NewDecoder(bytes.NewReader(b))
+	for {
+		var n yamlv3.Node
+		if err := dec.Decode(&n); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: %s:%d: %v", ErrSuite, p, n.Line, err)
+		}
+		if v == nil {
+			continue // an empty document
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s:%d: not a YAML object", ErrSuite, p, n.Line)
+		}
+		js, err := json.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s:%d: %v", ErrSuite, p, n.Line, err)
+		}
+		d := manifest.Document{Source: p, Line: n.Line, Item: -1, JSON: js}
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		}
+		// Fields of the wrong type are left for the reviews to refuse.
+		_ = json.Unmarshal(js, &head)
+		d.APIVersion, d.Kind, d.Name, d.Namespace = head.APIVersion, head.Kind, head.Metadata.Name, head.Metadata.Namespace
+		docs = append(docs, d)
 	}
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("%w: %s defines no objects", ErrSuite, p)
