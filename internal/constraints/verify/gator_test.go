@@ -158,6 +158,8 @@ func TestUnknownFieldsAsGator(t *testing.T) {
 		"suite case":       {suite: gatorSuite("      - name: c\n        object: pod.yaml\n        typo: 1\n        assertions: [{violations: 1, typo: 2}]\n"), ok: true},
 		"suite metadata":   {suite: strings.Replace(gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n"), "kind: Suite\n", "kind: Suite\nmetadata: {name: [1]}\n", 1), ok: true},
 		"suite wrong type": {suite: gatorSuite("      - name: c\n        object: pod.yaml\n        skip: maybe\n        assertions: [{violations: 1}]\n"), ok: false},
+		"suite key case":   {suite: "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\nTests:\n  - Name: t\n    TEMPLATE: template.yaml\n    Constraint: constraint.yaml\n    Cases:\n      - Object: pod.yaml\n        Assertions: [{Violations: 1, MESSAGE: web}]\n", ok: true},
+		"suite top name":   {suite: strings.Replace(gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n"), "kind: Suite\n", "kind: Suite\nname: [1]\n", 1), ok: false},
 		"template field":   {template: strings.Replace(gatorTemplate, "  crd:\n", "  typo: 1\n  crd:\n", 1), ok: true},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -181,8 +183,8 @@ func TestUnknownFieldsAsGator(t *testing.T) {
 				t.Fatal("the suite was read")
 			}
 			res := (&Runner{FS: fsys}).RunSuite(context.Background(), suites[0])
-			if res.Failed() {
-				t.Fatalf("failed: %+v", res)
+			if res.Failed() || len(res.Tests) != 1 || len(res.Tests[0].Cases) != 1 {
+				t.Fatalf("failed or ran not its one test and case: %+v", res)
 			}
 		})
 	}

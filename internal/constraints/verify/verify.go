@@ -22,9 +22,9 @@ import (
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	sigsjson "sigs.k8s.io/json"
 
 	"github.com/kguard/kguard/internal/constraints"
 	"github.com/kguard/kguard/internal/manifest"
@@ -125,22 +125,25 @@ func readSuite(fsys fs.FS, p string) (*Suite, bool, error) {
 	if kind != "Suite" || !strings.HasPrefix(apiVersion, gk.TestGroup+"/") {
 		return nil, false, nil
 	}
-	// As gator reads a suite: fields it does not know are ignored, and so
-	// is metadata (gator's Suite has none), but a field of the wrong type
-	// is an error. (Duplicated keys the YAML parser refuses.)
-	delete(head, "metadata")
+	// As gator reads a suite: with encoding/json, so fields it does not know
+	// are ignored, keys match in any case ("Tests"), and metadata is not
+	// read, but ObjectMeta's fields at the top level are (its Suite embeds
+	// an ObjectMeta without a key); a field of the wrong type is an error.
+	// (Duplicated keys the YAML parser refuses.)
 	j, err := json.Marshal(head)
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
 	}
-	s := &Suite{Path: p}
-	strict, err := sigsjson.UnmarshalStrict(j, &s.Suite, sigsjson.DisallowDuplicateFields)
-	if err == nil && len(strict) > 0 {
-		err = strict[0]
+	var g struct {
+		metav1.ObjectMeta
+		Tests []gk.Test `json:"tests"`
+		Skip  bool      `json:"skip"`
 	}
-	if err != nil {
+	if err := json.Unmarshal(j, &g); err != nil {
 		return nil, true, fmt.Errorf("%w: %s: %v", ErrSuite, p, err)
 	}
+	s := &Suite{Path: p}
+	s.Tests, s.Skip = g.Tests, g.Skip
 	return s, true, nil
 }
 
