@@ -143,6 +143,39 @@ spec:
               }
 `
 
+// tmplShow reports the labels and annotations of the object, with their
+// types, and its runAsUser: how the object file was read.
+const tmplShow = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8sshow
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sShow
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8sshow
+        violation[{"msg": msg}] {
+          v := input.review.object.metadata.labels[k]
+          msg := sprintf("label %v=%v (%v)", [k, v, type_name(v)])
+        }
+        violation[{"msg": msg}] {
+          v := input.review.object.metadata.annotations[k]
+          msg := sprintf("annotation %v=%v", [k, v])
+        }
+        violation[{"msg": msg}] {
+          v := input.review.object.spec.securityContext.runAsUser
+          msg := sprintf("runAsUser %v", [v])
+        }
+        violation[{"msg": msg}] {
+          v := input.review.object.metadata.name
+          msg := sprintf("name %v (%v)", [v, type_name(v)])
+        }
+`
+
 const tmplRegoBroken = `apiVersion: templates.gatekeeper.sh/v1
 kind: ConstraintTemplate
 metadata:
@@ -469,6 +502,8 @@ tests:
 	f["templates/cel.yaml"] = tmplCEL
 	f["templates/ops.yaml"] = tmplOps
 	f["templates/inv.yaml"] = tmplInv
+	f["templates/show.yaml"] = tmplShow
+	f["constraints/show.yaml"] = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sShow\nmetadata:\n  name: show\n"
 	f["constraints/wrong-kind.yaml"] = strings.Replace(msgsConstraint("wrong", "bad"), "kind: K8sMsgs", "kind: K8sOther", 1)
 	f["constraints/wrong-group.yaml"] = strings.Replace(msgsConstraint("wrong", "bad"), "constraints.gatekeeper.sh/v1beta1", "example.com/v1", 1)
 	f["constraints/v1alpha1.yaml"] = strings.Replace(msgsConstraint("alpha", "bad"), "v1beta1", "v1alpha1", 1)
@@ -489,6 +524,15 @@ tests:
 	f["constraints/inv.yaml"] = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sInv\nmetadata:\n  name: inv\n"
 	f["constraints/ops-pods.yaml"] = opsConstraint(`"Pod"`)
 	f["constraints/ops-all.yaml"] = opsConstraint(`"*"`)
+	// Object files as YAML: 1.1 scalars, comments, "#" lines in block
+	// scalars, no apiVersion.
+	f["objects/yaml11.yaml"] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n    a: yes\n    b: on\n"
+	f["objects/yaml11-name.yaml"] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: on\n"
+	f["objects/octal.yaml"] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"0755\"\nspec:\n  securityContext:\n    runAsUser: 0755\n"
+	f["objects/hash-in-block.yaml"] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n    script: |\n      #!/bin/sh\n      echo hi\n"
+	f["objects/comments.yaml"] = "# leading\napiVersion: v1 # trailing\nkind: Pod\nmetadata:\n  # inside\n  name: web\n"
+	f["objects/no-apiversion.yaml"] = "kind: Pod\nmetadata:\n  name: web\n"
+	f["objects/separator-in-block.yaml"] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n    a: |\n      x\n---\n"
 	f["objects/two-docs.yaml"] = podYAML + "---\n" + cmYAML
 	f["objects/leading-separator.yaml"] = "---\n" + podYAML
 	f["objects/trailing-separator.yaml"] = podYAML + "---\n"
@@ -571,6 +615,10 @@ tests:
 	b.WriteString(files("objects", "template.yaml", "constraint.yaml", append(objs, "missing.yaml", "objects", "")...))
 	b.WriteString(files("ops", "templates/ops.yaml", "constraints/ops-pods.yaml", objs...))
 	b.WriteString(files("ops all kinds", "templates/ops.yaml", "constraints/ops-all.yaml", objs...))
+	b.WriteString("  - name: show\n    template: templates/show.yaml\n    constraint: constraints/show.yaml\n    cases:\n")
+	for _, o := range objs {
+		fmt.Fprintf(&b, "      - name: %s\n        object: %s\n        assertions: [{violations: 0}, {violations: 1, message: '^label a=yes \\(string\\)$'}, {violations: 1, message: '^label a=true \\(boolean\\)$'}, {violations: 1, message: '^label b=on \\(string\\)$'}, {violations: 1, message: '^name on \\(string\\)$'}, {violations: 1, message: '^name true'}, {violations: 1, message: '^runAsUser 755$'}, {violations: 1, message: '^runAsUser 493$'}, {violations: 1, message: 'annotation script=#!/bin/sh'}, {violations: 1, message: '^annotation script=echo hi'}, {violations: 1, message: '^name web'}]\n", o, o)
+	}
 	b.WriteString(files("cel", "templates/cel.yaml", "constraints/cel.yaml", "pod.yaml", "objects/pod-labelled.yaml", "objects/update.yaml", "objects/delete.yaml"))
 	f["files.yaml"] = b.String()
 
@@ -703,6 +751,23 @@ tests:
 	f["bad/top-level-name.yaml"] = "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\nname: x\ntests: []\n"
 	f["bad/metadata-bad.yaml"] = "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\nmetadata:\n  name: [x]\ntests: []\n"
 	f["bad/json-suite.json"] = `{"apiVersion": "test.gatekeeper.sh/v1alpha1", "kind": "Suite", "tests": []}`
+	// Keys in another case: gator decodes suites with encoding/json.
+	f["bad/key-case.yaml"] = "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\nTests:\n  - Name: t\n    TEMPLATE: ../template.yaml\n    Constraint: ../constraint.yaml\n    Cases:\n      - Name: c\n        Object: ../pod.yaml\n        Assertions: [{Violations: 1, Message: worse}, {VIOLATIONS: no, message: nothing}]\n"
+	f["bad/key-case-skip.yaml"] = "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\nSkip: true\ntests: []\n"
+	// An invalid regexp where no violation is there to match it.
+	f["regexp-no-violations.yaml"] = suite("", `      - name: no
+        object: pod-skip.yaml
+        assertions: [{violations: no, message: "("}]
+      - name: zero
+        object: pod-skip.yaml
+        assertions: [{violations: 0, message: "("}]
+      - name: yes
+        object: pod-skip.yaml
+        assertions: [{violations: yes, message: "("}]
+      - name: invalid-count
+        object: pod-skip.yaml
+        assertions: [{violations: maybe, message: "("}]
+`)
 	f["bad/expansion.yaml"] = head + "  - name: t\n    template: ../template.yaml\n    constraint: ../constraint.yaml\n    expansion: ../missing.yaml\n    cases:\n      - name: c\n        object: ../pod.yaml\n        assertions: [{violations: 2}]\n"
 	return f
 }
@@ -754,12 +819,18 @@ var knownVerifyDifferences = map[string]string{
 	"* crafted/files.exploded.yaml template templates/two-docs.yaml":     firstDoc,
 	"* crafted/files.exploded.yaml constraint constraints/two-docs.yaml": firstDoc,
 	"* crafted/files.exploded.yaml cel broken":                           celBroken,
+	"* crafted/files.exploded.yaml show/objects/hash-in-block.yaml #8":   hashLines,
+	"* crafted/files.exploded.yaml show/objects/hash-in-block.yaml #9":   hashLines,
+	"* crafted/regexp-no-violations.yaml t/no":                           lazyRegexp,
+	"* crafted/regexp-no-violations.yaml t/zero":                         lazyRegexp,
 }
 
 const (
-	notSuite  = "gator bug, kguard kept: gator skips a file named on the command line that is not a Suite, runs nothing and passes; kguard refuses it (exit 2) rather than pass a suite it never ran"
-	firstDoc  = "gator bug, kguard kept: gator reads a template or constraint file with one yaml.Unmarshal, which takes the first YAML document and silently drops the others (object and inventory files it reads whole); kguard refuses a file of several objects"
-	celBroken = "gator bug, kguard kept: gator accepts a template whose CEL does not compile and reports the compilation error as a violation on every review, so `violations: yes` passes; kguard refuses the template, as Gatekeeper's controller does"
+	hashLines  = "gator bug, kguard kept: before parsing an object or inventory file gator drops every line whose first non-blank character is #, also inside block scalars: an annotation holding a script loses its #! line"
+	lazyRegexp = "gator bug, kguard kept: gator compiles an assertion's message regexp only when there is a violation to match it against, so an invalid regexp passes violations: no or 0; kguard refuses it always"
+	notSuite   = "gator bug, kguard kept: gator skips a file named on the command line that is not a Suite, runs nothing and passes; kguard refuses it (exit 2) rather than pass a suite it never ran"
+	firstDoc   = "gator bug, kguard kept: gator reads a template or constraint file with one yaml.Unmarshal, which takes the first YAML document and silently drops the others (object and inventory files it reads whole); kguard refuses a file of several objects"
+	celBroken  = "gator bug, kguard kept: gator accepts a template whose CEL does not compile and reports the compilation error as a violation on every review, so `violations: yes` passes; kguard refuses the template, as Gatekeeper's controller does"
 )
 
 // TestVerifyRunFilterAgainstGator compares which tests and cases --run
