@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -148,32 +149,31 @@ func printSuites(w io.Writer, results []verify.SuiteResult, verbose bool) {
 					if verbose {
 						fmt.Fprintf(w, "    === RUN   %s\n", k.Name)
 					}
-					fmt.Fprintf(w, "    --- FAIL: %s\t(%v)\n        %s\n", k.Name, k.Runtime, k.Error)
+					fmt.Fprintf(w, "    --- FAIL: %s\t(%s)\n        %s\n", k.Name, seconds(k.Runtime), k.Error)
 				case verbose:
-					fmt.Fprintf(w, "    === RUN   %s\n    --- PASS: %s\t(%v)\n", k.Name, k.Name, k.Runtime)
+					fmt.Fprintf(w, "    === RUN   %s\n    --- PASS: %s\t(%s)\n", k.Name, k.Name, seconds(k.Runtime))
 				}
 			}
 			switch {
 			case t.Failed():
-				fmt.Fprintf(w, "--- FAIL: %s\t(%v)\n", t.Name, t.Runtime)
+				fmt.Fprintf(w, "--- FAIL: %s\t(%s)\n", t.Name, seconds(t.Runtime))
 				if t.Error != "" {
 					fmt.Fprintf(w, "  %s\n", t.Error)
 				}
 			case verbose:
-				fmt.Fprintf(w, "--- PASS: %s\t(%v)\n", t.Name, t.Runtime)
+				fmt.Fprintf(w, "--- PASS: %s\t(%s)\n", t.Name, seconds(t.Runtime))
 			}
 		}
+		// A skipped suite is "ok", as gator prints it.
 		switch {
-		case r.Skipped:
-			fmt.Fprintf(w, "skip\t%s\n", r.Path)
 		case r.Failed():
 			failed = true
-			fmt.Fprintf(w, "FAIL\t%s\t%v\n", r.Path, r.Runtime)
+			fmt.Fprintf(w, "FAIL\t%s\t%s\n", r.Path, seconds(r.Runtime))
 			if r.Error != "" {
 				fmt.Fprintf(w, "  %s\n", r.Error)
 			}
 		default:
-			fmt.Fprintf(w, "ok\t%s\t%v\n", r.Path, r.Runtime)
+			fmt.Fprintf(w, "ok\t%s\t%s\n", r.Path, seconds(r.Runtime))
 		}
 	}
 	if failed {
@@ -181,4 +181,9 @@ func printSuites(w io.Writer, results []verify.SuiteResult, verbose bool) {
 	} else {
 		fmt.Fprintln(w, "PASS")
 	}
+}
+
+// seconds formats a duration as gator verify does: "0.012s".
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%.3fs", d.Seconds())
 }
