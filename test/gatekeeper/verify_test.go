@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	yamlv3 "go.yaml.in/yaml/v3"
 
+	"github.com/kguard/kguard/internal/cli"
 	"github.com/kguard/kguard/internal/constraints"
 	"github.com/kguard/kguard/internal/constraints/verify"
 )
@@ -391,4 +393,120 @@ func TestVerifyLibraryAgainstGator(t *testing.T) {
 		t.Fatalf("found %d suites, want the library's 49", len(files))
 	}
 	differentialVerify(t, root, files, nil)
+}
+
+var durationRE = regexp.MustCompile(`\d[\dhmsµn.]*s\b`)
+
+// outputLines are the lines of gator verify's output that do not depend
+// on the wording of errors (which kguard words its own way): the suite,
+// test and case lines, durations masked.
+func outputLines(out string) []string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimLeft(l, " ")
+		if strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- ") || strings.HasPrefix(l, "ok\t") ||
+			strings.HasPrefix(l, "FAIL") || strings.HasPrefix(l, "PASS") || strings.HasPrefix(l, "skip\t") {
+			keep = append(keep, durationRE.ReplaceAllString(l, "D"))
+		}
+	}
+	return keep
+}
+
+// compareOutput compares the text output of gator verify and kguard policy
+// verify (-v when verbose) on each of files, and the exit status (0 or
+// not), and returns the files where they differ.
+func compareOutput(t *testing.T, root string, files []string, verbose bool, noCEL bool) []string {
+	t.Helper()
+	args := []string{"-text"}
+	if verbose {
+		args = append(args, "-verbose")
+	}
+	cmd := exec.Command(gatorVerify(t), append(append(args, root), files...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gatorverify -text: %v", err)
+	}
+	gator := map[string]string{}
+	for _, part := range strings.Split(string(out), "### ")[1:] {
+		file, text, _ := strings.Cut(part, "\n")
+		gator[file] = text
+	}
+	var diffs []string
+	for _, f := range files {
+		kargs := []string{"policy", "verify"}
+		if verbose {
+			kargs = append(kargs, "-v")
+		}
+		if noCEL {
+			kargs = append(kargs, "--no-cel")
+		}
+		var stdout, stderr bytes.Buffer
+		code := cli.Main(append(kargs, filepath.Join(root, f)), cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
+		kout := strings.ReplaceAll(stdout.String(), root+string(filepath.Separator), "")
+		g, k := outputLines(gator[f]), outputLines(kout)
+		gatorFailed := len(g) > 0 && g[len(g)-1] == "FAIL"
+		if strings.Join(g, "\n") != strings.Join(k, "\n") || gatorFailed != (code != 0) {
+			i := 0
+			for i < len(g) && i < len(k) && g[i] == k[i] {
+				i++
+			}
+			from := max(0, i-2)
+			diffs = append(diffs, fmt.Sprintf("%s (kguard exit %d), from line %d:\ngator:\n%s\nkguard:\n%s\n%s", f, code, from,
+				strings.Join(g[from:min(len(g), i+4)], "\n"), strings.Join(k[from:min(len(k), i+4)], "\n"), stderr.String()))
+		}
+	}
+	return diffs
+}
+
+// TestVerifyOutputAgainstGator compares the text kguard policy verify
+// prints, with and without -v, and its exit status, with gator verify's,
+// on the library's suites and the crafted ones that both sides read.
+func TestVerifyOutputAgainstGator(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, libraryDir, filepath.Join(root, "library"))
+	var files []string
+	for name, content := range craftedFiles() {
+		p := filepath.Join(root, "crafted", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the suites both sides read: the rest is compared by
+	// TestVerifyCraftedAgainstGator.
+	g := runGator(t, root, files)
+	k := runKguard(root, files, constraints.Options{}, nil)
+	// Nor the files of known differences in results.
+	known := map[string]bool{}
+	for key := range knownVerifyDifferences {
+		known[strings.Fields(key)[1]] = true
+	}
+	var both []string
+	for _, f := range files {
+		if !known[f] && g[f].ReadErr == "" && g[f].Suites == 1 && k[f].readErr == nil && len(k[f].suites) == 1 {
+			both = append(both, f)
+		}
+	}
+	if len(both) < 100 {
+		t.Fatalf("only %d suites read by both sides", len(both))
+	}
+	for _, verbose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("verbose=%v", verbose), func(t *testing.T) {
+			for _, d := range compareOutput(t, root, both, verbose, false) {
+				t.Error(d)
+			}
+		})
+	}
 }

@@ -7,7 +7,7 @@
 // requires v0.37 (see ../differential_test.go). This module never imports
 // kguard.
 //
-// Usage: gatorverify [-cel=true] [-run FILTER] ROOT SUITE...
+// Usage: gatorverify [-cel=true] [-run FILTER] [-text [-verbose]] ROOT SUITE...
 // ROOT is a directory; each SUITE is a suite file's path relative to it.
 // The runner is built as gator's CLI builds it (cmd/gator/verify):
 // NewOPAClient with the K8s native validation (CEL) driver unless -cel=false
@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/gator"
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/gator/verify"
@@ -51,6 +52,8 @@ type caseResult struct {
 func main() {
 	cel := flag.Bool("cel", true, "gator verify --enable-k8s-native-validation")
 	run := flag.String("run", "", "gator verify --run")
+	text := flag.Bool("text", false, "print each file's results as gator verify prints them, after a line \"### FILE\", instead of JSON")
+	verbose := flag.Bool("verbose", false, "with -text: gator verify -v")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: gatorverify [-cel=bool] [-run FILTER] ROOT SUITE...")
@@ -73,10 +76,26 @@ func main() {
 		os.Exit(2)
 	}
 	out := []suiteResult{}
+	if *text {
+		defer os.Exit(0)
+	}
 	for _, p := range flag.Args()[1:] {
 		suites, err := verify.ReadSuites(fsys, p, p, false)
 		if err != nil {
 			out = append(out, suiteResult{Path: p, ReadErr: err.Error(), Failed: true})
+			continue
+		}
+		if *text {
+			var rs []verify.SuiteResult
+			for _, s := range suites {
+				rs = append(rs, runner.Run(context.Background(), filter, s))
+			}
+			var b strings.Builder
+			if err := (verify.PrinterGo{}).Print(&b, rs, *verbose); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			fmt.Printf("### %s\n%s", p, b.String())
 			continue
 		}
 		for _, s := range suites {
@@ -104,6 +123,9 @@ func main() {
 		if len(suites) == 0 {
 			out = append(out, suiteResult{Path: p})
 		}
+	}
+	if *text {
+		return
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
