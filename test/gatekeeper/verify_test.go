@@ -334,12 +334,22 @@ func differentialVerify(t *testing.T, root string, files []string, known map[str
 	t.Helper()
 	files = append(files, explode(t, root, files)...)
 	sort.Strings(files)
-	g := runGator(t, root, files)
+	gatorDefault := runGator(t, root, files)
+	gatorRego := runGator(t, root, files, "-cel=false")
 	seen := map[string]bool{}
+	// kguard with CEL and without against gator as its CLI runs by default
+	// (CEL and Rego), and kguard --no-cel against gator
+	// --enable-k8s-native-validation=false.
 	for _, mode := range []struct {
 		name string
 		opts constraints.Options
-	}{{"cel", constraints.Options{}}, {"rego", constraints.Options{NoCEL: true}}} {
+		g    map[string]gatorResult
+	}{
+		{"cel", constraints.Options{}, gatorDefault},
+		{"rego", constraints.Options{NoCEL: true}, gatorDefault},
+		{"rego-vs-rego", constraints.Options{NoCEL: true}, gatorRego},
+	} {
+		g := mode.g
 		t.Run(mode.name, func(t *testing.T) {
 			k := runKguard(root, files, mode.opts, nil)
 			n := 0
