@@ -332,3 +332,15 @@ func TestObjectFilesAsGator(t *testing.T) {
 		t.Fatalf("%+v", tr)
 	}
 }
+
+// As gator: FILE/... is an error, "..." is for directories.
+func TestReadSuitesRecursiveFile(t *testing.T) {
+	suite := gatorSuite("      - name: c\n        object: pod.yaml\n        assertions: [{violations: 1}]\n")
+	fsys := fstest.MapFS{"d/s.yaml": {Data: []byte(suite)}}
+	for target, ok := range map[string]bool{"d/...": true, "d": true, "d/s.yaml": true, "d/s.yaml/...": false} {
+		suites, err := ReadSuites(fsys, target)
+		if (err == nil) != ok || (ok && len(suites) != 1) || (err != nil && !errors.Is(err, ErrSuite)) {
+			t.Errorf("%s: got %d suites, error %v; want accepted %v", target, len(suites), err, ok)
+		}
+	}
+}

@@ -60,6 +60,9 @@ func ReadSuites(fsys fs.FS, target string) ([]*Suite, error) {
 		return nil, err
 	}
 	if !info.IsDir() {
+		if recursive {
+			return nil, fmt.Errorf("%w: %s/...: %s is not a directory", ErrSuite, target, target)
+		}
 		// As gator: a suite file is YAML, named .yaml or .yml.
 		if ext := path.Ext(target); ext != ".yaml" && ext != ".yml" {
 			return nil, fmt.Errorf("%w: %s: a suite file is named .yaml or .yml, not %q", ErrSuite, target, ext)
