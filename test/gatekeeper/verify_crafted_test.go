@@ -1,8 +1,10 @@
 package gatekeeper
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -886,5 +888,59 @@ func TestVerifyRunFilterAgainstGator(t *testing.T) {
 		if _, err := verify.NewFilter(run); err == nil {
 			t.Errorf("--run %q: accepted, gator refuses it", run)
 		}
+	}
+}
+
+// TestVerifyTargetsAgainstGator compares the suites a PATH selects: a
+// file, a directory (its suites), DIR/... (the suites below it).
+func TestVerifyTargetsAgainstGator(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, libraryDir, filepath.Join(root, "library"))
+	for name, content := range craftedFiles() {
+		p := filepath.Join(root, "crafted", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	targets := []string{
+		"library/...", "library/general/...", "library/general", "library/general/requiredlabels", "library/general/requiredlabels/suite.yaml",
+		"crafted", "crafted/...", "crafted/violations", "crafted/violations/...", "crafted/deep/...", "crafted/deep", "crafted/deep/er/suite.yml",
+		"crafted/bad", "crafted/bad/...", "crafted/objects", "crafted/inventory/...", "crafted/templates", "crafted/templates/...",
+		"crafted/pod.yaml/...", "crafted/missing", "crafted/missing/...", "crafted/ingress/suite.yaml", "crafted/ingress", "crafted/bad/json-suite.json", "crafted/violations/00-pod.yaml/...",
+	}
+	cmd := exec.Command(gatorVerify(t), append([]string{"-list", root}, targets...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gatorverify -list: %v", err)
+	}
+	var listed []struct {
+		Target string   `json:"target"`
+		Suites []string `json:"suites"`
+		Error  string   `json:"error"`
+	}
+	if err := json.Unmarshal(out, &listed); err != nil || len(listed) != len(targets) {
+		t.Fatalf("gatorverify -list: %v\n%s", err, out)
+	}
+	fsys := os.DirFS(root)
+	some := 0
+	for _, g := range listed {
+		suites, err := verify.ReadSuites(fsys, g.Target)
+		k := []string{}
+		for _, s := range suites {
+			k = append(k, s.Path)
+		}
+		some += len(k)
+		switch {
+		case (g.Error != "") != (err != nil):
+			t.Errorf("%s: gator error %q, kguard error %v", g.Target, g.Error, err)
+		case g.Error == "" && strings.Join(g.Suites, " ") != strings.Join(k, " "):
+			t.Errorf("%s: suites differ\ngator:  %v\nkguard: %v", g.Target, g.Suites, k)
+		}
+	}
+	if some < 80 {
+		t.Fatalf("only %d suites found in all", some)
 	}
 }

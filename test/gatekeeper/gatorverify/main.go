@@ -8,6 +8,7 @@
 // kguard.
 //
 // Usage: gatorverify [-cel=true] [-run FILTER] [-text [-verbose]] ROOT SUITE...
+// or gatorverify -list ROOT TARGET...
 // ROOT is a directory; each SUITE is a suite file's path relative to it.
 // The runner is built as gator's CLI builds it (cmd/gator/verify):
 // NewOPAClient with the K8s native validation (CEL) driver unless -cel=false
@@ -54,6 +55,7 @@ func main() {
 	run := flag.String("run", "", "gator verify --run")
 	text := flag.Bool("text", false, "print each file's results as gator verify prints them, after a line \"### FILE\", instead of JSON")
 	verbose := flag.Bool("verbose", false, "with -text: gator verify -v")
+	list := flag.Bool("list", false, "print, as JSON, the suites each target (a file, a directory, DIR/...) selects, or the error")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: gatorverify [-cel=bool] [-run FILTER] ROOT SUITE...")
@@ -74,6 +76,34 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if *list {
+		type listed struct {
+			Target string   `json:"target"`
+			Suites []string `json:"suites"`
+			Error  string   `json:"error,omitempty"`
+		}
+		var ls []listed
+		for _, p := range flag.Args()[1:] {
+			target, recursive := p, false
+			if strings.HasSuffix(p, "/...") {
+				target, recursive = strings.TrimSuffix(p, "/..."), true
+			}
+			l := listed{Target: p, Suites: []string{}}
+			suites, err := verify.ReadSuites(fsys, target, target, recursive)
+			if err != nil {
+				l.Error = err.Error()
+			}
+			for _, s := range suites {
+				l.Suites = append(l.Suites, s.AbsolutePath)
+			}
+			ls = append(ls, l)
+		}
+		if err := json.NewEncoder(os.Stdout).Encode(ls); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		return
 	}
 	out := []suiteResult{}
 	if *text {
