@@ -28,6 +28,7 @@ fi
 
 if [ -d test/gatekeeper ]; then
   echo "== differential tests against Gatekeeper (race)"
+  (cd test/gatekeeper/gatorverify && go vet ./...)
   (cd test/gatekeeper && go vet ./... && go test -race -count=1 ./...)
 fi
 
