@@ -201,9 +201,17 @@ func (p *Plugin) JudgesKind(gk schema.GroupKind) bool {
 }
 
 // Handles every CREATE and UPDATE, of the object itself or of a pod's
-// ephemeral containers, as Gatekeeper's webhook is routed them.
+// ephemeral containers, as Gatekeeper's webhook is routed them, and the
+// DELETE of an object, which Gatekeeper judges when its webhook is
+// registered for deletes (deploy/constraints' is not).
 func (p *Plugin) Handles(op admissionv1.Operation, subresource string) bool {
-	return (op == admissionv1.Create || op == admissionv1.Update) && (subresource == "" || subresource == "ephemeralcontainers")
+	switch op {
+	case admissionv1.Create, admissionv1.Update:
+		return subresource == "" || subresource == "ephemeralcontainers"
+	case admissionv1.Delete:
+		return subresource == ""
+	}
+	return false
 }
 
 // AuditKeys declares the plugin's audit annotation.
@@ -245,6 +253,17 @@ func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest)
 // constraintsReview judges the request against every constraint: its
 // denials, warnings and dryrun violations, as "[constraint] message" lines.
 func (p *Plugin) constraintsReview(ctx context.Context, req *admissionv1.AdmissionRequest) (deny, warn, dryrun []string) {
+	if req.Operation == admissionv1.Delete {
+		// As Gatekeeper's webhook: the object judged is the one deleted,
+		// the old object (kube-apiserver sends no object); without it
+		// nothing can be judged.
+		if len(req.OldObject.Raw) == 0 {
+			return []string{"a DELETE without oldObject cannot be judged by the constraints"}, nil, nil
+		}
+		cp := *req
+		cp.Object = cp.OldObject
+		req = &cp
+	}
 	if req.Kind.Group == "" && req.Kind.Kind == "Namespace" && req.Namespace != "" {
 		// A Namespace is reviewed as cluster-scoped, as Gatekeeper does.
 		cp := *req

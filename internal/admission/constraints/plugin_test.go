@@ -75,8 +75,11 @@ func review(t *testing.T, c *admission.Chain, op admissionv1.Operation, group, v
 		"userInfo":  map[string]any{"username": "alice"},
 		"object":    json.RawMessage(object),
 	}
-	if op == admissionv1.Update {
+	switch op {
+	case admissionv1.Update:
 		req["oldObject"] = json.RawMessage(object)
+	case admissionv1.Delete: // the object deleted, as kube-apiserver sends it
+		req["oldObject"], req["object"] = json.RawMessage(object), nil
 	}
 	body, err := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
 	if err != nil {
@@ -466,5 +469,72 @@ data:
 	resp := review(t, c, admissionv1.Update, "", "v1", "Namespace", "namespaces", "prod", ns)
 	if resp.Allowed || resp.Result.Message != "prod is frozen" {
 		t.Errorf("UPDATE of Namespace prod: allowed=%v %+v", resp.Allowed, resp.Result)
+	}
+}
+
+// A DELETE is judged as Gatekeeper's webhook judges it when registered for
+// deletes: the object deleted (the old object) is the object reviewed; by
+// constraints and by plain Rego policies alike (which see the request as
+// sent: object null).
+func TestDeleteJudgesTheOldObject(t *testing.T) {
+	const noDelete = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8snodelete}
+spec:
+  crd: {spec: {names: {kind: K8sNoDelete}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8snodelete
+      violation[{"msg": msg}] {
+        input.review.operation == "DELETE"
+        input.review.object.metadata.labels.protected == "true"
+        msg := sprintf("%v is protected", [input.review.object.metadata.name])
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sNoDelete
+metadata: {name: protected}
+spec:
+  match: {kinds: [{apiGroups: [""], kinds: [Service]}]}
+`
+	c, _ := chain(t, read(t, nil, noDelete), Config{})
+	protected := strings.Replace(service, `"name":"web",`, `"name":"web","labels":{"protected":"true"},`, 1)
+	if resp := review(t, c, admissionv1.Delete, "", "v1", "Service", "services", "team-a", protected); resp.Allowed || resp.Result.Message != "[protected] web is protected" {
+		t.Errorf("DELETE of a protected Service: allowed=%v %+v", resp.Allowed, resp.Result)
+	}
+	if resp := review(t, c, admissionv1.Delete, "", "v1", "Service", "services", "team-a", service); !resp.Allowed {
+		t.Errorf("DELETE of another Service refused: %+v", resp.Result)
+	}
+	// A DELETE without the old object cannot be judged: refused.
+	body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-2","kind":{"group":"","version":"v1","kind":"Service"},
+	 "resource":{"group":"","version":"v1","resource":"services"},"name":"web","namespace":"team-a","operation":"DELETE","userInfo":{"username":"alice"}}}`
+	out, err := c.Review(context.Background(), []byte(body), admission.PhaseValidate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ar admissionv1.AdmissionReview
+	if err := json.Unmarshal(out, &ar); err != nil {
+		t.Fatal(err)
+	}
+	if ar.Response.Allowed || !strings.Contains(ar.Response.Result.Message, "a DELETE without oldObject cannot be judged") {
+		t.Errorf("DELETE without oldObject: %+v", ar.Response)
+	}
+
+	rego := `apiVersion: v1
+kind: ConfigMap
+metadata: {name: no-delete, namespace: kguard, labels: {openpolicyagent.org/policy: rego}}
+data:
+  main.rego: |
+    package kubernetes.admission
+    deny contains "deleting a protected object" if {
+      input.request.operation == "DELETE"
+      input.request.object == null
+      input.request.oldObject.metadata.labels.protected == "true"
+    }
+`
+	c, _ = chain(t, read(t, nil, rego), Config{})
+	if resp := review(t, c, admissionv1.Delete, "", "v1", "Service", "services", "team-a", protected); resp.Allowed || resp.Result.Message != "deleting a protected object" {
+		t.Errorf("plain Rego, DELETE of a protected Service: allowed=%v %+v", resp.Allowed, resp.Result)
 	}
 }
