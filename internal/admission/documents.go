@@ -9,7 +9,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/apidefaults"
+	"github.com/kguard/kguard/internal/apiresources"
 	"github.com/kguard/kguard/internal/manifest"
 	"github.com/kguard/kguard/internal/parallel"
 	"github.com/kguard/kguard/internal/podspec"
@@ -83,8 +83,21 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 		out.Err = err
 		return out
 	}
-	if w == nil && clusterScopedKind(d.Group(), d.Kind) && d.Namespace == "" {
-		out.Namespace = ""
+	if !namespaced(d) {
+		// kube-apiserver clears the namespace of a cluster-scoped object
+		// (kubectl does not even send it to one).
+		out.Namespace, ns = "", ""
+	}
+	// The object as kube-apiserver hands it to admission: in the request's
+	// namespace (rest.EnsureObjectNamespaceMatchesRequestNamespace), set
+	// before anything, so that no plugin's patch adds it.
+	if w != nil {
+		if m, ok := w.Object.(metav1.Object); ok {
+			m.SetNamespace(ns)
+		}
+	} else if d, err = asStored(d, ns); err != nil {
+		out.Err = err
+		return out
 	}
 	// Offline, nobody has defaulted the object yet: do what the API server
 	// does before admission, or, say, a hostNetwork pod's ports would not
@@ -162,27 +175,37 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 }
 
 // offlineRequest is the CREATE of a document by u, as kube-apiserver would
-// send it to a validating webhook.
+// send it to a webhook (request.CreateV1AdmissionReview of the attributes
+// its create handler builds): ns is the object's namespace, "" for a
+// cluster-scoped kind.
 func offlineRequest(d *manifest.Document, object []byte, ns string, u user.Info) *admissionv1.AdmissionRequest {
 	group, version, ok := strings.Cut(d.APIVersion, "/")
 	if !ok {
 		group, version = "", d.APIVersion
 	}
-	// The API's plural (networkpolicies, ingresses), as a policy reading
+	// The API's plural (networkpolicies, endpoints), as a policy reading
 	// request.resource sees it from the API server.
-	resource, _ := meta.UnsafeGuessKindToResource(schema.GroupVersionKind{Group: group, Version: version, Kind: d.Kind})
+	m, _ := apiresources.Lookup(schema.GroupKind{Group: group, Kind: d.Kind})
+	kind := metav1.GroupVersionKind{Group: group, Version: version, Kind: d.Kind}
+	resource := metav1.GroupVersionResource{Group: group, Version: version, Resource: m.Resource}
 	dryRun := false
 	req := &admissionv1.AdmissionRequest{
-		UID:       types.UID(fmt.Sprintf("kguard-check-%s", d.Position())),
-		Kind:      metav1.GroupVersionKind{Group: group, Version: version, Kind: d.Kind},
-		Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: resource.Resource},
-		Name:      d.Name,
-		Operation: admissionv1.Create,
-		Object:    runtime.RawExtension{Raw: object},
-		DryRun:    &dryRun,
+		UID:             types.UID(fmt.Sprintf("kguard-check-%s", d.Position())),
+		Kind:            kind,
+		Resource:        resource,
+		RequestKind:     &kind,
+		RequestResource: &resource,
+		Name:            d.Name,
+		Namespace:       ns,
+		Operation:       admissionv1.Create,
+		Object:          runtime.RawExtension{Raw: object},
+		DryRun:          &dryRun,
+		Options:         runtime.RawExtension{Raw: createOptions},
 	}
-	if d.Namespace != "" || !clusterScopedKind(group, d.Kind) {
-		req.Namespace = ns
+	if group == "" && d.Kind == "Namespace" && ns == "" {
+		// The create handler takes a Namespace's own name as the request's
+		// namespace (k8s.io/apiserver/pkg/endpoints/handlers/create.go).
+		req.Namespace = d.Name
 	}
 	if u != nil {
 		req.UserInfo = authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
@@ -196,17 +219,67 @@ func offlineRequest(d *manifest.Document, object []byte, ns string, u user.Info)
 	return req
 }
 
-// clusterScopedKind reports the built-in kinds that have no namespace, so
-// that `kguard check -n` does not put a Namespace or a ClusterRole in one.
-func clusterScopedKind(group, kind string) bool {
-	switch group + "/" + kind {
-	case "/Namespace", "/Node", "/PersistentVolume",
-		"rbac.authorization.k8s.io/ClusterRole", "rbac.authorization.k8s.io/ClusterRoleBinding",
-		"storage.k8s.io/StorageClass", "apiextensions.k8s.io/CustomResourceDefinition",
-		"admissionregistration.k8s.io/ValidatingWebhookConfiguration", "admissionregistration.k8s.io/MutatingWebhookConfiguration",
-		"scheduling.k8s.io/PriorityClass", "networking.k8s.io/IngressClass",
-		"policy/PodSecurityPolicy", "kguard.io/PodSecurityPolicy":
-		return true
+// createOptions are the options of a CREATE as kube-apiserver sends them
+// (no field manager: it is the client's).
+var createOptions = []byte(`{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1"}`)
+
+// namespaced reports whether kube-apiserver keeps d in a namespace: every
+// kind but the cluster-scoped built-in ones and those of kguard's CRDs. A
+// custom kind kguard does not know is namespaced when its file names a
+// namespace, or else unless its name starts with Cluster.
+func namespaced(d *manifest.Document) bool {
+	m, known := apiresources.Lookup(schema.GroupKind{Group: d.Group(), Kind: d.Kind})
+	return m.Namespaced || !known && d.Namespace != ""
+}
+
+// asStored is d as kube-apiserver hands an object without a pod to
+// admission: metadata.namespace set to ns (removed when ns is ""), and a
+// Namespace labelled kubernetes.io/metadata.name with its name, as its v1
+// defaulting labels it (SetDefaults_Namespace). d itself when nothing changes.
+func asStored(d *manifest.Document, ns string) (*manifest.Document, error) {
+	label := d.Group() == "" && d.Kind == "Namespace" && d.Name != ""
+	if d.Namespace == ns && !label {
+		return d, nil
 	}
-	return strings.HasPrefix(kind, "Cluster")
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(d.JSON, &obj); err != nil {
+		return nil, d.Errorf("reading the object: %v", err)
+	}
+	var md map[string]json.RawMessage
+	if raw, ok := obj["metadata"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &md); err != nil {
+			return nil, d.Errorf("reading metadata: %v", err)
+		}
+	}
+	if md == nil {
+		md = map[string]json.RawMessage{}
+	}
+	if ns == "" {
+		delete(md, "namespace")
+	} else {
+		md["namespace"], _ = json.Marshal(ns)
+	}
+	if label {
+		var labels map[string]json.RawMessage
+		if raw, ok := md["labels"]; ok && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &labels); err != nil {
+				return nil, d.Errorf("reading metadata.labels: %v", err)
+			}
+		}
+		if labels == nil {
+			labels = map[string]json.RawMessage{}
+		}
+		labels[corev1.LabelMetadataName], _ = json.Marshal(d.Name)
+		md["labels"], _ = json.Marshal(labels)
+	}
+	var err error
+	if obj["metadata"], err = json.Marshal(md); err != nil {
+		return nil, d.Errorf("encoding metadata: %v", err)
+	}
+	out := *d
+	if out.JSON, err = json.Marshal(obj); err != nil {
+		return nil, d.Errorf("encoding the object: %v", err)
+	}
+	out.Namespace = ns
+	return &out, nil
 }

@@ -2,10 +2,16 @@ package admission_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"github.com/kguard/kguard/internal/admission"
+	"reflect"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/kguard/kguard/internal/admission"
 
 	"github.com/kguard/kguard/internal/admission/constraints"
 	"github.com/kguard/kguard/internal/admission/podsecuritypolicy"
@@ -221,6 +227,121 @@ spec: {defaultBackend: {service: {name: s, port: {number: 80}}}}
 		}
 		if r := out[i].Response; r.Allowed || r.Result.Message != want {
 			t.Errorf("%s: allowed=%v %+v, want refused with %q", docs[i].Kind, r.Allowed, r.Result, want)
+		}
+	}
+}
+
+// `kguard check` sends the AdmissionRequest kube-apiserver's create handler
+// would (request.CreateV1AdmissionReview): requestKind, requestResource and
+// the CreateOptions besides kind and resource; the resource and scope a
+// kind is served with (endpoints, a cluster-scoped RuntimeClass); the
+// object in the request's namespace, and none for a cluster-scoped kind
+// even when the file names one; a Namespace's own name as the namespace of
+// its CREATE, and its kubernetes.io/metadata.name label. A pod whose file
+// names no namespace is not reported as mutated for getting one.
+func TestAdmitDocumentsRequestAsKubeAPIServer(t *testing.T) {
+	const policy = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: p
+  namespace: opa
+  labels: {openpolicyagent.org/policy: rego}
+data:
+  p.rego: |
+    package kubernetes.admission
+    import rego.v1
+    warn contains json.marshal({
+      "namespace": object.get(r, "namespace", ""),
+      "resource": r.resource.resource,
+      "requestKind": object.get(r, ["requestKind", "kind"], ""),
+      "requestResource": object.get(r, ["requestResource", "resource"], ""),
+      "options": object.get(r, ["options", "kind"], ""),
+      "objectNamespace": object.get(r.object.metadata, "namespace", ""),
+      "labels": object.get(r.object.metadata, "labels", {}),
+    }) if r := input.request
+`
+	const input = `apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: cr, namespace: elsewhere}
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: rc}
+handler: runsc
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: ep, namespace: other}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: nginx:1}]
+`
+	pdocs, err := manifest.Read(strings.NewReader(policy), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kpolicy.FromDocuments(pdocs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := admission.NewChain([]string{constraints.PluginName}, admission.Inputs{Policies: s}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Read(strings.NewReader(input), "input.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		Namespace, Resource, RequestKind, RequestResource, Options, ObjectNamespace string
+		Labels                                                                      map[string]string
+	}
+	for i, want := range []struct {
+		outcomeNamespace string
+		seen             seen
+	}{
+		{"", seen{Namespace: "team", Resource: "namespaces", RequestKind: "Namespace", RequestResource: "namespaces", Options: "CreateOptions",
+			Labels: map[string]string{"kubernetes.io/metadata.name": "team"}}},
+		{"default", seen{Namespace: "default", Resource: "configmaps", RequestKind: "ConfigMap", RequestResource: "configmaps", Options: "CreateOptions",
+			ObjectNamespace: "default", Labels: map[string]string{}}},
+		{"", seen{Resource: "clusterroles", RequestKind: "ClusterRole", RequestResource: "clusterroles", Options: "CreateOptions", Labels: map[string]string{}}},
+		{"", seen{Resource: "runtimeclasses", RequestKind: "RuntimeClass", RequestResource: "runtimeclasses", Options: "CreateOptions", Labels: map[string]string{}}},
+		{"other", seen{Namespace: "other", Resource: "endpoints", RequestKind: "Endpoints", RequestResource: "endpoints", Options: "CreateOptions",
+			ObjectNamespace: "other", Labels: map[string]string{}}},
+		{"default", seen{Namespace: "default", Resource: "pods", RequestKind: "Pod", RequestResource: "pods", Options: "CreateOptions",
+			ObjectNamespace: "default", Labels: map[string]string{}}},
+	} {
+		oc := c.AdmitDocument(context.Background(), &docs[i], "default", func(*corev1.PodSpec) user.Info { return alice })
+		if oc.Err != nil {
+			t.Fatalf("%s: %v", docs[i].Kind, oc.Err)
+		}
+		r := oc.Response
+		if oc.Namespace != want.outcomeNamespace {
+			t.Errorf("%s: in namespace %q, want %q", docs[i].Kind, oc.Namespace, want.outcomeNamespace)
+		}
+		if !r.Allowed || len(r.Warnings) != 1 {
+			t.Fatalf("%s: allowed=%v warnings %q, want one warning", docs[i].Kind, r.Allowed, r.Warnings)
+		}
+		if r.Patch != nil {
+			t.Errorf("%s: patched %s, want nothing changed", docs[i].Kind, r.Patch)
+		}
+		var got seen
+		if err := json.Unmarshal([]byte(r.Warnings[0]), &got); err != nil {
+			t.Fatalf("%s: %v: %s", docs[i].Kind, err, r.Warnings[0])
+		}
+		if !reflect.DeepEqual(got, want.seen) {
+			t.Errorf("%s: the policy saw\n%+v\nwant\n%+v", docs[i].Kind, got, want.seen)
 		}
 	}
 }
