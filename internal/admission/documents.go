@@ -107,6 +107,7 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 	if w != nil {
 		_, spec = w.PodParts()
 		apidefaults.Pod(w.PodParts())
+		podspec.DefaultImageVolumes(spec)
 	}
 	u := reviewer(spec)
 	// The ObjectMutators change the object first, as in the webhook's

@@ -237,8 +237,9 @@ spec: {defaultBackend: {service: {name: s, port: {number: 80}}}}
 // kind is served with (endpoints, a cluster-scoped RuntimeClass); the
 // object in the request's namespace, and none for a cluster-scoped kind
 // even when the file names one; a Namespace's own name as the namespace of
-// its CREATE, and its kubernetes.io/metadata.name label. A pod whose file
-// names no namespace is not reported as mutated for getting one.
+// its CREATE, and its kubernetes.io/metadata.name label; an image volume's
+// default pull policy. A pod whose file names no namespace is not reported
+// as mutated for getting one.
 func TestAdmitDocumentsRequestAsKubeAPIServer(t *testing.T) {
 	const policy = `apiVersion: v1
 kind: ConfigMap
@@ -258,6 +259,7 @@ data:
       "options": object.get(r, ["options", "kind"], ""),
       "objectNamespace": object.get(r.object.metadata, "namespace", ""),
       "labels": object.get(r.object.metadata, "labels", {}),
+      "pullPolicy": object.get(r.object, ["spec", "volumes", 0, "image", "pullPolicy"], ""),
     }) if r := input.request
 `
 	const input = `apiVersion: v1
@@ -286,6 +288,7 @@ kind: Pod
 metadata: {name: p}
 spec:
   containers: [{name: c, image: nginx:1}]
+  volumes: [{name: data, image: {reference: registry.example/data:v1}}]
 `
 	pdocs, err := manifest.Read(strings.NewReader(policy), "policy.yaml")
 	if err != nil {
@@ -304,8 +307,8 @@ spec:
 		t.Fatal(err)
 	}
 	type seen struct {
-		Namespace, Resource, RequestKind, RequestResource, Options, ObjectNamespace string
-		Labels                                                                      map[string]string
+		Namespace, Resource, RequestKind, RequestResource, Options, ObjectNamespace, PullPolicy string
+		Labels                                                                                  map[string]string
 	}
 	for i, want := range []struct {
 		outcomeNamespace string
@@ -320,7 +323,7 @@ spec:
 		{"other", seen{Namespace: "other", Resource: "endpoints", RequestKind: "Endpoints", RequestResource: "endpoints", Options: "CreateOptions",
 			ObjectNamespace: "other", Labels: map[string]string{}}},
 		{"default", seen{Namespace: "default", Resource: "pods", RequestKind: "Pod", RequestResource: "pods", Options: "CreateOptions",
-			ObjectNamespace: "default", Labels: map[string]string{}}},
+			ObjectNamespace: "default", PullPolicy: "IfNotPresent", Labels: map[string]string{}}},
 	} {
 		oc := c.AdmitDocument(context.Background(), &docs[i], "default", func(*corev1.PodSpec) user.Info { return alice })
 		if oc.Err != nil {

@@ -37,8 +37,13 @@ func container(c *corev1.Container) {
 	}
 }
 
-// pullPolicy: an image whose tag is "latest", said or implied (no tag and no
-// digest), is always pulled; any other only when missing.
+// PullPolicy is the default pull policy of an image, a container's or an
+// image volume's: an image whose tag is "latest", said or implied (no tag
+// and no digest), is always pulled; any other only when missing.
+func PullPolicy(image string) corev1.PullPolicy {
+	return pullPolicy(image)
+}
+
 func pullPolicy(image string) corev1.PullPolicy {
 	if imageTag(image) == "latest" {
 		return corev1.PullAlways

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/kguard/kguard/internal/apidefaults"
 	"github.com/kguard/kguard/internal/manifest"
 )
 
@@ -347,6 +348,20 @@ func ApplyDefaults(spec *corev1.PodSpec) {
 		v := &spec.Volumes[i]
 		if (v.VolumeSource == corev1.VolumeSource{}) {
 			v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+		}
+	}
+}
+
+// DefaultImageVolumes gives the image volumes of spec that set no pull
+// policy the default kube-apiserver gives them before admission
+// (SetDefaults_Volume, ImageVolume on by default since v1.33): that of a
+// container with the same image. It completes apidefaults.Pod, which must
+// build against the Kubernetes v1.24 types too (test/upstream124), where
+// image volumes do not exist.
+func DefaultImageVolumes(spec *corev1.PodSpec) {
+	for i := range spec.Volumes {
+		if v := spec.Volumes[i].Image; v != nil && v.PullPolicy == "" {
+			v.PullPolicy = apidefaults.PullPolicy(v.Reference)
 		}
 	}
 }
