@@ -145,19 +145,38 @@ func (c *Chain) admit(ctx context.Context, r *Request) (*admissionv1.AdmissionRe
 		pod = r.Workload.Pod()
 	}
 	pod.Namespace = r.Namespace
-	for _, p := range c.plugins {
-		if !p.Handles(r.Operation, r.SubResource) {
-			continue
+	// Offline (PhaseBoth), the Mutators first and then the plugins that only
+	// validate, each in its order: kube-apiserver calls the mutating webhook
+	// before the validating one, so a Mutator's denial (ClusterImagePolicy)
+	// wins over an earlier validating plugin's (PodSecurity), which never
+	// runs, and the warnings come in that order too.
+	passes := [][]namedPlugin{c.plugins}
+	if r.Phase == PhaseBoth {
+		var mutators, validators []namedPlugin
+		for _, p := range c.plugins {
+			if _, ok := p.Plugin.(Mutator); ok {
+				mutators = append(mutators, p)
+			} else {
+				validators = append(validators, p)
+			}
 		}
-		d, ok := decide(ctx, p.Plugin, r, pod)
-		if !ok {
-			continue
-		}
-		if denied := record(resp, r, d); denied != nil {
-			return denied, p.name
-		}
-		if d.Pod != nil {
-			pod = d.Pod
+		passes = [][]namedPlugin{mutators, validators}
+	}
+	for _, plugins := range passes {
+		for _, p := range plugins {
+			if !p.Handles(r.Operation, r.SubResource) {
+				continue
+			}
+			d, ok := decide(ctx, p.Plugin, r, pod)
+			if !ok {
+				continue
+			}
+			if denied := record(resp, r, d); denied != nil {
+				return denied, p.name
+			}
+			if d.Pod != nil {
+				pod = d.Pod
+			}
 		}
 	}
 	if r.Phase == PhaseValidate {
