@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/apidefaults"
@@ -42,13 +43,49 @@ type Outcome struct {
 // defaultNamespace. A document that cannot be read has its error in its own
 // Outcome; the others are admitted all the same, so that one unreadable
 // object does not hide the verdicts on the rest.
+//
+// The pods of a pod controller (Deployment, Job, ...) are judged as created
+// by the controller of kube-controller-manager that creates them
+// (PodCreator), not by u: u creates the Deployment, the ReplicaSet
+// controller its pods, and PodSecurityPolicy's "use" is asked of that
+// controller and of the pod's ServiceAccount. The policies that judge the
+// controller object itself (Constraints, Tenancy) see u, as the webhook does.
 func (c *Chain) AdmitDocuments(ctx context.Context, docs []manifest.Document, defaultNamespace string, u user.Info) []Outcome {
 	out := make([]Outcome, len(docs))
-	by := func(*corev1.PodSpec) user.Info { return u }
 	parallel.Do(len(docs), func(i int) {
-		out[i] = c.AdmitDocument(ctx, &docs[i], defaultNamespace, by)
+		d := &docs[i]
+		pods := u
+		if creator := PodCreator(d.Group(), d.Kind); creator != nil {
+			pods = creator
+		}
+		out[i] = c.admitDocumentAs(ctx, d, defaultNamespace, func(*corev1.PodSpec) user.Info { return pods }, u)
 	})
 	return out
+}
+
+// podCreators are the controllers of kube-controller-manager that create
+// the pods of each pod controller kind: a Deployment's pods are its
+// ReplicaSets', a CronJob's its Jobs'.
+var podCreators = map[string]string{
+	"apps/Deployment": "replicaset-controller", "apps/ReplicaSet": "replicaset-controller",
+	"apps/StatefulSet": "statefulset-controller", "apps/DaemonSet": "daemon-set-controller",
+	"batch/Job": "job-controller", "batch/CronJob": "job-controller",
+	"/ReplicationController": "replication-controller",
+}
+
+// PodCreator is the user kube-apiserver sees create the pods of a pod
+// controller of that kind: the controller's ServiceAccount in kube-system,
+// as kube-controller-manager runs them with --use-service-account-credentials
+// (kubeadm's and most distributions' setting; without it they all are
+// system:kube-controller-manager). nil for a kind whose pods nobody creates
+// for it (a Pod, a PodTemplate).
+func PodCreator(group, kind string) user.Info {
+	name, ok := podCreators[group+"/"+kind]
+	if !ok {
+		return nil
+	}
+	return &user.DefaultInfo{Name: serviceaccount.MakeUsername(metav1.NamespaceSystem, name),
+		Groups: []string{serviceaccount.AllServiceAccountsGroup, serviceaccount.MakeNamespaceGroupName(metav1.NamespaceSystem), user.AllAuthenticated}}
 }
 
 // Reviewer names the user who creates an object: spec is the defaulted pod
@@ -62,7 +99,14 @@ type Reviewer func(spec *corev1.PodSpec) user.Info
 // object kguard cannot judge must not stop the judgement of the others,
 // which run on every core (the webhook server answers such a review as
 // failed).
-func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) (out Outcome) {
+func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) Outcome {
+	return c.admitDocumentAs(ctx, d, defaultNamespace, reviewer, nil)
+}
+
+// admitDocumentAs is AdmitDocument with the user who creates the object
+// itself, as the policies judging the object see it, when it is not the
+// one reviewer names for its pods (nil: the same).
+func (c *Chain) admitDocumentAs(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer, creator user.Info) (out Outcome) {
 	ns := d.Namespace
 	if ns == "" {
 		ns = defaultNamespace
@@ -72,11 +116,11 @@ func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, default
 			out = Outcome{Namespace: ns, Err: d.Errorf("internal error while judging it (please report it): %v", p)}
 		}
 	}()
-	return c.admitDocument(ctx, d, ns, reviewer)
+	return c.admitDocument(ctx, d, ns, reviewer, creator)
 }
 
-// admitDocument is AdmitDocument of a document in namespace ns.
-func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns string, reviewer Reviewer) Outcome {
+// admitDocument is admitDocumentAs of a document in namespace ns.
+func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns string, reviewer Reviewer, creator user.Info) Outcome {
 	out := Outcome{Namespace: ns}
 	w, err := podspec.Decode(d)
 	if err != nil {
@@ -109,7 +153,11 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 		apidefaults.Pod(w.PodParts())
 		podspec.DefaultImageVolumes(spec)
 	}
-	u := reviewer(spec)
+	podUser := reviewer(spec)
+	u := creator // the object's creator, as the request names it
+	if u == nil {
+		u = podUser
+	}
 	// The ObjectMutators change the object first, as in the webhook's
 	// mutating pass.
 	var mutated *admissionv1.AdmissionResponse
@@ -158,7 +206,7 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 		return out
 	}
 	out.Response, out.DeniedBy = c.admit(ctx, &Request{Operation: admissionv1.Create, Workload: w,
-		Resource: Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: u})
+		Resource: Resource(d.APIVersion, d.Kind), Name: d.Name, Namespace: ns, User: podUser})
 	if mutated != nil {
 		out.Response = then(mutated, out.Response)
 	}

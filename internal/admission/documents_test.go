@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -346,5 +347,114 @@ spec:
 		if !reflect.DeepEqual(got, want.seen) {
 			t.Errorf("%s: the policy saw\n%+v\nwant\n%+v", docs[i].Kind, got, want.seen)
 		}
+	}
+}
+
+// The pods of a Deployment are created by kube-controller-manager's
+// ReplicaSet controller, not by the user who creates the Deployment: a
+// PodSecurityPolicy only that user may use admits the user's Pod but not
+// the Deployment's pods (the PodSecurityPolicy walkthrough's "no providers
+// available" event), until the controller or the pods' ServiceAccount may
+// use it. A policy judging the Deployment itself sees its creator.
+func TestAdmitDocumentsControllerCreatesThePods(t *testing.T) {
+	const policies = `apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: any}
+spec:
+  runAsUser: {rule: RunAsAny}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: alice-uses}
+subjects: [{kind: User, name: alice}]
+roleRef: {kind: ClusterRole, name: use, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: p
+  namespace: opa
+  labels: {openpolicyagent.org/policy: rego}
+data:
+  p.rego: |
+    package kubernetes.admission
+    import rego.v1
+    warn contains sprintf("created by %s", [input.request.userInfo.username])
+`
+	const controllerGrant = `
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: controller-uses}
+subjects: [{kind: ServiceAccount, name: replicaset-controller, namespace: kube-system}]
+roleRef: {kind: ClusterRole, name: use, apiGroup: rbac.authorization.k8s.io}
+`
+	const input = `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec: {containers: [{name: c, image: nginx:1}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx:1}]}
+`
+	docs, err := manifest.Read(strings.NewReader(input), "input.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name       string
+		policies   string
+		deployment bool // admitted
+	}{
+		{"granted to alice", policies, false},
+		{"granted to the ReplicaSet controller too", policies + controllerGrant, true},
+	} {
+		pdocs, err := manifest.Read(strings.NewReader(c.policies), "policy.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := kpolicy.FromDocuments(pdocs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		authz := rbac.New(s)
+		chain, err := admission.NewChain([]string{podsecuritypolicy.PluginName, constraints.PluginName},
+			admission.Inputs{Policies: s, Authorizer: authz, RuleResolver: authz}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := chain.AdmitDocuments(context.Background(), docs, "default", alice)
+		if r := out[0].Response; !r.Allowed || !slices.Contains(r.Warnings, "created by alice") {
+			t.Errorf("%s: alice's Pod: allowed=%v %v %q, want admitted, seen as alice's", c.name, r.Allowed, r.Result, r.Warnings)
+		}
+		r := out[1].Response
+		if c.deployment {
+			if !r.Allowed || !slices.Contains(r.Warnings, "created by alice") {
+				t.Errorf("%s: the Deployment: allowed=%v %v %q, want admitted, seen as alice's", c.name, r.Allowed, r.Result, r.Warnings)
+			}
+		} else if r.Allowed || !strings.Contains(r.Result.Message, "no providers available") {
+			t.Errorf("%s: the Deployment: allowed=%v %v, want its pods refused", c.name, r.Allowed, r.Result)
+		}
+	}
+	if u := admission.PodCreator("batch", "CronJob"); u == nil || u.GetName() != "system:serviceaccount:kube-system:job-controller" {
+		t.Errorf("a CronJob's pods are created by %v, want the Job controller", u)
+	}
+	if u := admission.PodCreator("", "Pod"); u != nil {
+		t.Errorf("a Pod's creator is %v, want nil (its own creator)", u)
 	}
 }

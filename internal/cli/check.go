@@ -59,7 +59,9 @@ Pod Security Standards (the built-in PodSecurity controller's own code, Namespac
 pod-security.kubernetes.io/*), in the order of --enable-admission-plugins. Pods are checked
 as they are; workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
 Job, CronJob, PodTemplate) through their pod template, as the pods they will create, with
-error paths inside the object (spec.template.spec.containers[0]...).
+error paths inside the object (spec.template.spec.containers[0]...); those pods are created by
+kube-controller-manager's controller (system:serviceaccount:kube-system:replicaset-controller
+for a Deployment or ReplicaSet), not by --as, as in the cluster.
 
 --policy reads PodSecurityPolicies (policy/v1beta1, extensions/v1beta1 or kguard.io/v1alpha1),
 the RBAC objects that grant "use" on them, and Namespaces (their PSS labels); other kinds are
@@ -248,9 +250,17 @@ func writeCheckText(w io.Writer, plugins []string, results []checkResult, o text
 			deniedCount++
 			fmt.Fprintf(w, "%s: %s: DENIED: %s\n", pos, id, r.Response.Result.Message)
 			if strings.Contains(r.Response.Result.Message, psp.MessageNoProviders) {
-				fmt.Fprintf(w, "    hint: no PodSecurityPolicy may be used by the requesting user (%s; set it with --as and --as-group) "+
+				group, _, _ := strings.Cut(r.APIVersion, "/")
+				if !strings.Contains(r.APIVersion, "/") {
+					group = ""
+				}
+				who := fmt.Sprintf("the requesting user (%s; set it with --as and --as-group)", o.user)
+				if creator := admission.PodCreator(group, r.Kind); creator != nil {
+					who = fmt.Sprintf("the controller that creates a %s's pods (%s)", r.Kind, creator.GetName())
+				}
+				fmt.Fprintf(w, "    hint: no PodSecurityPolicy may be used by %s "+
 					"or by the pod's ServiceAccount (spec.serviceAccountName, \"default\" when unset, in namespace %s): "+
-					"grant \"use\" on a policy to one of them (--policy FILE with the Role and binding)\n", o.user, r.Namespace)
+					"grant \"use\" on a policy to one of them (--policy FILE with the Role and binding)\n", who, r.Namespace)
 			}
 		}
 		if r.Response != nil {

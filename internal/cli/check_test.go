@@ -121,6 +121,13 @@ func TestCheckInstallBundles(t *testing.T) {
 			out:  []string{"no providers available to validate pod request", "hint:", "(jane; set it with --as and --as-group)", "spec.serviceAccountName", "in namespace apps"},
 		},
 		{
+			name: "no providers for a Deployment's pods names the controller that creates them",
+			args: []string{"check", "--policy", dir + "psp-only.yaml", "--as", "jane", dir + "deployment.yaml"},
+			code: 1,
+			out: []string{"no providers available to validate pod request", "hint:",
+				"the controller that creates a Deployment's pods (system:serviceaccount:kube-system:replicaset-controller)", "in namespace apps"},
+		},
+		{
 			name:    "a bad --pss level is reported once",
 			args:    []string{"check", "--pss", "strict", dir + "pod.yaml"},
 			code:    2,
