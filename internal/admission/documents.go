@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	jsonpatch4 "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -148,7 +149,17 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 	// be the host ports PodSecurityPolicy refuses. (The webhook receives
 	// objects the API server has already defaulted.)
 	var spec *corev1.PodSpec
+	// stored is a pod controller as kube-apiserver stores it, defaulted as a
+	// controller (not as the pods it will create), for the policies that
+	// judge the object itself; nil for a Pod or an object without a pod.
+	var stored []byte
 	if w != nil {
+		if _, pod := w.Object.(*corev1.Pod); !pod {
+			if stored, err = storedController(d, ns); err != nil {
+				out.Err = err
+				return out
+			}
+		}
 		_, spec = w.PodParts()
 		apidefaults.Pod(w.PodParts())
 		podspec.DefaultImageVolumes(spec)
@@ -163,8 +174,11 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 	var mutated *admissionv1.AdmissionResponse
 	object := d.JSON
 	if c.hasObjectMutators() {
-		if w != nil {
-			// The defaulted object, the base of the pod plugins' patch too.
+		switch {
+		case stored != nil:
+			object = stored
+		case w != nil:
+			// The defaulted Pod, the base of the pod plugins' patch too.
 			if object, err = json.Marshal(w.Object); err != nil {
 				out.Err = d.Errorf("encoding the object: %v", err)
 				return out
@@ -184,6 +198,13 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 				if w, err = podspec.Decode(&md); err != nil {
 					out.Err = d.Errorf("reading the object the admission plugins changed: %v", err)
 					return out
+				}
+				if stored != nil {
+					// A controller: its pods are defaulted as pods again.
+					stored = changed
+					_, spec := w.PodParts()
+					apidefaults.Pod(w.PodParts())
+					podspec.DefaultImageVolumes(spec)
 				}
 			}
 		}
@@ -212,13 +233,58 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 	}
 	if out.Response.Allowed && c.hasObjectValidators() {
 		// The object as the API server would store it: defaulted and
-		// mutated by the chain, as the validating webhook receives it.
-		final, err := json.Marshal(w.Object)
-		if err != nil {
+		// mutated by the chain, as the validating webhook receives it. A
+		// pod controller as the webhook's mutating pass leaves it: the
+		// template changed by the TemplateMutators only, not as its pods
+		// are (a PodSecurityPolicy's annotation, a pod's MCS level).
+		final := stored
+		if final != nil {
+			final = c.mutatedTemplate(ctx, offlineRequest(d, stored, ns, u))
+		} else if final, err = json.Marshal(w.Object); err != nil {
 			out.Response, out.Err = nil, d.Errorf("encoding the admitted object: %v", err)
 			return out
 		}
 		out.Response, out.DeniedBy = c.validateObjects(ctx, offlineRequest(d, final, ns, u), out.Response, true)
+	}
+	return out
+}
+
+// storedController is the pod controller d as kube-apiserver stores it: in
+// namespace ns, its template defaulted as a template (apidefaults.Template).
+func storedController(d *manifest.Document, ns string) ([]byte, error) {
+	w, err := podspec.Decode(d)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := w.Object.(metav1.Object); ok {
+		m.SetNamespace(ns)
+	}
+	_, spec := w.PodParts()
+	apidefaults.Template(spec)
+	podspec.DefaultImageVolumes(spec)
+	b, err := json.Marshal(w.Object)
+	if err != nil {
+		return nil, d.Errorf("encoding the object: %v", err)
+	}
+	return b, nil
+}
+
+// mutatedTemplate is a pod controller's request object after the webhook's
+// mutating pass over its template (Chain.workload: the TemplateMutators,
+// such as ClusterImagePolicy's digests); the object as it was when they
+// refuse it (the pods' own admission has answered) or change nothing.
+func (c *Chain) mutatedTemplate(ctx context.Context, req *admissionv1.AdmissionRequest) []byte {
+	resp := c.workload(ctx, req, PhaseMutate)
+	if !resp.Allowed || len(resp.Patch) == 0 {
+		return req.Object.Raw
+	}
+	p, err := jsonpatch4.DecodePatch(resp.Patch)
+	if err != nil {
+		return req.Object.Raw
+	}
+	out, err := p.Apply(req.Object.Raw)
+	if err != nil {
+		return req.Object.Raw
 	}
 	return out
 }

@@ -458,3 +458,88 @@ spec:
 		t.Errorf("a Pod's creator is %v, want nil (its own creator)", u)
 	}
 }
+
+// A policy judging a pod controller sees it as kube-apiserver stores it
+// and the validating webhook receives it: its template defaulted as a
+// template, without what only its pods get (the default ServiceAccount,
+// enableServiceLinks) and without the pod plugins' changes to its pods (a
+// PodSecurityPolicy's annotation and defaults), which the Deployment itself
+// never carries. check still reports those changes, as the pods'.
+func TestAdmitDocumentsControllerAsStored(t *testing.T) {
+	const policies = `apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: uid1000}
+spec:
+  runAsUser: {rule: MustRunAs, ranges: [{min: 1000, max: 1000}]}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: use}
+subjects: [{kind: Group, name: "system:authenticated"}]
+roleRef: {kind: ClusterRole, name: use, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: p
+  namespace: opa
+  labels: {openpolicyagent.org/policy: rego}
+data:
+  p.rego: |
+    package kubernetes.admission
+    import rego.v1
+    deny contains "name the pods' ServiceAccount" if {
+      not input.request.object.spec.template.spec.serviceAccountName
+    }
+    deny contains "set runAsUser" if {
+      not input.request.object.spec.template.spec.containers[0].securityContext.runAsUser
+    }
+    deny contains "no enableServiceLinks on a template" if {
+      input.request.object.spec.template.spec.enableServiceLinks
+    }
+    deny contains "template not defaulted" if {
+      input.request.object.spec.template.spec.dnsPolicy != "ClusterFirst"
+    }
+`
+	const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx:1}]}
+`
+	pdocs, err := manifest.Read(strings.NewReader(policies), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kpolicy.FromDocuments(pdocs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz := rbac.New(s)
+	c, err := admission.NewChain([]string{podsecuritypolicy.PluginName, constraints.PluginName},
+		admission.Inputs{Policies: s, Authorizer: authz, RuleResolver: authz}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Read(strings.NewReader(deployment), "deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.AdmitDocuments(context.Background(), docs, "default", alice)[0].Response
+	const want = "name the pods' ServiceAccount, set runAsUser"
+	if r.Allowed || r.Result.Message != want {
+		t.Errorf("allowed=%v %+v, want refused with %q", r.Allowed, r.Result, want)
+	}
+}

@@ -91,3 +91,15 @@ func serviceAccount(meta *metav1.ObjectMeta, spec *corev1.PodSpec) {
 		spec.DeprecatedServiceAccount = DefaultServiceAccountName // the alias, as stored
 	}
 }
+
+// Template defaults, in place, the pod template of a pod controller
+// (Deployment, Job, ...) as the API server stores the controller:
+// SetDefaults_PodSpec and the containers' and volumes' defaults, without
+// what only a created Pod gets (SetDefaults_Pod: enableServiceLinks, host
+// ports; the ServiceAccount admission plugin's default name). Pod defaults
+// the pods the controller will create.
+func Template(spec *corev1.PodSpec) {
+	podSpec(spec)
+	containers(spec)
+	volumes(spec.Volumes)
+}
