@@ -231,6 +231,19 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 	if mutated != nil {
 		out.Response = then(mutated, out.Response)
 	}
+	if out.Response.Allowed && stored != nil && c.hasObjectValidators() {
+		// The pods the controller creates reach the policies that judge
+		// objects too (a Rego or Gatekeeper policy on Pods), as their
+		// controller's CREATE: judged as their pod plugins judged them.
+		pod := w.Pod()
+		raw, err := json.Marshal(pod)
+		if err != nil {
+			out.Response, out.Err = nil, d.Errorf("encoding the pod: %v", err)
+			return out
+		}
+		pd := manifest.Document{Source: d.Source, Line: d.Line, Item: d.Item, APIVersion: "v1", Kind: "Pod", Namespace: ns, JSON: raw}
+		out.Response, out.DeniedBy = c.validateObjects(ctx, offlineRequest(&pd, raw, ns, podUser), out.Response, true)
+	}
 	if out.Response.Allowed && c.hasObjectValidators() {
 		// The object as the API server would store it: defaulted and
 		// mutated by the chain, as the validating webhook receives it. A

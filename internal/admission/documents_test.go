@@ -543,3 +543,67 @@ spec:
 		t.Errorf("allowed=%v %+v, want refused with %q", r.Allowed, r.Result, want)
 	}
 }
+
+// A policy on Pods judges the pods a Deployment's controller creates, as
+// the webhook judges their CREATE: check refuses the Deployment whose pods
+// the cluster would refuse, with the policy's message.
+func TestAdmitDocumentsControllerPodsMeetObjectPolicies(t *testing.T) {
+	const policy = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: p
+  namespace: opa
+  labels: {openpolicyagent.org/policy: rego}
+data:
+  p.rego: |
+    package kubernetes.admission
+    import rego.v1
+    deny contains sprintf("privileged container %s in a pod of %s", [c.name, input.request.userInfo.username]) if {
+      input.request.kind.kind == "Pod"
+      some c in input.request.object.spec.containers
+      c.securityContext.privileged
+    }
+`
+	const input = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx:1, securityContext: {privileged: true}}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: fine}
+spec:
+  selector: {matchLabels: {app: fine}}
+  template:
+    metadata: {labels: {app: fine}}
+    spec: {containers: [{name: c, image: nginx:1}]}
+`
+	pdocs, err := manifest.Read(strings.NewReader(policy), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kpolicy.FromDocuments(pdocs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := admission.NewChain([]string{constraints.PluginName}, admission.Inputs{Policies: s}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Read(strings.NewReader(input), "input.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.AdmitDocuments(context.Background(), docs, "default", alice)
+	const want = "privileged container c in a pod of system:serviceaccount:kube-system:replicaset-controller"
+	if r := out[0].Response; r.Allowed || r.Result.Message != want {
+		t.Errorf("the privileged Deployment: allowed=%v %v, want refused with %q", r.Allowed, r.Result, want)
+	}
+	if r := out[1].Response; !r.Allowed {
+		t.Errorf("the other Deployment: refused %v", r.Result)
+	}
+}
