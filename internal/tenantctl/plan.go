@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"sort"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kguard/kguard/internal/tenant"
@@ -88,18 +89,36 @@ type Plan struct {
 	// Released are kguard's tenant Namespaces that no Tenant implies any
 	// more: they are never deleted nor changed (their labels stay).
 	Released []*unstructured.Unstructured
+	// Foreign are objects that carry kguard's labels, that no Tenant
+	// implies, but that kguard never applied (Applied): labels are copied
+	// with an object's YAML, so they alone do not make it kguard's to
+	// delete. They are left as they are.
+	Foreign []*unstructured.Unstructured
 }
 
 // Empty reports whether the plan writes nothing.
 func (p Plan) Empty() bool { return len(p.Apply) == 0 && len(p.Delete) == 0 }
 
+// Applied reports whether kguard applied u: its managedFields hold an Apply
+// by FieldManager. Unlike the labels, the API server writes that entry, and
+// copying an object's YAML does not copy it (kubectl hides managedFields).
+func Applied(u *unstructured.Unstructured) bool {
+	for _, f := range u.GetManagedFields() {
+		if f.Manager == FieldManager && f.Operation == metav1.ManagedFieldsOperationApply {
+			return true
+		}
+	}
+	return false
+}
+
 // PlanObjects compares the objects wanted (the Tenants' renderings) with the
 // objects there (any order; those that are not Managed are only compared
 // with a wanted one of the same key): a wanted object is applied unless the
 // one there already holds every field it sets; a Managed object not wanted
-// is deleted, unless it is a Namespace (Released) or its tenant is in
-// keep (a Tenant that could not be rendered keeps what it had). Apply
-// follows the order of wanted; Delete and Released are sorted by key.
+// is deleted, unless it is a Namespace (Released), kguard never applied it
+// (Foreign) or its tenant is in keep (a Tenant that could not be rendered
+// keeps what it had). Apply follows the order of wanted; Delete, Released
+// and Foreign are sorted by key.
 func PlanObjects(wanted, existing []*unstructured.Unstructured, keep map[string]bool) Plan {
 	there := make(map[Key]*unstructured.Unstructured, len(existing))
 	for _, e := range existing {
@@ -121,9 +140,12 @@ func PlanObjects(wanted, existing []*unstructured.Unstructured, keep map[string]
 		if !managed || seen[k] || keep[name] {
 			continue
 		}
-		if k.Group == "" && k.Kind == "Namespace" {
+		switch {
+		case k.Group == "" && k.Kind == "Namespace":
 			p.Released = append(p.Released, e)
-		} else {
+		case !Applied(e):
+			p.Foreign = append(p.Foreign, e)
+		default:
 			p.Delete = append(p.Delete, e)
 		}
 	}
@@ -132,6 +154,7 @@ func PlanObjects(wanted, existing []*unstructured.Unstructured, keep map[string]
 	}
 	byKey(p.Delete)
 	byKey(p.Released)
+	byKey(p.Foreign)
 	return p
 }
 

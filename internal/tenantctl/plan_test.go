@@ -5,11 +5,13 @@ import (
 	"slices"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // obj is an object of kind (Namespace, NetworkPolicy...) labelled for
-// tenant ("" no labels at all) with spec.
+// tenant, and applied by kguard (its field manager in managedFields), or
+// ("" tenant) without labels nor kguard's field manager, with spec.
 func obj(kind, ns, name, tenantName string, spec map[string]any) *unstructured.Unstructured {
 	api := map[string]string{"Namespace": "v1", "NetworkPolicy": "networking.k8s.io/v1", "RoleBinding": "rbac.authorization.k8s.io/v1"}[kind]
 	md := map[string]any{"name": name}
@@ -18,6 +20,7 @@ func obj(kind, ns, name, tenantName string, spec map[string]any) *unstructured.U
 	}
 	if tenantName != "" {
 		md["labels"] = map[string]any{"app.kubernetes.io/managed-by": "kguard", "kguard.io/tenant": tenantName}
+		md["managedFields"] = []any{map[string]any{"manager": FieldManager, "operation": "Apply", "apiVersion": api}}
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": api, "kind": kind, "metadata": md}}
 	if spec != nil {
@@ -67,6 +70,7 @@ func TestPlanObjects(t *testing.T) {
 		wanted, existing        []*unstructured.Unstructured
 		keep                    map[string]bool
 		apply, delete, released []string
+		foreign                 []string
 	}{
 		{
 			name:   "nothing there: everything applied",
@@ -108,6 +112,16 @@ func TestPlanObjects(t *testing.T) {
 			existing: []*unstructured.Unstructured{np("a1", "", egress), obj("Namespace", "", "a1", "", nil)},
 		},
 		{
+			name: "objects with kguard's labels that kguard never applied (a copy of its YAML, another manager's) are not deleted",
+			existing: []*unstructured.Unstructured{
+				without(obj("NetworkPolicy", "a1", "allow-dns", "a", egress)),
+				managedBy(obj("NetworkPolicy", "a1", "user-copy", "a", egress), "kubectl-client-side-apply", "Update"),
+				managedBy(obj("NetworkPolicy", "a1", "user-update", "a", egress), FieldManager, "Update"),
+				np("a1", "a", egress)},
+			delete:  []string{"NetworkPolicy a1/kguard-tenant-egress"},
+			foreign: []string{"NetworkPolicy a1/allow-dns", "NetworkPolicy a1/user-copy", "NetworkPolicy a1/user-update"},
+		},
+		{
 			name:     "a tenant that could not be rendered keeps its objects",
 			existing: []*unstructured.Unstructured{np("a1", "a", egress), np("b1", "b", egress)},
 			keep:     map[string]bool{"a": true},
@@ -136,7 +150,7 @@ func TestPlanObjects(t *testing.T) {
 			for _, c := range []struct {
 				what      string
 				got, want []string
-			}{{"apply", names(p.Apply), tc.apply}, {"delete", names(p.Delete), tc.delete}, {"released", names(p.Released), tc.released}} {
+			}{{"apply", names(p.Apply), tc.apply}, {"delete", names(p.Delete), tc.delete}, {"released", names(p.Released), tc.released}, {"foreign", names(p.Foreign), tc.foreign}} {
 				if c.want == nil {
 					c.want = []string{}
 				}
@@ -149,6 +163,19 @@ func TestPlanObjects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// without returns u without managedFields: labelled as kguard's, but
+// created by someone else.
+func without(u *unstructured.Unstructured) *unstructured.Unstructured {
+	u.SetManagedFields(nil)
+	return u
+}
+
+// managedBy returns u with manager as its only field manager, by operation.
+func managedBy(u *unstructured.Unstructured, manager, operation string) *unstructured.Unstructured {
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: manager, Operation: metav1.ManagedFieldsOperationType(operation), APIVersion: u.GetAPIVersion()}})
+	return u
 }
 
 // stampedAs sets u's RenderingAnnotation to digest.

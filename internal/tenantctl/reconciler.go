@@ -305,6 +305,10 @@ func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 		r.Logger.Debug("a Namespace no Tenant implies any more is left as it is (kguard never deletes a Namespace)",
 			"namespace", u.GetName(), "tenant", u.GetLabels()[v1alpha1.TenantLabel])
 	}
+	for _, u := range plan.Foreign {
+		r.Logger.Debug("an object with kguard's labels that kguard never applied (no "+FieldManager+" apply in its managedFields) is left as it is",
+			"object", describe(u), "tenant", u.GetLabels()[v1alpha1.TenantLabel])
+	}
 	ready := make(map[string]bool, len(in.tenants))
 	for _, t := range in.tenants {
 		o := outcomes[t.Name]

@@ -46,7 +46,7 @@ var (
 // Tenants. It answers server-side apply roughly as the API server does for
 // one field manager: the object is created, or its top-level fields are
 // replaced by the applied ones and the labels and annotations merged
-// (others' stay);
+// (others' stay), and the apply is recorded in managedFields;
 // an apply to a Tenant's status subresource sets its conditions by type.
 // A patch of any resource in failing fails.
 func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResource], objects ...runtime.Object) *dynamicfake.FakeDynamicClient {
@@ -96,6 +96,8 @@ func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResour
 			u.Object["status"] = m["status"]
 			return true, u, c.Tracker().Update(gvr, u, ns)
 		}
+		// The API server records the apply in managedFields.
+		applied.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: applied.GetAPIVersion()}})
 		if apierrors.IsNotFound(err) {
 			applied.SetUID(types.UID(fmt.Sprintf("uid-%s-%s-%s", gvr.Resource, ns, pa.GetName())))
 			return true, applied, c.Tracker().Create(gvr, applied, ns)
@@ -121,6 +123,9 @@ func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResour
 		}
 		u.SetLabels(labels)
 		u.SetAnnotations(annotations)
+		if !Applied(u) {
+			u.SetManagedFields(append(u.GetManagedFields(), applied.GetManagedFields()...))
+		}
 		return true, u, c.Tracker().Update(gvr, u, ns)
 	})
 	return c
@@ -640,5 +645,36 @@ func TestMetricsServedByTheController(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics holds no %s", want)
 		}
+	}
+}
+
+// A user's object that carries kguard's labels (its YAML copied from one of
+// kguard's NetworkPolicies) is not kguard's: neither a pass nor the Tenant's
+// removal deletes it.
+func TestReconcileLeavesObjectsKguardNeverApplied(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	a := teamA()
+	copied := obj("NetworkPolicy", "a1", "allow-dns", "team-a", map[string]any{"policyTypes": []any{"Egress"}})
+	copied.SetManagedFields(nil) // created by kubectl, not applied by kguard
+	client := fakeCluster(t, &failing, toUnstructured(t, a), copied)
+	r := started(t, client)
+	cached(t, r, 1)
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if get(t, client, policiesGVR, "a1", "allow-dns") == nil {
+		t.Fatal("a pass deleted the user's NetworkPolicy allow-dns")
+	}
+	cached(t, r, 11)
+	r.Store(&snapshot.Snapshot{TenantsComplete: true})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if get(t, client, policiesGVR, "a1", "allow-dns") == nil {
+		t.Error("the Tenant's removal deleted the user's NetworkPolicy allow-dns")
+	}
+	if get(t, client, policiesGVR, "a1", tenant.EgressPolicyName) != nil {
+		t.Error("the Tenant's removal left kguard's own NetworkPolicy")
 	}
 }
