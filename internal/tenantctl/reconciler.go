@@ -185,8 +185,10 @@ func (r *Reconciler) Shutdown() {
 }
 
 // Run starts the informers and reconciles until ctx ends: on every snapshot
-// stored, after each burst of changes to the managed objects, and every
-// Interval. A pass waits for the first snapshot.
+// stored, after each burst of changes to the managed objects, every
+// Interval, and after a pass that failed (retried after Debounce, then
+// twice as long each time it fails again, up to Interval). A pass waits for
+// the first snapshot.
 func (r *Reconciler) Run(ctx context.Context) error {
 	r.init()
 	ctx, cancel := context.WithCancel(ctx)
@@ -202,12 +204,17 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	drain(r.objectChanged) // the informers' first adds are in the first pass
 	ticker := time.NewTicker(r.Interval)
 	defer ticker.Stop()
+	var (
+		retry   <-chan time.Time // nil while the last pass succeeded
+		backoff time.Duration
+	)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.policyChanged:
 		case <-ticker.C:
+		case <-retry:
 		case <-r.objectChanged:
 			select {
 			case <-ctx.Done():
@@ -217,13 +224,18 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		}
 		drain(r.objectChanged)
 		drain(r.policyChanged)
-		switch err := r.Reconcile(ctx); {
+		err := r.Reconcile(ctx)
+		switch {
 		case err == nil || ctx.Err() != nil:
 		case errors.Is(err, errNoSnapshot):
 			r.Logger.Debug("tenant objects changed before the first policy snapshot; the pass waits for it")
 		default:
-			r.Logger.Error("tenants", "err", err)
+			backoff = min(max(2*backoff, r.Debounce), r.Interval)
+			r.Logger.Error("tenants", "err", err, "retry", backoff)
+			retry = time.After(backoff)
+			continue
 		}
+		retry, backoff = nil, 0
 	}
 }
 

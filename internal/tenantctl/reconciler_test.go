@@ -678,3 +678,35 @@ func TestReconcileLeavesObjectsKguardNeverApplied(t *testing.T) {
 		t.Error("the Tenant's removal left kguard's own NetworkPolicy")
 	}
 }
+
+// A pass that failed is tried again without waiting for the Interval nor
+// for a change: a transient failure (the API server or a webhook briefly
+// unavailable) does not leave a Tenant's objects missing until the next
+// periodic pass.
+func TestRunRetriesAFailedPass(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	failing.Store(&quotasGVR)
+	a := teamA()
+	client := fakeCluster(t, &failing, toUnstructured(t, a))
+	r := &Reconciler{Client: client, Logger: quiet(), Debounce: 10 * time.Millisecond, Interval: time.Hour}
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	eventually(t, "a pass to fail on the ResourceQuotas", func() bool {
+		c := ready(t, client, "team-a")
+		return c != nil && c.Reason == ReasonApplyFailed && get(t, client, policiesGVR, "a2", tenant.EgressPolicyName) != nil
+	})
+	time.Sleep(100 * time.Millisecond) // the passes the informers' events asked for are over
+	failing.Store(nil)
+	eventually(t, "the ResourceQuotas applied once the failure is gone", func() bool {
+		return get(t, client, quotasGVR, "a1", tenant.QuotaName) != nil && get(t, client, quotasGVR, "a2", tenant.QuotaName) != nil
+	})
+	eventually(t, "team-a Ready", func() bool { return ready(t, client, "team-a").Status == metav1.ConditionTrue })
+}
