@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -265,6 +266,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 	defer func() { r.Metrics.pass(r.Now(), time.Since(start), err) }()
 	outcomes := map[string]*outcome{}
 	keep := map[string]bool{}
+	deleting := beingDeleted(in.namespaces)
 	var wanted []*unstructured.Unstructured
 	for _, t := range in.tenants {
 		o := &outcome{}
@@ -276,6 +278,11 @@ func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 			continue
 		}
 		o.warnings = rendering.Warnings
+		var skipped []string
+		rendering.Objects, skipped = outside(rendering.Objects, deleting)
+		for _, ns := range skipped {
+			o.warnings = append(o.warnings, fmt.Sprintf("namespace %q is being deleted: nothing is applied in it (a Namespace the Tenant names is created again once it is gone)", ns))
+		}
 		o.objects = len(rendering.Objects)
 		for _, u := range rendering.Objects {
 			if u.GetKind() == "Namespace" {
@@ -291,7 +298,8 @@ func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 		}
 		wanted = append(wanted, rendering.Objects...)
 	}
-	plan := PlanObjects(wanted, r.existing(), keep)
+	existing, _ := outside(r.existing(), deleting)
+	plan := PlanObjects(wanted, existing, keep)
 	var errs []error
 	fail := func(u *unstructured.Unstructured, err error) {
 		errs = append(errs, err)
@@ -341,6 +349,44 @@ func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 	r.Logger.Log(ctx, level, "tenants reconciled", "tenants", len(in.tenants), "objects", len(wanted), "applied", len(plan.Apply),
 		"deleted", len(plan.Delete), "errors", len(errs), "took", time.Since(start).Round(time.Millisecond))
 	return errors.Join(errs...)
+}
+
+// beingDeleted are the names of the namespaces being deleted (a deletion
+// timestamp): kube-controller-manager is deleting their content, and the
+// API server refuses new content there.
+func beingDeleted(namespaces []*corev1.Namespace) map[string]bool {
+	out := map[string]bool{}
+	for _, ns := range namespaces {
+		if ns.DeletionTimestamp != nil {
+			out[ns.Name] = true
+		}
+	}
+	return out
+}
+
+// outside returns the objects that are neither in nor one of the
+// namespaces deleting, and the names of the namespaces of the others,
+// sorted, once each. Neither applied nor deleted, a namespace being deleted
+// is left to kube-controller-manager; a Namespace a selector matched is not
+// created again from a snapshot that still holds it.
+func outside(objs []*unstructured.Unstructured, deleting map[string]bool) ([]*unstructured.Unstructured, []string) {
+	if len(deleting) == 0 {
+		return objs, nil
+	}
+	var kept []*unstructured.Unstructured
+	skipped := map[string]bool{}
+	for _, u := range objs {
+		ns := u.GetNamespace()
+		if k := KeyOf(u); k.Group == "" && k.Kind == "Namespace" {
+			ns = k.Name
+		}
+		if deleting[ns] {
+			skipped[ns] = true
+			continue
+		}
+		kept = append(kept, u)
+	}
+	return kept, slices.Sorted(maps.Keys(skipped))
 }
 
 // existing are the informers' objects, each with its apiVersion and kind

@@ -710,3 +710,40 @@ func TestRunRetriesAFailedPass(t *testing.T) {
 	})
 	eventually(t, "team-a Ready", func() bool { return ready(t, client, "team-a").Status == metav1.ConditionTrue })
 }
+
+// A namespace being deleted is left to kube-controller-manager: nothing is
+// applied in it (the API server refuses new content there, and the Tenant
+// would be ApplyFailed until it is gone), and a Namespace that a selector
+// matched while it was being deleted is not created again once it is gone
+// (the snapshot may still hold it).
+func TestReconcileSkipsNamespacesBeingDeleted(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	a := teamA()
+	a.Spec.Namespaces.Names = []string{"a1"}
+	a.Spec.Namespaces.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}
+	deleting := metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	nsType := metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}
+	a1 := &corev1.Namespace{TypeMeta: nsType, ObjectMeta: metav1.ObjectMeta{Name: "a1", DeletionTimestamp: &deleting, Finalizers: []string{"kubernetes"}}}
+	gone := &corev1.Namespace{TypeMeta: nsType, ObjectMeta: metav1.ObjectMeta{Name: "gone", Labels: map[string]string{"team": "a"}, DeletionTimestamp: &deleting}}
+	live := &corev1.Namespace{TypeMeta: nsType, ObjectMeta: metav1.ObjectMeta{Name: "live", Labels: map[string]string{"team": "a"}}}
+	client := fakeCluster(t, &failing, toUnstructured(t, a), toUnstructured(t, a1), toUnstructured(t, live)) // "gone" is gone
+	r := started(t, client)
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}, Namespaces: []*corev1.Namespace{a1, gone, live}})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if get(t, client, namespacesGVR, "", "gone") != nil {
+		t.Error("namespace gone, deleted while the Tenant's selector matched it, was created again")
+	}
+	if get(t, client, bindingsGVR, "a1", tenant.OwnersBindingName) != nil || get(t, client, policiesGVR, "a1", tenant.EgressPolicyName) != nil {
+		t.Error("objects were applied in namespace a1, which is being deleted")
+	}
+	if get(t, client, bindingsGVR, "live", tenant.OwnersBindingName) == nil {
+		t.Error("namespace live, not being deleted, misses its owners' RoleBinding")
+	}
+	c := ready(t, client, "team-a")
+	if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, `namespace "a1" is being deleted`) ||
+		!strings.Contains(c.Message, `namespace "gone" is being deleted`) {
+		t.Errorf("Ready %+v, want True, saying that a1 and gone are being deleted", c)
+	}
+}
