@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"sort"
 
@@ -204,14 +205,19 @@ func contains(there, wanted map[string]string) bool {
 	return true
 }
 
-// subset reports whether there holds wanted: maps by key, lists element by
-// element with the same length, other values equal (numbers of any Go type).
+// subset reports whether there holds wanted: maps by key (an empty map
+// wanted, such as the podSelector {} that selects every pod, only by an
+// empty one), lists element by element with the same length, other values
+// equal (numbers of any Go type).
 func subset(there, wanted any) bool {
 	switch w := wanted.(type) {
 	case map[string]any:
 		t, ok := there.(map[string]any)
 		if !ok {
 			return len(w) == 0 && there == nil
+		}
+		if len(w) == 0 && len(t) > 0 {
+			return false
 		}
 		for k, v := range w {
 			if !subset(t[k], v) {
@@ -254,4 +260,43 @@ func number(v any) any {
 		return n
 	}
 	return v
+}
+
+// Emptied is the JSON merge patch that empties, in there, the maps that
+// wanted sets empty, or nil when they are. Server-side apply does not: an
+// empty map kguard applies owns none of the keys another manager adds to it,
+// and an empty selector (a NetworkPolicy's podSelector {}, every pod) that
+// someone gave a matchLabels selects fewer pods. metadata is not looked at.
+func Emptied(there, wanted *unstructured.Unstructured) map[string]any {
+	w := maps.Clone(wanted.Object)
+	delete(w, "metadata")
+	return emptied(there.Object, w)
+}
+
+func emptied(there, wanted map[string]any) map[string]any {
+	var patch map[string]any
+	for k, v := range wanted {
+		w, ok := v.(map[string]any)
+		if !ok {
+			continue // lists are atomic: applied whole
+		}
+		t, _ := there[k].(map[string]any)
+		var p map[string]any
+		if len(w) > 0 {
+			p = emptied(t, w)
+		} else if len(t) > 0 {
+			p = map[string]any{}
+			for tk := range t {
+				p[tk] = nil
+			}
+		}
+		if p == nil {
+			continue
+		}
+		if patch == nil {
+			patch = map[string]any{}
+		}
+		patch[k] = p
+	}
+	return patch
 }

@@ -62,6 +62,8 @@ func TestPlanObjects(t *testing.T) {
 	egressWidened := map[string]any{"policyTypes": []any{"Egress"}, "egress": []any{
 		map[string]any{"to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0"}}}},
 		map[string]any{"to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "169.254.169.254/32"}}}}}}
+	narrowed := map[string]any{"policyTypes": []any{"Egress"}, "podSelector": map[string]any{"matchLabels": map[string]any{"nobody": "x"}},
+		"egress": []any{map[string]any{"to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0"}}}}}}
 	np := func(ns, tn string, spec map[string]any) *unstructured.Unstructured {
 		return obj("NetworkPolicy", ns, "kguard-tenant-egress", tn, spec)
 	}
@@ -86,6 +88,12 @@ func TestPlanObjects(t *testing.T) {
 			name:     "drift: an egress rule added is applied over",
 			wanted:   []*unstructured.Unstructured{np("a1", "a", egress)},
 			existing: []*unstructured.Unstructured{np("a1", "a", egressWidened)},
+			apply:    []string{"NetworkPolicy a1/kguard-tenant-egress"},
+		},
+		{
+			name:     "drift: an empty selector kguard sets (every pod) narrowed by a matchLabels is applied over",
+			wanted:   []*unstructured.Unstructured{np("a1", "a", egressDefaulted)},
+			existing: []*unstructured.Unstructured{np("a1", "a", narrowed)},
 			apply:    []string{"NetworkPolicy a1/kguard-tenant-egress"},
 		},
 		{

@@ -2,6 +2,7 @@ package tenantctl
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -426,13 +428,27 @@ func (r *Reconciler) resource(u *unstructured.Unstructured) (dynamic.ResourceInt
 
 // apply applies u with the field manager FieldManager, forcing its fields:
 // the fields kguard sets are kguard's, another manager's change to them is
-// drift, and the fields it does not set are left to others.
+// drift, and the fields it does not set are left to others — but for the
+// keys others added to a map kguard sets empty, which a merge patch removes
+// (Emptied).
 func (r *Reconciler) apply(ctx context.Context, u *unstructured.Unstructured) error {
 	ri, err := r.resource(u)
 	if err != nil {
 		return err
 	}
-	_, err = ri.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	got, err := ri.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return err
+	}
+	patch := Emptied(got, u)
+	if patch == nil {
+		return nil
+	}
+	js, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	_, err = ri.Patch(ctx, u.GetName(), types.MergePatchType, js, metav1.PatchOptions{FieldManager: FieldManager})
 	return err
 }
 

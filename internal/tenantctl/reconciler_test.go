@@ -46,8 +46,9 @@ var (
 // Tenants. It answers server-side apply roughly as the API server does for
 // one field manager: the object is created, or its top-level fields are
 // replaced by the applied ones and the labels and annotations merged
-// (others' stay), and the apply is recorded in managedFields;
-// an apply to a Tenant's status subresource sets its conditions by type.
+// (others' stay), and the apply is recorded in managedFields; an empty
+// map applied keeps the keys there, as server-side apply leaves another
+// manager's keys; an apply to a Tenant's status subresource sets its conditions by type.
 // A patch of any resource in failing fails.
 func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResource], objects ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	t.Helper()
@@ -118,7 +119,7 @@ func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResour
 		labels, annotations := merge(u.GetLabels(), applied.GetLabels()), merge(u.GetAnnotations(), applied.GetAnnotations())
 		for k, v := range applied.Object {
 			if k != "metadata" {
-				u.Object[k] = v
+				u.Object[k] = overlay(u.Object[k], v)
 			}
 		}
 		u.SetLabels(labels)
@@ -129,6 +130,25 @@ func fakeCluster(t *testing.T, failing *atomic.Pointer[schema.GroupVersionResour
 		return true, u, c.Tracker().Update(gvr, u, ns)
 	})
 	return c
+}
+
+// overlay is the value applied over the one there: the applied one, but
+// for an empty map applied, which keeps the keys there (others' keys:
+// kguard's apply owns none of them).
+func overlay(there, applied any) any {
+	a, ok := applied.(map[string]any)
+	t, tok := there.(map[string]any)
+	if !ok || !tok {
+		return applied
+	}
+	if len(a) == 0 {
+		return t
+	}
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		out[k] = overlay(t[k], v)
+	}
+	return out
 }
 
 func toUnstructured(t *testing.T, o runtime.Object) *unstructured.Unstructured {
@@ -309,6 +329,30 @@ func TestReconcile(t *testing.T) {
 		}
 		if got := egressSpec(t, client, "a1"); got != wantEgress {
 			t.Errorf("egress policy of a1 %s, want %s", got, wantEgress)
+		}
+	})
+
+	t.Run("a podSelector narrowed by hand is emptied again", func(t *testing.T) {
+		np := get(t, client, policiesGVR, "a1", tenant.EgressPolicyName)
+		if err := unstructured.SetNestedStringMap(np.Object, map[string]string{"nobody": "x"}, "spec", "podSelector", "matchLabels"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Resource(policiesGVR).Namespace("a1").Update(t.Context(), np, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the informer to see the edit", func() bool {
+			for _, u := range r.existing() {
+				if u.GetNamespace() == "a1" && u.GetName() == tenant.EgressPolicyName {
+					return strings.Contains(fmt.Sprint(u.Object["spec"]), "nobody")
+				}
+			}
+			return false
+		})
+		if err := r.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := egressSpec(t, client, "a1"); got != wantEgress {
+			t.Errorf("egress policy of a1 %s, want %s (every pod selected)", got, wantEgress)
 		}
 	})
 
