@@ -28,7 +28,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
-	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1/tenantvalidation"
 
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
 	"github.com/kguard/kguard/internal/admission/constraints"
@@ -426,6 +425,7 @@ type clusterInformers struct {
 	served          bool
 	cips, roots     informers.GenericInformer // nil unless served, or the ClusterImagePolicy plugin is on
 	tenants         informers.GenericInformer // nil unless the Tenant CRD is served
+	tenantHistory   tenantHistory             // the Tenants' last good versions
 	imagesServed    bool
 	// keySecrets are the Secrets of kguard's namespace, which image
 	// policies name by secretRef (the ClusterImagePolicy plugin only).
@@ -586,7 +586,8 @@ func (inf *clusterInformers) waitForSync(ctx context.Context) error {
 
 // policySet is the policy objects in the caches now. A PodSecurityPolicy
 // object that does not convert is left out (a policy only ever admits, so
-// without it fewer pods are admitted) and returned as an error.
+// without it fewer pods are admitted) and returned as an error; a Tenant is
+// chosen as tenantHistory.choose says.
 func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 	set := &policy.Set{}
 	var err error
@@ -621,31 +622,27 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 			return nil, nil, err
 		}
 	}
+	var broken []error
 	if inf.tenants != nil {
-		// A Tenant that does not convert or validate fails the build (the
-		// last good snapshot keeps serving): without it, its namespaces
-		// would lose their guardrails.
-		if set.Tenants, err = convertAll[v1alpha1.Tenant](inf.tenants, "Tenant"); err != nil {
+		// A Tenant that does not convert, validate, or fit with the others
+		// is refused alone: it keeps its last good version (left out when
+		// it never had one), so that neither the other Tenants nor RBAC,
+		// PodSecurityPolicies or Namespaces stop updating; it is returned
+		// as broken.
+		objs, err := inf.tenants.Lister().List(labels.Everything())
+		if err != nil {
 			return nil, nil, err
 		}
-		for _, t := range set.Tenants {
-			if err := policy.CheckTenant(t); err != nil {
-				return nil, nil, err
-			}
-		}
-		if errs := tenantvalidation.ValidateTenants(set.Tenants, set.Namespaces); len(errs) > 0 {
-			return nil, nil, fmt.Errorf("Tenants: %v", errs.ToAggregate())
-		}
+		set.Tenants, broken = inf.tenantHistory.choose(objs, set.Namespaces)
 		set.TenantsComplete = true
 	}
 	if inf.psps == nil {
-		return set, nil, nil
+		return set, broken, nil
 	}
 	objs, err := inf.psps.Lister().List(labels.Everything())
 	if err != nil {
 		return nil, nil, err
 	}
-	var broken []error
 	for _, o := range objs {
 		p, err := toPSP(o)
 		if err != nil {
