@@ -301,7 +301,8 @@ func (c *Cluster) rebuildOnChange(ctx context.Context, changed <-chan struct{}, 
 // PodSecurityPolicies, Tenants and image policies when their CRDs are
 // served; with opts.Gatekeeper, Gatekeeper's objects too): the one cluster
 // reader of kguard, for the offline commands' --kubeconfig. Objects kguard
-// cannot convert are returned as errors beside the set.
+// cannot convert, and Tenants refused (policySet: no history, so a bad one
+// is left out), are returned as errors beside the set.
 func Read(ctx context.Context, rest *rest.Config, opts ReadOptions) (*policy.Set, []error, error) {
 	inf, err := newInformers(rest, false, false, "")
 	if err != nil {
