@@ -88,7 +88,7 @@ func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Names
 	}
 	var broken []error
 	refuse := func(n string, err error) {
-		what := "it is left out (no version of it has been valid)"
+		what := "it is left out (no version of it has been valid since kguard started)"
 		if last, ok := base[n]; ok {
 			what = fmt.Sprintf("its last valid version (generation %d) is used", last.Generation)
 		} else if d, ok := dropped[n]; ok {

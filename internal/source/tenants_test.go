@@ -96,7 +96,7 @@ func TestTenantsRefuseWhatIsBad(t *testing.T) {
 	}{
 		{"an invalid Tenant beside a good one is left out", []*unstructured.Unstructured{
 			tenantObject("b", 1, named("kube-system")), tenantObject("a", 1, named("a1"))}, plain,
-			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces.names[0]: Forbidden: "kube-system" is a system namespace`, "left out (no version of it has been valid)"}}},
+			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces.names[0]: Forbidden: "kube-system" is a system namespace`, "left out (no version of it has been valid since kguard started)"}}},
 		{"the good one still updates", []*unstructured.Unstructured{
 			tenantObject("a", 2, named("a1", "a2")), tenantObject("b", 1, named("kube-system"))}, plain,
 			want{"a(2):a1,a2", []string{"Tenant b refused", "left out"}}},
@@ -130,7 +130,7 @@ func TestTenantsRefuseWhatIsBad(t *testing.T) {
 		{"everything deleted", nil, plain, want{"", nil}},
 		{"from nothing, a Tenant that never was valid is left out", []*unstructured.Unstructured{
 			tenantObject("a", 1, named("a1")), tenantObject("b", 1, map[string]any{"namespaces": map[string]any{}})}, plain,
-			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces: Required value`, "left out (no version of it has been valid)"}}},
+			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces: Required value`, "left out (no version of it has been valid since kguard started)"}}},
 	}
 	for _, step := range steps {
 		objs := make([]any, len(step.objs))
