@@ -301,8 +301,9 @@ func (c *Cluster) rebuildOnChange(ctx context.Context, changed <-chan struct{}, 
 // PodSecurityPolicies, Tenants and image policies when their CRDs are
 // served; with opts.Gatekeeper, Gatekeeper's objects too): the one cluster
 // reader of kguard, for the offline commands' --kubeconfig. Objects kguard
-// cannot convert, and Tenants refused (policySet: no history, so a bad one
-// is left out), are returned as errors beside the set.
+// cannot convert are returned as errors beside the set; a bad Tenant, or a
+// Rego ConfigMap that does not compile, fails the read (no history: they
+// may hold rules in force).
 func Read(ctx context.Context, rest *rest.Config, opts ReadOptions) (*policy.Set, []error, error) {
 	inf, err := newInformers(rest, false, false, "")
 	if err != nil {
@@ -629,12 +630,14 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 		// is refused alone: it keeps its last good version (left out when
 		// it never had one), so that neither the other Tenants nor RBAC,
 		// PodSecurityPolicies or Namespaces stop updating; it is returned
-		// as broken.
+		// as broken. Starting (no history yet), it fails the build.
 		objs, err := inf.tenants.Lister().List(labels.Everything())
 		if err != nil {
 			return nil, nil, err
 		}
-		set.Tenants, broken = inf.tenantHistory.choose(objs, set.Namespaces)
+		if set.Tenants, broken, err = inf.tenantHistory.choose(objs, set.Namespaces); err != nil {
+			return nil, nil, err
+		}
 		set.TenantsComplete = true
 	}
 	if inf.psps == nil {

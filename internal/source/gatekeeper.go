@@ -269,7 +269,9 @@ func (g *gatekeeper) fill(set *policy.Set) (broken []error, err error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	set.RegoModules, broken = g.regoModules(cms)
+	if set.RegoModules, broken, err = g.regoModules(cms); err != nil {
+		return nil, err
+	}
 	for _, ki := range g.constraints {
 		objs, err := ki.inf.Lister().List(labels.Everything())
 		if err != nil {
@@ -302,8 +304,10 @@ func (g *gatekeeper) fill(set *policy.Set) (broken []error, err error) {
 // refused and its last version that did compile stays (none, when none
 // ever did), so that one broken ConfigMap neither stops every other policy
 // from updating nor drops the rules it had. The ConfigMaps refused are
-// returned as broken.
-func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, []error) {
+// returned as broken. Before any set compiled (kguard starting: it keeps
+// no history across restarts) a broken ConfigMap is an error: kguard does
+// not start without rules that may have been in force.
+func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, []error, error) {
 	sort.Slice(cms, func(i, j int) bool { return cms[i].Namespace+"/"+cms[i].Name < cms[j].Namespace+"/"+cms[j].Name })
 	keys := make([]string, len(cms))
 	current := map[string][]policy.RegoModule{}
@@ -319,9 +323,11 @@ func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, 
 		return out
 	}
 	g.regoErrs = map[string]error{}
-	if compiles(flatten(current)) == nil { // as they are
+	if err := compiles(flatten(current)); err == nil { // as they are
 		g.lastGood = current
-		return flatten(current), nil
+		return flatten(current), nil, nil
+	} else if g.lastGood == nil {
+		return nil, nil, fmt.Errorf("the Rego ConfigMaps do not compile: %w", err)
 	}
 	// From the last versions that compiled (of the ConfigMaps that still
 	// exist), each changed ConfigMap in turn.
@@ -354,7 +360,7 @@ func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, 
 		}
 	}
 	g.lastGood = base
-	return flatten(base), broken
+	return flatten(base), broken, nil
 }
 
 // compiles compiles modules as the Constraints plugin does.

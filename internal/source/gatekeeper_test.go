@@ -26,6 +26,12 @@ const (
 // none did), the others update, and it is reported.
 func TestRegoModulesRefuseWhatDoesNotCompile(t *testing.T) {
 	g := &gatekeeper{}
+	// Starting (no set compiled yet), a broken ConfigMap is an error: its
+	// rules may have been in force before the restart.
+	if _, _, err := g.regoModules([]*corev1.ConfigMap{regoConfigMap("a", denyPrivileged), regoConfigMap("b", doesNotParse)}); err == nil ||
+		!strings.Contains(err.Error(), "the Rego ConfigMaps do not compile") {
+		t.Fatalf("starting with a broken ConfigMap: %v, want an error", err)
+	}
 	type want struct {
 		sources []string // the modules' sources, in ConfigMap order
 		broken  []string // substrings, one per broken ConfigMap
@@ -46,11 +52,14 @@ func TestRegoModulesRefuseWhatDoesNotCompile(t *testing.T) {
 		{"a newcomer conflicting with what compiled is refused, even first in order", []*corev1.ConfigMap{regoConfigMap("0", conflicting), regoConfigMap("a", denyHostPID), regoConfigMap("b", denyPrivileged)},
 			want{[]string{denyHostPID, denyPrivileged}, []string{"Rego ConfigMap kguard/0: ", "conflicting rules"}}},
 		{"everything deleted", nil, want{nil, nil}},
-		{"from nothing, a broken one is left out", []*corev1.ConfigMap{regoConfigMap("a", doesNotParse), regoConfigMap("b", warnNoApp)},
+		{"from nothing after a start, a broken one is left out", []*corev1.ConfigMap{regoConfigMap("a", doesNotParse), regoConfigMap("b", warnNoApp)},
 			want{[]string{warnNoApp}, []string{"Rego ConfigMap kguard/a: ", "left out"}}},
 	}
 	for _, step := range steps {
-		mods, broken := g.regoModules(step.cms)
+		mods, broken, err := g.regoModules(step.cms)
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
 		var sources []string
 		for _, m := range mods {
 			sources = append(sources, m.Source)

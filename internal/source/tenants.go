@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -36,8 +37,10 @@ type tenantHistory struct {
 // that it is the changed one that is refused, never the one in force. A
 // refused Tenant keeps its last good version, or is left out when it has
 // none (it then implies nothing, as a Tenant the API server refused at
-// creation would).
-func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Namespace) ([]*v1alpha1.Tenant, []error) {
+// creation would). Before any set was good (kguard starting: it keeps no
+// history across restarts) a bad Tenant is an error: kguard does not start
+// without the guardrails of a Tenant that may have been in force.
+func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Namespace) ([]*v1alpha1.Tenant, []error, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var names []string
@@ -64,8 +67,9 @@ func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Names
 	}
 	if len(bad) == 0 && len(tenantvalidation.ValidateTenants(list(current), namespaces)) == 0 { // as they are
 		h.lastGood = current
-		return list(current), nil
+		return list(current), nil, nil
 	}
+	starting := h.lastGood == nil
 	// The base: the last good version of each Tenant that still exists
 	// (its current object when its spec is the same), in name order. One
 	// that no longer fits with those before it (a Namespace's labels
@@ -117,8 +121,11 @@ func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Names
 		}
 		base[n] = cur
 	}
+	if starting {
+		return nil, nil, errors.Join(broken...)
+	}
 	h.lastGood = base
-	return list(base), broken
+	return list(base), broken, nil
 }
 
 // toTenant converts an object of the Tenant informer strictly, defaults
