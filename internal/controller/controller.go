@@ -112,11 +112,12 @@ func (c *Controller) Store(snap *snapshot.Snapshot) {
 	notify(c.policyChanged)
 }
 
-// ReloadFailed logs a source that could not build a snapshot: the last one
-// keeps auditing.
+// ReloadFailed logs a source that could not build a snapshot (the last one
+// keeps auditing) or an object a new snapshot refused (its last good
+// version, or none, stands for it; the error says which).
 func (c *Controller) ReloadFailed(err error) {
 	c.init()
-	c.Logger.Error("policies could not be rebuilt; the last good ones keep auditing", "err", err)
+	c.Logger.Error("policies could not be rebuilt, or a policy object is refused; the last good policies keep auditing", "err", err)
 }
 
 // Fresh: nothing to do; the audit that follows Store says what it found.

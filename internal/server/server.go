@@ -202,7 +202,10 @@ func (s *Server) ReloadFailed(err error) {
 	if cur := s.snap.Load(); cur != nil {
 		gen = cur.Generation
 	}
-	s.log.Error("policy reload failed; the last good snapshot keeps serving", "error", err, "serving_generation", gen)
+	// err is a rebuild that failed (the last good snapshot keeps serving) or
+	// an object the new snapshot refused (its last good version, or none,
+	// stands for it): the error says which.
+	s.log.Error("policy reload failed, or a policy object is refused; the last good policies keep serving", "error", err, "serving_generation", gen)
 }
 
 // Ready reports whether a snapshot is loaded and the server is not stopping.
