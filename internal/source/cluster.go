@@ -407,8 +407,9 @@ func readGatekeeper(ctx context.Context, rest *rest.Config, inf *clusterInformer
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	set.Constraints = nil // fill adds them anew
-	return g.fill(set)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return broken, g.fillInventoryLocked(set)
 }
 
 // clusterInformers are the informers of cluster mode.

@@ -281,21 +281,30 @@ func (g *gatekeeper) fill(set *policy.Set) (broken []error, err error) {
 			set.Constraints = append(set.Constraints, o.(*unstructured.Unstructured))
 		}
 	}
-	set.Inventory = []*unstructured.Unstructured{}
-	for _, inf := range g.inventory {
-		objs, err := inf.Lister().List(labels.Everything())
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range objs {
-			set.Inventory = append(set.Inventory, o.(*unstructured.Unstructured))
-		}
+	if err := g.fillInventoryLocked(set); err != nil {
+		return nil, err
 	}
 	sort.Slice(set.Constraints, func(i, j int) bool {
 		a, b := set.Constraints[i], set.Constraints[j]
 		return a.GetKind() < b.GetKind() || a.GetKind() == b.GetKind() && a.GetName() < b.GetName()
 	})
 	return broken, nil
+}
+
+// fillInventoryLocked sets set's inventory to the synced objects of the
+// caches; g.mu is held.
+func (g *gatekeeper) fillInventoryLocked(set *policy.Set) error {
+	set.Inventory = []*unstructured.Unstructured{}
+	for _, inf := range g.inventory {
+		objs, err := inf.Lister().List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			set.Inventory = append(set.Inventory, o.(*unstructured.Unstructured))
+		}
+	}
+	return nil
 }
 
 // regoModules are the modules of the Rego ConfigMaps (sorted by namespace
