@@ -10,6 +10,13 @@ export GOFLAGS="${GOFLAGS:-} -mod=mod"
 export KGUARD_CACHE="${KGUARD_CACHE:-$HOME/.cache/kguard}"
 mkdir -p "$KGUARD_CACHE"
 
+# go test's default ten minutes per test binary is not enough on a fresh
+# machine: with an empty build cache, tests that build kguard or a peer tool
+# (TestSBOM's go build -trimpath, the gator verify module) compile it from
+# scratch while the other packages' tests run on the same two cores.
+GOFLAGS="$(go env GOFLAGS)"
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-timeout=30m"
+
 echo "== go vet"
 go vet ./...
 
