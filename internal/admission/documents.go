@@ -59,7 +59,7 @@ func (c *Chain) AdmitDocuments(ctx context.Context, docs []manifest.Document, de
 		if creator := PodCreator(d.Group(), d.Kind); creator != nil {
 			pods = creator
 		}
-		out[i] = c.admitDocumentAs(ctx, d, defaultNamespace, func(*corev1.PodSpec) user.Info { return pods }, u)
+		out[i] = c.AdmitDocumentAs(ctx, d, defaultNamespace, func(metav1.Object, *corev1.PodSpec) user.Info { return pods }, u)
 	})
 	return out
 }
@@ -89,10 +89,11 @@ func PodCreator(group, kind string) user.Info {
 		Groups: []string{serviceaccount.AllServiceAccountsGroup, serviceaccount.MakeNamespaceGroupName(metav1.NamespaceSystem), user.AllAuthenticated}}
 }
 
-// Reviewer names the user who creates an object: spec is the defaulted pod
-// spec the object carries (its ServiceAccount set), nil for an object
-// without a pod. It must be safe for concurrent use and must not change spec.
-type Reviewer func(spec *corev1.PodSpec) user.Info
+// Reviewer names the user who creates an object: obj is the pod-carrying
+// object and spec the defaulted pod spec it carries (its ServiceAccount set),
+// both nil for an object without a pod. It must be safe for concurrent use
+// and must change neither.
+type Reviewer func(obj metav1.Object, spec *corev1.PodSpec) user.Info
 
 // AdmitDocument admits the creation of one document, without namespace in
 // defaultNamespace, by the user reviewer names, as AdmitDocuments does. A
@@ -101,13 +102,14 @@ type Reviewer func(spec *corev1.PodSpec) user.Info
 // which run on every core (the webhook server answers such a review as
 // failed).
 func (c *Chain) AdmitDocument(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer) Outcome {
-	return c.admitDocumentAs(ctx, d, defaultNamespace, reviewer, nil)
+	return c.AdmitDocumentAs(ctx, d, defaultNamespace, reviewer, nil)
 }
 
-// admitDocumentAs is AdmitDocument with the user who creates the object
+// AdmitDocumentAs is AdmitDocument with the user who creates the object
 // itself, as the policies judging the object see it, when it is not the
-// one reviewer names for its pods (nil: the same).
-func (c *Chain) admitDocumentAs(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer, creator user.Info) (out Outcome) {
+// one reviewer names for its pods (nil: the same): a pod controller is
+// created by a user, its pods by kube-controller-manager.
+func (c *Chain) AdmitDocumentAs(ctx context.Context, d *manifest.Document, defaultNamespace string, reviewer Reviewer, creator user.Info) (out Outcome) {
 	ns := d.Namespace
 	if ns == "" {
 		ns = defaultNamespace
@@ -164,7 +166,11 @@ func (c *Chain) admitDocument(ctx context.Context, d *manifest.Document, ns stri
 		apidefaults.Pod(w.PodParts())
 		podspec.DefaultImageVolumes(spec)
 	}
-	podUser := reviewer(spec)
+	var obj metav1.Object
+	if w != nil {
+		obj, _ = w.Object.(metav1.Object)
+	}
+	podUser := reviewer(obj, spec)
 	u := creator // the object's creator, as the request names it
 	if u == nil {
 		u = podUser

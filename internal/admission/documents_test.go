@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/admission"
@@ -326,7 +327,7 @@ spec:
 		{"default", seen{Namespace: "default", Resource: "pods", RequestKind: "Pod", RequestResource: "pods", Options: "CreateOptions",
 			ObjectNamespace: "default", PullPolicy: "IfNotPresent", Labels: map[string]string{}}},
 	} {
-		oc := c.AdmitDocument(context.Background(), &docs[i], "default", func(*corev1.PodSpec) user.Info { return alice })
+		oc := c.AdmitDocument(context.Background(), &docs[i], "default", func(metav1.Object, *corev1.PodSpec) user.Info { return alice })
 		if oc.Err != nil {
 			t.Fatalf("%s: %v", docs[i].Kind, oc.Err)
 		}

@@ -41,7 +41,7 @@ func TestAdmitDocumentMutatorsFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oc := c.AdmitDocument(context.Background(), &docs[0], "default", func(*corev1.PodSpec) user.Info { return alice })
+	oc := c.AdmitDocument(context.Background(), &docs[0], "default", func(metav1.Object, *corev1.PodSpec) user.Info { return alice })
 	if oc.Err != nil {
 		t.Fatal(oc.Err)
 	}

@@ -1,6 +1,7 @@
 // Package audit judges objects that already exist (what runs in a cluster,
 // or a dump of it) with the admission chain, as the webhook would judge
-// their creation today: each pod-carrying object as created by its pod's
+// their creation today: the pods of a pod controller as created by the
+// controller of kube-controller-manager that makes them, a bare Pod by its
 // ServiceAccount, a pod that a controller in the input owns through that
 // controller only. It does no I/O: it takes a chain and documents and returns
 // results, aggregated per namespace here and per policy, rule and resource
@@ -15,6 +16,7 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/kguard/kguard/internal/admission"
@@ -227,11 +229,11 @@ func (a *Auditor) audit(ctx context.Context, d *manifest.Document, owner *Object
 		return r
 	}
 	reviewedAs := ""
-	oc := a.chain.AdmitDocument(ctx, d, defaultNamespace, func(spec *corev1.PodSpec) user.Info {
-		u := rv.of(namespaceOf(d, defaultNamespace), spec)
+	oc := a.chain.AdmitDocumentAs(ctx, d, defaultNamespace, func(obj metav1.Object, spec *corev1.PodSpec) user.Info {
+		u := rv.of(d, namespaceOf(d, defaultNamespace), obj, spec)
 		reviewedAs = u.GetName()
 		return u
-	})
+	}, rv.object(d))
 	r.Namespace, r.Reviewer = oc.Namespace, reviewedAs
 	switch resp := oc.Response; {
 	case oc.Err != nil:

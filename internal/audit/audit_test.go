@@ -90,6 +90,93 @@ func podYAML(name, ns, sa, owner string) string {
 	return strings.Replace(y, "%s", owner, 1)
 }
 
+// The pods of a controller are created by kube-controller-manager's
+// controller, and PodSecurityPolicy asks "use" of that user and of the
+// pod's ServiceAccount: where a privileged policy is granted to the
+// ServiceAccounts of kube-system (as GKE's and many guides' setups did), a
+// Deployment's privileged pods are admitted in the cluster while the same
+// bare Pod is not; the audit says what the cluster does.
+func TestRunControllersCreatePods(t *testing.T) {
+	set, err := policy.Read(strings.NewReader(`apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: privileged}
+spec:
+  privileged: true
+  runAsUser: {rule: RunAsAny}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: use-privileged}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use], resourceNames: [privileged]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: kube-system-privileged}
+subjects: [{kind: Group, name: "system:serviceaccounts:kube-system", apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: use-privileged, apiGroup: rbac.authorization.k8s.io}
+`), "policies.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := snapshot.BuildPolicies(snapshot.Config{AdmissionPlugins: []string{podsecuritypolicy.PluginName}}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const privileged = `
+    spec:
+      containers: [{name: c, image: nginx, securityContext: {privileged: true}}]
+`
+	objects := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: agent, namespace: ops}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}` + privileged + `---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: ops}
+spec:
+  template:
+    metadata: {labels: {app: once}}` + strings.Replace(privileged, "containers:", "restartPolicy: Never\n      containers:", 1) + `---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent-x-1, namespace: ops, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: agent-x, uid: rs-x, controller: true}]}
+spec:
+  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bare, namespace: ops}
+spec:
+  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]
+`
+	rs := audit.Run(context.Background(), built.Admission, read(t, objects), audit.Options{})
+	want := []struct {
+		name     string
+		status   audit.Status
+		reviewer string
+	}{
+		{"agent", audit.Admitted, "system:serviceaccount:kube-system:replicaset-controller"},
+		{"once", audit.Admitted, "system:serviceaccount:kube-system:job-controller"},
+		{"agent-x-1", audit.Admitted, "system:serviceaccount:kube-system:replicaset-controller"},
+		{"bare", audit.Denied, "system:serviceaccount:ops:default"},
+	}
+	if len(rs.Results) != len(want) {
+		t.Fatalf("%d results, want %d: %+v", len(rs.Results), len(want), rs.Results)
+	}
+	for i, w := range want {
+		r := rs.Results[i]
+		if r.Name != w.name || r.Status != w.status || r.Reviewer != w.reviewer {
+			t.Errorf("result %d = {%s %s reviewer %q} (%s%s), want {%s %s reviewer %q}", i, r.Name, r.Status, r.Reviewer, r.Message, r.Error, w.name, w.status, w.reviewer)
+		}
+	}
+}
+
 func TestRun(t *testing.T) {
 	ctrl := func(kind, name, uid string) string {
 		return ", ownerReferences: [{apiVersion: apps/v1, kind: " + kind + ", name: " + name + ", uid: " + uid + ", controller: true}]"
@@ -147,22 +234,22 @@ spec:
 			name:    "pods and ReplicaSets are reported through the Deployment that owns them",
 			objects: []string{deployment, replicaSet, podYAML("web-1-a", "ci", "builder", ctrl("ReplicaSet", "web-1", "rs-1"))},
 			want: []want{
-				{name: "web", status: audit.Admitted, reviewer: "system:serviceaccount:ci:builder"},
+				{name: "web", status: audit.Admitted, reviewer: "system:serviceaccount:kube-system:replicaset-controller"},
 				{name: "web-1", status: audit.Owned, owner: "web"},
 				{name: "web-1-a", status: audit.Owned, owner: "web"},
 			},
 		},
 		{
-			name:    "a pod whose owner is not in the input is reviewed as a pod",
+			name:    "a pod whose owner is not in the input is reviewed as a pod its controller creates",
 			objects: []string{podYAML("web-2-a", "ci", "builder", ctrl("ReplicaSet", "web-2", "rs-2"))},
-			want:    []want{{name: "web-2-a", status: audit.Admitted, reviewer: "system:serviceaccount:ci:builder"}},
+			want:    []want{{name: "web-2-a", status: audit.Admitted, reviewer: "system:serviceaccount:kube-system:replicaset-controller"}},
 		},
 		{
 			name:    "an owner of the same name but another UID does not stand for the pod",
 			objects: []string{replicaSet, podYAML("web-1-b", "ci", "", ctrl("ReplicaSet", "web-1", "rs-old"))},
 			want: []want{
-				{name: "web-1", status: audit.Admitted, reviewer: "system:serviceaccount:ci:builder"},
-				{name: "web-1-b", status: audit.Denied, reviewer: "system:serviceaccount:ci:default", plugin: podsecuritypolicy.PluginName},
+				{name: "web-1", status: audit.Admitted, reviewer: "system:serviceaccount:kube-system:replicaset-controller"},
+				{name: "web-1-b", status: audit.Denied, reviewer: "system:serviceaccount:kube-system:replicaset-controller", plugin: podsecuritypolicy.PluginName},
 			},
 		},
 		{

@@ -2,20 +2,28 @@ package audit
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 
+	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/apidefaults"
+	"github.com/kguard/kguard/internal/manifest"
 )
 
 // DefaultRequester creates the objects that carry no pod when
 // Options.Requester is empty: an authenticated user without grants of its own.
 const DefaultRequester = "kguard-audit"
 
-// reviewer decides who creates an object: the pod's ServiceAccount for a
-// pod-carrying object (as a Pod is admitted when its controller creates it
-// for that ServiceAccount, and PodSecurityPolicy's "use" is granted to it),
-// the requester for any other.
+// reviewer decides who creates an object and its pods, as in the cluster:
+// the pods of a pod controller (a Deployment, or a Pod whose controller
+// reference names one) are created by the controller of
+// kube-controller-manager that makes them (admission.PodCreator), a Pod
+// without one by its ServiceAccount (who created it is not recorded), and
+// PodSecurityPolicy's "use" is asked of that user and of the pod's
+// ServiceAccount, as in the cluster. The requester creates anything else,
+// pod controllers included.
 type reviewer struct {
 	requester user.Info
 }
@@ -27,11 +35,33 @@ func newReviewer(requester string) *reviewer {
 	return &reviewer{requester: &user.DefaultInfo{Name: requester, Groups: []string{user.AllAuthenticated}}}
 }
 
-// of is the user who creates an object of namespace ns carrying the
-// (defaulted) pod spec; spec is nil for an object without a pod.
-func (rv *reviewer) of(ns string, spec *corev1.PodSpec) user.Info {
+// object is the user who creates the object d itself: the requester for a
+// pod controller, nil (the pods' creator, of) for anything else.
+func (rv *reviewer) object(d *manifest.Document) user.Info {
+	if admission.PodCreator(d.Group(), d.Kind) != nil {
+		return rv.requester
+	}
+	return nil
+}
+
+// of is the user who creates the pods of d, an object of namespace ns
+// (obj) carrying the (defaulted) pod spec; obj and spec are nil for an
+// object without a pod, which the requester creates.
+func (rv *reviewer) of(d *manifest.Document, ns string, obj metav1.Object, spec *corev1.PodSpec) user.Info {
 	if spec == nil {
 		return rv.requester
+	}
+	if creator := admission.PodCreator(d.Group(), d.Kind); creator != nil {
+		return creator
+	}
+	if obj != nil {
+		if ref := metav1.GetControllerOf(obj); ref != nil {
+			if gv, err := schema.ParseGroupVersion(ref.APIVersion); err == nil {
+				if creator := admission.PodCreator(gv.Group, ref.Kind); creator != nil {
+					return creator
+				}
+			}
+		}
 	}
 	return ServiceAccountUser(ns, spec.ServiceAccountName)
 }

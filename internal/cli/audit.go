@@ -51,11 +51,14 @@ controllers, Services and Namespaces, and the objects of the kinds its Gatekeepe
 match (every kind with plain Rego policies), judged with the cluster's own policies (its
 ConstraintTemplates and constraints too when Constraints is enabled, or no plugin is named).
 
-A pod or pod controller is reviewed as created by its pod's ServiceAccount
-(system:serviceaccount:NS:SA, in system:serviceaccounts, system:serviceaccounts:NS and
-system:authenticated), as its controller creates it; a controller's pods (and a Deployment's
-ReplicaSets) are reported once through the controller when it is in the input, as pods
-otherwise. Other objects are created by --requester. Objects of a kind no enabled plugin judges
+The pods of a pod controller (or of a Pod's controller reference) are reviewed as created by
+the controller of kube-controller-manager that creates them
+(system:serviceaccount:kube-system:replicaset-controller for a Deployment, as kguard check),
+PodSecurityPolicy asking "use" of it and of the pod's ServiceAccount, as in the cluster; a
+bare Pod as created by its ServiceAccount (system:serviceaccount:NS:SA). A controller's pods
+(and a Deployment's ReplicaSets) are reported once through the controller when it is in the
+input, as pods otherwise. Other objects, pod controllers themselves included, are created by
+--requester. Objects of a kind no enabled plugin judges
 are counted as skipped. A denial is a violation; what the mutating plugins would change is not
 (-v lists it, with the warnings).
 
@@ -74,7 +77,7 @@ NAMESPACE KIND/NAME  PLUGIN: message. Exit status: 0 no violation, 1 violations,
 	f.StringArrayVar(&o.policies, "policy", nil, "policy objects, as for check: file, directory or - (repeatable); not with --kubeconfig")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "audit the objects of the cluster of this kubeconfig, with its policies")
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the namespaced objects that name none")
-	f.StringVar(&o.requester, "requester", audit.DefaultRequester, "user who creates the objects that carry no pod (Services, Namespaces...), in system:authenticated")
+	f.StringVar(&o.requester, "requester", audit.DefaultRequester, "user who creates the objects other than pods (Services, Namespaces, pod controllers...), in system:authenticated")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "text output: also list what the mutating plugins would change and the warnings")
 	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default: as check, for the policies read)")
 	f.BoolVar(&o.admission.images.offline, "offline", false, "no registry lookups: an image a ClusterImagePolicy matches is refused as unverifiable offline, and says so")
