@@ -96,6 +96,23 @@ type KindJudge interface {
 	JudgesKind(gk schema.GroupKind) bool
 }
 
+// auditKey marks a context as the audit of objects that already exist.
+type auditKey struct{}
+
+// WithAudit marks ctx as the audit of existing objects (kguard audit,
+// kguard controller) rather than an admission: a plugin with an audit of
+// its own (Gatekeeper's constraints: the audit.gatekeeper.sh enforcement
+// point, the Config's exclusions for the audit process) judges as it.
+func WithAudit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, auditKey{}, true)
+}
+
+// IsAudit reports whether ctx is marked by WithAudit.
+func IsAudit(ctx context.Context) bool {
+	b, _ := ctx.Value(auditKey{}).(bool)
+	return b
+}
+
 // ObjectMutator is a plugin of the mutating phase that changes objects of
 // every kind, not only pods (the Tenancy plugin's required labels): it is
 // asked about every request whose operation and subresource it Handles,

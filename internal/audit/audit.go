@@ -229,6 +229,9 @@ func (a *Auditor) audit(ctx context.Context, d *manifest.Document, owner *Object
 		return r
 	}
 	reviewedAs := ""
+	// As the plugins' own audits judge (Gatekeeper's: its audit point and
+	// exclusions), not as their webhooks.
+	ctx = admission.WithAudit(ctx)
 	oc := a.chain.AdmitDocumentAs(ctx, d, defaultNamespace, func(obj metav1.Object, spec *corev1.PodSpec) user.Info {
 		u := rv.of(d, namespaceOf(d, defaultNamespace), obj, spec)
 		reviewedAs = u.GetName()

@@ -68,9 +68,12 @@ type Plugin struct {
 	rego       *regopolicy.Policies
 	namespaces map[string]*corev1.Namespace
 	excluded   []string // Config match excludedNamespaces (webhook or *)
-	templates  []TemplateStatus
-	loadErrs   []string // constraints that do not load, and why
-	syncKinds  []schema.GroupVersionKind
+	// auditExcluded are the Config's excludedNamespaces for the audit
+	// (audit or *), for admission.IsAudit contexts.
+	auditExcluded []string
+	templates     []TemplateStatus
+	loadErrs      []string // constraints that do not load, and why
+	syncKinds     []schema.GroupVersionKind
 }
 
 var _ admission.KindJudge = (*Plugin)(nil)
@@ -158,6 +161,9 @@ func New(set *policy.Set, cfg Config) (*Plugin, error) {
 		for _, m := range c.Spec.Match {
 			if containsAny(m.Processes, "*", "webhook") {
 				p.excluded = append(p.excluded, m.ExcludedNamespaces...)
+			}
+			if containsAny(m.Processes, "*", "audit") {
+				p.auditExcluded = append(p.auditExcluded, m.ExcludedNamespaces...)
 			}
 		}
 	}
@@ -270,12 +276,17 @@ func (p *Plugin) constraintsReview(ctx context.Context, req *admissionv1.Admissi
 		cp.Namespace = ""
 		req = &cp
 	}
-	if p.isExcluded(req) {
+	// `kguard check` answers as the webhook will: the same enforcement
+	// point; the audit of existing objects as Gatekeeper's audit.
+	point, excluded := engine.PointWebhook, p.excluded
+	if admission.IsAudit(ctx) {
+		point, excluded = engine.PointAudit, p.auditExcluded
+	}
+	if isExcluded(req, excluded) {
 		return nil, nil, nil
 	}
-	// `kguard check` answers as the webhook will: the same enforcement point.
 	review := &engine.Review{Request: req, Namespace: p.namespaces[req.Namespace]}
-	for _, res := range p.set.Review(ctx, review, engine.PointWebhook) {
+	for _, res := range p.set.Review(ctx, review, point) {
 		line := fmt.Sprintf("[%s] %s", res.Constraint.Name, res.Msg)
 		for _, a := range res.Actions {
 			switch a {
@@ -292,8 +303,8 @@ func (p *Plugin) constraintsReview(ctx context.Context, req *admissionv1.Admissi
 }
 
 // isExcluded: the request's namespace is excluded by a Gatekeeper Config
-// (match.excludedNamespaces for the webhook).
-func (p *Plugin) isExcluded(req *admissionv1.AdmissionRequest) bool {
+// (the match.excludedNamespaces of the process judging).
+func isExcluded(req *admissionv1.AdmissionRequest, excluded []string) bool {
 	ns := req.Namespace
 	if req.Kind.Group == "" && req.Kind.Kind == "Namespace" {
 		ns = req.Name
@@ -301,7 +312,7 @@ func (p *Plugin) isExcluded(req *admissionv1.AdmissionRequest) bool {
 	if ns == "" {
 		return false
 	}
-	for _, g := range p.excluded {
+	for _, g := range excluded {
 		if engine.GlobMatches(g, ns) {
 			return true
 		}
