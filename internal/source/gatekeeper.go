@@ -358,10 +358,20 @@ func (g *gatekeeper) regoModules(cms []*corev1.ConfigMap) ([]policy.RegoModule, 
 		base[k] = current[k]
 		if err := compiles(flatten(base)); err != nil {
 			what := "left out (no version of it has compiled)"
-			if had {
-				base[k] = last
+			switch good, ok := g.lastGood[k]; {
+			case had:
+				base[k] = last // base compiled with it
 				what = "its last version that compiled is used"
-			} else {
+			case ok:
+				// base was emptied by a deletion: its last good version,
+				// if it still compiles with the others.
+				base[k] = good
+				what = "its last version that compiled is used"
+				if compiles(flatten(base)) != nil {
+					delete(base, k)
+					what = "left out (its last version that compiled no longer compiles with the others)"
+				}
+			default:
 				delete(base, k)
 			}
 			g.regoErrs[k] = err

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,5 +84,32 @@ func TestRegoModulesRefuseWhatDoesNotCompile(t *testing.T) {
 		if err := compiles(mods); err != nil {
 			t.Errorf("%s: the modules chosen do not compile: %v", step.name, err)
 		}
+	}
+}
+
+// A deletion that breaks the other ConfigMaps' last versions (a library
+// removed) must not drop the rules of a ConfigMap broken at the same time
+// whose last version still compiles: they were in force and compile.
+func TestRegoModulesDeletionKeepsOthersLastGood(t *testing.T) {
+	const lib = "package lib\nprivileged(c) if c.securityContext.privileged\n"
+	const usesLib = "package kubernetes.admission\nimport data.lib\ndeny contains \"privileged (lib)\" if lib.privileged(input.request.object.spec.containers[_])\n"
+	g := &gatekeeper{}
+	if _, broken, err := g.regoModules([]*corev1.ConfigMap{regoConfigMap("a-lib", lib), regoConfigMap("b", usesLib), regoConfigMap("c", denyHostPID)}); err != nil || len(broken) > 0 {
+		t.Fatalf("all compile: %v %v", broken, err)
+	}
+	// a-lib deleted, and c broken by an edit, in the same rebuild.
+	mods, broken, err := g.regoModules([]*corev1.ConfigMap{regoConfigMap("b", usesLib), regoConfigMap("c", doesNotParse)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []string
+	for _, m := range mods {
+		sources = append(sources, m.Source)
+	}
+	if !slices.Contains(sources, denyHostPID) {
+		t.Errorf("modules %q: c's last version that compiled (deny hostPID) was dropped; broken: %v", sources, broken)
+	}
+	if err := compiles(mods); err != nil {
+		t.Errorf("the modules chosen do not compile: %v", err)
 	}
 }
