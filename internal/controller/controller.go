@@ -68,7 +68,11 @@ type Controller struct {
 	resources []schema.GroupVersionResource
 	// watched are the informers of resources, with their kinds.
 	watched map[schema.GroupVersionResource]watchedResource
-	handler cache.ResourceEventHandler
+	// preferred is the version discovery last preferred for each judged
+	// resource: one watched in another version before (a CRD that came to
+	// prefer v2) holds the same objects, audited once.
+	preferred map[schema.GroupResource]schema.GroupVersionResource
+	handler   cache.ResourceEventHandler
 	// judged: the snapshot generation and time of the last discovery of
 	// the resources constraints match (once per snapshot and Interval).
 	judgedGen uint64
@@ -144,6 +148,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.factory = dynamicinformer.NewDynamicSharedInformerFactory(c.Client, 0)
 	c.informers = map[string]cache.SharedIndexInformer{}
 	c.watched = map[schema.GroupVersionResource]watchedResource{}
+	c.preferred = map[schema.GroupResource]schema.GroupVersionResource{}
 	c.handler = cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { notify(c.objectChanged) },
 		UpdateFunc: func(any, any) { notify(c.objectChanged) },
@@ -195,6 +200,7 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 	}
 	var added []cache.InformerSynced
 	for _, gvr := range resources {
+		c.preferred[gvr.GroupResource()] = gvr
 		if _, ok := c.watched[gvr]; ok {
 			continue
 		}
@@ -213,6 +219,9 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 	}
 	var unsynced []string
 	for _, gvr := range c.resources {
+		if p, ok := c.preferred[gvr.GroupResource()]; ok && p != gvr {
+			continue // no longer audited (a version no longer served, say)
+		}
 		if !c.watched[gvr].informer.HasSynced() {
 			unsynced = append(unsynced, gvr.String())
 		}
@@ -343,6 +352,9 @@ func (c *Controller) auditAll(ctx context.Context, snap *snapshot.Snapshot) ([]v
 		w := c.watched[gvr]
 		if !w.informer.HasSynced() {
 			continue // watchJudged said so
+		}
+		if p, ok := c.preferred[gvr.GroupResource()]; ok && p != gvr {
+			continue // the same objects, in the version now preferred
 		}
 		kind := w.kind
 		items := w.informer.GetStore().List() // the cached objects themselves, not copies
