@@ -139,6 +139,7 @@ func (g *gatekeeper) watchConstraints(ctx context.Context, wait bool) error {
 		return err
 	}
 	var added []cache.InformerSynced
+	var crdErr error // the first CRD that could not be read; the others are still watched
 	for _, o := range objs {
 		u := o.(*unstructured.Unstructured)
 		kind, _, _ := unstructured.NestedString(u.Object, "spec", "crd", "spec", "names", "kind")
@@ -152,6 +153,10 @@ func (g *gatekeeper) watchConstraints(ctx context.Context, wait bool) error {
 			continue
 		}
 		if _, err := g.apiext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, engine.CRDName(kind), metav1.GetOptions{}); err != nil {
+			if !apierrors.IsNotFound(err) && crdErr == nil {
+				// Forbidden, unreachable: its constraints may exist.
+				crdErr = fmt.Errorf("reading the constraint CRD of %s: %w", kind, err)
+			}
 			continue // not (yet) created
 		}
 		ki, err := g.watchKind(kind)
@@ -163,7 +168,7 @@ func (g *gatekeeper) watchConstraints(ctx context.Context, wait bool) error {
 	if wait && len(added) > 0 && !cache.WaitForCacheSync(ctx.Done(), added...) {
 		return fmt.Errorf("the constraint informers did not sync")
 	}
-	return nil
+	return crdErr
 }
 
 // kindInformer watches the constraints of one kind; it is stopped when
