@@ -90,7 +90,9 @@ type ObjectValidator interface {
 // KindJudge is an ObjectValidator that says which kinds of objects it may
 // judge (Gatekeeper constraints: their spec.match.kinds). The audit of a
 // cluster lists the objects of those kinds too, not only pods, pod
-// controllers, Services and Namespaces.
+// controllers, Services and Namespaces. JudgesKind with a Kind of "*" asks
+// whether it may judge some kind of the group (one whose kinds discovery
+// could not read).
 type KindJudge interface {
 	ObjectValidator
 	JudgesKind(gk schema.GroupKind) bool

@@ -92,13 +92,14 @@ func (c *Constraint) matches(r *Review, ns *corev1.Namespace) (bool, error) {
 
 // MatchesKind reports whether spec.match.kinds lets objects of kind gk
 // through (no match, or no kinds, lets every kind through): the other
-// criteria depend on the object.
+// criteria depend on the object. A Kind of "*" asks whether some kind of
+// gk.Group may be let through (a group whose kinds are not known).
 func (c *Constraint) MatchesKind(gk schema.GroupKind) bool {
 	if c.Match == nil || len(c.Match.Kinds) == 0 {
 		return true
 	}
 	for _, k := range c.Match.Kinds {
-		if (len(k.Kinds) == 0 || containsString(k.Kinds, "*") || containsString(k.Kinds, gk.Kind)) &&
+		if (len(k.Kinds) == 0 || gk.Kind == "*" || containsString(k.Kinds, "*") || containsString(k.Kinds, gk.Kind)) &&
 			(len(k.APIGroups) == 0 || containsString(k.APIGroups, "*") || containsString(k.APIGroups, gk.Group)) {
 			return true
 		}

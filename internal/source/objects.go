@@ -81,13 +81,28 @@ func ClusterObjects(ctx context.Context, rc *rest.Config, judges func(schema.Gro
 // JudgedResources are the cluster's listable resources (in each group's
 // preferred version, no subresources) beyond AuditedResources whose kind
 // judges says yes to — the kinds a Gatekeeper constraint matches —, sorted,
-// with their kinds. When discovery fails for some groups, the error is
+// with their kinds. When discovery fails for some groups that judges
+// cannot say any kind of (Kind "*": a Gatekeeper constraint does not match
+// that group; metrics.k8s.io with its server down, say), the error is
 // discovery's ErrGroupDiscoveryFailed and the other groups' resources are
-// returned.
+// returned; when judges may judge one of those groups' kinds, their objects
+// cannot be audited and the error is another one, wrapping it.
 func JudgedResources(disco discovery.DiscoveryInterface, judges func(schema.GroupKind) bool) ([]schema.GroupVersionResource, map[schema.GroupVersionResource]string, error) {
 	lists, err := discovery.ServerPreferredResources(disco)
 	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
 		return nil, nil, fmt.Errorf("discovering the cluster's resources: %w", err)
+	}
+	if failed, ok := discovery.GroupDiscoveryFailedErrorGroups(err); ok {
+		var judged []string
+		for gv := range failed {
+			if judges(schema.GroupKind{Group: gv.Group, Kind: "*"}) {
+				judged = append(judged, gv.String())
+			}
+		}
+		if len(judged) > 0 {
+			slices.Sort(judged)
+			return nil, nil, fmt.Errorf("the objects of %s may be judged by the constraints but cannot be listed: %w", strings.Join(judged, ", "), err)
+		}
 	}
 	audited := map[schema.GroupResource]bool{}
 	for _, gvr := range AuditedResources {

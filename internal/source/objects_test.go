@@ -3,7 +3,10 @@ package source
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"k8s.io/client-go/discovery"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -112,5 +115,60 @@ func TestJudgedResources(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failingDiscovery serves disco's groups and one more, metrics.k8s.io,
+// whose resources do not read (an aggregated API whose server is down).
+type failingDiscovery struct{ *fakediscovery.FakeDiscovery }
+
+var metricsGV = schema.GroupVersion{Group: "metrics.k8s.io", Version: "v1beta1"}
+
+func (d failingDiscovery) ServerGroups() (*metav1.APIGroupList, error) {
+	groups, err := d.FakeDiscovery.ServerGroups()
+	if err != nil {
+		return nil, err
+	}
+	v := metav1.GroupVersionForDiscovery{GroupVersion: metricsGV.String(), Version: metricsGV.Version}
+	groups.Groups = append(groups.Groups, metav1.APIGroup{Name: metricsGV.Group, Versions: []metav1.GroupVersionForDiscovery{v}, PreferredVersion: v})
+	return groups, nil
+}
+
+func (d failingDiscovery) ServerGroupsWithContext(context.Context) (*metav1.APIGroupList, error) {
+	return d.ServerGroups()
+}
+
+func (d failingDiscovery) ServerResourcesForGroupVersionWithContext(_ context.Context, gv string) (*metav1.APIResourceList, error) {
+	return d.ServerResourcesForGroupVersion(gv)
+}
+
+func (d failingDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
+	if gv == metricsGV.String() {
+		return nil, errors.New("the server is currently unable to handle the request")
+	}
+	return d.FakeDiscovery.ServerResourcesForGroupVersion(gv)
+}
+
+// A group discovery cannot read is only a warning when no constraint may
+// match its kinds; when one may, its objects cannot be audited and that is
+// an error, not an audit that passes without them.
+func TestJudgedResourcesGroupFailed(t *testing.T) {
+	disco := failingDiscovery{&fakediscovery.FakeDiscovery{Fake: &clienttesting.Fake{}}}
+	disco.Resources = []*metav1.APIResourceList{{GroupVersion: "networking.k8s.io/v1", APIResources: []metav1.APIResource{
+		{Name: "ingresses", Kind: "Ingress", Namespaced: true, Verbs: []string{"list"}},
+	}}}
+	ingress := func(gk schema.GroupKind) bool {
+		return gk.Group == "networking.k8s.io" && (gk.Kind == "Ingress" || gk.Kind == "*")
+	}
+	got, _, err := JudgedResources(disco, ingress)
+	if !discovery.IsGroupDiscoveryFailedError(err) {
+		t.Fatalf("err %v, want discovery's group failure alone (a warning)", err)
+	}
+	if len(got) != 1 || got[0].Resource != "ingresses" {
+		t.Errorf("resources %v, want ingresses", got)
+	}
+	every := func(schema.GroupKind) bool { return true }
+	if _, _, err := JudgedResources(disco, every); err == nil || discovery.IsGroupDiscoveryFailedError(err) || !strings.Contains(err.Error(), "metrics.k8s.io/v1beta1") {
+		t.Fatalf("err %v, want an error naming metrics.k8s.io/v1beta1 that is not discovery's (a failure)", err)
 	}
 }

@@ -402,7 +402,9 @@ func TestJudgesKind(t *testing.T) {
 		"no constraints": {read(t, []string{"pod-security-policy/privileged-containers/template.yaml"}),
 			map[schema.GroupKind]bool{pod: false, ingress: false}},
 		"Ingress only": {read(t, []string{"general/httpsonly/template.yaml", "general/httpsonly/samples/ingress-https-only/constraint.yaml"}),
-			map[schema.GroupKind]bool{pod: false, ingress: true, {Group: "extensions", Kind: "Ingress"}: true, {Group: "networking.k8s.io", Kind: "IngressClass"}: false}},
+			map[schema.GroupKind]bool{pod: false, ingress: true, {Group: "extensions", Kind: "Ingress"}: true, {Group: "networking.k8s.io", Kind: "IngressClass"}: false,
+				// some kind of a group whose kinds discovery could not read
+				{Group: "networking.k8s.io", Kind: "*"}: true, {Group: "apps", Kind: "*"}: false}},
 		"broken template's constraint": {read(t, []string{"pod-security-policy/privileged-containers/template.yaml"}, brokenTemplate),
 			map[schema.GroupKind]bool{service: true, pod: false, configMap: false}},
 		"no kinds": {read(t, []string{"general/requiredlabels/template.yaml"}, `apiVersion: constraints.gatekeeper.sh/v1beta1
@@ -410,7 +412,7 @@ kind: K8sRequiredLabels
 metadata: {name: everything}
 spec:
   parameters: {labels: [{key: owner}]}
-`), map[schema.GroupKind]bool{pod: true, configMap: true, ingress: true}},
+`), map[schema.GroupKind]bool{pod: true, configMap: true, ingress: true, {Group: "metrics.k8s.io", Kind: "*"}: true}},
 		"plain Rego": {read(t, nil, seed004), map[schema.GroupKind]bool{pod: true, configMap: true}},
 	} {
 		t.Run(name, func(t *testing.T) {
