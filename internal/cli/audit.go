@@ -158,8 +158,9 @@ func (o *admissionAuditOptions) read(ctx context.Context, s Streams, args []stri
 		}
 		// Gatekeeper's objects when Constraints is asked for, or may be
 		// enabled by default (the cluster holds templates).
+		named := slices.Contains(cfg.AdmissionPlugins, constraints.PluginName)
 		opts := source.ReadOptions{Namespace: cfg.ImagePolicy.SecretNamespace,
-			Gatekeeper: len(cfg.AdmissionPlugins) == 0 || slices.Contains(cfg.AdmissionPlugins, constraints.PluginName)}
+			Gatekeeper: len(cfg.AdmissionPlugins) == 0 || named, RequireGatekeeper: named}
 		set, err := readClusterPolicies(ctx, s, rc, opts)
 		return set, nil, err
 	}

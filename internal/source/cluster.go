@@ -347,7 +347,7 @@ func Read(ctx context.Context, rest *rest.Config, opts ReadOptions) (*policy.Set
 	if err != nil || !opts.Gatekeeper {
 		return set, broken, err
 	}
-	if served, err := resourceServed(inf.client, TemplateResource); err != nil || !served {
+	if served, err := gatekeeperServed(inf.client, opts); err != nil || !served {
 		return set, broken, err // no ConstraintTemplates: nothing to add
 	}
 	rego, err := readGatekeeper(ctx, rest, inf, opts.Namespace, set, onError)
@@ -357,6 +357,19 @@ func Read(ctx context.Context, rest *rest.Config, opts ReadOptions) (*policy.Set
 	return set, append(broken, rego...), nil
 }
 
+// gatekeeperServed reports whether the cluster serves ConstraintTemplates;
+// not serving them is an error when opts requires them: kguard serve with
+// Constraints stays unready without them, and the plain Rego ConfigMaps are
+// read with the templates, so an audit without them would pass for want of
+// policies.
+func gatekeeperServed(cs kubernetes.Interface, opts ReadOptions) (bool, error) {
+	served, err := resourceServed(cs, TemplateResource)
+	if err == nil && !served && opts.RequireGatekeeper {
+		err = fmt.Errorf("the Constraints plugin is enabled but the cluster does not serve %s (install Gatekeeper, or kubectl apply -f deploy/constraints/crds.yaml)", TemplateResource.GroupResource())
+	}
+	return served, err
+}
+
 // ReadOptions are what Read reads besides the objects it always reads.
 type ReadOptions struct {
 	// Gatekeeper: ConstraintTemplates, their constraints, Gatekeeper
@@ -364,7 +377,11 @@ type ReadOptions struct {
 	// the kinds the templates sync (data.inventory), when the
 	// ConstraintTemplate CRD is served.
 	Gatekeeper bool
-	Namespace  string // default: kguard's, clusterimagepolicy.DefaultSecretNamespace
+	// RequireGatekeeper (the Constraints plugin named): the
+	// ConstraintTemplate CRD not served is an error, as kguard serve stays
+	// unready then.
+	RequireGatekeeper bool
+	Namespace         string // default: kguard's, clusterimagepolicy.DefaultSecretNamespace
 }
 
 // readGatekeeper adds the Gatekeeper objects to set, as serve's first
@@ -671,6 +688,9 @@ func allSynced[K comparable](m map[K]bool) bool {
 // resourceServed reports whether the API server serves gvr.
 func resourceServed(cs kubernetes.Interface, gvr schema.GroupVersionResource) (bool, error) {
 	list, err := cs.Discovery().ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+	if apierrors.IsNotFound(err) {
+		return false, nil // the group version is not served at all
+	}
 	if err != nil {
 		return false, err
 	}
