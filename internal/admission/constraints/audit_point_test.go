@@ -7,6 +7,7 @@ import (
 
 	"github.com/kguard/kguard/internal/audit"
 	"github.com/kguard/kguard/internal/manifest"
+	"github.com/kguard/kguard/pkg/apis/wgpolicyk8s/v1alpha2"
 )
 
 // The audit of existing objects (kguard audit, kguard controller) should
@@ -63,5 +64,58 @@ spec:
 				t.Errorf("audit status %s (%s), want %s, as Gatekeeper's audit", got, rs.Results[0].Message, tc.want)
 			}
 		})
+	}
+}
+
+// Gatekeeper's audit lists the violations of warn and dryrun constraints
+// too (dryrun exists to see them before enforcing): the audit reports them
+// as warnings of an admitted object, dryrun ones marked, and its
+// PolicyReport as warn results; the webhook's answer for dryrun stays
+// silent (an audit annotation only).
+func TestAuditListsWarnAndDryrun(t *testing.T) {
+	const pod = `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: legacy}
+spec:
+  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]
+`
+	constraint := func(name, action string) string {
+		return `apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sPSPPrivilegedContainer
+metadata: {name: ` + name + `}
+spec:
+  enforcementAction: ` + action + `
+  match:
+    kinds: [{apiGroups: [""], kinds: ["Pod"]}]
+`
+	}
+	set := read(t, []string{"pod-security-policy/privileged-containers/template.yaml"}, constraint("see-first", "dryrun"), constraint("tell", "warn"))
+	c, _ := chain(t, set, Config{})
+	docs, err := manifest.Read(strings.NewReader(pod), "pod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := audit.Run(context.Background(), c, docs, audit.Options{})
+	r := rs.Results[0]
+	joined := strings.Join(r.Warnings, "\n")
+	if r.Status != audit.Admitted || !strings.Contains(joined, "[see-first] Privileged container is not allowed: c") ||
+		!strings.Contains(joined, "(enforcementAction: dryrun)") || !strings.Contains(joined, "[tell] Privileged container is not allowed: c") {
+		t.Fatalf("audit result %s, warnings %q: want admitted with the dryrun (marked) and warn violations", r.Status, r.Warnings)
+	}
+	var warned []string
+	for _, rep := range audit.Reports(rs, 100) {
+		for _, res := range rep.Results {
+			if res.Result == v1alpha2.ResultWarn {
+				warned = append(warned, res.Message)
+			}
+		}
+	}
+	if w := strings.Join(warned, "\n"); !strings.Contains(w, "[see-first]") || !strings.Contains(w, "[tell]") {
+		t.Errorf("PolicyReport warn results %q, want both violations", warned)
+	}
+	// The webhook (and kguard check) keeps dryrun silent.
+	out := c.AdmitDocuments(context.Background(), docs, "default", nil)
+	if resp := out[0].Response; resp == nil || !resp.Allowed || strings.Contains(strings.Join(resp.Warnings, "\n"), "see-first") {
+		t.Errorf("check: %+v, want admitted with no dryrun warning", resp)
 	}
 }

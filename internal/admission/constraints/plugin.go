@@ -241,6 +241,14 @@ func (p *Plugin) ValidateObject(ctx context.Context, r *admission.ObjectRequest)
 			warn = append(warn, d.Warn...)
 		}
 	}
+	if admission.IsAudit(ctx) {
+		// Gatekeeper's audit lists the violations of dryrun constraints
+		// (seeing them before enforcing is what dryrun is for): the audit
+		// of existing objects reports them with the warnings, marked.
+		for _, line := range dryrun {
+			warn = append(warn, line+" (enforcementAction: dryrun)")
+		}
+	}
 	out := admission.Decision{Warnings: warn}
 	if len(dryrun) > 0 {
 		Counters.Dryrun.Add(uint64(len(dryrun)))
