@@ -52,7 +52,7 @@ func newCheckCommand(s Streams) *cobra.Command {
 	o := &checkOptions{}
 	c := &cobra.Command{
 		Use:   "check [flags] FILE|DIR|-... (or -f FILE|DIR|-)",
-		Short: "Check manifests against PodSecurityPolicies and Pod Security Standards, as admission would",
+		Short: "Check manifests against the admission plugins (PodSecurityPolicies, Pod Security Standards, constraints...), as admission would",
 		Long: `Evaluate every object as its creation by a user would be admitted: PodSecurityPolicies
 (Kubernetes v1.24 semantics: defaulting, validation, selection by the RBAC "use" verb) and
 Pod Security Standards (the built-in PodSecurity controller's own code, Namespace labels

@@ -53,8 +53,10 @@ func NewRootCommand(s Streams) *cobra.Command {
 		Short: "kguard: the Kubernetes security chain — authentication, authorization, admission",
 		Long: `kguard is the Kubernetes security chain in one binary: authentication,
 authorization (RBAC, ABAC, mode chains) and admission (PodSecurityPolicy,
-Pod Security Standards). The same engines answer offline in CI and as the
-webhooks of a live cluster.`,
+Pod Security Standards, Gatekeeper constraints and plain OPA policies, signed
+images, Tenants, and upstream plugins such as AlwaysPullImages),
+with the audit of what already runs. The same engines answer offline in CI
+and as the webhooks of a live cluster.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
