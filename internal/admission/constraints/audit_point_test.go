@@ -10,16 +10,18 @@ import (
 	"github.com/kguard/kguard/pkg/apis/wgpolicyk8s/v1alpha2"
 )
 
-// The audit of existing objects (kguard audit, kguard controller) should
-// judge them as Gatekeeper's audit does: at the audit.gatekeeper.sh
-// enforcement point, with the Config's exclusions for the audit process.
-func TestAuditJudgesAtTheAuditPoint(t *testing.T) {
-	const pod = `apiVersion: v1
+// legacyPrivilegedPod is the object both audit tests judge.
+const legacyPrivilegedPod = `apiVersion: v1
 kind: Pod
 metadata: {name: p, namespace: legacy}
 spec:
   containers: [{name: c, image: nginx, securityContext: {privileged: true}}]
 `
+
+// The audit of existing objects (kguard audit, kguard controller) should
+// judge them as Gatekeeper's audit does: at the audit.gatekeeper.sh
+// enforcement point, with the Config's exclusions for the audit process.
+func TestAuditJudgesAtTheAuditPoint(t *testing.T) {
 	const template = "pod-security-policy/privileged-containers/template.yaml"
 	const constraint = `apiVersion: constraints.gatekeeper.sh/v1beta1
 kind: K8sPSPPrivilegedContainer
@@ -55,7 +57,7 @@ spec:
 		t.Run(name, func(t *testing.T) {
 			set := read(t, []string{template}, tc.inline...)
 			c, _ := chain(t, set, Config{})
-			docs, err := manifest.Read(strings.NewReader(pod), "pod.yaml")
+			docs, err := manifest.Read(strings.NewReader(legacyPrivilegedPod), "pod.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,12 +75,6 @@ spec:
 // PolicyReport as warn results; the webhook's answer for dryrun stays
 // silent (an audit annotation only).
 func TestAuditListsWarnAndDryrun(t *testing.T) {
-	const pod = `apiVersion: v1
-kind: Pod
-metadata: {name: p, namespace: legacy}
-spec:
-  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]
-`
 	constraint := func(name, action string) string {
 		return `apiVersion: constraints.gatekeeper.sh/v1beta1
 kind: K8sPSPPrivilegedContainer
@@ -91,7 +87,7 @@ spec:
 	}
 	set := read(t, []string{"pod-security-policy/privileged-containers/template.yaml"}, constraint("see-first", "dryrun"), constraint("tell", "warn"))
 	c, _ := chain(t, set, Config{})
-	docs, err := manifest.Read(strings.NewReader(pod), "pod.yaml")
+	docs, err := manifest.Read(strings.NewReader(legacyPrivilegedPod), "pod.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
