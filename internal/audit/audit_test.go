@@ -95,13 +95,15 @@ func podYAML(name, ns, sa, owner string) string {
 // pod's ServiceAccount: where a privileged policy is granted to the
 // ServiceAccounts of kube-system (as GKE's and many guides' setups did), a
 // Deployment's privileged pods are admitted in the cluster while the same
-// bare Pod is not; the audit says what the cluster does.
+// bare Pod is not; the audit says what the cluster does. A static pod's
+// mirror is created by its node's kubelet (system:nodes).
 func TestRunControllersCreatePods(t *testing.T) {
 	set, err := policy.Read(strings.NewReader(`apiVersion: policy/v1beta1
 kind: PodSecurityPolicy
 metadata: {name: privileged}
 spec:
   privileged: true
+  hostNetwork: true
   runAsUser: {rule: RunAsAny}
   seLinux: {rule: RunAsAny}
   supplementalGroups: {rule: RunAsAny}
@@ -117,6 +119,12 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: kube-system-privileged}
 subjects: [{kind: Group, name: "system:serviceaccounts:kube-system", apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: use-privileged, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: nodes-privileged}
+subjects: [{kind: Group, name: "system:nodes", apiGroup: rbac.authorization.k8s.io}]
 roleRef: {kind: ClusterRole, name: use-privileged, apiGroup: rbac.authorization.k8s.io}
 `), "policies.yaml")
 	if err != nil {
@@ -154,6 +162,18 @@ kind: Pod
 metadata: {name: bare, namespace: ops}
 spec:
   containers: [{name: c, image: nginx, securityContext: {privileged: true}}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver-cp-1
+  namespace: ops
+  annotations: {kubernetes.io/config.mirror: 5f1c, kubernetes.io/config.source: file}
+  ownerReferences: [{apiVersion: v1, kind: Node, name: cp-1, uid: n-1, controller: true}]
+spec:
+  nodeName: cp-1
+  hostNetwork: true
+  containers: [{name: c, image: registry.k8s.io/kube-apiserver:v1.24.0, securityContext: {privileged: true}}]
 `
 	rs := audit.Run(context.Background(), built.Admission, read(t, objects), audit.Options{})
 	want := []struct {
@@ -165,6 +185,7 @@ spec:
 		{"once", audit.Admitted, "system:serviceaccount:kube-system:job-controller"},
 		{"agent-x-1", audit.Admitted, "system:serviceaccount:kube-system:replicaset-controller"},
 		{"bare", audit.Denied, "system:serviceaccount:ops:default"},
+		{"kube-apiserver-cp-1", audit.Admitted, "system:node:cp-1"},
 	}
 	if len(rs.Results) != len(want) {
 		t.Fatalf("%d results, want %d: %+v", len(rs.Results), len(want), rs.Results)

@@ -22,8 +22,9 @@ const DefaultRequester = "kguard-audit"
 // kube-controller-manager that makes them (admission.PodCreator), a Pod
 // without one by its ServiceAccount (who created it is not recorded), and
 // PodSecurityPolicy's "use" is asked of that user and of the pod's
-// ServiceAccount, as in the cluster. The requester creates anything else,
-// pod controllers included.
+// ServiceAccount, as in the cluster. A static pod's mirror is created by the
+// kubelet of its node. The requester creates anything else, pod controllers
+// included.
 type reviewer struct {
 	requester user.Info
 }
@@ -55,6 +56,12 @@ func (rv *reviewer) of(d *manifest.Document, ns string, obj metav1.Object, spec 
 		return creator
 	}
 	if obj != nil {
+		if _, mirror := obj.GetAnnotations()[apidefaults.MirrorPodAnnotation]; mirror {
+			// A static pod's mirror, which the kubelet of its node creates
+			// (PodSecurityPolicy applied to them: kube-up's and kops'
+			// clusters granted system:nodes a privileged policy for them).
+			return &user.DefaultInfo{Name: "system:node:" + spec.NodeName, Groups: []string{user.NodesGroup, user.AllAuthenticated}}
+		}
 		if ref := metav1.GetControllerOf(obj); ref != nil {
 			if gv, err := schema.ParseGroupVersion(ref.APIVersion); err == nil {
 				if creator := admission.PodCreator(gv.Group, ref.Kind); creator != nil {
