@@ -45,6 +45,11 @@ type Set struct {
 	// cluster serving the Tenant CRD): the tenant reconciler prunes the
 	// objects of a Tenant not among them only then.
 	TenantsComplete bool
+	// RefusedTenants are the Tenants of the source refused (cluster mode:
+	// one that does not convert, validate, or fit with the Tenants in
+	// force), in name order: Tenants hold the last good version of each,
+	// or nothing of it. The tenant reconciler writes their Ready condition.
+	RefusedTenants []RefusedTenant
 	// ClusterImagePolicies and TrustRoots are sigstore policy-controller's
 	// objects (policy.sigstore.dev), read verbatim; they are compiled and
 	// validated when a snapshot is built.
@@ -464,6 +469,17 @@ func Load(paths []string, stdin io.Reader, opts ...Option) (*Set, error) {
 // RegoExt is the extension of the Rego files Load reads.
 const RegoExt = ".rego"
 
+// RefusedTenant is a Tenant refused: the object stored, not the version
+// in force.
+type RefusedTenant struct {
+	Name       string
+	Generation int64  // the refused object's metadata.generation
+	Reason     string // why it is refused
+	// Conditions are the refused object's status.conditions, as stored:
+	// the reconciler writes its Ready condition only when it changes.
+	Conditions []metav1.Condition
+}
+
 // Len is the number of documents read into the set, policy objects and others.
 func (s *Set) Len() int {
 	return len(s.Roles) + len(s.ClusterRoles) + len(s.RoleBindings) + len(s.ClusterRoleBindings) +
@@ -483,6 +499,7 @@ func Merge(a, b *Set) *Set {
 		ServiceAccounts:      append(append([]*corev1.ServiceAccount(nil), a.ServiceAccounts...), b.ServiceAccounts...),
 		PodSecurityPolicies:  append(append([]*v1alpha1.PodSecurityPolicy(nil), a.PodSecurityPolicies...), b.PodSecurityPolicies...),
 		Tenants:              append(append([]*v1alpha1.Tenant(nil), a.Tenants...), b.Tenants...),
+		RefusedTenants:       append(append([]RefusedTenant(nil), a.RefusedTenants...), b.RefusedTenants...),
 		ClusterImagePolicies: append(append([]*sigstore.ClusterImagePolicy(nil), a.ClusterImagePolicies...), b.ClusterImagePolicies...),
 		TrustRoots:           append(append([]*sigstore.TrustRoot(nil), a.TrustRoots...), b.TrustRoots...),
 		Secrets:              append(append([]*corev1.Secret(nil), a.Secrets...), b.Secrets...),

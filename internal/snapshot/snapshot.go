@@ -47,6 +47,9 @@ type Snapshot struct {
 	Namespaces []*corev1.Namespace
 	// TenantsComplete: Tenants are all the source's (policy.Set's).
 	TenantsComplete bool
+	// RefusedTenants are the source's Tenants refused (policy.Set's):
+	// Tenants hold their last good versions, if any.
+	RefusedTenants []policy.RefusedTenant
 }
 
 // Config is what a snapshot is built from besides the policy objects.
@@ -102,10 +105,12 @@ type Policies struct {
 	Admission  *admission.Chain
 	Describe   string
 	Warnings   []string
-	// Tenants, Namespaces and TenantsComplete are the set's, for Snapshot.
+	// Tenants, Namespaces, TenantsComplete and RefusedTenants are the
+	// set's, for Snapshot.
 	Tenants         []*v1alpha1.Tenant
 	Namespaces      []*corev1.Namespace
 	TenantsComplete bool
+	RefusedTenants  []policy.RefusedTenant
 }
 
 // Authn is the part of a snapshot built from the token file and the
@@ -120,7 +125,7 @@ type Authn struct {
 func Combine(p *Policies, a *Authn) *Snapshot {
 	return &Snapshot{Authorizer: p.Authorizer, Admission: p.Admission, Authenticator: a.Token,
 		Describe: p.Describe, Warnings: append(append([]string(nil), p.Warnings...), a.Warnings...),
-		Tenants: p.Tenants, Namespaces: p.Namespaces, TenantsComplete: p.TenantsComplete}
+		Tenants: p.Tenants, Namespaces: p.Namespaces, TenantsComplete: p.TenantsComplete, RefusedTenants: p.RefusedTenants}
 }
 
 // BuildPolicies builds authorization and admission from set.
@@ -130,7 +135,7 @@ func BuildPolicies(cfg Config, set *policy.Set) (*Policies, error) {
 		return nil, err
 	}
 	out := &Policies{Authorizer: az.Authorizer, Warnings: append(append([]string(nil), set.Warnings...), az.Warnings...),
-		Tenants: set.Tenants, Namespaces: set.Namespaces, TenantsComplete: set.TenantsComplete}
+		Tenants: set.Tenants, Namespaces: set.Namespaces, TenantsComplete: set.TenantsComplete, RefusedTenants: set.RefusedTenants}
 	names := plugins.Or(cfg.AdmissionPlugins)
 	in := admission.Inputs{Policies: set, Authorizer: az.Authorizer, RuleResolver: az.RuleResolver, Pods: cfg.Pods}
 	if out.Admission, err = admission.NewChain(names, in, map[string]any{podsecurity.PluginName: cfg.PSS, podsecuritypolicy.PluginName: cfg.PSP, clusterimagepolicy.PluginName: cfg.ImagePolicy, constraints.PluginName: cfg.Constraints, tenancy.PluginName: cfg.Tenancy}); err != nil {

@@ -648,12 +648,13 @@ func (inf *clusterInformers) policySet() (*policy.Set, []error, error) {
 		// is refused alone: it keeps its last good version (left out when
 		// it never had one), so that neither the other Tenants nor RBAC,
 		// PodSecurityPolicies or Namespaces stop updating; it is returned
-		// as broken. Starting (no history yet), it fails the build.
+		// as broken, and in set.RefusedTenants for its status. Starting (no
+		// history yet), it fails the build.
 		objs, err := inf.tenants.Lister().List(labels.Everything())
 		if err != nil {
 			return nil, nil, err
 		}
-		if set.Tenants, broken, err = inf.tenantHistory.choose(objs, set.Namespaces); err != nil {
+		if set.Tenants, set.RefusedTenants, broken, err = inf.tenantHistory.choose(objs, set.Namespaces); err != nil {
 			return nil, nil, err
 		}
 		set.TenantsComplete = true

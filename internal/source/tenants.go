@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -29,7 +30,8 @@ type tenantHistory struct {
 
 // choose returns the Tenants in force (sorted by name) from the informer's
 // objects and the known Namespaces (which the Tenants' selectors are
-// matched against), and the Tenants refused, as broken errors. A Tenant
+// matched against), and the Tenants refused, in name order, both as values
+// (for their status) and as broken errors (for the log). A Tenant
 // that does not convert or validate is refused; so is one that conflicts
 // with the Tenants in force (a namespace of two tenants, a selector
 // matching a system namespace). The Tenants that changed since the last
@@ -40,15 +42,17 @@ type tenantHistory struct {
 // creation would). Before any set was good (kguard starting: it keeps no
 // history across restarts) a bad Tenant is an error: kguard does not start
 // without the guardrails of a Tenant that may have been in force.
-func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Namespace) ([]*v1alpha1.Tenant, []error, error) {
+func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Namespace) ([]*v1alpha1.Tenant, []policy.RefusedTenant, []error, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var names []string
+	stored := map[string]runtime.Object{}    // by name, as the informer holds them
 	current := map[string]*v1alpha1.Tenant{} // the Tenants valid alone
 	bad := map[string]error{}                // the others: why
 	for _, o := range objs {
 		t, name, err := toTenant(o)
 		names = append(names, name)
+		stored[name] = o
 		if err != nil {
 			bad[name] = err
 			continue
@@ -67,7 +71,7 @@ func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Names
 	}
 	if len(bad) == 0 && len(tenantvalidation.ValidateTenants(list(current), namespaces)) == 0 { // as they are
 		h.lastGood = current
-		return list(current), nil, nil
+		return list(current), nil, nil, nil
 	}
 	starting := h.lastGood == nil
 	// The base: the last good version of each Tenant that still exists
@@ -90,8 +94,13 @@ func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Names
 			dropped[n] = errs.ToAggregate()
 		}
 	}
-	var broken []error
+	var (
+		refused []policy.RefusedTenant
+		broken  []error
+	)
 	refuse := func(n string, err error) {
+		generation, conditions := storedStatus(stored[n])
+		refused = append(refused, policy.RefusedTenant{Name: n, Generation: generation, Reason: err.Error(), Conditions: conditions})
 		what := "it is left out (no version of it has been valid since kguard started)"
 		if last, ok := base[n]; ok {
 			what = fmt.Sprintf("its last valid version (generation %d) is used", last.Generation)
@@ -122,10 +131,34 @@ func (h *tenantHistory) choose(objs []runtime.Object, namespaces []*corev1.Names
 		base[n] = cur
 	}
 	if starting {
-		return nil, nil, errors.Join(broken...)
+		return nil, nil, nil, errors.Join(broken...)
 	}
 	h.lastGood = base
-	return list(base), broken, nil
+	return list(base), refused, broken, nil
+}
+
+// storedStatus is the generation and the status conditions of a Tenant
+// object as stored, read leniently: the object may not convert (a
+// condition that does not is skipped).
+func storedStatus(o runtime.Object) (int64, []metav1.Condition) {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return 0, nil
+	}
+	list, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	var conds []metav1.Condition
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		var c metav1.Condition
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &c); err != nil {
+			continue
+		}
+		conds = append(conds, c)
+	}
+	return u.GetGeneration(), conds
 }
 
 // toTenant converts an object of the Tenant informer strictly, defaults

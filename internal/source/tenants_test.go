@@ -87,6 +87,7 @@ func TestTenantsRefuseWhatIsBad(t *testing.T) {
 	type want struct {
 		tenants string   // describe's
 		broken  []string // substrings, one per refused Tenant
+		refused string   // "name(generation)" of each Tenant refused
 	}
 	// Starting (no set was good yet), a bad Tenant is an error: kguard keeps
 	// no history across restarts, and its guardrails may have been in force.
@@ -103,44 +104,44 @@ func TestTenantsRefuseWhatIsBad(t *testing.T) {
 		namespaces []*corev1.Namespace
 		want       want
 	}{
-		{"the good one alone", []*unstructured.Unstructured{tenantObject("a", 1, named("a1"))}, plain, want{"a(1):a1", nil}},
+		{"the good one alone", []*unstructured.Unstructured{tenantObject("a", 1, named("a1"))}, plain, want{"a(1):a1", nil, ""}},
 		{"an invalid Tenant beside a good one is left out", []*unstructured.Unstructured{
 			tenantObject("b", 1, named("kube-system")), tenantObject("a", 1, named("a1"))}, plain,
-			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces.names[0]: Forbidden: "kube-system" is a system namespace`, "left out (no version of it has been valid since kguard started)"}}},
+			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces.names[0]: Forbidden: "kube-system" is a system namespace`, "left out (no version of it has been valid since kguard started)"}, "b(1)"}},
 		{"the good one still updates", []*unstructured.Unstructured{
 			tenantObject("a", 2, named("a1", "a2")), tenantObject("b", 1, named("kube-system"))}, plain,
-			want{"a(2):a1,a2", []string{"Tenant b refused", "left out"}}},
+			want{"a(2):a1,a2", []string{"Tenant b refused", "left out"}, "b(1)"}},
 		{"b fixed", []*unstructured.Unstructured{
 			tenantObject("a", 2, named("a1", "a2")), tenantObject("b", 2, named("b1"))}, plain,
-			want{"a(2):a1,a2 b(2):b1", nil}},
+			want{"a(2):a1,a2 b(2):b1", nil, ""}},
 		{"b edited into an invalid state keeps its last good version", []*unstructured.Unstructured{
 			tenantObject("a", 2, named("a1", "a2")), tenantObject("b", 3, named("b1", "kube-public"))}, plain,
-			want{"a(2):a1,a2 b(2):b1", []string{`Tenant b refused: invalid Tenant "b"`, "kube-public", "its last valid version (generation 2) is used"}}},
+			want{"a(2):a1,a2 b(2):b1", []string{`Tenant b refused: invalid Tenant "b"`, "kube-public", "its last valid version (generation 2) is used"}, "b(3)"}},
 		{"b that does not convert keeps its last good version, a updates", []*unstructured.Unstructured{
 			tenantObject("a", 3, named("a1")), tenantObject("b", 4, map[string]any{"namespaces": map[string]any{"names": []any{"b1"}}, "owner": "typo"})}, plain,
-			want{"a(3):a1 b(2):b1", []string{"Tenant b refused: it does not convert", `unknown field "spec.owner"`, "generation 2"}}},
+			want{"a(3):a1 b(2):b1", []string{"Tenant b refused: it does not convert", `unknown field "spec.owner"`, "generation 2"}, "b(4)"}},
 		{"a newcomer claiming a namespace in force is refused, even first in name order", []*unstructured.Unstructured{
 			tenantObject("0", 1, named("a1")), tenantObject("a", 3, named("a1")), tenantObject("b", 2, named("b1"))}, plain,
-			want{"a(3):a1 b(2):b1", []string{"Tenant 0 refused: it conflicts with the Tenants in force", `namespace "a1" belongs to tenant "a" (by spec.namespaces.names[0]) and to tenant "0"`, "left out"}}},
+			want{"a(3):a1 b(2):b1", []string{"Tenant 0 refused: it conflicts with the Tenants in force", `namespace "a1" belongs to tenant "a" (by spec.namespaces.names[0]) and to tenant "0"`, "left out"}, "0(1)"}},
 		{"a Tenant in force edited to claim another's namespace keeps its last good version", []*unstructured.Unstructured{
 			tenantObject("a", 4, named("a1", "b1")), tenantObject("b", 2, named("b1"))}, plain,
-			want{"a(3):a1 b(2):b1", []string{"Tenant a refused: it conflicts", `namespace "b1"`, "generation 3"}}},
+			want{"a(3):a1 b(2):b1", []string{"Tenant a refused: it conflicts", `namespace "b1"`, "generation 3"}, "a(4)"}},
 		{"a selector matching a system namespace is refused", []*unstructured.Unstructured{
 			tenantObject("a", 3, named("a1")), tenantObject("s", 1, selecting("team", "s"))},
 			[]*corev1.Namespace{namespace("a1", nil), namespace("kube-system", map[string]string{"team": "s"})},
-			want{"a(3):a1", []string{"Tenant s refused: it conflicts", `selects the system namespace "kube-system"`, "left out"}}},
+			want{"a(3):a1", []string{"Tenant s refused: it conflicts", `selects the system namespace "kube-system"`, "left out"}, "s(1)"}},
 		{"two selectors", []*unstructured.Unstructured{
 			tenantObject("x", 1, selecting("x", "1")), tenantObject("y", 1, selecting("y", "1"))},
 			[]*corev1.Namespace{namespace("n", map[string]string{"x": "1"}), namespace("m", map[string]string{"y": "1"})},
-			want{"x(1):n y(1):m", nil}},
+			want{"x(1):n y(1):m", nil, ""}},
 		{"a Namespace labelled for both: the first in name order keeps it", []*unstructured.Unstructured{
 			tenantObject("x", 1, selecting("x", "1")), tenantObject("y", 1, selecting("y", "1"))},
 			[]*corev1.Namespace{namespace("n", map[string]string{"x": "1", "y": "1"}), namespace("m", map[string]string{"y": "1"})},
-			want{"x(1):n", []string{"Tenant y refused: it conflicts", `namespace "n"`, "left out (its last valid version no longer is either"}}},
-		{"everything deleted", nil, plain, want{"", nil}},
+			want{"x(1):n", []string{"Tenant y refused: it conflicts", `namespace "n"`, "left out (its last valid version no longer is either"}, "y(1)"}},
+		{"everything deleted", nil, plain, want{"", nil, ""}},
 		{"from nothing, a Tenant that never was valid is left out", []*unstructured.Unstructured{
 			tenantObject("a", 1, named("a1")), tenantObject("b", 1, map[string]any{"namespaces": map[string]any{}})}, plain,
-			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces: Required value`, "left out (no version of it has been valid since kguard started)"}}},
+			want{"a(1):a1", []string{`Tenant b refused: invalid Tenant "b": spec.namespaces: Required value`, "left out (no version of it has been valid since kguard started)"}, "b(1)"}},
 	}
 	for _, step := range steps {
 		objs := make([]any, len(step.objs))
@@ -181,6 +182,16 @@ func TestTenantsRefuseWhatIsBad(t *testing.T) {
 		}
 		if step.want.broken == nil && len(broken) > 0 {
 			t.Errorf("%s: broken %q, want none", step.name, all)
+		}
+		var refused []string
+		for i, r := range set.RefusedTenants {
+			refused = append(refused, fmt.Sprintf("%s(%d)", r.Name, r.Generation))
+			if i < len(broken) && !strings.Contains(broken[i].Error(), r.Reason) {
+				t.Errorf("%s: refused %s for %q, not the reason of its broken error %q", step.name, r.Name, r.Reason, broken[i])
+			}
+		}
+		if got := strings.Join(refused, " "); got != step.want.refused {
+			t.Errorf("%s: refused %q, want %q", step.name, got, step.want.refused)
 		}
 		if step.want.broken != nil && len(broken) != 1 {
 			t.Errorf("%s: %d broken, want one: %q", step.name, len(broken), all)
@@ -252,6 +263,14 @@ func TestClusterBuildsBesideABadTenant(t *testing.T) {
 				t.Errorf("%s: broken %q, want %q in it", step, b, wantBroken[i])
 			}
 		}
+		if len(snap.RefusedTenants) != len(broken) {
+			t.Errorf("%s: %d Tenants refused in the snapshot (%+v), want one per broken error", step, len(snap.RefusedTenants), snap.RefusedTenants)
+		}
+		for i, r := range snap.RefusedTenants {
+			if i < len(broken) && (!strings.Contains(broken[i].Error(), "Tenant "+r.Name+" refused: "+r.Reason)) {
+				t.Errorf("%s: refused %+v in the snapshot, not broken %q", step, r, broken[i])
+			}
+		}
 		if got := describe(t, snap.Tenants, snap.Namespaces); got != wantTenants {
 			t.Errorf("%s: Tenants %q, want %q", step, got, wantTenants)
 		}
@@ -292,4 +311,37 @@ func TestClusterBuildsBesideABadTenant(t *testing.T) {
 	check("a newcomer claiming b1", "a(2):a1,a2 b(2):b1",
 		"Tenant a0 refused: it conflicts with the Tenants in force: spec.namespaces.names[0]: Invalid value: \"b1\": namespace \"b1\" belongs to tenant \"b\" (by spec.namespaces.names[0]) and to tenant \"a0\" (by spec.namespaces.names[0])",
 		"Tenant b refused")
+}
+
+// A Tenant refused carries the generation and the status conditions of
+// the object stored, even one that does not convert: the reconciler
+// writes its Ready condition from them, not from the version in force.
+func TestRefusedTenantsCarryTheStoredObject(t *testing.T) {
+	var h tenantHistory
+	nss := []*corev1.Namespace{namespace("b1", nil)}
+	if _, _, _, err := h.choose([]runtime.Object{tenantObject("b", 2, named("b1"))}, nss); err != nil {
+		t.Fatal(err)
+	}
+	bad := tenantObject("b", 3, map[string]any{"namespaces": map[string]any{"names": []any{"b1"}}, "owner": "typo"})
+	bad.Object["status"] = map[string]any{"conditions": []any{
+		map[string]any{"type": "Ready", "status": "True", "reason": "Applied", "message": "1 objects in 1 namespaces applied",
+			"observedGeneration": int64(2), "lastTransitionTime": "2026-12-01T00:00:00Z"},
+	}}
+	tenants, refused, broken, err := h.choose([]runtime.Object{bad}, nss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tenants) != 1 || tenants[0].Generation != 2 {
+		t.Errorf("Tenants in force %v, want b at generation 2", tenants)
+	}
+	if len(refused) != 1 || len(broken) != 1 {
+		t.Fatalf("refused %+v, broken %v: want b once", refused, broken)
+	}
+	r := refused[0]
+	if r.Name != "b" || r.Generation != 3 || !strings.Contains(r.Reason, `it does not convert`) || !strings.Contains(r.Reason, `unknown field "spec.owner"`) {
+		t.Errorf("refused %+v, want b, generation 3, why", r)
+	}
+	if len(r.Conditions) != 1 || r.Conditions[0].Type != "Ready" || r.Conditions[0].Reason != "Applied" || r.Conditions[0].ObservedGeneration != 2 {
+		t.Errorf("refused conditions %+v, want the stored Ready", r.Conditions)
+	}
 }
