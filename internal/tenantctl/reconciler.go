@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
 	"github.com/kguard/kguard/internal/tenant"
@@ -51,6 +52,11 @@ const (
 	// ReasonRenderFailed: the Tenant's objects could not be rendered;
 	// nothing of it is applied or deleted.
 	ReasonRenderFailed = "RenderFailed"
+	// ReasonRefused: the Tenant stored is refused (cluster mode: it does
+	// not convert, validate, or fit with the Tenants in force); the message
+	// says why and what stays in force: its last good version, applied as
+	// it was, or nothing of it.
+	ReasonRefused = "Refused"
 )
 
 // Reconciler applies what the Tenants of the last snapshot stored imply,
@@ -83,6 +89,7 @@ type Reconciler struct {
 type input struct {
 	tenants    []*v1alpha1.Tenant
 	namespaces []*corev1.Namespace
+	refused    []policy.RefusedTenant // their last good versions, if any, are in tenants
 }
 
 var _ source.Publisher = (*Reconciler)(nil)
@@ -119,7 +126,7 @@ func (r *Reconciler) Store(snap *snapshot.Snapshot) {
 		r.Logger.Warn("the policy snapshot holds no list of the cluster's Tenants (the kguard.io Tenant CRD was not served when kguard controller started): tenant objects are neither applied nor deleted; restart kguard controller once the CRD is installed")
 		return
 	}
-	r.in.Store(&input{tenants: snap.Tenants, namespaces: snap.Namespaces})
+	r.in.Store(&input{tenants: snap.Tenants, namespaces: snap.Namespaces, refused: snap.RefusedTenants})
 	notify(r.policyChanged)
 }
 
@@ -255,7 +262,9 @@ type outcome struct {
 
 // Reconcile makes one pass: renders every Tenant of the last snapshot,
 // plans against the informers' caches (PlanObjects), applies and deletes,
-// and writes each Tenant's Ready condition when it changed. It goes on past
+// and writes each Tenant's Ready condition when it changed — Refused for
+// a Tenant the source refused, whose last good version, if any, is the one
+// rendered (a refusal is the source's error, not the pass's). It goes on past
 // a failure and returns every error. Every pass but one without a snapshot
 // is counted in Metrics.
 func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
@@ -331,16 +340,32 @@ func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 		r.Logger.Debug("an object with kguard's labels that kguard never applied (no "+FieldManager+" apply in its managedFields) is left as it is",
 			"object", describe(u), "tenant", u.GetLabels()[v1alpha1.TenantLabel])
 	}
-	ready := make(map[string]bool, len(in.tenants))
+	refused := make(map[string]policy.RefusedTenant, len(in.refused))
+	for _, rt := range in.refused {
+		refused[rt.Name] = rt
+	}
+	ready := make(map[string]bool, len(in.tenants)+len(in.refused))
+	write := func(name string, have []metav1.Condition, c metav1.Condition) {
+		ready[name] = c.Status == metav1.ConditionTrue
+		if err := r.writeStatus(ctx, name, have, c); err != nil {
+			errs = append(errs, fmt.Errorf("writing the status of Tenant %q: %w", name, err))
+		}
+	}
 	for _, t := range in.tenants {
 		o := outcomes[t.Name]
 		if o.renderErr != nil {
 			errs = append(errs, o.renderErr)
 		}
 		c := condition(t, o)
-		ready[t.Name] = c.Status == metav1.ConditionTrue
-		if err := r.writeStatus(ctx, t, c); err != nil {
-			errs = append(errs, fmt.Errorf("writing the status of Tenant %q: %w", t.Name, err))
+		if rt, ok := refused[t.Name]; ok { // t is its last good version, its status as it was then
+			write(t.Name, rt.Conditions, refusedCondition(rt, fmt.Sprintf("generation %d stays in force (%s: %s)", t.Generation, c.Reason, c.Message)))
+			continue
+		}
+		write(t.Name, t.Status.Conditions, c)
+	}
+	for _, rt := range in.refused {
+		if _, inForce := outcomes[rt.Name]; !inForce {
+			write(rt.Name, rt.Conditions, refusedCondition(rt, "nothing of it is applied"))
 		}
 	}
 	r.Metrics.setReady(ready)
@@ -348,7 +373,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (err error) {
 	if !plan.Empty() || len(errs) > 0 {
 		level = slog.LevelInfo
 	}
-	r.Logger.Log(ctx, level, "tenants reconciled", "tenants", len(in.tenants), "objects", len(wanted), "applied", len(plan.Apply),
+	r.Logger.Log(ctx, level, "tenants reconciled", "tenants", len(in.tenants), "refused", len(in.refused), "objects", len(wanted), "applied", len(plan.Apply),
 		"deleted", len(plan.Delete), "errors", len(errs), "took", time.Since(start).Round(time.Millisecond))
 	return errors.Join(errs...)
 }
@@ -499,17 +524,24 @@ func condition(t *v1alpha1.Tenant, o *outcome) metav1.Condition {
 	return c
 }
 
+// refusedCondition is the Ready condition of a Tenant refused; inForce
+// says what of it stays in force.
+func refusedCondition(rt policy.RefusedTenant, inForce string) metav1.Condition {
+	return metav1.Condition{Type: ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonRefused, ObservedGeneration: rt.Generation,
+		Message: fmt.Sprintf("generation %d is refused: %s; %s", rt.Generation, rt.Reason, inForce)}
+}
+
 // maxMessage is the CRD's bound on a condition's message.
 const maxMessage = 32768
 
-// writeStatus writes t's Ready condition want through the status
-// subresource (server-side apply of that condition alone) when it differs
-// from the one t holds.
-func (r *Reconciler) writeStatus(ctx context.Context, t *v1alpha1.Tenant, want metav1.Condition) error {
+// writeStatus writes the Ready condition want of the Tenant name through
+// the status subresource (server-side apply of that condition alone) when
+// it differs from the one of have, the conditions the Tenant holds.
+func (r *Reconciler) writeStatus(ctx context.Context, name string, have []metav1.Condition, want metav1.Condition) error {
 	if len(want.Message) > maxMessage {
 		want.Message = want.Message[:maxMessage]
 	}
-	conds := append([]metav1.Condition(nil), t.Status.Conditions...)
+	conds := append([]metav1.Condition(nil), have...)
 	want.LastTransitionTime = metav1.NewTime(r.Now())
 	if !meta.SetStatusCondition(&conds, want) {
 		return nil
@@ -518,14 +550,14 @@ func (r *Reconciler) writeStatus(ctx context.Context, t *v1alpha1.Tenant, want m
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": v1alpha1.SchemeGroupVersion.String(),
 		"kind":       "Tenant",
-		"metadata":   map[string]any{"name": t.Name},
+		"metadata":   map[string]any{"name": name},
 		"status": map[string]any{"conditions": []any{map[string]any{
 			"type": c.Type, "status": string(c.Status), "reason": c.Reason, "message": c.Message,
 			"observedGeneration": c.ObservedGeneration,
 			"lastTransitionTime": c.LastTransitionTime.UTC().Format(time.RFC3339),
 		}}},
 	}}
-	_, err := r.Client.Resource(source.TenantResource).ApplyStatus(ctx, t.Name, u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	_, err := r.Client.Resource(source.TenantResource).ApplyStatus(ctx, name, u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 	if apierrors.IsNotFound(err) { // deleted since the snapshot
 		return nil
 	}

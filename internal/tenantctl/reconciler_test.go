@@ -29,6 +29,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kguard/kguard/internal/controller"
+	"github.com/kguard/kguard/internal/policy"
 	"github.com/kguard/kguard/internal/snapshot"
 	"github.com/kguard/kguard/internal/source"
 	"github.com/kguard/kguard/internal/tenant"
@@ -789,5 +790,112 @@ func TestReconcileSkipsNamespacesBeingDeleted(t *testing.T) {
 	if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, `namespace "a1" is being deleted`) ||
 		!strings.Contains(c.Message, `namespace "gone" is being deleted`) {
 		t.Errorf("Ready %+v, want True, saying that a1 and gone are being deleted", c)
+	}
+}
+
+// statusWrites counts the writes of Tenants' status.
+func statusWrites(client *dynamicfake.FakeDynamicClient) int {
+	n := 0
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "patch" && a.GetResource() == source.TenantResource && a.GetSubresource() == "status" {
+			n++
+		}
+	}
+	return n
+}
+
+// A Tenant refused (cluster mode: the version stored does not convert,
+// validate, or fit with the others) keeps its last good version applied as
+// it is, and its Ready says that the stored one is refused: False,
+// Refused, at the refused generation, naming the generation in force. The
+// snapshot's Tenant is that last good version, whose status is stale: the
+// condition is written once, not on every pass.
+func TestReconcileRefusedKeepsItsLastGoodVersion(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	last := teamA() // generation 3, in force
+	last.Status.Conditions = []metav1.Condition{{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonApplied,
+		Message: "10 objects in 2 namespaces applied", ObservedGeneration: 3, LastTransitionTime: metav1.NewTime(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))}}
+	stored := toUnstructured(t, last)
+	stored.SetGeneration(4)
+	stored.Object["spec"].(map[string]any)["owner"] = "typo"
+	client := fakeCluster(t, &failing, stored)
+	r := started(t, client)
+	r.Metrics = NewMetrics(prometheus.NewRegistry())
+	why := `it does not convert: unknown field "spec.owner"`
+	refused := policy.RefusedTenant{Name: "team-a", Generation: 4, Reason: why, Conditions: last.Status.Conditions}
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{last}, RefusedTenants: []policy.RefusedTenant{refused}})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"a1", "a2"} {
+		if get(t, client, bindingsGVR, ns, tenant.OwnersBindingName) == nil || get(t, client, quotasGVR, ns, tenant.QuotaName) == nil {
+			t.Errorf("namespace %s misses the objects of the version in force", ns)
+		}
+	}
+	c := ready(t, client, "team-a")
+	want := `generation 4 is refused: it does not convert: unknown field "spec.owner"; generation 3 stays in force (Applied: 10 objects in 2 namespaces applied)`
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != ReasonRefused || c.ObservedGeneration != 4 || c.Message != want {
+		t.Fatalf("Ready %+v, want False, Refused, observedGeneration 4, %q", c, want)
+	}
+	if got := testutil.ToFloat64(r.Metrics.ready.WithLabelValues("team-a")); got != 0 {
+		t.Errorf("kguard_tenant_ready{tenant=\"team-a\"} = %v, want 0", got)
+	}
+
+	// The next snapshot holds the condition written: nothing is written again.
+	writes := statusWrites(client)
+	refused.Conditions = []metav1.Condition{*c}
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{last}, RefusedTenants: []policy.RefusedTenant{refused}})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := statusWrites(client) - writes; n != 0 {
+		t.Errorf("a pass with nothing new wrote the status %d times", n)
+	}
+}
+
+// A Tenant refused that never had a good version is in no snapshot's
+// Tenants: its Ready is written by name, False, Refused, at the refused
+// generation, saying that nothing of it is applied; the others are
+// reconciled.
+func TestReconcileRefusedWithoutAGoodVersion(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	a := teamA()
+	b := teamA()
+	b.Name, b.UID, b.Generation = "team-b", "tenant-b", 1
+	b.Spec.Namespaces.Names = []string{"kube-system"}
+	client := fakeCluster(t, &failing, toUnstructured(t, a), toUnstructured(t, b))
+	r := started(t, client)
+	r.Metrics = NewMetrics(prometheus.NewRegistry())
+	why := `invalid Tenant "team-b": spec.namespaces.names[0]: Forbidden: "kube-system" is a system namespace`
+	refused := policy.RefusedTenant{Name: "team-b", Generation: 1, Reason: why}
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}, RefusedTenants: []policy.RefusedTenant{refused}})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c := ready(t, client, "team-b")
+	want := "generation 1 is refused: " + why + "; nothing of it is applied"
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != ReasonRefused || c.ObservedGeneration != 1 || c.Message != want {
+		t.Fatalf("team-b Ready %+v, want False, Refused, observedGeneration 1, %q", c, want)
+	}
+	if get(t, client, bindingsGVR, "kube-system", tenant.OwnersBindingName) != nil {
+		t.Error("the refused Tenant's RoleBinding was applied")
+	}
+	if c := ready(t, client, "team-a"); c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonApplied {
+		t.Errorf("team-a Ready %+v, want True, Applied", c)
+	}
+	for name, want := range map[string]float64{"team-a": 1, "team-b": 0} {
+		if got := testutil.ToFloat64(r.Metrics.ready.WithLabelValues(name)); got != want {
+			t.Errorf("kguard_tenant_ready{tenant=%q} = %v, want %v", name, got, want)
+		}
+	}
+
+	writes := statusWrites(client)
+	refused.Conditions = []metav1.Condition{*c}
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, Tenants: []*v1alpha1.Tenant{a}, RefusedTenants: []policy.RefusedTenant{refused}})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := statusWrites(client) - writes; n != 1 { // team-a's: its object in the snapshot has no status yet
+		t.Errorf("the second pass wrote the status %d times, want once (team-a's only)", n)
 	}
 }
