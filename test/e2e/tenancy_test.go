@@ -256,8 +256,8 @@ spec:
 // a Tenant's namespace, owners' RoleBinding, NetworkPolicies and quota are
 // created by server-side apply and its Ready condition written; an edited
 // NetworkPolicy is put back; a Tenant edit changes the namespace's Pod
-// Security label; deleting the Tenant deletes its objects but keeps the
-// namespace.
+// Security label; an edit kguard refuses shows in Ready and changes
+// nothing; deleting the Tenant deletes its objects but keeps the namespace.
 func TestTenantController(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "tenantctl-a"
@@ -315,6 +315,25 @@ spec:
 	eventually(t, 30e9, "the namespace follows the Tenant's new level", func() (bool, string) {
 		out := get("namespace", ns, "-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`)
 		return out == "baseline", out
+	})
+	// An edit kguard refuses (no webhook validates Tenants, so the API
+	// server stores it): Ready says so, at the refused generation, and the
+	// last good version stays in force.
+	if out, err := kubectlIn(t, strings.Replace(strings.Replace(tenant, "LEVEL", "privileged", 1), "names: [tenantctl-a]", "names: [tenantctl-a, kube-system]", 1), "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	eventually(t, 30e9, "the refused edit shows in the Tenant's Ready condition", func() (bool, string) {
+		out := get("tenants.kguard.io", "ctl", "-o", `jsonpath={.metadata.generation} {.status.conditions[?(@.type=="Ready")].observedGeneration} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason} {.status.conditions[?(@.type=="Ready")].message}`)
+		f := strings.Fields(out)
+		return len(f) > 4 && f[0] == f[1] && f[2] == "False" && f[3] == "Refused" && strings.Contains(out, "kube-system") && strings.Contains(out, "stays in force"), out
+	})
+	if out := get("namespace", ns, "-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`); out != "baseline" {
+		t.Fatalf("the refused edit took effect: the namespace's level is %q, want baseline (the last good version)", out)
+	}
+	apply("baseline")
+	eventually(t, 30e9, "the Tenant fixed is Ready again", func() (bool, string) {
+		out := get("tenants.kguard.io", "ctl", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}`)
+		return out == "True Applied", out
 	})
 	// The Tenant deleted: its objects go, its namespace stays.
 	mustKubectl(t, "delete", "tenants.kguard.io", "ctl")
