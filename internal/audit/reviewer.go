@@ -12,7 +12,7 @@ import (
 	"github.com/kguard/kguard/internal/manifest"
 )
 
-// DefaultRequester creates the objects that carry no pod when
+// DefaultRequester creates the objects other than pods (pod controllers too) when
 // Options.Requester is empty: an authenticated user without grants of its own.
 const DefaultRequester = "kguard-audit"
 

@@ -86,7 +86,7 @@ kguard_tenant_reconcile_duration_seconds.`,
 	f.DurationVar(&o.interval, "audit-interval", controller.DefaultInterval, "audit everything again this often, changes or not")
 	f.DurationVar(&o.debounce, "debounce", controller.DefaultDebounce, "after an object changes, wait this long for more changes before auditing again")
 	f.IntVar(&o.maxResults, "report-max-results", controller.DefaultMaxResults, "results per report at most (failures first); the summary counts them all and the annotation "+audit.AnnotationLeftOut+" says how many were left out")
-	f.StringVar(&o.requester, "requester", audit.DefaultRequester, "user who creates the objects that carry no pod (Services, Namespaces...), in system:authenticated")
+	f.StringVar(&o.requester, "requester", audit.DefaultRequester, "user who creates the objects other than pods (Services, Namespaces, pod controllers...), in system:authenticated")
 	o.authz.add(f, "not in cluster mode: a cluster holds its own default roles")
 	o.admission.add(f, "ordered admission plugins: "+strings.Join(admission.Registered(), ", ")+" (default PodSecurityPolicy,PodSecurity), as for serve")
 	f.BoolVar(&o.reconcileTenants, "reconcile-tenants", true, "apply what each kguard.io Tenant implies (kguard tenant render's objects; field manager "+tenantctl.FieldManager+"), delete what none implies any more (never a Namespace) and write the Tenants' Ready condition; off by itself when the Tenant CRD is not served")
