@@ -195,9 +195,12 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 		return nil
 	}
 	resources, kinds, derr := source.JudgedResources(c.Discovery, snap.Admission.JudgesKind)
-	if derr != nil && !discovery.IsGroupDiscoveryFailedError(derr) {
+	var groups *discovery.ErrGroupDiscoveryFailed
+	if derr != nil && !errors.As(derr, &groups) {
 		return derr
 	}
+	// Groups discovery failed on: the others are watched and audited, and
+	// the audit is counted as failed (below).
 	var added []cache.InformerSynced
 	for _, gvr := range resources {
 		c.preferred[gvr.GroupResource()] = gvr

@@ -86,7 +86,8 @@ func ClusterObjects(ctx context.Context, rc *rest.Config, judges func(schema.Gro
 // that group; metrics.k8s.io with its server down, say), the error is
 // discovery's ErrGroupDiscoveryFailed and the other groups' resources are
 // returned; when judges may judge one of those groups' kinds, their objects
-// cannot be audited and the error is another one, wrapping it.
+// cannot be audited and the error is another one, wrapping it (the other
+// groups' resources are returned all the same).
 func JudgedResources(disco discovery.DiscoveryInterface, judges func(schema.GroupKind) bool) ([]schema.GroupVersionResource, map[schema.GroupVersionResource]string, error) {
 	lists, err := discovery.ServerPreferredResources(disco)
 	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
@@ -101,7 +102,7 @@ func JudgedResources(disco discovery.DiscoveryInterface, judges func(schema.Grou
 		}
 		if len(judged) > 0 {
 			slices.Sort(judged)
-			return nil, nil, fmt.Errorf("the objects of %s may be judged by the constraints but cannot be listed: %w", strings.Join(judged, ", "), err)
+			err = fmt.Errorf("the objects of %s may be judged by the constraints but cannot be listed: %w", strings.Join(judged, ", "), err)
 		}
 	}
 	audited := map[schema.GroupResource]bool{}

@@ -168,7 +168,12 @@ func TestJudgedResourcesGroupFailed(t *testing.T) {
 		t.Errorf("resources %v, want ingresses", got)
 	}
 	every := func(schema.GroupKind) bool { return true }
-	if _, _, err := JudgedResources(disco, every); err == nil || discovery.IsGroupDiscoveryFailedError(err) || !strings.Contains(err.Error(), "metrics.k8s.io/v1beta1") {
+	got, _, err = JudgedResources(disco, every)
+	if err == nil || discovery.IsGroupDiscoveryFailedError(err) || !strings.Contains(err.Error(), "metrics.k8s.io/v1beta1") {
 		t.Fatalf("err %v, want an error naming metrics.k8s.io/v1beta1 that is not discovery's (a failure)", err)
+	}
+	var groups *discovery.ErrGroupDiscoveryFailed
+	if !errors.As(err, &groups) || len(got) != 1 {
+		t.Errorf("err %v wraps discovery's: %v; resources %v, want ingresses all the same (kguard controller audits them)", err, groups != nil, got)
 	}
 }
