@@ -222,7 +222,7 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 	}
 	var unsynced []string
 	for _, gvr := range c.resources {
-		if p, ok := c.preferred[gvr.GroupResource()]; ok && p != gvr {
+		if c.superseded(gvr) {
 			continue // no longer audited (a version no longer served, say)
 		}
 		if !c.watched[gvr].informer.HasSynced() {
@@ -239,6 +239,14 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 		return fmt.Errorf("%w: objects of those groups are not audited", derr)
 	}
 	return nil
+}
+
+// superseded reports whether discovery now prefers another version of
+// gvr's resource than the one gvr's informer watches: the same objects,
+// audited through that version's informer.
+func (c *Controller) superseded(gvr schema.GroupVersionResource) bool {
+	p, ok := c.preferred[gvr.GroupResource()]
+	return ok && p != gvr
 }
 
 // Shutdown stops the informers (after ctx of Start has ended).
@@ -356,7 +364,7 @@ func (c *Controller) auditAll(ctx context.Context, snap *snapshot.Snapshot) ([]v
 		if !w.informer.HasSynced() {
 			continue // watchJudged said so
 		}
-		if p, ok := c.preferred[gvr.GroupResource()]; ok && p != gvr {
+		if c.superseded(gvr) {
 			continue // the same objects, in the version now preferred
 		}
 		kind := w.kind
