@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -539,7 +540,13 @@ const maxMessage = 32768
 // it differs from the one of have, the conditions the Tenant holds.
 func (r *Reconciler) writeStatus(ctx context.Context, name string, have []metav1.Condition, want metav1.Condition) error {
 	if len(want.Message) > maxMessage {
-		want.Message = want.Message[:maxMessage]
+		// At a character's start: a cut rune would be sent as U+FFFD,
+		// and the stored message would then never equal the one wanted.
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(want.Message[cut]) {
+			cut--
+		}
+		want.Message = want.Message[:cut]
 	}
 	conds := append([]metav1.Condition(nil), have...)
 	want.LastTransitionTime = metav1.NewTime(r.Now())

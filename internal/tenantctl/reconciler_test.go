@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -897,5 +898,27 @@ func TestReconcileRefusedWithoutAGoodVersion(t *testing.T) {
 	}
 	if n := statusWrites(client) - writes; n != 1 { // team-a's: its object in the snapshot has no status yet
 		t.Errorf("the second pass wrote the status %d times, want once (team-a's only)", n)
+	}
+}
+
+// A refusal's reason longer than the CRD's bound on a message is cut at a
+// character's start, never inside one.
+func TestReconcileRefusedLongReason(t *testing.T) {
+	var failing atomic.Pointer[schema.GroupVersionResource]
+	b := teamA()
+	b.Name, b.UID, b.Generation = "team-b", "tenant-b", 1
+	client := fakeCluster(t, &failing, toUnstructured(t, b))
+	r := started(t, client)
+	why := strings.Repeat("é", 20000) // 40,000 bytes; the cut falls inside one
+	r.Store(&snapshot.Snapshot{TenantsComplete: true, RefusedTenants: []policy.RefusedTenant{{Name: "team-b", Generation: 1, Reason: why}}})
+	if err := r.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c := ready(t, client, "team-b")
+	if c == nil || c.Reason != ReasonRefused {
+		t.Fatalf("team-b Ready %+v, want Refused", c)
+	}
+	if !utf8.ValidString(c.Message) || len(c.Message) > maxMessage || len(c.Message) < maxMessage-1 || !strings.HasPrefix(c.Message, "generation 1 is refused: éé") {
+		t.Errorf("message of %d bytes (valid UTF-8: %v), want at most %d, cut between characters", len(c.Message), utf8.ValidString(c.Message), maxMessage)
 	}
 }
