@@ -511,6 +511,7 @@ func newInformers(rc *rest.Config, wait, tokens bool, images string) (*clusterIn
 		inf.lookup = &clusterLookup{
 			sas:     inf.serviceAccounts.Lister(),
 			secrets: inf.tokens.Core().V1().Secrets().Lister(),
+			client:  cs,
 			meta:    meta,
 		}
 	}
@@ -751,8 +752,11 @@ func toPSP(o runtime.Object) (*v1alpha1.PodSecurityPolicy, error) {
 }
 
 // clusterLookup serves token lookups: ServiceAccounts and token Secrets from
-// the informers' caches, Pods and Nodes by reading their metadata when a
-// token names one. Caching every Pod would cost kguard a watch event for
+// the informers' caches and, on a cache miss, from the API server, as
+// kube-apiserver's own token getter reads them (a Secret just created is not
+// cached yet; a token may be bound to a Secret of any type, and only
+// service-account-token Secrets are cached); Pods and Nodes by reading their
+// metadata when a token names one. Caching every Pod would cost kguard a watch event for
 // every pod created, updated and deleted in the cluster (a fifth of its CPU
 // per admitted pod under load), for the few tokens bound to a pod; a read
 // costs a round trip per such token, and kube-apiserver caches the answer of
@@ -760,18 +764,29 @@ func toPSP(o runtime.Object) (*v1alpha1.PodSecurityPolicy, error) {
 type clusterLookup struct {
 	sas     corelisters.ServiceAccountLister
 	secrets corelisters.SecretLister
+	client  kubernetes.Interface
 	meta    metadata.Interface
 }
 
-// objectLookupTimeout bounds the read of a token's Pod or Node.
+// objectLookupTimeout bounds the read of a token's object.
 const objectLookupTimeout = 2 * time.Second
 
 func (l *clusterLookup) GetServiceAccount(namespace, name string) (*corev1.ServiceAccount, error) {
-	return l.sas.ServiceAccounts(namespace).Get(name)
+	if sa, err := l.sas.ServiceAccounts(namespace).Get(name); err == nil {
+		return sa, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), objectLookupTimeout)
+	defer cancel()
+	return l.client.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
 func (l *clusterLookup) GetSecret(namespace, name string) (*corev1.Secret, error) {
-	return l.secrets.Secrets(namespace).Get(name)
+	if secret, err := l.secrets.Secrets(namespace).Get(name); err == nil {
+		return secret, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), objectLookupTimeout)
+	defer cancel()
+	return l.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
 func (l *clusterLookup) GetPod(namespace, name string) (*corev1.Pod, error) {

@@ -117,6 +117,21 @@ func TestServiceAccountTokenLookup(t *testing.T) {
 		return !st.Authenticated && strings.Contains(st.Error, "has been deleted"), st.Error
 	})
 
+	// A token bound to a Secret of any type (not one kguard caches): kguard
+	// reads the Secret, as kube-apiserver does, at once and again once it is
+	// deleted.
+	mustKubectl(t, "create", "serviceaccount", "-n", ns, "bound")
+	mustKubectl(t, "create", "secret", "generic", "-n", ns, "binder", "--from-literal=k=v")
+	boundToSecret := strings.TrimSpace(mustKubectl(t, "create", "token", "-n", ns, "bound", "--duration=10m",
+		"--bound-object-kind=Secret", "--bound-object-name=binder"))
+	if st := review(boundToSecret); !st.Authenticated || st.User.Username != "system:serviceaccount:"+ns+":bound" {
+		t.Fatalf("a token bound to an Opaque Secret, just created: %+v", st)
+	}
+	mustKubectl(t, "-n", ns, "delete", "secret", "binder")
+	if st := review(boundToSecret); st.Authenticated || !strings.Contains(st.Error, "has been deleted") {
+		t.Fatalf("the token of a deleted Secret: %+v", st)
+	}
+
 	// A legacy Secret-based token, filled in by kube-controller-manager's token
 	// controller: valid while its Secret exists.
 	mustKubectl(t, "create", "serviceaccount", "-n", ns, "legacy")
