@@ -72,7 +72,12 @@ type Controller struct {
 	// resource: one watched in another version before (a CRD that came to
 	// prefer v2) holds the same objects, audited once.
 	preferred map[schema.GroupResource]schema.GroupVersionResource
-	handler   cache.ResourceEventHandler
+	// judged are the resources the last discovery found the snapshot's
+	// constraints to match (beside source.AuditedResources): a resource
+	// watched once but judged no longer stays watched (a shared factory
+	// stops all its informers or none) and is not audited.
+	judged  map[schema.GroupVersionResource]bool
+	handler cache.ResourceEventHandler
 	// judged: the snapshot generation and time of the last discovery of
 	// the resources constraints match (once per snapshot and Interval).
 	judgedGen uint64
@@ -149,6 +154,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.informers = map[string]cache.SharedIndexInformer{}
 	c.watched = map[schema.GroupVersionResource]watchedResource{}
 	c.preferred = map[schema.GroupResource]schema.GroupVersionResource{}
+	c.judged = map[schema.GroupVersionResource]bool{}
 	c.handler = cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { notify(c.objectChanged) },
 		UpdateFunc: func(any, any) { notify(c.objectChanged) },
@@ -200,9 +206,14 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 		return derr
 	}
 	// Groups discovery failed on: the others are watched and audited, and
-	// the audit is counted as failed (below).
+	// the audit is counted as failed (below); those judged before stay
+	// judged, since discovery cannot say they are not.
+	if derr == nil {
+		clear(c.judged)
+	}
 	var added []cache.InformerSynced
 	for _, gvr := range resources {
+		c.judged[gvr] = true
 		c.preferred[gvr.GroupResource()] = gvr
 		if _, ok := c.watched[gvr]; ok {
 			continue
@@ -222,8 +233,8 @@ func (c *Controller) watchJudged(ctx context.Context, snap *snapshot.Snapshot) e
 	}
 	var unsynced []string
 	for _, gvr := range c.resources {
-		if c.superseded(gvr) {
-			continue // no longer audited (a version no longer served, say)
+		if _, always := source.AuditedKinds[gvr]; c.superseded(gvr) || !always && !c.judged[gvr] {
+			continue // no longer audited (a version no longer served, a kind no longer matched)
 		}
 		if !c.watched[gvr].informer.HasSynced() {
 			unsynced = append(unsynced, gvr.String())
@@ -366,6 +377,9 @@ func (c *Controller) auditAll(ctx context.Context, snap *snapshot.Snapshot) ([]v
 		}
 		if c.superseded(gvr) {
 			continue // the same objects, in the version now preferred
+		}
+		if _, always := source.AuditedKinds[gvr]; !always && !c.judged[gvr] {
+			continue // no constraint matches its kind any more
 		}
 		kind := w.kind
 		items := w.informer.GetStore().List() // the cached objects themselves, not copies

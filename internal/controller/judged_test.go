@@ -51,31 +51,58 @@ func TestJudgedKindChangingVersionAuditedOnce(t *testing.T) {
 	}
 	disco := &fakediscovery.FakeDiscovery{Fake: &k8stesting.Fake{}}
 	disco.Resources = []*metav1.APIResourceList{res("v1")}
-	build := func() *snapshot.Snapshot {
-		set := &policy.Set{Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}},
-			RegoModules: []policy.RegoModule{{Name: "w.rego", Source: "package kubernetes.admission\ndeny contains \"bad widget\" if input.request.object.metadata.labels.bad\n"}}}
+	build := func(rego ...policy.RegoModule) *snapshot.Snapshot {
+		set := &policy.Set{Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, RegoModules: rego}
 		snap, err := snapshot.Build(snapshot.Config{AuthorizationModes: []string{"RBAC"}, AdmissionPlugins: []string{constraints.PluginName}}, set)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return snap
 	}
+	badWidget := policy.RegoModule{Name: "w.rego", Source: "package kubernetes.admission\ndeny contains \"bad widget\" if input.request.object.metadata.labels.bad\n"}
 	c := &controller.Controller{Client: client, Discovery: disco, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); c.Shutdown() })
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c.Store(build())
+	c.Store(build(badWidget))
 	reconcile(t, c)
 	if got := violations(t, c, constraints.PluginName, "a"); got != 1 {
 		t.Fatalf("violations in a: %v, want 1", got)
 	}
 	// v2 served and preferred: the same objects.
 	disco.Resources = []*metav1.APIResourceList{res("v2"), res("v1")}
-	c.Store(build())
+	c.Store(build(badWidget))
 	reconcile(t, c)
 	if got := violations(t, c, constraints.PluginName, "a"); got != 1 {
 		t.Errorf("violations in a after v2 became preferred: %v, want 1 (the widget audited once per version)", got)
 	}
+	if got := auditedObjects(t, c); got != 1 {
+		t.Errorf("kguard_audit_objects = %v, want 1 (the widget)", got)
+	}
+
+	// The policy gone, widgets are judged no more: no longer audited (as
+	// `kguard audit --kubeconfig` no longer lists them), though still watched.
+	c.Store(build())
+	reconcile(t, c)
+	if got := auditedObjects(t, c); got != 0 {
+		t.Errorf("kguard_audit_objects = %v after no constraint matches widgets, want 0", got)
+	}
+}
+
+// auditedObjects is kguard_audit_objects.
+func auditedObjects(t *testing.T, c *controller.Controller) float64 {
+	t.Helper()
+	families, err := c.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "kguard_audit_objects" {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no kguard_audit_objects")
+	return 0
 }
