@@ -756,11 +756,11 @@ func toPSP(o runtime.Object) (*v1alpha1.PodSecurityPolicy, error) {
 // kube-apiserver's own token getter reads them (a Secret just created is not
 // cached yet; a token may be bound to a Secret of any type, and only
 // service-account-token Secrets are cached); Pods and Nodes by reading their
-// metadata when a token names one. Caching every Pod would cost kguard a watch event for
-// every pod created, updated and deleted in the cluster (a fifth of its CPU
-// per admitted pod under load), for the few tokens bound to a pod; a read
-// costs a round trip per such token, and kube-apiserver caches the answer of
-// a TokenReview (--authentication-token-webhook-cache-ttl).
+// metadata when a token names one. Caching every Pod would cost kguard a
+// watch event for every pod created, updated and deleted in the cluster (a
+// fifth of its CPU per admitted pod under load), for the few tokens bound to
+// a pod; a read costs a round trip per such token, and kube-apiserver caches
+// the answer of a TokenReview (--authentication-token-webhook-cache-ttl).
 type clusterLookup struct {
 	sas     corelisters.ServiceAccountLister
 	secrets corelisters.SecretLister
