@@ -157,12 +157,14 @@ func (e *Engine) Admit(ctx context.Context, a Attributes) Result {
 	}
 
 	// The pod's ServiceAccount may hold the grant too. Without a name, it is
-	// the one the ServiceAccount admission plugin sets before PSP runs —
-	// except on a kubelet's mirror pod, which that plugin leaves without one,
-	// and which v1.24 then authorizes for its requester only.
+	// the one the ServiceAccount admission plugin sets before PSP runs on
+	// CREATE — except on a kubelet's mirror pod, which that plugin leaves
+	// without one, and which v1.24 then authorizes for its requester only. On
+	// UPDATE that plugin sets nothing ("we only mutate pods during create
+	// requests"): a pod without a name is authorized for its requester only.
 	var saInfo user.Info
 	sa := a.Pod.Spec.ServiceAccountName
-	if _, mirror := a.Pod.Annotations[apidefaults.MirrorPodAnnotation]; sa == "" && !mirror {
+	if _, mirror := a.Pod.Annotations[apidefaults.MirrorPodAnnotation]; sa == "" && !mirror && a.Operation != "UPDATE" {
 		sa = apidefaults.DefaultServiceAccountName
 	}
 	if sa != "" {
