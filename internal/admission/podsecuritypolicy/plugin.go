@@ -79,8 +79,15 @@ func (p *plugin) Handles(_ admissionv1.Operation, subresource string) bool { ret
 func (p *plugin) AuditKeys() []string { return []string{AuditKeyAdmitPolicy, AuditKeyValidatePolicy} }
 
 // Mutate admits the pod under the first policy that admits it, applying the
-// policy's defaults.
+// policy's defaults. The mutating webhook pass of an UPDATE does nothing, as
+// v1.24's Admit ("only mutate if this is a CREATE request. On updates we
+// only validate."): no denial, no admit-policy annotation; the validating
+// pass judges the final pod, which a later mutating webhook may have
+// changed. Offline (PhaseBoth) Mutate is the only pass, so it judges.
 func (p *plugin) Mutate(ctx context.Context, r *admission.Request, pod *corev1.Pod) admission.Decision {
+	if r.Operation == admissionv1.Update && r.Phase == admission.PhaseMutate {
+		return admission.Decision{}
+	}
 	return p.admit(ctx, r, pod, false)
 }
 

@@ -115,3 +115,56 @@ func TestAppArmorFieldValues(t *testing.T) {
 		}
 	}
 }
+
+// On UPDATE the mutating webhook pass evaluates nothing, as v1.24's Admit
+// ("only mutate if this is a CREATE request. On updates we only
+// validate."): no denial, no admit-policy audit annotation; the validating
+// pass judges the final pod (which later mutating webhooks may have fixed).
+func TestUpdateMutatingPassEvaluatesNothing(t *testing.T) {
+	s, err := policy.Read(strings.NewReader(apparmorPolicy), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	az := rbac.New(s)
+	p, err := newPlugin(admission.Inputs{Policies: s, Authorizer: az, RuleResolver: az})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const annotated = "metadata: {name: p, annotations: {kubernetes.io/psp: apparmor, container.apparmor.security.beta.kubernetes.io/a: runtime/default}}\n"
+	var old, image, privileged corev1.Pod
+	if err := yaml.UnmarshalStrict([]byte(annotated+"spec: {containers: [{name: a, image: i}]}"), &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(annotated+"spec: {containers: [{name: a, image: j}]}"), &image); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(annotated+"spec: {containers: [{name: a, image: k, securityContext: {privileged: true}}]}"), &privileged); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		phase      admission.Phase
+		pod        *corev1.Pod
+		denied     bool
+		annotation string
+	}{
+		{admission.PhaseMutate, &privileged, false, ""},
+		{admission.PhaseMutate, &image, false, ""},
+		{admission.PhaseValidate, &privileged, true, ""},
+		{admission.PhaseValidate, &image, false, "apparmor"},
+		{admission.PhaseBoth, &privileged, true, ""}, // offline: the one pass judges
+	} {
+		r := &admission.Request{Operation: admissionv1.Update, Workload: &podspec.Workload{Object: tc.pod}, OldPod: &old,
+			Namespace: "ns", Phase: tc.phase, User: &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}}
+		var d admission.Decision
+		if tc.phase == admission.PhaseValidate {
+			d = p.(admission.Validator).Validate(context.Background(), r, tc.pod.DeepCopy())
+		} else {
+			d = p.(admission.Mutator).Mutate(context.Background(), r, tc.pod.DeepCopy())
+		}
+		got := d.AuditAnnotations[AuditKeyAdmitPolicy] + d.AuditAnnotations[AuditKeyValidatePolicy]
+		if d.Denied != tc.denied || got != tc.annotation {
+			t.Errorf("phase %d, image %s: denied=%v (%s), audit %v; want denied=%v, audit %q",
+				tc.phase, tc.pod.Spec.Containers[0].Image, d.Denied, d.Reason, d.AuditAnnotations, tc.denied, tc.annotation)
+		}
+	}
+}
