@@ -164,6 +164,13 @@ var probes = []probe{
 	{name: "a custom SELinux user", tweak: func(p *corev1.Pod) { container(p).SELinuxOptions = &corev1.SELinuxOptions{User: "system_u"} }},
 	{name: "a custom SELinux role", tweak: func(p *corev1.Pod) { container(p).SELinuxOptions = &corev1.SELinuxOptions{Role: "system_r"} }},
 	{name: "running as root (runAsUser 0)", tweak: func(p *corev1.Pod) { container(p).RunAsUser = int64Ptr(0) }},
+	// MustRunAsNonRoot defaults runAsNonRoot only when no runAsUser is
+	// set: a non-zero runAsUser alone passes the policy, but restricted
+	// asks for runAsNonRoot itself.
+	{name: "runAsUser 1000 without runAsNonRoot", tweak: func(p *corev1.Pod) {
+		podSC(p).RunAsNonRoot = nil
+		container(p).RunAsUser = int64Ptr(1000)
+	}},
 	{name: "runAsNonRoot false", tweak: func(p *corev1.Pod) { container(p).RunAsNonRoot = boolPtr(false) }},
 	{name: "allowPrivilegeEscalation true", tweak: func(p *corev1.Pod) { container(p).AllowPrivilegeEscalation = boolPtr(true) }},
 }

@@ -69,7 +69,9 @@ func plans(t *testing.T, yaml string) map[string]*PolicyPlan {
 
 func TestPlanPolicy(t *testing.T) {
 	got := plans(t, strict+"---\n"+middle)
-	if p := got["strict"]; p.Level != "restricted" {
+	// No policy makes a pod set runAsNonRoot: MustRunAsNonRoot admits a
+	// non-zero runAsUser without it, which restricted refuses.
+	if p := got["strict"]; p.Level != "baseline" || p.Otherwise != "restricted" || strings.Join(p.Because, ",") != "runAsNonRoot != true" {
 		t.Fatalf("strict → %s: %s", p.Level, p.Summary())
 	}
 	m := got["middle"]

@@ -43,7 +43,9 @@ func TestPlanPolicyLevels(t *testing.T) {
 		// because are checks of the next stricter level the plan must name.
 		because []string
 	}{
-		{file: "restricted-selinux.yaml", level: "restricted"},
+		// Restricted but for runAsNonRoot, which MustRunAsNonRoot does not
+		// set on a pod with a runAsUser.
+		{file: "restricted-selinux.yaml", level: "baseline", because: []string{"runAsNonRoot != true"}},
 		// The documentation's restricted policy leaves SELinux at RunAsAny.
 		{file: "restricted-docs.yaml", level: "privileged", because: []string{"seLinuxOptions"}},
 		{file: "restricted-hostpath.yaml", level: "privileged", because: []string{"hostPath volumes", "hostPort"}},

@@ -1,0 +1,57 @@
+package migrate
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/policy"
+	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
+)
+
+// admitsBeyondGrade fails when the policy admits pod and the pod fails the
+// level the policy is graded: the counterexamples TestSoundnessRandom found.
+func admitsBeyondGrade(t *testing.T, yaml string, pod *corev1.Pod) {
+	t.Helper()
+	s, err := policy.Read(strings.NewReader(yaml), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.PodSecurityPolicies[0]
+	pl, err := NewPlanner("latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pl.PlanPolicy(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := psp.NewEngine([]*v1alpha1.PodSecurityPolicy{p}, authorizerfactory.NewAlwaysAllowAuthorizer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := engine.Admit(context.Background(), psp.Attributes{Operation: "CREATE", Pod: pod, Namespace: pod.Namespace, User: &user.DefaultInfo{Name: "u"}})
+	if !res.Allowed {
+		t.Fatalf("the policy refuses the pod: %s", res.Message)
+	}
+	syncSeccomp(res.Pod)
+	for _, r := range pl.evaluator.EvaluatePod(api.LevelVersion{Level: api.Level(plan.Level), Version: pl.version}, &res.Pod.ObjectMeta, &res.Pod.Spec) {
+		if !r.Allowed {
+			t.Errorf("graded %s, but it admits a pod %s forbids: %s (%s)", plan.Level, plan.Level, r.ForbiddenReason, r.ForbiddenDetail)
+		}
+	}
+}
+
+// MustRunAsNonRoot sets runAsNonRoot only on containers with no runAsUser.
+func TestMustRunAsNonRootWithRunAsUser(t *testing.T) {
+	pod := compliantPod()
+	pod.Spec.SecurityContext.RunAsNonRoot = nil
+	pod.Spec.Containers[0].SecurityContext.RunAsUser = int64Ptr(1)
+	admitsBeyondGrade(t, strict, pod)
+}
