@@ -258,6 +258,13 @@ func bases(p *v1alpha1.PodSecurityPolicy) []func() *corev1.Pod {
 				podSC(pod).SeccompProfile = seccomp[0].DeepCopy()
 			}
 			return pod
+		}, func() *corev1.Pod {
+			// A policy that allows only other AppArmor profiles may also
+			// forbid every seccomp profile.
+			pod := compliantPod()
+			pod.Annotations[corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix+"c"] = name
+			pod.Spec.SecurityContext.SeccompProfile = nil
+			return pod
 		})
 	}
 	return out

@@ -55,3 +55,30 @@ func TestMustRunAsNonRootWithRunAsUser(t *testing.T) {
 	pod.Spec.Containers[0].SecurityContext.RunAsUser = int64Ptr(1)
 	admitsBeyondGrade(t, strict, pod)
 }
+
+// A policy that allows one AppArmor profile other than runtime/default and
+// no seccomp profile admitted no probe pod but the unset ones.
+func TestAppArmorOnlyPolicyWithoutSeccomp(t *testing.T) {
+	const yaml = `apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata:
+  name: aa
+  annotations:
+    seccomp.security.alpha.kubernetes.io/allowedProfileNames: ""
+    apparmor.security.beta.kubernetes.io/allowedProfileNames: localhost/a
+spec:
+  hostPID: true
+  allowPrivilegeEscalation: false
+  requiredDropCapabilities: [ALL]
+  volumes: [secret]
+  runAsUser: {rule: MustRunAsNonRoot}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+`
+	pod := compliantPod()
+	pod.Spec.SecurityContext.SeccompProfile = nil
+	pod.Annotations[corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix+"c"] = "localhost/a"
+	pod.Spec.HostPID = true
+	admitsBeyondGrade(t, yaml, pod)
+}
