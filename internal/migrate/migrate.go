@@ -20,6 +20,7 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/pod-security-admission/api"
@@ -44,6 +45,11 @@ type PolicyPlan struct {
 	// Defaults are the fields the policy set on a pod that set none (JSON paths):
 	// Pod Security admission never mutates, so manifests must set them.
 	Defaults []string `json:"defaults,omitempty"`
+	// Requires are the checks of Level that no PodSecurityPolicy can uphold, with the probe pods the policy admits
+	// that fail them: manifests must meet them themselves, since Level
+	// refuses such a pod where the policy admitted it. They do not lower
+	// Level, which would otherwise never be above privileged.
+	Requires []Gap `json:"requires,omitempty"`
 	// Because names the checks of the next stricter level that the policy
 	// fails: the controls that forced Level.
 	Because []string `json:"because,omitempty"`
@@ -98,6 +104,10 @@ type probe struct {
 	// unset probes leave a field to the policy: what the policy sets on
 	// them is what it defaults.
 	unset bool
+	// manifest probes carry what no policy can forbid: the checks they
+	// fail are requirements on manifests (PolicyPlan.Requires), not gaps
+	// of the policy.
+	manifest bool
 }
 
 func container(p *corev1.Pod) *corev1.SecurityContext {
@@ -170,7 +180,13 @@ var probes = []probe{
 	{name: "runAsUser 1000 without runAsNonRoot", tweak: func(p *corev1.Pod) {
 		podSC(p).RunAsNonRoot = nil
 		container(p).RunAsUser = int64Ptr(1000)
-	}},
+	}, manifest: true},
+	// No policy field restricts the host a probe or lifecycle hook connects
+	// to, which baseline forbids from v1.34.
+	{name: "a liveness probe on another host", tweak: func(p *corev1.Pod) {
+		p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+			HTTPGet: &corev1.HTTPGetAction{Host: "10.0.0.1", Port: intstr.FromInt32(8080)}}}
+	}, manifest: true},
 	{name: "runAsNonRoot false", tweak: func(p *corev1.Pod) { container(p).RunAsNonRoot = boolPtr(false) }},
 	{name: "allowPrivilegeEscalation true", tweak: func(p *corev1.Pod) { container(p).AllowPrivilegeEscalation = boolPtr(true) }},
 }
@@ -204,7 +220,10 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 	}
 	u := &user.DefaultInfo{Name: "kguard:migrate"}
 	plan := &PolicyPlan{Policy: p.Name, Stricter: map[string][]Gap{}}
+	// Per level, the checks the admitted probes fail: the policy's gaps,
+	// and (manifest probes) what manifests must meet.
 	failing := map[api.Level]map[string]*Gap{}
+	required := map[api.Level]map[string]*Gap{}
 	admittedProbes := 0
 	defaults := map[string]bool{}
 	all := append(append([]probe(nil), probes...), derivedProbes(p)...)
@@ -244,13 +263,17 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 					if r.Allowed {
 						continue
 					}
-					if failing[lv] == nil {
-						failing[lv] = map[string]*Gap{}
+					gaps := failing
+					if pr.manifest {
+						gaps = required
 					}
-					g := failing[lv][r.ForbiddenReason]
+					if gaps[lv] == nil {
+						gaps[lv] = map[string]*Gap{}
+					}
+					g := gaps[lv][r.ForbiddenReason]
 					if g == nil {
 						g = &Gap{Check: r.ForbiddenReason, Detail: r.ForbiddenDetail}
-						failing[lv][r.ForbiddenReason] = g
+						gaps[lv][r.ForbiddenReason] = g
 					}
 					if len(g.Probes) == 0 || g.Probes[len(g.Probes)-1] != label {
 						g.Probes = append(g.Probes, label)
@@ -274,6 +297,12 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 		}
 	}
 	plan.Level = string(levels[graded])
+	if graded < len(levels)-1 {
+		for _, g := range required[levels[graded]] {
+			plan.Requires = append(plan.Requires, *g)
+		}
+		sort.Slice(plan.Requires, func(i, j int) bool { return plan.Requires[i].Check < plan.Requires[j].Check })
+	}
 	if graded > 0 {
 		// The controls that forced the grade are the next stricter level's
 		// failures; a still stricter level that fails on no others is what
@@ -412,18 +441,25 @@ func (p *PolicyPlan) Summary() string {
 		fmt.Fprintf(&b, " (%s apart from %s)", p.Otherwise, strings.Join(p.Because, ", "))
 	}
 	b.WriteString("\n")
+	gapLines := func(gaps []Gap) {
+		for _, g := range gaps {
+			examples := g.Probes
+			more := ""
+			if len(examples) > 2 {
+				examples, more = examples[:2], fmt.Sprintf(" and %d more", len(g.Probes)-2)
+			}
+			fmt.Fprintf(&b, "    - %s (%s), e.g. %s%s\n", g.Check, g.Detail, strings.Join(examples, "; "), more)
+		}
+	}
 	for _, lv := range []string{"restricted", "baseline"} {
 		if gaps := p.Stricter[lv]; len(gaps) > 0 && lv != p.Level {
 			fmt.Fprintf(&b, "  not %s, which forbids what it admits:\n", lv)
-			for _, g := range gaps {
-				examples := g.Probes
-				more := ""
-				if len(examples) > 2 {
-					examples, more = examples[:2], fmt.Sprintf(" and %d more", len(g.Probes)-2)
-				}
-				fmt.Fprintf(&b, "    - %s (%s), e.g. %s%s\n", g.Check, g.Detail, strings.Join(examples, "; "), more)
-			}
+			gapLines(gaps)
 		}
+	}
+	if len(p.Requires) > 0 {
+		fmt.Fprintf(&b, "  %s also forbids what no PodSecurityPolicy can; manifests must avoid it themselves:\n", p.Level)
+		gapLines(p.Requires)
 	}
 	if len(p.Defaults) > 0 {
 		fmt.Fprintf(&b, "  it defaults these fields, which Pod Security admission will not; set them in manifests:\n")

@@ -69,10 +69,16 @@ func plans(t *testing.T, yaml string) map[string]*PolicyPlan {
 
 func TestPlanPolicy(t *testing.T) {
 	got := plans(t, strict+"---\n"+middle)
-	// No policy makes a pod set runAsNonRoot: MustRunAsNonRoot admits a
-	// non-zero runAsUser without it, which restricted refuses.
-	if p := got["strict"]; p.Level != "baseline" || p.Otherwise != "restricted" || strings.Join(p.Because, ",") != "runAsNonRoot != true" {
-		t.Fatalf("strict → %s: %s", p.Level, p.Summary())
+	// No policy makes a pod set runAsNonRoot (MustRunAsNonRoot admits a
+	// non-zero runAsUser without it, which restricted refuses) or keeps a
+	// probe off other hosts (which baseline refuses from v1.34): manifests
+	// must, which the plan says.
+	if p := got["strict"]; p.Level != "restricted" || checks(p.Requires) != "probe or lifecycle host,runAsNonRoot != true" || len(p.Because) != 0 {
+		t.Fatalf("strict → %s, requires %s: %s", p.Level, checks(p.Requires), p.Summary())
+	}
+	if s := got["strict"].Summary(); !strings.Contains(s, "restricted also forbids what no PodSecurityPolicy can; manifests must avoid it themselves:\n    - probe or lifecycle host") ||
+		!strings.Contains(s, "- runAsNonRoot != true (") || !strings.Contains(s, "e.g. runAsUser 1000 without runAsNonRoot") {
+		t.Errorf("summary does not name what manifests must meet:\n%s", s)
 	}
 	m := got["middle"]
 	if m.Level != "baseline" {
@@ -145,4 +151,13 @@ func TestPlanWorkload(t *testing.T) {
 			t.Errorf("%s meets %s, want %s", name, got[name], level)
 		}
 	}
+}
+
+// checks are the gaps' checks, comma-separated.
+func checks(gaps []Gap) string {
+	var out []string
+	for _, g := range gaps {
+		out = append(out, g.Check)
+	}
+	return strings.Join(out, ",")
 }

@@ -43,9 +43,7 @@ func TestPlanPolicyLevels(t *testing.T) {
 		// because are checks of the next stricter level the plan must name.
 		because []string
 	}{
-		// Restricted but for runAsNonRoot, which MustRunAsNonRoot does not
-		// set on a pod with a runAsUser.
-		{file: "restricted-selinux.yaml", level: "baseline", because: []string{"runAsNonRoot != true"}},
+		{file: "restricted-selinux.yaml", level: "restricted"},
 		// The documentation's restricted policy leaves SELinux at RunAsAny.
 		{file: "restricted-docs.yaml", level: "privileged", because: []string{"seLinuxOptions"}},
 		{file: "restricted-hostpath.yaml", level: "privileged", because: []string{"hostPath volumes", "hostPort"}},
