@@ -21,6 +21,7 @@ import (
 	policyvalidation "k8s.io/kubernetes/pkg/apis/policy/validation"
 	rbacvalidation "k8s.io/kubernetes/pkg/registry/rbac/validation"
 	upstreampsp "k8s.io/kubernetes/pkg/security/podsecuritypolicy"
+	"k8s.io/kubernetes/plugin/pkg/admission/security/podsecuritypolicy"
 	rbacauthz "k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac"
 
 	"github.com/kguard/kguard/internal/admission/psp"
@@ -387,45 +388,16 @@ func TestRandomPSPMatchesUpstream124(t *testing.T) {
 	cases, admitted, mutated, refused, disagreements := 0, 0, 0, 0, 0
 	chosen := map[int]int{} // admitted pods by the chosen policy's place in its set
 	for set := range sets {
-		var pols []*policyv1beta1.PodSecurityPolicy
-		names := []string{"a", "b", "c", "d"}
-		g.r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
-		for _, name := range names[:1+g.n(4)] {
-			for {
-				p := g.randomPolicy(name)
-				_, errs := upstreamValid(t, p)
-				if len(errs) != 0 {
-					refused++
-					continue
-				}
-				if len(kguardValidate(t, p)) != 0 {
-					continue // refused by kguard on load: see TestRandomPSPValidationMatchesUpstream124
-				}
-				pols = append(pols, p)
-				break
-			}
-		}
-		polNames := make([]string, len(pols))
-		for i, p := range pols {
-			polNames[i] = p.Name
-		}
-		roles, bindings, clusterRoles, clusterBindings := g.randomGrants(polNames)
-		_, static := rbacvalidation.NewTestRuleResolver(roles, bindings, clusterRoles, clusterBindings)
-		authz := rbacauthz.New(static, static, static, static)
-		plugin := upstreamPSP(t, pols, authz)
-		plain, err := psp.NewEngine(kguardPolicies(t, pols), authz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		narrowed := plain.WithRuleResolver(rulesFor{authz})
+		ps := g.randomPolicySet(t)
+		refused += ps.refused
 		for range podsPerSet {
 			p, u := g.randomPolicyPod(), g.randomRequester()
 			cases++
-			got, problem := compare(t, plugin, plain, narrowed, p, u)
+			got, problem := compare(t, ps.plugin, ps.plain, ps.narrowed, p, u)
 			if problem != "" {
 				disagreements++
 				if disagreements <= 10 {
-					t.Errorf("set %d, pod by %s: %s\n%s", set, u.GetName(), problem, describeCase(pols, roles, bindings, clusterRoles, clusterBindings, p))
+					t.Errorf("set %d, pod by %s: %s\n%s", set, u.GetName(), problem, ps.describe(p))
 				}
 				continue
 			}
@@ -434,7 +406,7 @@ func TestRandomPSPMatchesUpstream124(t *testing.T) {
 				if !apiequality.Semantic.DeepEqual(kguard(t, p).Spec, got.pod.Spec) {
 					mutated++
 				}
-				chosen[sort.SearchStrings(sortedNames(polNames), got.policy)]++
+				chosen[sort.SearchStrings(sortedNames(ps.names), got.policy)]++
 			}
 		}
 	}
@@ -446,6 +418,58 @@ func TestRandomPSPMatchesUpstream124(t *testing.T) {
 	if admitted < cases/10 || cases-admitted < cases/10 || len(chosen) < 3 || mutated < admitted/10 || refused == 0 {
 		t.Errorf("the generator covers too little: %d admitted of %d, by place %v, %d policies refused", admitted, cases, chosen, refused)
 	}
+}
+
+// policySet is one to four random policies valid to both v1.24 and kguard,
+// random grants to use them, and v1.24's plugin and kguard's engine (plain,
+// and with the rule resolver: narrowed) over them.
+type policySet struct {
+	pols            []*policyv1beta1.PodSecurityPolicy
+	names           []string
+	roles           []*rbacv1.Role
+	bindings        []*rbacv1.RoleBinding
+	clusterRoles    []*rbacv1.ClusterRole
+	clusterBindings []*rbacv1.ClusterRoleBinding
+	plugin          *podsecuritypolicy.Plugin
+	plain, narrowed *psp.Engine
+	refused         int // generated policies v1.24's validation refused
+}
+
+func (g gen) randomPolicySet(t *testing.T) policySet {
+	t.Helper()
+	var s policySet
+	names := []string{"a", "b", "c", "d"}
+	g.r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	for _, name := range names[:1+g.n(4)] {
+		for {
+			p := g.randomPolicy(name)
+			if _, errs := upstreamValid(t, p); len(errs) != 0 {
+				s.refused++
+				continue
+			}
+			if len(kguardValidate(t, p)) != 0 {
+				continue // refused by kguard on load: see TestRandomPSPValidationMatchesUpstream124
+			}
+			s.pols = append(s.pols, p)
+			s.names = append(s.names, p.Name)
+			break
+		}
+	}
+	s.roles, s.bindings, s.clusterRoles, s.clusterBindings = g.randomGrants(s.names)
+	_, static := rbacvalidation.NewTestRuleResolver(s.roles, s.bindings, s.clusterRoles, s.clusterBindings)
+	authz := rbacauthz.New(static, static, static, static)
+	s.plugin = upstreamPSP(t, s.pols, authz)
+	var err error
+	if s.plain, err = psp.NewEngine(kguardPolicies(t, s.pols), authz); err != nil {
+		t.Fatal(err)
+	}
+	s.narrowed = s.plain.WithRuleResolver(rulesFor{authz})
+	return s
+}
+
+// describe is a case of the set, for a disagreement.
+func (s policySet) describe(p *corev1.Pod) string {
+	return describeCase(s.pols, s.roles, s.bindings, s.clusterRoles, s.clusterBindings, p)
 }
 
 // TestRandomPSPValidationMatchesUpstream124: kguard's policy validation

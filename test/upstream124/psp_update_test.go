@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	policyv1beta1 "k8s.io/api/policy/v1beta1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/admission"
@@ -15,9 +14,7 @@ import (
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	api "k8s.io/kubernetes/pkg/apis/core"
 	corevalidation "k8s.io/kubernetes/pkg/apis/core/validation"
-	rbacvalidation "k8s.io/kubernetes/pkg/registry/rbac/validation"
 	"k8s.io/kubernetes/plugin/pkg/admission/security/podsecuritypolicy"
-	rbacauthz "k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac"
 
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
@@ -221,32 +218,8 @@ func TestRandomPSPUpdateMatchesUpstream124(t *testing.T) {
 		hintChosen, gcWouldDeny                           int
 	)
 	for set := range sets {
-		var pols []*policyv1beta1.PodSecurityPolicy
-		names := []string{"a", "b", "c", "d"}
-		g.r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
-		for _, name := range names[:1+g.n(4)] {
-			for {
-				p := g.randomPolicy(name)
-				if _, errs := upstreamValid(t, p); len(errs) != 0 || len(kguardValidate(t, p)) != 0 {
-					continue
-				}
-				pols = append(pols, p)
-				break
-			}
-		}
-		polNames := make([]string, len(pols))
-		for i, p := range pols {
-			polNames[i] = p.Name
-		}
-		roles, bindings, clusterRoles, clusterBindings := g.randomGrants(polNames)
-		_, static := rbacvalidation.NewTestRuleResolver(roles, bindings, clusterRoles, clusterBindings)
-		authz := rbacauthz.New(static, static, static, static)
-		plugin := upstreamPSP(t, pols, authz)
-		plain, err := psp.NewEngine(kguardPolicies(t, pols), authz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		narrowed := plain.WithRuleResolver(rulesFor{authz})
+		ps := g.randomPolicySet(t)
+		plugin, plain, narrowed, polNames := ps.plugin, ps.plain, ps.narrowed, ps.names
 		for range podsPerSet {
 			// The stored pod: created (and admitted) by v1.24.
 			var created verdict
@@ -300,7 +273,7 @@ func TestRandomPSPUpdateMatchesUpstream124(t *testing.T) {
 					disagreements++
 					if disagreements <= 10 {
 						t.Errorf("set %d, %s update by %s: %s\n%s", set, updateKindNames[kind], u.GetName(), problem,
-							describeCase(pols, roles, bindings, clusterRoles, clusterBindings, newV1))
+							ps.describe(newV1))
 					}
 					continue
 				}
