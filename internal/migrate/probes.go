@@ -217,10 +217,33 @@ func derivedProbes(p *v1alpha1.PodSecurityPolicy) []probe {
 // restricted ones with each seccomp and AppArmor profile the policy allows,
 // so that a policy that requires (say) a localhost seccomp profile still
 // admits probes.
-func bases(p *v1alpha1.PodSecurityPolicy) []func() *corev1.Pod {
-	out := []func() *corev1.Pod{basePod, compliantPod}
-	if _, ok := p.Annotations[v1alpha1.SeccompAllowedProfilesAnnotation]; !ok {
-		// The policy forbids any seccomp profile.
+func bases(p *v1alpha1.PodSecurityPolicy) (out []func() *corev1.Pod) {
+	out = []func() *corev1.Pod{basePod, compliantPod}
+	defer func() {
+		// A policy that refuses the default procMount admits only pods
+		// that set another: without it, no base (and no probe that
+		// leaves fields to the policy) would be admitted, and the plan
+		// would list none of the policy's defaults.
+		if pm, ok := requiredProcMount(p); ok {
+			for i, base := range out {
+				out[i] = func() *corev1.Pod {
+					pod := base()
+					for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+						for j := range cs {
+							if cs[j].SecurityContext == nil {
+								cs[j].SecurityContext = &corev1.SecurityContext{}
+							}
+							cs[j].SecurityContext.ProcMount = &pm
+						}
+					}
+					return pod
+				}
+			}
+		}
+	}()
+	if !allowsSomeSeccomp(p) {
+		// The policy forbids any seccomp profile (no allowedProfileNames,
+		// or an empty list).
 		out = append(out, func() *corev1.Pod {
 			pod := compliantPod()
 			pod.Spec.SecurityContext.SeccompProfile = nil
@@ -268,4 +291,30 @@ func bases(p *v1alpha1.PodSecurityPolicy) []func() *corev1.Pod {
 		})
 	}
 	return out
+}
+
+// requiredProcMount is the procMount a policy that refuses the default one
+// allows instead (ok false when it allows the default).
+func requiredProcMount(p *v1alpha1.PodSecurityPolicy) (pm corev1.ProcMountType, ok bool) {
+	allowed := p.Spec.AllowedProcMountTypes
+	if len(allowed) == 0 {
+		return "", false
+	}
+	for _, t := range allowed {
+		if t == corev1.DefaultProcMount {
+			return "", false
+		}
+	}
+	return allowed[0], true
+}
+
+// allowsSomeSeccomp reports whether a policy's allowedProfileNames names a
+// profile: an absent or empty list forbids every one.
+func allowsSomeSeccomp(p *v1alpha1.PodSecurityPolicy) bool {
+	for _, name := range strings.Split(p.Annotations[v1alpha1.SeccompAllowedProfilesAnnotation], ",") {
+		if strings.TrimSpace(name) != "" {
+			return true
+		}
+	}
+	return false
 }
