@@ -185,3 +185,54 @@ func answer(out string) string {
 	word, _, _ := strings.Cut(last, " ")
 	return word
 }
+
+// A policy's default seccomp profile takes effect: v1.24's engine writes it
+// as the pod's annotation, which kube-apiserver v1.37 no longer copies into
+// the field and the kubelet ignores; kguard sets the field, as v1.24's API
+// server did, so the pod runs with the profile and kubectl prints no
+// "non-functional" warning.
+func TestPSPSeccompDefaultTakesEffect(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "psp-seccomp"
+	testNamespace(t, ns)
+	mustKubectl(t, "create", "serviceaccount", "-n", ns, "dev")
+	mustKubectl(t, "create", "rolebinding", "-n", ns, "dev-edit", "--clusterrole=edit", "--serviceaccount="+ns+":dev")
+	policy := `apiVersion: kguard.io/v1alpha1
+kind: PodSecurityPolicy
+metadata:
+  name: seccomp-default
+  annotations:
+    seccomp.security.alpha.kubernetes.io/defaultProfileName: runtime/default
+    seccomp.security.alpha.kubernetes.io/allowedProfileNames: runtime/default
+spec:
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  runAsUser: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+`
+	if out, err := kubectlIn(t, policy, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "seccomp-default", "--ignore-not-found") })
+	if out, err := kubectlIn(t, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"use-seccomp","namespace":"`+ns+`"},
+"rules":[{"apiGroups":["kguard.io"],"resources":["podsecuritypolicies"],"resourceNames":["seccomp-default"],"verbs":["use"]}]}`, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mustKubectl(t, "-n", ns, "create", "rolebinding", "dev-use-seccomp", "--role=use-seccomp", "--serviceaccount="+ns+":dev")
+	var created string
+	eventually(t, 30*time.Second, "a pod without a seccomp profile is admitted", func() (bool, string) {
+		out, err := kubectlIn(t, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain"},"spec":{"containers":[{"name":"c","image":"k8s.gcr.io/pause"}]}}`,
+			"--as=system:serviceaccount:"+ns+":dev", "-n", ns, "create", "-f", "-")
+		created = out
+		return err == nil, out
+	})
+	if strings.Contains(created, "non-functional") {
+		t.Errorf("kubectl warned about the annotation kguard wrote:\n%s", created)
+	}
+	got := mustKubectl(t, "-n", ns, "get", "pod", "plain", "-o",
+		`jsonpath={.metadata.annotations.kubernetes\.io/psp} {.spec.securityContext.seccompProfile.type} {.metadata.annotations.seccomp\.security\.alpha\.kubernetes\.io/pod}`)
+	if got != "seccomp-default RuntimeDefault runtime/default" {
+		t.Fatalf("policy, seccomp field and annotation: %q, want seccomp-default RuntimeDefault runtime/default", got)
+	}
+}

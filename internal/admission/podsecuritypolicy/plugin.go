@@ -3,7 +3,8 @@
 // package of its own because the engine builds against the v1.24 API too
 // (test/upstream124), and the plugin speaks the API of today: it also sets the
 // appArmorProfile field (Kubernetes >= 1.30) for the AppArmor annotations a
-// policy adds.
+// policy adds, and the seccompProfile fields for the seccomp annotations of a
+// pod it admits on create, as kube-apiserver v1.24 did and v1.27+ does not.
 package podsecuritypolicy
 
 import (
@@ -108,6 +109,9 @@ func (p *plugin) admit(ctx context.Context, r *admission.Request, pod *corev1.Po
 	}
 	if !validate && !p.cfg.AppArmorAnnotationOnly {
 		syncAppArmorFields(pod, res.Pod)
+	}
+	if !validate && r.Operation == admissionv1.Create {
+		syncSeccompFields(res.Pod)
 	}
 	d := admission.Decision{Pod: res.Pod}
 	if res.Policy != "" {

@@ -168,3 +168,84 @@ func TestUpdateMutatingPassEvaluatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A policy's seccomp profile takes effect on today's clusters: the plugin
+// sets the seccompProfile fields of the annotations of a pod it admits on
+// create (v1.24's engine writes the default as the pod's annotation, which
+// the kubelet ignores from v1.27, and kube-apiserver no longer copies it),
+// as kube-apiserver v1.24 did; a field already set is kept.
+func TestSeccompFields(t *testing.T) {
+	policyYAML := strings.Replace(apparmorPolicy, `    apparmor.security.beta.kubernetes.io/defaultProfileName: runtime/default
+    apparmor.security.beta.kubernetes.io/allowedProfileNames: runtime/default,localhost/custom`,
+		`    seccomp.security.alpha.kubernetes.io/defaultProfileName: runtime/default
+    seccomp.security.alpha.kubernetes.io/allowedProfileNames: runtime/default,docker/default,localhost/prof`, 1)
+	s, err := policy.Read(strings.NewReader(policyYAML), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	az := rbac.New(s)
+	p, err := newPlugin(admission.Inputs{Policies: s, Authorizer: az, RuleResolver: az})
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile := func(sp *corev1.SeccompProfile) string {
+		switch {
+		case sp == nil:
+			return ""
+		case sp.LocalhostProfile != nil:
+			return string(sp.Type) + "/" + *sp.LocalhostProfile
+		}
+		return string(sp.Type)
+	}
+	for _, tc := range []struct {
+		name, pod        string
+		op               admissionv1.Operation
+		podField, cField string // want
+		annotation       string
+	}{
+		{name: "the policy's default", pod: "metadata: {name: p}\nspec: {containers: [{name: a, image: i}]}",
+			op: admissionv1.Create, podField: "RuntimeDefault", annotation: "runtime/default"},
+		{name: "the pod's own annotations", pod: "metadata: {name: p, annotations: {seccomp.security.alpha.kubernetes.io/pod: localhost/prof, container.seccomp.security.alpha.kubernetes.io/a: docker/default}}\nspec: {containers: [{name: a, image: i}]}",
+			op: admissionv1.Create, podField: "Localhost/prof", cField: "RuntimeDefault", annotation: "localhost/prof"},
+		{name: "a field already set", pod: "metadata: {name: p}\nspec: {securityContext: {seccompProfile: {type: Localhost, localhostProfile: prof}}, containers: [{name: a, image: i}]}",
+			op: admissionv1.Create, podField: "Localhost/prof", annotation: "localhost/prof"},
+	} {
+		var pod corev1.Pod
+		if err := yaml.UnmarshalStrict([]byte(tc.pod), &pod); err != nil {
+			t.Fatal(err)
+		}
+		r := &admission.Request{Operation: tc.op, Phase: admission.PhaseMutate, Workload: &podspec.Workload{Object: &pod}, Namespace: "ns",
+			User: &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}}
+		d := p.(admission.Mutator).Mutate(context.Background(), r, pod.DeepCopy())
+		if d.Denied || d.Pod == nil {
+			t.Fatalf("%s: denied: %s", tc.name, d.Reason)
+		}
+		var podField, cField string
+		if sc := d.Pod.Spec.SecurityContext; sc != nil {
+			podField = profile(sc.SeccompProfile)
+		}
+		if sc := d.Pod.Spec.Containers[0].SecurityContext; sc != nil {
+			cField = profile(sc.SeccompProfile)
+		}
+		if podField != tc.podField || cField != tc.cField || d.Pod.Annotations[corev1.SeccompPodAnnotationKey] != tc.annotation {
+			t.Errorf("%s: pod field %q, container field %q, annotation %q; want %q, %q, %q", tc.name,
+				podField, cField, d.Pod.Annotations[corev1.SeccompPodAnnotationKey], tc.podField, tc.cField, tc.annotation)
+		}
+	}
+}
+
+func TestSeccompFieldValues(t *testing.T) {
+	for v, want := range map[string]string{"runtime/default": "RuntimeDefault", "docker/default": "RuntimeDefault", "unconfined": "Unconfined",
+		"localhost/x": "Localhost/x", "localhost/": "", "": "", "other": ""} {
+		got := ""
+		if f := seccompField(v); f != nil {
+			got = string(f.Type)
+			if f.LocalhostProfile != nil {
+				got += "/" + *f.LocalhostProfile
+			}
+		}
+		if got != want {
+			t.Errorf("%q: %q, want %q", v, got, want)
+		}
+	}
+}
