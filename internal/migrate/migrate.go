@@ -339,9 +339,12 @@ func hasSeccompField(p *corev1.Pod) bool {
 	return p.Spec.SecurityContext != nil && p.Spec.SecurityContext.SeccompProfile != nil
 }
 
-// syncSeccomp does what the API server does to a pod it creates, before
-// validating admission (Pod Security admission) sees it: a seccomp annotation
-// with no field sets the field.
+// syncSeccomp does to a pod a policy admitted what kube-apiserver v1.24 did
+// to the pods it created, and kguard's PodSecurityPolicy plugin does on
+// today's clusters, before validating admission (Pod Security admission)
+// sees it: a seccomp annotation with no field sets the field. (A workload's
+// own annotations get no field from kube-apiserver v1.27+: PlanWorkload
+// leaves them as written.)
 func syncSeccomp(p *corev1.Pod) {
 	if v, ok := p.Annotations[corev1.SeccompPodAnnotationKey]; ok && !hasSeccompField(p) {
 		if sp := seccompProfileOf(v); sp != nil {
