@@ -45,10 +45,11 @@ type PolicyPlan struct {
 	// Defaults are the fields the policy set on a pod that set none (JSON paths):
 	// Pod Security admission never mutates, so manifests must set them.
 	Defaults []string `json:"defaults,omitempty"`
-	// Requires are the checks of Level that no PodSecurityPolicy can uphold, with the probe pods the policy admits
-	// that fail them: manifests must meet them themselves, since Level
-	// refuses such a pod where the policy admitted it. They do not lower
-	// Level, which would otherwise never be above privileged.
+	// Requires are the checks of Level that no PodSecurityPolicy can
+	// uphold, with the probe pods the policy admits that fail them:
+	// manifests must meet them themselves, since Level refuses such a pod
+	// where the policy admitted it. They do not lower Level, which would
+	// otherwise never be above privileged.
 	Requires []Gap `json:"requires,omitempty"`
 	// Because names the checks of the next stricter level that the policy
 	// fails: the controls that forced Level.
