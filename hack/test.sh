@@ -39,6 +39,11 @@ if [ -d test/gatekeeper ]; then
   (cd test/gatekeeper && go vet ./... && go test -race -count=1 ./...)
 fi
 
+if [ -d test/netpol ]; then
+  echo "== tenant NetworkPolicies against the cyclonus matcher (race)"
+  (cd test/netpol && go vet ./... && go test -race -count=1 ./...)
+fi
+
 if [ -d test/policycontroller ]; then
   echo "== differential tests against sigstore policy-controller (race)"
   (cd test/policycontroller && go vet ./... && go test -race -count=1 ./...)
