@@ -121,9 +121,6 @@ rules: [{apiGroups: [policy, kguard.io], resources: [podsecuritypolicies], resou
 func TestHotReloadClusterMode(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "hot-reload"
-	testNamespace(t, ns)
-	mustKubectl(t, "create", "serviceaccount", "-n", ns, "dev")
-	mustKubectl(t, "create", "rolebinding", "-n", ns, "dev-edit", "--clusterrole=edit", "--serviceaccount="+ns+":dev")
 	policy := `apiVersion: kguard.io/v1alpha1
 kind: PodSecurityPolicy
 metadata: {name: hot}
@@ -135,18 +132,7 @@ spec:
   fsGroup: {rule: RunAsAny}
   volumes: ['*']
 `
-	if out, err := kubectlIn(t, policy, "apply", "-f", "-"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "hot", "--ignore-not-found") })
-	if out, err := kubectlIn(t, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"use-hot","namespace":"`+ns+`"},
-"rules":[{"apiGroups":["kguard.io"],"resources":["podsecuritypolicies"],"resourceNames":["hot"],"verbs":["use"]}]}`, "apply", "-f", "-"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	mustKubectl(t, "-n", ns, "create", "rolebinding", "dev-use-hot", "--role=use-hot", "--serviceaccount="+ns+":dev")
-	dev := func(stdin string) (string, error) {
-		return kubectlIn(t, stdin, "--as=system:serviceaccount:"+ns+":dev", "-n", ns, "create", "-f", "-")
-	}
+	dev := pspNamespace(t, ns, "hot", policy)
 	pod := func(name string, privileged bool) string {
 		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"c","image":"k8s.gcr.io/pause","securityContext":{"privileged":` +
 			map[bool]string{true: "true", false: "false"}[privileged] + `}}]}}`
@@ -178,6 +164,28 @@ spec:
 	})
 }
 
+// pspNamespace creates namespace ns with a ServiceAccount dev that may edit
+// it and use the kguard.io PodSecurityPolicy of policyYAML (named name) and
+// nothing else, and returns a func creating objects as dev.
+func pspNamespace(t *testing.T, ns, name, policyYAML string) (asDev func(stdin string) (string, error)) {
+	t.Helper()
+	testNamespace(t, ns)
+	mustKubectl(t, "create", "serviceaccount", "-n", ns, "dev")
+	mustKubectl(t, "create", "rolebinding", "-n", ns, "dev-edit", "--clusterrole=edit", "--serviceaccount="+ns+":dev")
+	if out, err := kubectlIn(t, policyYAML, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", name, "--ignore-not-found") })
+	if out, err := kubectlIn(t, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"use-`+name+`","namespace":"`+ns+`"},
+"rules":[{"apiGroups":["kguard.io"],"resources":["podsecuritypolicies"],"resourceNames":["`+name+`"],"verbs":["use"]}]}`, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mustKubectl(t, "-n", ns, "create", "rolebinding", "dev-use-"+name, "--role=use-"+name, "--serviceaccount="+ns+":dev")
+	return func(stdin string) (string, error) {
+		return kubectlIn(t, stdin, "--as=system:serviceaccount:"+ns+":dev", "-n", ns, "create", "-f", "-")
+	}
+}
+
 // answer is the yes or no of `kubectl auth can-i`, after any warnings.
 func answer(out string) string {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -194,9 +202,6 @@ func answer(out string) string {
 func TestPSPSeccompDefaultTakesEffect(t *testing.T) {
 	defer kguardLogs(t)
 	const ns = "psp-seccomp"
-	testNamespace(t, ns)
-	mustKubectl(t, "create", "serviceaccount", "-n", ns, "dev")
-	mustKubectl(t, "create", "rolebinding", "-n", ns, "dev-edit", "--clusterrole=edit", "--serviceaccount="+ns+":dev")
 	policy := `apiVersion: kguard.io/v1alpha1
 kind: PodSecurityPolicy
 metadata:
@@ -211,19 +216,10 @@ spec:
   fsGroup: {rule: RunAsAny}
   volumes: ['*']
 `
-	if out, err := kubectlIn(t, policy, "apply", "-f", "-"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	t.Cleanup(func() { kubectl(t, "delete", "podsecuritypolicies.kguard.io", "seccomp-default", "--ignore-not-found") })
-	if out, err := kubectlIn(t, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"use-seccomp","namespace":"`+ns+`"},
-"rules":[{"apiGroups":["kguard.io"],"resources":["podsecuritypolicies"],"resourceNames":["seccomp-default"],"verbs":["use"]}]}`, "apply", "-f", "-"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	mustKubectl(t, "-n", ns, "create", "rolebinding", "dev-use-seccomp", "--role=use-seccomp", "--serviceaccount="+ns+":dev")
+	dev := pspNamespace(t, ns, "seccomp-default", policy)
 	var created string
 	eventually(t, 30*time.Second, "a pod without a seccomp profile is admitted", func() (bool, string) {
-		out, err := kubectlIn(t, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain"},"spec":{"containers":[{"name":"c","image":"k8s.gcr.io/pause"}]}}`,
-			"--as=system:serviceaccount:"+ns+":dev", "-n", ns, "create", "-f", "-")
+		out, err := dev(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain"},"spec":{"containers":[{"name":"c","image":"k8s.gcr.io/pause"}]}}`)
 		created = out
 		return err == nil, out
 	})

@@ -36,15 +36,7 @@ func syncAppArmorFields(before, after *corev1.Pod) {
 		}
 		c.SecurityContext.AppArmorProfile = f
 	}
-	for i := range after.Spec.InitContainers {
-		sync(&after.Spec.InitContainers[i])
-	}
-	for i := range after.Spec.Containers {
-		sync(&after.Spec.Containers[i])
-	}
-	for i := range after.Spec.EphemeralContainers {
-		sync((*corev1.Container)(&after.Spec.EphemeralContainers[i].EphemeralContainerCommon))
-	}
+	eachContainer(&after.Spec, sync)
 }
 
 // appArmorField is the field for an annotation value, nil for one with no

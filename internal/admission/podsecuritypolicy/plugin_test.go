@@ -105,10 +105,7 @@ func TestAppArmorFieldValues(t *testing.T) {
 	for v, want := range map[string]string{"runtime/default": "RuntimeDefault", "unconfined": "Unconfined", "localhost/x": "Localhost/x", "localhost/": "", "docker/default": ""} {
 		got := ""
 		if f := appArmorField(v); f != nil {
-			got = string(f.Type)
-			if f.LocalhostProfile != nil {
-				got += "/" + *f.LocalhostProfile
-			}
+			got = profileString(string(f.Type), f.LocalhostProfile)
 		}
 		if got != want {
 			t.Errorf("%q: %q, want %q", v, got, want)
@@ -189,13 +186,10 @@ func TestSeccompFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	profile := func(sp *corev1.SeccompProfile) string {
-		switch {
-		case sp == nil:
+		if sp == nil {
 			return ""
-		case sp.LocalhostProfile != nil:
-			return string(sp.Type) + "/" + *sp.LocalhostProfile
 		}
-		return string(sp.Type)
+		return profileString(string(sp.Type), sp.LocalhostProfile)
 	}
 	for _, tc := range []struct {
 		name, pod        string
@@ -239,13 +233,19 @@ func TestSeccompFieldValues(t *testing.T) {
 		"localhost/x": "Localhost/x", "localhost/": "", "": "", "other": ""} {
 		got := ""
 		if f := seccompField(v); f != nil {
-			got = string(f.Type)
-			if f.LocalhostProfile != nil {
-				got += "/" + *f.LocalhostProfile
-			}
+			got = profileString(string(f.Type), f.LocalhostProfile)
 		}
 		if got != want {
 			t.Errorf("%q: %q, want %q", v, got, want)
 		}
 	}
+}
+
+// profileString is a profile as the tests spell it: its type, and
+// "/name" for a localhost profile.
+func profileString(typ string, localhost *string) string {
+	if localhost != nil {
+		return typ + "/" + *localhost
+	}
+	return typ
 }

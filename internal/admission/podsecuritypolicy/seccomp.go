@@ -35,14 +35,20 @@ func syncSeccompFields(pod *corev1.Pod) {
 		}
 		c.SecurityContext.SeccompProfile = f
 	}
-	for i := range pod.Spec.InitContainers {
-		sync(&pod.Spec.InitContainers[i])
+	eachContainer(&pod.Spec, sync)
+}
+
+// eachContainer calls fn with each init, regular and ephemeral container of
+// spec, in that order.
+func eachContainer(spec *corev1.PodSpec, fn func(*corev1.Container)) {
+	for i := range spec.InitContainers {
+		fn(&spec.InitContainers[i])
 	}
-	for i := range pod.Spec.Containers {
-		sync(&pod.Spec.Containers[i])
+	for i := range spec.Containers {
+		fn(&spec.Containers[i])
 	}
-	for i := range pod.Spec.EphemeralContainers {
-		sync((*corev1.Container)(&pod.Spec.EphemeralContainers[i].EphemeralContainerCommon))
+	for i := range spec.EphemeralContainers {
+		fn((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon))
 	}
 }
 
