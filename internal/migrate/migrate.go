@@ -246,19 +246,22 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 			if len(admitted.Annotations) == 0 {
 				admitted.Annotations = nil
 			}
+			syncSeccomp(admitted)
 			if pr.unset {
 				before := base()
 				pr.tweak(before)
+				syncSeccomp(before) // the pod's own annotations are not the policy's
 				for _, d := range changedPaths(before, admitted) {
-					// The engine mirrors securityContext.seccompProfile into
-					// the deprecated annotation: not a default of the policy.
-					if strings.HasPrefix(d, seccompPodAnnotationPath+" ") && hasSeccompField(before) {
+					// The engine writes a seccomp profile as v1.24's
+					// annotation, which kube-apiserver v1.27+ ignores: the
+					// default manifests must set is the field (listed), not
+					// the annotation.
+					if strings.HasPrefix(d, seccompPodAnnotationPath+" ") {
 						continue
 					}
 					defaults[d] = true
 				}
 			}
-			syncSeccomp(admitted)
 			for _, lv := range levels[:2] {
 				for _, r := range pl.evaluator.EvaluatePod(api.LevelVersion{Level: lv, Version: pl.version}, &admitted.ObjectMeta, &admitted.Spec) {
 					if r.Allowed {

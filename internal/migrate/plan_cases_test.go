@@ -80,9 +80,12 @@ func TestPlanPolicyDefaults(t *testing.T) {
 			file: "baseline-docs.yaml",
 			want: []string{
 				`container.apparmor.security.beta.kubernetes.io~1c "runtime/default"`,
-				`seccomp.security.alpha.kubernetes.io~1pod "unconfined"`,
+				// The field, which manifests must set: the annotation the
+				// engine writes is non-functional on kube-apiserver v1.27+.
+				`/spec/securityContext/seccompProfile/type "Unconfined"`,
 				"container_t",
 			},
+			not: []string{"seccomp.security.alpha.kubernetes.io"},
 		},
 		{
 			// No seccomp defaultProfileName: a pod that sets
