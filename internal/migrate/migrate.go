@@ -71,7 +71,7 @@ type WorkloadLevel struct {
 	Object string   `json:"object"`
 	Source string   `json:"source,omitempty"`
 	Level  string   `json:"level"`
-	Fails  []string `json:"fails,omitempty"` // why the next stricter level fails
+	Fails  []string `json:"fails,omitempty"` // why restricted fails (nil when it is met)
 }
 
 // Planner is built once and reused.
