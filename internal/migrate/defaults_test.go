@@ -10,9 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/policy"
@@ -89,18 +87,9 @@ func TestDefaultsRandom(t *testing.T) {
 				}
 			}
 		}
-		engine, err := psp.NewEngine([]*v1alpha1.PodSecurityPolicy{p}, authorizerfactory.NewAlwaysAllowAuthorizer())
-		if err != nil {
-			t.Fatal(err)
-		}
+		engine := policyEngine(t, p)
 		for range pods {
-			var pod *corev1.Pod
-			if r.Intn(3) == 0 {
-				pod = soundPod(r)
-				compliantish(r, pod)
-			} else {
-				pod = tweakedPod(r, p)
-			}
+			pod := podFor(r, p)
 			before := pod.DeepCopy()
 			beforeJSON, _ := json.Marshal(before)
 			res := engine.Admit(context.Background(), psp.Attributes{Operation: "CREATE", Pod: pod, Namespace: pod.Namespace, User: u})

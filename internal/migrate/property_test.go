@@ -9,12 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/policy"
-	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
 // pick returns some of choices (maybe none).
@@ -154,10 +152,7 @@ func TestGradeAdmitsWhatPolicyAdmits(t *testing.T) {
 		if err != nil {
 			continue // admits none of the probes: nothing graded
 		}
-		engine, err := psp.NewEngine([]*v1alpha1.PodSecurityPolicy{p}, authorizerfactory.NewAlwaysAllowAuthorizer())
-		if err != nil {
-			t.Fatal(err)
-		}
+		engine := policyEngine(t, p)
 		for range 60 {
 			pod := randomPod(r)
 			res := engine.Admit(context.Background(), psp.Attributes{Operation: "CREATE", Pod: pod, Namespace: pod.Namespace, User: u})

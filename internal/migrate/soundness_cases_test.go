@@ -7,12 +7,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/kguard/kguard/internal/admission/psp"
 	"github.com/kguard/kguard/internal/policy"
-	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
 // admitsBeyondGrade fails when the policy admits pod and the pod fails the
@@ -34,10 +32,7 @@ func admitsBeyondGrade(t *testing.T, yaml string, pod *corev1.Pod) (required []s
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := psp.NewEngine([]*v1alpha1.PodSecurityPolicy{p}, authorizerfactory.NewAlwaysAllowAuthorizer())
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := policyEngine(t, p)
 	res := engine.Admit(context.Background(), psp.Attributes{Operation: "CREATE", Pod: pod, Namespace: pod.Namespace, User: &user.DefaultInfo{Name: "u"}})
 	if !res.Allowed {
 		t.Fatalf("the policy refuses the pod: %s", res.Message)

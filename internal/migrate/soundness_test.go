@@ -664,18 +664,9 @@ func TestSoundnessRandom(t *testing.T) {
 				if plan.Otherwise == "restricted" {
 					otherwise++
 				}
-				engine, err := psp.NewEngine([]*v1alpha1.PodSecurityPolicy{p}, authorizerfactory.NewAlwaysAllowAuthorizer())
-				if err != nil {
-					t.Fatal(err)
-				}
+				engine := policyEngine(t, p)
 				for range pods {
-					var pod *corev1.Pod
-					if r.Intn(3) == 0 {
-						pod = soundPod(r)
-						compliantish(r, pod)
-					} else {
-						pod = tweakedPod(r, p)
-					}
+					pod := podFor(r, p)
 					res := engine.Admit(context.Background(), psp.Attributes{Operation: "CREATE", Pod: pod, Namespace: pod.Namespace, User: u})
 					if !res.Allowed {
 						continue
@@ -783,4 +774,25 @@ func syncAppArmor(p *corev1.Pod) (changed, invalid bool) {
 		visit((*corev1.Container)(&p.Spec.EphemeralContainers[i].EphemeralContainerCommon))
 	}
 	return changed, invalid
+}
+
+// policyEngine is kguard's PSP engine over p alone, every user allowed to use it.
+func policyEngine(t *testing.T, p *v1alpha1.PodSecurityPolicy) *psp.Engine {
+	t.Helper()
+	e, err := psp.NewEngine([]*v1alpha1.PodSecurityPolicy{p}, authorizerfactory.NewAlwaysAllowAuthorizer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// podFor is a random pod for policy p: an adversarial one made nearly
+// compliant one time in three, else one of p's own values tweaked.
+func podFor(r *rand.Rand, p *v1alpha1.PodSecurityPolicy) *corev1.Pod {
+	if r.Intn(3) == 0 {
+		pod := soundPod(r)
+		compliantish(r, pod)
+		return pod
+	}
+	return tweakedPod(r, p)
 }
