@@ -42,9 +42,11 @@ subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorizat
 roleRef: {kind: ClusterRole, name: use-all, apiGroup: rbac.authorization.k8s.io}
 `
 
-func mutate(t *testing.T, cfg any, podYAML string) *corev1.Pod {
+// testPlugin is the plugin over the policies and grants of policyYAML, with
+// configuration cfg.
+func testPlugin(t *testing.T, policyYAML string, cfg any) admission.Plugin {
 	t.Helper()
-	s, err := policy.Read(strings.NewReader(apparmorPolicy), "policy.yaml")
+	s, err := policy.Read(strings.NewReader(policyYAML), "policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +55,12 @@ func mutate(t *testing.T, cfg any, podYAML string) *corev1.Pod {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+func mutate(t *testing.T, cfg any, podYAML string) *corev1.Pod {
+	t.Helper()
+	p := testPlugin(t, apparmorPolicy, cfg)
 	var pod corev1.Pod
 	if err := yaml.UnmarshalStrict([]byte(podYAML), &pod); err != nil {
 		t.Fatal(err)
@@ -118,15 +126,7 @@ func TestAppArmorFieldValues(t *testing.T) {
 // validate."): no denial, no admit-policy audit annotation; the validating
 // pass judges the final pod (which later mutating webhooks may have fixed).
 func TestUpdateMutatingPassEvaluatesNothing(t *testing.T) {
-	s, err := policy.Read(strings.NewReader(apparmorPolicy), "policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	az := rbac.New(s)
-	p, err := newPlugin(admission.Inputs{Policies: s, Authorizer: az, RuleResolver: az})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testPlugin(t, apparmorPolicy, nil)
 	const annotated = "metadata: {name: p, annotations: {kubernetes.io/psp: apparmor, container.apparmor.security.beta.kubernetes.io/a: runtime/default}}\n"
 	var old, image, privileged corev1.Pod
 	if err := yaml.UnmarshalStrict([]byte(annotated+"spec: {containers: [{name: a, image: i}]}"), &old); err != nil {
@@ -176,15 +176,7 @@ func TestSeccompFields(t *testing.T) {
     apparmor.security.beta.kubernetes.io/allowedProfileNames: runtime/default,localhost/custom`,
 		`    seccomp.security.alpha.kubernetes.io/defaultProfileName: runtime/default
     seccomp.security.alpha.kubernetes.io/allowedProfileNames: runtime/default,docker/default,localhost/prof`, 1)
-	s, err := policy.Read(strings.NewReader(policyYAML), "policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	az := rbac.New(s)
-	p, err := newPlugin(admission.Inputs{Policies: s, Authorizer: az, RuleResolver: az})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testPlugin(t, policyYAML, nil)
 	profile := func(sp *corev1.SeccompProfile) string {
 		if sp == nil {
 			return ""
