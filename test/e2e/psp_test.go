@@ -232,3 +232,50 @@ spec:
 		t.Fatalf("policy, seccomp field and annotation: %q, want seccomp-default RuntimeDefault runtime/default", got)
 	}
 }
+
+// A container's AppArmor profile set with the appArmorProfile field, the
+// only way since v1.30 that draws no deprecation warning, is judged by a
+// policy that allows profiles: v1.24's engine reads the annotation only,
+// which kube-apiserver v1.37 never writes for a field, so kguard used to
+// refuse such a pod as having no profile. An allowed profile is admitted
+// (on create and on a later update) without an annotation added for it;
+// a forbidden one is refused.
+func TestPSPAppArmorFieldJudged(t *testing.T) {
+	defer kguardLogs(t)
+	const ns = "psp-apparmor-field"
+	policy := `apiVersion: kguard.io/v1alpha1
+kind: PodSecurityPolicy
+metadata:
+  name: apparmor-allowed
+  annotations:
+    apparmor.security.beta.kubernetes.io/allowedProfileNames: runtime/default
+spec:
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  runAsUser: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+`
+	dev := pspNamespace(t, ns, "apparmor-allowed", policy)
+	var created string
+	eventually(t, 30*time.Second, "a pod whose appArmorProfile field is allowed is admitted", func() (bool, string) {
+		out, err := dev(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"field"},"spec":{"securityContext":{"appArmorProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"c","image":"k8s.gcr.io/pause"}]}}`)
+		created = out
+		return err == nil, out
+	})
+	if strings.Contains(created, "deprecated") {
+		t.Errorf("kubectl warned about an AppArmor annotation:\n%s", created)
+	}
+	got := mustKubectl(t, "-n", ns, "get", "pod", "field", "-o",
+		`jsonpath={.metadata.annotations.kubernetes\.io/psp} {.spec.securityContext.appArmorProfile.type} [{.metadata.annotations.container\.apparmor\.security\.beta\.kubernetes\.io/c}]`)
+	if got != "apparmor-allowed RuntimeDefault []" {
+		t.Fatalf("policy, pod field and container annotation: %q, want apparmor-allowed RuntimeDefault []", got)
+	}
+	if out, err := kubectl(t, "--as=system:serviceaccount:"+ns+":dev", "-n", ns, "label", "pod", "field", "updated=yes"); err != nil {
+		t.Errorf("an update of the admitted pod was refused: %v\n%s", err, out)
+	}
+	out, err := dev(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"unconfined"},"spec":{"containers":[{"name":"c","image":"k8s.gcr.io/pause","securityContext":{"appArmorProfile":{"type":"Unconfined"}}}]}}`)
+	if err == nil || !strings.Contains(out, "unconfined is not an allowed profile") {
+		t.Errorf("an unconfined container was not refused by the policy: %v\n%s", err, out)
+	}
+}

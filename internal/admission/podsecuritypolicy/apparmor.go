@@ -56,3 +56,93 @@ func appArmorField(v string) *corev1.AppArmorProfile {
 	}
 	return nil
 }
+
+// appArmorView is the pod as v1.24's engine must see it to judge AppArmor:
+// the engine reads a container's profile from its annotation only, which was
+// all there was, but since v1.30 a pod sets it with the appArmorProfile field
+// (the container's, else the pod's) and kube-apiserver v1.37 never writes
+// the annotation for it (it syncs the annotation to the field, not back). So
+// a container whose field says a profile and whose annotation is absent
+// gets, in the view, the annotation that says the same profile: the policy
+// judges the profile the container runs with, and does not default another
+// one over it. The view is a shallow copy with its own annotations (the pod
+// itself when nothing is added); synthesized are the keys added, which
+// dropAnnotations takes out of the result. Windows pods are left alone, as
+// kube-apiserver leaves their AppArmor alone.
+func appArmorView(pod *corev1.Pod) (*corev1.Pod, []string) {
+	spec := &pod.Spec
+	if spec.OS != nil && spec.OS.Name == corev1.Windows {
+		return pod, nil
+	}
+	var podProfile *corev1.AppArmorProfile
+	if spec.SecurityContext != nil {
+		podProfile = spec.SecurityContext.AppArmorProfile
+	}
+	var added map[string]string
+	eachContainer(spec, func(c *corev1.Container) {
+		profile := podProfile
+		if c.SecurityContext != nil && c.SecurityContext.AppArmorProfile != nil {
+			profile = c.SecurityContext.AppArmorProfile
+		}
+		if profile == nil {
+			return
+		}
+		key := corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + c.Name
+		if _, ok := pod.Annotations[key]; ok {
+			return // kube-apiserver refuses an annotation the field contradicts
+		}
+		if v := appArmorAnnotation(profile); v != "" {
+			if added == nil {
+				added = map[string]string{}
+			}
+			added[key] = v
+		}
+	})
+	if len(added) == 0 {
+		return pod, nil
+	}
+	view := *pod
+	view.Annotations = make(map[string]string, len(pod.Annotations)+len(added))
+	for k, v := range pod.Annotations {
+		view.Annotations[k] = v
+	}
+	keys := make([]string, 0, len(added))
+	for k, v := range added {
+		view.Annotations[k] = v
+		keys = append(keys, k)
+	}
+	return &view, keys
+}
+
+// appArmorAnnotation is the annotation value for a field ("" for one that
+// names no profile: Localhost without a name, an unknown type).
+func appArmorAnnotation(f *corev1.AppArmorProfile) string {
+	switch f.Type {
+	case corev1.AppArmorProfileTypeRuntimeDefault:
+		return corev1.DeprecatedAppArmorBetaProfileRuntimeDefault
+	case corev1.AppArmorProfileTypeUnconfined:
+		return corev1.DeprecatedAppArmorBetaProfileNameUnconfined
+	case corev1.AppArmorProfileTypeLocalhost:
+		if f.LocalhostProfile != nil && *f.LocalhostProfile != "" {
+			return corev1.DeprecatedAppArmorBetaProfileNamePrefix + *f.LocalhostProfile
+		}
+	}
+	return ""
+}
+
+// dropAnnotations takes the view's synthesized keys out of the engine's
+// result, which is not the request's pod (its annotations are the view's
+// or a copy of them): the pod keeps its field, the API server writes no
+// annotation for it, and neither does kguard. An annotation map left empty
+// is nil again when the pod's was.
+func dropAnnotations(result, pod *corev1.Pod, synthesized []string) {
+	if len(synthesized) == 0 {
+		return
+	}
+	for _, k := range synthesized {
+		delete(result.Annotations, k)
+	}
+	if len(result.Annotations) == 0 && pod.Annotations == nil {
+		result.Annotations = nil
+	}
+}

@@ -99,13 +99,23 @@ func (p *plugin) Validate(ctx context.Context, r *admission.Request, pod *corev1
 }
 
 func (p *plugin) admit(ctx context.Context, r *admission.Request, pod *corev1.Pod, validate bool) admission.Decision {
-	res := p.engine.Admit(ctx, psp.Attributes{Operation: string(r.Operation), Pod: pod, OldPod: r.OldPod,
+	judged, synthesized := appArmorView(pod)
+	old := r.OldPod
+	if old != nil {
+		old, _ = appArmorView(old) // compared with the pod as judged (a GC-only update stays one)
+	}
+	res := p.engine.Admit(ctx, psp.Attributes{Operation: string(r.Operation), Pod: judged, OldPod: old,
 		Namespace: r.Namespace, User: r.User, FieldRoot: r.Workload.Root, Validate: validate, ShareUnchanged: r.Phase == admission.PhaseValidate,
 		// Mutate's pod is the plugin's copy to change (the chain goes on
 		// with the decision's).
 		Owned: !validate})
 	if !res.Allowed {
 		return admission.Decision{Denied: true, Reason: res.Message}
+	}
+	if validate {
+		res.Pod = pod // unchanged: the pod as judged, without its AppArmor view
+	} else {
+		dropAnnotations(res.Pod, pod, synthesized)
 	}
 	if !validate && !p.cfg.AppArmorAnnotationOnly {
 		syncAppArmorFields(pod, res.Pod)

@@ -77,7 +77,7 @@ func mutate(t *testing.T, cfg any, podYAML string) *corev1.Pod {
 // The AppArmor annotation a policy adds gets its field too (no deprecation
 // warning from kube-apiserver >= 1.30); v1.24's annotation alone on request.
 func TestAppArmorField(t *testing.T) {
-	const two = "metadata: {name: p}\nspec: {containers: [{name: a, image: i}, {name: b, image: i, securityContext: {appArmorProfile: {type: Unconfined}}}]}"
+	const two = "metadata: {name: p}\nspec: {containers: [{name: a, image: i}, {name: b, image: i, securityContext: {appArmorProfile: {type: Localhost, localhostProfile: custom}}}]}"
 	got := mutate(t, nil, two)
 	if got.Annotations["container.apparmor.security.beta.kubernetes.io/a"] != "runtime/default" {
 		t.Fatalf("annotation not set: %v", got.Annotations)
@@ -85,8 +85,11 @@ func TestAppArmorField(t *testing.T) {
 	if f := got.Spec.Containers[0].SecurityContext; f == nil || f.AppArmorProfile == nil || f.AppArmorProfile.Type != corev1.AppArmorProfileTypeRuntimeDefault {
 		t.Errorf("container a: field not set beside the annotation: %+v", f)
 	}
-	if f := got.Spec.Containers[1].SecurityContext.AppArmorProfile; f.Type != corev1.AppArmorProfileTypeUnconfined {
+	if f := got.Spec.Containers[1].SecurityContext.AppArmorProfile; f.Type != corev1.AppArmorProfileTypeLocalhost || *f.LocalhostProfile != "custom" {
 		t.Errorf("container b: its own field was changed to %+v", f)
+	}
+	if v, ok := got.Annotations["container.apparmor.security.beta.kubernetes.io/b"]; ok {
+		t.Errorf("container b: annotation %q written beside its own field", v)
 	}
 
 	only := mutate(t, Config{AppArmorAnnotationOnly: true}, two)
@@ -106,6 +109,92 @@ func TestAppArmorField(t *testing.T) {
 	mine := mutate(t, nil, "metadata: {name: p, annotations: {container.apparmor.security.beta.kubernetes.io/a: localhost/custom}}\nspec: {containers: [{name: a, image: i}]}")
 	if sc := mine.Spec.Containers[0].SecurityContext; sc != nil && sc.AppArmorProfile != nil {
 		t.Errorf("user's annotation: field set by kguard: %+v", sc.AppArmorProfile)
+	}
+}
+
+// A container's profile set with the appArmorProfile field (its own, else
+// the pod's) is judged as v1.24 judged the annotation, which kube-apiserver
+// v1.37 never writes for it: an allowed profile is admitted, not refused as
+// unset or overwritten by the policy's default, a forbidden one is refused,
+// and no annotation is added for it, in either pass or on UPDATE.
+func TestAppArmorFieldJudged(t *testing.T) {
+	allowedOnly := strings.Replace(apparmorPolicy, "    apparmor.security.beta.kubernetes.io/defaultProfileName: runtime/default\n", "", 1)
+	const aa = "container.apparmor.security.beta.kubernetes.io/"
+	for _, tc := range []struct {
+		name, policy, pod string
+		denied            string // part of the message; "" admitted
+	}{
+		{"container field, no default", allowedOnly, "spec: {containers: [{name: a, image: i, securityContext: {appArmorProfile: {type: RuntimeDefault}}}]}", ""},
+		{"pod field, no default", allowedOnly, "spec: {securityContext: {appArmorProfile: {type: Localhost, localhostProfile: custom}}, initContainers: [{name: init, image: i}], containers: [{name: a, image: i}]}", ""},
+		{"container field wins over the pod's", allowedOnly, "spec: {securityContext: {appArmorProfile: {type: Unconfined}}, containers: [{name: a, image: i, securityContext: {appArmorProfile: {type: RuntimeDefault}}}]}", ""},
+		{"unset, no default", allowedOnly, "spec: {containers: [{name: a, image: i}]}", "AppArmor profile must be set"},
+		{"unconfined field", apparmorPolicy, "spec: {containers: [{name: a, image: i, securityContext: {appArmorProfile: {type: Unconfined}}}]}", "unconfined is not an allowed profile"},
+		{"pod field unconfined", apparmorPolicy, "spec: {securityContext: {appArmorProfile: {type: Unconfined}}, containers: [{name: a, image: i}]}", "unconfined is not an allowed profile"},
+		{"other localhost profile", apparmorPolicy, "spec: {containers: [{name: a, image: i, securityContext: {appArmorProfile: {type: Localhost, localhostProfile: other}}}]}", "localhost/other is not an allowed profile"},
+		{"windows pods are not synced", allowedOnly, "spec: {os: {name: windows}, containers: [{name: a, image: i, securityContext: {appArmorProfile: {type: RuntimeDefault}}}]}", "AppArmor profile must be set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPlugin(t, tc.policy, nil)
+			var pod corev1.Pod
+			if err := yaml.UnmarshalStrict([]byte("metadata: {name: p}\n"+tc.pod), &pod); err != nil {
+				t.Fatal(err)
+			}
+			alice := &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}
+			for _, phase := range []admission.Phase{admission.PhaseMutate, admission.PhaseValidate, admission.PhaseBoth} {
+				for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {
+					if op == admissionv1.Update && phase == admission.PhaseMutate {
+						continue // judges nothing (TestUpdateMutatingPassEvaluatesNothing)
+					}
+					r := &admission.Request{Operation: op, Workload: &podspec.Workload{Object: &pod}, Namespace: "ns", Phase: phase, User: alice}
+					if op == admissionv1.Update {
+						r.OldPod = pod.DeepCopy()
+						r.OldPod.Labels = map[string]string{"before": "relabelled"} // not a GC-only update
+					}
+					in := pod.DeepCopy()
+					var d admission.Decision
+					if phase == admission.PhaseValidate {
+						d = p.(admission.Validator).Validate(context.Background(), r, in)
+					} else {
+						d = p.(admission.Mutator).Mutate(context.Background(), r, in)
+					}
+					if (tc.denied != "") != d.Denied || !strings.Contains(d.Reason, tc.denied) {
+						t.Fatalf("phase %d %s: denied=%v %q, want denied with %q", phase, op, d.Denied, d.Reason, tc.denied)
+					}
+					if d.Denied {
+						continue
+					}
+					for k := range in.Annotations {
+						if strings.HasPrefix(k, aa) {
+							t.Errorf("phase %d %s: the request's pod got %s", phase, op, k)
+						}
+					}
+					if d.Pod != nil {
+						for k, v := range d.Pod.Annotations {
+							if strings.HasPrefix(k, aa) {
+								t.Errorf("phase %d %s: annotation %s=%s added for a profile the field sets", phase, op, k, v)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// The garbage collector's updates are not judged (v1.24), whatever the
+// policies say now, also for a pod whose AppArmor profile is its field.
+func TestAppArmorFieldGCUpdate(t *testing.T) {
+	p := testPlugin(t, apparmorPolicy, nil)
+	var old corev1.Pod
+	if err := yaml.UnmarshalStrict([]byte("metadata: {name: p, finalizers: [x]}\nspec: {containers: [{name: a, image: i, securityContext: {privileged: true, appArmorProfile: {type: RuntimeDefault}}}]}"), &old); err != nil {
+		t.Fatal(err)
+	}
+	pod := old.DeepCopy()
+	pod.Finalizers = nil
+	r := &admission.Request{Operation: admissionv1.Update, Workload: &podspec.Workload{Object: pod}, OldPod: &old, Namespace: "ns",
+		Phase: admission.PhaseValidate, User: &user.DefaultInfo{Name: "system:serviceaccount:kube-system:generic-garbage-collector"}}
+	if d := p.(admission.Validator).Validate(context.Background(), r, pod.DeepCopy()); d.Denied {
+		t.Fatalf("the garbage collector's update was judged: %s", d.Reason)
 	}
 }
 
