@@ -102,10 +102,10 @@ func TestDefaultsRandom(t *testing.T) {
 			if len(admitted.Annotations) == 0 {
 				admitted.Annotations = nil
 			}
-			syncSeccomp(admitted) // the field a seccomp annotation stands for
-			syncSeccomp(before)   // the pod's own annotations are not the policy's
+			syncProfiles(admitted) // the fields profile annotations stand for
+			syncProfiles(before)   // the pod's own annotations are not the policy's
 			for _, d := range changedPaths(before, admitted) {
-				if strings.HasPrefix(d, seccompPodAnnotationPath+" ") {
+				if profileAnnotation(d) {
 					continue // v1.24's spelling of the field, as PlanPolicy skips
 				}
 				k := defaultKey(d)

@@ -27,6 +27,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
@@ -246,17 +247,13 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 			if len(admitted.Annotations) == 0 {
 				admitted.Annotations = nil
 			}
-			syncSeccomp(admitted)
+			syncProfiles(admitted)
 			if pr.unset {
 				before := base()
 				pr.tweak(before)
-				syncSeccomp(before) // the pod's own annotations are not the policy's
+				syncProfiles(before) // the pod's own annotations are not the policy's
 				for _, d := range changedPaths(before, admitted) {
-					// The engine writes a seccomp profile as v1.24's
-					// annotation, which kube-apiserver v1.27+ ignores: the
-					// default manifests must set is the field (listed), not
-					// the annotation.
-					if strings.HasPrefix(d, seccompPodAnnotationPath+" ") {
+					if profileAnnotation(d) {
 						continue
 					}
 					defaults[d] = true
@@ -339,52 +336,28 @@ func (pl *Planner) PlanPolicy(ctx context.Context, p *v1alpha1.PodSecurityPolicy
 
 const seccompPodAnnotationPath = "/metadata/annotations/seccomp.security.alpha.kubernetes.io~1pod"
 
-func hasSeccompField(p *corev1.Pod) bool {
-	return p.Spec.SecurityContext != nil && p.Spec.SecurityContext.SeccompProfile != nil
+// syncProfiles does to a pod a policy admitted what kube-apiserver and
+// kguard's PodSecurityPolicy plugin do to it before validating admission
+// (Pod Security admission) sees it: a seccomp annotation with no field sets
+// the field (kube-apiserver v1.24 did; kguard's plugin does on today's
+// clusters), so does an AppArmor annotation (kube-apiserver v1.30+). (A
+// workload's own seccomp annotations get no field from kube-apiserver v1.27+:
+// PlanWorkload leaves them as written.)
+func syncProfiles(p *corev1.Pod) {
+	podspec.SyncSeccompFields(p)
+	podspec.SyncAppArmorFields(p)
 }
 
-// syncSeccomp does to a pod a policy admitted what kube-apiserver v1.24 did
-// to the pods it created, and kguard's PodSecurityPolicy plugin does on
-// today's clusters, before validating admission (Pod Security admission)
-// sees it: a seccomp annotation with no field sets the field. (A workload's
-// own annotations get no field from kube-apiserver v1.27+: PlanWorkload
-// leaves them as written.)
-func syncSeccomp(p *corev1.Pod) {
-	if v, ok := p.Annotations[corev1.SeccompPodAnnotationKey]; ok && !hasSeccompField(p) {
-		if sp := seccompProfileOf(v); sp != nil {
-			podSC(p).SeccompProfile = sp
-		}
-	}
-	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for i := range cs {
-			c := &cs[i]
-			v, ok := p.Annotations[corev1.SeccompContainerAnnotationKeyPrefix+c.Name]
-			if !ok || (c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil) {
-				continue
-			}
-			if sp := seccompProfileOf(v); sp != nil {
-				if c.SecurityContext == nil {
-					c.SecurityContext = &corev1.SecurityContext{}
-				}
-				c.SecurityContext.SeccompProfile = sp
-			}
-		}
-	}
+// profileAnnotation reports whether a changed path is a profile annotation
+// (v1.24's spelling, which the engine writes), whose field syncProfiles
+// sets: the default manifests must set is the field, listed instead —
+// kube-apiserver v1.27+ ignores the seccomp annotation and warns about the
+// AppArmor ones.
+func profileAnnotation(path string) bool {
+	return strings.HasPrefix(path, seccompPodAnnotationPath+" ") || strings.HasPrefix(path, appArmorAnnotationPathPrefix)
 }
 
-// seccompProfileOf is the field for an annotation value (nil: none).
-func seccompProfileOf(v string) *corev1.SeccompProfile {
-	switch {
-	case v == "runtime/default" || v == "docker/default":
-		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
-	case v == "unconfined":
-		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
-	case strings.HasPrefix(v, "localhost/"):
-		name := strings.TrimPrefix(v, "localhost/")
-		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &name}
-	}
-	return nil
-}
+const appArmorAnnotationPathPrefix = "/metadata/annotations/container.apparmor.security.beta.kubernetes.io~1"
 
 // changedPaths lists the JSON paths the policy set on a pod, down to the
 // leaves: a patch that adds "/metadata/annotations" on one pod and a key of

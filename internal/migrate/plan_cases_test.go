@@ -79,21 +79,22 @@ func TestPlanPolicyDefaults(t *testing.T) {
 		{
 			file: "baseline-docs.yaml",
 			want: []string{
-				`container.apparmor.security.beta.kubernetes.io~1c "runtime/default"`,
-				// The field, which manifests must set: the annotation the
-				// engine writes is non-functional on kube-apiserver v1.27+.
+				// The fields, which manifests must set: the annotations the
+				// engine writes are non-functional (seccomp) or deprecated
+				// (AppArmor) on kube-apiserver v1.37.
+				`/spec/containers/0/securityContext/appArmorProfile/type "RuntimeDefault"`,
 				`/spec/securityContext/seccompProfile/type "Unconfined"`,
 				"container_t",
 			},
-			not: []string{"seccomp.security.alpha.kubernetes.io"},
+			not: []string{"seccomp.security.alpha.kubernetes.io", "container.apparmor.security.beta.kubernetes.io"},
 		},
 		{
 			// No seccomp defaultProfileName: a pod that sets
 			// securityContext.seccompProfile gets the annotation mirrored,
 			// which is not a default of the policy.
 			file: "restricted-selinux.yaml",
-			want: []string{`container.apparmor.security.beta.kubernetes.io~1c "runtime/default"`, "runAsNonRoot"},
-			not:  []string{"seccomp.security.alpha.kubernetes.io"},
+			want: []string{`/spec/containers/0/securityContext/appArmorProfile/type "RuntimeDefault"`, "runAsNonRoot"},
+			not:  []string{"seccomp.security.alpha.kubernetes.io", "container.apparmor.security.beta.kubernetes.io"},
 		},
 	}
 	for _, tt := range tests {

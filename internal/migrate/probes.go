@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kguard/kguard/internal/podspec"
 	"github.com/kguard/kguard/pkg/apis/kguard/v1alpha1"
 )
 
@@ -89,7 +90,7 @@ func seccompAnnotation(profile string) probe {
 }
 
 func seccompField(profile string) (probe, bool) {
-	sp := seccompProfileOf(profile)
+	sp := podspec.SeccompProfileOf(profile)
 	if sp == nil {
 		return probe{}, false
 	}
@@ -253,7 +254,7 @@ func bases(p *v1alpha1.PodSecurityPolicy) (out []func() *corev1.Pod) {
 	var seccomp []*corev1.SeccompProfile
 	if list, ok := p.Annotations[v1alpha1.SeccompAllowedProfilesAnnotation]; ok {
 		for _, name := range strings.Split(list, ",") {
-			if sp := seccompProfileOf(strings.TrimSpace(name)); sp != nil && sp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			if sp := podspec.SeccompProfileOf(strings.TrimSpace(name)); sp != nil && sp.Type != corev1.SeccompProfileTypeRuntimeDefault {
 				seccomp = append(seccomp, sp)
 			}
 		}

@@ -160,7 +160,7 @@ func TestGradeAdmitsWhatPolicyAdmits(t *testing.T) {
 				continue
 			}
 			admitted := res.Pod
-			syncSeccomp(admitted)
+			syncProfiles(admitted)
 			lv := api.LevelVersion{Level: api.Level(plan.Level), Version: pl.version}
 			for _, res := range pl.evaluator.EvaluatePod(lv, &admitted.ObjectMeta, &admitted.Spec) {
 				if !res.Allowed {

@@ -37,7 +37,7 @@ func admitsBeyondGrade(t *testing.T, yaml string, pod *corev1.Pod) (required []s
 	if !res.Allowed {
 		t.Fatalf("the policy refuses the pod: %s", res.Message)
 	}
-	syncSeccomp(res.Pod)
+	syncProfiles(res.Pod)
 	for _, r := range pl.evaluator.EvaluatePod(api.LevelVersion{Level: api.Level(plan.Level), Version: pl.version}, &res.Pod.ObjectMeta, &res.Pod.Spec) {
 		switch {
 		case r.Allowed:

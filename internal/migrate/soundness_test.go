@@ -686,7 +686,7 @@ func TestSoundnessRandom(t *testing.T) {
 						admitted = res.Pod
 					}
 					admittedPairs++
-					syncSeccomp(admitted)
+					syncProfiles(admitted)
 					lv := api.LevelVersion{Level: api.Level(plan.Level), Version: pl.version}
 					for _, cr := range pl.evaluator.EvaluatePod(lv, &admitted.ObjectMeta, &admitted.Spec) {
 						if cr.Allowed {

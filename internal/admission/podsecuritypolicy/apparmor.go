@@ -1,10 +1,10 @@
 package podsecuritypolicy
 
 import (
-	"strings"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/kguard/kguard/internal/podspec"
 )
 
 // syncAppArmorFields sets the appArmorProfile field of each container of
@@ -27,7 +27,7 @@ func syncAppArmorFields(before, after *corev1.Pod) {
 		if c.SecurityContext != nil && c.SecurityContext.AppArmorProfile != nil {
 			return
 		}
-		f := appArmorField(v)
+		f := podspec.AppArmorProfileOf(v)
 		if f == nil || equality.Semantic.DeepEqual(f, podProfile) {
 			return
 		}
@@ -36,25 +36,7 @@ func syncAppArmorFields(before, after *corev1.Pod) {
 		}
 		c.SecurityContext.AppArmorProfile = f
 	}
-	eachContainer(&after.Spec, sync)
-}
-
-// appArmorField is the field for an annotation value, nil for one with no
-// field (kube-apiserver then keeps the annotation alone, and so does kguard).
-func appArmorField(v string) *corev1.AppArmorProfile {
-	switch {
-	case v == corev1.DeprecatedAppArmorBetaProfileRuntimeDefault:
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
-	case v == corev1.DeprecatedAppArmorBetaProfileNameUnconfined:
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
-	case strings.HasPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix):
-		name := strings.TrimPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix)
-		if name == "" {
-			return nil
-		}
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: &name}
-	}
-	return nil
+	podspec.EachContainer(&after.Spec, sync)
 }
 
 // appArmorView is the pod as v1.24's engine must see it to judge AppArmor:
@@ -79,7 +61,7 @@ func appArmorView(pod *corev1.Pod) (*corev1.Pod, []string) {
 		podProfile = spec.SecurityContext.AppArmorProfile
 	}
 	var added map[string]string
-	eachContainer(spec, func(c *corev1.Container) {
+	podspec.EachContainer(spec, func(c *corev1.Container) {
 		profile := podProfile
 		if c.SecurityContext != nil && c.SecurityContext.AppArmorProfile != nil {
 			profile = c.SecurityContext.AppArmorProfile
@@ -91,7 +73,7 @@ func appArmorView(pod *corev1.Pod) (*corev1.Pod, []string) {
 		if _, ok := pod.Annotations[key]; ok {
 			return // kube-apiserver refuses an annotation the field contradicts
 		}
-		if v := appArmorAnnotation(profile); v != "" {
+		if v := podspec.AppArmorAnnotationOf(profile); v != "" {
 			if added == nil {
 				added = map[string]string{}
 			}
@@ -112,22 +94,6 @@ func appArmorView(pod *corev1.Pod) (*corev1.Pod, []string) {
 		keys = append(keys, k)
 	}
 	return &view, keys
-}
-
-// appArmorAnnotation is the annotation value for a field ("" for one that
-// names no profile: Localhost without a name, an unknown type).
-func appArmorAnnotation(f *corev1.AppArmorProfile) string {
-	switch f.Type {
-	case corev1.AppArmorProfileTypeRuntimeDefault:
-		return corev1.DeprecatedAppArmorBetaProfileRuntimeDefault
-	case corev1.AppArmorProfileTypeUnconfined:
-		return corev1.DeprecatedAppArmorBetaProfileNameUnconfined
-	case corev1.AppArmorProfileTypeLocalhost:
-		if f.LocalhostProfile != nil && *f.LocalhostProfile != "" {
-			return corev1.DeprecatedAppArmorBetaProfileNamePrefix + *f.LocalhostProfile
-		}
-	}
-	return ""
 }
 
 // dropAnnotations takes the view's synthesized keys out of the engine's

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kguard/kguard/internal/admission"
 	"github.com/kguard/kguard/internal/admission/psp"
+	"github.com/kguard/kguard/internal/podspec"
 )
 
 // PluginName is the plugin's name in --enable-admission-plugins, as
@@ -121,7 +122,7 @@ func (p *plugin) admit(ctx context.Context, r *admission.Request, pod *corev1.Po
 		syncAppArmorFields(pod, res.Pod)
 	}
 	if !validate && r.Operation == admissionv1.Create {
-		syncSeccompFields(res.Pod)
+		podspec.SyncSeccompFields(res.Pod)
 	}
 	d := admission.Decision{Pod: res.Pod}
 	if res.Policy != "" {

@@ -198,18 +198,6 @@ func TestAppArmorFieldGCUpdate(t *testing.T) {
 	}
 }
 
-func TestAppArmorFieldValues(t *testing.T) {
-	for v, want := range map[string]string{"runtime/default": "RuntimeDefault", "unconfined": "Unconfined", "localhost/x": "Localhost/x", "localhost/": "", "docker/default": ""} {
-		got := ""
-		if f := appArmorField(v); f != nil {
-			got = profileString(string(f.Type), f.LocalhostProfile)
-		}
-		if got != want {
-			t.Errorf("%q: %q, want %q", v, got, want)
-		}
-	}
-}
-
 // On UPDATE the mutating webhook pass evaluates nothing, as v1.24's Admit
 // ("only mutate if this is a CREATE request. On updates we only
 // validate."): no denial, no admit-policy audit annotation; the validating
@@ -305,19 +293,6 @@ func TestSeccompFields(t *testing.T) {
 		if podField != tc.podField || cField != tc.cField || d.Pod.Annotations[corev1.SeccompPodAnnotationKey] != tc.annotation {
 			t.Errorf("%s: pod field %q, container field %q, annotation %q; want %q, %q, %q", tc.name,
 				podField, cField, d.Pod.Annotations[corev1.SeccompPodAnnotationKey], tc.podField, tc.cField, tc.annotation)
-		}
-	}
-}
-
-func TestSeccompFieldValues(t *testing.T) {
-	for v, want := range map[string]string{"runtime/default": "RuntimeDefault", "docker/default": "RuntimeDefault", "unconfined": "Unconfined",
-		"localhost/x": "Localhost/x", "localhost/": "", "": "", "other": ""} {
-		got := ""
-		if f := seccompField(v); f != nil {
-			got = profileString(string(f.Type), f.LocalhostProfile)
-		}
-		if got != want {
-			t.Errorf("%q: %q, want %q", v, got, want)
 		}
 	}
 }
