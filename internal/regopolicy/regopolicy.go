@@ -70,6 +70,11 @@ func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 		}
 		parsed[m.Name] = mod
 		for _, r := range mod.Rules {
+			if len(r.Head.Args) > 0 {
+				// A function is no document: OPA serves none at its
+				// name, and a query of it does not compile.
+				continue
+			}
 			for path, rule := range decisionDocs(mod.Package.Path.Extend(r.Head.Ref())) {
 				docs[path] = rule
 			}
