@@ -34,3 +34,28 @@ func TestFunctionNamedDeny(t *testing.T) {
 		t.Errorf("Deny = %q, want %q", d.Deny, want)
 	}
 }
+
+// data.kubernetes.admission.deny, where kube-mgmt's OPA reads it, may be
+// defined by a rule whose ref names no deny: an object rule of package
+// kubernetes whose key is deny, or a ref head with a variable before deny
+// (every value of it a document named deny). Each refuses as deny does.
+func TestDenyUnderObjectOrVariable(t *testing.T) {
+	for _, tc := range []struct{ name, src, want string }{
+		{"object value", "package kubernetes\nadmission := {\"deny\": {\"whole\"}}\n", "whole"},
+		{"partial object", "package kubernetes\nadmission[k] := {\"partial\"} if k := \"deny\"\n", "partial"},
+		{"variable key", "package kubernetes\nadmission[k] contains \"vk\" if k := \"deny\"\n", "vk"},
+		{"variable before deny", "package kubernetes\nadmission[x].deny contains \"mid\" if x := \"pods\"\n", "mid"},
+		{"any value", "package kubernetes\nadmission := json.unmarshal(`{\"deny\": [\"any\"]}`)\n", "any"},
+		{"nested object value", "package kubernetes\nadmission := {\"pods\": {\"deny\": {\"nested\"}}}\n", "nested"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := reviewAll(t, tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{tc.want}; !reflect.DeepEqual(d.Deny, want) {
+				t.Errorf("Deny = %q, want %q", d.Deny, want)
+			}
+		})
+	}
+}

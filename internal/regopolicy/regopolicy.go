@@ -7,8 +7,9 @@
 //
 // Every document named deny or warn that the modules define is asked
 // (data.kubernetes.admission.deny, whether a rule deny of package
-// kubernetes.admission or a rule admission.deny of package kubernetes
-// defines it); its deny messages refuse the request, its warn messages are
+// kubernetes.admission, a rule admission.deny of package kubernetes, or an
+// object rule admission of package kubernetes whose key is deny defines it);
+// its deny messages refuse the request, its warn messages are
 // warnings. The engine reads no files and no cluster: the modules are
 // handed in. Builtins with I/O (http.send, net.lookup_ip_addr) run as in
 // OPA, bounded by the caller's deadline; their errors refuse, as every
@@ -24,6 +25,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/types"
 )
 
 // ErrCompile is matched by every error about modules that do not compile.
@@ -69,21 +71,23 @@ func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 			return nil, fmt.Errorf("%w: %s is given twice", ErrCompile, m.Name)
 		}
 		parsed[m.Name] = mod
+	}
+	c := ast.NewCompiler().WithEnablePrintStatements(false)
+	c.Compile(parsed)
+	if c.Failed() {
+		return nil, fmt.Errorf("%w: %v", ErrCompile, c.Errors)
+	}
+	for _, mod := range parsed {
 		for _, r := range mod.Rules {
 			if len(r.Head.Args) > 0 {
 				// A function is no document: OPA serves none at its
 				// name, and a query of it does not compile.
 				continue
 			}
-			for path, rule := range decisionDocs(mod.Package.Path.Extend(r.Head.Ref())) {
+			for path, rule := range decisionDocs(c, mod.Package.Path.Extend(r.Head.Ref())) {
 				docs[path] = rule
 			}
 		}
-	}
-	c := ast.NewCompiler().WithEnablePrintStatements(false)
-	c.Compile(parsed)
-	if c.Failed() {
-		return nil, fmt.Errorf("%w: %v", ErrCompile, c.Errors)
 	}
 	out := &Policies{modules: len(modules)}
 	paths := make([]string, 0, len(docs))
@@ -92,7 +96,7 @@ func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 	}
 	sort.Strings(paths)
 	for _, path := range paths {
-		q, err := rego.New(rego.Compiler(c), rego.Query(path), rego.StrictBuiltinErrors(true)).PrepareForEval(ctx)
+		q, err := rego.New(rego.Compiler(c), rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ast.MustParseRef(path))))), rego.StrictBuiltinErrors(true)).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrCompile, path, err)
 		}
@@ -101,29 +105,89 @@ func Compile(ctx context.Context, modules []Module) (*Policies, error) {
 	return out, nil
 }
 
-// decisionDocs are the documents named deny or warn on the path of a
-// rule's document (data, its package, its head's ref), up to the first
-// key that is not a constant: each a query, by the rule it is.
-func decisionDocs(ref ast.Ref) map[string]string {
+// decisionDocs are the documents named deny or warn that a rule (its
+// document's ref: data, its package, its head's ref) defines, each a query
+// by the rule it is. They are those on the rule's ref — a key that is not a
+// constant (admission[x].deny contains ...) asked for every value, as a
+// variable — and, where the rule's value is an object, those its keys name
+// (package kubernetes, admission := {"deny": ...}): data.kubernetes.admission.deny
+// is OPA's, whatever rule defines it.
+func decisionDocs(c *ast.Compiler, ref ast.Ref) map[string]string {
 	out := map[string]string{}
 	path := ast.Ref{ast.DefaultRootDocument}
-	for _, t := range ref[1:] {
-		var key string
-		switch v := t.Value.(type) {
-		case ast.Var: // the first term of a rule's head
-			key = string(v)
-		case ast.String:
-			key = string(v)
-		default:
-			return out
+	var prefix ast.Ref // the constant keys before the first variable
+	for i, t := range ref[1:] {
+		key, ok := t.Value.(ast.String)
+		if !ok {
+			// A variable (or any other term): every key.
+			if prefix == nil {
+				prefix = path.Copy()
+			}
+			path = path.Append(ast.VarTerm(fmt.Sprintf("k%d", i)))
+			continue
 		}
-		path = path.Append(ast.StringTerm(key))
+		path = path.Append(ast.StringTerm(string(key)))
 		if key == "deny" || key == "warn" {
-			out[path.String()] = key
+			out[path.String()] = string(key)
 		}
 	}
+	if prefix == nil {
+		prefix = path
+	}
+	objectDocs(out, prefix, c.TypeEnv.GetByRef(prefix))
 	return out
 }
+
+// objectDocs adds the documents named deny or warn under path that an
+// object type's constant keys name, and, where path is a prefix of
+// data.kubernetes.admission.deny (or warn) and its object takes any key,
+// that document.
+func objectDocs(out map[string]string, path ast.Ref, tpe types.Type) {
+	obj, ok := tpe.(*types.Object)
+	if !ok {
+		if _, any := tpe.(types.Any); any && isKubeAdmissionPrefix(path) {
+			// Of a type the checker does not know (admission :=
+			// data.x): OPA's document, whatever it holds.
+			for _, rule := range []string{"deny", "warn"} {
+				out[kubeAdmission.Append(ast.StringTerm(rule)).String()] = rule
+			}
+		}
+		return
+	}
+	for _, p := range obj.StaticProperties() {
+		key, ok := p.Key.(string)
+		if !ok {
+			continue
+		}
+		sub := path.Append(ast.StringTerm(key))
+		if key == "deny" || key == "warn" {
+			out[sub.String()] = key
+		}
+		objectDocs(out, sub, p.Value)
+	}
+	if dyn := obj.DynamicProperties(); dyn != nil && isKubeAdmissionPrefix(path) {
+		if len(path) == len(kubeAdmission) {
+			for _, rule := range []string{"deny", "warn"} {
+				if types.Contains(dyn.Key, types.S) {
+					out[path.Append(ast.StringTerm(rule)).String()] = rule
+				}
+			}
+			return
+		}
+		next := kubeAdmission[len(path)].Value.(ast.String)
+		if obj.Select(string(next)) == nil {
+			objectDocs(out, path.Append(ast.StringTerm(string(next))), dyn.Value)
+		}
+	}
+}
+
+// isKubeAdmissionPrefix: path is data.kubernetes.admission or a prefix of it.
+func isKubeAdmissionPrefix(path ast.Ref) bool {
+	return len(path) <= len(kubeAdmission) && kubeAdmission.HasPrefix(path)
+}
+
+// kubeAdmission is where kube-mgmt's OPA reads deny and warn.
+var kubeAdmission = ast.MustParseRef("data.kubernetes.admission")
 
 // Len is the number of deny and warn rules the policies define.
 func (p *Policies) Len() int {
@@ -151,17 +215,21 @@ func (p *Policies) Review(ctx context.Context, review ast.Value) (Decision, erro
 		if err != nil {
 			return Decision{}, fmt.Errorf("%s: %v", q.path, err)
 		}
-		if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-			continue
-		}
-		msgs, err := messages(rs[0].Expressions[0].Value)
-		if err != nil {
-			return Decision{}, fmt.Errorf("%s: %v", q.path, err)
-		}
-		if q.rule == "deny" {
-			d.Deny = append(d.Deny, msgs...)
-		} else {
-			d.Warn = append(d.Warn, msgs...)
+		// One result per document: a path with variables
+		// (data.kubernetes.admission[k2].deny) names several.
+		for _, r := range rs {
+			if len(r.Expressions) == 0 {
+				continue
+			}
+			msgs, err := messages(r.Expressions[0].Value)
+			if err != nil {
+				return Decision{}, fmt.Errorf("%s: %v", q.path, err)
+			}
+			if q.rule == "deny" {
+				d.Deny = append(d.Deny, msgs...)
+			} else {
+				d.Warn = append(d.Warn, msgs...)
+			}
 		}
 	}
 	return d, nil
