@@ -46,6 +46,7 @@ func TestDenyUnderObjectOrVariable(t *testing.T) {
 		{"variable key", "package kubernetes\nadmission[k] contains \"vk\" if k := \"deny\"\n", "vk"},
 		{"variable before deny", "package kubernetes\nadmission[x].deny contains \"mid\" if x := \"pods\"\n", "mid"},
 		{"any value", "package kubernetes\nadmission := json.unmarshal(`{\"deny\": [\"any\"]}`)\n", "any"},
+		{"nested package value", "package kubernetes.admission\npods := {\"deny\": {\"pods\"}}\n", "pods"},
 		{"nested object value", "package kubernetes\nadmission := {\"pods\": {\"deny\": {\"nested\"}}}\n", "nested"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,5 +58,14 @@ func TestDenyUnderObjectOrVariable(t *testing.T) {
 				t.Errorf("Deny = %q, want %q", d.Deny, want)
 			}
 		})
+	}
+}
+
+// Outside data.kubernetes.admission the keys of a value are no documents
+// asked: a library's table of words refuses nothing.
+func TestLibraryObjectKeyDenyIsNoDecision(t *testing.T) {
+	d, err := reviewAll(t, "package lib\nactions := {\"deny\": \"Deny\", \"warn\": {\"Warn\"}}\n")
+	if err != nil || len(d.Deny)+len(d.Warn) > 0 {
+		t.Errorf("Review = %+v, %v; want nothing", d, err)
 	}
 }

@@ -138,11 +138,17 @@ func decisionDocs(c *ast.Compiler, ref ast.Ref) map[string]string {
 	return out
 }
 
-// objectDocs adds the documents named deny or warn under path that an
-// object type's constant keys name, and, where path is a prefix of
+// objectDocs adds the documents named deny or warn, in and above
+// data.kubernetes.admission, under path that an object type's constant
+// keys name, and, where path is a prefix of
 // data.kubernetes.admission.deny (or warn) and its object takes any key,
 // that document.
 func objectDocs(out map[string]string, path ast.Ref, tpe types.Type) {
+	if !isKubeAdmissionPrefix(path) && !path.HasPrefix(kubeAdmission) {
+		// Elsewhere only rules are asked, not the keys of values (a
+		// library's actions := {"deny": "Deny"} refuses nothing).
+		return
+	}
 	obj, ok := tpe.(*types.Object)
 	if !ok {
 		if _, any := tpe.(types.Any); any && isKubeAdmissionPrefix(path) {
