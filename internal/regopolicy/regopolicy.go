@@ -151,7 +151,7 @@ func objectDocs(out map[string]string, path ast.Ref, tpe types.Type) {
 	}
 	obj, ok := tpe.(*types.Object)
 	if !ok {
-		if _, any := tpe.(types.Any); any && isKubeAdmissionPrefix(path) {
+		if _, unknown := tpe.(types.Any); unknown && isKubeAdmissionPrefix(path) {
 			// Of a type the checker does not know (admission :=
 			// data.x): OPA's document, whatever it holds.
 			for _, rule := range []string{"deny", "warn"} {
@@ -173,8 +173,8 @@ func objectDocs(out map[string]string, path ast.Ref, tpe types.Type) {
 	}
 	if dyn := obj.DynamicProperties(); dyn != nil && isKubeAdmissionPrefix(path) {
 		if len(path) == len(kubeAdmission) {
-			for _, rule := range []string{"deny", "warn"} {
-				if types.Contains(dyn.Key, types.S) {
+			if types.Contains(dyn.Key, types.S) {
+				for _, rule := range []string{"deny", "warn"} {
 					out[path.Append(ast.StringTerm(rule)).String()] = rule
 				}
 			}
