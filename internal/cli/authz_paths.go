@@ -99,6 +99,9 @@ input.`,
 			if err != nil {
 				return err
 			}
+			if env.Read == 0 && !o.defaultRoles {
+				return usageError(fmt.Errorf("nothing to read: no objects in %s", inputsString(o)))
+			}
 			if opts.Admitter, err = pathsAdmitter(c.Context(), o, &ad, env.Set); err != nil {
 				return err
 			}

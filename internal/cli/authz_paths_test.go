@@ -33,6 +33,7 @@ func TestAuthzPaths(t *testing.T) {
 		{"unknown target", []string{"-f", chain, "--to", "root"}, 2, nil, `--to: unknown target "root"`},
 		{"groups without user", []string{"-f", chain, "--from-group", "x"}, 2, nil, "--from-group needs --from"},
 		{"nothing to read", nil, 2, nil, "nothing to read"},
+		{"an empty directory is nothing to read, not no paths", []string{"-f", "internal/cli/testdata/inputs/empty"}, 2, nil, "nothing to read: no objects in -f internal/cli/testdata/inputs/empty"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
