@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -31,7 +32,8 @@ whether the user may create or update it under the API server's escalation preve
   - members of system:masters may do anything.
 
 The user's existing permissions come from -f/--kubeconfig. Exit 0 if everything is
-allowed, 1 if something would be refused, 2 for bad input.`,
+allowed, 1 if something would be refused, 2 for bad input, including files with no
+Role, ClusterRole or binding at all.`,
 		Example: `  kguard authz check-escalation -f examples/rbac --default-roles --as user-1 new-binding.yaml`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -51,6 +53,10 @@ allowed, 1 if something would be refused, 2 for bad input.`,
 			results, err := env.Chain.CheckEscalation(c.Context(), u, objects)
 			if err != nil {
 				return usageError(err)
+			}
+			if len(results) == 0 {
+				// "0 objects, 0 refused" would pass a CI gate having checked nothing.
+				return usageError(fmt.Errorf("nothing to check: no Role, ClusterRole, RoleBinding or ClusterRoleBinding in %s", strings.Join(args, ", ")))
 			}
 			refused := 0
 			for _, r := range results {

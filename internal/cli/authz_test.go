@@ -67,6 +67,8 @@ func TestAuthzCommands(t *testing.T) {
 		{"audit clean", []string{"authz", "audit", "-f", "internal/cli/testdata/examples/rbac/roles.yaml"}, "", 0, "no risky grants found", ""},
 		{"audit bad severity", []string{"authz", "audit", "--fail-on", "severe"}, "", 2, "", "unknown severity"},
 		{"check-escalation bind allowed", []string{"authz", "check-escalation", "-f", "internal/cli/testdata/examples/rbac", "--default-roles", "--as", "user-1", "-"}, "kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b, namespace: user-1-namespace}\nsubjects: [{kind: User, name: x}]\nroleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}\n", 0, "allowed: may bind clusterroles view", ""},
+		{"check-escalation of no RBAC object is bad input", []string{"authz", "check-escalation", "-f", "internal/cli/testdata/examples/rbac", "--as", "user-1", "-"}, "# nothing yet\n", 2, "", "nothing to check: no Role, ClusterRole, RoleBinding or ClusterRoleBinding in -"},
+		{"check-escalation of a Pod only is bad input", []string{"authz", "check-escalation", "-f", "internal/cli/testdata/examples/rbac", "--as", "user-1", "internal/cli/testdata/inputs/privileged-pod.yaml"}, "", 2, "", "nothing to check"},
 		{"check-escalation refused", []string{"authz", "check-escalation", "-f", "internal/cli/testdata/examples/rbac", "--default-roles", "--as", "user-1", "-"}, "kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata: {name: b, namespace: user-1-namespace}\nsubjects: [{kind: User, name: x}]\nroleRef: {kind: ClusterRole, name: cluster-admin, apiGroup: rbac.authorization.k8s.io}\n", 1, "REFUSED", ""},
 	}
 	for _, tc := range cases {
