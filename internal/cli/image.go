@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/kguard/kguard/internal/admission/clusterimagepolicy"
@@ -85,6 +86,13 @@ func (o *imageVerifyOptions) run(ctx context.Context, s Streams, images []string
 	cfg, err := o.images.config()
 	if err != nil {
 		return usageError(err)
+	}
+	// A reference that does not parse is bad input (exit 2), found before
+	// any registry call; the verifier parses with the same rules.
+	for _, image := range images {
+		if _, err := name.ParseReference(image, name.WeakValidation); err != nil {
+			return usageError(fmt.Errorf("image %q: %w", image, err))
+		}
 	}
 	verifier, err := clusterimagepolicy.NewVerifier(set, cfg)
 	if err != nil {
