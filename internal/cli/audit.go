@@ -64,7 +64,7 @@ are counted as skipped. A denial is a violation; what the mutating plugins would
 
 Output: a table per namespace (objects, violations), then each violation as
 NAMESPACE KIND/NAME  PLUGIN: message. Exit status: 0 no violation, 1 violations, 2 bad input
-(objects kguard cannot read, no objects at all).`,
+(objects kguard cannot read, no objects at all, in the input or in --policy).`,
 		Example: `  kubectl get pods,deployments,daemonsets,statefulsets,namespaces -A -o yaml > dump.yaml
   kguard audit --policy examples/psp/policies dump.yaml
   kguard audit --kubeconfig ~/.kube/config -o sarif`,
@@ -168,7 +168,7 @@ func (o *admissionAuditOptions) read(ctx context.Context, s Streams, args []stri
 	stdin := s.In
 	if len(o.policies) > 0 {
 		var err error
-		if set, err = policy.Load(o.policies, s.In, policy.WithNamespace(o.namespace)); err != nil {
+		if set, err = loadPolicyFlag(o.policies, s.In, o.namespace); err != nil {
 			return nil, nil, err
 		}
 		for _, w := range set.Warnings {

@@ -66,6 +66,12 @@ items:
 			errText: "nothing to audit",
 		},
 		{
+			name:    "--policy without objects is bad input",
+			args:    []string{"audit", "--policy", "internal/cli/testdata/inputs/empty", "internal/cli/testdata/inputs/privileged-pod.yaml"},
+			code:    2,
+			errText: "nothing to read: no objects in --policy internal/cli/testdata/inputs/empty",
+		},
+		{
 			name:    "--kubeconfig takes no files",
 			args:    []string{"audit", "--kubeconfig", "/nonexistent", "x.yaml"},
 			code:    2,

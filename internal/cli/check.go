@@ -79,8 +79,8 @@ A Namespace given with --policy wins over one of the same name in the checked fi
 --policy describes the cluster as its operator sets it, and a bundle cannot loosen it.
 
 The manifests are the arguments or -f/--filename (repeatable), as with kubectl.
-Exit status: 0 everything admitted, 1 something denied, 2 bad input, including input with
-no objects at all. A pod-carrying object kguard cannot read (a kind in an old version such as
+Exit status: 0 everything admitted, 1 something denied, 2 bad input, including manifests
+or --policy inputs with no objects at all. A pod-carrying object kguard cannot read (a kind in an old version such as
 apps/v1beta1, a misspelt field) is reported as an ERROR for that object, the others are judged
 all the same, and the exit status is 2. Objects without a pod are counted in one line; --show-skipped lists
 them (-o json and -o sarif always list every object).`,
@@ -121,7 +121,7 @@ func (o *checkOptions) run(c *cobra.Command, s Streams, args []string) error {
 	set := &policy.Set{}
 	if len(o.policies) > 0 {
 		var err error
-		if set, err = policy.Load(o.policies, s.In, policy.WithNamespace(o.namespace)); err != nil {
+		if set, err = loadPolicyFlag(o.policies, s.In, o.namespace); err != nil {
 			return usageError(err)
 		}
 		for _, w := range set.Warnings {

@@ -97,6 +97,13 @@ func TestCheckInstallBundles(t *testing.T) {
 			notOut:  []string{"admitted"},
 		},
 		{
+			name:    "--policy without objects is bad input, not an empty policy set",
+			args:    []string{"check", "--policy", "internal/cli/testdata/inputs/empty", "internal/cli/testdata/inputs/privileged-pod.yaml"},
+			code:    2,
+			errText: "nothing to read: no objects in --policy internal/cli/testdata/inputs/empty",
+			notOut:  []string{"admitted"},
+		},
+		{
 			name: "the bundle's own Namespace gives its Pod Security labels",
 			args: []string{"check", "--pss", "baseline", dir + "flannel.yaml"},
 			out:  []string{"DaemonSet kube-flannel/kube-flannel-ds: admitted", `warning: would violate PodSecurity "baseline:latest"`},

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -166,4 +168,18 @@ func podSecurityPlugins(set *policy.Set) []string {
 		out = append(out, podsecuritypolicy.PluginName)
 	}
 	return append(out, podsecurity.PluginName)
+}
+
+// loadPolicyFlag reads the inputs of --policy. Inputs that hold no object at
+// all (an empty file or directory, a wrong path in CI) are an error: judged
+// without the policies meant, everything would be admitted.
+func loadPolicyFlag(paths []string, stdin io.Reader, namespace string) (*policy.Set, error) {
+	set, err := policy.Load(paths, stdin, policy.WithNamespace(namespace))
+	if err != nil {
+		return nil, err
+	}
+	if set.Len() == 0 && len(set.RegoModules) == 0 {
+		return nil, fmt.Errorf("nothing to read: no objects in --policy %s", strings.Join(paths, ", --policy "))
+	}
+	return set, nil
 }
