@@ -104,6 +104,13 @@ func TestCheckInstallBundles(t *testing.T) {
 			notOut:  []string{"admitted"},
 		},
 		{
+			name:    "--pss with plugins that leave PodSecurity out is a conflict, not ignored",
+			args:    []string{"check", "--pss", "restricted", "--enable-admission-plugins", "Constraints", "internal/cli/testdata/inputs/privileged-pod.yaml"},
+			code:    2,
+			errText: "--pss and --pss-exempt-* configure the PodSecurity plugin, which --enable-admission-plugins Constraints leaves out",
+			notOut:  []string{"admitted"},
+		},
+		{
 			name: "the bundle's own Namespace gives its Pod Security labels",
 			args: []string{"check", "--pss", "baseline", dir + "flannel.yaml"},
 			out:  []string{"DaemonSet kube-flannel/kube-flannel-ds: admitted", `warning: would violate PodSecurity "baseline:latest"`},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,6 +119,12 @@ func (f *admissionFlags) podSecurity() (podsecurity.Config, error) {
 	level, version, err := parsePSS(f.pss)
 	if err != nil {
 		return podsecurity.Config{}, err
+	}
+	// Pod Security settings for a chain without PodSecurity would be
+	// ignored: what they should refuse would be admitted without a word.
+	configured := f.pss != "" || len(f.exemptUsers)+len(f.exemptNamespaces)+len(f.exemptRuntimeClasses) > 0
+	if configured && len(f.plugins) > 0 && !slices.Contains(f.plugins, podsecurity.PluginName) {
+		return podsecurity.Config{}, fmt.Errorf("--pss and --pss-exempt-* configure the PodSecurity plugin, which --enable-admission-plugins %s leaves out: add PodSecurity to it or drop them", strings.Join(f.plugins, ","))
 	}
 	return podsecurity.Config{Enforce: level, EnforceVersion: version, Audit: level, AuditVersion: version, Warn: level, WarnVersion: version,
 		ExemptUsernames: f.exemptUsers, ExemptNamespaces: f.exemptNamespaces, ExemptRuntimeClasses: f.exemptRuntimeClasses}, nil
