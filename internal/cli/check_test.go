@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -221,6 +223,21 @@ func TestPSPMigrateCommand(t *testing.T) {
 	}
 	if code, _, errText := run(t, "", "psp", "migrate", "internal/cli/testdata/examples/rbac"); code != 2 || !strings.Contains(errText, "no PodSecurityPolicy") {
 		t.Fatalf("no policies: exit %d %s", code, errText)
+	}
+	// Workloads asked for and none graded is said, not a report without them.
+	const restricted = "internal/cli/testdata/examples/psp/policies/restricted-psp.yaml"
+	if code, out, errText := run(t, "", "psp", "migrate", restricted, "--workloads", "internal/cli/testdata/inputs/empty"); code != 2 ||
+		!strings.Contains(errText, "nothing to read: no objects in --workloads internal/cli/testdata/inputs/empty") {
+		t.Fatalf("--workloads without objects: exit %d\n%s\n%s", code, out, errText)
+	}
+	policyAndPod, err := os.ReadFile(filepath.Join("testdata", "examples", "psp", "policies", "restricted-psp.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := "\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec: {containers: [{name: c, image: busybox}]}\n"
+	if code, out, errText := run(t, string(policyAndPod)+pod, "psp", "migrate", "-", "--workloads", "-"); code != 2 ||
+		!strings.Contains(errText, "stdin") {
+		t.Fatalf("- twice: exit %d\n%s\n%s", code, out, errText)
 	}
 }
 

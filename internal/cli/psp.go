@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,6 +52,9 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 		Example: `  kguard psp migrate examples/psp/policies --workloads examples/psp/pods`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if slices.Contains(args, "-") && slices.Contains(workloads, "-") {
+				return usageError(errors.New("stdin (-) is read once: give the policies or the --workloads on it, not both"))
+			}
 			set, err := policy.Load(args, s.In)
 			if err != nil {
 				return usageError(err)
@@ -74,6 +80,9 @@ standard was forced by a few controls, the plan names them ("restricted apart fr
 				docs, err := manifest.ReadPaths(workloads, s.In)
 				if err != nil {
 					return usageError(err)
+				}
+				if len(docs) == 0 {
+					return usageError(fmt.Errorf("nothing to read: no objects in --workloads %s", strings.Join(workloads, ", --workloads ")))
 				}
 				for i := range docs {
 					w, err := podspec.Decode(&docs[i])
