@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -544,7 +545,7 @@ func parseOne(source string, start int, raw []byte) ([]Document, error) {
 		Items      []json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(js, &head); err != nil {
-		return nil, &Error{Source: source, Line: start, Item: -1, Err: fmt.Errorf("not a Kubernetes object: %v", err)}
+		return nil, &Error{Source: source, Line: start, Item: -1, Err: notAnObject(-1, err)}
 	}
 	if head.Kind == "List" || (strings.HasSuffix(head.Kind, "List") && head.Items != nil) {
 		var out []Document
@@ -564,6 +565,30 @@ func parseOne(source string, start int, raw []byte) ([]Document, error) {
 	return []Document{d}, nil
 }
 
+// notAnObject says which part of a document has the wrong JSON type, in
+// the document's terms rather than as the Go type it was decoded into.
+func notAnObject(item int, err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("not a Kubernetes object: %v", err)
+	}
+	what := "the document"
+	if item >= 0 {
+		what = "the item"
+	}
+	if f := strings.TrimPrefix(te.Field, "."); f != "" {
+		what = f
+	}
+	want := "a " + te.Type.Kind().String()
+	switch te.Type.Kind() {
+	case reflect.Struct, reflect.Map:
+		want = "a mapping"
+	case reflect.Slice:
+		want = "a list"
+	}
+	return fmt.Errorf("not a Kubernetes object: %s is a %s, not %s", what, te.Value, want)
+}
+
 func document(source string, line, item int, js []byte) (Document, error) {
 	var head struct {
 		APIVersion string `json:"apiVersion"`
@@ -575,7 +600,7 @@ func document(source string, line, item int, js []byte) (Document, error) {
 	}
 	d := Document{Source: source, Line: line, Item: item, JSON: js}
 	if err := json.Unmarshal(js, &head); err != nil {
-		return d, d.Errorf("not a Kubernetes object: %v", err)
+		return d, d.Errorf("%v", notAnObject(item, err))
 	}
 	d.APIVersion, d.Kind = head.APIVersion, head.Kind
 	d.Name, d.Namespace = head.Metadata.Name, head.Metadata.Namespace

@@ -77,7 +77,17 @@ items:
 		{
 			name:    "scalar document",
 			in:      "hello\n",
-			wantErr: "in.yaml:1: not a Kubernetes object",
+			wantErr: "in.yaml:1: not a Kubernetes object: the document is a string, not a mapping",
+		},
+		{
+			name:    "metadata that is not a mapping is named, not a Go type",
+			in:      "apiVersion: v1\nkind: Pod\nmetadata: hello\n",
+			wantErr: "in.yaml:1: not a Kubernetes object: metadata is a string, not a mapping",
+		},
+		{
+			name:    "an item of a List that is not an object",
+			in:      "apiVersion: v1\nkind: List\nitems:\n- 3\n",
+			wantErr: "(items[0]): not a Kubernetes object: the item is a number, not a mapping",
 		},
 		{
 			name: "JSON stream of pretty-printed objects (yq -o json)",
