@@ -336,7 +336,9 @@ func (e *celCode) violations(ctx context.Context, p *pass, r *Review, c *Constra
 	if p.cel == nil {
 		a, err := celAttributes(r)
 		if err != nil {
-			return nil, err
+			// Gatekeeper's driver fails the whole review here (its webhook
+			// refuses the request), not one constraint.
+			return nil, reviewError{err}
 		}
 		p.cel = a
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -573,6 +574,35 @@ func TestCELParamsConverted(t *testing.T) {
 		}
 		if !reflect.DeepEqual(b.params.ToUnstructured(), b.params.UnstructuredContent()) {
 			t.Errorf("%s: unstructured form %v, want the object's %v", params, b.params.ToUnstructured(), b.params.UnstructuredContent())
+		}
+	}
+}
+
+// A review Gatekeeper's k8scel driver cannot even hand to the validator
+// (here, options that do not decode) fails the whole review there, and its
+// webhook refuses the request whatever the constraint's enforcement action:
+// kguard denies it too, rather than admitting with a warning.
+func TestCELUnreadableReviewDenies(t *testing.T) {
+	tmpl := celCompile(t, celInlineTemplate(`{"validations": [{"expression": "true"}]}`), Options{})
+	var cs []*Constraint
+	for _, a := range []string{ActionWarn, ActionDryrun} {
+		cs = append(cs, celConstraint(t, tmpl, []byte(`{"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sCELTest", "metadata": {"name": "`+a+`"}, "spec": {"enforcementAction": "`+a+`"}}`)))
+	}
+	ctx := context.Background()
+	set, err := NewSet(ctx, []*Template{tmpl}, cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &admissionv1.AdmissionRequest{Operation: admissionv1.Create, Name: "p",
+		Object: celRaw(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}`), Options: celRaw(`{"dryRun": ["All"]}`)}
+	req.Kind.Version, req.Kind.Kind = "v1", "Pod"
+	res := set.Review(ctx, &Review{Request: req}, PointWebhook)
+	if len(res) != len(cs) {
+		t.Fatalf("%d results, want %d: %v", len(res), len(cs), res)
+	}
+	for _, r := range res {
+		if !slices.Equal(r.Actions, []string{ActionDeny}) || !strings.Contains(r.Msg, "options do not decode") {
+			t.Errorf("%s: actions %v, message %q; want a denial with the error", r.Constraint.Name, r.Actions, r.Msg)
 		}
 	}
 }

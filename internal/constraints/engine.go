@@ -28,6 +28,14 @@ var (
 	ErrSchema     = fmt.Errorf("%w: refused by its schema", ErrConstraint)
 )
 
+// reviewError is an evaluation error about the review itself, not about
+// one constraint: Gatekeeper's driver then fails the whole review and its
+// webhook refuses the request, whatever the constraints' enforcement
+// actions. Set.Review denies it.
+type reviewError struct{ error }
+
+func (e reviewError) Unwrap() error { return e.error }
+
 // Violation is one violation a template's code reports for a constraint:
 // Gatekeeper's {"msg": ..., "details": ...}.
 type Violation struct {

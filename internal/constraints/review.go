@@ -3,6 +3,7 @@ package constraints
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -109,7 +110,8 @@ type Result struct {
 	Constraint *Constraint
 	Violation
 	// Actions are the enforcement actions (deny, warn, dryrun): one, or
-	// those of the constraint's scopedEnforcementActions at the point.
+	// those of the constraint's scopedEnforcementActions at the point; deny
+	// for an error that fails the whole review in Gatekeeper.
 	Actions []string
 }
 
@@ -273,7 +275,11 @@ func (s *Set) Review(ctx context.Context, r *Review, point string) []Result {
 		}
 		ev := &evals[e.evalAt]
 		if ev.err != nil {
-			out = append(out, Result{Constraint: e.c, Violation: Violation{Msg: ev.err.Error()}, Actions: e.acts})
+			acts := e.acts
+			if errors.As(ev.err, new(reviewError)) {
+				acts = []string{ActionDeny} // never only a warning: see reviewError
+			}
+			out = append(out, Result{Constraint: e.c, Violation: Violation{Msg: ev.err.Error()}, Actions: acts})
 			continue
 		}
 		for _, v := range ev.vs {
