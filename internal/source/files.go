@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,6 +36,11 @@ type Files struct {
 	policySum, authnSum [sha256.Size]byte
 	policies            *snapshot.Policies
 	authn               *snapshot.Authn
+	// hadObjects: the policies last loaded held objects. Files that held
+	// some and now hold none are being replaced (a directory swapped for an
+	// empty one, a file truncated to be rewritten): a failed reload, not a
+	// policy set to serve.
+	hadObjects bool
 }
 
 // Load builds a snapshot from the files as they are now, and remembers their
@@ -62,9 +68,17 @@ func (f *Files) loadPolicies() (*snapshot.Policies, error) {
 			return nil, err
 		}
 	}
+	objects := set.Len()+len(set.RegoModules) > 0
+	if !objects && f.hadObjects {
+		return nil, fmt.Errorf("no objects in --policy-dir %s, which held some: kept the last good policies (a directory or file being replaced?)", strings.Join(f.Paths, ", --policy-dir "))
+	}
 	cfg := f.Config
 	cfg.PSS.UnknownNamespace = unknownNamespace
-	return snapshot.BuildPolicies(cfg, set)
+	p, err := snapshot.BuildPolicies(cfg, set)
+	if err == nil {
+		f.hadObjects = objects
+	}
+	return p, err
 }
 
 // reload rebuilds the parts whose files changed, keeping the last good
