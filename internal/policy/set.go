@@ -273,6 +273,15 @@ func FromDocuments(docs []manifest.Document, opts ...Option) (*Set, error) {
 	if err := s.checkTenants(tenantDocs); err != nil {
 		return nil, err
 	}
+	// Pod Security reads the last definition of a Namespace: say when one
+	// shadows another (a copy left beside the file), as RBAC does for Roles.
+	seen := map[string]string{}
+	for _, n := range s.Namespaces {
+		if first, dup := seen[n.Name]; dup {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("Namespace %q is defined more than once (%s, %s); the last definition is used", n.Name, first, s.Source(n)))
+		}
+		seen[n.Name] = s.Source(n)
+	}
 	return s, nil
 }
 

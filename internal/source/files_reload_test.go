@@ -127,3 +127,28 @@ func TestFilesEmptiedKeepsLastGood(t *testing.T) {
 		t.Fatalf("truncated file: %d snapshots stored (want 2), fresh %v (want false), bob served %v (want true)", stores, fresh, canGetPods(t, snap, "bob"))
 	}
 }
+
+// TestFilesDuplicateNamespaceWarns: a Namespace defined in two files (a
+// backup copy left beside the real one) silently shadowed the other, its
+// Pod Security labels with it — here the copy without labels turned
+// "restricted" into the default "privileged". The last definition is still
+// used, as for Roles, but the load says so.
+func TestFilesDuplicateNamespaceWarns(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ns.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {pod-security.kubernetes.io/enforce: restricted}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ns.yaml.bak.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := (&Files{Paths: []string{dir}}).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range snap.Warnings {
+		if strings.Contains(w, `Namespace "apps" is defined more than once`) && strings.Contains(w, "ns.yaml.bak.yaml") {
+			return
+		}
+	}
+	t.Fatalf("no warning names the Namespace defined twice and the file whose definition is used: %q", snap.Warnings)
+}
