@@ -172,7 +172,9 @@ func (e *regoCode) shareKey(bound any) any {
 func (e *regoCode) violations(ctx context.Context, p *pass, r *Review, c *Constraint, bound any) ([]Violation, error) {
 	st, err := r.state(gk.EngineRego, func() (any, error) { return regoReview(r) })
 	if err != nil {
-		return nil, err
+		// The input cannot be built: Gatekeeper's driver fails the whole
+		// review, as the CEL engine's does.
+		return nil, reviewError{err}
 	}
 	if p.rego == nil {
 		rp, err := openRegoPass(ctx, p.set.store)

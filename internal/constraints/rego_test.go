@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,6 +215,40 @@ violation[{"msg": "never"}] {
 	for _, res := range got {
 		if !strings.Contains(res.Msg, "cancel") {
 			t.Errorf("constraint %s: got %q, want the cancellation", res.Constraint.Name, res.Msg)
+		}
+	}
+}
+
+// A Rego review that cannot be built (an object that is not JSON, which
+// only a hand-written review can carry) fails the whole review, as
+// Gatekeeper's driver fails it and its webhook refuses: denied, whatever
+// the constraints' enforcement actions, as the CEL engine does
+// (TestCELUnreadableReviewDenies).
+func TestRegoUnreadableReviewDenies(t *testing.T) {
+	tmpl := regoTestTemplate(t, "KNothing", "package knothing\nviolation[{\"msg\": \"never\"}] { false }")
+	var cs []*Constraint
+	for _, a := range []string{ActionWarn, ActionDryrun} {
+		c, err := LoadConstraint(tmpl, []byte(`{"apiVersion":"constraints.gatekeeper.sh/v1beta1","kind":"KNothing","metadata":{"name":"`+a+`"},"spec":{"enforcementAction":"`+a+`"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	ctx := context.Background()
+	set, err := NewSet(ctx, []*Template{tmpl}, cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &admissionv1.AdmissionRequest{Operation: admissionv1.Create, Name: "p"}
+	req.Object.Raw = []byte(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}`) // cut short
+	req.Kind.Version, req.Kind.Kind = "v1", "Pod"
+	res := set.Review(ctx, &Review{Request: req}, PointWebhook)
+	if len(res) != len(cs) {
+		t.Fatalf("%d results, want %d: %v", len(res), len(cs), res)
+	}
+	for _, r := range res {
+		if !slices.Equal(r.Actions, []string{ActionDeny}) {
+			t.Errorf("%s: actions %v, message %q; want a denial with the error", r.Constraint.Name, r.Actions, r.Msg)
 		}
 	}
 }
