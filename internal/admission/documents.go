@@ -116,6 +116,9 @@ func (c *Chain) AdmitDocumentAs(ctx context.Context, d *manifest.Document, defau
 	}
 	defer func() {
 		if p := recover(); p != nil {
+			if !namespaced(d) { // as admitDocument says: in no namespace
+				ns = ""
+			}
 			out = Outcome{Namespace: ns, Err: d.Errorf("internal error while judging it (please report it): %v", p)}
 		}
 	}()

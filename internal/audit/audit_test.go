@@ -370,3 +370,41 @@ func TestPanicIsTheObjectsError(t *testing.T) {
 		}
 	}
 }
+
+// panickyObjects panics judging any object named boom (an ObjectValidator:
+// it is asked about objects without a pod too).
+type panickyObjects struct{}
+
+func (panickyObjects) Handles(admissionv1.Operation, string) bool { return true }
+
+func (panickyObjects) ValidateObject(_ context.Context, r *admission.ObjectRequest) admission.Decision {
+	if r.Request.Name == "boom" {
+		panic("boom")
+	}
+	return admission.Decision{}
+}
+
+func init() {
+	admission.Register("TestPanickyObjects", func(admission.Inputs) (admission.Plugin, error) { return panickyObjects{}, nil })
+}
+
+// TestPanicOfAClusterScopedObject: a cluster-scoped object whose review
+// panics is an error of the cluster scope (the ClusterPolicyReport), not of
+// the default namespace, which it is not in.
+func TestPanicOfAClusterScopedObject(t *testing.T) {
+	built, err := snapshot.BuildPolicies(snapshot.Config{AdmissionPlugins: []string{"TestPanickyObjects"}}, &policy.Set{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := read(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: boom}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: fine}\n")
+	rs := audit.Run(t.Context(), built.Admission, docs, audit.Options{})
+	for _, r := range rs.Results {
+		if r.Namespace != "" {
+			t.Errorf("Namespace %s (%s): in namespace %q, want cluster-scoped", r.Name, r.Status, r.Namespace)
+		}
+	}
+	reps := audit.Reports(rs, 0)
+	if len(reps) != 1 || reps[0].Kind != "ClusterPolicyReport" || reps[0].Summary.Error != 1 {
+		t.Errorf("reports %+v, want one ClusterPolicyReport with the error", reps)
+	}
+}
