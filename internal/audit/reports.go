@@ -195,5 +195,13 @@ func resultLess(a, b *v1alpha2.PolicyReportResult) bool {
 	if x.Name != y.Name {
 		return x.Name < y.Name
 	}
-	return a.Message < b.Message
+	// A kind of the same name in another group (two CRDs' Gateway): the
+	// order must not be the input's, or the controller rewrites the report.
+	if x.APIVersion != y.APIVersion {
+		return x.APIVersion < y.APIVersion
+	}
+	if a.Message != b.Message {
+		return a.Message < b.Message
+	}
+	return x.UID < y.UID
 }
