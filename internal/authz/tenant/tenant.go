@@ -99,8 +99,11 @@ func (a *Authorizer) authorize(attrs authorizer.Attributes) (authorizer.Decision
 	if attrs.GetAPIGroup() != "" {
 		resource += "." + attrs.GetAPIGroup()
 	}
-	if sub == "status" && writes[verb] {
-		return deny("%s may not write status subresources (%s/status): a tenant never changes an object's status", who, resource)
+	// A "*" in a SubjectAccessReview (`kubectl auth can-i patch '*'`) asks
+	// about every group, resource or subresource, as RBAC reads it: it is
+	// denied wherever the one it stands for would be (as verb "*" is).
+	if (sub == "status" || sub == "*") && writes[verb] {
+		return deny("%s may not write status subresources (%s/%s): a tenant never changes an object's status", who, resource, sub)
 	}
 	if ns != "" && !owns(ts, a.own.TenantOf(ns)) {
 		owner := "no tenant"
@@ -109,8 +112,8 @@ func (a *Authorizer) authorize(attrs authorizer.Attributes) (authorizer.Decision
 		}
 		return deny("%s may not %s %s in namespace %q, which belongs to %s", who, verb, resource, ns, owner)
 	}
-	if attrs.GetAPIGroup() == "" && attrs.GetResource() == "namespaces" && writes[verb] {
-		return deny("%s may not %s namespaces: a tenant's namespaces and their labels are the cluster's to manage", who, verb)
+	if (attrs.GetAPIGroup() == "" || attrs.GetAPIGroup() == "*") && (attrs.GetResource() == "namespaces" || attrs.GetResource() == "*") && writes[verb] {
+		return deny("%s may not %s %s: a tenant's namespaces and their labels are the cluster's to manage", who, verb, resource)
 	}
 	if ns == "" {
 		switch {

@@ -101,6 +101,11 @@ func TestAuthorize(t *testing.T) {
 		{"impersonating a user", res(alice, "impersonate", "", "users", "", "", "admin"), "may not impersonate users outside its tenant's namespaces"},
 		{"constrained impersonation of a user", res(alice, "impersonate:user-info", "", "users", "", "", "admin"), "may not impersonate:user-info users outside its tenant's namespaces"},
 		{"escalate on cluster roles", res(carol, "escalate", "rbac.authorization.k8s.io", "clusterroles", "", "", "admin"), "may not escalate clusterroles.rbac.authorization.k8s.io"},
+		{"resource * in its namespace includes its Namespace", res(alice, "patch", "", "*", "", "a-dev", ""), "may not patch *: a tenant's namespaces and their labels are the cluster's to manage"},
+		{"group * on its namespace", res(alice, "update", "*", "namespaces", "", "a-dev", "a-dev"), "may not update namespaces.*: a tenant's namespaces"},
+		{"verb * on resource * in its namespace", res(alice, "*", "*", "*", "", "a-dev", ""), `verb "*" includes create`},
+		{"subresource * includes status", res(alice, "patch", "", "pods", "*", "a-dev", "web"), "may not write status subresources (pods/*)"},
+		{"owner reads everything in its namespace", res(alice, "get", "*", "*", "", "a-dev", ""), ""},
 		{"bind in another namespace", res(alice, "bind", "rbac.authorization.k8s.io", "roles", "", "b-prod", "r"), `in namespace "b-prod"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
