@@ -112,6 +112,13 @@ func (f *requestFlags) parse(args []string, u user.Info) (authorizer.AttributesR
 		Resource: resource, Subresource: sub, ResourceRequest: true}
 	if len(args) == 3 {
 		attrs.Name = args[2]
+		if group == "" && resource == "namespaces" {
+			// kube-apiserver asks about a request on one Namespace
+			// (/api/v1/namespaces/NAME, its status and finalize) in that
+			// namespace (k8s.io/apiserver requestinfo.go), so RoleBindings
+			// there and the Tenant mode's namespace rule apply to it.
+			attrs.Namespace = attrs.Name
+		}
 	}
 	return attrs, nil
 }
