@@ -80,7 +80,8 @@ func (c *Chain) reviewImages(ctx context.Context, namespace string, images []str
 	}
 	if len(warnings) > 0 {
 		// ImageReview has no warnings: they are the reason of the allowed answer
-		// (kube-apiserver logs it) and an audit annotation.
+		// (which kube-apiserver ignores) and an audit annotation, which it
+		// records as imagepolicywebhook.image-policy.k8s.io/warnings.
 		st.Reason = strings.Join(warnings, "; ")
 		if st.AuditAnnotations == nil {
 			st.AuditAnnotations = map[string]string{}

@@ -190,7 +190,8 @@ const (
 	// of every image it validates.
 	passValidate
 	// passReview answers kube-apiserver's ImagePolicyWebhook, whose images
-	// are the pod's as written: tags are verified as they resolve now.
+	// are the pod's containers' after the mutating webhooks (never its image
+	// volumes'): tags are verified as they resolve now.
 	passReview
 )
 
