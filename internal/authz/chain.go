@@ -141,6 +141,21 @@ func New(cfg Config) (*Chain, error) {
 		return nil, configErrorf("an ABAC policy file is given but ABAC is not an authorization mode")
 	}
 
+	c := &Chain{modes: modes}
+	// The Tenant mode only denies, so it must come before every mode that
+	// allows: after one, what that mode allows is never denied by it
+	// (RBAC,Tenant keeps none of its guardrails from what RBAC grants). A
+	// warning, not an error: ABAC or AlwaysAllow before it can be meant (a
+	// break-glass user above the tenants' limits).
+	for _, m := range modes {
+		if !seen[ModeTenant] || m == ModeTenant {
+			break
+		}
+		if m != ModeAlwaysDeny {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("authorization mode Tenant comes after %s: what %s allows is never denied by the Tenant mode (put Tenant first: --authorization-mode Tenant,%s)", m, m, m))
+		}
+	}
+
 	objects := cfg.Objects
 	if objects == nil {
 		objects = &policy.Set{}
@@ -153,7 +168,7 @@ func New(cfg Config) (*Chain, error) {
 		objects = policy.Merge(withoutOverridden(defaults, objects), objects)
 	}
 
-	c := &Chain{Objects: objects, modes: modes}
+	c.Objects = objects
 	var authorizers []union.NamedAuthorizer
 	var resolvers []authorizer.RuleResolver
 	for _, m := range modes {

@@ -55,6 +55,31 @@ func TestNewValidatesModes(t *testing.T) {
 	}
 }
 
+// The Tenant mode only denies: after a mode that allows, it never denies
+// what that mode allows, which is said at start (a warning: an ABAC
+// break-glass before it can be meant).
+func TestTenantAfterAnAllowingModeWarns(t *testing.T) {
+	for _, tc := range []struct {
+		modes []string
+		warn  string
+	}{
+		{[]string{"RBAC", "Tenant"}, "Tenant comes after RBAC"},
+		{[]string{"AlwaysAllow", "Tenant", "RBAC"}, "Tenant comes after AlwaysAllow"},
+		{[]string{"Tenant", "RBAC"}, ""},
+		{[]string{"AlwaysDeny", "Tenant", "RBAC"}, ""},
+		{[]string{"RBAC"}, ""},
+	} {
+		c, err := New(Config{Modes: tc.modes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(c.Warnings, "\n")
+		if tc.warn == "" && strings.Contains(got, "Tenant") || !strings.Contains(got, tc.warn) {
+			t.Errorf("%v: warnings %q, want %q", tc.modes, got, tc.warn)
+		}
+	}
+}
+
 func TestChainSemantics(t *testing.T) {
 	ctx := context.Background()
 	jane := &user.DefaultInfo{Name: "jane", Groups: []string{user.AllAuthenticated}}
