@@ -185,7 +185,7 @@ func loadPolicyFlag(paths []string, stdin io.Reader, namespace string) (*policy.
 	if err != nil {
 		return nil, err
 	}
-	if set.Len() == 0 && len(set.RegoModules) == 0 {
+	if set.Empty() {
 		return nil, fmt.Errorf("nothing to read: no objects in --policy %s", strings.Join(paths, ", --policy "))
 	}
 	return set, nil

@@ -496,6 +496,10 @@ func (s *Set) Len() int {
 		len(s.ConstraintTemplates) + len(s.Constraints) + len(s.GatekeeperConfigs) + len(s.Others)
 }
 
+// Empty reports whether the set holds nothing at all: no object (Len) and
+// no Rego module.
+func (s *Set) Empty() bool { return s.Len() == 0 && len(s.RegoModules) == 0 }
+
 // Merge returns a new Set holding the objects of both. It does not check
 // the Tenants of a against those of b (tenantvalidation.ValidateTenants).
 func Merge(a, b *Set) *Set {

@@ -68,7 +68,7 @@ func (f *Files) loadPolicies() (*snapshot.Policies, error) {
 			return nil, err
 		}
 	}
-	objects := set.Len()+len(set.RegoModules) > 0
+	objects := !set.Empty()
 	if !objects && f.hadObjects {
 		return nil, fmt.Errorf("no objects in --policy-dir %s, which held some: kept the last good policies (a directory or file being replaced?)", strings.Join(f.Paths, ", --policy-dir "))
 	}
